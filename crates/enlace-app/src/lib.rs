@@ -1,0 +1,1 @@
+//! enlace-app (being written).

@@ -1,0 +1,90 @@
+//! Stable error codes. The UI and the CLI act on these strings; never rename one.
+
+/// A stable, machine-readable error code (snake_case on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    // dial targets
+    Empty,
+    TooLong,
+    ControlCharacter,
+    UnsupportedScheme,
+    NotAPhoneNumber,
+    InvalidNumber,
+    InvalidCountry,
+    // phone line
+    LineOffline,
+    LineTimeout,
+    LineRejected,
+    NoActiveCall,
+    HandOffFailed,
+    // storage and settings
+    Storage,
+    InvalidSetting,
+    NotFound,
+    // anything else
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::Empty,
+        ErrorCode::TooLong,
+        ErrorCode::ControlCharacter,
+        ErrorCode::UnsupportedScheme,
+        ErrorCode::NotAPhoneNumber,
+        ErrorCode::InvalidNumber,
+        ErrorCode::InvalidCountry,
+        ErrorCode::LineOffline,
+        ErrorCode::LineTimeout,
+        ErrorCode::LineRejected,
+        ErrorCode::NoActiveCall,
+        ErrorCode::HandOffFailed,
+        ErrorCode::Storage,
+        ErrorCode::InvalidSetting,
+        ErrorCode::NotFound,
+        ErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Empty => "empty",
+            ErrorCode::TooLong => "too_long",
+            ErrorCode::ControlCharacter => "control_character",
+            ErrorCode::UnsupportedScheme => "unsupported_scheme",
+            ErrorCode::NotAPhoneNumber => "not_a_phone_number",
+            ErrorCode::InvalidNumber => "invalid_number",
+            ErrorCode::InvalidCountry => "invalid_country",
+            ErrorCode::LineOffline => "line_offline",
+            ErrorCode::LineTimeout => "line_timeout",
+            ErrorCode::LineRejected => "line_rejected",
+            ErrorCode::NoActiveCall => "no_active_call",
+            ErrorCode::HandOffFailed => "hand_off_failed",
+            ErrorCode::Storage => "storage",
+            ErrorCode::InvalidSetting => "invalid_setting",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(s.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{s}");
+        }
+    }
+}

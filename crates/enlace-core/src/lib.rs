@@ -1,0 +1,16 @@
+//! `enlace-core` is the pure domain of Enlace: phone numbers and dial targets (`tel:`,
+//! `callto:`, `sip:` parsing and normalization), calls and their life cycle, stable error
+//! codes and the injected [`Clock`]. It performs no I/O and depends on no other crate of ours.
+//!
+//! To extend: add a module per domain concept; keep types free of `Serialize` (wire types
+//! live in `src-tauri`), and give every new error a stable [`ErrorCode`].
+
+pub mod call;
+pub mod clock;
+pub mod dial;
+pub mod error;
+
+pub use call::{CallDirection, CallId, CallRecord, CallStatus, EndReason, LogState};
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use dial::{parse_dial_uri, Country, DialError, DialTarget};
+pub use error::ErrorCode;

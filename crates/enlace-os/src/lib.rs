@@ -1,0 +1,1 @@
+//! enlace-os (being written).

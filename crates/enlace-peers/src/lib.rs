@@ -1,0 +1,1 @@
+//! enlace-peers (being written).

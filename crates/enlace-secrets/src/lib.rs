@@ -1,0 +1,1 @@
+//! enlace-secrets (being written).

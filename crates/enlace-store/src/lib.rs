@@ -1,0 +1,1 @@
+//! enlace-store (being written).

@@ -1,0 +1,1 @@
+//! enlace-telephony (being written).
