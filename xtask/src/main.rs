@@ -1,1 +1,82 @@
-fn main() {}
+//! `cargo xtask`: the project's task runner (the alias lives in `.cargo/config.toml`).
+//!
+//! It owns the recipes that need more than cargo: installing system packages, building the UI,
+//! starting real SIP peers, running the app or the tests inside a headless desktop session,
+//! and measuring. It uses only std (plus `enlace-peers` for the demo phone line) and never
+//! passes anything to a shell: every program gets explicit arguments.
+//!
+//! To add a subcommand: write a module with a `pub fn <name>(args) -> TaskResult<()>` that
+//! records its steps in a [`cmd::Report`], and add it to `dispatch` and `USAGE`.
+
+mod bench;
+mod cmd;
+mod desktop;
+mod paths;
+mod run;
+mod session;
+mod setup;
+mod test;
+mod ui;
+
+use std::process::ExitCode;
+
+use cmd::{Report, TaskError, TaskResult};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup                      install missing system packages (Debian/Ubuntu: apt) and the
+                             UI's npm packages; elsewhere print what to install
+  run [--release] [--no-demo] [--] [app args…]
+                             build the UI and the app, start a demo phone line (real baresip
+                             peers) and run the app (needs a display)
+  test                       everything CI checks: UI lint/check/test/build, rustfmt, clippy,
+                             dependency rules, then all tests (incl. the e2e tests of the real
+                             window) under Xvfb with a private D-Bus, gnome-keyring and dunst
+  e2e [filter…]              only the end-to-end tests, in the same headless session
+  bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
+                             idle memory, Linphone comparison, tel: dial latency) written to
+                             target/bench/summary.md
+
+environment: CARGO_TARGET_DIR is respected; ENLACE_NO_NEXTEST=1 forces plain `cargo test`.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("\nxtask: error [{}]: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> TaskResult<ExitCode> {
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(ExitCode::FAILURE);
+    };
+    match command.as_str() {
+        "setup" => {
+            let mut report = Report::new("cargo xtask setup");
+            let outcome = setup::setup(&mut report);
+            report.print_summary(outcome.as_ref().err());
+            outcome.map(|()| ExitCode::SUCCESS)
+        }
+        "run" => run::run(rest),
+        "test" => test::test().map(|()| ExitCode::SUCCESS),
+        "e2e" => test::e2e(rest).map(|()| ExitCode::SUCCESS),
+        "bench" => bench::bench(rest).map(|()| ExitCode::SUCCESS),
+        // Inner halves, re-executed by the commands above inside xvfb-run + dbus-run-session.
+        "test-session" => test::test_session(rest).map(|()| ExitCode::SUCCESS),
+        "bench-session" => bench::bench_session(rest).map(|()| ExitCode::SUCCESS),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(TaskError::Usage(format!(
+            "unknown command `{other}`\n\n{USAGE}"
+        ))),
+    }
+}

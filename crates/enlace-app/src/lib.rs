@@ -1,1 +1,495 @@
-//! enlace-app (being written).
+//! `enlace-app` is Enlace without Tauri: the use-cases (dial, answer, reject, hang up, ignore,
+//! list calls, settings) over a small [`Host`] trait, emitting [`DomainEvent`]s.
+//!
+//! It owns the flow between the pure domain (`enlace-core`), the store (`enlace-store`) and the
+//! phone line (`enlace-telephony`). The desktop shell implements [`Host`] to turn events into
+//! UI events, notifications and tray pictures; tests implement it with a channel.
+//!
+//! To extend: add a use-case as a method on [`App`]; if the UI must react to something new, add
+//! a [`DomainEvent`] variant. Blocking work (SQLite) runs on the blocking pool, never on the
+//! caller's thread.
+
+mod error;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use enlace_core::{
+    parse_dial_uri, CallDirection, CallId, CallRecord, CallStatus, Clock, DialTarget, LogState,
+};
+use enlace_store::Store;
+use enlace_telephony::{CallIdSource, LineEvent, LineStatus, PhoneLine, RandomCallIds};
+use tokio::sync::RwLock;
+
+pub use error::AppError;
+pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings};
+
+/// What the agent is doing, as far as the phone line tells: drives the tray picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Idle,
+    Ringing,
+    InCall,
+    Offline,
+}
+
+/// Where a dial request came from (kept with each dial attempt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialSource {
+    /// A `tel:`/`callto:` link opened by another program.
+    Link,
+    /// The dial pad or a number clicked in the app.
+    Ui,
+}
+
+impl DialSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            DialSource::Link => "link",
+            DialSource::Ui => "ui",
+        }
+    }
+}
+
+/// Something the shell should show.
+#[derive(Debug, Clone)]
+pub enum DomainEvent {
+    /// A call was created or changed (ringing, answered, ended, ignored).
+    CallUpdated(CallRecord),
+    /// An incoming call started ringing: notify and show the answer/reject card.
+    IncomingRinging(CallRecord),
+    /// An incoming call stopped ringing (answered, rejected, caller gave up).
+    IncomingStopped(CallId),
+    /// The phone line's state changed.
+    LineStatus(LineStatus),
+    /// The agent's activity changed (tray picture).
+    Activity(Activity),
+    /// A link from another program could not be dialed.
+    DialFailed { input: String, error: AppError },
+}
+
+/// What the use-cases need from their surroundings.
+pub trait Host: Send + Sync + 'static {
+    fn emit(&self, event: DomainEvent);
+}
+
+/// Start-up options.
+#[derive(Clone, Default)]
+pub struct AppOptions {
+    /// Demo line used while no phone line is configured (`cargo xtask run`).
+    pub demo_line: Option<DemoLine>,
+    /// Benchmarks: append `<unix micros> dial-sent` to this file when the line accepted a dial.
+    pub dial_trace: Option<PathBuf>,
+    /// Source of call ids (random by default; tests inject their own).
+    pub call_ids: Option<Arc<dyn CallIdSource>>,
+}
+
+impl std::fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppOptions")
+            .field("demo_line", &self.demo_line)
+            .field("dial_trace", &self.dial_trace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running application.
+pub struct App<H: Host> {
+    shared: Arc<Shared<H>>,
+}
+
+impl<H: Host> Clone for App<H> {
+    fn clone(&self) -> Self {
+        App {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<H: Host> std::fmt::Debug for App<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+struct Shared<H: Host> {
+    host: H,
+    store: Arc<Mutex<Store>>,
+    clock: Arc<dyn Clock>,
+    call_ids: Arc<dyn CallIdSource>,
+    options: AppOptions,
+    settings: Mutex<Settings>,
+    /// Problem found while loading settings (shown once, then defaults are used).
+    settings_problem: Mutex<Option<String>>,
+    line: RwLock<Line>,
+    state: Mutex<LiveState>,
+}
+
+struct Line {
+    phone: PhoneLine,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct LiveState {
+    status: Option<LineStatus>,
+    /// Calls not yet ended, by our id.
+    open: HashMap<CallId, CallRecord>,
+    activity: Option<Activity>,
+}
+
+impl<H: Host> App<H> {
+    /// Open the app over an already opened store. Calls a crash left open are closed as lost.
+    pub async fn start(
+        host: H,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        options: AppOptions,
+    ) -> Result<App<H>, AppError> {
+        let store = Arc::new(Mutex::new(store));
+        let now = clock.now();
+        let (settings, problem) = {
+            let store = Arc::clone(&store);
+            blocking(move || {
+                let store = lock(&store);
+                let recovered = store.mark_open_calls_lost(now)?;
+                if recovered > 0 {
+                    tracing::warn!(recovered, "closed calls left open by an earlier run");
+                }
+                Ok(load_settings(&store))
+            })
+            .await?
+        };
+        let phone = PhoneLine::None;
+        let call_ids = options
+            .call_ids
+            .clone()
+            .unwrap_or_else(|| Arc::new(RandomCallIds::default()));
+        let shared = Arc::new(Shared {
+            host,
+            store,
+            clock,
+            call_ids,
+            options,
+            settings: Mutex::new(settings),
+            settings_problem: Mutex::new(problem),
+            line: RwLock::new(Line {
+                phone,
+                generation: 0,
+            }),
+            state: Mutex::new(LiveState::default()),
+        });
+        let app = App { shared };
+        app.restart_line().await;
+        Ok(app)
+    }
+
+    /// A problem found in the stored settings at start-up, if any (defaults are in use).
+    pub fn settings_problem(&self) -> Option<String> {
+        lock(&self.shared.settings_problem).clone()
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.shared.settings).clone()
+    }
+
+    /// Validate, store and apply new settings; the phone line restarts when it changed.
+    pub async fn save_settings(&self, new: Settings) -> Result<Settings, AppError> {
+        new.validate()?;
+        let old = self.settings();
+        let json = settings::to_json(&new);
+        self.with_store(move |s| s.set_setting(settings::SETTINGS_KEY, &json))
+            .await?;
+        *lock(&self.shared.settings) = new.clone();
+        *lock(&self.shared.settings_problem) = None;
+        let demo = self.shared.options.demo_line.as_ref();
+        if old.line_config(demo) != new.line_config(demo) {
+            self.restart_line().await;
+        }
+        Ok(new)
+    }
+
+    pub fn line_status(&self) -> LineStatus {
+        lock(&self.shared.state)
+            .status
+            .clone()
+            .unwrap_or(LineStatus::Offline {
+                reason: "no phone line configured".to_owned(),
+            })
+    }
+
+    /// Parse `input` (a link or a typed number) and dial it on the phone line.
+    pub async fn dial(&self, input: &str, source: DialSource) -> Result<DialTarget, AppError> {
+        let country = self.settings().default_country;
+        let parsed = parse_dial_uri(input, country);
+        let attempt_input: String = input.chars().take(256).collect();
+        let (target_str, code) = match &parsed {
+            Ok(t) => (Some(t.dial_string().to_owned()), None),
+            Err(e) => (None, Some(e.code().as_str())),
+        };
+        let now = self.shared.clock.now();
+        let src = source.as_str();
+        self.with_store(move |s| {
+            s.record_dial_attempt(&attempt_input, target_str.as_deref(), code, src, now)
+        })
+        .await?;
+        let target = parsed?;
+        self.shared.line.read().await.phone.dial(&target).await?;
+        if let Some(path) = &self.shared.options.dial_trace {
+            trace_dial(path);
+        }
+        Ok(target)
+    }
+
+    /// Dial a link from another program; failures are reported as [`DomainEvent::DialFailed`].
+    pub async fn dial_link(&self, url: &str) {
+        if let Err(error) = self.dial(url, DialSource::Link).await {
+            tracing::warn!(code = %error.code(), "could not dial a link");
+            self.shared.host.emit(DomainEvent::DialFailed {
+                input: url.chars().take(256).collect(),
+                error,
+            });
+        }
+    }
+
+    pub async fn answer(&self, id: &CallId) -> Result<(), AppError> {
+        let line_id = self.open_call_line_id(id)?;
+        self.shared.line.read().await.phone.answer(&line_id).await?;
+        Ok(())
+    }
+
+    pub async fn reject(&self, id: &CallId) -> Result<(), AppError> {
+        let line_id = self.open_call_line_id(id)?;
+        self.shared.line.read().await.phone.reject(&line_id).await?;
+        Ok(())
+    }
+
+    pub async fn hangup(&self, id: &CallId) -> Result<(), AppError> {
+        let line_id = self.open_call_line_id(id)?;
+        self.shared.line.read().await.phone.hangup(&line_id).await?;
+        Ok(())
+    }
+
+    /// Ignorar: the call leaves Llamadas (it is never logged) but stays in Historial.
+    pub async fn ignore(&self, id: &CallId) -> Result<CallRecord, AppError> {
+        let key = id.clone();
+        let record = self
+            .with_store(move |s| {
+                s.set_call_log_state(&key, LogState::Ignored)?;
+                s.call(&key)
+            })
+            .await?
+            .ok_or_else(|| AppError::CallNotFound(id.to_string()))?;
+        self.shared
+            .host
+            .emit(DomainEvent::CallUpdated(record.clone()));
+        Ok(record)
+    }
+
+    /// Calls waiting to be logged, newest first.
+    pub async fn pending_calls(&self) -> Result<Vec<CallRecord>, AppError> {
+        self.with_store(|s| s.pending_calls()).await
+    }
+
+    /// The call log, newest first.
+    pub async fn history(&self) -> Result<Vec<CallRecord>, AppError> {
+        self.with_store(|s| s.call_history(HISTORY_LIMIT)).await
+    }
+
+    /// Calls still ringing or in progress (for a window opened mid-call).
+    pub fn open_calls(&self) -> Vec<CallRecord> {
+        let mut calls: Vec<_> = lock(&self.shared.state).open.values().cloned().collect();
+        calls.sort_by_key(|c| c.started_at);
+        calls
+    }
+
+    /// Stop the phone line (on quit).
+    pub async fn shutdown(&self) {
+        let mut line = self.shared.line.write().await;
+        line.generation += 1;
+        let phone = std::mem::replace(&mut line.phone, PhoneLine::None);
+        phone.shutdown().await;
+    }
+
+    fn open_call_line_id(&self, id: &CallId) -> Result<String, AppError> {
+        lock(&self.shared.state)
+            .open
+            .get(id)
+            .map(|c| c.line_call_id.clone())
+            .ok_or_else(|| AppError::CallNotFound(id.to_string()))
+    }
+
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, enlace_store::StoreError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let store = Arc::clone(&self.shared.store);
+        blocking(move || f(&mut lock(&store)).map_err(AppError::from)).await
+    }
+
+    async fn restart_line(&self) {
+        let config = self
+            .settings()
+            .line_config(self.shared.options.demo_line.as_ref());
+        let mut line = self.shared.line.write().await;
+        line.generation += 1;
+        let generation = line.generation;
+        let old = std::mem::replace(&mut line.phone, PhoneLine::None);
+        old.shutdown().await;
+        let (phone, events) = PhoneLine::start(
+            config,
+            Arc::clone(&self.shared.clock),
+            Arc::clone(&self.shared.call_ids),
+        );
+        line.phone = phone;
+        drop(line);
+        let app = self.clone();
+        tokio::spawn(async move { app.pump(generation, events).await });
+    }
+
+    async fn pump(self, generation: u64, mut events: tokio::sync::mpsc::Receiver<LineEvent>) {
+        while let Some(event) = events.recv().await {
+            if self.shared.line.read().await.generation != generation {
+                // A newer line replaced this one; its last calls still get stored.
+                if let LineEvent::Status(_) = event {
+                    continue;
+                }
+            }
+            match event {
+                LineEvent::Status(status) => self.on_status(status),
+                LineEvent::Call(record) => self.on_call(record).await,
+            }
+        }
+    }
+
+    fn on_status(&self, status: LineStatus) {
+        let changed = {
+            let mut state = lock(&self.shared.state);
+            let changed = state.status.as_ref() != Some(&status);
+            state.status = Some(status.clone());
+            changed
+        };
+        if changed {
+            self.shared.host.emit(DomainEvent::LineStatus(status));
+        }
+        self.update_activity();
+    }
+
+    async fn on_call(&self, record: CallRecord) {
+        let stored = {
+            let r = record.clone();
+            self.with_store(move |s| {
+                s.upsert_call(&r)?;
+                s.call(&r.id)
+            })
+            .await
+        };
+        let record = match stored {
+            Ok(Some(r)) => r,
+            Ok(None) => record,
+            Err(e) => {
+                // Keep going: the UI still shows the call; the error is logged.
+                tracing::error!(error = %e, "could not store a call");
+                record
+            }
+        };
+        let was_ringing_in = {
+            let mut state = lock(&self.shared.state);
+            let previous = if record.status == CallStatus::Ended {
+                state.open.remove(&record.id)
+            } else {
+                state.open.insert(record.id.clone(), record.clone())
+            };
+            previous.is_some_and(|p| is_ringing_in(&p))
+        };
+        if is_ringing_in(&record) && !was_ringing_in {
+            self.shared
+                .host
+                .emit(DomainEvent::IncomingRinging(record.clone()));
+        } else if was_ringing_in && !is_ringing_in(&record) {
+            self.shared
+                .host
+                .emit(DomainEvent::IncomingStopped(record.id.clone()));
+        }
+        self.shared.host.emit(DomainEvent::CallUpdated(record));
+        self.update_activity();
+    }
+
+    fn update_activity(&self) {
+        let activity = {
+            let mut state = lock(&self.shared.state);
+            let activity = if state.open.values().any(is_ringing_in) {
+                Activity::Ringing
+            } else if state
+                .open
+                .values()
+                .any(|c| c.status == CallStatus::Answered)
+            {
+                Activity::InCall
+            } else if matches!(state.status, Some(LineStatus::Online)) {
+                Activity::Idle
+            } else {
+                Activity::Offline
+            };
+            if state.activity == Some(activity) {
+                return;
+            }
+            state.activity = Some(activity);
+            activity
+        };
+        self.shared.host.emit(DomainEvent::Activity(activity));
+    }
+}
+
+const HISTORY_LIMIT: usize = 500;
+
+/// File name of the database inside the data folder.
+pub const DATABASE_FILE: &str = enlace_store::DATABASE_FILE_NAME;
+
+fn is_ringing_in(c: &CallRecord) -> bool {
+    c.direction == CallDirection::Incoming && c.status == CallStatus::Ringing
+}
+
+fn load_settings(store: &Store) -> (Settings, Option<String>) {
+    match store.setting(settings::SETTINGS_KEY) {
+        Ok(None) => (Settings::default(), None),
+        Ok(Some(json)) => match settings::from_json(&json) {
+            Ok(s) => (s, None),
+            Err(problem) => {
+                tracing::warn!(%problem, "stored settings are unreadable; using defaults");
+                (Settings::default(), Some(problem))
+            }
+        },
+        Err(e) => (Settings::default(), Some(e.to_string())),
+    }
+}
+
+fn trace_dial(path: &std::path::Path) {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{micros} dial-sent"));
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "could not write the dial trace");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(format!("background task failed: {e}")))?
+}

@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn duration_counts_talk_time_only() {
         assert_eq!(record().duration_seconds(), 62);
-        let unanswered = CallRecord { answered_at: None, ..record() };
+        let unanswered = CallRecord {
+            answered_at: None,
+            ..record()
+        };
         assert_eq!(unanswered.duration_seconds(), 0);
     }
 
@@ -233,7 +236,10 @@ mod tests {
         let out = record();
         assert_eq!(out.from_number(), Some("1001"));
         assert_eq!(out.to_number(), Some("+50640004000"));
-        let inc = CallRecord { direction: CallDirection::Incoming, ..record() };
+        let inc = CallRecord {
+            direction: CallDirection::Incoming,
+            ..record()
+        };
         assert_eq!(inc.from_number(), Some("+50640004000"));
         assert_eq!(inc.to_number(), Some("1001"));
     }

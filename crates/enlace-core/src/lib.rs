@@ -12,5 +12,8 @@ pub mod error;
 
 pub use call::{CallDirection, CallId, CallRecord, CallStatus, EndReason, LogState};
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use dial::{parse_dial_uri, Country, DialError, DialTarget};
+pub use dial::{
+    digits_only, format_for_display, parse_dial_uri, Country, DialError, DialTarget,
+    MAX_EXTENSION_LEN, MAX_INPUT_BYTES, MAX_LOCAL_DIGITS, REGEX_CACHE_CAPACITY,
+};
 pub use error::ErrorCode;

@@ -1,0 +1,337 @@
+//! The agent's settings: phone line, default country, language, notifications.
+//!
+//! Stored as one JSON document in the `settings` table under [`SETTINGS_KEY`]. The JSON shape
+//! is private to this module (a storage format, not a wire type); a corrupt or unreadable row
+//! falls back to the defaults and is reported, never fatal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use enlace_core::Country;
+use enlace_telephony::{BaresipConfig, HandOffConfig, HandOffMode, LineConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+pub const SETTINGS_KEY: &str = "agent_settings";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    None,
+    Baresip,
+    HandOff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// Follow the operating system's locale.
+    Auto,
+    Spanish,
+    English,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandOffKind {
+    Uri,
+    Program,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub line_kind: LineKind,
+    /// baresip's ctrl_tcp address, e.g. `127.0.0.1:4444`.
+    pub baresip_ctrl_address: String,
+    /// Where numbers are sent: `sip:<number>@<sip_domain>`.
+    pub baresip_sip_domain: String,
+    pub hand_off_kind: HandOffKind,
+    /// e.g. `sip:{number}`.
+    pub hand_off_uri_template: String,
+    /// Absolute path of a dialer program that takes the number as its last argument.
+    pub hand_off_program: String,
+    pub default_country: Country,
+    pub language: Language,
+    pub notifications: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            line_kind: LineKind::None,
+            baresip_ctrl_address: "127.0.0.1:4444".to_owned(),
+            baresip_sip_domain: String::new(),
+            hand_off_kind: HandOffKind::Uri,
+            hand_off_uri_template: "sip:{number}".to_owned(),
+            hand_off_program: String::new(),
+            default_country: default_country(),
+            language: Language::Auto,
+            notifications: true,
+        }
+    }
+}
+
+/// Costa Rica, the country of the seed manuals' numbers, until the agent picks theirs.
+#[allow(clippy::expect_used)]
+fn default_country() -> Country {
+    Country::parse("CR").expect("a two-letter literal is a valid country")
+}
+
+impl Settings {
+    /// Check every field; the first problem names the field so the UI can show it in place.
+    pub fn validate(&self) -> Result<(), AppError> {
+        if self.line_kind == LineKind::Baresip {
+            if self.baresip_ctrl_address.parse::<SocketAddr>().is_err() {
+                return Err(AppError::invalid_setting(
+                    "baresipCtrlAddress",
+                    "must be an address such as 127.0.0.1:4444",
+                ));
+            }
+            if !valid_sip_domain(&self.baresip_sip_domain) {
+                return Err(AppError::invalid_setting(
+                    "baresipSipDomain",
+                    "must be a host or host:port, such as pbx.example.com or 127.0.0.1:5060",
+                ));
+            }
+        }
+        if self.line_kind == LineKind::HandOff {
+            match self.hand_off_kind {
+                HandOffKind::Uri => {
+                    let t = &self.hand_off_uri_template;
+                    if !t.contains("{number}") || t.len() > 512 || t.chars().any(char::is_control) {
+                        return Err(AppError::invalid_setting(
+                            "handOffUriTemplate",
+                            "must contain {number}, e.g. sip:{number}",
+                        ));
+                    }
+                }
+                HandOffKind::Program => {
+                    let p = PathBuf::from(&self.hand_off_program);
+                    if !p.is_absolute() {
+                        return Err(AppError::invalid_setting(
+                            "handOffProgram",
+                            "must be the absolute path of a program",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The phone line these settings describe, or `demo` when no line is configured.
+    pub fn line_config(&self, demo: Option<&DemoLine>) -> LineConfig {
+        match self.line_kind {
+            LineKind::Baresip => match self.baresip_ctrl_address.parse::<SocketAddr>() {
+                Ok(ctrl_addr) => LineConfig::Baresip(BaresipConfig {
+                    ctrl_addr,
+                    sip_domain: self.baresip_sip_domain.clone(),
+                }),
+                Err(_) => LineConfig::None,
+            },
+            LineKind::HandOff => LineConfig::HandOff(HandOffConfig {
+                mode: match self.hand_off_kind {
+                    HandOffKind::Uri => HandOffMode::Uri {
+                        template: self.hand_off_uri_template.clone(),
+                    },
+                    HandOffKind::Program => HandOffMode::Program {
+                        path: PathBuf::from(&self.hand_off_program),
+                        args_before: Vec::new(),
+                    },
+                },
+            }),
+            LineKind::None => match demo {
+                Some(d) => LineConfig::Baresip(BaresipConfig {
+                    ctrl_addr: d.ctrl_addr,
+                    sip_domain: d.sip_domain.clone(),
+                }),
+                None => LineConfig::None,
+            },
+        }
+    }
+}
+
+fn valid_sip_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// A local demo line (headless baresip + a far end that answers), started by `cargo xtask run`
+/// and handed to the app as `ENLACE_DEMO_LINE="<ctrl addr> <sip domain>"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoLine {
+    pub ctrl_addr: SocketAddr,
+    pub sip_domain: String,
+}
+
+impl DemoLine {
+    pub fn parse(value: &str) -> Option<DemoLine> {
+        let mut parts = value.split_whitespace();
+        let ctrl_addr = parts.next()?.parse().ok()?;
+        let sip_domain = parts.next()?.to_owned();
+        if parts.next().is_some() || !valid_sip_domain(&sip_domain) {
+            return None;
+        }
+        Some(DemoLine {
+            ctrl_addr,
+            sip_domain,
+        })
+    }
+}
+
+/// The stored JSON shape. Unknown or missing fields take their defaults.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Stored {
+    line_kind: String,
+    baresip_ctrl_address: String,
+    baresip_sip_domain: String,
+    hand_off_kind: String,
+    hand_off_uri_template: String,
+    hand_off_program: String,
+    default_country: String,
+    language: String,
+    notifications: bool,
+}
+
+impl Default for Stored {
+    fn default() -> Self {
+        Stored::from(&Settings::default())
+    }
+}
+
+impl From<&Settings> for Stored {
+    fn from(s: &Settings) -> Self {
+        Stored {
+            line_kind: match s.line_kind {
+                LineKind::None => "none",
+                LineKind::Baresip => "baresip",
+                LineKind::HandOff => "hand_off",
+            }
+            .to_owned(),
+            baresip_ctrl_address: s.baresip_ctrl_address.clone(),
+            baresip_sip_domain: s.baresip_sip_domain.clone(),
+            hand_off_kind: match s.hand_off_kind {
+                HandOffKind::Uri => "uri",
+                HandOffKind::Program => "program",
+            }
+            .to_owned(),
+            hand_off_uri_template: s.hand_off_uri_template.clone(),
+            hand_off_program: s.hand_off_program.clone(),
+            default_country: s.default_country.as_str().to_owned(),
+            language: match s.language {
+                Language::Auto => "auto",
+                Language::Spanish => "es",
+                Language::English => "en",
+            }
+            .to_owned(),
+            notifications: s.notifications,
+        }
+    }
+}
+
+/// Serialize for storage.
+pub fn to_json(settings: &Settings) -> String {
+    serde_json::to_string(&Stored::from(settings)).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Read stored settings. Any problem gives an error naming it; the caller falls back to defaults.
+pub fn from_json(json: &str) -> Result<Settings, String> {
+    let stored: Stored = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let defaults = Settings::default();
+    Ok(Settings {
+        line_kind: match stored.line_kind.as_str() {
+            "baresip" => LineKind::Baresip,
+            "hand_off" => LineKind::HandOff,
+            "none" => LineKind::None,
+            other => return Err(format!("unknown line kind {other:?}")),
+        },
+        baresip_ctrl_address: stored.baresip_ctrl_address,
+        baresip_sip_domain: stored.baresip_sip_domain,
+        hand_off_kind: match stored.hand_off_kind.as_str() {
+            "program" => HandOffKind::Program,
+            _ => HandOffKind::Uri,
+        },
+        hand_off_uri_template: stored.hand_off_uri_template,
+        hand_off_program: stored.hand_off_program,
+        default_country: Country::parse(&stored.default_country)
+            .unwrap_or(defaults.default_country),
+        language: match stored.language.as_str() {
+            "es" => Language::Spanish,
+            "en" => Language::English,
+            _ => Language::Auto,
+        },
+        notifications: stored.notifications,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let s = Settings {
+            line_kind: LineKind::Baresip,
+            baresip_sip_domain: "127.0.0.1:5072".into(),
+            language: Language::English,
+            default_country: Country::parse("mx").unwrap(),
+            ..Settings::default()
+        };
+        assert_eq!(from_json(&to_json(&s)).unwrap(), s);
+    }
+
+    #[test]
+    fn corrupt_json_is_an_error_not_a_panic() {
+        assert!(from_json("{not json").is_err());
+        assert!(from_json(r#"{"lineKind":"pigeon"}"#).is_err());
+        assert!(from_json(r#"[1,2,3]"#).is_err());
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let s = Settings {
+            line_kind: LineKind::Baresip,
+            ..Settings::default()
+        };
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.field(), Some("baresipSipDomain"));
+        let s = Settings {
+            line_kind: LineKind::HandOff,
+            hand_off_uri_template: "sip:nothing".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.validate().unwrap_err().field(),
+            Some("handOffUriTemplate")
+        );
+        let s = Settings {
+            line_kind: LineKind::HandOff,
+            hand_off_kind: HandOffKind::Program,
+            hand_off_program: "dialer; rm -rf /".into(),
+            ..Settings::default()
+        };
+        assert_eq!(s.validate().unwrap_err().field(), Some("handOffProgram"));
+    }
+
+    #[test]
+    fn demo_line_parses_only_well_formed_values() {
+        let d = DemoLine::parse("127.0.0.1:4444 127.0.0.1:5072").unwrap();
+        assert_eq!(d.sip_domain, "127.0.0.1:5072");
+        assert!(DemoLine::parse("127.0.0.1:4444").is_none());
+        assert!(DemoLine::parse("nonsense 127.0.0.1:5072").is_none());
+        assert!(DemoLine::parse("127.0.0.1:4444 a;b").is_none());
+    }
+}
+
+/// The settings saved in the database of `data_dir`, for command-line use without starting
+/// the app. `None` when there is no database yet or nothing readable in it.
+pub fn saved_settings(data_dir: &std::path::Path) -> Option<Settings> {
+    let path = data_dir.join(crate::DATABASE_FILE);
+    if !path.exists() {
+        return None;
+    }
+    let store = enlace_store::Store::open(&path).ok()?;
+    let json = store.setting(SETTINGS_KEY).ok()??;
+    from_json(&json).ok()
+}

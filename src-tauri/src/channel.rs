@@ -1,0 +1,68 @@
+//! Build channels are configuration: dev and release builds have separate identifiers, window
+//! titles, data folders, keyring namespaces and handler entries.
+
+use std::path::PathBuf;
+
+use crate::wire::Channel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildChannel {
+    Dev,
+    Release,
+}
+
+impl BuildChannel {
+    pub fn current() -> Self {
+        if cfg!(debug_assertions) {
+            BuildChannel::Dev
+        } else {
+            BuildChannel::Release
+        }
+    }
+
+    pub fn store(self) -> enlace_store::Channel {
+        match self {
+            BuildChannel::Dev => enlace_store::Channel::Dev,
+            BuildChannel::Release => enlace_store::Channel::Release,
+        }
+    }
+
+    pub fn secrets(self) -> enlace_secrets::Channel {
+        match self {
+            BuildChannel::Dev => enlace_secrets::Channel::Dev,
+            BuildChannel::Release => enlace_secrets::Channel::Release,
+        }
+    }
+
+    pub fn wire(self) -> Channel {
+        match self {
+            BuildChannel::Dev => Channel::Dev,
+            BuildChannel::Release => Channel::Release,
+        }
+    }
+
+    /// Tauri's identifier also names the single-instance bus name and the webview data folder.
+    pub fn identifier(self) -> &'static str {
+        match self {
+            BuildChannel::Dev => "app.enlace.desktop.dev",
+            BuildChannel::Release => "app.enlace.desktop",
+        }
+    }
+
+    pub fn apply(self, config: &mut tauri::Config) {
+        config.identifier = self.identifier().to_owned();
+        if self == BuildChannel::Dev {
+            config.product_name = Some("Enlace Dev".to_owned());
+            for window in &mut config.app.windows {
+                window.title = "Enlace (dev)".to_owned();
+            }
+        }
+    }
+
+    /// The data folder (`ENLACE_DATA_DIR` overrides it, for tests and portable set-ups).
+    /// Without a home folder, a folder under the system temp dir (the app says so at start-up).
+    pub fn data_dir(self) -> PathBuf {
+        enlace_store::data_dir_from(self.store(), std::env::var_os(enlace_store::DATA_DIR_ENV))
+            .unwrap_or_else(|_| std::env::temp_dir().join(self.identifier()))
+    }
+}

@@ -1,0 +1,402 @@
+//! Desktop start-up: plugins (single instance first, then deep link), the main window, the
+//! tray, and the [`Host`] that turns domain events into UI events, notifications and tray
+//! pictures. Everything here is wiring; behaviour lives in `enlace-app`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use enlace_app::{Activity, App, AppOptions, DemoLine, DomainEvent, Host, Language};
+use enlace_core::{CallId, SystemClock};
+use enlace_store::Store;
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::channel::BuildChannel;
+use crate::os::{self, IncomingNotification};
+use crate::wire::{self, AppInfoView, CallView, LineStatusView, NavigateView, WireError};
+
+const MAIN_WINDOW: &str = "main";
+const TRAY_ID: &str = "enlace-tray";
+
+/// Managed state: the running app plus what the shell itself knows.
+pub struct Shell {
+    pub app: App<TauriHost>,
+    channel: BuildChannel,
+    data_dir: PathBuf,
+    problems: Vec<String>,
+    ready_file: Option<PathBuf>,
+    ready_written: AtomicBool,
+}
+
+impl Shell {
+    pub fn line_status_view(&self) -> LineStatusView {
+        LineStatusView::new(
+            wire::line_kind(self.app.settings().line_kind),
+            &self.app.line_status(),
+        )
+    }
+
+    pub fn handler_spec(&self) -> os::HandlerSpecOwned {
+        os::handler_spec(self.channel)
+    }
+
+    pub fn app_info(&self) -> AppInfoView {
+        let mut problems = self.problems.clone();
+        if let Some(p) = self.app.settings_problem() {
+            problems.push(format!("settings: {p}"));
+        }
+        AppInfoView {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            channel: self.channel.wire(),
+            data_dir: self.data_dir.display().to_string(),
+            os_locale: sys_locale::get_locale().unwrap_or_else(|| "en-US".to_owned()),
+            problems,
+        }
+    }
+
+    pub fn mark_ui_ready(&self) {
+        if self.ready_written.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(path) = &self.ready_file {
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0);
+            if let Err(e) = std::fs::write(path, format!("{micros} ui-ready\n")) {
+                tracing::warn!(error = %e, "could not write the ready file");
+            }
+        }
+    }
+}
+
+/// The [`Host`] of the desktop: forwards events to the webview, the tray and notifications.
+pub struct TauriHost {
+    handle: AppHandle,
+    ringing: Mutex<Vec<(CallId, os::NotificationHandle)>>,
+}
+
+impl Host for TauriHost {
+    fn emit(&self, event: DomainEvent) {
+        let handle = &self.handle;
+        let sent = match event {
+            DomainEvent::CallUpdated(call) => handle.emit("call:updated", CallView::from(&call)),
+            DomainEvent::IncomingRinging(call) => {
+                show_main_window(handle);
+                let settings = handle.try_state::<Shell>().map(|s| s.app.settings());
+                if settings.as_ref().is_none_or(|s| s.notifications) {
+                    let spanish = settings.is_none_or(|s| uses_spanish(s.language));
+                    self.notify_incoming(&call, spanish);
+                }
+                Ok(())
+            }
+            DomainEvent::IncomingStopped(id) => {
+                let mut ringing = self.ringing.lock().unwrap_or_else(PoisonError::into_inner);
+                ringing.retain(|(call, notification)| {
+                    if *call == id {
+                        notification.close();
+                    }
+                    *call != id
+                });
+                Ok(())
+            }
+            DomainEvent::LineStatus(status) => {
+                let kind = handle
+                    .try_state::<Shell>()
+                    .map(|s| wire::line_kind(s.app.settings().line_kind))
+                    .unwrap_or(wire::WireLineKind::None);
+                handle.emit("line:status", LineStatusView::new(kind, &status))
+            }
+            DomainEvent::Activity(activity) => {
+                set_tray_activity(handle, activity);
+                Ok(())
+            }
+            DomainEvent::DialFailed { error, .. } => {
+                show_main_window(handle);
+                handle.emit("dial:failed", WireError::from(error))
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "could not emit an event to the webview");
+        }
+    }
+}
+
+impl TauriHost {
+    fn notify_incoming(&self, call: &enlace_core::CallRecord, spanish: bool) {
+        let texts = if spanish {
+            &os::NOTIFY_ES
+        } else {
+            &os::NOTIFY_EN
+        };
+        let handle = self.handle.clone();
+        let id = call.id.clone();
+        let notification = IncomingNotification {
+            caller_name: call.peer_display_name.clone(),
+            number: call.peer_number.clone(),
+        };
+        let shown = os::show_incoming(&notification, texts, move |action| {
+            let handle2 = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                let Some(shell) = handle2.try_state::<Shell>() else {
+                    return;
+                };
+                let result = match action {
+                    os::NotificationAction::Answer => shell.app.answer(&id).await,
+                    os::NotificationAction::Reject => shell.app.reject(&id).await,
+                    os::NotificationAction::Focus => {
+                        show_main_window(&handle2);
+                        let _ = handle2.emit(
+                            "app:navigate",
+                            NavigateView {
+                                panel: "calls".into(),
+                            },
+                        );
+                        Ok(())
+                    }
+                    os::NotificationAction::Dismissed => Ok(()),
+                };
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "notification action failed");
+                }
+            });
+        });
+        match shown {
+            Ok(n) => self
+                .ringing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((call.id.clone(), n)),
+            Err(e) => tracing::warn!(error = %e, "could not show the incoming-call notification"),
+        }
+    }
+}
+
+fn uses_spanish(language: Language) -> bool {
+    match language {
+        Language::Spanish => true,
+        Language::English => false,
+        Language::Auto => {
+            sys_locale::get_locale().is_none_or(|l| l.to_lowercase().starts_with("es"))
+        }
+    }
+}
+
+fn show_main_window(handle: &AppHandle) {
+    if let Some(w) = handle.get_webview_window(MAIN_WINDOW) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+fn tray_image(activity: Activity) -> Option<Image<'static>> {
+    let bytes: &'static [u8] = match activity {
+        Activity::Idle => include_bytes!("../../icons/tray-idle.png"),
+        Activity::Ringing => include_bytes!("../../icons/tray-ringing.png"),
+        Activity::InCall => include_bytes!("../../icons/tray-in-call.png"),
+        Activity::Offline => include_bytes!("../../icons/tray-offline.png"),
+    };
+    Image::from_bytes(bytes).ok()
+}
+
+fn tray_tooltip(activity: Activity) -> &'static str {
+    match activity {
+        Activity::Idle => "Enlace — disponible / available",
+        Activity::Ringing => "Enlace — llamada entrante / incoming call",
+        Activity::InCall => "Enlace — en llamada / in a call",
+        Activity::Offline => "Enlace — línea sin conexión / phone line offline",
+    }
+}
+
+fn set_tray_activity(handle: &AppHandle, activity: Activity) {
+    if let Some(tray) = handle.tray_by_id(TRAY_ID) {
+        if let Some(image) = tray_image(activity) {
+            let _ = tray.set_icon(Some(image));
+        }
+        let _ = tray.set_tooltip(Some(tray_tooltip(activity)));
+    }
+}
+
+fn build_tray(handle: &AppHandle) -> tauri::Result<TrayIcon> {
+    let spanish = uses_spanish(Language::Auto);
+    let show = MenuItem::with_id(
+        handle,
+        "show",
+        if spanish {
+            "Mostrar Enlace"
+        } else {
+            "Show Enlace"
+        },
+        true,
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(
+        handle,
+        "quit",
+        if spanish { "Salir" } else { "Quit" },
+        true,
+        None::<&str>,
+    )?;
+    let menu = Menu::with_items(handle, &[&show, &quit])?;
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+        .tooltip(tray_tooltip(Activity::Offline))
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "quit" => app.exit(0),
+            "show" => show_main_window(app),
+            _ => {}
+        });
+    if let Some(image) = tray_image(Activity::Offline) {
+        builder = builder.icon(image);
+    }
+    builder.build(handle)
+}
+
+/// Whether the deep-link plugin already delivers this forwarded argv (a single tel:/callto:
+/// argument); everything else a second instance forwards is handled by us.
+fn deep_link_delivers(argv: &[String]) -> bool {
+    argv.len() == 2
+        && argv.get(1).is_some_and(|a| {
+            let lower = a.to_ascii_lowercase();
+            lower.starts_with("tel:") || lower.starts_with("callto:")
+        })
+}
+
+fn dial_link(handle: &AppHandle, url: String) {
+    show_main_window(handle);
+    let handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Some(shell) = handle.try_state::<Shell>() {
+            shell.app.dial_link(&url).await;
+        }
+    });
+}
+
+/// Run the desktop app. `launch_url` is the link of a cold start.
+pub fn run(launch_url: Option<String>) -> Result<(), String> {
+    let channel = BuildChannel::current();
+    let mut context = tauri::generate_context!();
+    channel.apply(context.config_mut());
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|handle, argv, _cwd| {
+            show_main_window(handle);
+            if !deep_link_delivers(&argv) {
+                if let Some(url) = crate::cli::link_from_forwarded_argv(&argv) {
+                    dial_link(handle, url);
+                }
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .invoke_handler(tauri::generate_handler![
+            crate::commands::calls_pending,
+            crate::commands::calls_history,
+            crate::commands::calls_open,
+            crate::commands::call_ignore,
+            crate::commands::call_dial,
+            crate::commands::call_answer,
+            crate::commands::call_reject,
+            crate::commands::call_hangup,
+            crate::commands::settings_get,
+            crate::commands::settings_save,
+            crate::commands::line_status,
+            crate::commands::handler_status,
+            crate::commands::handler_register,
+            crate::commands::app_info,
+            crate::commands::ui_ready,
+        ])
+        .setup(move |tauri_app| {
+            let handle = tauri_app.handle().clone();
+            let shell = tauri::async_runtime::block_on(start_shell(handle.clone(), channel));
+            tauri_app.manage(shell);
+            if let Err(e) = build_tray(&handle) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            let links = handle.clone();
+            tauri_app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    dial_link(&links, url.to_string());
+                }
+            });
+            if let Some(url) = launch_url.clone() {
+                dial_link(&handle, url);
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                // Closing the window keeps Enlace in the tray; Quit is in the tray menu.
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(context)
+        .map_err(|e| format!("could not start the window: {e}"))?;
+
+    app.run(|handle, event| {
+        if let RunEvent::Exit = event {
+            if let Some(shell) = handle.try_state::<Shell>() {
+                tauri::async_runtime::block_on(shell.app.shutdown());
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Open the store (or degrade to memory, saying why) and start the app.
+async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
+    let mut problems = Vec::new();
+    let data_dir = channel.data_dir();
+    let store = match std::fs::create_dir_all(&data_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            Store::open(&data_dir.join(enlace_app::DATABASE_FILE)).map_err(|e| e.to_string())
+        }) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the database; running from memory");
+            problems.push(format!(
+                "storage: {e} — calls are kept only until Enlace closes"
+            ));
+            match Store::open_in_memory() {
+                Ok(s) => s,
+                Err(e) => {
+                    // An in-memory SQLite failing means the process is out of memory.
+                    tracing::error!(error = %e, "cannot open an in-memory database");
+                    std::process::exit(70);
+                }
+            }
+        }
+    };
+    let options = AppOptions {
+        demo_line: std::env::var("ENLACE_DEMO_LINE")
+            .ok()
+            .and_then(|v| DemoLine::parse(&v)),
+        dial_trace: std::env::var_os("ENLACE_TRACE_DIAL").map(PathBuf::from),
+        call_ids: None,
+    };
+    let host = TauriHost {
+        handle,
+        ringing: Mutex::new(Vec::new()),
+    };
+    let app = match App::start(host, store, Arc::new(SystemClock), options).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            std::process::exit(70);
+        }
+    };
+    Shell {
+        app,
+        channel,
+        data_dir,
+        problems,
+        ready_file: std::env::var_os("ENLACE_READY_FILE").map(PathBuf::from),
+        ready_written: AtomicBool::new(false),
+    }
+}

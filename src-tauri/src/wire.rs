@@ -1,0 +1,433 @@
+//! Wire types: the IPC surface between the shell and the webview, declared once here.
+//! TypeScript bindings are generated from these by ts-rs into `ui/src/platform/bindings/`
+//! (see `bindings_are_current` below; regenerate with `ENLACE_UPDATE_BINDINGS=1 cargo test -p
+//! enlace-desktop bindings`). Domain types stay free of serde; they convert here with `From`.
+
+use enlace_app::{AppError, HandOffKind, Language, LineKind, Settings};
+use enlace_core::{
+    CallDirection, CallRecord, CallStatus, Country, DialTarget, EndReason, LogState,
+};
+use enlace_telephony::LineStatus;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The one error shape the UI sees. It acts on `code`; `message` is for logs and tooltips.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct WireError {
+    pub code: String,
+    pub message: String,
+    /// For `invalid_setting`: the settings field (camelCase) the problem is about.
+    pub field: Option<String>,
+}
+
+impl From<AppError> for WireError {
+    fn from(e: AppError) -> Self {
+        WireError {
+            code: e.code().as_str().to_owned(),
+            message: e.to_string(),
+            field: e.field().map(str::to_owned),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "CallStatus")]
+pub enum WireCallStatus {
+    Ringing,
+    Answered,
+    Ended,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "LogState")]
+pub enum WireLogState {
+    Pending,
+    Ignored,
+    Logged,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    pub id: String,
+    pub direction: Direction,
+    pub peer_number: String,
+    pub peer_display_name: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub status: WireCallStatus,
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number | null")]
+    pub answered_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub ended_at: Option<i64>,
+    pub duration_seconds: u32,
+    pub end_reason: Option<WireEndReason>,
+    pub end_detail: Option<String>,
+    pub log_state: WireLogState,
+}
+
+impl From<&CallRecord> for CallView {
+    fn from(c: &CallRecord) -> Self {
+        CallView {
+            id: c.id.to_string(),
+            direction: match c.direction {
+                CallDirection::Incoming => Direction::Incoming,
+                CallDirection::Outgoing => Direction::Outgoing,
+            },
+            peer_number: c.peer_number.clone(),
+            peer_display_name: c.peer_display_name.clone(),
+            from_number: c.from_number().map(str::to_owned),
+            to_number: c.to_number().map(str::to_owned),
+            status: match c.status {
+                CallStatus::Ringing => WireCallStatus::Ringing,
+                CallStatus::Answered => WireCallStatus::Answered,
+                CallStatus::Ended => WireCallStatus::Ended,
+            },
+            started_at: c.started_at.millis(),
+            answered_at: c.answered_at.map(|t| t.millis()),
+            ended_at: c.ended_at.map(|t| t.millis()),
+            duration_seconds: c.duration_seconds(),
+            end_reason: c.end_reason.as_ref().map(WireEndReason::from),
+            end_detail: c
+                .end_reason
+                .as_ref()
+                .and_then(|r| r.detail())
+                .map(str::to_owned),
+            log_state: match c.log_state {
+                LogState::Pending => WireLogState::Pending,
+                LogState::Ignored => WireLogState::Ignored,
+                LogState::Logged => WireLogState::Logged,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "EndReason")]
+pub enum WireEndReason {
+    Completed,
+    Busy,
+    NoAnswer,
+    Rejected,
+    LineLost,
+    Failed,
+}
+
+impl From<&EndReason> for WireEndReason {
+    fn from(r: &EndReason) -> Self {
+        match r {
+            EndReason::Completed => WireEndReason::Completed,
+            EndReason::Busy => WireEndReason::Busy,
+            EndReason::NoAnswer => WireEndReason::NoAnswer,
+            EndReason::Rejected => WireEndReason::Rejected,
+            EndReason::LineLost => WireEndReason::LineLost,
+            EndReason::Failed(_) => WireEndReason::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DialKind {
+    Number,
+    Extension,
+}
+
+/// A parsed dial target; also the `enlace dial --dry-run --json` output (with `ok: true`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DialView {
+    pub kind: DialKind,
+    pub e164: Option<String>,
+    pub extension: Option<String>,
+    pub dial: String,
+}
+
+impl From<&DialTarget> for DialView {
+    fn from(t: &DialTarget) -> Self {
+        match t {
+            DialTarget::Number { e164, extension } => DialView {
+                kind: DialKind::Number,
+                e164: Some(e164.clone()),
+                extension: extension.clone(),
+                dial: t.dial_string().to_owned(),
+            },
+            DialTarget::Extension(ext) => DialView {
+                kind: DialKind::Extension,
+                e164: None,
+                extension: Some(ext.clone()),
+                dial: t.dial_string().to_owned(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "LineKind")]
+pub enum WireLineKind {
+    Baresip,
+    HandOff,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    Online,
+    Connecting,
+    Offline,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct LineStatusView {
+    pub kind: WireLineKind,
+    pub state: LineState,
+    pub detail: Option<String>,
+}
+
+impl LineStatusView {
+    pub fn new(kind: WireLineKind, status: &LineStatus) -> Self {
+        let (state, detail) = match status {
+            LineStatus::Online => (LineState::Online, None),
+            LineStatus::Connecting => (LineState::Connecting, None),
+            LineStatus::Offline { reason } => (LineState::Offline, Some(reason.clone())),
+        };
+        LineStatusView {
+            kind,
+            state,
+            detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BaresipSettings {
+    pub ctrl_address: String,
+    pub sip_domain: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum HandOffMode {
+    Uri,
+    Program,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandOffSettings {
+    pub mode: HandOffMode,
+    pub uri_template: String,
+    pub program: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "Language")]
+pub enum WireLanguage {
+    Auto,
+    Es,
+    En,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub line_kind: WireLineKind,
+    pub baresip: BaresipSettings,
+    pub hand_off: HandOffSettings,
+    pub default_country: String,
+    pub language: WireLanguage,
+    pub notifications: bool,
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(s: &Settings) -> Self {
+        SettingsView {
+            line_kind: line_kind(s.line_kind),
+            baresip: BaresipSettings {
+                ctrl_address: s.baresip_ctrl_address.clone(),
+                sip_domain: s.baresip_sip_domain.clone(),
+            },
+            hand_off: HandOffSettings {
+                mode: match s.hand_off_kind {
+                    HandOffKind::Uri => HandOffMode::Uri,
+                    HandOffKind::Program => HandOffMode::Program,
+                },
+                uri_template: s.hand_off_uri_template.clone(),
+                program: s.hand_off_program.clone(),
+            },
+            default_country: s.default_country.as_str().to_owned(),
+            language: match s.language {
+                Language::Auto => WireLanguage::Auto,
+                Language::Spanish => WireLanguage::Es,
+                Language::English => WireLanguage::En,
+            },
+            notifications: s.notifications,
+        }
+    }
+}
+
+impl SettingsView {
+    /// Into domain settings; a bad country is reported on its field.
+    pub fn into_settings(self) -> Result<Settings, WireError> {
+        let default_country =
+            Country::parse(self.default_country.trim()).map_err(|_| WireError {
+                code: "invalid_setting".to_owned(),
+                message: "the country must be two letters, such as CR or MX".to_owned(),
+                field: Some("defaultCountry".to_owned()),
+            })?;
+        Ok(Settings {
+            line_kind: match self.line_kind {
+                WireLineKind::Baresip => LineKind::Baresip,
+                WireLineKind::HandOff => LineKind::HandOff,
+                WireLineKind::None => LineKind::None,
+            },
+            baresip_ctrl_address: self.baresip.ctrl_address.trim().to_owned(),
+            baresip_sip_domain: self.baresip.sip_domain.trim().to_owned(),
+            hand_off_kind: match self.hand_off.mode {
+                HandOffMode::Uri => HandOffKind::Uri,
+                HandOffMode::Program => HandOffKind::Program,
+            },
+            hand_off_uri_template: self.hand_off.uri_template.trim().to_owned(),
+            hand_off_program: self.hand_off.program.trim().to_owned(),
+            default_country,
+            language: match self.language {
+                WireLanguage::Auto => Language::Auto,
+                WireLanguage::Es => Language::Spanish,
+                WireLanguage::En => Language::English,
+            },
+            notifications: self.notifications,
+        })
+    }
+}
+
+pub fn line_kind(kind: LineKind) -> WireLineKind {
+    match kind {
+        LineKind::Baresip => WireLineKind::Baresip,
+        LineKind::HandOff => WireLineKind::HandOff,
+        LineKind::None => WireLineKind::None,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerScheme {
+    pub scheme: String,
+    pub registered: bool,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerStatusView {
+    pub schemes: Vec<HandlerScheme>,
+    pub can_register: bool,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Dev,
+    Release,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfoView {
+    pub version: String,
+    pub channel: Channel,
+    pub data_dir: String,
+    pub os_locale: String,
+    /// Problems found at start-up (storage, settings), already explained; empty when healthy.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct NavigateView {
+    pub panel: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn export_all(dir: &Path) {
+        let cfg = ts_rs::Config::new().with_out_dir(dir);
+        macro_rules! export {
+            ($($t:ty),* $(,)?) => { $( <$t as TS>::export_all(&cfg).expect("export"); )* };
+        }
+        export!(
+            WireError,
+            CallView,
+            DialView,
+            LineStatusView,
+            SettingsView,
+            HandlerStatusView,
+            AppInfoView,
+            NavigateView
+        );
+    }
+
+    fn read_dir(dir: &Path) -> BTreeMap<String, String> {
+        let mut files = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).expect("bindings dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "ts") {
+                let name = path
+                    .file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(name, std::fs::read_to_string(&path).expect("read"));
+            }
+        }
+        files
+    }
+
+    /// The committed TypeScript bindings must equal what the Rust types generate.
+    #[test]
+    fn bindings_are_current() {
+        let committed: PathBuf =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/platform/bindings");
+        if std::env::var_os("ENLACE_UPDATE_BINDINGS").is_some() {
+            if committed.exists() {
+                std::fs::remove_dir_all(&committed).expect("clear bindings");
+            }
+            export_all(&committed);
+        }
+        let fresh = tempfile::tempdir().expect("tempdir");
+        export_all(fresh.path());
+        let want = read_dir(fresh.path());
+        let have = read_dir(&committed);
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            have.keys().collect::<Vec<_>>(),
+            "binding files differ; run ENLACE_UPDATE_BINDINGS=1 cargo test -p enlace-desktop bindings"
+        );
+        for (name, text) in &want {
+            assert_eq!(
+                Some(text),
+                have.get(name),
+                "{name} is out of date; run ENLACE_UPDATE_BINDINGS=1 cargo test -p enlace-desktop bindings"
+            );
+        }
+    }
+}

@@ -1,0 +1,25 @@
+// The one door to the host. Only files under src/platform/ may import @tauri-apps/* (eslint).
+import { demoCalls, FakePlatform } from './fake';
+import type { Platform } from './platform';
+import { createTauriPlatform } from './tauri';
+
+export * from './types';
+export { toWireError } from './platform';
+export type { NavigateRequest, Platform, Unsubscribe } from './platform';
+export { FakePlatform, DEFAULT_SETTINGS, type FakeOptions } from './fake';
+
+/** True inside the Tauri webview. */
+export function isTauri(): boolean {
+  return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window;
+}
+
+/**
+ * The real host inside Tauri; otherwise (browser dev) the in-memory fake with demo calls,
+ * exposed as `window.enlaceFake` so it can be driven from the console or a browser test.
+ */
+export function createPlatform(): Platform {
+  if (isTauri()) return createTauriPlatform();
+  const fake = new FakePlatform({ calls: demoCalls(Date.now()) });
+  (window as unknown as { enlaceFake: FakePlatform }).enlaceFake = fake;
+  return fake;
+}

@@ -1,0 +1,61 @@
+import type {
+  AppInfoView,
+  CallView,
+  DialView,
+  HandlerStatusView,
+  LineStatusView,
+  SettingsView,
+  WireError,
+} from './types';
+
+/** Stops a subscription. Safe to call more than once. */
+export type Unsubscribe = () => void;
+
+/** Payload of the `app:navigate` event (e.g. a notification click asks for the "calls" panel). */
+export interface NavigateRequest {
+  panel: string;
+}
+
+/**
+ * Everything the UI may ask of the host. One method per Tauri command of the IPC contract
+ * (notes/contract.md) plus one subscription per event. Every method rejects with a
+ * {@link WireError}; the UI shows `errors.<code>` and never reads `message`.
+ */
+export interface Platform {
+  /** `tauri` talks to the real app; `fake` is the in-memory stand-in (tests, browser dev). */
+  readonly kind: 'tauri' | 'fake';
+
+  callsPending(): Promise<CallView[]>;
+  callsHistory(): Promise<CallView[]>;
+  callIgnore(id: string): Promise<void>;
+  callDial(input: string): Promise<DialView>;
+  callAnswer(id: string): Promise<void>;
+  callReject(id: string): Promise<void>;
+  callHangup(id: string): Promise<void>;
+
+  settingsGet(): Promise<SettingsView>;
+  settingsSave(settings: SettingsView): Promise<SettingsView>;
+
+  lineStatus(): Promise<LineStatusView>;
+  handlerStatus(): Promise<HandlerStatusView>;
+  handlerRegister(): Promise<HandlerStatusView>;
+  appInfo(): Promise<AppInfoView>;
+
+  onCallUpdated(cb: (call: CallView) => void): Unsubscribe;
+  onLineStatus(cb: (status: LineStatusView) => void): Unsubscribe;
+  onDialFailed(cb: (error: WireError) => void): Unsubscribe;
+  onNavigate(cb: (request: NavigateRequest) => void): Unsubscribe;
+}
+
+/** Normalises anything a command rejected with into a {@link WireError}. */
+export function toWireError(error: unknown): WireError {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const { code, message } = error as { code: unknown; message?: unknown };
+    if (typeof code === 'string' && code.length > 0) {
+      return { code, message: typeof message === 'string' ? message : '' };
+    }
+  }
+  if (typeof error === 'string') return { code: 'internal', message: error };
+  if (error instanceof Error) return { code: 'internal', message: error.message };
+  return { code: 'internal', message: String(error) };
+}

@@ -1,0 +1,64 @@
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { toWireError, type NavigateRequest, type Platform, type Unsubscribe } from './platform';
+import type {
+  AppInfoView,
+  CallView,
+  DialView,
+  HandlerStatusView,
+  LineStatusView,
+  SettingsView,
+  WireError,
+} from './types';
+
+/** Invokes a command; a rejection always becomes a {@link WireError}. */
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toWireError(error);
+  }
+}
+
+/** `listen` is asynchronous; this hands back a synchronous, idempotent unsubscribe. */
+function subscribe<T>(event: string, cb: (payload: T) => void): Unsubscribe {
+  let stopped = false;
+  let unlisten: UnlistenFn | null = null;
+  listen<T>(event, (e) => {
+    if (!stopped) cb(e.payload);
+  })
+    .then((fn) => {
+      if (stopped) fn();
+      else unlisten = fn;
+    })
+    .catch((error: unknown) => console.error(`listen(${event}) failed`, error));
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    unlisten?.();
+  };
+}
+
+/** The real host: Tauri commands and events of notes/contract.md. */
+export function createTauriPlatform(): Platform {
+  return {
+    kind: 'tauri',
+    callsPending: () => call<CallView[]>('calls_pending'),
+    callsHistory: () => call<CallView[]>('calls_history'),
+    callIgnore: (id) => call<void>('call_ignore', { id }),
+    callDial: (input) => call<DialView>('call_dial', { input }),
+    callAnswer: (id) => call<void>('call_answer', { id }),
+    callReject: (id) => call<void>('call_reject', { id }),
+    callHangup: (id) => call<void>('call_hangup', { id }),
+    settingsGet: () => call<SettingsView>('settings_get'),
+    settingsSave: (settings) => call<SettingsView>('settings_save', { settings }),
+    lineStatus: () => call<LineStatusView>('line_status'),
+    handlerStatus: () => call<HandlerStatusView>('handler_status'),
+    handlerRegister: () => call<HandlerStatusView>('handler_register'),
+    appInfo: () => call<AppInfoView>('app_info'),
+    onCallUpdated: (cb) => subscribe<CallView>('call:updated', cb),
+    onLineStatus: (cb) => subscribe<LineStatusView>('line:status', cb),
+    onDialFailed: (cb) => subscribe<WireError>('dial:failed', (e) => cb(toWireError(e))),
+    onNavigate: (cb) => subscribe<NavigateRequest>('app:navigate', cb),
+  };
+}

@@ -1,0 +1,783 @@
+//! `cargo xtask bench [--no-app] [--app-only]`: criterion benchmarks, then app-level
+//! measurements ([`app_benchmarks`]), summarised in `target/bench/summary.md`.
+//!
+//! The app-level half re-executes this tool as `bench-session` inside the same headless
+//! session the tests use (Xvfb + private D-Bus + gnome-keyring + dunst) and measures:
+//! (a) cold start to first paint, (b) idle memory of the app's process tree, (c) the same
+//! for Linphone desktop, (d) `enlace tel:…` dial latency against a warm instance. It relies
+//! on two hooks of the app: `ENLACE_READY_FILE=<path>` (a line is written when the UI's
+//! first paint is done) and `ENLACE_TRACE_DIAL=<path>` (`<unix_micros> dial-sent` lines).
+//! A measurement that cannot be taken is reported as "n/a" with the reason, not faked.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use enlace_peers::{DemoFarEnd, DemoLine};
+
+use crate::cmd::{self, Report, TaskError, TaskResult};
+use crate::session::{self, Desktop, TempDir};
+use crate::{desktop, paths, setup, ui};
+
+const COLD_STARTS: usize = 10;
+const DIALS: usize = 50;
+/// How long the demo far end talks before hanging up (bench dials).
+const FAR_TALK_MS: u64 = 100;
+const IDLE: Duration = Duration::from_secs(5);
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Short criterion runs for everything but the headline `dial` bench.
+const SHORT_CRITERION: &[&str] = &["--warm-up-time", "1", "--measurement-time", "2"];
+
+/// `cargo xtask bench`.
+pub fn bench(args: &[String]) -> TaskResult<()> {
+    let with_app = !args.iter().any(|a| a == "--no-app");
+    let with_criterion = !args.iter().any(|a| a == "--app-only");
+    let mut report = Report::new("cargo xtask bench");
+    let started = SystemTime::now();
+    let outcome = (|| {
+        report.step("system packages (incl. bench tools)", || {
+            setup::ensure_packages(&[
+                setup::DEBIAN_BUILD,
+                setup::DEBIAN_RUNTIME,
+                setup::DEBIAN_BENCH,
+            ])
+        })?;
+        report.step("ui packages (npm ci)", setup::ensure_ui_packages)?;
+        if with_criterion {
+            report.step("cargo bench -p enlace-core --bench dial", || {
+                cmd::run(
+                    cmd::cargo()
+                        .args(["bench", "--locked", "-p", "enlace-core", "--bench", "dial"])
+                        .current_dir(paths::root()),
+                )
+            })?;
+            report.step("other criterion benches (short)", other_criterion_benches)?;
+        }
+        let app_section = if with_app {
+            app_benchmarks(&mut report)?
+        } else {
+            "## App\n\nnot measured (--no-app)\n".to_owned()
+        };
+        report.step("write target/bench/summary.md", || {
+            write_summary(started, &app_section)
+        })
+    })();
+    report.print_summary(outcome.as_ref().err());
+    outcome
+}
+
+/// Every `[[bench]]` target of the workspace except enlace-core's `dial`, with a short
+/// measurement time.
+fn other_criterion_benches() -> TaskResult<()> {
+    let metadata = cmd::output(
+        cmd::cargo()
+            .args(["metadata", "--format-version", "1", "--no-deps", "--locked"])
+            .current_dir(paths::root()),
+    )?;
+    let metadata: serde_json::Value = serde_json::from_str(&metadata)
+        .map_err(|e| TaskError::Precondition(format!("cargo metadata: {e}")))?;
+    let mut benches = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bench = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bench"));
+            let bench = target["name"].as_str().unwrap_or_default();
+            if is_bench && !(name == "enlace-core" && bench == "dial") {
+                benches.push((name.to_owned(), bench.to_owned()));
+            }
+        }
+    }
+    if benches.is_empty() {
+        println!("no other bench targets in the workspace");
+    }
+    for (package, bench) in benches {
+        cmd::run(
+            cmd::cargo()
+                .args(["bench", "--locked", "-p", &package, "--bench", &bench, "--"])
+                .args(SHORT_CRITERION)
+                .current_dir(paths::root()),
+        )?;
+    }
+    Ok(())
+}
+
+/// The app-level measurements: builds the release app and measures it in a headless
+/// session. Returns the Markdown section for the summary.
+pub fn app_benchmarks(report: &mut Report) -> TaskResult<String> {
+    report.step("ui: npm run build", ui::build)?;
+    report.step("app: cargo build --release (custom-protocol)", || {
+        desktop::build(true).map(drop)
+    })?;
+    report.step("app measurements in Xvfb + dbus session", || {
+        session::reexec_headless(&["bench-session"], &[])
+    })?;
+    let section = app_section_path();
+    std::fs::read_to_string(&section)
+        .map_err(|e| TaskError::io(format!("read {}", section.display()), e))
+}
+
+fn bench_dir() -> TaskResult<PathBuf> {
+    let dir = paths::target_dir().join("bench");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| TaskError::io(format!("create {}", dir.display()), e))?;
+    Ok(dir)
+}
+
+fn app_section_path() -> PathBuf {
+    paths::target_dir().join("bench").join("app.md")
+}
+
+/// One row of the app table.
+#[derive(Debug)]
+struct Row {
+    what: String,
+    value: String,
+    detail: String,
+}
+
+impl Row {
+    fn new(what: &str, value: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.to_owned(),
+            value: value.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The inner half, inside Xvfb + a session bus: measures and writes `target/bench/app.md`.
+pub fn bench_session(_args: &[String]) -> TaskResult<()> {
+    let app = paths::app_bin(true);
+    if !app.is_file() {
+        return Err(TaskError::Precondition(format!(
+            "{} is missing: build it with `cargo build --release -p enlace-desktop --features custom-protocol`",
+            app.display()
+        )));
+    }
+    let mut report = Report::new("bench session");
+    let desktop = report.step(
+        "desktop: sandbox HOME, gnome-keyring, dunst",
+        Desktop::start,
+    )?;
+    let mut rows = Vec::new();
+    report.step("(a) cold start to first paint", || {
+        rows.extend(cold_start(&desktop, &app));
+        Ok(())
+    })?;
+    report.step("(b)+(d) idle memory and tel: dial latency", || {
+        rows.extend(warm_instance(&desktop, &app));
+        Ok(())
+    })?;
+    report.step("(c) Linphone desktop idle memory", || {
+        rows.push(linphone_memory(&desktop));
+        Ok(())
+    })?;
+    desktop.stop();
+
+    let mut md = String::from("## App (release build, Xvfb 1280x800x24, software rendering)\n\n");
+    md.push_str("| measurement | value | detail |\n|---|---|---|\n");
+    for row in &rows {
+        let _ = writeln!(md, "| {} | {} | {} |", row.what, row.value, row.detail);
+    }
+    bench_dir()?;
+    let path = app_section_path();
+    std::fs::write(&path, &md)
+        .map_err(|e| TaskError::io(format!("write {}", path.display()), e))?;
+    println!("\n{md}");
+    report.print_summary(None);
+    Ok(())
+}
+
+/// Environment of one app instance: its own data dir, plus hooks.
+fn app_command(desktop: &Desktop, app: &Path, data: &Path) -> Command {
+    let mut command = desktop.command(app);
+    command
+        .env("ENLACE_DATA_DIR", data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+}
+
+/// How the first paint was detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadyBy {
+    /// The app wrote `ENLACE_READY_FILE` (UI painted).
+    ReadyFile,
+    /// Fallback: a window named "Enlace" exists (mapped, maybe not painted yet).
+    Window,
+}
+
+/// Waits until the ready file has a line or (fallback) the window exists.
+fn wait_ready(child: &mut Child, ready: &Path) -> Result<(Duration, ReadyBy), String> {
+    let started = Instant::now();
+    let mut next_window_probe = Instant::now() + Duration::from_secs(5);
+    loop {
+        if std::fs::read_to_string(ready).is_ok_and(|t| t.contains('\n')) {
+            return Ok((started.elapsed(), ReadyBy::ReadyFile));
+        }
+        // Only after 5 s without a ready file: the app may not implement ENLACE_READY_FILE.
+        if Instant::now() >= next_window_probe {
+            if window_exists("Enlace") {
+                return Ok((started.elapsed(), ReadyBy::Window));
+            }
+            next_window_probe = Instant::now() + Duration::from_millis(200);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("the app exited early ({status})"));
+        }
+        if started.elapsed() > READY_TIMEOUT {
+            return Err(format!(
+                "no ready file and no window after {READY_TIMEOUT:?}"
+            ));
+        }
+        sleep(Duration::from_millis(2));
+    }
+}
+
+fn window_exists(name: &str) -> bool {
+    cmd::output(Command::new("xdotool").args(["search", "--name", name]))
+        .is_ok_and(|out| !out.trim().is_empty())
+}
+
+fn cold_start(desktop: &Desktop, app: &Path) -> Vec<Row> {
+    let mut samples = Vec::new();
+    let mut by_window = 0;
+    for i in 0..COLD_STARTS {
+        let data = match TempDir::new("enlace-bench-data") {
+            Ok(d) => d,
+            Err(e) => return vec![Row::new("cold start", "n/a", e.to_string())],
+        };
+        let ready = data.path().join("ready");
+        let mut command = app_command(desktop, app, data.path());
+        command.env("ENLACE_READY_FILE", &ready);
+        let mut child = match command.spawn() {
+            Ok(c) => c,
+            Err(e) => return vec![Row::new("cold start", "n/a", format!("spawn: {e}"))],
+        };
+        let result = wait_ready(&mut child, &ready);
+        stop_tree(&mut child);
+        match result {
+            Ok((took, by)) => {
+                println!("cold start {}: {:.1} ms ({by:?})", i + 1, ms(took));
+                if by == ReadyBy::Window {
+                    by_window += 1;
+                }
+                samples.push(took);
+            }
+            Err(why) => return vec![Row::new("cold start to first paint", "n/a", why)],
+        }
+    }
+    let detail = if by_window == 0 {
+        format!(
+            "n={COLD_STARTS}, spawn → ENLACE_READY_FILE line (first paint); fresh data dir each"
+        )
+    } else {
+        format!(
+            "n={COLD_STARTS}; {by_window} runs had no ENLACE_READY_FILE line, measured to the \
+             window existing (xdotool, after a 5 s grace) — not comparable"
+        )
+    };
+    vec![Row::new(
+        "cold start to first paint (median)",
+        format!("{:.0} ms", ms(percentile(&mut samples, 50))),
+        detail,
+    )]
+}
+
+/// Starts one warm instance with a demo line: (b) idle memory after 5 s, then (d) ≥ 50
+/// `enlace tel:…` second processes, latency from spawn to the `dial-sent` trace line.
+fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    // The far end answers and hangs up by itself, so every dial starts from an idle line.
+    let line = match DemoLine::start_with(DemoFarEnd::AnswerThenHangUp {
+        talk_ms: FAR_TALK_MS,
+    }) {
+        Ok(line) => line,
+        Err(e) => {
+            return vec![Row::new(
+                "idle memory / dial latency",
+                "n/a",
+                format!("demo line: {e}"),
+            )]
+        }
+    };
+    let data = match TempDir::new("enlace-bench-warm") {
+        Ok(d) => d,
+        Err(e) => return vec![Row::new("idle memory", "n/a", e.to_string())],
+    };
+    let ready = data.path().join("ready");
+    let trace = data.path().join("dial-trace");
+    let demo = format!("{} {}", line.ctrl_addr(), line.sip_domain());
+    let mut command = app_command(desktop, app, data.path());
+    command
+        .env("ENLACE_READY_FILE", &ready)
+        .env("ENLACE_TRACE_DIAL", &trace)
+        .env("ENLACE_DEMO_LINE", &demo);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => return vec![Row::new("idle memory", "n/a", format!("spawn: {e}"))],
+    };
+    if let Err(why) = wait_ready(&mut child, &ready) {
+        stop_tree(&mut child);
+        return vec![Row::new("idle memory", "n/a", why)];
+    }
+    sleep(IDLE);
+    let tree = process_tree(child.id());
+    let total: u64 = tree.iter().map(|p| p.rss_kb).sum();
+    let mut by_name: HashMap<&str, u64> = HashMap::new();
+    for p in &tree {
+        *by_name.entry(p.comm.as_str()).or_default() += p.rss_kb;
+    }
+    let mut parts: Vec<String> = by_name
+        .iter()
+        .map(|(name, kb)| format!("{name} {:.1} MiB", mib(*kb)))
+        .collect();
+    parts.sort();
+    rows.push(Row::new(
+        "Enlace idle RSS, app + WebKit children",
+        format!("{:.1} MiB", mib(total)),
+        format!(
+            "{} processes after {IDLE:?}: {}",
+            tree.len(),
+            parts.join(", ")
+        ),
+    ));
+
+    rows.push(dial_latency(desktop, app, data.path(), &demo, &trace));
+    stop_tree(&mut child);
+    drop(line);
+    rows
+}
+
+fn dial_latency(desktop: &Desktop, app: &Path, data: &Path, demo: &str, trace: &Path) -> Row {
+    let what = "tel: dial latency (2nd process spawn → dial sent)";
+    let mut samples = Vec::new();
+    for i in 0..DIALS {
+        let before = trace_lines(trace).len();
+        let number = format!("+5064000{:04}", 1000 + i);
+        let mut second = app_command(desktop, app, data);
+        second
+            .env("ENLACE_DEMO_LINE", demo)
+            .env("ENLACE_TRACE_DIAL", trace)
+            .arg(format!("tel:{number}"));
+        let spawned_at = unix_micros();
+        let status = match second.spawn().and_then(|mut c| c.wait()) {
+            Ok(s) => s,
+            Err(e) => return Row::new(what, "n/a", format!("second process: {e}")),
+        };
+        if !status.success() {
+            return Row::new(
+                what,
+                "n/a",
+                format!("`enlace tel:{number}` exited with {status}"),
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sent_at = loop {
+            if let Some(micros) = trace_lines(trace).get(before).copied() {
+                break micros;
+            }
+            if Instant::now() > deadline {
+                return Row::new(
+                    what,
+                    "n/a",
+                    format!(
+                        "no new `dial-sent` line in ENLACE_TRACE_DIAL after dial {} \
+                         (hook not implemented, or the dial failed)",
+                        i + 1
+                    ),
+                );
+            }
+            sleep(Duration::from_millis(2));
+        };
+        samples.push(Duration::from_micros(sent_at.saturating_sub(spawned_at)));
+        // The far end hangs up after FAR_TALK_MS; let the app settle on the ended call.
+        sleep(Duration::from_millis(FAR_TALK_MS + 400));
+    }
+    let median = percentile(&mut samples, 50);
+    let p95 = percentile(&mut samples, 95);
+    Row::new(
+        what,
+        format!("median {:.1} ms, p95 {:.1} ms", ms(median), ms(p95)),
+        format!(
+            "n={DIALS}, warm instance, demo line (real baresip agent; SIPp far end answers and \
+             hangs up after {FAR_TALK_MS} ms)"
+        ),
+    )
+}
+
+/// `<unix_micros> dial-sent` lines of the trace file.
+fn trace_lines(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("dial-sent"))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// (c) Linphone desktop (Debian `linphone-desktop`) idle RSS after 5 s, or why not.
+fn linphone_memory(desktop: &Desktop) -> Row {
+    let what = "Linphone desktop idle RSS (for comparison)";
+    let Some(program) = cmd::which("linphone") else {
+        return Row::new(
+            what,
+            "n/a",
+            "`linphone` not installed (Debian: linphone-desktop)",
+        );
+    };
+    let log = match session::logs_dir() {
+        Ok(dir) => dir.join("linphone.log"),
+        Err(e) => return Row::new(what, "n/a", e.to_string()),
+    };
+    let Ok(out) = std::fs::File::create(&log) else {
+        return Row::new(what, "n/a", format!("cannot create {}", log.display()));
+    };
+    let Ok(err) = out.try_clone() else {
+        return Row::new(what, "n/a", "cannot open its log");
+    };
+    let mut command = desktop.command(program);
+    command.stdin(Stdio::null()).stdout(out).stderr(err);
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => return Row::new(what, "n/a", format!("spawn: {e}")),
+    };
+    let started = Instant::now();
+    let mut window = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = session::tail(&log).replace('\n', " / ").replace('|', "/");
+            return Row::new(what, "n/a", format!("exited under Xvfb ({status}): {tail}"));
+        }
+        if window_exists("Linphone") {
+            window = true;
+            break;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    sleep(IDLE);
+    let tree = process_tree(child.id());
+    let total: u64 = tree.iter().map(|p| p.rss_kb).sum();
+    let alive = matches!(child.try_wait(), Ok(None));
+    stop_tree(&mut child);
+    if !alive {
+        let tail = session::tail(&log).replace('\n', " / ").replace('|', "/");
+        return Row::new(what, "n/a", format!("exited during the idle wait: {tail}"));
+    }
+    Row::new(
+        what,
+        format!("{:.1} MiB", mib(total)),
+        format!(
+            "{} processes after {IDLE:?}{}",
+            tree.len(),
+            if window {
+                ""
+            } else {
+                "; no window named Linphone appeared"
+            }
+        ),
+    )
+}
+
+/// A process of a tree, from /proc.
+#[derive(Debug, Clone)]
+struct Proc {
+    pid: u32,
+    comm: String,
+    rss_kb: u64,
+}
+
+/// `root` and all its descendants (from /proc/*/stat), with VmRSS.
+fn process_tree(root: u32) -> Vec<Proc> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = parent_of(pid) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+        };
+        if let Some(comm) = field("Name:") {
+            let rss_kb = field("VmRSS:")
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            out.push(Proc { pid, comm, rss_kb });
+        }
+        if let Some(kids) = children.get(&pid) {
+            queue.extend(kids);
+        }
+    }
+    out
+}
+
+/// The parent PID from /proc/<pid>/stat (`pid (comm) state ppid …`; comm may hold spaces).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Stops a process we started and its descendants: TERM (through `kill <pid>`), up to 3 s,
+/// then KILL; leftover descendants (same PID and name as recorded) get KILL too.
+fn stop_tree(child: &mut Child) {
+    let descendants: Vec<Proc> = process_tree(child.id())
+        .into_iter()
+        .filter(|p| p.pid != child.id())
+        .collect();
+    if let Ok(None) = child.try_wait() {
+        let _ = cmd::output(Command::new("kill").args(["-TERM", &child.id().to_string()]));
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for p in descendants {
+        let same = || {
+            std::fs::read_to_string(format!("/proc/{}/comm", p.pid))
+                .is_ok_and(|c| c.trim() == p.comm)
+        };
+        while same() && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
+        if same() {
+            let _ = cmd::output(Command::new("kill").args(["-KILL", &p.pid.to_string()]));
+        }
+    }
+}
+
+/// Nearest-rank percentile (sorts in place).
+fn percentile(samples: &mut [Duration], pct: usize) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    samples.sort_unstable();
+    let rank = (pct * samples.len()).div_ceil(100).max(1);
+    samples[rank.min(samples.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mib(kb: u64) -> f64 {
+    // u64 → f64 loses nothing for any realistic memory size.
+    #[allow(clippy::cast_precision_loss)]
+    let kb = kb as f64;
+    kb / 1024.0
+}
+
+/// Writes `target/bench/summary.md`: date, machine, criterion results of this run, app table.
+fn write_summary(started: SystemTime, app_section: &str) -> TaskResult<()> {
+    let mut md = String::from("# Enlace benchmarks\n\n");
+    let _ = writeln!(md, "| date (UTC) | machine |\n|---|---|");
+    let _ = writeln!(md, "| {} | {} |\n", today_utc(), machine());
+    md.push_str("## Criterion (this run)\n\n| benchmark | median | mean |\n|---|---|---|\n");
+    let results = criterion_results(started);
+    if results.is_empty() {
+        md.push_str("| (none ran) | | |\n");
+    }
+    for (id, median, mean) in results {
+        let _ = writeln!(md, "| {id} | {} | {} |", nanos(median), nanos(mean));
+    }
+    md.push('\n');
+    md.push_str(app_section);
+    let path = bench_dir()?.join("summary.md");
+    std::fs::write(&path, &md)
+        .map_err(|e| TaskError::io(format!("write {}", path.display()), e))?;
+    println!("\n{md}\nwritten to {}", path.display());
+    Ok(())
+}
+
+/// (id, median ns, mean ns) of every criterion benchmark updated since `since`.
+fn criterion_results(since: SystemTime) -> Vec<(String, f64, f64)> {
+    let root = paths::target_dir().join("criterion");
+    let mut found = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "new") {
+                    found.push(path);
+                } else if path
+                    .file_name()
+                    .is_none_or(|n| n != "base" && n != "change")
+                {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    let mut results = Vec::new();
+    for new in found {
+        let estimates = new.join("estimates.json");
+        let fresh = estimates
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since);
+        if !fresh {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&estimates) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let id = std::fs::read_to_string(new.join("benchmark.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|b| b["full_id"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| {
+                new.parent()
+                    .and_then(|p| p.strip_prefix(&root).ok())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            });
+        let median = json["median"]["point_estimate"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let mean = json["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+        results.push((id, median, mean));
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    results
+}
+
+fn nanos(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+/// `2 × <model name>, 23.4 GiB RAM`, from /proc.
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or_else(|| "unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    format!(
+        "nproc {cpus}, {model}, {:.1} GiB RAM, {}",
+        mib(mem_kb) / 1024.0,
+        std::env::consts::OS
+    )
+}
+
+/// `YYYY-MM-DD` (UTC) without a date library (days-from-civil inverse, H. Hinnant).
+fn today_utc() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut s: Vec<Duration> = (1..=20).rev().map(Duration::from_millis).collect();
+        assert_eq!(percentile(&mut s, 50), Duration::from_millis(10));
+        assert_eq!(percentile(&mut s, 95), Duration::from_millis(19));
+        assert_eq!(percentile(&mut [], 50), Duration::ZERO);
+    }
+
+    #[test]
+    fn reads_dial_trace_lines() {
+        let dir = TempDir::new("xtask-trace-test").unwrap();
+        let path = dir.path().join("trace");
+        std::fs::write(
+            &path,
+            "1700000000000001 dial-sent\nnoise\n1700000000000002 dial-sent\n",
+        )
+        .unwrap();
+        assert_eq!(
+            trace_lines(&path),
+            vec![1_700_000_000_000_001, 1_700_000_000_000_002]
+        );
+    }
+
+    #[test]
+    fn finds_our_own_process_and_parent() {
+        let me = std::process::id();
+        let tree = process_tree(me);
+        assert_eq!(tree.first().map(|p| p.pid), Some(me));
+        assert!(tree[0].rss_kb > 0);
+        assert!(parent_of(me).is_some());
+    }
+}
