@@ -1,0 +1,219 @@
+//! The use-cases over a real phone line: an agent baresip controlled through ctrl_tcp, SIPp as
+//! the far end and as a calling customer, and a real SQLite file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlace_app::{App, AppOptions, DemoLine, DialSource, DomainEvent, Host};
+use enlace_core::{
+    CallDirection, CallRecord, CallStatus, EndReason, ErrorCode, LogState, SystemClock,
+};
+use enlace_peers::{DemoFarEnd, Sipp};
+use enlace_store::Store;
+use tokio::sync::mpsc;
+
+struct ChannelHost(mpsc::UnboundedSender<DomainEvent>);
+
+impl Host for ChannelHost {
+    fn emit(&self, event: DomainEvent) {
+        let _ = self.0.send(event);
+    }
+}
+
+struct Harness {
+    app: App<ChannelHost>,
+    events: mpsc::UnboundedReceiver<DomainEvent>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    async fn start(demo: Option<DemoLine>) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("enlace.sqlite3")).unwrap();
+        let (tx, events) = mpsc::unbounded_channel();
+        let options = AppOptions {
+            demo_line: demo,
+            ..AppOptions::default()
+        };
+        let app = App::start(ChannelHost(tx), store, Arc::new(SystemClock), options)
+            .await
+            .unwrap();
+        Harness {
+            app,
+            events,
+            _dir: dir,
+        }
+    }
+
+    async fn next_matching<T>(&mut self, mut pick: impl FnMut(&DomainEvent) -> Option<T>) -> T {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let event = self.events.recv().await.expect("event channel open");
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+            }
+        })
+        .await
+        .expect("expected event did not arrive")
+    }
+
+    async fn call_in(&mut self, status: CallStatus) -> CallRecord {
+        self.next_matching(|e| match e {
+            DomainEvent::CallUpdated(c) if c.status == status => Some(c.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn online(&mut self) {
+        self.next_matching(|e| match e {
+            DomainEvent::LineStatus(enlace_telephony::LineStatus::Online) => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+}
+
+fn demo(line: &enlace_peers::DemoLine) -> DemoLine {
+    DemoLine {
+        ctrl_addr: line.ctrl_addr(),
+        sip_domain: line.sip_domain(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_call_is_stored_waiting_to_be_logged_and_can_be_ignored() {
+    let line = enlace_peers::DemoLine::start_with(DemoFarEnd::RingThenAnswer { ring_ms: 100 })
+        .expect("demo line");
+    let mut h = Harness::start(Some(demo(&line))).await;
+    h.online().await;
+
+    let target = h
+        .app
+        .dial("tel:+506-4000-4000", DialSource::Link)
+        .await
+        .expect("dial");
+    assert_eq!(target.dial_string(), "+50640004000");
+    let answered = h.call_in(CallStatus::Answered).await;
+    assert_eq!(answered.direction, CallDirection::Outgoing);
+    assert_eq!(answered.peer_number, "+50640004000");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    h.app.hangup(&answered.id).await.expect("hang up");
+    let ended = h.call_in(CallStatus::Ended).await;
+    assert_eq!(ended.id, answered.id);
+    assert_eq!(ended.end_reason, Some(EndReason::Completed));
+    assert!(
+        ended.duration_seconds() >= 1,
+        "talked for over a second: {ended:?}"
+    );
+
+    let pending = h.app.pending_calls().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].id, ended.id);
+    assert_eq!(pending[0].log_state, LogState::Pending);
+    assert_eq!(pending[0].duration_seconds(), ended.duration_seconds());
+
+    h.app.ignore(&ended.id).await.unwrap();
+    assert!(h.app.pending_calls().await.unwrap().is_empty());
+    let history = h.app.history().await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].log_state, LogState::Ignored);
+    assert_eq!(history[0].to_number(), Some("+50640004000"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_call_rings_then_is_answered_and_logged_as_incoming() {
+    let line = enlace_peers::DemoLine::start_with(DemoFarEnd::RingThenAnswer { ring_ms: 100 })
+        .expect("demo line");
+    let mut h = Harness::start(Some(demo(&line))).await;
+    h.online().await;
+
+    let mut customer = Sipp::call(
+        line.agent().sip_addr(),
+        "1001",
+        "+15550001",
+        "ACME Customer",
+        1500,
+    )
+    .expect("sipp customer");
+    let ringing = h
+        .next_matching(|e| match e {
+            DomainEvent::IncomingRinging(c) => Some(c.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ringing.peer_number, "+15550001");
+    assert_eq!(ringing.peer_display_name.as_deref(), Some("ACME Customer"));
+    h.app.answer(&ringing.id).await.expect("answer");
+    h.next_matching(|e| match e {
+        DomainEvent::IncomingStopped(id) if *id == ringing.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let ended = h.call_in(CallStatus::Ended).await;
+    assert_eq!(ended.direction, CallDirection::Incoming);
+    assert_eq!(ended.end_reason, Some(EndReason::Completed));
+    assert!(customer
+        .wait(Duration::from_secs(20))
+        .expect("sipp exit")
+        .success());
+    let pending = h.app.pending_calls().await.unwrap();
+    assert_eq!(pending[0].from_number(), Some("+15550001"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_links_are_refused_with_codes_and_nothing_is_dialed() {
+    let mut h = Harness::start(None).await;
+    for (input, code) in [
+        ("javascript:alert(1)", ErrorCode::UnsupportedScheme),
+        ("callto:skypename", ErrorCode::NotAPhoneNumber),
+        ("tel:+1;$(reboot)", ErrorCode::ForbiddenCharacter),
+        ("", ErrorCode::Empty),
+    ] {
+        let err = h.app.dial(input, DialSource::Link).await.expect_err(input);
+        assert_eq!(err.code(), code, "{input:?}");
+    }
+    // A valid number with no phone line configured: a clear line_offline error.
+    let err = h
+        .app
+        .dial("tel:+50640004000", DialSource::Ui)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::LineOffline);
+    // Links from other programs are reported as events too.
+    h.app.dial_link("mailto:someone@example.com").await;
+    let code = h
+        .next_matching(|e| match e {
+            DomainEvent::DialFailed { error, .. } => Some(error.code()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, ErrorCode::UnsupportedScheme);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_settings_fall_back_to_defaults_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .set_setting(
+                enlace_app::settings::SETTINGS_KEY,
+                r#"{"lineKind":"carrier-pigeon"}"#,
+            )
+            .unwrap();
+    }
+    let (tx, _events) = mpsc::unbounded_channel();
+    let app = App::start(
+        ChannelHost(tx),
+        Store::open(&path).unwrap(),
+        Arc::new(SystemClock),
+        AppOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(app.settings_problem().is_some());
+    assert_eq!(app.settings(), enlace_app::Settings::default());
+}
