@@ -98,7 +98,7 @@ pub fn handler_view(spec: &HandlerSpecOwned) -> HandlerStatusView {
 
 pub fn register_handler(spec: &HandlerSpecOwned) -> Result<HandlerStatusView, WireError> {
     handler::register(spec).map(view).map_err(|e| WireError {
-        code: "hand_off_failed".to_owned(),
+        code: enlace_core::ErrorCode::HandlerFailed.as_str().to_owned(),
         message: format!("{e} ({})", e.code()),
         field: None,
     })

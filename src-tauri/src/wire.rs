@@ -431,3 +431,21 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod translations {
+    use std::path::Path;
+
+    /// Every error code the UI can receive has a translated text in both languages.
+    #[test]
+    fn every_error_code_is_translated() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/i18n");
+        for lang in ["es.ts", "en.ts"] {
+            let text = std::fs::read_to_string(dir.join(lang)).expect("dictionary");
+            for code in enlace_core::ErrorCode::ALL {
+                let key = format!("'errors.{}'", code.as_str());
+                assert!(text.contains(&key), "{lang} has no text for {key}");
+            }
+        }
+    }
+}

@@ -471,14 +471,37 @@ impl Session {
         )
     }
 
+    /// Runs an asynchronous script: it gets a callback as its last argument and the value
+    /// passed to the callback is returned.
+    pub fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.post(
+            "/execute/async",
+            json!({ "script": script, "args": args }),
+            "execute async script",
+        )
+    }
+
+    /// Waits until the page has painted twice more (two animation frames), so what the DOM
+    /// says is on the screen.
+    pub fn wait_for_paint(&self) -> Result<()> {
+        self.execute_async(
+            "const done = arguments[arguments.length - 1];\
+             requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+            Vec::new(),
+        )
+        .map(drop)
+    }
+
     /// `<html lang>`.
     pub fn html_lang(&self) -> Result<String> {
         let value = self.execute("return document.documentElement.lang;", Vec::new())?;
         Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Saves a PNG screenshot of the window (parent directories are created).
+    /// Saves a PNG screenshot of the window (parent directories are created), after the
+    /// page has painted its current state.
     pub fn screenshot_png(&self, path: &Path) -> Result<()> {
+        self.wait_for_paint()?;
         let value = self.get("/screenshot", "screenshot")?;
         let encoded = value.as_str().ok_or_else(|| WebDriverError::Reply {
             what: "screenshot".to_owned(),

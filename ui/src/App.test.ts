@@ -5,7 +5,7 @@ import App from './App.svelte';
 import { es } from './i18n/es';
 import { en } from './i18n/en';
 import { setLanguage } from './i18n/index.svelte';
-import { FakePlatform, type FakeOptions } from './platform';
+import { FakePlatform, type CallView, type FakeOptions } from './platform';
 
 let clock = 0;
 
@@ -393,6 +393,85 @@ describe('Configuración', () => {
     expect(error.textContent).toContain(es['errors.invalid_setting']);
   });
 
+  it('shows an invalid_setting from the app under the field it names, and focuses it', async () => {
+    const fake = await setup();
+    await go('settings');
+    await screen.findByTestId('settings-ctrl-address');
+    await fireEvent.input(byId('settings-ctrl-address'), { target: { value: 'localhost' } });
+    await fireEvent.click(byId('settings-save'));
+    const error = await screen.findByTestId('settings-baresipCtrlAddress-error');
+    expect(error.dataset.code).toBe('invalid_setting');
+    expect(error.textContent).toContain(es['errors.invalid_setting']);
+    expect(error.textContent).toContain(es['settings.invalid.baresipCtrlAddress']);
+    // Under its own input, not in the general error slot.
+    expect(error.closest('.field')?.contains(byId('settings-ctrl-address'))).toBe(true);
+    expect(queryId('settings-error')).toBeNull();
+    const input = byId('settings-ctrl-address');
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    expect(input.getAttribute('aria-describedby')).toBe('settings-baresipCtrlAddress-error');
+    await waitFor(() => expect(document.activeElement).toBe(input));
+    expect((await fake.settingsGet()).baresip.ctrlAddress).toBe('127.0.0.1:4444');
+
+    setLanguage('en');
+    await tick();
+    expect(byId('settings-baresipCtrlAddress-error').textContent).toContain(
+      en['errors.invalid_setting'],
+    );
+
+    // Editing the field clears its error; a valid value saves.
+    await fireEvent.input(input, { target: { value: '127.0.0.1:4445' } });
+    expect(queryId('settings-baresipCtrlAddress-error')).toBeNull();
+    expect(input.getAttribute('aria-invalid')).toBeNull();
+    await fireEvent.click(byId('settings-save'));
+    await screen.findByTestId('settings-saved');
+    expect((await fake.settingsGet()).baresip.ctrlAddress).toBe('127.0.0.1:4445');
+  });
+
+  it.each([
+    ['defaultCountry', 'settings-country'],
+    ['baresipCtrlAddress', 'settings-ctrl-address'],
+    ['baresipSipDomain', 'settings-sip-domain'],
+    ['handOffUriTemplate', 'settings-handoff-uri'],
+    ['handOffProgram', 'settings-handoff-program'],
+  ] as const)('puts an invalid_setting about %s under %s', async (field, input) => {
+    const fake = await setup();
+    await go('settings');
+    await screen.findByTestId('settings-save');
+    fake.failNext('settingsSave', 'invalid_setting', field);
+    await fireEvent.click(byId('settings-save'));
+    const error = await screen.findByTestId(`settings-${field}-error`);
+    expect(error.dataset.code).toBe('invalid_setting');
+    expect(error.textContent).toContain(es['errors.invalid_setting']);
+    expect(error.textContent).toContain(es[`settings.invalid.${field}`]);
+    expect(error.closest('.field')?.contains(byId(input))).toBe(true);
+    expect(byId(input).getAttribute('aria-invalid')).toBe('true');
+    expect(queryId('settings-error')).toBeNull();
+    expect(screen.getAllByRole('alert').filter((e) => e.dataset.code)).toHaveLength(1);
+  });
+
+  it('keeps the literal {number} in the link template hint', async () => {
+    const fake = await setup();
+    await go('settings');
+    await screen.findByTestId('settings-save');
+    fake.failNext('settingsSave', 'invalid_setting', 'handOffUriTemplate');
+    await fireEvent.click(byId('settings-save'));
+    const error = await screen.findByTestId('settings-handOffUriTemplate-error');
+    expect(error.textContent).toContain('{number}');
+    expect(error.textContent).toContain('sip:{number}');
+  });
+
+  it('shows an error about a field it does not know below Salvar', async () => {
+    const fake = await setup();
+    await go('settings');
+    await screen.findByTestId('settings-save');
+    fake.failNext('settingsSave', 'invalid_setting', 'somethingNew');
+    await fireEvent.click(byId('settings-save'));
+    const error = await screen.findByTestId('settings-error');
+    expect(error.dataset.code).toBe('invalid_setting');
+    expect(error.textContent).toContain(es['errors.invalid_setting']);
+    expect(queryId('settings-somethingNew-error')).toBeNull();
+  });
+
   it('checks and registers the tel:/callto: handler', async () => {
     await setup({ handlerRegistered: false });
     await go('settings');
@@ -411,5 +490,96 @@ describe('Configuración', () => {
     await setup();
     await go('settings');
     expect(byId('crm-not-connected').textContent).toContain(es['settings.crmNotConnected']);
+  });
+});
+
+describe('start-up problems', () => {
+  const problems = [
+    'The local database could not be opened (disk full); running from memory: calls will not be kept after Enlace closes.',
+    'settings: the settings file could not be read; defaults are in use.',
+  ];
+
+  it('shows no banner when the app started cleanly', async () => {
+    await setup();
+    expect(queryId('startup-problems')).toBeNull();
+  });
+
+  it('shows the problems at the top of the main area under a translated heading', async () => {
+    await setup({ problems });
+    const banner = await screen.findByTestId('startup-problems');
+    expect(banner.closest('main')).toBe(document.getElementById('main'));
+    expect(document.getElementById('main')?.firstElementChild).toBe(banner);
+    expect(banner.textContent).toContain(es['app.startupProblems']);
+    expect(es['app.startupProblems']).toBe('Enlace arrancó con problemas');
+    const lines = within(banner).getAllByTestId('startup-problem');
+    expect(lines.map((l) => l.textContent)).toEqual(problems);
+    setLanguage('en');
+    await tick();
+    expect(banner.textContent).toContain('Enlace started with problems');
+    // The lines are shown as the app gave them, whatever the language.
+    expect(within(banner).getAllByTestId('startup-problem')[1]!.textContent).toBe(problems[1]);
+  });
+
+  it('can be dismissed and stays dismissed across panels', async () => {
+    await setup({ problems });
+    await screen.findByTestId('startup-problems');
+    const dismiss = byId('startup-problems-dismiss');
+    expect(dismiss.getAttribute('aria-label')).toBe(es['app.startupProblemsDismiss']);
+    await fireEvent.click(dismiss);
+    expect(queryId('startup-problems')).toBeNull();
+    await go('history');
+    await go('calls');
+    expect(queryId('startup-problems')).toBeNull();
+  });
+});
+
+describe('window opened mid-call', () => {
+  /** Like the real app: the log holds ended calls only; live calls come from `calls_open`. */
+  class StoreOnlyFake extends FakePlatform {
+    override async callsHistory(): Promise<CallView[]> {
+      return (await super.callsHistory()).filter((c) => c.status === 'ended');
+    }
+  }
+
+  function liveCall(id: string, direction: CallView['direction'], status: CallView['status']) {
+    return {
+      id,
+      direction,
+      peerNumber: '+50688887777',
+      peerDisplayName: 'Ana Rodríguez',
+      fromNumber: direction === 'incoming' ? '+50688887777' : null,
+      toNumber: direction === 'outgoing' ? '+50688887777' : null,
+      status,
+      startedAt: clock - 5_000,
+      answeredAt: status === 'answered' ? clock - 3_000 : null,
+      endedAt: null,
+      durationSeconds: 0,
+      endReason: null,
+      endDetail: null,
+      logState: 'pending',
+    } satisfies CallView;
+  }
+
+  async function open(call: CallView) {
+    const fake = new StoreOnlyFake({ now: () => clock, osLocale: 'es-CR', calls: [call] });
+    expect(await fake.callsHistory()).toEqual([]);
+    render(App, { props: { platform: fake } });
+    return fake;
+  }
+
+  it('shows the incoming card for a call that is already ringing', async () => {
+    await open(liveCall('live-1', 'incoming', 'ringing'));
+    const card = await screen.findByTestId('incoming-card');
+    expect(card.dataset.callId).toBe('live-1');
+    expect(byId('incoming-number').textContent).toBe('+50688887777');
+  });
+
+  it('shows the active-call bar for a call that is already up', async () => {
+    const fake = await open(liveCall('live-2', 'incoming', 'answered'));
+    const bar = await screen.findByTestId('active-call');
+    expect(bar.textContent).toContain(es['active.connected']);
+    await fireEvent.click(byId('active-hangup'));
+    await waitFor(() => expect(queryId('active-call')).toBeNull());
+    expect(fake.call('live-2')?.status).toBe('ended');
   });
 });

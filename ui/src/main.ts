@@ -1,9 +1,15 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
+import { reportFirstFrame } from './lib/first-frame';
 import { createPlatform } from './platform';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('#app is missing from index.html');
 
-export default mount(App, { target, props: { platform: createPlatform() } });
+const platform = createPlatform();
+const app = mount(App, { target, props: { platform } });
+// Once, after the mounted app's first frame is painted.
+reportFirstFrame(platform);
+
+export default app;

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     LineRejected,
     NoActiveCall,
     HandOffFailed,
+    // operating system
+    HandlerFailed,
     // storage and settings
     Storage,
     InvalidSetting,
@@ -43,6 +45,7 @@ impl ErrorCode {
         ErrorCode::LineRejected,
         ErrorCode::NoActiveCall,
         ErrorCode::HandOffFailed,
+        ErrorCode::HandlerFailed,
         ErrorCode::Storage,
         ErrorCode::InvalidSetting,
         ErrorCode::NotFound,
@@ -65,6 +68,7 @@ impl ErrorCode {
             ErrorCode::LineRejected => "line_rejected",
             ErrorCode::NoActiveCall => "no_active_call",
             ErrorCode::HandOffFailed => "hand_off_failed",
+            ErrorCode::HandlerFailed => "handler_failed",
             ErrorCode::Storage => "storage",
             ErrorCode::InvalidSetting => "invalid_setting",
             ErrorCode::NotFound => "not_found",

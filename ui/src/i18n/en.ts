@@ -6,6 +6,8 @@ export const en: Record<MessageKey, string> = {
   'app.demoRibbon': 'Demo data — not connected to the app',
   'app.sections': 'Sections',
   'app.loadFailed': 'Could not load the app state: {error}',
+  'app.startupProblems': 'Enlace started with problems',
+  'app.startupProblemsDismiss': 'Dismiss the notice',
 
   'nav.calls': 'Calls',
   'nav.dialer': 'Dial',
@@ -112,6 +114,12 @@ export const en: Record<MessageKey, string> = {
   'settings.countryHint':
     'Two-letter code for numbers without an international prefix, e.g. CR, MX, CO.',
   'settings.countryInvalid': 'Enter a two-letter country code, e.g. CR.',
+  'settings.invalid.defaultCountry': 'Enter a two-letter country code, e.g. CR.',
+  'settings.invalid.baresipCtrlAddress': 'Enter an IP address with its port, e.g. 127.0.0.1:4444.',
+  'settings.invalid.baresipSipDomain':
+    'Enter a server name, with or without a port, e.g. pbx.example.com or 127.0.0.1:5060.',
+  'settings.invalid.handOffUriTemplate': 'The template must contain {number}, e.g. sip:{number}.',
+  'settings.invalid.handOffProgram': 'Enter the full path of the program, e.g. /usr/bin/linphone.',
   'settings.language': 'Language',
   'settings.language.auto': 'Automatic (system language)',
   'settings.language.es': 'Español',
@@ -148,6 +156,11 @@ export const en: Record<MessageKey, string> = {
   'errors.too_long': 'The text is too long.',
   'errors.control_character': 'The text contains invalid characters.',
   'errors.unsupported_scheme': 'That kind of link cannot be dialed (only tel:, callto: and sip:).',
+  'errors.forbidden_character':
+    'The link contains characters that are never part of a phone number, so it was not dialed.',
+  'errors.invalid_extension': 'The extension is not valid.',
+  'errors.handler_failed':
+    'Enlace could not be registered for tel: and callto: links. Check that xdg-utils is installed.',
   'errors.not_a_phone_number': 'That does not look like a phone number.',
   'errors.invalid_number': 'The number is not valid for the given country.',
   'errors.invalid_country': 'The country code is not valid.',

@@ -5,6 +5,8 @@ export const es = {
   'app.demoRibbon': 'Datos de demostración — no conectado a la aplicación',
   'app.sections': 'Secciones',
   'app.loadFailed': 'No se pudo cargar la información de la aplicación: {error}',
+  'app.startupProblems': 'Enlace arrancó con problemas',
+  'app.startupProblemsDismiss': 'Cerrar el aviso',
 
   'nav.calls': 'Llamadas',
   'nav.dialer': 'Marcar',
@@ -111,6 +113,15 @@ export const es = {
   'settings.countryHint':
     'Código de 2 letras para números sin prefijo internacional, p. ej. CR, MX, CO.',
   'settings.countryInvalid': 'Escribe un código de país de 2 letras, p. ej. CR.',
+  'settings.invalid.defaultCountry': 'Escribe un código de país de 2 letras, p. ej. CR.',
+  'settings.invalid.baresipCtrlAddress':
+    'Escribe una dirección IP con su puerto, p. ej. 127.0.0.1:4444.',
+  'settings.invalid.baresipSipDomain':
+    'Escribe un nombre de servidor, con o sin puerto, p. ej. pbx.example.com o 127.0.0.1:5060.',
+  'settings.invalid.handOffUriTemplate':
+    'La plantilla debe contener {number}, p. ej. sip:{number}.',
+  'settings.invalid.handOffProgram':
+    'Escribe la ruta completa del programa, p. ej. /usr/bin/linphone.',
   'settings.language': 'Idioma',
   'settings.language.auto': 'Automático (idioma del sistema)',
   'settings.language.es': 'Español',
@@ -147,6 +158,11 @@ export const es = {
   'errors.too_long': 'El texto es demasiado largo.',
   'errors.control_character': 'El texto contiene caracteres no válidos.',
   'errors.unsupported_scheme': 'Ese tipo de enlace no se puede marcar (solo tel:, callto: y sip:).',
+  'errors.forbidden_character':
+    'El enlace contiene caracteres que nunca forman parte de un número de teléfono; no se marcó.',
+  'errors.invalid_extension': 'La extensión no es válida.',
+  'errors.handler_failed':
+    'No se pudo registrar Enlace para los enlaces tel: y callto:. Revise que xdg-utils esté instalado.',
   'errors.not_a_phone_number': 'Eso no parece un número de teléfono.',
   'errors.invalid_number': 'El número no es válido para el país indicado.',
   'errors.invalid_country': 'El código de país no es válido.',

@@ -89,12 +89,14 @@ export class AppState {
   async load(): Promise<void> {
     const p = this.platform;
     try {
-      const [settings, info, line, history, pending] = await Promise.all([
+      const [settings, info, line, history, pending, open] = await Promise.all([
         p.settingsGet(),
         p.appInfo(),
         p.lineStatus(),
         p.callsHistory(),
         p.callsPending(),
+        // Calls ringing or up right now: a window opened mid-call shows the card / call bar.
+        p.callsOpen(),
       ]);
       this.settings = settings;
       this.appInfo = info;
@@ -102,7 +104,7 @@ export class AppState {
       // Events that arrived while loading are newer than the snapshot: keep them.
       const fresh = { ...this.calls };
       const merged: Record<string, CallView> = {};
-      for (const call of [...history, ...pending]) merged[call.id] = call;
+      for (const call of [...history, ...pending, ...open]) merged[call.id] = call;
       this.calls = { ...merged, ...fresh };
       this.applyLanguage();
     } catch (error) {

@@ -109,6 +109,51 @@ describe('FakePlatform', () => {
     expect(await fake.settingsGet()).toEqual(saved);
   });
 
+  it('names the field of an invalid setting, like the app', async () => {
+    const { fake } = setup();
+    const settings = await fake.settingsGet();
+    const field = async (patch: Partial<typeof settings>) =>
+      (await rejection(fake.settingsSave({ ...settings, ...patch }))).field;
+    expect(await field({ defaultCountry: 'C1' })).toBe('defaultCountry');
+    expect(
+      await field({ baresip: { ctrlAddress: 'localhost', sipDomain: 'pbx.example.com' } }),
+    ).toBe('baresipCtrlAddress');
+    expect(await field({ baresip: { ctrlAddress: '127.0.0.1:4444', sipDomain: 'a b' } })).toBe(
+      'baresipSipDomain',
+    );
+    const handOff = { mode: 'uri' as const, uriTemplate: 'sip:', program: '' };
+    expect(await field({ lineKind: 'hand_off', handOff })).toBe('handOffUriTemplate');
+    expect(
+      await field({ lineKind: 'hand_off', handOff: { ...handOff, mode: 'program', program: 'x' } }),
+    ).toBe('handOffProgram');
+    // Only the line in use is checked.
+    await fake.settingsSave({ ...settings, lineKind: 'none', handOff });
+    expect((await fake.settingsGet()).lineKind).toBe('none');
+  });
+
+  it('lists only calls still ringing or up as open', async () => {
+    const { fake } = setup();
+    const ringing = fake.simulateIncoming('2001');
+    const up = fake.simulateIncoming('2002');
+    fake.simulateAnswer(up.id);
+    const gone = fake.simulateIncoming('2003');
+    fake.simulateHangup(gone.id);
+    const open = await fake.callsOpen();
+    expect(open.map((c) => c.id).sort()).toEqual([ringing.id, up.id].sort());
+    expect(open.find((c) => c.id === up.id)?.status).toBe('answered');
+  });
+
+  it('reports start-up problems and counts uiReady calls', async () => {
+    const fake = new FakePlatform({ problems: ['storage: running from memory'] });
+    expect((await fake.appInfo()).problems).toEqual(['storage: running from memory']);
+    expect((await new FakePlatform().appInfo()).problems).toEqual([]);
+    expect(fake.uiReadyCalls).toBe(0);
+    await fake.uiReady();
+    expect(fake.uiReadyCalls).toBe(1);
+    fake.failNext('callsOpen', 'internal');
+    expect((await rejection(fake.callsOpen())).code).toBe('internal');
+  });
+
   it('can make the next command fail', async () => {
     const { fake } = setup();
     fake.failNext('handlerRegister', 'internal');

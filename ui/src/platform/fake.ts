@@ -1,4 +1,4 @@
-import { type NavigateRequest, type Platform, type Unsubscribe } from './platform';
+import { type Platform, type Unsubscribe } from './platform';
 import type {
   AppInfoView,
   CallView,
@@ -6,6 +6,7 @@ import type {
   EndReason,
   HandlerStatusView,
   LineStatusView,
+  NavigateView,
   SettingsView,
   WireError,
 } from './types';
@@ -21,6 +22,8 @@ export interface FakeOptions {
   osLocale?: string;
   /** Whether tel:/callto: start out registered. */
   handlerRegistered?: boolean;
+  /** Start-up problems reported by `appInfo` (already explained, as the real app does). */
+  problems?: string[];
 }
 
 type CommandName = Exclude<keyof Platform, 'kind' | `on${string}`>;
@@ -39,8 +42,42 @@ function clone<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-function fail(code: string, message: string): WireError {
-  return { code, message };
+function fail(code: string, message: string, field: string | null = null): WireError {
+  return { code, message, field };
+}
+
+/** A socket address as Rust's `SocketAddr` parses it: `a.b.c.d:port` or `[v6]:port`. */
+function isSocketAddress(value: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(value);
+  if (v4) return v4.slice(1, 5).every((n) => Number(n) <= 255) && Number(v4[5]) <= 65535;
+  const v6 = /^\[[0-9A-Fa-f:.]+\]:(\d{1,5})$/.exec(value);
+  return !!v6 && Number(v6[1]) <= 65535;
+}
+
+/** The `invalid_setting` error the real app gives for `settings` (first problem only), or null. */
+function settingsProblem(settings: SettingsView): WireError | null {
+  const invalid = (field: string, message: string) => fail('invalid_setting', message, field);
+  if (!/^[A-Za-z]{2}$/.test(settings.defaultCountry.trim())) {
+    return invalid('defaultCountry', 'the country must be two letters, such as CR or MX');
+  }
+  if (settings.lineKind === 'baresip') {
+    if (!isSocketAddress(settings.baresip.ctrlAddress)) {
+      return invalid('baresipCtrlAddress', 'must be an address such as 127.0.0.1:4444');
+    }
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(settings.baresip.sipDomain)) {
+      return invalid('baresipSipDomain', 'must be a host or host:port');
+    }
+  }
+  if (settings.lineKind === 'hand_off') {
+    if (settings.handOff.mode === 'uri' && !settings.handOff.uriTemplate.includes('{number}')) {
+      return invalid('handOffUriTemplate', 'must contain {number}, e.g. sip:{number}');
+    }
+    const absolute = /^(\/|[A-Za-z]:[\\/]|\\\\)/;
+    if (settings.handOff.mode === 'program' && !absolute.test(settings.handOff.program)) {
+      return invalid('handOffProgram', 'must be the absolute path of a program');
+    }
+  }
+  return null;
 }
 
 class Emitter<T> {
@@ -65,6 +102,8 @@ export class FakePlatform implements Platform {
   readonly kind = 'fake' as const;
   /** Every input passed to `callDial`, in order (accepted or not). */
   readonly dialed: string[] = [];
+  /** How many times `uiReady` was called. */
+  uiReadyCalls = 0;
 
   private readonly now: () => number;
   private calls = new Map<string, CallView>();
@@ -72,13 +111,14 @@ export class FakePlatform implements Platform {
   private line: LineStatusView;
   private handlerRegistered: boolean;
   private readonly osLocale: string;
+  private readonly problems: string[];
   private nextId = 1;
   private failures = new Map<CommandName, WireError>();
 
   private readonly callUpdated = new Emitter<CallView>();
   private readonly lineStatusChanged = new Emitter<LineStatusView>();
   private readonly dialFailed = new Emitter<WireError>();
-  private readonly navigate = new Emitter<NavigateRequest>();
+  private readonly navigate = new Emitter<NavigateView>();
 
   constructor(options: FakeOptions = {}) {
     this.now = options.now ?? (() => Date.now());
@@ -87,6 +127,7 @@ export class FakePlatform implements Platform {
     this.handlerRegistered = options.handlerRegistered ?? false;
     this.osLocale =
       options.osLocale ?? (typeof navigator === 'undefined' ? 'es-CR' : navigator.language);
+    this.problems = [...(options.problems ?? [])];
     for (const call of options.calls ?? []) this.calls.set(call.id, { ...call });
   }
 
@@ -100,6 +141,11 @@ export class FakePlatform implements Platform {
   async callsHistory(): Promise<CallView[]> {
     this.checkFailure('callsHistory');
     return this.sorted();
+  }
+
+  async callsOpen(): Promise<CallView[]> {
+    this.checkFailure('callsOpen');
+    return this.sorted().filter((c) => c.status !== 'ended');
   }
 
   async callIgnore(id: string): Promise<void> {
@@ -167,11 +213,9 @@ export class FakePlatform implements Platform {
 
   async settingsSave(settings: SettingsView): Promise<SettingsView> {
     this.checkFailure('settingsSave');
+    const problem = settingsProblem(settings);
+    if (problem) throw problem;
     const country = settings.defaultCountry.trim().toUpperCase();
-    if (!/^[A-Z]{2}$/.test(country)) throw fail('invalid_setting', 'defaultCountry');
-    if (!['auto', 'es', 'en'].includes(settings.language)) {
-      throw fail('invalid_setting', 'language');
-    }
     const previousKind = this.settings.lineKind;
     this.settings = clone({ ...settings, defaultCountry: country });
     if (previousKind !== this.settings.lineKind) {
@@ -202,7 +246,18 @@ export class FakePlatform implements Platform {
 
   async appInfo(): Promise<AppInfoView> {
     this.checkFailure('appInfo');
-    return { version: '0.0.0-fake', channel: 'dev', dataDir: '(memory)', osLocale: this.osLocale };
+    return {
+      version: '0.0.0-fake',
+      channel: 'dev',
+      dataDir: '(memory)',
+      osLocale: this.osLocale,
+      problems: [...this.problems],
+    };
+  }
+
+  async uiReady(): Promise<void> {
+    this.uiReadyCalls += 1;
+    this.checkFailure('uiReady');
   }
 
   // ---- events ---------------------------------------------------------------------------
@@ -216,7 +271,7 @@ export class FakePlatform implements Platform {
   onDialFailed(cb: (error: WireError) => void): Unsubscribe {
     return this.dialFailed.on(cb);
   }
-  onNavigate(cb: (request: NavigateRequest) => void): Unsubscribe {
+  onNavigate(cb: (request: NavigateView) => void): Unsubscribe {
     return this.navigate.on(cb);
   }
 
@@ -260,9 +315,9 @@ export class FakePlatform implements Platform {
     this.navigate.emit({ panel });
   }
 
-  /** The next call of `command` rejects with `code`. */
-  failNext(command: CommandName, code: string): void {
-    this.failures.set(command, fail(code, `simulated ${code}`));
+  /** The next call of `command` rejects with `code` (and `field`, for `invalid_setting`). */
+  failNext(command: CommandName, code: string, field: string | null = null): void {
+    this.failures.set(command, fail(code, `simulated ${code}`, field));
   }
 
   /** A copy of a call as the fake stores it. */

@@ -4,6 +4,7 @@ import type {
   DialView,
   HandlerStatusView,
   LineStatusView,
+  NavigateView,
   SettingsView,
   WireError,
 } from './types';
@@ -11,10 +12,11 @@ import type {
 /** Stops a subscription. Safe to call more than once. */
 export type Unsubscribe = () => void;
 
-/** Payload of the `app:navigate` event (e.g. a notification click asks for the "calls" panel). */
-export interface NavigateRequest {
-  panel: string;
-}
+/**
+ * Payload of the `app:navigate` event (e.g. a notification click asks for the "calls" panel).
+ * Kept as an alias of the generated {@link NavigateView} for existing imports.
+ */
+export type NavigateRequest = NavigateView;
 
 /**
  * Everything the UI may ask of the host. One method per Tauri command of the IPC contract
@@ -27,6 +29,9 @@ export interface Platform {
 
   callsPending(): Promise<CallView[]>;
   callsHistory(): Promise<CallView[]>;
+  /** Calls still ringing or in progress (a window opened mid-call shows them). */
+  callsOpen(): Promise<CallView[]>;
+  /** Marks a call as not to be logged. The host answers with the updated call; unused here. */
   callIgnore(id: string): Promise<void>;
   callDial(input: string): Promise<DialView>;
   callAnswer(id: string): Promise<void>;
@@ -40,6 +45,8 @@ export interface Platform {
   handlerStatus(): Promise<HandlerStatusView>;
   handlerRegister(): Promise<HandlerStatusView>;
   appInfo(): Promise<AppInfoView>;
+  /** The UI painted its first frame (the cold-start measurement ends here). Call once. */
+  uiReady(): Promise<void>;
 
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe;
   onLineStatus(cb: (status: LineStatusView) => void): Unsubscribe;
@@ -50,12 +57,17 @@ export interface Platform {
 /** Normalises anything a command rejected with into a {@link WireError}. */
 export function toWireError(error: unknown): WireError {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const { code, message } = error as { code: unknown; message?: unknown };
+    const { code, message, field } = error as { code: unknown; message?: unknown; field?: unknown };
     if (typeof code === 'string' && code.length > 0) {
-      return { code, message: typeof message === 'string' ? message : '' };
+      return {
+        code,
+        message: typeof message === 'string' ? message : '',
+        field: typeof field === 'string' && field.length > 0 ? field : null,
+      };
     }
   }
-  if (typeof error === 'string') return { code: 'internal', message: error };
-  if (error instanceof Error) return { code: 'internal', message: error.message };
-  return { code: 'internal', message: String(error) };
+  const internal = (message: string): WireError => ({ code: 'internal', message, field: null });
+  if (typeof error === 'string') return internal(error);
+  if (error instanceof Error) return internal(error.message);
+  return internal(String(error));
 }

@@ -1,12 +1,13 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import { toWireError, type NavigateRequest, type Platform, type Unsubscribe } from './platform';
+import { toWireError, type Platform, type Unsubscribe } from './platform';
 import type {
   AppInfoView,
   CallView,
   DialView,
   HandlerStatusView,
   LineStatusView,
+  NavigateView,
   SettingsView,
   WireError,
 } from './types';
@@ -45,7 +46,11 @@ export function createTauriPlatform(): Platform {
     kind: 'tauri',
     callsPending: () => call<CallView[]>('calls_pending'),
     callsHistory: () => call<CallView[]>('calls_history'),
-    callIgnore: (id) => call<void>('call_ignore', { id }),
+    callsOpen: () => call<CallView[]>('calls_open'),
+    // `call_ignore` answers with the updated call; the UI updates from `call:updated` anyway.
+    callIgnore: async (id) => {
+      await call<CallView>('call_ignore', { id });
+    },
     callDial: (input) => call<DialView>('call_dial', { input }),
     callAnswer: (id) => call<void>('call_answer', { id }),
     callReject: (id) => call<void>('call_reject', { id }),
@@ -56,9 +61,10 @@ export function createTauriPlatform(): Platform {
     handlerStatus: () => call<HandlerStatusView>('handler_status'),
     handlerRegister: () => call<HandlerStatusView>('handler_register'),
     appInfo: () => call<AppInfoView>('app_info'),
+    uiReady: () => call<void>('ui_ready'),
     onCallUpdated: (cb) => subscribe<CallView>('call:updated', cb),
     onLineStatus: (cb) => subscribe<LineStatusView>('line:status', cb),
     onDialFailed: (cb) => subscribe<WireError>('dial:failed', (e) => cb(toWireError(e))),
-    onNavigate: (cb) => subscribe<NavigateRequest>('app:navigate', cb),
+    onNavigate: (cb) => subscribe<NavigateView>('app:navigate', cb),
   };
 }
