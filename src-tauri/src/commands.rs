@@ -84,11 +84,9 @@ pub async fn line_status(shell: State<'_, Shell>) -> Reply<LineStatusView> {
 #[tauri::command]
 pub async fn handler_status(shell: State<'_, Shell>) -> Reply<HandlerStatusView> {
     let spec = shell.handler_spec();
-    Ok(
-        tauri::async_runtime::spawn_blocking(move || crate::os::handler_view(&spec))
-            .await
-            .map_err(crate::os::internal)?,
-    )
+    tauri::async_runtime::spawn_blocking(move || crate::os::handler_view(&spec))
+        .await
+        .map_err(crate::os::internal)
 }
 
 #[tauri::command]

@@ -77,7 +77,7 @@ impl Shell {
 /// The [`Host`] of the desktop: forwards events to the webview, the tray and notifications.
 pub struct TauriHost {
     handle: AppHandle,
-    ringing: Mutex<Vec<(CallId, os::NotificationHandle)>>,
+    ringing: Arc<Mutex<Vec<(CallId, os::NotificationHandle)>>>,
 }
 
 impl Host for TauriHost {
@@ -95,8 +95,7 @@ impl Host for TauriHost {
                 Ok(())
             }
             DomainEvent::IncomingStopped(id) => {
-                let mut ringing = self.ringing.lock().unwrap_or_else(PoisonError::into_inner);
-                ringing.retain(|(call, notification)| {
+                lock(&self.ringing).retain(|(call, notification)| {
                     if *call == id {
                         notification.close();
                     }
@@ -127,6 +126,7 @@ impl Host for TauriHost {
 }
 
 impl TauriHost {
+    /// Show the incoming-call notification off the calling thread (a D-Bus round trip).
     fn notify_incoming(&self, call: &enlace_core::CallRecord, spanish: bool) {
         let texts = if spanish {
             &os::NOTIFY_ES
@@ -134,46 +134,68 @@ impl TauriHost {
             &os::NOTIFY_EN
         };
         let handle = self.handle.clone();
+        let ringing = Arc::clone(&self.ringing);
         let id = call.id.clone();
         let notification = IncomingNotification {
             caller_name: call.peer_display_name.clone(),
             number: call.peer_number.clone(),
         };
-        let shown = os::show_incoming(&notification, texts, move |action| {
-            let handle2 = handle.clone();
-            tauri::async_runtime::spawn(async move {
-                let Some(shell) = handle2.try_state::<Shell>() else {
-                    return;
-                };
-                let result = match action {
-                    os::NotificationAction::Answer => shell.app.answer(&id).await,
-                    os::NotificationAction::Reject => shell.app.reject(&id).await,
-                    os::NotificationAction::Focus => {
-                        show_main_window(&handle2);
-                        let _ = handle2.emit(
-                            "app:navigate",
-                            NavigateView {
-                                panel: "calls".into(),
-                            },
-                        );
-                        Ok(())
+        tauri::async_runtime::spawn_blocking(move || {
+            let on_action = {
+                let (handle, id) = (handle.clone(), id.clone());
+                move |action| notification_action(handle, id, action)
+            };
+            match os::show_incoming(&notification, texts, on_action) {
+                Ok(shown) => {
+                    let still_ringing = handle.try_state::<Shell>().is_none_or(|shell| {
+                        shell
+                            .app
+                            .open_calls()
+                            .iter()
+                            .any(|c| c.id == id && c.status == enlace_core::CallStatus::Ringing)
+                    });
+                    if still_ringing {
+                        lock(&ringing).push((id, shown));
+                    } else {
+                        shown.close();
                     }
-                    os::NotificationAction::Dismissed => Ok(()),
-                };
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "notification action failed");
                 }
-            });
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not show the incoming-call notification")
+                }
+            }
         });
-        match shown {
-            Ok(n) => self
-                .ringing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((call.id.clone(), n)),
-            Err(e) => tracing::warn!(error = %e, "could not show the incoming-call notification"),
-        }
     }
+}
+
+fn notification_action(handle: AppHandle, id: CallId, action: os::NotificationAction) {
+    tauri::async_runtime::spawn(async move {
+        let Some(shell) = handle.try_state::<Shell>() else {
+            return;
+        };
+        let result = match action {
+            os::NotificationAction::Answer => shell.app.answer(&id).await,
+            os::NotificationAction::Reject => shell.app.reject(&id).await,
+            os::NotificationAction::Focus => {
+                show_main_window(&handle);
+                let _ = handle.emit(
+                    "app:navigate",
+                    NavigateView {
+                        panel: "calls".into(),
+                    },
+                );
+                Ok(())
+            }
+            os::NotificationAction::Dismissed => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "notification action failed");
+        }
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn uses_spanish(language: Language) -> bool {
@@ -382,7 +404,7 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
     };
     let host = TauriHost {
         handle,
-        ringing: Mutex::new(Vec::new()),
+        ringing: Arc::new(Mutex::new(Vec::new())),
     };
     let app = match App::start(host, store, Arc::new(SystemClock), options).await {
         Ok(app) => app,

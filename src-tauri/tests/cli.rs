@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The `enlace` command line, run as a real process with no display.
 
 use std::process::Command;

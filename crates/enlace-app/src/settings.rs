@@ -265,6 +265,18 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
     })
 }
 
+/// The settings saved in the database of `data_dir`, for command-line use without starting
+/// the app. `None` when there is no database yet or nothing readable in it.
+pub fn saved_settings(data_dir: &std::path::Path) -> Option<Settings> {
+    let path = data_dir.join(crate::DATABASE_FILE);
+    if !path.exists() {
+        return None;
+    }
+    let store = enlace_store::Store::open(&path).ok()?;
+    let json = store.setting(SETTINGS_KEY).ok()??;
+    from_json(&json).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,16 +334,4 @@ mod tests {
         assert!(DemoLine::parse("nonsense 127.0.0.1:5072").is_none());
         assert!(DemoLine::parse("127.0.0.1:4444 a;b").is_none());
     }
-}
-
-/// The settings saved in the database of `data_dir`, for command-line use without starting
-/// the app. `None` when there is no database yet or nothing readable in it.
-pub fn saved_settings(data_dir: &std::path::Path) -> Option<Settings> {
-    let path = data_dir.join(crate::DATABASE_FILE);
-    if !path.exists() {
-        return None;
-    }
-    let store = enlace_store::Store::open(&path).ok()?;
-    let json = store.setting(SETTINGS_KEY).ok()??;
-    from_json(&json).ok()
 }

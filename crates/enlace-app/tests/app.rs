@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The use-cases over a real phone line: an agent baresip controlled through ctrl_tcp, SIPp as
 //! the far end and as a calling customer, and a real SQLite file.
 
