@@ -343,7 +343,7 @@ fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
         "Enlace idle RSS, app + WebKit children",
         format!("{:.1} MiB", mib(total)),
         format!(
-            "{} processes after {IDLE:?}: {}",
+            "{} process(es) after {IDLE:?}: {}",
             tree.len(),
             parts.join(", ")
         ),
@@ -481,7 +481,7 @@ fn linphone_memory(desktop: &Desktop) -> Row {
         what,
         format!("{:.1} MiB", mib(total)),
         format!(
-            "{} processes after {IDLE:?}{}",
+            "{} process(es) after {IDLE:?}{}",
             tree.len(),
             if window {
                 ""
