@@ -80,6 +80,43 @@ fn wait_line_online(s: &Session) {
     .or_fail("the phone line comes online");
 }
 
+/// The app on a demo line whose far end (SIPp) rings, then answers: the agent's baresip, the
+/// far end and the window, with the line online. Fields drop in order: the window first.
+struct OnLine {
+    s: Session,
+    env: AppEnv,
+    far: Sipp,
+    _agent: Baresip,
+}
+
+impl OnLine {
+    fn start() -> Self {
+        let agent = Baresip::start(BaresipConfig::agent()).or_fail("agent baresip");
+        let far = Sipp::uas(Scenario::RingAnswer { ring_ms: 300 }).or_fail("SIPp far end");
+        let env = AppEnv::new()
+            .or_fail("app data dir")
+            .with_demo_line(agent.ctrl_addr(), &far.domain());
+        let s = start(&env);
+        wait_line_online(&s);
+        Self {
+            s,
+            env,
+            far,
+            _agent: agent,
+        }
+    }
+}
+
+/// Waits for the active call bar (`up` says which call should be up), talks for `talk`, then
+/// hangs up from the bar and waits for it to go away.
+fn talk_then_hang_up(s: &Session, up: &str, talk: Duration) {
+    s.wait_for("active-call", CALL).or_fail(up);
+    sleep(talk);
+    s.click_testid("active-hangup", UI).or_fail("hang up");
+    s.wait_gone("active-call", CALL)
+        .or_fail("the active call bar goes away");
+}
+
 fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
@@ -169,49 +206,40 @@ fn dial_from_ui_reaches_far_end_and_shows_in_calls_and_history() {
     if !requested() {
         return;
     }
-    let agent = Baresip::start(BaresipConfig::agent()).or_fail("agent baresip");
-    let mut far = Sipp::uas(Scenario::RingAnswer { ring_ms: 300 }).or_fail("SIPp far end");
-    let env = AppEnv::new()
-        .or_fail("app data dir")
-        .with_demo_line(agent.ctrl_addr(), &far.domain());
-    let s = start(&env);
-    wait_line_online(&s);
+    let mut line = OnLine::start();
+    let s = &line.s;
 
-    open_panel(&s, "dialer");
+    open_panel(s, "dialer");
     let input = s.wait_for("dial-input", UI).or_fail("dial-input");
     s.clear(&input).or_fail("clear dial-input");
     s.send_keys(&input, "+50640004000")
         .or_fail("type the number");
     s.click_testid("dial-button", UI)
         .or_fail("click dial-button");
-    s.wait_for("active-call", CALL).or_fail("the call is up");
-    sleep(Duration::from_millis(1500));
-    s.click_testid("active-hangup", UI).or_fail("hang up");
-    s.wait_gone("active-call", CALL)
-        .or_fail("the active call bar goes away");
+    talk_then_hang_up(s, "the call is up", Duration::from_millis(1500));
 
-    let status = far.wait(CALL).or_fail("SIPp far end finishes");
+    let status = line.far.wait(CALL).or_fail("SIPp far end finishes");
     assert!(
         status.success(),
         "SIPp far end: {status}\n{}",
-        far.messages()
+        line.far.messages()
     );
-    let uri = far.received_request_uri().unwrap_or_default();
+    let uri = line.far.received_request_uri().unwrap_or_default();
     assert!(
         uri.starts_with("sip:+50640004000@"),
         "the far end got an INVITE for {uri:?}, not +50640004000"
     );
 
-    open_panel(&s, "calls");
-    let card = wait_listed(&s, "call-card", "outgoing", None);
+    open_panel(s, "calls");
+    let card = wait_listed(s, "call-card", "outgoing", None);
     assert!(
         card.duration >= 1,
         "call lasted ~1.5 s but data-duration={}",
         card.duration
     );
 
-    open_panel(&s, "history");
-    let row = wait_listed(&s, "history-row", "outgoing", Some(&card.id));
+    open_panel(s, "history");
+    let row = wait_listed(s, "history-row", "outgoing", Some(&card.id));
     assert_eq!(row.duration, card.duration);
 }
 
@@ -220,16 +248,11 @@ fn second_process_tel_link_dials() {
     if !requested() {
         return;
     }
-    let agent = Baresip::start(BaresipConfig::agent()).or_fail("agent baresip");
-    let mut far = Sipp::uas(Scenario::RingAnswer { ring_ms: 300 }).or_fail("SIPp far end");
-    let env = AppEnv::new()
-        .or_fail("app data dir")
-        .with_demo_line(agent.ctrl_addr(), &far.domain());
-    let s = start(&env);
-    wait_line_online(&s);
+    let mut line = OnLine::start();
+    let s = &line.s;
 
     // What the desktop runs for a tel: link: a second process that hands the URL over.
-    let second = run_second_instance(&app_bin(), &env.vars(), &["tel:+50640004001"], CALL)
+    let second = run_second_instance(&app_bin(), &line.env.vars(), &["tel:+50640004001"], CALL)
         .or_fail("second process");
     assert!(
         second.status.success(),
@@ -239,21 +262,20 @@ fn second_process_tel_link_dials() {
         second.output
     );
 
-    s.wait_for("active-call", CALL)
-        .or_fail("the tel: link started a call");
-    sleep(Duration::from_millis(1200));
-    s.click_testid("active-hangup", UI).or_fail("hang up");
-    s.wait_gone("active-call", CALL)
-        .or_fail("the active call bar goes away");
-    far.wait(CALL).or_fail("SIPp far end finishes");
-    let uri = far.received_request_uri().unwrap_or_default();
+    talk_then_hang_up(
+        s,
+        "the tel: link started a call",
+        Duration::from_millis(1200),
+    );
+    line.far.wait(CALL).or_fail("SIPp far end finishes");
+    let uri = line.far.received_request_uri().unwrap_or_default();
     assert!(
         uri.starts_with("sip:+50640004001@"),
         "the far end got an INVITE for {uri:?}"
     );
 
-    open_panel(&s, "calls");
-    let card = wait_listed(&s, "call-card", "outgoing", None);
+    open_panel(s, "calls");
+    let card = wait_listed(s, "call-card", "outgoing", None);
     let number = s
         .wait_until(UI, "call-number of the card", |s| {
             let css = format!(

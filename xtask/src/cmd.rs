@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -138,25 +138,7 @@ pub fn output(cmd: &mut Command) -> TaskResult<String> {
 
 /// Full path of `program` when it is on PATH.
 pub fn which(program: impl AsRef<OsStr>) -> Option<PathBuf> {
-    let program = program.as_ref();
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
+    enlace_peers::find_program(program.as_ref().to_str()?)
 }
 
 /// The cargo that runs us (`$CARGO`), so nested builds use the same toolchain.

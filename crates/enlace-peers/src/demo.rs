@@ -93,20 +93,31 @@ mod tests {
         }
     }
 
+    /// Connects to the demo agent's control port (reads time out so `read_until` can give up).
+    fn connect(demo: &DemoLine) -> TcpStream {
+        let s = TcpStream::connect(demo.ctrl_addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        s
+    }
+
+    /// Dials `number` at the demo far end and waits until the call is established.
+    fn dial_until_established(s: &mut TcpStream, got: &mut String, demo: &DemoLine, number: &str) {
+        let uri = format!("sip:{number}@{}", demo.sip_domain());
+        send(
+            s,
+            &format!(r#"{{"command":"dial","params":"{uri}","token":"d"}}"#),
+        );
+        read_until(s, got, "CALL_ESTABLISHED");
+    }
+
     #[test]
     fn demo_far_end_answers_any_number_twice() {
         let demo = DemoLine::start().unwrap();
-        let mut s = TcpStream::connect(demo.ctrl_addr()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        let mut s = connect(&demo);
         for number in ["+50640004000", "4000"] {
             let mut got = String::new();
-            let uri = format!("sip:{number}@{}", demo.sip_domain());
-            send(
-                &mut s,
-                &format!(r#"{{"command":"dial","params":"{uri}","token":"d"}}"#),
-            );
-            read_until(&mut s, &mut got, "CALL_ESTABLISHED");
+            dial_until_established(&mut s, &mut got, &demo, number);
             send(&mut s, r#"{"command":"hangup","token":"h"}"#);
             read_until(&mut s, &mut got, "CALL_CLOSED");
         }
@@ -115,17 +126,10 @@ mod tests {
     #[test]
     fn demo_far_end_can_hang_up_by_itself() {
         let demo = DemoLine::start_with(DemoFarEnd::AnswerThenHangUp { talk_ms: 200 }).unwrap();
-        let mut s = TcpStream::connect(demo.ctrl_addr()).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+        let mut s = connect(&demo);
         for number in ["+50640004000", "+50640004001"] {
             let mut got = String::new();
-            let uri = format!("sip:{number}@{}", demo.sip_domain());
-            send(
-                &mut s,
-                &format!(r#"{{"command":"dial","params":"{uri}","token":"d"}}"#),
-            );
-            read_until(&mut s, &mut got, "CALL_ESTABLISHED");
+            dial_until_established(&mut s, &mut got, &demo, number);
             read_until(&mut s, &mut got, "Connection reset by peer");
         }
     }

@@ -490,53 +490,40 @@ mod tests {
         );
     }
 
+    /// A tracker that has seen incoming call `i` ring.
+    fn ringing_incoming() -> (CallTracker, Arc<FakeClock>) {
+        let (mut t, clock) = tracker();
+        t.on_event(&ev("CALL_INCOMING", "incoming", "i", ""))
+            .unwrap();
+        (t, clock)
+    }
+
+    /// Closes incoming call `i` with baresip's `param` text; the record that ends.
+    fn close_incoming(t: &mut CallTracker, param: &str) -> CallRecord {
+        t.on_event(&ev("CALL_CLOSED", "incoming", "i", param))
+            .unwrap()
+    }
+
     #[test]
     fn incoming_endings() {
         // Rejected by the agent.
-        let (mut t, clock) = tracker();
-        t.on_event(&ev("CALL_INCOMING", "incoming", "i", ""))
-            .unwrap();
+        let (mut t, clock) = ringing_incoming();
         assert!(t.note_local_end("i"));
         assert!(!t.note_local_end("other"));
         clock.set(500);
-        let r = t
-            .on_event(&ev(
-                "CALL_CLOSED",
-                "incoming",
-                "i",
-                "Connection reset by user",
-            ))
-            .unwrap();
+        let r = close_incoming(&mut t, "Connection reset by user");
         assert_eq!(r.end_reason, Some(EndReason::Rejected));
         // The caller gave up: missed.
-        let (mut t, _) = tracker();
-        t.on_event(&ev("CALL_INCOMING", "incoming", "i", ""))
-            .unwrap();
-        let r = t
-            .on_event(&ev(
-                "CALL_CLOSED",
-                "incoming",
-                "i",
-                "Connection reset by peer",
-            ))
-            .unwrap();
+        let (mut t, _) = ringing_incoming();
+        let r = close_incoming(&mut t, "Connection reset by peer");
         assert_eq!(r.end_reason, Some(EndReason::NoAnswer));
         // Answered, then the caller hung up.
-        let (mut t, clock) = tracker();
-        t.on_event(&ev("CALL_INCOMING", "incoming", "i", ""))
-            .unwrap();
+        let (mut t, clock) = ringing_incoming();
         clock.set(1_000);
         t.on_event(&ev("CALL_ESTABLISHED", "incoming", "i", ""))
             .unwrap();
         clock.set(3_500);
-        let r = t
-            .on_event(&ev(
-                "CALL_CLOSED",
-                "incoming",
-                "i",
-                "Connection reset by peer",
-            ))
-            .unwrap();
+        let r = close_incoming(&mut t, "Connection reset by peer");
         assert_eq!(r.end_reason, Some(EndReason::Completed));
         assert_eq!(r.duration_seconds(), 2);
         assert_eq!(r.from_number(), Some("+15550001"));
