@@ -35,7 +35,7 @@ pub struct Shell {
 impl Shell {
     pub fn line_status_view(&self) -> LineStatusView {
         LineStatusView::new(
-            wire::line_kind(self.app.settings().line_kind),
+            wire::line_kind(self.app.line_kind()),
             &self.app.line_status(),
         )
     }
@@ -106,7 +106,7 @@ impl Host for TauriHost {
             DomainEvent::LineStatus(status) => {
                 let kind = handle
                     .try_state::<Shell>()
-                    .map(|s| wire::line_kind(s.app.settings().line_kind))
+                    .map(|s| wire::line_kind(s.app.line_kind()))
                     .unwrap_or(wire::WireLineKind::None);
                 handle.emit("line:status", LineStatusView::new(kind, &status))
             }

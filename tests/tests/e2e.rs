@@ -238,9 +238,14 @@ fn dial_from_ui_reaches_far_end_and_shows_in_calls_and_history() {
         card.duration
     );
 
+    s.screenshot_png(&app::artifacts_dir().join("calls-after-dial.png"))
+        .or_fail("screenshot of Llamadas with the call");
+
     open_panel(s, "history");
     let row = wait_listed(s, "history-row", "outgoing", Some(&card.id));
     assert_eq!(row.duration, card.duration);
+    s.screenshot_png(&app::artifacts_dir().join("history-after-dial.png"))
+        .or_fail("screenshot of Historial with the call");
 }
 
 #[test]

@@ -212,6 +212,16 @@ impl<H: Host> App<H> {
         Ok(new)
     }
 
+    /// The kind of line in use: the configured one, or baresip while the demo line stands in.
+    pub fn line_kind(&self) -> LineKind {
+        let configured = self.settings().line_kind;
+        if configured == LineKind::None && self.shared.options.demo_line.is_some() {
+            LineKind::Baresip
+        } else {
+            configured
+        }
+    }
+
     pub fn line_status(&self) -> LineStatus {
         lock(&self.shared.state)
             .status

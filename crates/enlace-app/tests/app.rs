@@ -89,6 +89,8 @@ async fn outgoing_call_is_stored_waiting_to_be_logged_and_can_be_ignored() {
         .expect("demo line");
     let mut h = Harness::start(Some(demo(&line))).await;
     h.online().await;
+    // The demo line stands in for an unconfigured line, and says it is a baresip line.
+    assert_eq!(h.app.line_kind(), enlace_app::LineKind::Baresip);
 
     let target = h
         .app
@@ -166,6 +168,7 @@ async fn incoming_call_rings_then_is_answered_and_logged_as_incoming() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_links_are_refused_with_codes_and_nothing_is_dialed() {
     let mut h = Harness::start(None).await;
+    assert_eq!(h.app.line_kind(), enlace_app::LineKind::None);
     for (input, code) in [
         ("javascript:alert(1)", ErrorCode::UnsupportedScheme),
         ("callto:skypename", ErrorCode::NotAPhoneNumber),
