@@ -1,7 +1,7 @@
 //! The local cache of CRM contacts and leads, searchable through the `contacts_fts` FTS5 index
 //! (kept in sync by triggers) and by phone number for caller identification.
 
-use enlace_core::Timestamp;
+use enlace_core::{Contact, ContactKind, Crm, Timestamp};
 use rusqlite::{params, Row};
 
 use crate::error::StoreError;
@@ -15,69 +15,6 @@ const MAX_QUERY_TERMS: usize = 16;
 const MAX_RESULTS: usize = 200;
 /// Shortest number matched by its ending (a national number against its E.164 form).
 const MIN_SUFFIX_DIGITS: usize = 7;
-
-/// The CRM a record comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Crm {
-    Salesforce,
-    Zoho,
-}
-
-impl Crm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Crm::Salesforce => "salesforce",
-            Crm::Zoho => "zoho",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Crm> {
-        match s {
-            "salesforce" => Some(Crm::Salesforce),
-            "zoho" => Some(Crm::Zoho),
-            _ => None,
-        }
-    }
-}
-
-/// Whether the CRM record is a contact or a lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ContactKind {
-    Contact,
-    Lead,
-}
-
-impl ContactKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContactKind::Contact => "contact",
-            ContactKind::Lead => "lead",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ContactKind> {
-        match s {
-            "contact" => Some(ContactKind::Contact),
-            "lead" => Some(ContactKind::Lead),
-            _ => None,
-        }
-    }
-}
-
-/// A CRM contact or lead as cached locally.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Contact {
-    pub crm: Crm,
-    /// The record's id in its CRM (unique per CRM).
-    pub crm_id: String,
-    pub kind: ContactKind,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub mobile: Option<String>,
-    pub company: Option<String>,
-}
 
 /// A cached contact with its local row id and the time it was last written.
 #[derive(Debug, Clone, PartialEq, Eq)]

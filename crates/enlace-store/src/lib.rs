@@ -32,7 +32,8 @@ use std::time::Duration;
 use enlace_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
-pub use contacts::{Contact, ContactKind, Crm, StoredContact};
+pub use contacts::StoredContact;
+pub use enlace_core::{Contact, ContactKind, Crm};
 pub use dial_attempts::{DialAttempt, DialAttemptId};
 pub use error::{DatabaseError, StoreError};
 pub use migrate::{Migration, MIGRATIONS};

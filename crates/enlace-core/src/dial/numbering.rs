@@ -217,3 +217,13 @@ mod tests {
         assert_eq!(main_region(""), None);
     }
 }
+
+/// The country calling code and national significant number of a valid E.164 string
+/// (`+50640004000` → `("506", "40004000")`).
+pub(super) fn split_e164(e164: &str) -> Option<(String, String)> {
+    ensure_regex_cache();
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    let code = parsed.code().value().to_string();
+    let national = e164.strip_prefix('+')?.strip_prefix(code.as_str())?.to_owned();
+    Some((code, national))
+}
