@@ -9,6 +9,9 @@ import { FakePlatform, type CallView, type FakeOptions } from './platform';
 
 let clock = 0;
 
+/** The CRM fields of a call that has none. */
+const NO_CRM = { record: null, subject: null, comment: null, crmWrites: [], callerMatches: [] };
+
 async function setup(options: FakeOptions = {}) {
   const fake = new FakePlatform({ now: () => clock, osLocale: 'es-CR', ...options });
   render(App, { props: { platform: fake } });
@@ -71,7 +74,7 @@ describe('App shell', () => {
 
   it('says plainly which panels are not connected yet', async () => {
     await setup();
-    for (const panel of ['omnichannel', 'contacts', 'management', 'pauses']) {
+    for (const panel of ['omnichannel', 'management', 'pauses']) {
       await go(panel);
       const notice = within(byId(`panel-${panel}`)).getByTestId('not-connected');
       expect(notice.textContent).toContain(es['notConnected.title']);
@@ -290,9 +293,8 @@ describe('Llamadas', () => {
     expect(row.dataset.direction).toBe('outgoing');
     expect(row.dataset.duration).toBe('62');
     expect(within(row).getByTestId('history-to').textContent?.trim()).toBe('+50640004000');
-    const view = within(row).getByRole('button', { name: 'Ver' });
-    expect(view.getAttribute('aria-disabled')).toBe('true');
-    expect(view.getAttribute('title')).toBe(es['crm.notLinked']);
+    // No CRM record attached: nothing to open.
+    expect(within(row).queryByTestId('history-view')).toBeNull();
   });
 
   it('shows calls that existed before the window opened', async () => {
@@ -314,6 +316,7 @@ describe('Llamadas', () => {
           endReason: 'completed',
           endDetail: null,
           logState: 'pending',
+          ...NO_CRM,
         },
       ],
     });
@@ -485,12 +488,6 @@ describe('Configuración', () => {
     await waitFor(() => expect(byId('handler-status').dataset.registered).toBe('true'));
     expect(byId('handler-status').textContent).toContain(es['settings.handlerRegistered']);
   });
-
-  it('says the CRM is not connected yet', async () => {
-    await setup();
-    await go('settings');
-    expect(byId('crm-not-connected').textContent).toContain(es['settings.crmNotConnected']);
-  });
 });
 
 describe('start-up problems', () => {
@@ -557,6 +554,7 @@ describe('window opened mid-call', () => {
       endReason: null,
       endDetail: null,
       logState: 'pending',
+      ...NO_CRM,
     } satisfies CallView;
   }
 

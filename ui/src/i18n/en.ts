@@ -37,13 +37,9 @@ export const en: Record<MessageKey, string> = {
 
   'units.seconds': '{count} s',
 
-  'crm.notLinked': 'CRM not linked yet',
-
   'calls.title': 'Calls',
   'calls.subtitle': 'Calls waiting to be logged, newest first.',
   'calls.empty': 'No calls waiting to be logged.',
-  'calls.crmNotice':
-    'The CRM is not connected yet: for now you cannot search contacts or log calls with a Subject and Comment. Calls stay saved here.',
   'calls.date': 'Date',
   'calls.time': 'Time',
   'calls.duration': 'Duration',
@@ -65,7 +61,6 @@ export const en: Record<MessageKey, string> = {
   'history.from': 'From',
   'history.to': 'To',
   'history.end': 'End',
-  'history.actions': 'Actions',
   'history.inProgress': 'In progress',
   'history.view': 'View',
   'history.ignored': 'Ignored',
@@ -136,8 +131,6 @@ export const en: Record<MessageKey, string> = {
   'settings.handlerCheck': 'Check again',
   'settings.handlerCannot': 'This system does not allow registering it from here.',
   'settings.crmSection': 'CRM (Salesforce or Zoho CRM)',
-  'settings.crmNotConnected':
-    'Linking Salesforce and Zoho CRM is not connected yet in this version. Until it is, the CRM functions (search contacts, create contacts, log calls, View) are disabled.',
   'settings.aboutSection': 'About',
   'settings.version': 'Version {version} ({channel})',
   'settings.dataDir': 'Data folder: {dir}',
@@ -145,12 +138,113 @@ export const en: Record<MessageKey, string> = {
   'notConnected.title': 'Not connected yet',
   'notConnected.omnichannel':
     'The WhatsApp inbox is not connected yet in this version. When it is, open conversations will appear here with their pending-message count.',
-  'notConnected.contacts':
-    'Contact search needs a linked CRM, and CRM linking is not connected yet in this version.',
   'notConnected.management':
     'The day summary (calls, talk time, pauses, chats attended) is not connected yet in this version.',
   'notConnected.pauses':
     'Pauses are configured by the organization on its server, and that connection does not exist yet in this version.',
+
+  'crm.salesforce': 'Salesforce',
+  'crm.zoho': 'Zoho CRM',
+  'crm.notLinkedExplain':
+    'No CRM is linked: Search, New contact and call logging are disabled. Link Salesforce or Zoho CRM in Settings.',
+  'crm.goToSettings': 'Go to Settings',
+  'kind.contact': 'Contact',
+  'kind.lead': 'Lead',
+  'calls.noRecord': 'No CRM contact attached',
+  'calls.recordQueued': '(will be created in the CRM)',
+  'calls.attachFirst': 'Attach a contact (Search or New contact) to log the call.',
+  'calls.subjectIncoming': 'Incoming call',
+  'calls.subjectOutgoing': 'Outgoing call',
+  'crmWrite.createContact': 'Create contact in the CRM',
+  'crmWrite.logCall': 'CRM log',
+  'crmWrite.pending': 'Pending',
+  'crmWrite.sending': 'Sending…',
+  'crmWrite.delivered': 'Sent',
+  'crmWrite.needs_attention': 'Needs attention',
+  'crmWrite.field': '(field: {field})',
+  'crmWrite.retry': 'Retry',
+  'search.title': 'Search the CRM',
+  'search.label': 'Name, e-mail, extension or phone',
+  'search.placeholder': 'Name, e-mail, extension or phone',
+  'search.results': 'Results',
+  'search.empty': 'No results found',
+  'newContact.title': 'New contact',
+  'newContact.kind': 'Type',
+  'newContact.firstName': 'First name',
+  'newContact.lastName': 'Last name',
+  'newContact.email': 'E-mail',
+  'newContact.phone': 'Phone',
+  'newContact.mobile': 'Mobile phone',
+  'newContact.company': 'Company',
+  'newContact.required': '* Required. A Lead needs the Company.',
+  'newContact.fieldProblem': 'Check this field.',
+  'dialog.close': 'Close',
+  'dialog.cancel': 'Cancel',
+  'contacts.subtitle': 'Search by name, e-mail or phone. Click a number to call it.',
+  'contacts.label': 'Search contacts',
+  'contacts.searchCrm': 'Search the CRM',
+  'contacts.hint':
+    'As you type, the contacts saved on this computer are searched; "Search the CRM" asks the CRM too.',
+  'contacts.fromCache': 'Results from the contacts saved on this computer.',
+  'contacts.fromCrm': 'Results from the CRM.',
+  'contacts.tryCrm': 'Try "Search the CRM".',
+  'history.record': 'CRM contact',
+  'history.viewTitle': 'Open the record in {crm} (browser)',
+  'incoming.choose': 'Several records have this number; pick the caller:',
+  'incoming.severalMatches': '{count} records with this number',
+  'settings.crmIntro':
+    'Link your CRM account to search contacts, create them and log calls. Tokens are kept in the system keyring, never in files.',
+  'settings.keyringTitle': 'The system keyring is not available',
+  'crmLink.account': 'Linked account:',
+  'crmLink.noAccount': 'none',
+  'crmLink.ok': 'Credentials OK',
+  'crmLink.needs_reauth': 'The session expired or was revoked: sign in again.',
+  'crmLink.keyring_unavailable': 'The system keyring cannot be used to keep the credentials.',
+  'crmLink.not_linked': 'Not linked',
+  'crmLink.expiry': 'The access token expires on {date} at {time} (Enlace renews it by itself).',
+  'crmLink.signIn': 'Sign in with the browser',
+  'crmLink.authorizeZoho': 'Authorize in the browser',
+  'crmLink.signInAgain': 'Sign in again',
+  'crmLink.unlink': 'Unlink',
+  'crmLink.waiting': 'The browser was opened: finish signing in there (you have up to 5 minutes).',
+  'crmLink.passwordTitle': 'Other option: username, password and security token',
+  'crmLink.passwordExplain':
+    'Many Salesforce orgs block this method (new orgs have it blocked); if it fails, use "Sign in with the browser". The security token is e-mailed to you when you reset it in Salesforce (Personal Settings › Reset My Security Token).',
+  'crmLink.username': 'Salesforce username',
+  'crmLink.passwordAndToken': 'Password + security token',
+  'crmLink.passwordAndTokenHint':
+    'Type the password followed, with no space, by the security token.',
+  'crmLink.passwordSignIn': 'Link with username and password',
+  'crmLink.configTitle': 'Connection (advanced)',
+  'settings.salesforceLoginHost': 'Login server',
+  'settings.salesforceLoginHostHint':
+    "https://login.salesforce.com, https://test.salesforce.com (sandbox) or your org's My Domain.",
+  'settings.clientId': 'Client ID (consumer key)',
+  'settings.clientSecret': 'Client secret',
+  'settings.salesforceClientIdHint':
+    "PlatformCLI works with no set-up; or the consumer key of your org's connected app.",
+  'settings.redirectPort': 'Redirect port',
+  'settings.redirectHint': 'The app registered in the CRM must accept {uri} as its callback URL.',
+  'settings.zohoAccountsServer': 'Zoho data center',
+  'settings.zohoAccountsServerHint':
+    'Where your Zoho account lives; if Zoho names another one at sign-in, that one is used.',
+  'settings.zohoClientIdHint':
+    'From the Zoho API console (api-console.zoho.com), a "Server-based Applications" client.',
+  'zohoDc.com': 'United States (zoho.com)',
+  'zohoDc.eu': 'Europe (zoho.eu)',
+  'zohoDc.in': 'India (zoho.in)',
+  'zohoDc.com_au': 'Australia (zoho.com.au)',
+  'zohoDc.jp': 'Japan (zoho.jp)',
+  'zohoDc.ca': 'Canada (zohocloud.ca)',
+  'zohoDc.sa': 'Saudi Arabia (zoho.sa)',
+  'zohoDc.com_cn': 'China (zoho.com.cn)',
+  'settings.invalid.salesforceLoginHost':
+    'Type an https address, e.g. https://login.salesforce.com or https://mycompany.my.salesforce.com.',
+  'settings.invalid.salesforceClientId': 'Type the consumer key, e.g. PlatformCLI.',
+  'settings.invalid.redirectPort': 'Type a port between 1024 and 65535, e.g. 1717.',
+  'settings.invalid.zohoAccountsServer': "Pick your Zoho account's data center.",
+  'settings.invalid.zohoClientId': 'Type the Client ID the Zoho API console gives.',
+  'settings.invalid.zohoClientSecret': 'Type the Client secret the Zoho API console gives.',
 
   'errors.empty': 'Enter a number to call.',
   'errors.too_long': 'The text is too long.',
@@ -172,6 +266,29 @@ export const en: Record<MessageKey, string> = {
   'errors.storage': 'Could not save or read the local data.',
   'errors.invalid_setting': 'A settings value is not valid. Check it and try again.',
   'errors.not_found': 'The item was not found.',
+  'errors.keyring_unavailable':
+    'The system keyring could not be used to keep the CRM credentials. Open or unlock it (GNOME Keyring or KWallet on Linux, Keychain on macOS, Credential Manager on Windows) and try again.',
+  'errors.crm_not_linked': 'No CRM is linked. Link Salesforce or Zoho CRM in Settings.',
+  'errors.crm_auth_failed':
+    'The CRM did not accept the sign-in: the username, password or security token is wrong, or your org blocks the username-password sign-in. Use "Sign in with the browser".',
+  'errors.crm_password_flow_blocked':
+    'Your Salesforce org blocks the username-password sign-in. Use "Sign in with the browser".',
+  'errors.crm_reauth_required':
+    'The CRM session expired or was revoked. Sign in again in Settings.',
+  'errors.crm_access_denied': 'The authorization was cancelled or denied in the browser.',
+  'errors.crm_sign_in_timeout':
+    'The browser sign-in was not finished in time (5 minutes). Try again.',
+  'errors.crm_rate_limited':
+    'The CRM is limiting requests for a moment. Enlace will retry by itself.',
+  'errors.crm_unavailable':
+    'The CRM could not be reached. Check the Internet connection; anything pending is sent once it is back.',
+  'errors.crm_bad_reply': 'The CRM sent an unexpected reply. Try again later.',
+  'errors.crm_invalid_field': 'The CRM refused a value.',
+  'errors.crm_duplicate':
+    'The CRM says that record already exists. Find it with Search and attach it.',
+  'errors.crm_no_permission':
+    'Your CRM user is not allowed to do this. Ask your CRM administrator.',
+  'errors.search_too_short': 'Type at least 2 characters to search.',
   'errors.internal': 'An internal error occurred.',
   'errors.unknown': 'An unexpected error occurred ({code}).',
 };

@@ -36,13 +36,9 @@ export const es = {
 
   'units.seconds': '{count} s',
 
-  'crm.notLinked': 'CRM todavía no vinculado',
-
   'calls.title': 'Llamadas',
   'calls.subtitle': 'Llamadas por registrar, de la más reciente a la más antigua.',
   'calls.empty': 'No hay llamadas por registrar.',
-  'calls.crmNotice':
-    'El CRM todavía no está conectado: por ahora no se pueden buscar contactos ni registrar llamadas con Asunto y Comentario. Las llamadas quedan guardadas aquí.',
   'calls.date': 'Fecha',
   'calls.time': 'Hora',
   'calls.duration': 'Duración',
@@ -64,7 +60,6 @@ export const es = {
   'history.from': 'De',
   'history.to': 'Para',
   'history.end': 'Fin',
-  'history.actions': 'Acciones',
   'history.inProgress': 'En curso',
   'history.view': 'Ver',
   'history.ignored': 'Ignorada',
@@ -138,8 +133,6 @@ export const es = {
   'settings.handlerCheck': 'Comprobar de nuevo',
   'settings.handlerCannot': 'Este sistema no permite registrarlo desde aquí.',
   'settings.crmSection': 'CRM (Salesforce o Zoho CRM)',
-  'settings.crmNotConnected':
-    'La vinculación con Salesforce y Zoho CRM todavía no está conectada en esta versión. Mientras tanto, las funciones del CRM (buscar contactos, crear contactos, registrar llamadas, Ver) están desactivadas.',
   'settings.aboutSection': 'Acerca de',
   'settings.version': 'Versión {version} ({channel})',
   'settings.dataDir': 'Carpeta de datos: {dir}',
@@ -147,12 +140,116 @@ export const es = {
   'notConnected.title': 'Todavía no conectado',
   'notConnected.omnichannel':
     'La bandeja de WhatsApp todavía no está conectada en esta versión. Cuando lo esté, aquí aparecerán las conversaciones abiertas con su contador de mensajes pendientes.',
-  'notConnected.contacts':
-    'La búsqueda de contactos necesita un CRM vinculado, y la vinculación todavía no está conectada en esta versión.',
   'notConnected.management':
     'El resumen del día (llamadas, tiempo hablado, pausas, chats atendidos) todavía no está conectado en esta versión.',
   'notConnected.pauses':
     'Las pausas las configura la organización en su servidor, y esa conexión todavía no existe en esta versión.',
+
+  'crm.salesforce': 'Salesforce',
+  'crm.zoho': 'Zoho CRM',
+  'crm.notLinkedExplain':
+    'No hay un CRM vinculado: Buscar, Nuevo contacto y el registro de llamadas están desactivados. Vincula Salesforce o Zoho CRM en Configuración.',
+  'crm.goToSettings': 'Ir a Configuración',
+  'kind.contact': 'Contacto',
+  'kind.lead': 'Candidato',
+  'calls.noRecord': 'Sin contacto del CRM asociado',
+  'calls.recordQueued': '(se creará en el CRM)',
+  'calls.attachFirst': 'Asocia un contacto (Buscar o Nuevo contacto) para registrar la llamada.',
+  'calls.subjectIncoming': 'Llamada entrante',
+  'calls.subjectOutgoing': 'Llamada saliente',
+  'crmWrite.createContact': 'Crear contacto en el CRM',
+  'crmWrite.logCall': 'Registro en el CRM',
+  'crmWrite.pending': 'Pendiente',
+  'crmWrite.sending': 'Enviando…',
+  'crmWrite.delivered': 'Enviado',
+  'crmWrite.needs_attention': 'Requiere atención',
+  'crmWrite.field': '(campo: {field})',
+  'crmWrite.retry': 'Reintentar',
+  'search.title': 'Buscar en el CRM',
+  'search.label': 'Nombre, correo, extensión o teléfono',
+  'search.placeholder': 'Nombre, correo, extensión o teléfono',
+  'search.results': 'Resultados',
+  'search.empty': 'No se encontraron resultados',
+  'newContact.title': 'Nuevo contacto',
+  'newContact.kind': 'Tipo',
+  'newContact.firstName': 'Nombre',
+  'newContact.lastName': 'Apellido',
+  'newContact.email': 'Correo',
+  'newContact.phone': 'Teléfono',
+  'newContact.mobile': 'Teléfono móvil',
+  'newContact.company': 'Compañía',
+  'newContact.required': '* Obligatorio. El Candidato necesita la Compañía.',
+  'newContact.fieldProblem': 'Revisa este campo.',
+  'dialog.close': 'Cerrar',
+  'dialog.cancel': 'Cancelar',
+  'contacts.subtitle': 'Busca por nombre, correo o teléfono. Haz clic en un número para llamarlo.',
+  'contacts.label': 'Buscar contacto',
+  'contacts.searchCrm': 'Buscar en el CRM',
+  'contacts.hint':
+    'Mientras escribes se busca en los contactos guardados en este equipo; «Buscar en el CRM» consulta también el CRM.',
+  'contacts.fromCache': 'Resultados de los contactos guardados en este equipo.',
+  'contacts.fromCrm': 'Resultados del CRM.',
+  'contacts.tryCrm': 'Prueba «Buscar en el CRM».',
+  'history.record': 'Contacto del CRM',
+  'history.viewTitle': 'Abrir el registro en {crm} (navegador)',
+  'incoming.choose': 'Varios registros tienen este número; elige el que llama:',
+  'incoming.severalMatches': '{count} registros con este número',
+  'settings.crmIntro':
+    'Vincula tu cuenta del CRM para buscar contactos, crearlos y registrar las llamadas. Los tokens se guardan en el llavero del sistema, nunca en archivos.',
+  'settings.keyringTitle': 'El llavero del sistema no está disponible',
+  'crmLink.account': 'Cuenta vinculada:',
+  'crmLink.noAccount': 'ninguna',
+  'crmLink.ok': 'Credenciales correctas',
+  'crmLink.needs_reauth': 'La sesión caducó o fue revocada: vuelve a iniciar sesión.',
+  'crmLink.keyring_unavailable':
+    'No se puede usar el llavero del sistema para guardar las credenciales.',
+  'crmLink.not_linked': 'No vinculado',
+  'crmLink.expiry': 'El token de acceso vence el {date} a las {time} (Enlace lo renueva solo).',
+  'crmLink.signIn': 'Iniciar sesión en el navegador',
+  'crmLink.authorizeZoho': 'Autenticar en el navegador',
+  'crmLink.signInAgain': 'Volver a iniciar sesión',
+  'crmLink.unlink': 'Desvincular',
+  'crmLink.waiting':
+    'Se abrió el navegador: completa allí el inicio de sesión (tienes hasta 5 minutos).',
+  'crmLink.passwordTitle': 'Otra opción: usuario, contraseña y token de seguridad',
+  'crmLink.passwordExplain':
+    'Muchas organizaciones de Salesforce bloquean este método (y las nuevas lo traen bloqueado); si falla, usa «Iniciar sesión en el navegador». El token de seguridad llega por correo al restablecerlo en Salesforce (Configuración personal › Restablecer mi token de seguridad).',
+  'crmLink.username': 'Usuario de Salesforce',
+  'crmLink.passwordAndToken': 'Contraseña + token de seguridad',
+  'crmLink.passwordAndTokenHint':
+    'Escribe la contraseña y, sin espacio, el token de seguridad a continuación.',
+  'crmLink.passwordSignIn': 'Vincular con usuario y contraseña',
+  'crmLink.configTitle': 'Conexión (avanzado)',
+  'settings.salesforceLoginHost': 'Servidor de inicio de sesión',
+  'settings.salesforceLoginHostHint':
+    'https://login.salesforce.com, https://test.salesforce.com (sandbox) o el My Domain de tu organización.',
+  'settings.clientId': 'Client ID (consumer key)',
+  'settings.clientSecret': 'Client secret',
+  'settings.salesforceClientIdHint':
+    'PlatformCLI funciona sin configurar nada; o la consumer key de una aplicación conectada de tu organización.',
+  'settings.redirectPort': 'Puerto de retorno',
+  'settings.redirectHint':
+    'La aplicación registrada en el CRM debe aceptar {uri} como URL de retorno.',
+  'settings.zohoAccountsServer': 'Centro de datos de Zoho',
+  'settings.zohoAccountsServerHint':
+    'Donde está tu cuenta de Zoho; si Zoho indica otro al iniciar sesión, se usa ese.',
+  'settings.zohoClientIdHint':
+    'De la consola de API de Zoho (api-console.zoho.com), cliente de tipo «Server-based Applications».',
+  'zohoDc.com': 'Estados Unidos (zoho.com)',
+  'zohoDc.eu': 'Europa (zoho.eu)',
+  'zohoDc.in': 'India (zoho.in)',
+  'zohoDc.com_au': 'Australia (zoho.com.au)',
+  'zohoDc.jp': 'Japón (zoho.jp)',
+  'zohoDc.ca': 'Canadá (zohocloud.ca)',
+  'zohoDc.sa': 'Arabia Saudita (zoho.sa)',
+  'zohoDc.com_cn': 'China (zoho.com.cn)',
+  'settings.invalid.salesforceLoginHost':
+    'Escribe una dirección https, p. ej. https://login.salesforce.com o https://miempresa.my.salesforce.com.',
+  'settings.invalid.salesforceClientId': 'Escribe la consumer key, p. ej. PlatformCLI.',
+  'settings.invalid.redirectPort': 'Escribe un puerto entre 1024 y 65535, p. ej. 1717.',
+  'settings.invalid.zohoAccountsServer': 'Elige el centro de datos de tu cuenta de Zoho.',
+  'settings.invalid.zohoClientId': 'Escribe el Client ID que da la consola de API de Zoho.',
+  'settings.invalid.zohoClientSecret': 'Escribe el Client secret que da la consola de API de Zoho.',
 
   'errors.empty': 'Escribe un número para llamar.',
   'errors.too_long': 'El texto es demasiado largo.',
@@ -175,6 +272,30 @@ export const es = {
   'errors.invalid_setting':
     'Algún valor de la configuración no es válido. Revísalo e inténtalo de nuevo.',
   'errors.not_found': 'No se encontró el elemento.',
+  'errors.keyring_unavailable':
+    'No se pudo usar el llavero del sistema para guardar las credenciales del CRM. Ábrelo o desbloquéalo (GNOME Keyring o KWallet en Linux, Llavero en macOS, Administrador de credenciales en Windows) e inténtalo de nuevo.',
+  'errors.crm_not_linked':
+    'No hay un CRM vinculado. Vincula Salesforce o Zoho CRM en Configuración.',
+  'errors.crm_auth_failed':
+    'El CRM no aceptó el inicio de sesión: el usuario, la contraseña o el token de seguridad no son correctos, o tu organización bloquea el inicio de sesión con usuario y contraseña. Usa «Iniciar sesión en el navegador».',
+  'errors.crm_password_flow_blocked':
+    'Tu organización de Salesforce bloquea el inicio de sesión con usuario y contraseña. Usa «Iniciar sesión en el navegador».',
+  'errors.crm_reauth_required':
+    'La sesión del CRM caducó o fue revocada. Vuelve a iniciar sesión en Configuración.',
+  'errors.crm_access_denied': 'La autorización se canceló o se denegó en el navegador.',
+  'errors.crm_sign_in_timeout':
+    'El inicio de sesión en el navegador no se completó a tiempo (5 minutos). Inténtalo de nuevo.',
+  'errors.crm_rate_limited':
+    'El CRM limitó las solicitudes por un momento. Enlace lo reintentará solo.',
+  'errors.crm_unavailable':
+    'No se pudo conectar con el CRM. Revisa la conexión a Internet; lo pendiente se enviará al volver.',
+  'errors.crm_bad_reply': 'El CRM respondió algo inesperado. Inténtalo más tarde.',
+  'errors.crm_invalid_field': 'El CRM rechazó un valor.',
+  'errors.crm_duplicate':
+    'El CRM indica que ese registro ya existe. Búscalo con Buscar y asócialo.',
+  'errors.crm_no_permission':
+    'Tu usuario del CRM no tiene permiso para esta operación. Consulta con el administrador del CRM.',
+  'errors.search_too_short': 'Escribe al menos 2 caracteres para buscar.',
   'errors.internal': 'Ocurrió un error interno.',
   'errors.unknown': 'Ocurrió un error inesperado ({code}).',
 } satisfies Record<string, string>;

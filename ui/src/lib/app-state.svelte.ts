@@ -5,8 +5,13 @@ import { resolveLanguage, setLanguage } from '../i18n/index.svelte';
 import {
   toWireError,
   type AppInfoView,
+  type CallRecordView,
   type CallView,
+  type ContactView,
+  type CrmStatusView,
+  type CrmWriteView,
   type DialView,
+  type NewContactInput,
   type LineStatusView,
   type Platform,
   type SettingsView,
@@ -31,6 +36,25 @@ export function isPanel(name: string): name is PanelName {
 
 const newestFirst = (a: CallView, b: CallView) => b.startedAt - a.startedAt;
 
+/** The CRM writes of a call (empty for a host that predates them). */
+export function writesOf(call: CallView): CrmWriteView[] {
+  return call.crmWrites ?? [];
+}
+
+/**
+ * The write that best tells where a call stands in the CRM: one that needs attention, else the
+ * first one still on its way, else the last one (delivered). Null when nothing was queued.
+ */
+export function mainWrite(call: CallView): CrmWriteView | null {
+  const writes = writesOf(call);
+  return (
+    writes.find((w) => w.state === 'needs_attention') ??
+    writes.find((w) => w.state !== 'delivered') ??
+    writes.at(-1) ??
+    null
+  );
+}
+
 export class AppState {
   readonly platform: Platform;
 
@@ -47,11 +71,37 @@ export class AppState {
   dialErrorFromLink = $state(false);
   /** The last number handed to the line, for the dialer's status text. */
   lastDial = $state<DialView | null>(null);
+  /** CRM links, keyring and outbox counts (null until the host answered). */
+  crm = $state<CrmStatusView | null>(null);
+  /** Calls logged from this window: they stay in Llamadas to show "Enviado". */
+  loggedHere = $state<Record<string, true>>({});
+
+  /** Some CRM is linked: the CRM buttons work. */
+  crmLinked = $derived(!!this.crm && this.crm.links.some((l) => l.linked));
 
   /** All calls, newest first (Historial). */
   history = $derived(Object.values(this.calls).sort(newestFirst));
-  /** Ended calls still waiting to be logged, newest first (Llamadas). */
+  /** Ended calls still waiting to be logged, newest first. */
   pending = $derived(this.history.filter((c) => c.status === 'ended' && c.logState === 'pending'));
+  /**
+   * Llamadas: calls to log, plus logged ones whose CRM writes are still on their way (or need
+   * attention) and those logged from this window (to show they were sent), newest first.
+   */
+  toLog = $derived(
+    this.history.filter(
+      (c) =>
+        c.status === 'ended' &&
+        (c.logState === 'pending' ||
+          (c.logState === 'logged' &&
+            (this.loggedHere[c.id] || writesOf(c).some((w) => w.state !== 'delivered')))),
+    ),
+  );
+  /** Calls needing the agent in Llamadas: not logged yet, or a CRM write needs attention. */
+  callsBadge = $derived(
+    this.toLog.filter(
+      (c) => c.logState === 'pending' || writesOf(c).some((w) => w.state === 'needs_attention'),
+    ).length,
+  );
   /** The newest incoming call that is ringing, if any. */
   ringing = $derived(
     this.history.find((c) => c.direction === 'incoming' && c.status === 'ringing') ?? null,
@@ -81,7 +131,9 @@ export class AppState {
       p.onNavigate(({ panel }) => {
         if (isPanel(panel)) this.panel = panel;
       }),
+      p.onCrmStatus((status) => (this.crm = status)),
     ];
+    void this.loadCrm();
     void this.load();
     return () => stops.forEach((stop) => stop());
   }
@@ -112,8 +164,46 @@ export class AppState {
     }
   }
 
+  /** CRM status apart from the rest: a failure here must not hide the calls. */
+  async loadCrm(): Promise<void> {
+    try {
+      const status = await this.platform.crmStatus();
+      this.crm ??= status;
+    } catch {
+      // No CRM status: the CRM buttons stay disabled with their explanation.
+    }
+  }
+
   upsert(call: CallView): void {
     this.calls[call.id] = call;
+  }
+
+  async attach(callId: string, record: ContactView): Promise<void> {
+    this.upsert(await this.platform.callAttach(callId, record.crm, record.kind, record.id));
+  }
+
+  async createContact(callId: string, contact: NewContactInput): Promise<void> {
+    this.upsert(await this.platform.callCreateContact(callId, contact));
+  }
+
+  async logCall(callId: string, subject: string, comment: string): Promise<void> {
+    const call = await this.platform.callLog(callId, subject, comment);
+    this.loggedHere[callId] = true;
+    this.upsert(call);
+  }
+
+  async retryWrite(writeId: number): Promise<void> {
+    this.upsert(await this.platform.crmWriteRetry(writeId));
+  }
+
+  async openRecord(record: CallRecordView): Promise<void> {
+    if (record.id === null) return;
+    await this.platform.recordOpen(record.crm, record.kind, record.id);
+  }
+
+  /** Applies a CRM status a command answered with. */
+  setCrm(status: CrmStatusView): void {
+    this.crm = status;
   }
 
   /** Picks the UI language from the settings (auto → OS locale, then the browser's). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakePlatform } from './fake';
+import { FAKE_SALESFORCE_USER, FakePlatform } from './fake';
 import type { CallView, WireError } from './types';
 
 function setup() {
@@ -159,5 +159,157 @@ describe('FakePlatform', () => {
     fake.failNext('handlerRegister', 'internal');
     expect((await rejection(fake.handlerRegister())).code).toBe('internal');
     expect((await fake.handlerRegister()).schemes.every((s) => s.registered)).toBe(true);
+  });
+});
+
+describe('FakePlatform CRM', () => {
+  const lead = {
+    kind: 'lead' as const,
+    firstName: 'Sofía',
+    lastName: 'Quesada',
+    email: '',
+    phone: '+50622223333',
+    mobile: '',
+    company: '',
+  };
+
+  async function endedCall(fake: FakePlatform) {
+    const before = new Set((await fake.callsHistory()).map((c) => c.id));
+    await fake.callDial('+50622223333');
+    const id = (await fake.callsHistory()).find((c) => !before.has(c.id))!.id;
+    fake.simulateHangup(id);
+    return id;
+  }
+
+  it('refuses CRM work until a CRM is linked, and reports the links', async () => {
+    const fake = new FakePlatform();
+    const id = await endedCall(fake);
+    expect((await rejection(fake.contactsSearch('ana'))).code).toBe('crm_not_linked');
+    expect((await rejection(fake.callCreateContact(id, lead))).code).toBe('crm_not_linked');
+    expect(await fake.contactsCached('ana')).toEqual([]);
+    const statuses: string[] = [];
+    fake.onCrmStatus((s) => statuses.push(s.links.map((l) => l.state).join(',')));
+    const status = await fake.crmSignIn('salesforce');
+    expect(status.links.map((l) => [l.crm, l.linked, l.state])).toEqual([
+      ['salesforce', true, 'ok'],
+      ['zoho', false, 'not_linked'],
+    ]);
+    expect(statuses).toEqual(['ok,not_linked']);
+    expect((await fake.contactsCached('ana'))[0]?.name).toBe('Ana Rodríguez');
+  });
+
+  it('searches by name without accents, e-mail and digits, cache first then the CRM', async () => {
+    const fake = new FakePlatform({ crmLinked: ['salesforce'] });
+    expect((await fake.contactsSearch('lucia')).map((c) => c.name)).toEqual(['Lucía Fernández']);
+    expect((await fake.contactsSearch('88887777')).map((c) => c.id)).toEqual([
+      '0035e00000AbCdEAA1',
+    ]);
+    expect((await fake.contactsSearch('gruponorte')).map((c) => c.name)).toEqual(['Carlos Méndez']);
+    expect(await fake.contactsCached('Jorge')).toEqual([]);
+    expect((await fake.contactsSearch('Jorge')).map((c) => c.kind)).toEqual(['lead']);
+    // Found in the CRM once: now cached too.
+    expect((await fake.contactsCached('Jorge')).length).toBe(1);
+    expect((await rejection(fake.contactsSearch(' a '))).code).toBe('search_too_short');
+  });
+
+  it('names the field of a bad new record, and delivers a good one in order', async () => {
+    const fake = new FakePlatform({ crmLinked: ['zoho'] });
+    const id = await endedCall(fake);
+    const field = async (patch: object) =>
+      (await rejection(fake.callCreateContact(id, { ...lead, ...patch }))).field;
+    expect(await field({})).toBe('company');
+    expect(await field({ lastName: ' ' })).toBe('last_name');
+    expect(await field({ company: 'Q', email: 'no-at' })).toBe('email');
+    const queued = await fake.callCreateContact(id, { ...lead, company: 'Quesada S.A.' });
+    expect(queued.record).toEqual({ crm: 'zoho', kind: 'lead', id: null, name: 'Sofía Quesada' });
+    const logged = await fake.callLog(id, 'Cotización', '');
+    expect(logged.logState).toBe('logged');
+    expect(logged.crmWrites.map((w) => [w.kind, w.state])).toEqual([
+      ['create_contact', 'pending'],
+      ['log_call', 'pending'],
+    ]);
+    expect((await fake.crmStatus()).pendingWrites).toBe(2);
+    fake.advanceCrmWrites();
+    expect(fake.call(id)?.crmWrites.map((w) => w.state)).toEqual(['sending', 'pending']);
+    fake.deliverCrmWrites();
+    const done = fake.call(id)!;
+    expect(done.crmWrites.map((w) => w.state)).toEqual(['delivered', 'delivered']);
+    expect(done.record?.id).toMatch(/^\d{19}$/);
+    expect((await fake.crmStatus()).pendingWrites).toBe(0);
+  });
+
+  it('holds later writes behind one that needs attention, until it is retried', async () => {
+    const fake = new FakePlatform({ crmLinked: ['salesforce'] });
+    const first = await endedCall(fake);
+    const second = await endedCall(fake);
+    await fake.callAttach(first, 'salesforce', 'contact', '0035e00000AbCdEAA1');
+    await fake.callAttach(second, 'salesforce', 'contact', '0035e00000AbCdEAA1');
+    await fake.callLog(first, 'a', '');
+    await fake.callLog(second, 'b', '');
+    fake.failNextCrmWrite('crm_invalid_field', 'phone');
+    fake.deliverCrmWrites();
+    expect(fake.call(first)?.crmWrites[0]).toMatchObject({
+      state: 'needs_attention',
+      errorCode: 'crm_invalid_field',
+      errorField: 'phone',
+      attempts: 1,
+    });
+    expect(fake.call(second)?.crmWrites[0]?.state).toBe('pending');
+    expect((await fake.crmStatus()).needsAttention).toBe(1);
+    const retried = await fake.crmWriteRetry(fake.call(first)!.crmWrites[0]!.id);
+    expect(retried.crmWrites[0]?.state).toBe('pending');
+    fake.deliverCrmWrites();
+    expect(fake.call(first)?.crmWrites[0]).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(fake.call(second)?.crmWrites[0]?.state).toBe('delivered');
+  });
+
+  it('accepts only the known password + token, and never with the flow blocked', async () => {
+    const { username, passwordAndToken } = FAKE_SALESFORCE_USER;
+    const fake = new FakePlatform();
+    expect((await rejection(fake.crmPasswordSignIn(username, 'nope'))).code).toBe(
+      'crm_auth_failed',
+    );
+    expect((await fake.crmPasswordSignIn(username, passwordAndToken)).links[0]?.account).toBe(
+      username,
+    );
+    const blocked = new FakePlatform({ passwordFlowBlocked: true });
+    expect((await rejection(blocked.crmPasswordSignIn(username, passwordAndToken))).code).toBe(
+      'crm_auth_failed',
+    );
+    const noKeyring = new FakePlatform({ keyringAvailable: false });
+    expect((await rejection(noKeyring.crmSignIn('salesforce'))).code).toBe('keyring_unavailable');
+    expect(
+      (await noKeyring.crmStatus()).links.every((l) => l.state === 'keyring_unavailable'),
+    ).toBe(true);
+  });
+
+  it('screen-pops from the cache and records which record was opened', async () => {
+    const fake = new FakePlatform({ crmLinked: ['salesforce', 'zoho'] });
+    expect(fake.simulateIncoming('+50688887777').callerMatches.map((c) => c.crm)).toEqual([
+      'salesforce',
+      'zoho',
+    ]);
+    expect(fake.simulateIncoming('+525512345678').record?.name).toBe('Carlos Méndez');
+    expect(fake.simulateIncoming('+50640004000').callerMatches).toEqual([]);
+    await fake.recordOpen('zoho', 'contact', '5725767000000412001');
+    expect(fake.openedRecords).toEqual([
+      { crm: 'zoho', kind: 'contact', id: '5725767000000412001' },
+    ]);
+  });
+
+  it('validates the CRM settings with the field named', async () => {
+    const fake = new FakePlatform();
+    const settings = await fake.settingsGet();
+    const field = async (patch: Partial<typeof settings>) =>
+      (await rejection(fake.settingsSave({ ...settings, ...patch }))).field;
+    expect(await field({ salesforce: { ...settings.salesforce, loginHost: 'login' } })).toBe(
+      'salesforceLoginHost',
+    );
+    expect(await field({ zoho: { ...settings.zoho, redirectPort: 80 } })).toBe('zohoRedirectPort');
+    const saved = await fake.settingsSave({
+      ...settings,
+      zoho: { ...settings.zoho, accountsServer: 'https://accounts.zoho.eu' },
+    });
+    expect(saved.zoho.accountsServer).toBe('https://accounts.zoho.eu');
   });
 });

@@ -2,11 +2,19 @@ import { type Platform, type Unsubscribe } from './platform';
 import type {
   AppInfoView,
   CallView,
+  ContactKindView,
+  ContactView,
+  CrmKind,
+  CrmLinkState,
+  CrmLinkView,
+  CrmStatusView,
+  CrmWriteView,
   DialView,
   EndReason,
   HandlerStatusView,
   LineStatusView,
   NavigateView,
+  NewContactInput,
   SettingsView,
   WireError,
 } from './types';
@@ -24,6 +32,43 @@ export interface FakeOptions {
   handlerRegistered?: boolean;
   /** Start-up problems reported by `appInfo` (already explained, as the real app does). */
   problems?: string[];
+  /** CRMs linked at start (default: none). */
+  crmLinked?: CrmKind[];
+  /** False: the OS keyring cannot be used (no Secret Service, locked…). Default true. */
+  keyringAvailable?: boolean;
+  /** Records in the fake CRMs (default: {@link demoContacts}). */
+  contacts?: ContactView[];
+  /** Ids of the records also in the local cache (default: all but the demo's CRM-only ones). */
+  cachedContactIds?: string[];
+  /** True: the Salesforce org blocks the username-password flow (as most new orgs do). */
+  passwordFlowBlocked?: boolean;
+  /**
+   * `manual` (default): CRM writes move only when {@link FakePlatform.advanceCrmWrites} is
+   * called; `auto`: they move on their own every `autoDeliverMs` (browser demo).
+   */
+  crmDelivery?: 'manual' | 'auto';
+  autoDeliverMs?: number;
+}
+
+/** The Salesforce user whose "password + security token" the fake accepts. */
+export const FAKE_SALESFORCE_USER = {
+  username: 'agente@empresa.example',
+  passwordAndToken: 'Clave2025XyZsecuritytoken',
+} as const;
+
+/** The account a browser sign-in links, per CRM. */
+export const FAKE_CRM_ACCOUNTS: Record<CrmKind, string> = {
+  salesforce: 'agente@empresa.example',
+  zoho: 'agente@empresa.example',
+};
+
+const CRMS: readonly CrmKind[] = ['salesforce', 'zoho'];
+
+/** A queued CRM write as the fake's outbox keeps it. */
+interface FakeWrite extends CrmWriteView {
+  crm: CrmKind;
+  callId: string;
+  contact: NewContactInput | null;
 }
 
 type CommandName = Exclude<keyof Platform, 'kind' | `on${string}`>;
@@ -35,7 +80,52 @@ export const DEFAULT_SETTINGS: SettingsView = {
   defaultCountry: 'CR',
   language: 'auto',
   notifications: true,
+  salesforce: {
+    loginHost: 'https://login.salesforce.com',
+    clientId: 'PlatformCLI',
+    redirectPort: 1717,
+  },
+  zoho: {
+    accountsServer: 'https://accounts.zoho.com',
+    clientId: '',
+    clientSecret: '',
+    redirectPort: 8765,
+  },
 };
+
+/** Lower case without accents, for matching names as a person types them. */
+function fold(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
+const digitsOf = (text: string) => text.replace(/\D/g, '');
+
+/** Same number, whatever the prefix: the last 8 digits agree (national numbers in the region). */
+function sameNumber(a: string, b: string): boolean {
+  const x = digitsOf(a);
+  const y = digitsOf(b);
+  if (x.length < 3 || y.length < 3) return false;
+  if (x === y) return true;
+  return x.length >= 7 && y.length >= 7 && x.slice(-8) === y.slice(-8);
+}
+
+/** Name, e-mail or (3+ digits) phone number matches the query. */
+function contactMatches(contact: ContactView, query: string): boolean {
+  const q = fold(query.trim());
+  if (q === '') return false;
+  const names = [contact.name, contact.firstName ?? '', contact.lastName ?? '', contact.email ?? '']
+    .map(fold)
+    .filter((n) => n !== '');
+  if (names.some((n) => n.includes(q))) return true;
+  const digits = digitsOf(q);
+  if (digits.length >= 3 && /^[\d\s+().-]+$/.test(q)) {
+    return [contact.phone, contact.mobile].some((n) => !!n && digitsOf(n).includes(digits));
+  }
+  return false;
+}
+
+/** Lenient e-mail shape check, like the CRMs' own. */
+const isEmail = (value: string) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value);
 
 /** Deep copy through JSON, like the real IPC (also safe for Svelte state proxies). */
 function clone<T>(value: T): T {
@@ -66,6 +156,30 @@ function settingsProblem(settings: SettingsView): WireError | null {
     }
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(settings.baresip.sipDomain)) {
       return invalid('baresipSipDomain', 'must be a host or host:port');
+    }
+  }
+  const url = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?\/?$/;
+  const port = (p: number) => Number.isInteger(p) && p >= 1024 && p <= 65535;
+  if (settings.salesforce) {
+    if (!url.test(settings.salesforce.loginHost.trim())) {
+      return invalid('salesforceLoginHost', 'must be https://login.salesforce.com or a My Domain');
+    }
+    if (settings.salesforce.clientId.trim() === '') {
+      return invalid('salesforceClientId', 'the consumer key cannot be empty');
+    }
+    if (!port(settings.salesforce.redirectPort)) {
+      return invalid('salesforceRedirectPort', 'must be a port between 1024 and 65535');
+    }
+  }
+  if (settings.zoho) {
+    if (!url.test(settings.zoho.accountsServer.trim())) {
+      return invalid(
+        'zohoAccountsServer',
+        'must be an accounts server such as https://accounts.zoho.eu',
+      );
+    }
+    if (!port(settings.zoho.redirectPort)) {
+      return invalid('zohoRedirectPort', 'must be a port between 1024 and 65535');
     }
   }
   if (settings.lineKind === 'hand_off') {
@@ -119,6 +233,28 @@ export class FakePlatform implements Platform {
   private readonly lineStatusChanged = new Emitter<LineStatusView>();
   private readonly dialFailed = new Emitter<WireError>();
   private readonly navigate = new Emitter<NavigateView>();
+  private readonly crmStatusChanged = new Emitter<CrmStatusView>();
+
+  /** Every record opened with `recordOpen`, in order. */
+  readonly openedRecords: { crm: CrmKind; kind: ContactKindView; id: string }[] = [];
+  /** Every CRM whose sign-in page was "opened", in order. */
+  readonly signIns: CrmKind[] = [];
+
+  private keyringAvailable: boolean;
+  private links = new Map<
+    CrmKind,
+    { account: string; state: CrmLinkState; detail: string | null }
+  >();
+  private readonly passwordFlowBlocked: boolean;
+  private crmRecords: ContactView[];
+  private cached = new Set<string>();
+  private writes: FakeWrite[] = [];
+  private nextWriteId = 1;
+  private nextRecordId = 1;
+  private writeFailures: { code: string; field: string | null }[] = [];
+  private readonly crmDelivery: 'manual' | 'auto';
+  private readonly autoDeliverMs: number;
+  private autoTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: FakeOptions = {}) {
     this.now = options.now ?? (() => Date.now());
@@ -128,7 +264,19 @@ export class FakePlatform implements Platform {
     this.osLocale =
       options.osLocale ?? (typeof navigator === 'undefined' ? 'es-CR' : navigator.language);
     this.problems = [...(options.problems ?? [])];
-    for (const call of options.calls ?? []) this.calls.set(call.id, { ...call });
+    for (const call of options.calls ?? []) this.calls.set(call.id, withCrmFields(call));
+    this.keyringAvailable = options.keyringAvailable ?? true;
+    this.passwordFlowBlocked = options.passwordFlowBlocked ?? false;
+    for (const crm of options.crmLinked ?? []) {
+      this.links.set(crm, { account: FAKE_CRM_ACCOUNTS[crm], state: 'ok', detail: null });
+    }
+    this.crmRecords = clone(options.contacts ?? demoContacts());
+    const cachedIds =
+      options.cachedContactIds ??
+      this.crmRecords.map((c) => c.id).filter((id) => !DEMO_CRM_ONLY.includes(id));
+    this.cached = new Set(cachedIds);
+    this.crmDelivery = options.crmDelivery ?? 'manual';
+    this.autoDeliverMs = options.autoDeliverMs ?? 900;
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -260,6 +408,161 @@ export class FakePlatform implements Platform {
     this.checkFailure('uiReady');
   }
 
+  // ---- CRM commands ---------------------------------------------------------------------
+
+  async crmStatus(): Promise<CrmStatusView> {
+    this.checkFailure('crmStatus');
+    return this.statusView();
+  }
+
+  async crmSignIn(crm: CrmKind): Promise<CrmStatusView> {
+    this.checkFailure('crmSignIn');
+    this.requireKeyring();
+    if (crm === 'zoho' && this.settings.zoho.clientId.trim() === '') {
+      throw fail(
+        'invalid_setting',
+        'register Enlace in the Zoho API console first',
+        'zohoClientId',
+      );
+    }
+    this.signIns.push(crm);
+    this.links.set(crm, { account: FAKE_CRM_ACCOUNTS[crm], state: 'ok', detail: null });
+    return this.statusChanged();
+  }
+
+  async crmPasswordSignIn(username: string, passwordAndToken: string): Promise<CrmStatusView> {
+    this.checkFailure('crmPasswordSignIn');
+    this.requireKeyring();
+    const ok =
+      username.trim() === FAKE_SALESFORCE_USER.username &&
+      passwordAndToken === FAKE_SALESFORCE_USER.passwordAndToken;
+    if (this.passwordFlowBlocked || !ok) {
+      // Salesforce answers both cases with the same invalid_grant "authentication failure".
+      throw fail('crm_auth_failed', 'invalid_grant: authentication failure');
+    }
+    this.links.set('salesforce', { account: username.trim(), state: 'ok', detail: null });
+    return this.statusChanged();
+  }
+
+  async crmUnlink(crm: CrmKind): Promise<CrmStatusView> {
+    this.checkFailure('crmUnlink');
+    this.links.delete(crm);
+    return this.statusChanged();
+  }
+
+  async contactsSearch(query: string): Promise<ContactView[]> {
+    this.checkFailure('contactsSearch');
+    if (query.trim().length < 2) throw fail('search_too_short', 'type at least 2 characters');
+    if (this.links.size === 0) throw fail('crm_not_linked', 'no CRM is linked');
+    const reauth = [...this.links].find(([, link]) => link.state === 'needs_reauth');
+    if (reauth) throw fail('crm_reauth_required', `${reauth[0]}: sign in again`);
+    const cached = this.searchCache(query);
+    const fromCrm = this.crmRecords.filter(
+      (c) => this.links.has(c.crm) && contactMatches(c, query),
+    );
+    const merged = [...cached];
+    for (const c of fromCrm) {
+      this.cached.add(c.id);
+      if (!merged.some((m) => m.id === c.id)) merged.push(clone(c));
+    }
+    return merged;
+  }
+
+  async contactsCached(query: string): Promise<ContactView[]> {
+    this.checkFailure('contactsCached');
+    return this.searchCache(query);
+  }
+
+  async callAttach(
+    id: string,
+    crm: CrmKind,
+    kind: ContactKindView,
+    recordId: string,
+  ): Promise<CallView> {
+    this.checkFailure('callAttach');
+    const call = this.get(id);
+    this.requireLinked(crm);
+    const record = this.crmRecords.find((c) => c.crm === crm && c.id === recordId);
+    if (!record || record.kind !== kind) throw fail('not_found', `no ${kind} ${recordId}`);
+    return this.update({
+      ...call,
+      record: { crm, kind, id: record.id, name: record.name },
+    });
+  }
+
+  async callCreateContact(id: string, contact: NewContactInput): Promise<CallView> {
+    this.checkFailure('callCreateContact');
+    const call = this.get(id);
+    const crm = CRMS.find((c) => this.links.has(c));
+    if (!crm) throw fail('crm_not_linked', 'no CRM is linked');
+    const invalid = (field: string, message: string) => fail('crm_invalid_field', message, field);
+    const trimmed: NewContactInput = {
+      kind: contact.kind,
+      firstName: contact.firstName.trim(),
+      lastName: contact.lastName.trim(),
+      email: contact.email.trim(),
+      phone: contact.phone.trim(),
+      mobile: contact.mobile.trim(),
+      company: contact.kind === 'lead' ? contact.company.trim() : '',
+    };
+    if (trimmed.lastName === '') throw invalid('last_name', 'Apellido is required');
+    if (trimmed.kind === 'lead' && trimmed.company === '') {
+      throw invalid('company', 'Compañía is required for a lead');
+    }
+    if (trimmed.email !== '' && !isEmail(trimmed.email)) {
+      throw invalid('email', 'not an e-mail address');
+    }
+    for (const field of ['phone', 'mobile'] as const) {
+      if (trimmed[field] !== '' && !/^\+?[\d\s().-]{3,40}$/.test(trimmed[field])) {
+        throw invalid(field, 'not a phone number or extension');
+      }
+    }
+    const name = [trimmed.firstName, trimmed.lastName].filter((n) => n !== '').join(' ');
+    this.queueWrite(crm, id, 'create_contact', trimmed);
+    return this.update({
+      ...this.get(id),
+      record: { crm, kind: trimmed.kind, id: null, name },
+      crmWrites: this.writesOf(call.id),
+    });
+  }
+
+  async callLog(id: string, subject: string, comment: string): Promise<CallView> {
+    this.checkFailure('callLog');
+    const call = this.get(id);
+    if (!call.record) throw fail('not_found', 'attach a record first');
+    this.requireLinked(call.record.crm);
+    this.queueWrite(call.record.crm, id, 'log_call', null);
+    return this.update({
+      ...this.get(id),
+      logState: 'logged',
+      subject: subject.trim(),
+      comment: comment.trim(),
+    });
+  }
+
+  async crmWriteRetry(id: number): Promise<CallView> {
+    this.checkFailure('crmWriteRetry');
+    const write = this.writes.find((w) => w.id === id);
+    if (!write) throw fail('not_found', `no CRM write ${id}`);
+    if (write.state === 'needs_attention') {
+      Object.assign(write, {
+        state: 'pending',
+        errorCode: null,
+        errorMessage: null,
+        errorField: null,
+      });
+      this.writesChanged([write.callId]);
+      this.scheduleAuto();
+    }
+    return { ...this.get(write.callId) };
+  }
+
+  async recordOpen(crm: CrmKind, kind: ContactKindView, id: string): Promise<void> {
+    this.checkFailure('recordOpen');
+    this.requireLinked(crm);
+    this.openedRecords.push({ crm, kind, id });
+  }
+
   // ---- events ---------------------------------------------------------------------------
 
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe {
@@ -274,16 +577,27 @@ export class FakePlatform implements Platform {
   onNavigate(cb: (request: NavigateView) => void): Unsubscribe {
     return this.navigate.on(cb);
   }
+  onCrmStatus(cb: (status: CrmStatusView) => void): Unsubscribe {
+    return this.crmStatusChanged.on(cb);
+  }
 
   // ---- test helpers: the far end --------------------------------------------------------
 
   /** A call rings in. Returns the new call. */
   simulateIncoming(number: string, displayName: string | null = null): CallView {
+    // Screen-pop from the cache: one match is attached at once; several go to the chooser.
+    const matches = this.cachedRecords().filter(
+      (c) =>
+        (!!c.phone && sameNumber(c.phone, number)) || (!!c.mobile && sameNumber(c.mobile, number)),
+    );
+    const only = matches.length === 1 ? matches[0]! : null;
     const call: CallView = {
       ...this.blankCall('incoming', number, this.now()),
       peerDisplayName: displayName,
       fromNumber: number,
       toNumber: null,
+      callerMatches: matches,
+      record: only ? { crm: only.crm, kind: only.kind, id: only.id, name: only.name } : null,
     };
     this.update(call);
     return { ...call };
@@ -313,6 +627,70 @@ export class FakePlatform implements Platform {
 
   simulateNavigate(panel: string): void {
     this.navigate.emit({ panel });
+  }
+
+  /**
+   * Moves the CRM writes one step, like the app's delivery loop: per CRM, in order, the first
+   * write not delivered goes pending → sending, or sending → delivered (or needs_attention
+   * when {@link failNextCrmWrite} queued a failure). A write that needs attention holds back
+   * the later ones of its CRM. Returns whether anything changed.
+   */
+  advanceCrmWrites(): boolean {
+    const touched: string[] = [];
+    for (const crm of CRMS) {
+      const head = this.writes.find((w) => w.crm === crm && w.state !== 'delivered');
+      if (!head || head.state === 'needs_attention') continue;
+      if (!this.links.has(crm) || this.links.get(crm)?.state !== 'ok') continue;
+      if (head.state === 'pending') {
+        head.state = 'sending';
+        head.attempts += 1;
+      } else {
+        const failure = this.writeFailures.shift();
+        if (failure) {
+          Object.assign(head, {
+            state: 'needs_attention',
+            errorCode: failure.code,
+            errorMessage: `simulated ${failure.code}`,
+            errorField: failure.field,
+          });
+        } else {
+          head.state = 'delivered';
+          if (head.kind === 'create_contact') this.created(head);
+        }
+      }
+      touched.push(head.callId);
+    }
+    if (touched.length > 0) this.writesChanged(touched);
+    return touched.length > 0;
+  }
+
+  /** Runs {@link advanceCrmWrites} until nothing moves. */
+  deliverCrmWrites(): void {
+    for (let i = 0; i < 1000 && this.advanceCrmWrites(); i += 1);
+  }
+
+  /** The next CRM write that is sent fails and needs the agent's attention. */
+  failNextCrmWrite(code: string, field: string | null = null): void {
+    this.writeFailures.push({ code, field });
+  }
+
+  /** The CRM now refuses the link's tokens (revoked, expired refresh token…). */
+  simulateCrmReauth(crm: CrmKind, detail: string | null = null): void {
+    const link = this.links.get(crm);
+    if (!link) return;
+    this.links.set(crm, { ...link, state: 'needs_reauth', detail });
+    this.crmStatusChanged.emit(this.statusView());
+  }
+
+  /** The OS keyring stops (or starts) answering. */
+  simulateKeyring(available: boolean): void {
+    this.keyringAvailable = available;
+    this.crmStatusChanged.emit(this.statusView());
+  }
+
+  /** What the fake CRMs hold (every record, created ones included). */
+  crmContacts(): ContactView[] {
+    return clone(this.crmRecords);
   }
 
   /** The next call of `command` rejects with `code` (and `field`, for `invalid_setting`). */
@@ -348,6 +726,147 @@ export class FakePlatform implements Platform {
     return call;
   }
 
+  private requireKeyring(): void {
+    if (!this.keyringAvailable) {
+      throw fail('keyring_unavailable', 'no Secret Service provider answered on the session bus');
+    }
+  }
+
+  private requireLinked(crm: CrmKind): void {
+    if (!this.links.has(crm)) throw fail('crm_not_linked', `${crm} is not linked`);
+  }
+
+  /** Cached records of the linked CRMs. */
+  private cachedRecords(): ContactView[] {
+    return this.crmRecords
+      .filter((c) => this.cached.has(c.id) && this.links.has(c.crm))
+      .map((c) => clone(c));
+  }
+
+  private searchCache(query: string): ContactView[] {
+    return this.cachedRecords().filter((c) => contactMatches(c, query));
+  }
+
+  private statusView(): CrmStatusView {
+    const links: CrmLinkView[] = CRMS.map((crm) => {
+      const link = this.links.get(crm);
+      const state: CrmLinkState = !this.keyringAvailable
+        ? 'keyring_unavailable'
+        : (link?.state ?? 'not_linked');
+      return {
+        crm,
+        linked: !!link,
+        account: link?.account ?? null,
+        state,
+        detail: link?.detail ?? null,
+        // Zoho access tokens last an hour; the app renews them a minute early.
+        accessExpiresAt: link && crm === 'zoho' ? this.now() + 3_600_000 : null,
+        warning: null,
+      };
+    });
+    const open = this.writes.filter((w) => w.state !== 'delivered');
+    return {
+      keyring: {
+        available: this.keyringAvailable,
+        detail: this.keyringAvailable ? null : 'no Secret Service provider on the session bus',
+      },
+      links,
+      pendingWrites: open.filter((w) => w.state !== 'needs_attention').length,
+      needsAttention: open.filter((w) => w.state === 'needs_attention').length,
+    };
+  }
+
+  private statusChanged(): CrmStatusView {
+    const status = this.statusView();
+    this.crmStatusChanged.emit(clone(status));
+    this.scheduleAuto();
+    return status;
+  }
+
+  private writesOf(callId: string): CrmWriteView[] {
+    return this.writes
+      .filter((w) => w.callId === callId)
+      .map(({ id, kind, state, attempts, errorCode, errorMessage, errorField }) => ({
+        id,
+        kind,
+        state,
+        attempts,
+        errorCode,
+        errorMessage,
+        errorField,
+      }));
+  }
+
+  private queueWrite(
+    crm: CrmKind,
+    callId: string,
+    kind: FakeWrite['kind'],
+    contact: NewContactInput | null,
+  ): void {
+    this.writes.push({
+      id: this.nextWriteId++,
+      crm,
+      callId,
+      kind,
+      contact,
+      state: 'pending',
+      attempts: 0,
+      errorCode: null,
+      errorMessage: null,
+      errorField: null,
+    });
+    this.writesChanged([callId]);
+    this.scheduleAuto();
+  }
+
+  /** Calls whose writes changed get their new `crmWrites` (and an event); so does crm:status. */
+  private writesChanged(callIds: string[]): void {
+    for (const id of new Set(callIds)) {
+      const call = this.calls.get(id);
+      if (call) this.update({ ...call, crmWrites: this.writesOf(id) });
+    }
+    this.crmStatusChanged.emit(this.statusView());
+  }
+
+  /** A create_contact was delivered: the record exists in the CRM and the call gets its id. */
+  private created(write: FakeWrite): void {
+    const input = write.contact;
+    if (!input) return;
+    const n = String(this.nextRecordId++).padStart(4, '0');
+    const id =
+      write.crm === 'salesforce'
+        ? `${input.kind === 'lead' ? '00Q' : '003'}5e00000Nw${n}AAA`
+        : `57257670000009${input.kind === 'lead' ? '2' : '1'}${n}`;
+    const name = [input.firstName, input.lastName].filter((x) => x !== '').join(' ');
+    const nullIfEmpty = (v: string) => (v === '' ? null : v);
+    this.crmRecords.push({
+      crm: write.crm,
+      id,
+      kind: input.kind,
+      name,
+      firstName: nullIfEmpty(input.firstName),
+      lastName: nullIfEmpty(input.lastName),
+      email: nullIfEmpty(input.email),
+      phone: nullIfEmpty(input.phone),
+      mobile: nullIfEmpty(input.mobile),
+      company: input.kind === 'lead' ? nullIfEmpty(input.company) : null,
+    });
+    this.cached.add(id);
+    const call = this.calls.get(write.callId);
+    if (call?.record && call.record.id === null) {
+      this.calls.set(call.id, { ...call, record: { ...call.record, id } });
+    }
+  }
+
+  /** `auto` delivery: keeps stepping the outbox while there is work. */
+  private scheduleAuto(): void {
+    if (this.crmDelivery !== 'auto' || this.autoTimer !== null) return;
+    this.autoTimer = setTimeout(() => {
+      this.autoTimer = null;
+      if (this.advanceCrmWrites()) this.scheduleAuto();
+    }, this.autoDeliverMs);
+  }
+
   private blankCall(direction: CallView['direction'], number: string, at: number): CallView {
     return {
       id: `fake-${this.nextId++}`,
@@ -364,6 +883,11 @@ export class FakePlatform implements Platform {
       endReason: null,
       endDetail: null,
       logState: 'pending',
+      record: null,
+      subject: null,
+      comment: null,
+      crmWrites: [],
+      callerMatches: [],
     };
   }
 
@@ -376,8 +900,8 @@ export class FakePlatform implements Platform {
 
   private update(call: CallView): CallView {
     this.calls.set(call.id, call);
-    this.callUpdated.emit({ ...call });
-    return { ...call };
+    this.callUpdated.emit(clone(call));
+    return clone(call);
   }
 
   private handlerView(): HandlerStatusView {
@@ -392,6 +916,103 @@ export class FakePlatform implements Platform {
   }
 }
 
+/** A call from before the CRM fields existed gets their empty values. */
+function withCrmFields(call: CallView): CallView {
+  return clone({
+    ...call,
+    record: call.record ?? null,
+    subject: call.subject ?? null,
+    comment: call.comment ?? null,
+    crmWrites: call.crmWrites ?? [],
+    callerMatches: call.callerMatches ?? [],
+  });
+}
+
+/** Demo records that are in the CRM but not yet in the local cache ("Buscar en el CRM"). */
+const DEMO_CRM_ONLY = ['00Q5e00000JrRmzEAB', '5725767000000413002'];
+
+/**
+ * A few Latin-American records in both CRMs. Ana Rodríguez (Salesforce) and María José Vargas
+ * (Zoho) share +506 8888 7777, so a call from it shows the chooser.
+ */
+export function demoContacts(): ContactView[] {
+  const contact = (c: Partial<ContactView> & Pick<ContactView, 'crm' | 'id' | 'kind'>) => {
+    const first = c.firstName ?? null;
+    const last = c.lastName ?? null;
+    return {
+      name: [first, last].filter((x) => x).join(' '),
+      firstName: first,
+      lastName: last,
+      email: null,
+      phone: null,
+      mobile: null,
+      company: null,
+      ...c,
+    };
+  };
+  return [
+    contact({
+      crm: 'salesforce',
+      id: '0035e00000AbCdEAA1',
+      kind: 'contact',
+      firstName: 'Ana',
+      lastName: 'Rodríguez',
+      email: 'ana.rodriguez@cafetarrazu.example',
+      phone: '+50688887777',
+      mobile: '+50670001234',
+      company: 'Café Tarrazú S.A.',
+    }),
+    contact({
+      crm: 'salesforce',
+      id: '0035e00000FgHiJAA1',
+      kind: 'contact',
+      firstName: 'Carlos',
+      lastName: 'Méndez',
+      email: 'cmendez@gruponorte.example',
+      phone: '+525512345678',
+      company: 'Grupo Norte',
+    }),
+    contact({
+      crm: 'salesforce',
+      id: '00Q5e00000XyZ12EAB',
+      kind: 'lead',
+      firstName: 'Lucía',
+      lastName: 'Fernández',
+      email: 'lucia@estudiofernandez.example',
+      phone: '+5491145678901',
+      company: 'Estudio Fernández',
+    }),
+    contact({
+      crm: 'salesforce',
+      id: '00Q5e00000JrRmzEAB',
+      kind: 'lead',
+      firstName: 'Jorge',
+      lastName: 'Ramírez',
+      phone: '+573001234567',
+      company: 'Ramírez Ltda.',
+    }),
+    contact({
+      crm: 'zoho',
+      id: '5725767000000412001',
+      kind: 'contact',
+      firstName: 'María José',
+      lastName: 'Vargas',
+      email: 'mjvargas@vargas.example',
+      phone: '+506 8888 7777',
+      company: 'Vargas & Hijos',
+    }),
+    contact({
+      crm: 'zoho',
+      id: '5725767000000413002',
+      kind: 'lead',
+      firstName: 'Pedro',
+      lastName: 'Castillo',
+      mobile: '+51987654321',
+      company: 'Castillo S.A.C.',
+    }),
+  ];
+}
+
 /** A few ended calls so the browser demo has something to show. Clearly marked as demo data. */
 export function demoCalls(now: number): CallView[] {
   const base = {
@@ -400,6 +1021,11 @@ export function demoCalls(now: number): CallView[] {
     status: 'ended' as const,
     endDetail: null,
     logState: 'pending' as const,
+    record: null,
+    subject: null,
+    comment: null,
+    crmWrites: [],
+    callerMatches: [],
   };
   const minute = 60_000;
   return [

@@ -1,12 +1,19 @@
 // The one door to the host. Only files under src/platform/ may import @tauri-apps/* (eslint).
-import { demoCalls, FakePlatform } from './fake';
+import { DEFAULT_SETTINGS, demoCalls, FakePlatform } from './fake';
 import type { Platform } from './platform';
 import { createTauriPlatform } from './tauri';
 
 export * from './types';
 export { toWireError } from './platform';
 export type { NavigateRequest, Platform, Unsubscribe } from './platform';
-export { FakePlatform, DEFAULT_SETTINGS, type FakeOptions } from './fake';
+export {
+  FakePlatform,
+  DEFAULT_SETTINGS,
+  FAKE_CRM_ACCOUNTS,
+  FAKE_SALESFORCE_USER,
+  demoContacts,
+  type FakeOptions,
+} from './fake';
 
 /** True inside the Tauri webview. */
 export function isTauri(): boolean {
@@ -19,7 +26,12 @@ export function isTauri(): boolean {
  */
 export function createPlatform(): Platform {
   if (isTauri()) return createTauriPlatform();
-  const fake = new FakePlatform({ calls: demoCalls(Date.now()) });
+  const fake = new FakePlatform({
+    calls: demoCalls(Date.now()),
+    crmLinked: ['salesforce'],
+    crmDelivery: 'auto',
+    settings: { zoho: { ...DEFAULT_SETTINGS.zoho, clientId: '1000.DEMOCLIENTID' } },
+  });
   (window as unknown as { enlaceFake: FakePlatform }).enlaceFake = fake;
   return fake;
 }

@@ -1,10 +1,15 @@
 import type {
   AppInfoView,
   CallView,
+  ContactKindView,
+  ContactView,
+  CrmKind,
+  CrmStatusView,
   DialView,
   HandlerStatusView,
   LineStatusView,
   NavigateView,
+  NewContactInput,
   SettingsView,
   WireError,
 } from './types';
@@ -20,7 +25,7 @@ export type NavigateRequest = NavigateView;
 
 /**
  * Everything the UI may ask of the host. One method per Tauri command of the IPC contract
- * (notes/contract.md) plus one subscription per event. Every method rejects with a
+ * (notes/contract.md, notes/contract3.md) plus one subscription per event. Every method rejects with a
  * {@link WireError}; the UI shows `errors.<code>` and never reads `message`.
  */
 export interface Platform {
@@ -48,10 +53,32 @@ export interface Platform {
   /** The UI painted its first frame (the cold-start measurement ends here). Call once. */
   uiReady(): Promise<void>;
 
+  // ---- CRM (notes/contract3.md) ----
+  crmStatus(): Promise<CrmStatusView>;
+  /** Opens the system browser to sign in; resolves once the redirect came back (up to 5 min). */
+  crmSignIn(crm: CrmKind): Promise<CrmStatusView>;
+  /** Salesforce username-password flow (many orgs block it; the browser sign-in comes first). */
+  crmPasswordSignIn(username: string, passwordAndToken: string): Promise<CrmStatusView>;
+  crmUnlink(crm: CrmKind): Promise<CrmStatusView>;
+  /** Cache first, then the linked CRMs, merged. Rejects with `search_too_short`, `crm_*`. */
+  contactsSearch(query: string): Promise<ContactView[]>;
+  /** The local cache only (search as you type). */
+  contactsCached(query: string): Promise<ContactView[]>;
+  callAttach(id: string, crm: CrmKind, kind: ContactKindView, recordId: string): Promise<CallView>;
+  /** Queues the record's creation and attaches the call; field errors set `WireError.field`. */
+  callCreateContact(id: string, contact: NewContactInput): Promise<CallView>;
+  /** Queues the call activity (subject + comment) for the attached record. */
+  callLog(id: string, subject: string, comment: string): Promise<CallView>;
+  /** Retries a CRM write that needs attention (`id` is `CrmWriteView.id`). */
+  crmWriteRetry(id: number): Promise<CallView>;
+  /** Opens the record in the browser. */
+  recordOpen(crm: CrmKind, kind: ContactKindView, id: string): Promise<void>;
+
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe;
   onLineStatus(cb: (status: LineStatusView) => void): Unsubscribe;
   onDialFailed(cb: (error: WireError) => void): Unsubscribe;
   onNavigate(cb: (request: NavigateRequest) => void): Unsubscribe;
+  onCrmStatus(cb: (status: CrmStatusView) => void): Unsubscribe;
 }
 
 /** Normalises anything a command rejected with into a {@link WireError}. */

@@ -4,6 +4,8 @@ import { toWireError, type Platform, type Unsubscribe } from './platform';
 import type {
   AppInfoView,
   CallView,
+  ContactView,
+  CrmStatusView,
   DialView,
   HandlerStatusView,
   LineStatusView,
@@ -40,7 +42,7 @@ function subscribe<T>(event: string, cb: (payload: T) => void): Unsubscribe {
   };
 }
 
-/** The real host: Tauri commands and events of notes/contract.md. */
+/** The real host: Tauri commands and events of notes/contract.md and notes/contract3.md. */
 export function createTauriPlatform(): Platform {
   return {
     kind: 'tauri',
@@ -62,9 +64,23 @@ export function createTauriPlatform(): Platform {
     handlerRegister: () => call<HandlerStatusView>('handler_register'),
     appInfo: () => call<AppInfoView>('app_info'),
     uiReady: () => call<void>('ui_ready'),
+    crmStatus: () => call<CrmStatusView>('crm_status'),
+    crmSignIn: (crm) => call<CrmStatusView>('crm_sign_in', { crm }),
+    crmPasswordSignIn: (username, passwordAndToken) =>
+      call<CrmStatusView>('crm_password_sign_in', { username, passwordAndToken }),
+    crmUnlink: (crm) => call<CrmStatusView>('crm_unlink', { crm }),
+    contactsSearch: (query) => call<ContactView[]>('contacts_search', { query }),
+    contactsCached: (query) => call<ContactView[]>('contacts_cached', { query }),
+    callAttach: (id, crm, kind, recordId) =>
+      call<CallView>('call_attach', { id, crm, kind, recordId }),
+    callCreateContact: (id, contact) => call<CallView>('call_create_contact', { id, contact }),
+    callLog: (id, subject, comment) => call<CallView>('call_log', { id, subject, comment }),
+    crmWriteRetry: (id) => call<CallView>('crm_write_retry', { id }),
+    recordOpen: (crm, kind, id) => call<void>('record_open', { crm, kind, id }),
     onCallUpdated: (cb) => subscribe<CallView>('call:updated', cb),
     onLineStatus: (cb) => subscribe<LineStatusView>('line:status', cb),
     onDialFailed: (cb) => subscribe<WireError>('dial:failed', (e) => cb(toWireError(e))),
     onNavigate: (cb) => subscribe<NavigateView>('app:navigate', cb),
+    onCrmStatus: (cb) => subscribe<CrmStatusView>('crm:status', cb),
   };
 }

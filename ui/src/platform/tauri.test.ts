@@ -1,0 +1,75 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+const listen = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...args: unknown[]) => listen(...args) }));
+
+const { createTauriPlatform } = await import('./tauri');
+
+beforeEach(() => {
+  invoke.mockReset();
+  invoke.mockResolvedValue(null);
+  listen.mockReset();
+  listen.mockResolvedValue(() => {});
+});
+
+describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
+  it('invokes each command by its name with camelCase arguments', async () => {
+    const p = createTauriPlatform();
+    const contact = {
+      kind: 'lead' as const,
+      firstName: 'Ana',
+      lastName: 'Rodríguez',
+      email: '',
+      phone: '+50688887777',
+      mobile: '',
+      company: 'Café',
+    };
+    await p.crmStatus();
+    await p.crmSignIn('zoho');
+    await p.crmPasswordSignIn('ana@example.com', 'pwTOKEN');
+    await p.crmUnlink('salesforce');
+    await p.contactsSearch('ana');
+    await p.contactsCached('an');
+    await p.callAttach('c1', 'salesforce', 'contact', '003xx');
+    await p.callCreateContact('c1', contact);
+    await p.callLog('c1', 'Asunto', 'Comentario');
+    await p.crmWriteRetry(7);
+    await p.recordOpen('zoho', 'lead', '572');
+    expect(invoke.mock.calls).toEqual([
+      ['crm_status', undefined],
+      ['crm_sign_in', { crm: 'zoho' }],
+      ['crm_password_sign_in', { username: 'ana@example.com', passwordAndToken: 'pwTOKEN' }],
+      ['crm_unlink', { crm: 'salesforce' }],
+      ['contacts_search', { query: 'ana' }],
+      ['contacts_cached', { query: 'an' }],
+      ['call_attach', { id: 'c1', crm: 'salesforce', kind: 'contact', recordId: '003xx' }],
+      ['call_create_contact', { id: 'c1', contact }],
+      ['call_log', { id: 'c1', subject: 'Asunto', comment: 'Comentario' }],
+      ['crm_write_retry', { id: 7 }],
+      ['record_open', { crm: 'zoho', kind: 'lead', id: '572' }],
+    ]);
+  });
+
+  it('turns a rejection into a WireError with its field', async () => {
+    invoke.mockRejectedValueOnce({ code: 'crm_invalid_field', message: 'x', field: 'company' });
+    await expect(
+      createTauriPlatform().callCreateContact('c1', {
+        kind: 'lead',
+        firstName: '',
+        lastName: 'X',
+        email: '',
+        phone: '',
+        mobile: '',
+        company: '',
+      }),
+    ).rejects.toEqual({ code: 'crm_invalid_field', message: 'x', field: 'company' });
+  });
+
+  it('listens to crm:status', () => {
+    const stop = createTauriPlatform().onCrmStatus(() => {});
+    expect(listen.mock.calls[0]![0]).toBe('crm:status');
+    stop();
+  });
+});
