@@ -1,1 +1,36 @@
-//! placeholder
+//! `enlace-crm` owns everything Enlace says to a CRM: signing in (browser OAuth through a
+//! loopback redirect, Salesforce's legacy username-password flow), keeping tokens fresh,
+//! searching Contacts and Leads, creating them, and logging calls as CRM activities with
+//! idempotent retries. Blocking HTTP (ureq 3) with fixed timeouts, no automatic redirects and
+//! a body cap; every failure is a [`CrmError`] with a stable code.
+//!
+//! Layout: [`CrmLink`] (`link.rs`) is the facade — one closed `match` on the account per
+//! operation (style rule 10) into `salesforce.rs` or `zoho.rs`, which hold each API's wire
+//! format. `oauth.rs` has PKCE and the loopback listener, `http.rs` the client and reply
+//! checks, `input.rs` the provider-neutral reading of what the agent typed, `dates.rs` the
+//! UTC formats.
+//!
+//! Invariants: tokens are [`enlace_secrets::Sensitive`] and never reach an error, a log line
+//! or a `Debug`; the non-secret [`CrmAccount`] is what the database stores; a rate-limited
+//! call is never retried here (the outbox backs off with [`CrmError::retry_after`]).
+//!
+//! To extend: a new operation is a method on [`CrmLink`] plus one function per provider; a
+//! third CRM is a new `CrmAccount` variant and module (the compiler lists every `match`).
+//! This crate never depends on rusqlite, keyring or tauri.
+
+mod account;
+mod dates;
+mod error;
+mod http;
+mod input;
+mod link;
+mod oauth;
+mod salesforce;
+mod zoho;
+
+pub use account::{
+    CrmAccount, CrmConfig, SalesforceAccount, SalesforceConfig, Tokens, ZohoAccount, ZohoConfig,
+};
+pub use error::{CrmError, DEFAULT_RETRY_AFTER};
+pub use link::CrmLink;
+pub use oauth::{salesforce_password_sign_in, PendingSignIn};

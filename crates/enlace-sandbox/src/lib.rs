@@ -1,1 +1,32 @@
-//! placeholder
+//! `enlace-sandbox` owns faithful local doubles of the services Enlace cannot run in tests:
+//! Salesforce ([`SalesforceDouble`]) and Zoho CRM ([`ZohoDouble`]). Each serves HTTP/1.1 on
+//! `127.0.0.1` (port 0 by default) from a small hand-written server ([`http`](crate) module,
+//! shared by both), keeps its state behind a mutex, records every request
+//! ([`RecordedRequest`]) so tests can assert exactly what a client sent, and can misbehave on
+//! demand ([`Fault`]: a reply lost after the write was committed, a dropped connection, 5xx
+//! bursts, slow replies, an HTML proxy page, truncated JSON, a redirect to another host).
+//! Dropping a double stops its listener and joins the thread. Nothing is ever sent beyond
+//! loopback: the doubles only answer.
+//!
+//! The reply shapes follow `/work/shared/reference/api-facts.md` §A (Salesforce) and §B (Zoho),
+//! errors included. The binary `enlace-sandbox` starts both with demo data
+//! (`cargo run -p enlace-sandbox -- --salesforce-port P --zoho-port Q`).
+//!
+//! To extend: add an endpoint by adding a match arm in the double's `route`/`api` function and a
+//! test in `tests/doubles.rs`; add a fault by adding a [`Fault`] variant and its handling in
+//! `common::with_fault`; keep every reply byte-for-byte what the real service sends, and mark
+//! guesses in the doc comment.
+
+mod common;
+pub mod demo;
+mod http;
+mod salesforce;
+mod sf_search;
+mod zoho;
+
+pub use common::{Fault, RecordedRequest};
+pub use salesforce::{
+    SalesforceDouble, SALESFORCE_CODE_LIFETIME, SALESFORCE_DAILY_LIMIT, SALESFORCE_DEFAULT_USER,
+    SALESFORCE_VERSIONS,
+};
+pub use zoho::{ZohoDouble, ZOHO_CODE_LIFETIME, ZOHO_DEFAULT_USER};

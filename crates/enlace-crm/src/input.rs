@@ -1,0 +1,170 @@
+//! Provider-neutral checks of what the agent typed: what a search query is (number, e-mail or
+//! name) and whether a new contact can be sent at all.
+
+use enlace_core::{
+    equivalent_digits, CallActivity, CallDirection, ContactKind, Country, Crm, NewContact,
+};
+
+use crate::error::CrmError;
+
+/// Longest query sent to a CRM, in characters; longer input is cut at a character boundary
+/// (nobody searches by a paragraph, and SOSL/Zoho reject very long terms).
+pub(crate) const MAX_QUERY_CHARS: usize = 80;
+
+/// What a search query looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SearchKey {
+    /// Digit-only forms of one number (E.164 digits, national number, as typed), most
+    /// specific first; also extensions ("4000").
+    Phone(Vec<String>),
+    Email(String),
+    Name(String),
+}
+
+impl SearchKey {
+    pub fn parse(query: &str, country: Country) -> Result<SearchKey, CrmError> {
+        let trimmed: String = query.trim().chars().take(MAX_QUERY_CHARS).collect();
+        let trimmed = trimmed.trim();
+        if trimmed.chars().count() < 2 {
+            return Err(CrmError::SearchTooShort);
+        }
+        if trimmed.contains('@') {
+            return Ok(SearchKey::Email(trimmed.to_owned()));
+        }
+        let phone_like = trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().#*/".contains(c));
+        if phone_like {
+            let digits = trimmed.chars().filter(char::is_ascii_digit).count();
+            if digits < 2 {
+                return Err(CrmError::SearchTooShort);
+            }
+            let forms = equivalent_digits(trimmed, country);
+            return Ok(SearchKey::Phone(forms));
+        }
+        Ok(SearchKey::Name(trimmed.to_owned()))
+    }
+}
+
+/// A trimmed, non-empty optional field.
+pub(crate) fn present(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Local check before anything is sent: a Lead needs a company. Everything else (last name,
+/// e-mail format, duplicates) is the CRM's call, mapped back to our field names.
+pub(crate) fn validate_new_contact(crm: Crm, new: &NewContact) -> Result<(), CrmError> {
+    if new.kind == ContactKind::Lead && present(&new.company).is_none() {
+        return Err(CrmError::InvalidField {
+            crm,
+            field: Some("company".into()),
+            message: "La empresa es obligatoria para un candidato (Lead).".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The activity's subject, or "Llamada entrante/saliente {number}" when the agent left it
+/// empty (both CRMs require one).
+pub(crate) fn call_subject(activity: &CallActivity) -> String {
+    let subject = activity.subject.trim();
+    if !subject.is_empty() {
+        return subject.to_owned();
+    }
+    let what = match activity.direction {
+        CallDirection::Incoming => "Llamada entrante",
+        CallDirection::Outgoing => "Llamada saliente",
+    };
+    format!("{what} {}", activity.peer_number.trim())
+        .trim()
+        .to_owned()
+}
+
+/// Percent-encode a query or path component (everything but RFC 3986 unreserved bytes).
+pub(crate) fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Cut `text` to at most `max` characters.
+pub(crate) fn truncate_chars(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cr() -> Country {
+        Country::parse("CR").expect("CR")
+    }
+
+    #[test]
+    fn queries_are_classified() {
+        assert_eq!(SearchKey::parse("a", cr()), Err(CrmError::SearchTooShort));
+        assert_eq!(SearchKey::parse("  ", cr()), Err(CrmError::SearchTooShort));
+        assert_eq!(SearchKey::parse("+ 5", cr()), Err(CrmError::SearchTooShort));
+        assert_eq!(
+            SearchKey::parse(" ana@acme.cr ", cr()),
+            Ok(SearchKey::Email("ana@acme.cr".into()))
+        );
+        assert_eq!(
+            SearchKey::parse("Ana María", cr()),
+            Ok(SearchKey::Name("Ana María".into()))
+        );
+        match SearchKey::parse("+506 8888-1234", cr()) {
+            Ok(SearchKey::Phone(forms)) => {
+                assert_eq!(forms[0], "50688881234");
+                assert!(forms.contains(&"88881234".to_owned()));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            SearchKey::parse("4000", cr()),
+            Ok(SearchKey::Phone(vec!["4000".into()]))
+        );
+    }
+
+    #[test]
+    fn long_queries_are_cut_at_a_character_boundary() {
+        let long = "ñ".repeat(500);
+        match SearchKey::parse(&long, cr()) {
+            Ok(SearchKey::Name(n)) => assert_eq!(n.chars().count(), MAX_QUERY_CHARS),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn components_are_percent_encoded() {
+        assert_eq!(encode_component("a b+c/ñ\\{"), "a%20b%2Bc%2F%C3%B1%5C%7B");
+        assert_eq!(encode_component("00Q5e-._~"), "00Q5e-._~");
+    }
+
+    #[test]
+    fn a_lead_needs_a_company() {
+        let mut new = NewContact {
+            kind: ContactKind::Lead,
+            first_name: Some("Ana".into()),
+            last_name: "Mora".into(),
+            email: None,
+            phone: None,
+            mobile: None,
+            company: Some("  ".into()),
+        };
+        let err = validate_new_contact(Crm::Salesforce, &new).expect_err("company");
+        assert_eq!(err.field(), Some("company"));
+        assert_eq!(err.code(), enlace_core::ErrorCode::CrmInvalidField);
+        new.company = Some("Acme".into());
+        assert!(validate_new_contact(Crm::Salesforce, &new).is_ok());
+        new.kind = ContactKind::Contact;
+        new.company = None;
+        assert!(validate_new_contact(Crm::Zoho, &new).is_ok());
+    }
+}

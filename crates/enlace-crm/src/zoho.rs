@@ -1,0 +1,1098 @@
+//! Zoho CRM: OAuth (authorization code with the data center named by the redirect, refresh,
+//! revoke) and the REST API v7 (search, insert Contacts/Leads/Calls, COQL existence checks).
+//! Facts: `api-facts.md` section B.
+
+use enlace_core::{
+    CallActivity, CallDirection, Clock, Contact, ContactKind, Crm, NewContact, RecordRef, Timestamp,
+};
+use enlace_secrets::Sensitive;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::account::{CrmAccount, Tokens, ZohoAccount, ZohoConfig};
+use crate::dates;
+use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
+use crate::http::{host_label, Body, Http, Reply};
+use crate::input::{call_subject, encode_component, present, truncate_chars, SearchKey};
+use crate::link::Session;
+
+const SCOPES: &str = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,\
+ZohoCRM.coql.READ,ZohoSearch.securesearch.READ";
+
+/// Refresh this long before the access token expires.
+const REFRESH_MARGIN_MS: i64 = 60_000;
+
+/// Zoho data centers (table B0): location code, accounts host, API host, CRM web host.
+const DATA_CENTERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "us",
+        "accounts.zoho.com",
+        "www.zohoapis.com",
+        "crm.zoho.com",
+    ),
+    ("eu", "accounts.zoho.eu", "www.zohoapis.eu", "crm.zoho.eu"),
+    ("in", "accounts.zoho.in", "www.zohoapis.in", "crm.zoho.in"),
+    (
+        "au",
+        "accounts.zoho.com.au",
+        "www.zohoapis.com.au",
+        "crm.zoho.com.au",
+    ),
+    ("jp", "accounts.zoho.jp", "www.zohoapis.jp", "crm.zoho.jp"),
+    (
+        "cn",
+        "accounts.zoho.com.cn",
+        "www.zohoapis.com.cn",
+        "crm.zoho.com.cn",
+    ),
+    // Canada is the exception: zohocloud.ca for accounts and the web UI.
+    (
+        "ca",
+        "accounts.zohocloud.ca",
+        "www.zohoapis.ca",
+        "crm.zohocloud.ca",
+    ),
+    ("sa", "accounts.zoho.sa", "www.zohoapis.sa", "crm.zoho.sa"),
+    ("ae", "accounts.zoho.ae", "www.zohoapis.ae", "crm.zoho.ae"),
+];
+
+fn base(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+pub(crate) fn authorize_url(config: &ZohoConfig, redirect_uri: &str, state: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("scope", SCOPES)
+        .append_pair("client_id", &config.client_id)
+        .append_pair("response_type", "code")
+        .append_pair("access_type", "offline")
+        .append_pair("prompt", "consent")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .finish();
+    format!("{}/oauth/v2/auth?{query}", base(&config.accounts_server))
+}
+
+fn origin_of(url: &str) -> Option<url::Origin> {
+    url::Url::parse(url).ok().map(|u| u.origin())
+}
+
+/// The accounts server for the token exchange: the redirect's `accounts-server` when it is an
+/// https Zoho accounts host (B0) or the configured server's origin; else derived from
+/// `location`; else the configured one. `accounts.zoho.ca` is corrected to
+/// `accounts.zohocloud.ca`.
+pub(crate) fn token_server(
+    configured: &str,
+    from_redirect: Option<&str>,
+    location: Option<&str>,
+) -> Result<String, CrmError> {
+    if let Some(named) = from_redirect.map(str::trim).filter(|s| !s.is_empty()) {
+        let parsed = url::Url::parse(named)
+            .map_err(|_| CrmError::bad_reply(&host_label(configured), "invalid accounts-server"))?;
+        if origin_of(configured).is_some_and(|o| o == parsed.origin()) {
+            return Ok(base(configured).to_owned());
+        }
+        let host = parsed.host_str().unwrap_or_default();
+        let host = if host == "accounts.zoho.ca" {
+            "accounts.zohocloud.ca"
+        } else {
+            host
+        };
+        let known = DATA_CENTERS.iter().any(|dc| dc.1 == host);
+        if parsed.scheme() == "https" && known && parsed.port().is_none() {
+            return Ok(format!("https://{host}"));
+        }
+        return Err(CrmError::bad_reply(
+            &host_label(configured),
+            format!(
+                "the sign-in redirect named an unknown Zoho accounts server ({})",
+                host_label(named)
+            ),
+        ));
+    }
+    let configured_is_zoho = url::Url::parse(configured)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| DATA_CENTERS.iter().any(|dc| dc.1 == h));
+    if let (true, Some(loc)) = (configured_is_zoho, location) {
+        if let Some(dc) = DATA_CENTERS
+            .iter()
+            .find(|dc| dc.0.eq_ignore_ascii_case(loc.trim()))
+        {
+            return Ok(format!("https://{}", dc.1));
+        }
+    }
+    Ok(base(configured).to_owned())
+}
+
+/// The API domain a token reply names must be an https Zoho API host, or (test doubles,
+/// loopback) on the same host as the accounts server that issued the token.
+fn trusted_api_domain(api_domain: &str, accounts_server: &str) -> bool {
+    let (Ok(api), Ok(accounts)) = (
+        url::Url::parse(api_domain),
+        url::Url::parse(accounts_server),
+    ) else {
+        return false;
+    };
+    let host = api.host_str().unwrap_or_default();
+    let zoho_api = DATA_CENTERS
+        .iter()
+        .any(|dc| dc.2 == host || dc.2.strip_prefix("www.") == Some(host));
+    (api.scheme() == "https" && zoho_api && api.port().is_none())
+        || (api.scheme() == accounts.scheme() && api.host_str() == accounts.host_str())
+}
+
+/// The CRM web host for an API domain: `www.zohoapis.X` → `crm.zoho.X`, `zohoapis.ca` →
+/// `crm.zohocloud.ca`; anything else (a loopback double) is used as it is.
+pub(crate) fn web_host(api_domain: &str) -> String {
+    let Ok(api) = url::Url::parse(api_domain) else {
+        return base(api_domain).to_owned();
+    };
+    let host = api.host_str().unwrap_or_default();
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    if let Some(dc) = DATA_CENTERS
+        .iter()
+        .find(|dc| dc.2.strip_prefix("www.") == Some(host))
+    {
+        return format!("https://{}", dc.3);
+    }
+    base(api_domain).to_owned()
+}
+
+/// `{crm web host}/crm/tab/{Contacts|Leads}/{id}`.
+pub(crate) fn record_url(api_domain: &str, record: &RecordRef) -> String {
+    format!(
+        "{}/crm/tab/{}/{}",
+        web_host(api_domain),
+        module(record.kind),
+        encode_component(&record.id)
+    )
+}
+
+fn module(kind: ContactKind) -> &'static str {
+    match kind {
+        ContactKind::Contact => "Contacts",
+        ContactKind::Lead => "Leads",
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenReply {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    api_domain: Option<String>,
+    expires_in: Option<Value>,
+    expires_in_sec: Option<Value>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn number(v: &Option<Value>) -> Option<i64> {
+    match v.as_ref()? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Access-token lifetime in seconds: `expires_in_sec` when present (older servers sent
+/// `expires_in` in ms alongside it), else `expires_in` — read as ms when implausibly large for
+/// seconds — else the usual hour.
+pub(crate) fn lifetime_seconds(expires_in: &Option<Value>, expires_in_sec: &Option<Value>) -> i64 {
+    if let Some(secs) = number(expires_in_sec).filter(|s| *s > 0) {
+        return secs;
+    }
+    match number(expires_in) {
+        Some(v) if v > 86_400 => v / 1000,
+        Some(v) if v > 0 => v,
+        _ => 3_600,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    Code,
+    Refresh,
+}
+
+fn token_call(
+    http: &Http,
+    server: &str,
+    form: String,
+    grant: Grant,
+) -> Result<TokenReply, CrmError> {
+    let url = format!("{}/oauth/v2/token", base(server));
+    let reply = http.post(&url, None, Body::Form(form))?;
+    reply.check_common()?;
+    if reply.status == 429 {
+        return Err(CrmError::RateLimited {
+            crm: Crm::Zoho,
+            retry_after: reply.retry_after_or_default(),
+        });
+    }
+    let parsed: TokenReply = reply.json()?;
+    // Zoho reports token errors in a 200: failure is "no access_token".
+    if let Some(error) = parsed.error.as_deref() {
+        return Err(oauth_error(
+            grant,
+            error,
+            parsed.error_description.as_deref().unwrap_or(""),
+        ));
+    }
+    if parsed.access_token.as_deref().is_none_or(str::is_empty) {
+        return Err(CrmError::bad_reply(
+            &reply.host,
+            format!("HTTP {} without an access token", reply.status),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn oauth_error(grant: Grant, error: &str, description: &str) -> CrmError {
+    let detail = if description.is_empty() {
+        error.to_owned()
+    } else {
+        format!("{error}: {description}")
+    };
+    let too_many = description
+        .to_ascii_lowercase()
+        .contains("too many requests");
+    match (grant, error) {
+        (_, "access_denied") if too_many => CrmError::RateLimited {
+            crm: Crm::Zoho,
+            retry_after: DEFAULT_RETRY_AFTER,
+        },
+        (Grant::Refresh, _) => CrmError::ReauthRequired {
+            crm: Crm::Zoho,
+            detail,
+        },
+        (Grant::Code, "invalid_code") => CrmError::AuthFailed {
+            crm: Crm::Zoho,
+            detail: format!(
+                "{detail} (the sign-in code is valid for 2 minutes, once, in one data center; \
+                 try again)"
+            ),
+        },
+        (Grant::Code, "invalid_client" | "invalid_client_secret") => CrmError::AuthFailed {
+            crm: Crm::Zoho,
+            detail: format!(
+                "{detail} (check the client id and secret in Configuración, and that Multi-DC \
+                 is enabled for the client)"
+            ),
+        },
+        (Grant::Code, "access_denied") => CrmError::AccessDenied {
+            crm: Crm::Zoho,
+            detail,
+        },
+        _ => CrmError::AuthFailed {
+            crm: Crm::Zoho,
+            detail,
+        },
+    }
+}
+
+fn client_form(config: &ZohoConfig, grant: &str) -> form_urlencoded::Serializer<'static, String> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", grant)
+        .append_pair("client_id", &config.client_id)
+        .append_pair("client_secret", &config.client_secret);
+    form
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn exchange_code(
+    http: &Http,
+    config: &ZohoConfig,
+    redirect_uri: &str,
+    code: &Sensitive<String>,
+    accounts_server: Option<&str>,
+    location: Option<&str>,
+    clock: &dyn Clock,
+) -> Result<(CrmAccount, Tokens), CrmError> {
+    let server = token_server(&config.accounts_server, accounts_server, location)?;
+    let form = client_form(config, "authorization_code")
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code", code.expose())
+        .finish();
+    let reply = token_call(http, &server, form, Grant::Code)?;
+    let api_domain = reply
+        .api_domain
+        .clone()
+        .map(|d| base(&d).to_owned())
+        .or_else(|| {
+            // Servers that omit api_domain: the API host of the accounts server's DC.
+            let host = url::Url::parse(&server).ok()?.host_str()?.to_owned();
+            let dc = DATA_CENTERS.iter().find(|dc| dc.1 == host)?;
+            Some(format!("https://{}", dc.2))
+        })
+        .filter(|d| trusted_api_domain(d, &server))
+        .ok_or_else(|| {
+            CrmError::bad_reply(
+                &host_label(&server),
+                "no trusted api_domain in the token reply",
+            )
+        })?;
+    let access = reply.access_token.unwrap_or_default();
+    let lifetime = lifetime_seconds(&reply.expires_in, &reply.expires_in_sec);
+    let (email, user_id) = current_user(http, &api_domain, &access).unwrap_or_default();
+    let account = ZohoAccount {
+        email,
+        user_id,
+        accounts_server: server,
+        api_domain,
+    };
+    let tokens = Tokens {
+        access: Sensitive::new(access),
+        refresh: reply
+            .refresh_token
+            .filter(|r| !r.is_empty())
+            .map(Sensitive::new),
+        access_expires_at: Some(Timestamp(clock.now().millis() + lifetime * 1000)),
+    };
+    Ok((CrmAccount::Zoho(account), tokens))
+}
+
+/// `(email, id)` of the signed-in user (`GET /crm/v7/users?type=CurrentUser`); `None` when the
+/// call fails (the sign-in still works, the UI shows the data center instead).
+fn current_user(http: &Http, api_domain: &str, access: &str) -> Option<(String, String)> {
+    let url = format!("{api_domain}/crm/v7/users?type=CurrentUser");
+    let reply = http
+        .get(&url, Some(&format!("Zoho-oauthtoken {access}")))
+        .ok()?;
+    if !reply.is_success() || reply.is_html() {
+        tracing::debug!(status = reply.status, "Zoho current-user call failed");
+        return None;
+    }
+    let value: Value = reply.json().ok()?;
+    let user = value.get("users")?.get(0)?;
+    let text = |k: &str| {
+        user.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some((text("email"), text("id")))
+}
+
+fn refresh(
+    http: &Http,
+    account: &ZohoAccount,
+    config: &ZohoConfig,
+    tokens: &Tokens,
+    now: Timestamp,
+) -> Result<Tokens, CrmError> {
+    let Some(refresh_token) = tokens.refresh.as_ref() else {
+        return Err(CrmError::ReauthRequired {
+            crm: Crm::Zoho,
+            detail: "the access token expired and there is no refresh token".into(),
+        });
+    };
+    let form = client_form(config, "refresh_token")
+        .append_pair("refresh_token", refresh_token.expose())
+        .finish();
+    let reply = token_call(http, &account.accounts_server, form, Grant::Refresh)?;
+    tracing::info!("Zoho access token refreshed");
+    let lifetime = lifetime_seconds(&reply.expires_in, &reply.expires_in_sec);
+    Ok(Tokens {
+        access: Sensitive::new(reply.access_token.unwrap_or_default()),
+        refresh: tokens.refresh.clone(),
+        access_expires_at: Some(Timestamp(now.millis() + lifetime * 1000)),
+    })
+}
+
+/// Revoke the refresh token (`POST {accounts}/oauth/v2/token/revoke?token=…`). A token Zoho
+/// no longer knows counts as revoked.
+pub(crate) fn revoke(
+    http: &Http,
+    account: &ZohoAccount,
+    token: &Sensitive<String>,
+) -> Result<(), CrmError> {
+    let url = format!(
+        "{}/oauth/v2/token/revoke?token={}",
+        base(&account.accounts_server),
+        encode_component(token.expose())
+    );
+    let reply = http.post(&url, None, Body::Empty)?;
+    reply.check_common()?;
+    if reply.status == 429 {
+        return Err(CrmError::RateLimited {
+            crm: Crm::Zoho,
+            retry_after: reply.retry_after_or_default(),
+        });
+    }
+    let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+    let error = value
+        .get("error")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match error {
+        None if reply.is_success() => Ok(()),
+        Some(e) if e.starts_with("invalid") => Ok(()),
+        other => Err(CrmError::AuthFailed {
+            crm: Crm::Zoho,
+            detail: format!(
+                "revoking failed (HTTP {} {})",
+                reply.status,
+                other.unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+/// Zoho API name → the "Nuevo contacto" field it belongs to.
+pub(crate) fn our_field(api_name: &str) -> Option<&'static str> {
+    Some(match api_name {
+        "Last_Name" => "last_name",
+        "First_Name" => "first_name",
+        "Email" => "email",
+        "Phone" => "phone",
+        "Mobile" => "mobile",
+        "Company" => "company",
+        _ => return None,
+    })
+}
+
+/// One error object (`{"code","details","message","status"}`) → our error.
+fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
+    let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
+    let code = text("code");
+    let api_name = item
+        .pointer("/details/api_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let field = our_field(api_name).map(str::to_owned);
+    let message = if api_name.is_empty() {
+        format!("Zoho CRM: {} ({code})", text("message"))
+    } else {
+        format!("Zoho CRM: {} ({code}: {api_name})", text("message"))
+    };
+    match (status, code) {
+        (429, _) | (_, "TOO_MANY_REQUESTS" | "LIMIT_EXCEEDED") => CrmError::RateLimited {
+            crm: Crm::Zoho,
+            retry_after: reply.retry_after_or_default(),
+        },
+        (_, "INVALID_TOKEN" | "AUTHENTICATION_FAILURE" | "AUTHENTICATION_FAILED") | (401, _) => {
+            CrmError::ReauthRequired {
+                crm: Crm::Zoho,
+                detail: format!("{code}: {}", text("message")),
+            }
+        }
+        (_, "OAUTH_SCOPE_MISMATCH" | "NO_PERMISSION") | (403, _) => CrmError::NoPermission {
+            crm: Crm::Zoho,
+            detail: format!("{code}: {}", text("message")),
+        },
+        (_, "MANDATORY_NOT_FOUND" | "INVALID_DATA" | "PATTERN_NOT_MATCHED") => {
+            CrmError::InvalidField {
+                crm: Crm::Zoho,
+                field,
+                message,
+            }
+        }
+        (_, "DUPLICATE_DATA") => CrmError::Duplicate {
+            crm: Crm::Zoho,
+            field,
+            existing_id: item
+                .pointer("/details/duplicate_record/id")
+                .or_else(|| item.pointer("/details/id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            message,
+        },
+        _ => CrmError::Internal {
+            detail: format!(
+                "Zoho CRM refused the request (HTTP {status}, {code}: {})",
+                text("message")
+            ),
+        },
+    }
+}
+
+/// An error reply: the single-error envelope or the first item of `data`.
+fn reply_error(reply: &Reply) -> CrmError {
+    let value: Value = match serde_json::from_slice(&reply.body) {
+        Ok(v) => v,
+        Err(_) if reply.status == 429 => {
+            return CrmError::RateLimited {
+                crm: Crm::Zoho,
+                retry_after: reply.retry_after_or_default(),
+            }
+        }
+        Err(_) => {
+            return CrmError::bad_reply(
+                &reply.host,
+                format!("HTTP {} without Zoho's error JSON", reply.status),
+            )
+        }
+    };
+    let item = value.get("data").and_then(|d| d.get(0)).unwrap_or(&value);
+    item_error(reply.status, item, reply)
+}
+
+fn error_code(reply: &Reply) -> Option<String> {
+    let value: Value = serde_json::from_slice(&reply.body).ok()?;
+    value.get("code").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A COQL string literal.
+pub(crate) fn coql_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A name for `word=`: letters, digits and single spaces (Zoho rejects special characters).
+fn search_word(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The Calls record of a logged call.
+pub(crate) fn call_record(activity: &CallActivity) -> Value {
+    let mut record = Map::new();
+    record.insert(
+        "Subject".into(),
+        json!(truncate_chars(&call_subject(activity), 255)),
+    );
+    record.insert(
+        "Call_Type".into(),
+        json!(match activity.direction {
+            CallDirection::Incoming => "Inbound",
+            CallDirection::Outgoing => "Outbound",
+        }),
+    );
+    record.insert(
+        "Call_Start_Time".into(),
+        json!(dates::datetime_utc(activity.started_at)),
+    );
+    record.insert(
+        "Call_Duration".into(),
+        json!(dates::minutes_seconds(activity.duration_seconds)),
+    );
+    record.insert(
+        "Description".into(),
+        json!(truncate_chars(&activity.comment, 32_000)),
+    );
+    match activity.record.kind {
+        ContactKind::Contact => {
+            record.insert("Who_Id".into(), json!({ "id": activity.record.id }));
+        }
+        ContactKind::Lead => {
+            record.insert("$se_module".into(), json!("Leads"));
+            record.insert("What_Id".into(), json!({ "id": activity.record.id }));
+        }
+    }
+    if activity.direction == CallDirection::Outgoing {
+        record.insert("Outbound_Call_Status".into(), json!("Completed"));
+    }
+    Value::Object(record)
+}
+
+/// One linked Zoho account's REST calls.
+pub(crate) struct Api<'a> {
+    session: &'a Session,
+    account: &'a ZohoAccount,
+    config: &'a ZohoConfig,
+}
+
+impl<'a> Api<'a> {
+    pub fn new(session: &'a Session, account: &'a ZohoAccount, config: &'a ZohoConfig) -> Api<'a> {
+        Api {
+            session,
+            account,
+            config,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/crm/v7/{path}", base(&self.account.api_domain))
+    }
+
+    fn refresh_after(&self, stale: &str) -> Result<(), CrmError> {
+        let now = self.session.now();
+        self.session.refresh_after(stale, |tokens| {
+            refresh(&self.session.http, self.account, self.config, tokens, now)
+        })
+    }
+
+    fn once(&self, url: &str, body: Option<&Value>, access: &str) -> Result<Reply, CrmError> {
+        let auth = format!("Zoho-oauthtoken {access}");
+        match body {
+            None => self.session.http.get(url, Some(&auth)),
+            Some(v) => self
+                .session
+                .http
+                .post(url, Some(&auth), Body::Json(v.to_string())),
+        }
+    }
+
+    /// GET or POST JSON with a fresh token (a minute early; once more after INVALID_TOKEN).
+    /// Returns 2xx replies (204 included); everything else is mapped to an error.
+    fn send(&self, url: &str, body: Option<&Value>) -> Result<Reply, CrmError> {
+        let tokens = self.session.tokens();
+        let expiring = tokens
+            .access_expires_at
+            .is_some_and(|at| at.millis() - self.session.now().millis() <= REFRESH_MARGIN_MS);
+        if expiring && tokens.refresh.is_some() {
+            self.refresh_after(tokens.access.expose())?;
+        }
+        let access = self.session.access();
+        let mut reply = self.once(url, body, access.expose())?;
+        if reply.status == 401 && error_code(&reply).as_deref() == Some("INVALID_TOKEN") {
+            self.refresh_after(access.expose())?;
+            reply = self.once(url, body, self.session.access().expose())?;
+        }
+        reply.check_common()?;
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(reply_error(&reply))
+        }
+    }
+
+    fn search_module(
+        &self,
+        kind: ContactKind,
+        param: &str,
+        value: &str,
+    ) -> Result<Vec<Contact>, CrmError> {
+        let fields = match kind {
+            ContactKind::Contact => "First_Name,Last_Name,Full_Name,Email,Phone,Mobile",
+            ContactKind::Lead => "First_Name,Last_Name,Full_Name,Email,Phone,Mobile,Company",
+        };
+        let url = format!(
+            "{}?{param}={}&fields={fields}&per_page=50",
+            self.url(&format!("{}/search", module(kind))),
+            encode_component(value)
+        );
+        let reply = self.send(&url, None)?;
+        if reply.status == 204 || reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        let value: Value = reply.json()?;
+        let data = value
+            .get("data")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CrmError::bad_reply(&reply.host, "no data in the search reply"))?;
+        Ok(data
+            .iter()
+            .filter_map(|r| contact_from_record(kind, r))
+            .collect())
+    }
+
+    fn search_both(&self, param: &str, value: &str) -> Result<Vec<Contact>, CrmError> {
+        let mut found = self.search_module(ContactKind::Contact, param, value)?;
+        found.extend(self.search_module(ContactKind::Lead, param, value)?);
+        Ok(found)
+    }
+
+    pub fn search(&self, key: &SearchKey) -> Result<Vec<Contact>, CrmError> {
+        match key {
+            SearchKey::Phone(forms) => {
+                // Most specific form first; stop at the first form that finds someone.
+                for form in forms {
+                    let found = self.search_both("phone", form)?;
+                    if !found.is_empty() {
+                        return Ok(found);
+                    }
+                }
+                Ok(Vec::new())
+            }
+            SearchKey::Email(email) => self.search_both("email", email),
+            SearchKey::Name(name) => {
+                let word = search_word(name);
+                if word.chars().count() < 2 {
+                    return Err(CrmError::SearchTooShort);
+                }
+                self.search_both("word", &word)
+            }
+        }
+    }
+
+    /// First id a COQL query returns (204: none).
+    fn coql_first_id(&self, query: &str) -> Result<Option<String>, CrmError> {
+        let reply = self.send(&self.url("coql"), Some(&json!({ "select_query": query })))?;
+        if reply.status == 204 || reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let value: Value = reply.json()?;
+        Ok(value.pointer("/data/0/id").and_then(|id| match id {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }))
+    }
+
+    /// POST one record to `module`; its id.
+    fn insert(&self, module: &str, record: Value) -> Result<String, CrmError> {
+        let reply = self.send(&self.url(module), Some(&json!({ "data": [record] })))?;
+        let value: Value = reply.json()?;
+        let item = value
+            .pointer("/data/0")
+            .ok_or_else(|| CrmError::bad_reply(&reply.host, "no data in the insert reply"))?;
+        if item.get("status").and_then(Value::as_str) != Some("success") {
+            return Err(item_error(reply.status, item, &reply));
+        }
+        item.pointer("/details/id")
+            .and_then(|id| match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .ok_or_else(|| CrmError::bad_reply(&reply.host, "inserted, but no id in the reply"))
+    }
+
+    pub fn create_contact(&self, new: &NewContact, retrying: bool) -> Result<Contact, CrmError> {
+        let module = module(new.kind);
+        let mut record = Map::new();
+        let mut put = |name: &str, value: Option<&str>| {
+            if let Some(v) = value {
+                record.insert(name.to_owned(), Value::String(v.to_owned()));
+            }
+        };
+        let last_name = Some(new.last_name.trim()).filter(|v| !v.is_empty());
+        put("Last_Name", last_name);
+        put("First_Name", present(&new.first_name));
+        put("Email", present(&new.email));
+        put("Phone", present(&new.phone));
+        put("Mobile", present(&new.mobile));
+        if new.kind == ContactKind::Lead {
+            put("Company", present(&new.company));
+        }
+        if retrying && last_name.is_some() {
+            if let Some(id) = self.coql_first_id(&existence_query(module, &record))? {
+                tracing::info!(module, "Zoho record from an earlier attempt found");
+                return Ok(contact_from_new(new, id));
+            }
+        }
+        let id = self.insert(module, Value::Object(record))?;
+        Ok(contact_from_new(new, id))
+    }
+
+    pub fn log_call(&self, activity: &CallActivity, retrying: bool) -> Result<String, CrmError> {
+        let record = call_record(activity);
+        if retrying {
+            let link = match activity.record.kind {
+                ContactKind::Contact => "Who_Id",
+                ContactKind::Lead => "What_Id",
+            };
+            let query = format!(
+                "select id from Calls where Subject = {} and Call_Start_Time = {} and {link} = {} limit 1",
+                coql_literal(record["Subject"].as_str().unwrap_or_default()),
+                coql_literal(record["Call_Start_Time"].as_str().unwrap_or_default()),
+                coql_literal(&activity.record.id),
+            );
+            if let Some(id) = self.coql_first_id(&query)? {
+                tracing::info!("Zoho call from an earlier attempt found");
+                return Ok(id);
+            }
+        }
+        self.insert("Calls", record)
+    }
+}
+
+/// `select id from {module} where Last_Name = … and Email = … and Phone = … limit 1` with the
+/// e-mail and phone sent (the mobile, then the first name, when neither was).
+fn existence_query(module: &str, record: &Map<String, Value>) -> String {
+    let mut names = vec!["Last_Name"];
+    let has = |f: &str| record.contains_key(f);
+    names.extend(["Email", "Phone"].into_iter().filter(|f| has(f)));
+    if names.len() == 1 {
+        names.extend(
+            ["Mobile", "First_Name"]
+                .into_iter()
+                .filter(|f| has(f))
+                .take(1),
+        );
+    }
+    let conditions: Vec<String> = names
+        .iter()
+        .filter_map(|f| Some(format!("{f} = {}", coql_literal(record.get(*f)?.as_str()?))))
+        .collect();
+    format!(
+        "select id from {module} where {} limit 1",
+        conditions.join(" and ")
+    )
+}
+
+fn contact_from_new(new: &NewContact, id: String) -> Contact {
+    let own = |v: &Option<String>| present(v).map(str::to_owned);
+    Contact {
+        crm: Crm::Zoho,
+        crm_id: id,
+        kind: new.kind,
+        first_name: own(&new.first_name),
+        last_name: Some(new.last_name.trim().to_owned()).filter(|v| !v.is_empty()),
+        email: own(&new.email),
+        phone: own(&new.phone),
+        mobile: own(&new.mobile),
+        company: if new.kind == ContactKind::Lead {
+            own(&new.company)
+        } else {
+            None
+        },
+    }
+}
+
+fn contact_from_record(kind: ContactKind, record: &Value) -> Option<Contact> {
+    let text = |name: &str| {
+        record
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let id = match record.get("id")? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let first_name = text("First_Name");
+    let mut last_name = text("Last_Name");
+    if first_name.is_none() && last_name.is_none() {
+        last_name = text("Full_Name");
+    }
+    Some(Contact {
+        crm: Crm::Zoho,
+        crm_id: id,
+        kind,
+        first_name,
+        last_name,
+        email: text("Email"),
+        phone: text("Phone"),
+        mobile: text("Mobile"),
+        company: text("Company"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enlace_core::CallId;
+
+    #[test]
+    fn the_redirect_names_the_token_server_within_the_known_data_centers() {
+        let us = "https://accounts.zoho.com";
+        assert_eq!(
+            token_server(us, Some("https://accounts.zoho.eu"), Some("eu")).as_deref(),
+            Ok("https://accounts.zoho.eu")
+        );
+        assert_eq!(
+            token_server(us, Some("https://accounts.zoho.ca"), Some("ca")).as_deref(),
+            Ok("https://accounts.zohocloud.ca")
+        );
+        assert_eq!(
+            token_server(us, None, Some("ca")).as_deref(),
+            Ok("https://accounts.zohocloud.ca")
+        );
+        assert_eq!(token_server(us, None, None).as_deref(), Ok(us));
+        for bad in [
+            "https://accounts.evil.example",
+            "http://accounts.zoho.eu",
+            "https://accounts.zoho.eu:8443",
+            "not a url",
+        ] {
+            assert!(token_server(us, Some(bad), None).is_err(), "{bad}");
+        }
+        // A double: the configured server's origin is accepted (with its path).
+        let double = "http://127.0.0.1:4100/accounts";
+        assert_eq!(
+            token_server(double, Some("http://127.0.0.1:4100"), Some("us")).as_deref(),
+            Ok(double)
+        );
+        assert!(token_server(double, Some("http://127.0.0.1:4101"), None).is_err());
+    }
+
+    #[test]
+    fn api_domains_must_be_zoho_or_next_to_the_accounts_server() {
+        assert!(trusted_api_domain(
+            "https://www.zohoapis.eu",
+            "https://accounts.zoho.eu"
+        ));
+        assert!(trusted_api_domain(
+            "https://zohoapis.ca",
+            "https://accounts.zohocloud.ca"
+        ));
+        assert!(!trusted_api_domain(
+            "https://www.evil.example",
+            "https://accounts.zoho.eu"
+        ));
+        assert!(!trusted_api_domain(
+            "http://www.zohoapis.com",
+            "https://accounts.zoho.com"
+        ));
+        assert!(trusted_api_domain(
+            "http://127.0.0.1:9",
+            "http://127.0.0.1:8/accounts"
+        ));
+    }
+
+    #[test]
+    fn record_urls_use_the_data_centers_web_host() {
+        let r = RecordRef {
+            crm: Crm::Zoho,
+            kind: ContactKind::Contact,
+            id: "554023000000527002".into(),
+        };
+        assert_eq!(
+            record_url("https://www.zohoapis.com", &r),
+            "https://crm.zoho.com/crm/tab/Contacts/554023000000527002"
+        );
+        assert_eq!(
+            web_host("https://www.zohoapis.com.au"),
+            "https://crm.zoho.com.au"
+        );
+        assert_eq!(web_host("https://zohoapis.ca"), "https://crm.zohocloud.ca");
+        assert_eq!(
+            web_host("https://www.zohoapis.ca"),
+            "https://crm.zohocloud.ca"
+        );
+        let lead = RecordRef {
+            kind: ContactKind::Lead,
+            ..r
+        };
+        assert_eq!(
+            record_url("http://127.0.0.1:5000/", &lead),
+            "http://127.0.0.1:5000/crm/tab/Leads/554023000000527002"
+        );
+    }
+
+    #[test]
+    fn lifetimes_are_read_defensively() {
+        assert_eq!(lifetime_seconds(&Some(json!(3600)), &None), 3600);
+        assert_eq!(
+            lifetime_seconds(&Some(json!(3_600_000)), &Some(json!(3600))),
+            3600
+        );
+        assert_eq!(lifetime_seconds(&Some(json!(3_600_000)), &None), 3600);
+        assert_eq!(lifetime_seconds(&Some(json!("3600")), &None), 3600);
+        assert_eq!(lifetime_seconds(&None, &None), 3600);
+    }
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            host: "www.zohoapis.com".into(),
+            content_type: "application/json".into(),
+            location: None,
+            retry_after: None,
+            limit_info: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn errors_map_api_names_to_our_fields() {
+        use enlace_core::ErrorCode as C;
+        for (api, ours) in [
+            ("Last_Name", "last_name"),
+            ("First_Name", "first_name"),
+            ("Email", "email"),
+            ("Phone", "phone"),
+            ("Mobile", "mobile"),
+            ("Company", "company"),
+        ] {
+            let body = format!(
+                r#"{{"data":[{{"code":"MANDATORY_NOT_FOUND","details":{{"api_name":"{api}"}},"message":"required field not found","status":"error"}}]}}"#
+            );
+            let err = reply_error(&reply(400, &body));
+            assert_eq!(err.code(), C::CrmInvalidField);
+            assert_eq!(err.field(), Some(ours));
+        }
+        let dup = reply_error(&reply(
+            400,
+            r#"{"data":[{"code":"DUPLICATE_DATA","details":{"api_name":"Email","duplicate_record":{"id":"77"}},"message":"duplicate data","status":"error"}]}"#,
+        ));
+        assert_eq!(dup.code(), C::CrmDuplicate);
+        assert_eq!(dup.field(), Some("email"));
+        assert!(matches!(dup, CrmError::Duplicate { existing_id: Some(ref id), .. } if id == "77"));
+        let invalid = reply_error(&reply(
+            400,
+            r#"{"data":[{"code":"INVALID_DATA","details":{"api_name":"Phone"},"message":"invalid","status":"error"}]}"#,
+        ));
+        assert_eq!(invalid.field(), Some("phone"));
+        let perm = reply_error(&reply(
+            403,
+            r#"{"code":"NO_PERMISSION","details":{},"message":"permission denied","status":"error"}"#,
+        ));
+        assert_eq!(perm.code(), C::CrmNoPermission);
+        assert_eq!(reply_error(&reply(429, "")).code(), C::CrmRateLimited);
+    }
+
+    #[test]
+    fn token_errors_in_a_200_are_failures() {
+        assert_eq!(
+            oauth_error(Grant::Code, "invalid_code", "").code(),
+            enlace_core::ErrorCode::CrmAuthFailed
+        );
+        assert_eq!(
+            oauth_error(Grant::Refresh, "invalid_code", "").code(),
+            enlace_core::ErrorCode::CrmReauthRequired
+        );
+        assert_eq!(
+            oauth_error(
+                Grant::Refresh,
+                "access_denied",
+                "You have made too many requests continuously"
+            )
+            .code(),
+            enlace_core::ErrorCode::CrmRateLimited
+        );
+    }
+
+    #[test]
+    fn call_records_link_contacts_and_leads_differently() {
+        let mut activity = CallActivity {
+            call_id: CallId("c".into()),
+            record: RecordRef {
+                crm: Crm::Zoho,
+                kind: ContactKind::Contact,
+                id: "1".into(),
+            },
+            direction: CallDirection::Incoming,
+            peer_number: "+50688881234".into(),
+            started_at: Timestamp(1_718_000_000_000),
+            duration_seconds: 4_510,
+            subject: "Soporte".into(),
+            comment: "ok".into(),
+        };
+        let c = call_record(&activity);
+        assert_eq!(c["Who_Id"]["id"], "1");
+        assert_eq!(c["Call_Type"], "Inbound");
+        assert_eq!(c["Call_Duration"], "75:10");
+        assert_eq!(c["Call_Start_Time"], "2024-06-10T06:13:20+00:00");
+        assert!(c.get("What_Id").is_none() && c.get("Outbound_Call_Status").is_none());
+        activity.record.kind = ContactKind::Lead;
+        activity.direction = CallDirection::Outgoing;
+        let l = call_record(&activity);
+        assert_eq!(l["$se_module"], "Leads");
+        assert_eq!(l["What_Id"]["id"], "1");
+        assert!(l.get("Who_Id").is_none());
+        assert_eq!(l["Outbound_Call_Status"], "Completed");
+    }
+
+    #[test]
+    fn coql_and_words_are_safe() {
+        assert_eq!(coql_literal("it's \\"), "'it\\'s \\\\'");
+        assert_eq!(search_word("  O'Brien (Acme), S.A. "), "O Brien Acme S A");
+        let mut record = Map::new();
+        record.insert("Last_Name".into(), json!("Mora"));
+        record.insert("Email".into(), json!("a@b.cr"));
+        assert_eq!(
+            existence_query("Contacts", &record),
+            "select id from Contacts where Last_Name = 'Mora' and Email = 'a@b.cr' limit 1"
+        );
+    }
+}
