@@ -1,12 +1,14 @@
 //! IPC adapters: each command extracts its arguments, calls the app, maps the error.
 
-use enlace_app::DialSource;
-use enlace_core::CallId;
+use enlace_app::{AppError, DialSource};
+use enlace_core::{CallId, RecordRef};
+use enlace_secrets::Sensitive;
 use tauri::State;
 
 use crate::shell::Shell;
 use crate::wire::{
-    AppInfoView, CallView, DialView, HandlerStatusView, LineStatusView, SettingsView, WireError,
+    AppInfoView, CallView, ContactKindView, ContactView, CrmKind, CrmStatusView, DialView,
+    HandlerStatusView, LineStatusView, NewContactInput, SettingsView, WireError,
 };
 
 type Reply<T> = Result<T, WireError>;
@@ -107,4 +109,115 @@ pub async fn app_info(shell: State<'_, Shell>) -> Reply<AppInfoView> {
 pub async fn ui_ready(shell: State<'_, Shell>) -> Reply<()> {
     shell.mark_ui_ready();
     Ok(())
+}
+
+#[tauri::command]
+pub async fn crm_status(shell: State<'_, Shell>) -> Reply<CrmStatusView> {
+    Ok(CrmStatusView::from(&shell.app.crm_status().await?))
+}
+
+/// Link a CRM through the system browser (waits for the redirect, up to five minutes).
+#[tauri::command]
+pub async fn crm_sign_in(shell: State<'_, Shell>, crm: CrmKind) -> Reply<CrmStatusView> {
+    Ok(CrmStatusView::from(
+        &shell.app.crm_sign_in(crm.into()).await?,
+    ))
+}
+
+#[tauri::command]
+pub async fn crm_password_sign_in(
+    shell: State<'_, Shell>,
+    username: String,
+    password_and_token: String,
+) -> Reply<CrmStatusView> {
+    let secret = Sensitive::new(password_and_token);
+    let status = shell.app.crm_password_sign_in(username, secret).await?;
+    Ok(CrmStatusView::from(&status))
+}
+
+#[tauri::command]
+pub async fn crm_unlink(shell: State<'_, Shell>, crm: CrmKind) -> Reply<CrmStatusView> {
+    Ok(CrmStatusView::from(
+        &shell.app.crm_unlink(crm.into()).await?,
+    ))
+}
+
+/// Contactos and Buscar: the cache, then the linked CRMs.
+#[tauri::command]
+pub async fn contacts_search(shell: State<'_, Shell>, query: String) -> Reply<Vec<ContactView>> {
+    let found = shell.app.search_contacts(&query).await?;
+    Ok(found.iter().map(ContactView::from).collect())
+}
+
+/// Search as you type: the cache only.
+#[tauri::command]
+pub async fn contacts_cached(shell: State<'_, Shell>, query: String) -> Reply<Vec<ContactView>> {
+    let found = shell.app.cached_contacts(&query).await?;
+    Ok(found.iter().map(ContactView::from).collect())
+}
+
+#[tauri::command]
+pub async fn call_attach(
+    shell: State<'_, Shell>,
+    id: String,
+    crm: CrmKind,
+    kind: ContactKindView,
+    record_id: String,
+) -> Reply<CallView> {
+    let record = RecordRef {
+        crm: crm.into(),
+        kind: kind.into(),
+        id: record_id,
+    };
+    Ok(CallView::from(
+        &shell.app.attach_record(&CallId(id), record).await?,
+    ))
+}
+
+#[tauri::command]
+pub async fn call_create_contact(
+    shell: State<'_, Shell>,
+    id: String,
+    contact: NewContactInput,
+) -> Reply<CallView> {
+    let log = shell
+        .app
+        .create_contact_for_call(&CallId(id), contact.into())
+        .await?;
+    Ok(CallView::from(&log))
+}
+
+#[tauri::command]
+pub async fn call_log(
+    shell: State<'_, Shell>,
+    id: String,
+    subject: String,
+    comment: String,
+) -> Reply<CallView> {
+    let log = shell.app.log_call(&CallId(id), subject, comment).await?;
+    Ok(CallView::from(&log))
+}
+
+#[tauri::command]
+pub async fn crm_write_retry(shell: State<'_, Shell>, id: i64) -> Reply<CallView> {
+    match shell.app.retry_crm_write(id).await? {
+        Some(log) => Ok(CallView::from(&log)),
+        None => Err(AppError::CallNotFound(format!("of CRM write {id}")).into()),
+    }
+}
+
+/// Ver: open the record in the CRM's web UI.
+#[tauri::command]
+pub async fn record_open(
+    shell: State<'_, Shell>,
+    crm: CrmKind,
+    kind: ContactKindView,
+    id: String,
+) -> Reply<()> {
+    let record = RecordRef {
+        crm: crm.into(),
+        kind: kind.into(),
+        id,
+    };
+    Ok(shell.app.open_record(record).await?)
 }

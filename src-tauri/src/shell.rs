@@ -2,12 +2,14 @@
 //! tray, and the [`Host`] that turns domain events into UI events, notifications and tray
 //! pictures. Everything here is wiring; behaviour lives in `enlace-app`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use enlace_app::{Activity, App, AppOptions, DemoLine, DomainEvent, Host, Language};
-use enlace_core::{CallId, SystemClock};
+use enlace_core::{CallId, Contact, SystemClock};
+use enlace_os::browser::Browser;
 use enlace_store::Store;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
@@ -17,7 +19,10 @@ use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::channel::BuildChannel;
 use crate::os::{self, IncomingNotification};
-use crate::wire::{self, AppInfoView, CallView, LineStatusView, NavigateView, WireError};
+use crate::wire::{
+    self, AppInfoView, CallView, ContactView, CrmStatusView, LineStatusView, NavigateView,
+    WireError,
+};
 
 const MAIN_WINDOW: &str = "main";
 const TRAY_ID: &str = "enlace-tray";
@@ -78,23 +83,51 @@ impl Shell {
 pub struct TauriHost {
     handle: AppHandle,
     ringing: Arc<Mutex<Vec<(CallId, os::NotificationHandle)>>>,
+    /// Cached CRM records sharing the number of each call still ringing (the card's chooser).
+    matches: Mutex<HashMap<CallId, Vec<ContactView>>>,
+    browser: Browser,
 }
 
 impl Host for TauriHost {
     fn emit(&self, event: DomainEvent) {
         let handle = &self.handle;
         let sent = match event {
-            DomainEvent::CallUpdated(call) => handle.emit("call:updated", CallView::from(&call)),
-            DomainEvent::IncomingRinging(call) => {
+            DomainEvent::CallUpdated(log) => {
+                let mut view = CallView::from(&log);
+                if let Some(found) = lock(&self.matches).get(&log.call.id) {
+                    view.caller_matches = found.clone();
+                }
+                handle.emit("call:updated", view)
+            }
+            DomainEvent::IncomingRinging { call, matches } => {
                 show_main_window(handle);
                 let settings = handle.try_state::<Shell>().map(|s| s.app.settings());
                 if settings.as_ref().is_none_or(|s| s.notifications) {
                     let spanish = settings.is_none_or(|s| uses_spanish(s.language));
-                    self.notify_incoming(&call, spanish);
+                    self.notify_incoming(&call, &matches, spanish);
                 }
+                lock(&self.matches).insert(
+                    call.id.clone(),
+                    matches.iter().map(ContactView::from).collect(),
+                );
+                Ok(())
+            }
+            DomainEvent::CrmStatus(status) => {
+                handle.emit("crm:status", CrmStatusView::from(&status))
+            }
+            DomainEvent::CrmWritesChanged => {
+                let handle = handle.clone();
+                tauri::async_runtime::spawn(async move {
+                    if let Some(shell) = handle.try_state::<Shell>() {
+                        if let Ok(status) = shell.app.crm_status().await {
+                            let _ = handle.emit("crm:status", CrmStatusView::from(&status));
+                        }
+                    }
+                });
                 Ok(())
             }
             DomainEvent::IncomingStopped(id) => {
+                lock(&self.matches).remove(&id);
                 lock(&self.ringing).retain(|(call, notification)| {
                     if *call == id {
                         notification.close();
@@ -123,11 +156,15 @@ impl Host for TauriHost {
             tracing::warn!(error = %e, "could not emit an event to the webview");
         }
     }
+
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        self.browser.open(url).map_err(|e| e.to_string())
+    }
 }
 
 impl TauriHost {
     /// Show the incoming-call notification off the calling thread (a D-Bus round trip).
-    fn notify_incoming(&self, call: &enlace_core::CallRecord, spanish: bool) {
+    fn notify_incoming(&self, call: &enlace_core::CallRecord, matches: &[Contact], spanish: bool) {
         let texts = if spanish {
             &os::NOTIFY_ES
         } else {
@@ -136,8 +173,14 @@ impl TauriHost {
         let handle = self.handle.clone();
         let ringing = Arc::clone(&self.ringing);
         let id = call.id.clone();
+        // The CRM name from the cache wins over what the phone network sent.
+        let caller_name = match matches {
+            [] => call.peer_display_name.clone(),
+            [only] => Some(only.display_name()),
+            [first, rest @ ..] => Some(format!("{} (+{})", first.display_name(), rest.len())),
+        };
         let notification = IncomingNotification {
-            caller_name: call.peer_display_name.clone(),
+            caller_name,
             number: call.peer_number.clone(),
         };
         tauri::async_runtime::spawn_blocking(move || {
@@ -331,6 +374,17 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             crate::commands::handler_register,
             crate::commands::app_info,
             crate::commands::ui_ready,
+            crate::commands::crm_status,
+            crate::commands::crm_sign_in,
+            crate::commands::crm_password_sign_in,
+            crate::commands::crm_unlink,
+            crate::commands::contacts_search,
+            crate::commands::contacts_cached,
+            crate::commands::call_attach,
+            crate::commands::call_create_contact,
+            crate::commands::call_log,
+            crate::commands::crm_write_retry,
+            crate::commands::record_open,
         ])
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();
@@ -401,10 +455,19 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
             .and_then(|v| DemoLine::parse(&v)),
         dial_trace: std::env::var_os("ENLACE_TRACE_DIAL").map(PathBuf::from),
         call_ids: None,
+        secrets: Some(enlace_secrets::SecretStore::new(channel.secrets())),
+        demo_crm: std::env::var("ENLACE_DEMO_CRM")
+            .ok()
+            .and_then(|v| enlace_app::settings::demo_crm_config(&v)),
     };
     let host = TauriHost {
         handle,
         ringing: Arc::new(Mutex::new(Vec::new())),
+        matches: Mutex::new(HashMap::new()),
+        browser: std::env::var("ENLACE_BROWSER")
+            .ok()
+            .and_then(|v| Browser::from_command_line(&v))
+            .unwrap_or(Browser::System),
     };
     let app = match App::start(host, store, Arc::new(SystemClock), options).await {
         Ok(app) => app,

@@ -3,10 +3,15 @@
 //! (see `bindings_are_current` below; regenerate with `ENLACE_UPDATE_BINDINGS=1 cargo test -p
 //! enlace-desktop bindings`). Domain types stay free of serde; they convert here with `From`.
 
-use enlace_app::{AppError, HandOffKind, Language, LineKind, Settings};
-use enlace_core::{
-    CallDirection, CallRecord, CallStatus, Country, DialTarget, EndReason, LogState,
+use enlace_app::{
+    AppError, CallLog, CrmLinkStatus, CrmStatus, HandOffKind, Language, LineKind, LinkState,
+    OutboxEntry, OutboxKind, OutboxState, Settings,
 };
+use enlace_core::{
+    CallDirection, CallRecord, CallStatus, Contact, ContactKind, Country, Crm, DialTarget,
+    EndReason, LogState, NewContact,
+};
+use enlace_crm::{SalesforceConfig, ZohoConfig};
 use enlace_telephony::LineStatus;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -76,6 +81,39 @@ pub struct CallView {
     pub end_reason: Option<WireEndReason>,
     pub end_detail: Option<String>,
     pub log_state: WireLogState,
+    /// The CRM record the call is attached to (its id is null while its creation is queued).
+    pub record: Option<CallRecordView>,
+    pub subject: Option<String>,
+    pub comment: Option<String>,
+    /// The CRM writes of this call (create the record, log the call) and their state.
+    pub crm_writes: Vec<CrmWriteView>,
+    /// While an incoming call rings: the cached records that share the caller's number.
+    pub caller_matches: Vec<ContactView>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecordView {
+    pub crm: CrmKind,
+    pub kind: ContactKindView,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+impl From<&CallLog> for CallView {
+    fn from(log: &CallLog) -> Self {
+        let mut view = CallView::from(&log.call);
+        view.record = log.record.as_ref().map(|r| CallRecordView {
+            crm: CrmKind::from(r.crm),
+            kind: ContactKindView::from(r.kind),
+            id: r.id.clone(),
+            name: r.name.clone(),
+        });
+        view.subject = log.subject.clone();
+        view.comment = log.comment.clone();
+        view.crm_writes = log.writes.iter().map(CrmWriteView::from).collect();
+        view
+    }
 }
 
 impl From<&CallRecord> for CallView {
@@ -110,8 +148,263 @@ impl From<&CallRecord> for CallView {
                 LogState::Ignored => WireLogState::Ignored,
                 LogState::Logged => WireLogState::Logged,
             },
+            record: None,
+            subject: None,
+            comment: None,
+            crm_writes: Vec::new(),
+            caller_matches: Vec::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmKind {
+    Salesforce,
+    Zoho,
+}
+
+impl From<Crm> for CrmKind {
+    fn from(c: Crm) -> Self {
+        match c {
+            Crm::Salesforce => CrmKind::Salesforce,
+            Crm::Zoho => CrmKind::Zoho,
+        }
+    }
+}
+
+impl From<CrmKind> for Crm {
+    fn from(c: CrmKind) -> Self {
+        match c {
+            CrmKind::Salesforce => Crm::Salesforce,
+            CrmKind::Zoho => Crm::Zoho,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKindView {
+    Contact,
+    Lead,
+}
+
+impl From<ContactKind> for ContactKindView {
+    fn from(k: ContactKind) -> Self {
+        match k {
+            ContactKind::Contact => ContactKindView::Contact,
+            ContactKind::Lead => ContactKindView::Lead,
+        }
+    }
+}
+
+impl From<ContactKindView> for ContactKind {
+    fn from(k: ContactKindView) -> Self {
+        match k {
+            ContactKindView::Contact => ContactKind::Contact,
+            ContactKindView::Lead => ContactKind::Lead,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactView {
+    pub crm: CrmKind,
+    pub id: String,
+    pub kind: ContactKindView,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile: Option<String>,
+    pub company: Option<String>,
+}
+
+impl From<&Contact> for ContactView {
+    fn from(c: &Contact) -> Self {
+        ContactView {
+            crm: CrmKind::from(c.crm),
+            id: c.crm_id.clone(),
+            kind: ContactKindView::from(c.kind),
+            name: c.display_name(),
+            first_name: c.first_name.clone(),
+            last_name: c.last_name.clone(),
+            email: c.email.clone(),
+            phone: c.phone.clone(),
+            mobile: c.mobile.clone(),
+            company: c.company.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmWriteKind {
+    CreateContact,
+    LogCall,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "OutboxStateView")]
+pub enum WireOutboxState {
+    Pending,
+    Sending,
+    Delivered,
+    NeedsAttention,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CrmWriteView {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub kind: CrmWriteKind,
+    pub state: WireOutboxState,
+    pub attempts: u32,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub error_field: Option<String>,
+}
+
+impl From<&OutboxEntry> for CrmWriteView {
+    fn from(e: &OutboxEntry) -> Self {
+        CrmWriteView {
+            id: e.id,
+            kind: match e.kind {
+                OutboxKind::CreateContact => CrmWriteKind::CreateContact,
+                OutboxKind::LogCall => CrmWriteKind::LogCall,
+            },
+            state: match e.state {
+                OutboxState::Pending => WireOutboxState::Pending,
+                OutboxState::InFlight => WireOutboxState::Sending,
+                OutboxState::Delivered => WireOutboxState::Delivered,
+                OutboxState::NeedsAttention => WireOutboxState::NeedsAttention,
+            },
+            attempts: e.attempts,
+            error_code: e.last_error.as_ref().map(|x| x.code.as_str().to_owned()),
+            error_message: e.last_error.as_ref().map(|x| x.message.clone()),
+            error_field: e.last_error.as_ref().and_then(|x| x.field.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmLinkState {
+    Ok,
+    NeedsReauth,
+    KeyringUnavailable,
+    NotLinked,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CrmLinkView {
+    pub crm: CrmKind,
+    pub linked: bool,
+    pub account: Option<String>,
+    pub state: CrmLinkState,
+    pub detail: Option<String>,
+    #[ts(type = "number | null")]
+    pub access_expires_at: Option<i64>,
+    pub warning: Option<String>,
+}
+
+impl From<&CrmLinkStatus> for CrmLinkView {
+    fn from(l: &CrmLinkStatus) -> Self {
+        CrmLinkView {
+            crm: CrmKind::from(l.crm),
+            linked: l.state == LinkState::Ok,
+            account: l.account.clone(),
+            state: match l.state {
+                LinkState::Ok => CrmLinkState::Ok,
+                LinkState::NeedsReauth => CrmLinkState::NeedsReauth,
+                LinkState::KeyringUnavailable => CrmLinkState::KeyringUnavailable,
+                LinkState::NotLinked => CrmLinkState::NotLinked,
+            },
+            detail: l.detail.clone(),
+            access_expires_at: l.access_expires_at.map(|t| t.millis()),
+            warning: l.warning.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyringView {
+    pub available: bool,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CrmStatusView {
+    pub keyring: KeyringView,
+    pub links: Vec<CrmLinkView>,
+    pub pending_writes: u32,
+    pub needs_attention: u32,
+}
+
+impl From<&CrmStatus> for CrmStatusView {
+    fn from(s: &CrmStatus) -> Self {
+        CrmStatusView {
+            keyring: KeyringView {
+                available: s.keyring.is_ok(),
+                detail: s.keyring.clone().err(),
+            },
+            links: s.links.iter().map(CrmLinkView::from).collect(),
+            pending_writes: s.pending_writes,
+            needs_attention: s.needs_attention,
+        }
+    }
+}
+
+/// The "Nuevo contacto" form.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NewContactInput {
+    pub kind: ContactKindView,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub mobile: String,
+    pub company: String,
+}
+
+impl From<NewContactInput> for NewContact {
+    fn from(i: NewContactInput) -> Self {
+        let opt = |s: String| Some(s).filter(|s| !s.trim().is_empty());
+        NewContact {
+            kind: ContactKind::from(i.kind),
+            first_name: opt(i.first_name),
+            last_name: i.last_name,
+            email: opt(i.email),
+            phone: opt(i.phone),
+            mobile: opt(i.mobile),
+            company: opt(i.company),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SalesforceSettings {
+    pub login_host: String,
+    pub client_id: String,
+    pub redirect_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ZohoSettings {
+    pub accounts_server: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_port: u16,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, TS)]
@@ -254,6 +547,8 @@ pub struct SettingsView {
     pub default_country: String,
     pub language: WireLanguage,
     pub notifications: bool,
+    pub salesforce: SalesforceSettings,
+    pub zoho: ZohoSettings,
 }
 
 impl From<&Settings> for SettingsView {
@@ -279,6 +574,17 @@ impl From<&Settings> for SettingsView {
                 Language::English => WireLanguage::En,
             },
             notifications: s.notifications,
+            salesforce: SalesforceSettings {
+                login_host: s.salesforce.login_host.clone(),
+                client_id: s.salesforce.client_id.clone(),
+                redirect_port: s.salesforce.redirect_port,
+            },
+            zoho: ZohoSettings {
+                accounts_server: s.zoho.accounts_server.clone(),
+                client_id: s.zoho.client_id.clone(),
+                client_secret: s.zoho.client_secret.clone(),
+                redirect_port: s.zoho.redirect_port,
+            },
         }
     }
 }
@@ -313,6 +619,28 @@ impl SettingsView {
                 WireLanguage::En => Language::English,
             },
             notifications: self.notifications,
+            salesforce: SalesforceConfig {
+                login_host: self
+                    .salesforce
+                    .login_host
+                    .trim()
+                    .trim_end_matches('/')
+                    .to_owned(),
+                client_id: self.salesforce.client_id.trim().to_owned(),
+                redirect_port: self.salesforce.redirect_port,
+                ..SalesforceConfig::default()
+            },
+            zoho: ZohoConfig {
+                accounts_server: self
+                    .zoho
+                    .accounts_server
+                    .trim()
+                    .trim_end_matches('/')
+                    .to_owned(),
+                client_id: self.zoho.client_id.trim().to_owned(),
+                client_secret: self.zoho.client_secret.trim().to_owned(),
+                redirect_port: self.zoho.redirect_port,
+            },
         })
     }
 }
@@ -382,7 +710,10 @@ mod tests {
             SettingsView,
             HandlerStatusView,
             AppInfoView,
-            NavigateView
+            NavigateView,
+            CrmStatusView,
+            ContactView,
+            NewContactInput
         );
     }
 

@@ -352,3 +352,124 @@ fn incoming_call_rings_and_is_answered_from_the_card() {
         listed.duration
     );
 }
+
+/// The CRM journey on the real window: link Salesforce (a local double) through the browser
+/// sign-in, find a contact so it is cached, take a call from that contact's number — the
+/// notification and the card name them from the cache — and log it with subject and comment;
+/// the double then holds the Task with the right fields.
+#[test]
+fn incoming_call_pops_the_cached_contact_and_is_logged_to_the_crm() {
+    if !requested() {
+        return;
+    }
+    let crm = enlace_sandbox::demo::DemoCrm::start_on(0, 0).or_fail("the CRM doubles");
+    let contact_id = crm.salesforce.insert_record(
+        enlace_core::ContactKind::Contact,
+        serde_json::json!({"FirstName": "Lucía", "LastName": "Quesada",
+                           "Phone": "+506 8888 7777", "Email": "lucia@example.com"}),
+    );
+    let agent = Baresip::start(BaresipConfig::agent()).or_fail("agent baresip");
+    let env = AppEnv::new()
+        .or_fail("app data dir")
+        .with_demo_line(agent.ctrl_addr(), &agent.sip_addr().to_string())
+        .with("ENLACE_DEMO_CRM", crm.env_value())
+        // The "browser" follows the authorize page's redirect back to the app, like a person.
+        .with("ENLACE_BROWSER", "curl -sfL");
+    let s = start(&env);
+    wait_line_online(&s);
+
+    open_panel(&s, "settings");
+    s.click_testid("crm-sign-in-salesforce", UI)
+        .or_fail("sign in to Salesforce");
+    s.wait_until(CALL, "crm-state-salesforce data-state=ok", |s| {
+        let state = s.find("crm-state-salesforce")?;
+        Ok((s.attr(&state, "data-state")?.as_deref() == Some("ok")).then_some(()))
+    })
+    .or_fail("Salesforce is linked");
+
+    open_panel(&s, "contacts");
+    let input = s
+        .wait_for("contacts-search-input", UI)
+        .or_fail("contacts search field");
+    s.send_keys(&input, "Quesada").or_fail("type a name");
+    s.click_testid("contacts-search-crm", UI)
+        .or_fail("search the CRM");
+    s.wait_until(UI, "the CRM contact is listed", |s| {
+        for result in s.find_all("contacts-result")? {
+            if s.attr(&result, "data-record-id")?.as_deref() == Some(contact_id.as_str()) {
+                return Ok(Some(()));
+            }
+        }
+        Ok(None)
+    })
+    .or_fail("Contactos finds Lucía Quesada in Salesforce");
+
+    let mut customer = Sipp::call(agent.sip_addr(), agent.user(), "+50688887777", "", 1500)
+        .or_fail("SIPp customer calls the agent");
+    s.wait_for("incoming-card", CALL)
+        .or_fail("the incoming card appears");
+    let name = s
+        .text(&s.find("incoming-name").or_fail("incoming-name"))
+        .or_fail("incoming-name text");
+    assert_eq!(
+        name.trim(),
+        "Lucía Quesada",
+        "the card names the caller from the cache"
+    );
+    s.click_testid("incoming-answer", UI)
+        .or_fail("answer from the card");
+    let status = customer.wait(CALL).or_fail("the customer hangs up");
+    assert!(
+        status.success(),
+        "SIPp customer: {status}\n{}",
+        customer.messages()
+    );
+    assert!(
+        notification_history_mentions("Lucía Quesada"),
+        "the ringing notification named the caller"
+    );
+
+    open_panel(&s, "calls");
+    let card = wait_listed(&s, "call-card", "incoming", None);
+    s.wait_until(UI, "the call is attached to the contact", |s| {
+        let name = s.text(&s.find("call-record-name")?)?;
+        Ok((name.trim() == "Lucía Quesada").then_some(()))
+    })
+    .or_fail("the call card shows the attached contact");
+    let subject = s.wait_for("call-subject", UI).or_fail("Asunto");
+    s.send_keys(&subject, "Reserva de tour")
+        .or_fail("type Asunto");
+    let comment = s.find("call-comment").or_fail("Comentario");
+    s.send_keys(&comment, "Quiere dos cupos el sábado")
+        .or_fail("type Comentario");
+    s.click_testid("call-save", UI).or_fail("Salvar");
+
+    let task = s
+        .wait_until(CALL, "the Task reached Salesforce", |_| {
+            Ok(crm.salesforce.records("Task").into_iter().next())
+        })
+        .or_fail("the call is logged in the CRM");
+    assert_eq!(task["WhoId"], contact_id.as_str());
+    assert_eq!(task["Subject"], "Reserva de tour");
+    assert_eq!(task["Description"], "Quiere dos cupos el sábado");
+    assert_eq!(task["CallType"], "Inbound");
+    assert_eq!(task["TaskSubtype"], "Call");
+    assert_eq!(task["Status"], "Completed");
+    assert_eq!(task["CallDurationInSeconds"], card.duration);
+    assert_eq!(crm.salesforce.records("Task").len(), 1, "logged once");
+}
+
+/// Whether dunst's history (closed notifications) has one whose text contains `text`.
+fn notification_history_mentions(text: &str) -> bool {
+    for _ in 0..50 {
+        let out = std::process::Command::new("dunstctl")
+            .arg("history")
+            .output()
+            .or_fail("dunstctl history");
+        if String::from_utf8_lossy(&out.stdout).contains(text) {
+            return true;
+        }
+        sleep(Duration::from_millis(100));
+    }
+    false
+}

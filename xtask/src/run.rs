@@ -1,6 +1,7 @@
 //! `cargo xtask run [--release] [--no-demo] [--] [app args…]`: sets the machine up, builds the
 //! UI and the app, starts a demo phone line (an agent baresip plus a SIPp far end, on free
-//! loopback ports) and runs the app against it until it exits.
+//! loopback ports) and demo CRMs (the Salesforce and Zoho doubles of `enlace-sandbox`, with a
+//! few contacts), and runs the app against them until it exits.
 
 use std::process::{Command, ExitCode};
 
@@ -82,6 +83,17 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         None
     };
 
+    let demo_crm = if options.demo {
+        let crm = enlace_sandbox::demo::DemoCrm::start_on(0, 0).map_err(|e| {
+            TaskError::Peers(format!(
+                "could not start the demo CRMs: {e} (use --no-demo to run without them)"
+            ))
+        })?;
+        Some(crm)
+    } else {
+        None
+    };
+
     let mut command = Command::new(&app);
     command.args(&options.app_args);
     println!();
@@ -100,6 +112,14 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         }
         None => println!("no demo phone line (--no-demo)"),
     }
+    if let Some(crm) = &demo_crm {
+        println!(
+            "demo CRMs: Salesforce {} and Zoho {} (local doubles with demo contacts);              Configuración → Salesforce/Zoho → sign in links them at once",
+            crm.salesforce.base_url(),
+            crm.zoho.api_domain()
+        );
+        command.env("ENLACE_DEMO_CRM", crm.env_value());
+    }
     println!(
         "try: xdg-open tel:+50640004000   (P7: on a bare X server use `gio open tel:+50640004000`)"
     );
@@ -109,6 +129,7 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
     let status = cmd::status(&mut command);
     // Stop the peers (by their PIDs) whatever happened to the app.
     drop(demo);
+    drop(demo_crm);
     let status = status?;
     println!("enlace exited: {status}");
     Ok(exit_code_of(status))

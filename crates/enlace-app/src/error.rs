@@ -19,6 +19,9 @@ pub enum AppError {
     },
     #[error("no call with id {0}")]
     CallNotFound(String),
+    /// A CRM or keyring failure; the contact-form field (`last_name`, `company`…) when one is at fault.
+    #[error("{0}")]
+    Crm(String, ErrorCode, Option<&'static str>),
     #[error("{0}")]
     Internal(String),
 }
@@ -27,17 +30,19 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Dial(e) => e.code(),
-            AppError::Line(_, code) | AppError::Store(_, code) => *code,
+            AppError::Line(_, code) | AppError::Store(_, code) | AppError::Crm(_, code, _) => *code,
             AppError::InvalidSetting { .. } => ErrorCode::InvalidSetting,
             AppError::CallNotFound(_) => ErrorCode::NotFound,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    /// The settings field an `invalid_setting` error is about (camelCase, as in the UI).
+    /// The field an error is about, named as the UI names it: a settings field (camelCase)
+    /// for `invalid_setting`, a contact-form field (`last_name`, `company`…) for CRM errors.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             AppError::InvalidSetting { field, .. } => Some(field),
+            AppError::Crm(_, _, field) => *field,
             _ => None,
         }
     }

@@ -1,15 +1,19 @@
 //! `enlace-app` is Enlace without Tauri: the use-cases (dial, answer, reject, hang up, ignore,
-//! list calls, settings) over a small [`Host`] trait, emitting [`DomainEvent`]s.
+//! list calls, settings, link a CRM, search contacts, log calls) over a small [`Host`] trait,
+//! emitting [`DomainEvent`]s.
 //!
-//! It owns the flow between the pure domain (`enlace-core`), the store (`enlace-store`) and the
-//! phone line (`enlace-telephony`). The desktop shell implements [`Host`] to turn events into
+//! It owns the flow between the pure domain (`enlace-core`), the store (`enlace-store`), the
+//! phone line (`enlace-telephony`), the CRMs (`enlace-crm`, writes through the outbox courier
+//! in [`outbox`]) and the keyring (`enlace-secrets`). The desktop shell implements [`Host`] to turn events into
 //! UI events, notifications and tray pictures; tests implement it with a channel.
 //!
 //! To extend: add a use-case as a method on [`App`]; if the UI must react to something new, add
 //! a [`DomainEvent`] variant. Blocking work (SQLite) runs on the blocking pool, never on the
 //! caller's thread.
 
+pub mod crm;
 mod error;
+mod outbox;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -18,12 +22,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use enlace_core::{
-    parse_dial_uri, CallDirection, CallId, CallRecord, CallStatus, Clock, DialTarget, LogState,
+    parse_dial_uri, CallDirection, CallId, CallRecord, CallStatus, Clock, Contact, DialTarget,
+    LogState,
 };
+use enlace_crm::CrmConfig;
+use enlace_secrets::SecretStore;
 use enlace_store::Store;
 use enlace_telephony::{CallIdSource, LineEvent, LineStatus, PhoneLine, RandomCallIds};
 use tokio::sync::RwLock;
 
+pub use crm::{CrmLinkStatus, CrmStatus, LinkState};
+pub use enlace_store::{CallLog, CallRecordLink, OutboxEntry, OutboxKind, OutboxState};
 pub use error::AppError;
 pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings};
 
@@ -57,10 +66,15 @@ impl DialSource {
 /// Something the shell should show.
 #[derive(Debug, Clone)]
 pub enum DomainEvent {
-    /// A call was created or changed (ringing, answered, ended, ignored).
-    CallUpdated(CallRecord),
-    /// An incoming call started ringing: notify and show the answer/reject card.
-    IncomingRinging(CallRecord),
+    /// A call was created or changed (ringing, answered, ended, ignored, attached to a record,
+    /// logged, or one of its CRM writes changed state).
+    CallUpdated(CallLog),
+    /// An incoming call started ringing: notify and show the answer/reject card, with the
+    /// cached CRM records that share the caller's number.
+    IncomingRinging {
+        call: CallRecord,
+        matches: Vec<Contact>,
+    },
     /// An incoming call stopped ringing (answered, rejected, caller gave up).
     IncomingStopped(CallId),
     /// The phone line's state changed.
@@ -69,11 +83,17 @@ pub enum DomainEvent {
     Activity(Activity),
     /// A link from another program could not be dialed.
     DialFailed { input: String, error: AppError },
+    /// A CRM was linked, unlinked or needs the agent.
+    CrmStatus(CrmStatus),
+    /// The outbox changed (counts of pending and blocked CRM writes).
+    CrmWritesChanged,
 }
 
 /// What the use-cases need from their surroundings.
 pub trait Host: Send + Sync + 'static {
     fn emit(&self, event: DomainEvent);
+    /// Open an `http(s)` URL in the system browser (CRM sign-in, Ver).
+    fn open_url(&self, url: &str) -> Result<(), String>;
 }
 
 /// Start-up options.
@@ -85,6 +105,11 @@ pub struct AppOptions {
     pub dial_trace: Option<PathBuf>,
     /// Source of call ids (random by default; tests inject their own).
     pub call_ids: Option<Arc<dyn CallIdSource>>,
+    /// Where CRM tokens are kept: the OS keyring of the build channel. Tests and the demo may
+    /// pass [`SecretStore::in_memory`] explicitly; there is no silent fallback.
+    pub secrets: Option<SecretStore>,
+    /// Local CRM doubles used instead of the configured CRM hosts (`cargo xtask run`, tests).
+    pub demo_crm: Option<CrmConfig>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -92,6 +117,7 @@ impl std::fmt::Debug for AppOptions {
         f.debug_struct("AppOptions")
             .field("demo_line", &self.demo_line)
             .field("dial_trace", &self.dial_trace)
+            .field("demo_crm", &self.demo_crm.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +152,9 @@ struct Shared<H: Host> {
     settings_problem: Mutex<Option<String>>,
     line: RwLock<Line>,
     state: Mutex<LiveState>,
+    crm: Arc<crm::CrmSide>,
+    /// Wakes the outbox courier when something was queued or a CRM was linked.
+    courier: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 struct Line {
@@ -168,7 +197,13 @@ impl<H: Host> App<H> {
             .call_ids
             .clone()
             .unwrap_or_else(|| Arc::new(RandomCallIds::default()));
+        let secrets = options
+            .secrets
+            .clone()
+            .unwrap_or_else(|| SecretStore::new(enlace_secrets::Channel::Release));
         let shared = Arc::new(Shared {
+            crm: Arc::new(crm::CrmSide::new(secrets)),
+            courier: Mutex::new(None),
             host,
             store,
             clock,
@@ -183,8 +218,46 @@ impl<H: Host> App<H> {
             state: Mutex::new(LiveState::default()),
         });
         let app = App { shared };
+        app.start_courier();
+        // The keyring may be slow (a D-Bus round trip, an unlock prompt): never hold the
+        // window for it. Configuración learns the result through `DomainEvent::CrmStatus`.
+        let loader = app.clone();
+        tokio::spawn(async move {
+            loader.load_crm_links().await;
+            loader.wake_courier();
+            if let Err(e) = loader.emit_crm_status().await {
+                tracing::warn!(code = %e.code(), "could not report the CRM links");
+            }
+        });
         app.restart_line().await;
         Ok(app)
+    }
+
+    fn start_courier(&self) {
+        let (wake, woken) = std::sync::mpsc::channel();
+        *lock(&self.shared.courier) = Some(wake);
+        let shared = Arc::downgrade(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name("enlace-outbox".into())
+            .spawn(move || outbox::run_courier(shared, woken));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the outbox courier");
+        }
+    }
+
+    pub(crate) fn wake_courier(&self) {
+        if let Some(wake) = lock(&self.shared.courier).as_ref() {
+            let _ = wake.send(());
+        }
+    }
+
+    /// The CRM hosts and clients in use: the demo doubles, or the agent's settings.
+    pub fn crm_config(&self) -> CrmConfig {
+        self.shared
+            .options
+            .demo_crm
+            .clone()
+            .unwrap_or_else(|| self.settings().crm_config())
     }
 
     /// A problem found in the stored settings at start-up, if any (defaults are in use).
@@ -284,12 +357,12 @@ impl<H: Host> App<H> {
     }
 
     /// Ignorar: the call leaves Llamadas (it is never logged) but stays in Historial.
-    pub async fn ignore(&self, id: &CallId) -> Result<CallRecord, AppError> {
+    pub async fn ignore(&self, id: &CallId) -> Result<CallLog, AppError> {
         let key = id.clone();
         let record = self
             .with_store(move |s| {
                 s.set_call_log_state(&key, LogState::Ignored)?;
-                s.call(&key)
+                s.call_log(&key)
             })
             .await?
             .ok_or_else(|| AppError::CallNotFound(id.to_string()))?;
@@ -299,14 +372,15 @@ impl<H: Host> App<H> {
         Ok(record)
     }
 
-    /// Calls waiting to be logged, newest first.
-    pub async fn pending_calls(&self) -> Result<Vec<CallRecord>, AppError> {
-        self.with_store(|s| s.pending_calls()).await
+    /// Llamadas: calls waiting to be logged, and logged calls whose CRM writes are not all
+    /// delivered yet; newest first.
+    pub async fn pending_calls(&self) -> Result<Vec<CallLog>, AppError> {
+        self.with_store(|s| s.calls_to_log()).await
     }
 
-    /// The call log, newest first.
-    pub async fn history(&self) -> Result<Vec<CallRecord>, AppError> {
-        self.with_store(|s| s.call_history(HISTORY_LIMIT)).await
+    /// The call log with each call's CRM record, newest first.
+    pub async fn history(&self) -> Result<Vec<CallLog>, AppError> {
+        self.with_store(|s| s.call_log_history(HISTORY_LIMIT)).await
     }
 
     /// Calls still ringing or in progress (for a window opened mid-call).
@@ -416,15 +490,33 @@ impl<H: Host> App<H> {
             previous.is_some_and(|p| is_ringing_in(&p))
         };
         if is_ringing_in(&record) && !was_ringing_in {
-            self.shared
-                .host
-                .emit(DomainEvent::IncomingRinging(record.clone()));
+            let matches = self.caller_matches(&record.peer_number).await;
+            if let [only] = matches.as_slice() {
+                // One record has this number: attach it now (the agent can still change it).
+                let (id, reference, name) =
+                    (record.id.clone(), only.reference(), only.display_name());
+                if let Err(e) = self
+                    .with_store(move |s| s.attach_record(&id, &reference, &name))
+                    .await
+                {
+                    tracing::warn!(code = %e.code(), "could not attach the caller's record");
+                }
+            }
+            self.shared.host.emit(DomainEvent::IncomingRinging {
+                call: record.clone(),
+                matches,
+            });
         } else if was_ringing_in && !is_ringing_in(&record) {
             self.shared
                 .host
                 .emit(DomainEvent::IncomingStopped(record.id.clone()));
         }
-        self.shared.host.emit(DomainEvent::CallUpdated(record));
+        let id = record.id.clone();
+        match self.with_store(move |s| s.call_log(&id)).await {
+            Ok(Some(log)) => self.shared.host.emit(DomainEvent::CallUpdated(log)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(code = %e.code(), "could not read a call back"),
+        }
         self.update_activity();
     }
 

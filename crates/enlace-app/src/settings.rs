@@ -1,4 +1,5 @@
-//! The agent's settings: phone line, default country, language, notifications.
+//! The agent's settings: phone line, default country, language, notifications, and how to
+//! reach each CRM (login hosts, OAuth client ids, loopback redirect ports).
 //!
 //! Stored as one JSON document in the `settings` table under [`SETTINGS_KEY`]. The JSON shape
 //! is private to this module (a storage format, not a wire type); a corrupt or unreadable row
@@ -8,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use enlace_core::Country;
+use enlace_crm::{CrmConfig, SalesforceConfig, ZohoConfig};
 use enlace_telephony::{BaresipConfig, HandOffConfig, HandOffMode, LineConfig};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +53,11 @@ pub struct Settings {
     pub default_country: Country,
     pub language: Language,
     pub notifications: bool,
+    /// Salesforce: login host (production, sandbox or My Domain), connected app and the
+    /// loopback port registered as its callback.
+    pub salesforce: SalesforceConfig,
+    /// Zoho: accounts server of the data center, client id/secret, loopback port.
+    pub zoho: ZohoConfig,
 }
 
 impl Default for Settings {
@@ -65,6 +72,8 @@ impl Default for Settings {
             default_country: default_country(),
             language: Language::Auto,
             notifications: true,
+            salesforce: SalesforceConfig::default(),
+            zoho: ZohoConfig::default(),
         }
     }
 }
@@ -92,6 +101,38 @@ impl Settings {
                 ));
             }
         }
+        if !valid_https_origin(&self.salesforce.login_host) {
+            return Err(AppError::invalid_setting(
+                "salesforceLoginHost",
+                "must be an https address such as https://login.salesforce.com",
+            ));
+        }
+        if !valid_https_origin(&self.zoho.accounts_server) {
+            return Err(AppError::invalid_setting(
+                "zohoAccountsServer",
+                "must be an https address such as https://accounts.zoho.com",
+            ));
+        }
+        if self.salesforce.client_id.trim().is_empty() || self.salesforce.client_id.len() > 256 {
+            return Err(AppError::invalid_setting(
+                "salesforceClientId",
+                "must be the connected app's consumer key",
+            ));
+        }
+        if self.zoho.client_id.len() > 256 || self.zoho.client_secret.len() > 256 {
+            return Err(AppError::invalid_setting("zohoClientId", "is too long"));
+        }
+        for (field, port) in [
+            ("salesforceRedirectPort", self.salesforce.redirect_port),
+            ("zohoRedirectPort", self.zoho.redirect_port),
+        ] {
+            if port < 1024 {
+                return Err(AppError::invalid_setting(
+                    field,
+                    "must be a port from 1024 to 65535, registered as the callback",
+                ));
+            }
+        }
         if self.line_kind == LineKind::HandOff {
             match self.hand_off_kind {
                 HandOffKind::Uri => {
@@ -115,6 +156,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The CRM configuration these settings describe.
+    pub fn crm_config(&self) -> CrmConfig {
+        CrmConfig {
+            salesforce: self.salesforce.clone(),
+            zoho: self.zoho.clone(),
+        }
     }
 
     /// The phone line these settings describe, or `demo` when no line is configured.
@@ -149,6 +198,19 @@ impl Settings {
     }
 }
 
+/// `https://host[:port]` with nothing after the host: where OAuth requests go.
+fn valid_https_origin(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+}
+
 fn valid_sip_domain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
@@ -179,6 +241,47 @@ impl DemoLine {
     }
 }
 
+/// The CRM doubles of `enlace-sandbox` started by `cargo xtask run` (and the end-to-end tests),
+/// handed to the app as `ENLACE_DEMO_CRM` = the JSON line the sandbox prints. Redirect ports
+/// are 0: the doubles accept any loopback callback, so a free port is taken at sign-in.
+pub fn demo_crm_config(json: &str) -> Option<CrmConfig> {
+    #[derive(Deserialize)]
+    struct Demo {
+        salesforce: String,
+        zoho_accounts: String,
+        #[serde(default)]
+        salesforce_client_id: Option<String>,
+        #[serde(default)]
+        zoho_client_id: Option<String>,
+        #[serde(default)]
+        zoho_client_secret: Option<String>,
+    }
+    let demo: Demo = serde_json::from_str(json).ok()?;
+    let loopback =
+        |u: &str| u.starts_with("http://127.0.0.1:") || u.starts_with("http://localhost:");
+    if !loopback(&demo.salesforce) || !loopback(&demo.zoho_accounts) {
+        return None;
+    }
+    let sf = SalesforceConfig::default();
+    let zoho = ZohoConfig::default();
+    Some(CrmConfig {
+        salesforce: SalesforceConfig {
+            login_host: demo.salesforce,
+            client_id: demo.salesforce_client_id.unwrap_or(sf.client_id.clone()),
+            redirect_port: 0,
+            ..sf
+        },
+        zoho: ZohoConfig {
+            accounts_server: demo.zoho_accounts,
+            client_id: demo.zoho_client_id.unwrap_or(zoho.client_id.clone()),
+            client_secret: demo
+                .zoho_client_secret
+                .unwrap_or(zoho.client_secret.clone()),
+            redirect_port: 0,
+        },
+    })
+}
+
 /// The stored JSON shape. Unknown or missing fields take their defaults.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -192,6 +295,13 @@ struct Stored {
     default_country: String,
     language: String,
     notifications: bool,
+    salesforce_login_host: String,
+    salesforce_client_id: String,
+    salesforce_redirect_port: u16,
+    zoho_accounts_server: String,
+    zoho_client_id: String,
+    zoho_client_secret: String,
+    zoho_redirect_port: u16,
 }
 
 impl Default for Stored {
@@ -226,6 +336,13 @@ impl From<&Settings> for Stored {
             }
             .to_owned(),
             notifications: s.notifications,
+            salesforce_login_host: s.salesforce.login_host.clone(),
+            salesforce_client_id: s.salesforce.client_id.clone(),
+            salesforce_redirect_port: s.salesforce.redirect_port,
+            zoho_accounts_server: s.zoho.accounts_server.clone(),
+            zoho_client_id: s.zoho.client_id.clone(),
+            zoho_client_secret: s.zoho.client_secret.clone(),
+            zoho_redirect_port: s.zoho.redirect_port,
         }
     }
 }
@@ -262,6 +379,18 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
             _ => Language::Auto,
         },
         notifications: stored.notifications,
+        salesforce: SalesforceConfig {
+            login_host: stored.salesforce_login_host,
+            client_id: stored.salesforce_client_id,
+            redirect_port: stored.salesforce_redirect_port,
+            ..defaults.salesforce
+        },
+        zoho: ZohoConfig {
+            accounts_server: stored.zoho_accounts_server,
+            client_id: stored.zoho_client_id,
+            client_secret: stored.zoho_client_secret,
+            redirect_port: stored.zoho_redirect_port,
+        },
     })
 }
 

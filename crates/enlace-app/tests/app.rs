@@ -19,6 +19,10 @@ impl Host for ChannelHost {
     fn emit(&self, event: DomainEvent) {
         let _ = self.0.send(event);
     }
+
+    fn open_url(&self, _url: &str) -> Result<(), String> {
+        Err("no browser in these tests".to_owned())
+    }
 }
 
 struct Harness {
@@ -34,6 +38,7 @@ impl Harness {
         let (tx, events) = mpsc::unbounded_channel();
         let options = AppOptions {
             demo_line: demo,
+            secrets: Some(enlace_secrets::SecretStore::in_memory()),
             ..AppOptions::default()
         };
         let app = App::start(ChannelHost(tx), store, Arc::new(SystemClock), options)
@@ -61,7 +66,7 @@ impl Harness {
 
     async fn call_in(&mut self, status: CallStatus) -> CallRecord {
         self.next_matching(|e| match e {
-            DomainEvent::CallUpdated(c) if c.status == status => Some(c.clone()),
+            DomainEvent::CallUpdated(c) if c.call.status == status => Some(c.call.clone()),
             _ => None,
         })
         .await
@@ -111,7 +116,14 @@ async fn outgoing_call_is_stored_waiting_to_be_logged_and_can_be_ignored() {
         "talked for over a second: {ended:?}"
     );
 
-    let pending = h.app.pending_calls().await.unwrap();
+    let pending: Vec<CallRecord> = h
+        .app
+        .pending_calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.call)
+        .collect();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, ended.id);
     assert_eq!(pending[0].log_state, LogState::Pending);
@@ -119,7 +131,14 @@ async fn outgoing_call_is_stored_waiting_to_be_logged_and_can_be_ignored() {
 
     h.app.ignore(&ended.id).await.unwrap();
     assert!(h.app.pending_calls().await.unwrap().is_empty());
-    let history = h.app.history().await.unwrap();
+    let history: Vec<CallRecord> = h
+        .app
+        .history()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.call)
+        .collect();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].log_state, LogState::Ignored);
     assert_eq!(history[0].to_number(), Some("+50640004000"));
@@ -142,7 +161,7 @@ async fn incoming_call_rings_then_is_answered_and_logged_as_incoming() {
     .expect("sipp customer");
     let ringing = h
         .next_matching(|e| match e {
-            DomainEvent::IncomingRinging(c) => Some(c.clone()),
+            DomainEvent::IncomingRinging { call, .. } => Some(call.clone()),
             _ => None,
         })
         .await;
@@ -162,7 +181,7 @@ async fn incoming_call_rings_then_is_answered_and_logged_as_incoming() {
         .expect("sipp exit")
         .success());
     let pending = h.app.pending_calls().await.unwrap();
-    assert_eq!(pending[0].from_number(), Some("+15550001"));
+    assert_eq!(pending[0].call.from_number(), Some("+15550001"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,9 +157,15 @@ mod tests {
 
     #[test]
     fn display_name_falls_back_in_order() {
-        assert_eq!(contact(Some("Ana"), Some("Mora"), None).display_name(), "Ana Mora");
+        assert_eq!(
+            contact(Some("Ana"), Some("Mora"), None).display_name(),
+            "Ana Mora"
+        );
         assert_eq!(contact(None, Some("Mora"), None).display_name(), "Mora");
-        assert_eq!(contact(Some(" "), None, Some("Acme")).display_name(), "Acme");
+        assert_eq!(
+            contact(Some(" "), None, Some("Acme")).display_name(),
+            "Acme"
+        );
         assert_eq!(contact(None, None, None).display_name(), "42");
     }
 

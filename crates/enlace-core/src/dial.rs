@@ -191,7 +191,11 @@ pub fn equivalent_digits(input: &str, default_country: Country) -> Vec<String> {
             push(national);
         }
     }
-    let typed: String = input.chars().take(MAX_INPUT_BYTES).filter(char::is_ascii_digit).collect();
+    let typed: String = input
+        .chars()
+        .take(MAX_INPUT_BYTES)
+        .filter(char::is_ascii_digit)
+        .collect();
     push(typed);
     forms
 }

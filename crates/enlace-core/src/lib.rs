@@ -15,7 +15,7 @@ pub use call::{CallDirection, CallId, CallRecord, CallStatus, EndReason, LogStat
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use crm::{CallActivity, Contact, ContactKind, Crm, NewContact, RecordRef};
 pub use dial::{
-    digits_only, equivalent_digits, format_for_display, parse_dial_uri, Country, DialError, DialTarget,
-    MAX_EXTENSION_LEN, MAX_INPUT_BYTES, MAX_LOCAL_DIGITS, REGEX_CACHE_CAPACITY,
+    digits_only, equivalent_digits, format_for_display, parse_dial_uri, Country, DialError,
+    DialTarget, MAX_EXTENSION_LEN, MAX_INPUT_BYTES, MAX_LOCAL_DIGITS, REGEX_CACHE_CAPACITY,
 };
 pub use error::ErrorCode;

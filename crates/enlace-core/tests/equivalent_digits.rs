@@ -22,7 +22,10 @@ fn national_and_international_forms_are_equivalent() {
 
 #[test]
 fn us_number_keeps_country_code_and_ten_digits() {
-    assert_eq!(forms("(415) 555-1212", "US"), vec!["14155551212", "4155551212"]);
+    assert_eq!(
+        forms("(415) 555-1212", "US"),
+        vec!["14155551212", "4155551212"]
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //!   Windows and macOS get their registration from the installer bundle; here they only report.
 //! - [`notify`]: the incoming-call desktop notification (answer / reject buttons when the
 //!   notification server supports actions) and a probe of the notification server.
+//! - [`browser`]: open sign-in pages and CRM records in the agent's browser.
 //! - [`doctor`]: the checks behind `enlace doctor` and the Settings check list, each with a
 //!   one-line detail and a fix text.
 //!
@@ -19,6 +20,7 @@
 //! `code()`s, and, when the user can get it wrong, a [`doctor::CheckName`] variant plus a check
 //! constructor in [`doctor`].
 
+pub mod browser;
 pub mod doctor;
 pub mod handler;
 pub mod notify;

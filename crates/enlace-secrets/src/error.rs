@@ -3,11 +3,17 @@
 
 use enlace_core::ErrorCode;
 
+/// How the detail of [`SecretsError::Unavailable`] starts when a keyring answered but is
+/// locked or refused access (as opposed to no keyring at all).
+pub const LOCKED_DETAIL: &str = "the keyring is locked or refused access";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     /// No usable keyring: no Secret Service on the session bus, the keyring is locked, or the
-    /// OS refused access. The app keeps working without CRM sign-in and says what to do.
-    #[error("the OS keyring is unavailable (is it installed and unlocked?): {detail}")]
+    /// OS refused access. The app keeps working without CRM sign-in and says what to do;
+    /// `detail` says whether the keyring is locked (it starts with [`LOCKED_DETAIL`]) or
+    /// missing.
+    #[error("the OS keyring is unavailable: {detail}")]
     Unavailable { detail: String },
     /// Nothing is stored under that account reference.
     #[error("no secret is stored for {account}")]
@@ -32,9 +38,8 @@ impl SecretsError {
     /// The stable code the UI acts on.
     pub fn code(&self) -> ErrorCode {
         match self {
-            SecretsError::Unavailable { .. } | SecretsError::BadEncoding { .. } => {
-                ErrorCode::Storage
-            }
+            SecretsError::Unavailable { .. } => ErrorCode::KeyringUnavailable,
+            SecretsError::BadEncoding { .. } => ErrorCode::Storage,
             SecretsError::NotFound { .. } => ErrorCode::NotFound,
             SecretsError::TooLarge { .. } => ErrorCode::TooLong,
             SecretsError::InvalidAccount { .. } | SecretsError::Keyring { .. } => {
@@ -43,14 +48,27 @@ impl SecretsError {
         }
     }
 
+    /// Whether this is [`SecretsError::Unavailable`] for a keyring that is there but locked
+    /// (unlocking it fixes it) rather than missing.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, SecretsError::Unavailable { detail } if detail.starts_with(LOCKED_DETAIL))
+    }
+
     pub(crate) fn from_keyring(error: keyring::Error, account: &str) -> SecretsError {
         use keyring::Error as K;
         match error {
             K::NoStorageAccess(e) => SecretsError::Unavailable {
-                detail: format!("access to the keyring was refused or it is locked: {e}"),
+                detail: format!("{LOCKED_DETAIL}; unlock it and try again ({e})"),
             },
+            // Secret Service reports a locked collection as a plain D-Bus error ("Cannot
+            // create an item in a locked collection"): still the locked case for the agent.
+            K::PlatformFailure(e) if e.to_string().to_lowercase().contains("locked") => {
+                SecretsError::Unavailable {
+                    detail: format!("{LOCKED_DETAIL}; unlock it and try again ({e})"),
+                }
+            }
             K::PlatformFailure(e) => SecretsError::Unavailable {
-                detail: e.to_string(),
+                detail: format!("no keyring service answered or it failed ({e})"),
             },
             K::NoEntry => SecretsError::NotFound {
                 account: account.to_owned(),

@@ -12,7 +12,13 @@
 //! - Secrets larger than Windows allows (2,560 bytes as UTF-16) are rejected on every OS, so a
 //!   token that works on Linux cannot fail on Windows.
 //! - Every keyring failure becomes a typed [`SecretsError`]; "no keyring / locked keyring" is
-//!   [`SecretsError::Unavailable`], which the app shows as a degraded state rather than crashing.
+//!   [`SecretsError::Unavailable`] (code `keyring_unavailable`, its detail says which of the
+//!   two), which the app shows as a degraded state rather than crashing.
+//! - There is no silent fallback: a machine without a keyring gets `Unavailable`, never an
+//!   in-memory store. [`SecretStore::in_memory`] exists for tests and the demo mode and must be
+//!   asked for explicitly.
+//! - CRM tokens are stored under [`crm_account_ref`]`(crm, account key)`, so every CRM entry
+//!   is namespaced `crm/<crm>/<key>` and cannot collide with another kind of secret.
 //!
 //! To extend: add methods to [`SecretStore`] that build on `put`/`get`/`delete`; map any new
 //! keyring failure in `error.rs`; keep `keyring` types out of the public API.
@@ -20,11 +26,14 @@
 mod error;
 mod sensitive;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use enlace_core::Crm;
 use keyring::Entry;
 
-pub use error::SecretsError;
+pub use error::{SecretsError, LOCKED_DETAIL};
 pub use sensitive::Sensitive;
 
 /// Largest secret accepted, in bytes of its UTF-16 form (Windows' `CRED_MAX_CREDENTIAL_BLOB_SIZE`;
@@ -51,42 +60,154 @@ impl Channel {
     }
 }
 
-/// The channel's secrets in the OS keyring. Cheap to create; every call talks to the keyring
+/// The account reference of a linked CRM account's tokens: `crm/<crm>/<account key>`
+/// (`crm/salesforce/00Dxx:005xx`). The key is the CRM account's own stable key; the database
+/// stores it, never the tokens.
+pub fn crm_account_ref(crm: Crm, account_key: &str) -> String {
+    format!("crm/{}/{account_key}", crm.as_str())
+}
+
+/// The channel's secrets in the OS keyring (or, when asked for explicitly, in this process's
+/// memory). Cheap to create and clone; every call on a keyring store talks to the keyring
 /// (blocking: run it off the UI thread).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SecretStore {
     channel: Channel,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Os,
+    /// Shared by the clones of one [`SecretStore::in_memory`] store; gone with the process.
+    Memory(Arc<Mutex<HashMap<String, String>>>),
+}
+
+impl std::fmt::Debug for SecretStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secrets, nor their account references.
+        let backend = match self.backend {
+            Backend::Os => "os keyring",
+            Backend::Memory(_) => "process memory",
+        };
+        f.debug_struct("SecretStore")
+            .field("channel", &self.channel)
+            .field("backend", &backend)
+            .finish()
+    }
 }
 
 impl SecretStore {
+    /// The OS keyring, namespaced by `channel`.
     pub fn new(channel: Channel) -> SecretStore {
-        SecretStore { channel }
+        SecretStore {
+            channel,
+            backend: Backend::Os,
+        }
+    }
+
+    /// An empty store in this process's memory, for tests and the demo mode: nothing is
+    /// persisted and nothing reaches the OS keyring. Clones share the same entries; each call
+    /// makes a new, empty store. Same checks (size, account reference) as the keyring. Never
+    /// use it as a fallback for a missing keyring: report [`SecretsError::Unavailable`].
+    /// Its [`channel`](SecretStore::channel) is `Dev`.
+    pub fn in_memory() -> SecretStore {
+        SecretStore {
+            channel: Channel::Dev,
+            backend: Backend::Memory(Arc::default()),
+        }
     }
 
     pub fn channel(&self) -> Channel {
         self.channel
     }
 
+    /// Check that this store works (see [`probe`]); an in-memory store always does.
+    pub fn probe(&self) -> Result<(), SecretsError> {
+        match self.backend {
+            Backend::Os => probe(self.channel),
+            Backend::Memory(_) => Ok(()),
+        }
+    }
+
+    /// The account references an in-memory store holds (empty for the OS keyring, which is
+    /// never listed). For tests that check where secrets went.
+    pub fn accounts_in_memory(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Os => Vec::new(),
+            Backend::Memory(entries) => {
+                let mut names: Vec<String> = entries
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .keys()
+                    .cloned()
+                    .collect();
+                names.sort();
+                names
+            }
+        }
+    }
+
+    /// Whether this store keeps its secrets in process memory ([`SecretStore::in_memory`]).
+    pub fn is_in_memory(&self) -> bool {
+        matches!(self.backend, Backend::Memory(_))
+    }
+
     /// Store `secret` under `account`, replacing any previous value.
     pub fn put(&self, account: &str, secret: &Sensitive<String>) -> Result<(), SecretsError> {
+        check_account(account)?;
         check_size(secret.expose())?;
-        write(&self.entry(account)?, account, secret.expose())
+        match &self.backend {
+            Backend::Os => write(&self.entry(account)?, account, secret.expose()),
+            Backend::Memory(map) => {
+                lock(map).insert(account.to_owned(), secret.expose().clone());
+                Ok(())
+            }
+        }
     }
 
     /// The secret stored under `account`; [`SecretsError::NotFound`] if there is none.
     pub fn get(&self, account: &str) -> Result<Sensitive<String>, SecretsError> {
-        read(&self.entry(account)?, account)
+        check_account(account)?;
+        match &self.backend {
+            Backend::Os => read(&self.entry(account)?, account),
+            Backend::Memory(map) => lock(map)
+                .get(account)
+                .cloned()
+                .map(Sensitive::new)
+                .ok_or_else(|| not_found(account)),
+        }
     }
 
     /// Remove the secret under `account`; [`SecretsError::NotFound`] if there was none.
     pub fn delete(&self, account: &str) -> Result<(), SecretsError> {
-        remove(&self.entry(account)?, account)
+        check_account(account)?;
+        match &self.backend {
+            Backend::Os => remove(&self.entry(account)?, account),
+            Backend::Memory(map) => lock(map)
+                .remove(account)
+                .map(drop)
+                .ok_or_else(|| not_found(account)),
+        }
     }
 
     fn entry(&self, account: &str) -> Result<Entry, SecretsError> {
-        check_account(account)?;
         Entry::new(self.channel.service(), account)
             .map_err(|e| SecretsError::from_keyring(e, account))
+    }
+}
+
+/// A panic while holding the lock cannot leave the map half-written (one insert or remove),
+/// so a poisoned lock is still safe to use.
+fn lock(
+    map: &Mutex<HashMap<String, String>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    map.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn not_found(account: &str) -> SecretsError {
+    SecretsError::NotFound {
+        account: account.to_owned(),
     }
 }
 
@@ -207,7 +328,9 @@ mod tests {
             matches!(&err, SecretsError::Unavailable { detail } if detail.contains("locked")),
             "{err:?}"
         );
-        assert_eq!(err.code(), enlace_core::ErrorCode::Storage);
+        assert_eq!(err.code(), enlace_core::ErrorCode::KeyringUnavailable);
+        assert!(err.is_locked(), "{err}");
+        assert!(err.to_string().contains("unlock it"), "{err}");
 
         fail_next(
             &entry,
@@ -218,6 +341,19 @@ mod tests {
             matches!(&err, SecretsError::Unavailable { detail } if detail.contains("no bus")),
             "{err:?}"
         );
+        assert_eq!(err.code(), enlace_core::ErrorCode::KeyringUnavailable);
+        assert!(!err.is_locked(), "missing, not locked: {err}");
+
+        // gnome-keyring's answer when its collection is locked comes as a platform failure.
+        fail_next(
+            &entry,
+            keyring::Error::PlatformFailure(Box::new(std::io::Error::other(
+                "DBus error: Cannot create an item in a locked collection",
+            ))),
+        );
+        let err = write(&entry, "a", "tok").unwrap_err();
+        assert!(err.is_locked(), "{err}");
+        assert_eq!(err.code(), enlace_core::ErrorCode::KeyringUnavailable);
 
         fail_next(
             &entry,
@@ -290,6 +426,63 @@ mod tests {
         // A fresh mock entry is empty, so a valid reference gets as far as the keyring.
         let err = store.get("zoho:42 ñ").map(|_| ()).unwrap_err();
         assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn in_memory_store_keeps_crm_tokens_for_the_process_only() {
+        let store = SecretStore::in_memory();
+        assert!(store.is_in_memory());
+        assert!(!SecretStore::new(Channel::Dev).is_in_memory());
+        let account = crm_account_ref(Crm::Salesforce, "00Dxx:005xx");
+        assert_eq!(account, "crm/salesforce/00Dxx:005xx");
+        assert_eq!(crm_account_ref(Crm::Zoho, "a@b.c"), "crm/zoho/a@b.c");
+
+        let err = store.get(&account).map(|_| ()).unwrap_err();
+        assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");
+        store
+            .put(&account, &Sensitive::new("{\"access\":\"tok\"}".into()))
+            .unwrap();
+        // Clones share the entries; another in-memory store does not.
+        let clone = store.clone();
+        assert_eq!(
+            clone.get(&account).unwrap().expose(),
+            "{\"access\":\"tok\"}"
+        );
+        assert!(matches!(
+            SecretStore::in_memory().get(&account),
+            Err(SecretsError::NotFound { .. })
+        ));
+        clone
+            .put(&account, &Sensitive::new("second".into()))
+            .unwrap();
+        assert_eq!(store.get(&account).unwrap().expose(), "second");
+        // Debug shows neither the secret nor the account.
+        let debug = format!("{store:?}");
+        assert!(
+            !debug.contains("second") && !debug.contains("00Dxx"),
+            "{debug}"
+        );
+        assert!(debug.contains("process memory"), "{debug}");
+
+        store.delete(&account).unwrap();
+        assert!(matches!(
+            clone.delete(&account),
+            Err(SecretsError::NotFound { .. })
+        ));
+        // The same checks as the keyring.
+        assert!(matches!(
+            store.put(&account, &Sensitive::new("x".repeat(1_281))),
+            Err(SecretsError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store.get(""),
+            Err(SecretsError::InvalidAccount { .. })
+        ));
+        let long_key = crm_account_ref(Crm::Zoho, &"k".repeat(300));
+        assert!(matches!(
+            store.put(&long_key, &Sensitive::new("x".into())),
+            Err(SecretsError::InvalidAccount { .. })
+        ));
     }
 
     #[test]

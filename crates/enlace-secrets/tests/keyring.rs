@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use enlace_secrets::{probe, Channel, SecretStore, SecretsError, Sensitive};
+use enlace_core::{Crm, ErrorCode};
+use enlace_secrets::{
+    crm_account_ref, probe, Channel, SecretStore, SecretsError, Sensitive, LOCKED_DETAIL,
+};
 
 const REQUIRE_ENV: &str = "ENLACE_REQUIRE_KEYRING";
 /// Set in a child test process that checks a bus prepared by its parent (see [`run_child`]).
@@ -103,6 +106,48 @@ fn secrets_persist_in_the_real_keyring() {
     );
     let err = SecretStore::new(Channel::Dev).delete(&account).unwrap_err();
     assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn crm_tokens_are_stored_read_and_deleted_under_their_account_ref() {
+    let test = "crm_tokens_are_stored_read_and_deleted_under_their_account_ref";
+    if !real_keyring(test) || !has_program(test, "secret-tool") {
+        return;
+    }
+    let key = format!("00Dxx0000001gPL:005xx000001Sv6e:{}", std::process::id());
+    let account = crm_account_ref(Crm::Salesforce, &key);
+    assert_eq!(account, format!("crm/salesforce/{key}"));
+    // The shape enlace-crm stores: one JSON document with both tokens.
+    let tokens = r#"{"access":"00Dxx!AQ4AQ.x/y+z=","refresh":"5Aep861.refresh","expires_at":null}"#;
+    let store = SecretStore::new(Channel::Dev);
+    store
+        .put(&account, &Sensitive::new(tokens.to_owned()))
+        .unwrap();
+    // Another program sees it under the namespaced reference, not under the bare key.
+    assert_eq!(
+        secret_tool_lookup("enlace.dev", &account).as_deref(),
+        Some(tokens)
+    );
+    assert_eq!(secret_tool_lookup("enlace.dev", &key), None);
+    assert_eq!(
+        SecretStore::new(Channel::Dev)
+            .get(&account)
+            .unwrap()
+            .expose(),
+        tokens
+    );
+    // The other CRM's reference for the same key is another entry.
+    let zoho = crm_account_ref(Crm::Zoho, &key);
+    assert!(matches!(
+        store.get(&zoho),
+        Err(SecretsError::NotFound { .. })
+    ));
+    store.delete(&account).unwrap();
+    assert_eq!(secret_tool_lookup("enlace.dev", &account), None);
+    assert!(matches!(
+        store.get(&account),
+        Err(SecretsError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -292,6 +337,13 @@ fn expect_unavailable_here() {
         matches!(err, SecretsError::Unavailable { .. }),
         "probe: {err:?}"
     );
+    assert_eq!(err.code(), ErrorCode::KeyringUnavailable);
+    // A CRM token entry fails the same way; nothing falls back to memory.
+    let crm_entry = crm_account_ref(Crm::Zoho, "user@example.com");
+    let err = SecretStore::new(Channel::Dev)
+        .put(&crm_entry, &Sensitive::new("tok".into()))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeyringUnavailable, "{err:?}");
     let store = SecretStore::new(Channel::Dev);
     let err = store.get("test:unavailable").map(|_| ()).unwrap_err();
     assert!(
@@ -360,7 +412,8 @@ fn no_secret_service_on_the_bus_is_unavailable() {
     let checked = child_verdict(&output);
     eprintln!("{test}: {checked}");
     // Nothing answered at all (keyring's PlatformFailure), not a locked keyring.
-    assert!(!checked.contains("is locked"), "{checked}");
+    assert!(!checked.contains(LOCKED_DETAIL), "{checked}");
+    assert!(checked.contains("no keyring service answered"), "{checked}");
 }
 
 /// A session bus where gnome-keyring is started on demand but was never unlocked (a fresh
@@ -379,6 +432,7 @@ fn locked_keyring_is_unavailable() {
     let output = run_child(test, &bus);
     let checked = child_verdict(&output);
     eprintln!("{test}: {checked}");
-    // gnome-keyring answered and refused (keyring's NoStorageAccess).
-    assert!(checked.contains("refused or it is locked"), "{checked}");
+    // gnome-keyring answered and refused (keyring's NoStorageAccess): said so, with the fix.
+    assert!(checked.contains(LOCKED_DETAIL), "{checked}");
+    assert!(checked.contains("unlock it"), "{checked}");
 }

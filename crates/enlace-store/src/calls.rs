@@ -1,13 +1,49 @@
-//! The `calls` table: Llamadas (ended, waiting to be logged) and Historial (every call).
+//! The `calls` table: Llamadas (ended, waiting to be logged) and Historial (every call), with
+//! the CRM record each call is about and its subject and comment ([`CallLog`]).
 
-use enlace_core::{CallDirection, CallId, CallRecord, CallStatus, EndReason, LogState, Timestamp};
+use enlace_core::{
+    CallDirection, CallId, CallRecord, CallStatus, ContactKind, Crm, EndReason, LogState, Timestamp,
+};
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::StoreError;
+use crate::outbox::OutboxEntry;
 use crate::{Result, Store};
 
 const COLUMNS: &str = "id, line_call_id, direction, peer_number, peer_display_name, local_number, \
      status, started_at, answered_at, ended_at, end_reason, end_detail, log_state";
+
+/// [`COLUMNS`] then the CRM columns, in the order [`read_log`] reads them.
+const LOG_COLUMNS: &str = "id, line_call_id, direction, peer_number, peer_display_name, \
+     local_number, status, started_at, answered_at, ended_at, end_reason, end_detail, log_state, \
+     record_crm, record_kind, record_id, record_name, pending_record_key, subject, comment";
+
+/// A call as Llamadas and Historial show it: the line's record plus what the agent did with it
+/// in the CRM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLog {
+    pub call: CallRecord,
+    /// The CRM record the call is about, if one was attached or is being created.
+    pub record: Option<CallRecordLink>,
+    /// "Asunto" and "Comentario" as saved with the log (`None` until logged).
+    pub subject: Option<String>,
+    pub comment: Option<String>,
+    /// The call's CRM writes (outbox entries), oldest first.
+    pub writes: Vec<OutboxEntry>,
+}
+
+/// The CRM record attached to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecordLink {
+    pub crm: Crm,
+    pub kind: ContactKind,
+    /// `None` while the record's creation waits in the outbox.
+    pub id: Option<String>,
+    /// The display name shown on the card.
+    pub name: String,
+    /// The idempotency key of the queued creation while `id` is `None`.
+    pub pending_key: Option<String>,
+}
 
 impl Store {
     /// Insert or update a call from a phone-line event. Every field follows `record`, except
@@ -83,6 +119,82 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM calls ORDER BY started_at DESC, id DESC LIMIT ?1");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.query_calls(&sql, [limit])
+    }
+
+    /// One call with its CRM columns and writes (what the delivery worker reads to learn the
+    /// record id of a queued log, and what the UI re-renders after a change).
+    pub fn call_log(&self, id: &CallId) -> Result<Option<CallLog>> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM calls WHERE id = ?1");
+        let raw = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id.as_str()], read_log)
+            .optional()?;
+        match raw {
+            Some(raw) => Ok(Some(self.complete_call_log(raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Llamadas with the CRM columns: ended calls waiting to be logged, plus logged calls
+    /// whose CRM writes are not all delivered yet (so the agent sees "Enviando" or a problem to
+    /// fix), newest first.
+    pub fn calls_to_log(&self) -> Result<Vec<CallLog>> {
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM calls WHERE log_state = 'pending' AND status = 'ended'
+             UNION ALL
+             SELECT {LOG_COLUMNS} FROM calls WHERE log_state = 'logged' AND id IN
+                 (SELECT call_id FROM outbox WHERE state <> 'delivered' AND call_id IS NOT NULL)
+             ORDER BY started_at DESC, id DESC"
+        );
+        self.query_logs(&sql, [])
+    }
+
+    /// Historial with the CRM columns: the newest `limit` calls of any state, newest first.
+    pub fn call_log_history(&self, limit: usize) -> Result<Vec<CallLog>> {
+        let sql =
+            format!("SELECT {LOG_COLUMNS} FROM calls ORDER BY started_at DESC, id DESC LIMIT ?1");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_logs(&sql, [limit])
+    }
+
+    fn query_logs<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<CallLog>> {
+        let raws: Vec<RawLog> = {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params, read_log)?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        raws.into_iter()
+            .map(|raw| self.complete_call_log(raw))
+            .collect()
+    }
+
+    fn complete_call_log(&self, raw: RawLog) -> Result<CallLog> {
+        let call = raw.call.into_record()?;
+        let corrupt = |reason: String| StoreError::CorruptRow {
+            table: "calls",
+            id: call.id.to_string(),
+            reason,
+        };
+        let record = match (raw.record_crm, raw.record_kind) {
+            (Some(crm), Some(kind)) => Some(CallRecordLink {
+                crm: Crm::parse(&crm).ok_or_else(|| corrupt(format!("record_crm {crm:?}")))?,
+                kind: ContactKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("record_kind {kind:?}")))?,
+                id: raw.record_id,
+                name: raw.record_name.unwrap_or_default(),
+                pending_key: raw.pending_record_key,
+            }),
+            _ => None,
+        };
+        let writes = self.outbox_for_call(&call.id)?;
+        Ok(CallLog {
+            call,
+            record,
+            subject: raw.subject,
+            comment: raw.comment,
+            writes,
+        })
     }
 
     /// Set whether the call waits to be logged. [`StoreError::NotFound`] if there is no such call.
@@ -162,6 +274,31 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawCall> {
         end_reason: row.get(10)?,
         end_detail: row.get(11)?,
         log_state: row.get(12)?,
+    })
+}
+
+/// A row with its CRM columns.
+struct RawLog {
+    call: RawCall,
+    record_crm: Option<String>,
+    record_kind: Option<String>,
+    record_id: Option<String>,
+    record_name: Option<String>,
+    pending_record_key: Option<String>,
+    subject: Option<String>,
+    comment: Option<String>,
+}
+
+fn read_log(row: &Row<'_>) -> rusqlite::Result<RawLog> {
+    Ok(RawLog {
+        call: read_raw(row)?,
+        record_crm: row.get(13)?,
+        record_kind: row.get(14)?,
+        record_id: row.get(15)?,
+        record_name: row.get(16)?,
+        pending_record_key: row.get(17)?,
+        subject: row.get(18)?,
+        comment: row.get(19)?,
     })
 }
 

@@ -1,8 +1,16 @@
-//! The local cache of CRM contacts and leads, searchable through the `contacts_fts` FTS5 index
-//! (kept in sync by triggers) and by phone number for caller identification.
+//! The local cache of CRM contacts and leads: search-as-you-type through the `contacts_fts`
+//! FTS5 index (kept in sync by triggers, with prefix indexes for 1 to 3 characters) and caller
+//! identification through `contact_phones`, which holds every digit form of every stored
+//! number (see [`enlace_core::equivalent_digits`]) under a plain B-tree index.
+//!
+//! Phone forms depend on the agent's country (a national "8888-1234" is `50688881234` in Costa
+//! Rica), so writes take the country; when the agent changes it, call
+//! [`Store::rebuild_contact_phones`].
 
-use enlace_core::{Contact, ContactKind, Crm, Timestamp};
-use rusqlite::{params, Row};
+use std::collections::HashMap;
+
+use enlace_core::{equivalent_digits, Contact, ContactKind, Country, Crm, Timestamp};
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::StoreError;
 use crate::{Result, Store};
@@ -13,8 +21,16 @@ const MAX_QUERY_CHARS: usize = 256;
 const MAX_QUERY_TERMS: usize = 16;
 /// Most rows a search returns, whatever the caller asks.
 const MAX_RESULTS: usize = 200;
-/// Shortest number matched by its ending (a national number against its E.164 form).
-const MIN_SUFFIX_DIGITS: usize = 7;
+/// Most full-text matches ranked per search. A short prefix ("a") matches most of the cache;
+/// ranking every match would cost milliseconds (FTS5's bm25 even counts every match to weigh
+/// the terms), so the first matches by row id are ranked and the best returned. Prefixes
+/// that match fewer rows than this are ranked exactly.
+const MAX_RANKED: usize = 256;
+/// Most contacts returned for one caller.
+const MAX_CALLER_MATCHES: usize = 50;
+
+const CONTACT_COLUMNS: &str = "c.id, c.crm, c.crm_id, c.kind, c.first_name, c.last_name, c.email, \
+     c.phone, c.mobile, c.company, c.updated_at";
 
 /// A cached contact with its local row id and the time it was last written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +41,226 @@ pub struct StoredContact {
 }
 
 impl Store {
+    /// Insert or update (by `(crm, crm_id)`) every contact in one transaction: either all are
+    /// written or none. `country` reads numbers stored without a country code. Returns the row
+    /// ids, in the order given.
+    pub fn upsert_contacts(&self, contacts: &[Contact], country: Country) -> Result<Vec<i64>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let now = self.now_millis();
+        let mut ids = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            ids.push(write_contact(&tx, contact, country, now)?);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
     /// Insert the contact, or update the one with the same `(crm, crm_id)`. Returns its row id.
-    pub fn upsert_contact(&self, contact: &Contact) -> Result<i64> {
-        let digits = phone_digits([contact.phone.as_deref(), contact.mobile.as_deref()]);
-        let id = self.conn.query_row(
+    pub fn upsert_contact(&self, contact: &Contact, country: Country) -> Result<i64> {
+        let ids = self.upsert_contacts(std::slice::from_ref(contact), country)?;
+        ids.first()
+            .copied()
+            .ok_or_else(|| StoreError::InvalidValue {
+                field: "contact",
+                reason: "the upsert returned no row id".into(),
+            })
+    }
+
+    /// Recompute every cached contact's phone forms for `country` (after the agent changed
+    /// the country setting). One transaction. Returns how many contacts were reindexed.
+    pub fn rebuild_contact_phones(&self, country: Country) -> Result<usize> {
+        let tx = self.conn.unchecked_transaction()?;
+        let rows: Vec<(i64, Option<String>, Option<String>)> = {
+            let mut stmt = tx.prepare("SELECT id, phone, mobile FROM contacts")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute("DELETE FROM contact_phones", [])?;
+        for (id, phone, mobile) in &rows {
+            let forms = PhoneForms::of([phone.as_deref(), mobile.as_deref()], country);
+            tx.execute(
+                "UPDATE contacts SET phone_digits = ?2 WHERE id = ?1 AND phone_digits <> ?2",
+                params![id, forms.joined()],
+            )?;
+            forms.insert(&tx, *id)?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    /// Merge the full-text index into one segment: searches read one doclist per term
+    /// instead of one per segment. Worth it after a large sync (thousands of contacts); takes
+    /// about a second at 100,000 contacts, so run it off the UI path.
+    pub fn optimize_contacts_index(&self) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO contacts_fts (contacts_fts) VALUES ('optimize')",
+            [],
+        )?;
+        Ok(())
+    }
+
+    /// The cached record `crm_id` of `crm`, if any.
+    pub fn contact(&self, crm: Crm, crm_id: &str) -> Result<Option<StoredContact>> {
+        let sql =
+            format!("SELECT {CONTACT_COLUMNS} FROM contacts c WHERE crm = ?1 AND crm_id = ?2");
+        let raw = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![crm.as_str(), crm_id], read_raw)
+            .optional()?;
+        raw.map(RawContact::into_contact).transpose()
+    }
+
+    /// Remove a cached record (deleted or merged in its CRM); returns whether it existed.
+    pub fn delete_contact(&self, crm: Crm, crm_id: &str) -> Result<bool> {
+        let changed = self.conn.execute(
+            "DELETE FROM contacts WHERE crm = ?1 AND crm_id = ?2",
+            params![crm.as_str(), crm_id],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// Search as the agent types: every word must start a word of the first name, last name,
+    /// e-mail or phone digits ("ana gar", "ana@exa", "8888-12"; a phone's national number is
+    /// indexed too, so "8888" finds "+506 8888-1234"). Any text is accepted: FTS5 syntax
+    /// characters are taken literally, never as operators. Best matches first (names weigh
+    /// more than e-mails and numbers); when a very short prefix matches more than a few hundred
+    /// records, the best of the first few hundred are returned.
+    pub fn search_contacts(&self, query: &str, limit: usize) -> Result<Vec<StoredContact>> {
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let limit = limit.min(MAX_RESULTS);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id IN
+                 (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?1 LIMIT ?2)"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let cap = i64::try_from(MAX_RANKED).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![fts, cap], read_raw)?;
+        let terms: Vec<String> = search_words(query).iter().map(|w| fold(w)).collect();
+        let mut ranked: Vec<(u32, String, RawContact)> = Vec::new();
+        for row in rows {
+            let raw = row?;
+            let (score, name) = relevance(&raw, &terms);
+            ranked.push((score, name, raw));
+        }
+        ranked.sort_by(|a, b| (a.0, &a.1, a.2.id).cmp(&(b.0, &b.1, b.2.id)));
+        ranked.truncate(limit);
+        ranked
+            .into_iter()
+            .map(|(_, _, raw)| raw.into_contact())
+            .collect()
+    }
+
+    /// Caller identification: the cached records whose phone or mobile is the same number as
+    /// `number` (any formatting, with or without country code; `country` reads numbers without
+    /// one). Every digit form of the caller ([`equivalent_digits`]) is looked up in the
+    /// `contact_phones` index; forms of 7 digits or more also match a stored form that ends
+    /// with them or that they end with (numbers the numbering data does not know yet). A
+    /// stored number that is a different valid number than the caller's (the same national
+    /// digits in another country) never matches. Order: the caller's exact international
+    /// number first, then a shared digit form, then a shared ending; ties by row id. At most 50.
+    pub fn contacts_for_caller(
+        &self,
+        number: &str,
+        country: Country,
+    ) -> Result<Vec<StoredContact>> {
+        let forms = equivalent_digits(number, country);
+        let Some(first) = forms.first() else {
+            return Ok(Vec::new());
+        };
+        let caller_e164 = e164_of(&forms);
+        let form = |i: usize| forms.get(i).unwrap_or(first).as_str();
+        let tail = |i: usize| tail_of(form(i)).unwrap_or("");
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS}, p.e164, p.digits
+             FROM contact_phones p JOIN contacts c ON c.id = p.contact_id
+             WHERE p.digits IN (?1, ?2, ?3) OR p.tail IN (?4, ?5, ?6)
+             ORDER BY c.id
+             LIMIT 500"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![form(0), form(1), form(2), tail(0), tail(1), tail(2)],
+            |row| {
+                Ok((
+                    read_raw(row)?,
+                    row.get::<_, Option<String>>(11)?,
+                    row.get::<_, String>(12)?,
+                ))
+            },
+        )?;
+        // Best score per contact: 0 = same international number, 1 = a shared digit form,
+        // 2 = a shared ending.
+        let mut best: HashMap<i64, (u8, RawContact)> = HashMap::new();
+        for row in rows {
+            let (raw, stored_e164, digits) = row?;
+            if let (Some(caller), Some(stored)) = (caller_e164, stored_e164.as_deref()) {
+                if caller != stored {
+                    continue;
+                }
+            }
+            let score = if forms.contains(&digits) {
+                if caller_e164.is_some() && caller_e164 == stored_e164.as_deref() {
+                    0
+                } else {
+                    1
+                }
+            } else if forms.iter().any(|f| same_by_ending(f, &digits)) {
+                2
+            } else {
+                continue; // same last 7 digits, different number
+            };
+            match best.get(&raw.id) {
+                Some((existing, _)) if *existing <= score => {}
+                _ => {
+                    best.insert(raw.id, (score, raw));
+                }
+            }
+        }
+        let mut matches: Vec<(u8, RawContact)> = best.into_values().collect();
+        matches.sort_by_key(|(score, raw)| (*score, raw.id));
+        matches.truncate(MAX_CALLER_MATCHES);
+        matches
+            .into_iter()
+            .map(|(_, raw)| raw.into_contact())
+            .collect()
+    }
+}
+
+/// Shortest number matched by its ending.
+const MIN_SUFFIX_DIGITS: usize = 7;
+
+/// The last 7 digits of a form of at least 7 digits: the key of the ending index.
+fn tail_of(digits: &str) -> Option<&str> {
+    digits
+        .len()
+        .checked_sub(MIN_SUFFIX_DIGITS)
+        .and_then(|start| digits.get(start..))
+}
+
+/// One number ends with the other, and both have at least 7 digits.
+fn same_by_ending(a: &str, b: &str) -> bool {
+    a.len().min(b.len()) >= MIN_SUFFIX_DIGITS && (a.ends_with(b) || b.ends_with(a))
+}
+
+/// Upsert one contact and replace its phone forms. Runs inside the caller's transaction.
+fn write_contact(
+    conn: &rusqlite::Connection,
+    contact: &Contact,
+    country: Country,
+    now: i64,
+) -> Result<i64> {
+    let forms = PhoneForms::of(
+        [contact.phone.as_deref(), contact.mobile.as_deref()],
+        country,
+    );
+    let id: i64 = conn
+        .prepare_cached(
             "INSERT INTO contacts (crm, crm_id, kind, first_name, last_name, email, phone, mobile,
                  company, phone_digits, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -43,6 +275,8 @@ impl Store {
                  phone_digits = excluded.phone_digits,
                  updated_at = excluded.updated_at
              RETURNING id",
+        )?
+        .query_row(
             params![
                 contact.crm.as_str(),
                 contact.crm_id,
@@ -53,115 +287,71 @@ impl Store {
                 contact.phone,
                 contact.mobile,
                 contact.company,
-                digits,
-                self.now_millis(),
+                forms.joined(),
+                now,
             ],
             |row| row.get(0),
         )?;
-        Ok(id)
-    }
+    conn.prepare_cached("DELETE FROM contact_phones WHERE contact_id = ?1")?
+        .execute([id])?;
+    forms.insert(conn, id)?;
+    Ok(id)
+}
 
-    /// Remove a cached record (deleted or merged in its CRM); returns whether it existed.
-    pub fn delete_contact(&self, crm: Crm, crm_id: &str) -> Result<bool> {
-        let changed = self.conn.execute(
-            "DELETE FROM contacts WHERE crm = ?1 AND crm_id = ?2",
-            params![crm.as_str(), crm_id],
-        )?;
-        Ok(changed > 0)
+/// The E.164 digits among `forms` as [`equivalent_digits`] returns them: a valid number
+/// yields its E.164 digits first and its national number second (never equal: the country
+/// code is not empty); anything else yields at most the typed digits.
+fn e164_of(forms: &[String]) -> Option<&str> {
+    if forms.len() >= 2 {
+        forms.first().map(String::as_str)
+    } else {
+        None
     }
+}
 
-    /// Search as the agent types: every word must start a word of the first name, last name,
-    /// email or phone digits ("ana gar", "ana@exa", "8888-12"). Any text is accepted: FTS5
-    /// syntax characters are taken literally, never as operators. Best matches first.
-    pub fn search_contacts(&self, query: &str, limit: usize) -> Result<Vec<StoredContact>> {
-        let Some(fts) = fts_query(query) else {
-            return Ok(Vec::new());
-        };
-        let limit = i64::try_from(limit.min(MAX_RESULTS)).unwrap_or(0);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, c.crm, c.crm_id, c.kind, c.first_name, c.last_name, c.email, c.phone,
-                    c.mobile, c.company, c.updated_at
-             FROM contacts_fts JOIN contacts c ON c.id = contacts_fts.rowid
-             WHERE contacts_fts MATCH ?1
-             ORDER BY contacts_fts.rank, c.id
-             LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![fts, limit], read_raw)?;
-        let mut found = Vec::new();
-        for row in rows {
-            found.push(row?.into_contact()?);
-        }
-        Ok(found)
-    }
+/// Every digit form of a contact's numbers, each with the E.164 digits of its number.
+struct PhoneForms(Vec<(String, Option<String>)>);
 
-    /// Contacts whose phone or mobile is `number` (any formatting). Numbers of 7 digits or more
-    /// also match by their ending, so a stored national "8888-1234" matches the caller
-    /// "+506 8888 1234" and vice versa. Exact matches come first.
-    pub fn contacts_by_phone(&self, number: &str) -> Result<Vec<StoredContact>> {
-        let wanted: String = number
-            .chars()
-            .filter(char::is_ascii_digit)
-            .take(32)
-            .collect();
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Candidates by SQL (digits only, so nothing to escape in LIKE), exact check in Rust.
-        let tail_start = wanted.len().saturating_sub(MIN_SUFFIX_DIGITS);
-        let pattern = if wanted.len() >= MIN_SUFFIX_DIGITS {
-            format!("%{}%", &wanted[tail_start..])
-        } else {
-            format!("% {wanted} %")
-        };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, crm, crm_id, kind, first_name, last_name, email, phone, mobile, company,
-                    updated_at, phone_digits
-             FROM contacts WHERE ' ' || phone_digits || ' ' LIKE ?1 ORDER BY id LIMIT 500",
-        )?;
-        let rows = stmt.query_map([&pattern], |row| {
-            Ok((read_raw(row)?, row.get::<_, String>(11)?))
-        })?;
-        let mut exact = Vec::new();
-        let mut by_ending = Vec::new();
-        for row in rows {
-            let (raw, digits) = row?;
-            let mut forms = digits.split(' ').filter(|d| !d.is_empty());
-            if forms.clone().any(|d| d == wanted) {
-                exact.push(raw.into_contact()?);
-            } else if forms.any(|d| same_by_ending(d, &wanted)) {
-                by_ending.push(raw.into_contact()?);
+impl PhoneForms {
+    fn of<'a>(numbers: impl IntoIterator<Item = Option<&'a str>>, country: Country) -> PhoneForms {
+        let mut all: Vec<(String, Option<String>)> = Vec::new();
+        for number in numbers.into_iter().flatten() {
+            let forms = equivalent_digits(number, country);
+            let e164 = e164_of(&forms).map(str::to_owned);
+            for form in forms {
+                if !all.iter().any(|(d, _)| *d == form) {
+                    all.push((form, e164.clone()));
+                }
             }
         }
-        exact.extend(by_ending);
-        Ok(exact)
+        PhoneForms(all)
     }
-}
 
-/// Digits-only forms of the given numbers, space-separated, without repeats.
-fn phone_digits<'a>(numbers: impl IntoIterator<Item = Option<&'a str>>) -> String {
-    let mut forms: Vec<String> = Vec::new();
-    for number in numbers.into_iter().flatten() {
-        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-        if !digits.is_empty() && !forms.contains(&digits) {
-            forms.push(digits);
+    /// Space-separated, for the full-text index.
+    fn joined(&self) -> String {
+        let forms: Vec<&str> = self.0.iter().map(|(d, _)| d.as_str()).collect();
+        forms.join(" ")
+    }
+
+    fn insert(&self, conn: &rusqlite::Connection, contact_id: i64) -> Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "INSERT OR IGNORE INTO contact_phones (digits, contact_id, e164, tail)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (digits, e164) in &self.0 {
+            stmt.execute(params![digits, contact_id, e164, tail_of(digits)])?;
         }
+        Ok(())
     }
-    forms.join(" ")
-}
-
-fn same_by_ending(a: &str, b: &str) -> bool {
-    a.len().min(b.len()) >= MIN_SUFFIX_DIGITS && (a.ends_with(b) || b.ends_with(a))
 }
 
 fn is_phone_punctuation(c: char) -> bool {
     matches!(c, '+' | '-' | '(' | ')' | '.' | '/')
 }
 
-/// Turn what the agent typed into a safe FTS5 query: each word becomes a quoted prefix
-/// phrase (`"ana"*`), so `"`, `*`, `(`, `-`, `:`, `AND`, `NEAR` ... are plain text. Phone-like
-/// words keep only their digits (the index holds digits-only phone forms). `None` when
-/// nothing searchable is left.
-fn fts_query(input: &str) -> Option<String> {
+/// The words of a search as matched: phone-like words keep only their digits (the index
+/// holds digits-only phone forms), words without a letter or digit are dropped, at most 16.
+fn search_words(input: &str) -> Vec<String> {
     let input: String = input
         .chars()
         .take(MAX_QUERY_CHARS)
@@ -187,10 +377,19 @@ fn fts_query(input: &str) -> Option<String> {
             })
             .collect()
     };
-    let terms: Vec<String> = words
+    words
         .into_iter()
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .take(MAX_QUERY_TERMS)
+        .collect()
+}
+
+/// Turn what the agent typed into a safe FTS5 query: each word becomes a quoted prefix
+/// phrase (`"ana"*`), so `"`, `*`, `(`, `-`, `:`, `AND`, `NEAR` ... are plain text. `None`
+/// when nothing searchable is left.
+fn fts_query(input: &str) -> Option<String> {
+    let terms: Vec<String> = search_words(input)
+        .into_iter()
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
     if terms.is_empty() {
@@ -198,6 +397,57 @@ fn fts_query(input: &str) -> Option<String> {
     } else {
         Some(terms.join(" "))
     }
+}
+
+/// Lower case without the accents the index ignores, for ranking ("Ángela" → "angela").
+fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect()
+}
+
+/// How well a full-text match fits the search, lower is better: per search word, 0 when a
+/// word of the name starts with it, 1 for the e-mail or a number, 2 otherwise (matched by a
+/// tokenizer subtlety). Also returns the folded display name, the tie-breaker.
+fn relevance(raw: &RawContact, terms: &[String]) -> (u32, String) {
+    let name = fold(&format!(
+        "{} {}",
+        raw.first_name.as_deref().unwrap_or(""),
+        raw.last_name.as_deref().unwrap_or("")
+    ));
+    let email = fold(raw.email.as_deref().unwrap_or(""));
+    let digits: String = [raw.phone.as_deref(), raw.mobile.as_deref()]
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p.chars().filter(char::is_ascii_digit).chain([' ']))
+        .collect();
+    let starts_a_word = |text: &str, term: &str| {
+        text.split(|c: char| !c.is_alphanumeric())
+            .any(|w| w.starts_with(term))
+    };
+    let score = terms
+        .iter()
+        .map(|term| {
+            if starts_a_word(&name, term) {
+                0
+            } else if email.contains(term.as_str()) || digits.contains(term.as_str()) {
+                1
+            } else {
+                2
+            }
+        })
+        .sum();
+    (score, name.trim().to_owned())
 }
 
 /// A contacts row as stored, before its text columns are checked.
@@ -263,6 +513,10 @@ impl RawContact {
 mod tests {
     use super::*;
 
+    fn cr() -> Country {
+        Country::parse("CR").unwrap()
+    }
+
     #[test]
     fn queries_quote_every_word_as_a_prefix() {
         assert_eq!(fts_query("ana gar").as_deref(), Some("\"ana\"* \"gar\"*"));
@@ -280,21 +534,39 @@ mod tests {
     }
 
     #[test]
-    fn phone_digits_keep_each_distinct_number() {
-        assert_eq!(
-            phone_digits([Some("+506 8888-1234"), Some("(506) 8888 1234")]),
-            "50688881234"
-        );
-        assert_eq!(
-            phone_digits([Some("8888-1234"), Some("+1 555 0100")]),
-            "88881234 15550100"
-        );
-        assert_eq!(phone_digits([None, Some("n/a")]), "");
+    fn phone_forms_hold_international_and_national_digits_once() {
+        let forms = PhoneForms::of([Some("+506 8888-1234"), Some("(506) 8888 1234")], cr());
+        assert_eq!(forms.joined(), "50688881234 88881234");
+        assert!(forms
+            .0
+            .iter()
+            .all(|(_, e164)| e164.as_deref() == Some("50688881234")));
+        let national = PhoneForms::of([Some("8888-1234")], cr());
+        assert_eq!(national.joined(), "50688881234 88881234");
+        let extension = PhoneForms::of([Some("1001"), None], cr());
+        assert_eq!(extension.0, [("1001".to_owned(), None)]);
+        assert_eq!(PhoneForms::of([None, Some("n/a")], cr()).joined(), "");
     }
 
     #[test]
     fn endings_need_seven_digits() {
-        assert!(same_by_ending("50688881234", "88881234"));
+        assert!(same_by_ending("50682375850", "82375850"));
+        assert!(!same_by_ending("50682375850", "92375850"));
         assert!(!same_by_ending("1001", "21001"));
+        assert_eq!(tail_of("50682375850"), Some("2375850"));
+        assert_eq!(tail_of("2375850"), Some("2375850"));
+        assert_eq!(tail_of("375850"), None);
+    }
+
+    #[test]
+    fn the_e164_form_comes_first_only_for_valid_numbers() {
+        // The rule `e164_of` relies on, checked against the real `equivalent_digits`.
+        let valid = equivalent_digits("8888-1234", cr());
+        assert_eq!(e164_of(&valid), Some("50688881234"));
+        let typed = equivalent_digits("00 506 8888 1234", cr());
+        assert_eq!(e164_of(&typed), Some("50688881234"), "{typed:?}");
+        assert_eq!(e164_of(&equivalent_digits("1001", cr())), None);
+        assert_eq!(e164_of(&equivalent_digits("8888-12", cr())), None);
+        assert_eq!(e164_of(&equivalent_digits("", cr())), None);
     }
 }

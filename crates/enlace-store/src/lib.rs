@@ -1,6 +1,8 @@
 //! `enlace-store` owns the desktop's SQLite database and is the only crate that touches
-//! `rusqlite`. It holds the calls (Llamadas and Historial), the dial attempts, the settings
-//! (one JSON document per key) and the local cache of CRM contacts with its FTS5 index.
+//! `rusqlite`. It holds the calls (Llamadas and Historial) with the CRM record each is about,
+//! the dial attempts, the settings (one JSON document per key), the linked CRM accounts, the
+//! outbox of CRM writes (delivered in order per CRM, exactly once; see [`OutboxEntry`]) and the
+//! local cache of CRM contacts with its FTS5 index and caller-ID phone index.
 //!
 //! Invariants:
 //! - The schema is the ordered list of plain `.sql` files in `migrations/`, embedded in the
@@ -19,9 +21,11 @@
 
 mod calls;
 mod contacts;
+mod crm_accounts;
 mod dial_attempts;
 mod error;
 mod migrate;
+mod outbox;
 mod paths;
 mod settings;
 
@@ -32,11 +36,14 @@ use std::time::Duration;
 use enlace_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
+pub use calls::{CallLog, CallRecordLink};
 pub use contacts::StoredContact;
-pub use enlace_core::{Contact, ContactKind, Crm};
+pub use crm_accounts::StoredCrmAccount;
 pub use dial_attempts::{DialAttempt, DialAttemptId};
+pub use enlace_core::{Contact, ContactKind, Country, Crm, RecordRef};
 pub use error::{DatabaseError, StoreError};
 pub use migrate::{Migration, MIGRATIONS};
+pub use outbox::{OutboxCounts, OutboxEntry, OutboxError, OutboxKind, OutboxState};
 pub use paths::{
     data_dir, data_dir_from, database_path, database_path_from, Channel, DATABASE_FILE_NAME,
     DATA_DIR_ENV,

@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_dial_attempts_call_index",
         sql: include_str!("../migrations/0002_dial_attempts_call_index.sql"),
     },
+    Migration {
+        name: "0003_crm",
+        sql: include_str!("../migrations/0003_crm.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {

@@ -6,8 +6,26 @@ use std::sync::Arc;
 use enlace_core::{
     CallDirection, CallId, CallRecord, CallStatus, Clock, EndReason, ErrorCode, LogState, Timestamp,
 };
-use enlace_store::{Contact, ContactKind, Crm, Store, StoreError, MIGRATIONS};
+use enlace_store::{
+    CallLog, CallRecordLink, Contact, ContactKind, Country, Crm, OutboxCounts, OutboxEntry,
+    OutboxError, OutboxKind, OutboxState, RecordRef, Store, StoreError, MIGRATIONS,
+};
 use tempfile::TempDir;
+
+fn cr() -> Country {
+    Country::parse("CR").unwrap()
+}
+
+/// The tests' contacts are Costa Rican unless they say otherwise.
+trait UpsertCr {
+    fn upsert_contact_cr(&self, contact: &Contact) -> enlace_store::Result<i64>;
+}
+
+impl UpsertCr for Store {
+    fn upsert_contact_cr(&self, contact: &Contact) -> enlace_store::Result<i64> {
+        self.upsert_contact(contact, cr())
+    }
+}
 
 struct FixedClock(i64);
 
@@ -99,7 +117,7 @@ fn version_1_database_is_migrated_and_keeps_its_rows() {
     assert!(!index_exists(&raw(&dir)), "version 1 has no call index yet");
 
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
     assert!(index_exists(&raw(&dir)));
     assert_eq!(
         store.call(&CallId("old-call".into())).unwrap(),
@@ -207,8 +225,11 @@ fn a_failing_migration_rolls_back_entirely() {
         )
         .unwrap();
     assert_eq!(extra, 0, "the failed migration left nothing behind");
-    // The real second migration still applies afterwards.
-    assert_eq!(Store::open(&path).unwrap().schema_version().unwrap(), 2);
+    // The real migrations still apply afterwards.
+    assert_eq!(
+        Store::open(&path).unwrap().schema_version().unwrap(),
+        MIGRATIONS.len() as u32
+    );
 }
 
 #[test]
@@ -218,7 +239,7 @@ fn an_older_app_refuses_a_database_migrated_by_a_newer_one() {
     Store::open(&path).unwrap();
     let err = Store::open_with_migrations(&path, &MIGRATIONS[..1]).unwrap_err();
     assert!(
-        matches!(err, StoreError::TooNew { found: 2, known: 1 }),
+        matches!(err, StoreError::TooNew { found, known: 1 } if found == MIGRATIONS.len() as u32),
         "{err:?}"
     );
 }
@@ -571,7 +592,7 @@ fn crm_ids(found: &[enlace_store::StoredContact]) -> Vec<&str> {
 fn seeded_contacts() -> (TempDir, Store) {
     let (dir, store) = temp_store();
     store
-        .upsert_contact(&contact(
+        .upsert_contact_cr(&contact(
             "003A",
             "Ana",
             "García",
@@ -580,7 +601,7 @@ fn seeded_contacts() -> (TempDir, Store) {
         ))
         .unwrap();
     store
-        .upsert_contact(&contact(
+        .upsert_contact_cr(&contact(
             "003B",
             "Andrés",
             "Mora",
@@ -592,7 +613,7 @@ fn seeded_contacts() -> (TempDir, Store) {
     lead.kind = ContactKind::Lead;
     lead.crm = Crm::Zoho;
     lead.mobile = Some("(506) 7000-0001".into());
-    store.upsert_contact(&lead).unwrap();
+    store.upsert_contact_cr(&lead).unwrap();
     (dir, store)
 }
 
@@ -649,7 +670,7 @@ fn contacts_are_found_by_name_prefix_email_and_phone_digits() {
 fn search_keeps_the_index_in_step_with_updates_and_deletes() {
     let (_dir, store) = seeded_contacts();
     let id = store
-        .upsert_contact(&contact(
+        .upsert_contact_cr(&contact(
             "003A",
             "Anabel",
             "Quesada",
@@ -658,7 +679,7 @@ fn search_keeps_the_index_in_step_with_updates_and_deletes() {
         ))
         .unwrap();
     let again = store
-        .upsert_contact(&contact(
+        .upsert_contact_cr(&contact(
             "003A",
             "Anabel",
             "Quesada",
@@ -685,7 +706,7 @@ fn search_keeps_the_index_in_step_with_updates_and_deletes() {
     assert!(store.search_contacts("quesada", 10).unwrap().is_empty());
     // Same CRM id in the other CRM is another record.
     store
-        .upsert_contact(&Contact {
+        .upsert_contact_cr(&Contact {
             crm: Crm::Zoho,
             ..contact("003B", "Z", "Z", "z@z", None)
         })
@@ -748,48 +769,812 @@ fn search_accepts_any_text_including_fts_syntax() {
     );
 }
 
+fn caller_ids(store: &Store, number: &str) -> Vec<String> {
+    store
+        .contacts_for_caller(number, cr())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.contact.crm_id)
+        .collect()
+}
+
 #[test]
-fn contacts_are_found_by_phone_in_any_format() {
+fn callers_are_identified_by_any_equivalent_form_of_their_number() {
     let (_dir, store) = seeded_contacts();
     store
-        .upsert_contact(&contact(
-            "003D",
-            "Dora",
-            "Exacta",
-            "d@x",
-            Some("50688881234"),
+        .upsert_contacts(
+            &[
+                contact("003D", "Dora", "Exacta", "d@x", Some("50688881234")),
+                contact("003E", "Ext", "Short", "e@x", Some("1001")),
+                contact("003F", "Nat", "Ional", "n@x", Some("8888 1234")),
+                // Another country's number (Panama, 8 digits too).
+                contact("003G", "Otro", "País", "o@x", Some("+507 6888-1234")),
+                contact("003H", "Int", "Prefix", "i@x", Some("00 506 8888 1234")),
+            ],
+            cr(),
+        )
+        .unwrap();
+
+    // International, national, with the international call prefix: the same four records.
+    for number in [
+        "+50688881234",
+        "8888-1234",
+        "tel:+506-8888-1234",
+        "0050688881234",
+    ] {
+        assert_eq!(
+            caller_ids(&store, number),
+            ["003A", "003D", "003F", "003H"],
+            "{number}"
+        );
+    }
+    assert_eq!(caller_ids(&store, "+507 6888 1234"), ["003G"]);
+    // A range the numbering data does not know yet (8237-xxxx) matches by its ending.
+    store
+        .upsert_contacts(
+            &[
+                contact("003J", "Nuevo", "Rango", "j@x", Some("+506 8237-5850")),
+                contact("003K", "Otro", "Final", "k@x", Some("+506 8137-5850")),
+            ],
+            cr(),
+        )
+        .unwrap();
+    assert_eq!(caller_ids(&store, "8237 5850"), ["003J"]);
+    assert_eq!(caller_ids(&store, "+50682375850"), ["003J"]);
+    // A number that only shares the national digits with another country's record.
+    assert!(caller_ids(&store, "+52 55 8888 1234").is_empty());
+    assert_eq!(
+        caller_ids(&store, "1001"),
+        ["003E"],
+        "extensions match exactly"
+    );
+    assert!(caller_ids(&store, "001").is_empty(), "no partial matches");
+    assert_eq!(caller_ids(&store, "(506) 7000-0001"), ["00QC"], "mobile");
+    assert_eq!(caller_ids(&store, "70000001"), ["00QC"]);
+    assert!(caller_ids(&store, "no digits %_").is_empty());
+    assert!(caller_ids(&store, "").is_empty());
+    assert!(caller_ids(&store, &"9".repeat(5_000)).is_empty());
+    assert!(caller_ids(&store, "'; DROP TABLE contact_phones; --").is_empty());
+
+    // Changing or removing a number, or the record, updates the index.
+    store
+        .upsert_contact_cr(&contact("003F", "Nat", "Ional", "n@x", Some("2222-0000")))
+        .unwrap();
+    assert_eq!(caller_ids(&store, "+50688881234"), ["003A", "003D", "003H"]);
+    assert_eq!(caller_ids(&store, "+506 2222 0000"), ["003F"]);
+    assert!(store.delete_contact(Crm::Salesforce, "003A").unwrap());
+    assert_eq!(caller_ids(&store, "+50688881234"), ["003D", "003H"]);
+}
+
+#[test]
+fn exact_international_matches_come_before_digit_only_matches() {
+    let (_dir, store) = temp_store();
+    // Not a valid number as stored (text around it), but its digits are the caller's.
+    store
+        .upsert_contact_cr(&contact(
+            "003W",
+            "Weak",
+            "Match",
+            "w@x",
+            Some("8888-1234 casa"),
         ))
         .unwrap();
     store
-        .upsert_contact(&contact("003E", "Ext", "Short", "e@x", Some("1001")))
+        .upsert_contact_cr(&contact(
+            "003S",
+            "Strong",
+            "Match",
+            "s@x",
+            Some("+506 8888 1234"),
+        ))
+        .unwrap();
+    assert_eq!(caller_ids(&store, "+50688881234"), ["003S", "003W"]);
+}
+
+#[test]
+fn phone_forms_follow_the_agents_country() {
+    let (_dir, store) = temp_store();
+    // "020 7946 0018" is a London number for a British agent (trunk prefix 0), nothing valid
+    // for a Costa Rican one.
+    let gb = Country::parse("GB").unwrap();
+    store
+        .upsert_contact_cr(&contact("003M", "Lon", "Don", "l@x", Some("020 7946 0018")))
+        .unwrap();
+    // Read as Costa Rican, only its digits as stored are indexed: the caller is still found
+    // by the number's ending, but its international form is not searchable.
+    assert_eq!(
+        store
+            .contacts_for_caller("+44 20 7946 0018", gb)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.search_contacts("4420", 10).unwrap().is_empty());
+    assert_eq!(store.rebuild_contact_phones(gb).unwrap(), 1);
+    let found = store.contacts_for_caller("+44 20 7946 0018", gb).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].contact.crm_id, "003M");
+    // The full-text index follows too: the E.164 digits are searchable now.
+    assert_eq!(
+        crm_ids(&store.search_contacts("4420", 10).unwrap()),
+        ["003M"]
+    );
+    // Writes with the new country keep it that way.
+    store
+        .upsert_contact(
+            &contact("003M", "Lon", "Don", "l@x", Some("020 7946 0019")),
+            gb,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .contacts_for_caller("+44 20 7946 0019", gb)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn search_puts_name_matches_first_then_orders_by_name() {
+    let (_dir, store) = seeded_contacts();
+    store
+        .upsert_contact_cr(&contact("003Z", "Zoe", "Zed", "ana.z@example.com", None))
         .unwrap();
     store
-        .upsert_contact(&contact("003F", "Nat", "Ional", "n@x", Some("8888 1234")))
+        .upsert_contact_cr(&contact("003Y", "Ángela", "Zúñiga", "az@x", None))
         .unwrap();
+    assert_eq!(
+        crm_ids(&store.search_contacts("an", 10).unwrap()),
+        ["003A", "003B", "003Y", "00QC", "003Z"],
+        "Ana García, Andrés Mora, Ángela Zúñiga, Luis Anaya by name; Zoe by e-mail only"
+    );
+    assert_eq!(
+        crm_ids(&store.search_contacts("ana", 2).unwrap()),
+        ["003A", "00QC"]
+    );
+}
 
-    let found = crm_ids(&store.contacts_by_phone("+50688881234").unwrap()).join(",");
-    assert!(
-        found.starts_with("003A,003D") || found.starts_with("003D,003A"),
-        "exact first: {found}"
-    );
-    assert!(found.ends_with("003F"), "{found}");
+#[test]
+fn search_finds_numbers_by_their_national_digits() {
+    let (_dir, store) = seeded_contacts();
     assert_eq!(
-        crm_ids(&store.contacts_by_phone("8888-1234").unwrap()),
-        ["003F", "003A", "003D"]
-    );
-    assert_eq!(crm_ids(&store.contacts_by_phone("1001").unwrap()), ["003E"]);
-    assert!(
-        store.contacts_by_phone("001").unwrap().is_empty(),
-        "short numbers match exactly only"
+        crm_ids(&store.search_contacts("8888", 10).unwrap()),
+        ["003A"]
     );
     assert_eq!(
-        crm_ids(&store.contacts_by_phone("(506) 7000-0001").unwrap()),
-        ["00QC"],
-        "mobile"
+        crm_ids(&store.search_contacts("8888 12", 10).unwrap()),
+        ["003A"]
     );
-    assert!(store.contacts_by_phone("no digits %_").unwrap().is_empty());
-    assert!(store
-        .contacts_by_phone(&"9".repeat(5_000))
+    assert_eq!(
+        crm_ids(&store.search_contacts("2222", 10).unwrap()),
+        ["003B"]
+    );
+    assert_eq!(store.search_contacts("ana", 0).unwrap(), []);
+}
+
+#[test]
+fn a_contacts_batch_is_written_whole_or_not_at_all() {
+    let (dir, store) = temp_store();
+    // Make the third insert fail, as a full disk or a constraint would.
+    raw(&dir)
+        .execute_batch(
+            "CREATE TRIGGER boom BEFORE INSERT ON contacts WHEN new.crm_id = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+        )
+        .unwrap();
+    let batch = [
+        contact("003A", "Ana", "Uno", "a@x", Some("8888-1234")),
+        contact("003B", "Bea", "Dos", "b@x", Some("8888-5678")),
+        contact("boom", "Bad", "Row", "x@x", None),
+    ];
+    let err = store.upsert_contacts(&batch, cr()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Storage, "{err}");
+    assert!(store.search_contacts("ana", 10).unwrap().is_empty());
+    assert!(caller_ids(&store, "8888-1234").is_empty());
+
+    let ids = store.upsert_contacts(&batch[..2], cr()).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(
+        crm_ids(&store.search_contacts("bea", 10).unwrap()),
+        ["003B"]
+    );
+    assert_eq!(caller_ids(&store, "+506 8888 5678"), ["003B"]);
+    let stored = store.contact(Crm::Salesforce, "003B").unwrap().unwrap();
+    assert_eq!(stored.id, ids[1]);
+    assert_eq!(stored.contact, batch[1]);
+    assert_eq!(store.contact(Crm::Zoho, "003B").unwrap(), None);
+    // Writing the same batch again updates in place.
+    assert_eq!(store.upsert_contacts(&batch[..2], cr()).unwrap(), ids);
+}
+
+// ---------------------------------------------------------------- CRM accounts
+
+#[test]
+fn crm_accounts_are_linked_replaced_and_unlinked() {
+    let (_dir, store) = temp_store();
+    assert_eq!(store.crm_account(Crm::Zoho).unwrap(), None);
+    store
+        .set_crm_account(Crm::Zoho, r#"{"email":"a@x"}"#, Timestamp(5))
+        .unwrap();
+    store
+        .set_crm_account(Crm::Salesforce, r#"{"user":"u1"}"#, Timestamp(6))
+        .unwrap();
+    store
+        .set_crm_account(Crm::Salesforce, r#"{"user":"u2"}"#, Timestamp(7))
+        .unwrap();
+    let sf = store.crm_account(Crm::Salesforce).unwrap().unwrap();
+    assert_eq!(sf.account_json, r#"{"user":"u2"}"#);
+    assert_eq!(sf.linked_at, Timestamp(7));
+    let all = store.crm_accounts().unwrap();
+    assert_eq!(
+        all.iter().map(|a| a.crm).collect::<Vec<_>>(),
+        [Crm::Salesforce, Crm::Zoho]
+    );
+    let err = store
+        .set_crm_account(Crm::Zoho, "{not json", Timestamp(8))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    assert_eq!(
+        store.crm_account(Crm::Zoho).unwrap().unwrap().account_json,
+        r#"{"email":"a@x"}"#
+    );
+    assert!(store.delete_crm_account(Crm::Zoho).unwrap());
+    assert!(!store.delete_crm_account(Crm::Zoho).unwrap());
+    assert_eq!(store.crm_account(Crm::Zoho).unwrap(), None);
+}
+
+// ---------------------------------------------------------------- CRM records on calls and the outbox
+
+fn sf_record(id: &str) -> RecordRef {
+    RecordRef {
+        crm: Crm::Salesforce,
+        kind: ContactKind::Contact,
+        id: id.into(),
+    }
+}
+
+fn call_log(store: &Store, id: &str) -> CallLog {
+    store.call_log(&CallId(id.into())).unwrap().unwrap()
+}
+
+fn failure(code: ErrorCode, field: Option<&str>) -> OutboxError {
+    OutboxError {
+        code,
+        message: format!("{code} happened"),
+        field: field.map(Into::into),
+    }
+}
+
+fn queue_log(store: &Store, call: &str, crm: Crm, key: &str, at: i64) -> OutboxEntry {
+    store
+        .queue_log_call(
+            &CallId(call.into()),
+            crm,
+            key,
+            &format!(r#"{{"key":"{key}"}}"#),
+            "Consulta",
+            "Llamó por la factura",
+            Timestamp(at),
+        )
         .unwrap()
-        .is_empty());
+}
+
+#[test]
+fn attaching_a_record_shows_on_the_call_and_survives_line_events() {
+    let (_dir, store) = temp_store();
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    assert_eq!(call_log(&store, "c1").record, None);
+    store
+        .attach_record(&CallId("c1".into()), &sf_record("003A"), "Ana García")
+        .unwrap();
+    let log = call_log(&store, "c1");
+    assert_eq!(log.call, ended_call("c1", 1_000));
+    assert_eq!(
+        log.record,
+        Some(CallRecordLink {
+            crm: Crm::Salesforce,
+            kind: ContactKind::Contact,
+            id: Some("003A".into()),
+            name: "Ana García".into(),
+            pending_key: None,
+        })
+    );
+    // A late line event rewrites the call's line fields, never its CRM fields or log state.
+    queue_log(&store, "c1", Crm::Salesforce, "log-c1", 2_000);
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    let log = call_log(&store, "c1");
+    assert_eq!(log.call.log_state, LogState::Logged);
+    assert_eq!(log.record.unwrap().id.as_deref(), Some("003A"));
+    assert_eq!(log.subject.as_deref(), Some("Consulta"));
+    assert_eq!(log.comment.as_deref(), Some("Llamó por la factura"));
+
+    let err = store
+        .attach_record(&CallId("ghost".into()), &sf_record("003A"), "x")
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(store.call_log(&CallId("ghost".into())).unwrap(), None);
+}
+
+#[test]
+fn a_queued_contact_gets_its_id_on_the_call_when_delivered() {
+    let (_dir, store) = temp_store();
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    let call = CallId("c1".into());
+    let entry = store
+        .queue_create_contact(
+            Some(&call),
+            Crm::Zoho,
+            ContactKind::Lead,
+            "create-1",
+            r#"{"last_name":"Mora"}"#,
+            "Luis Mora",
+            Timestamp(2_000),
+        )
+        .unwrap();
+    assert_eq!(entry.kind, OutboxKind::CreateContact);
+    assert_eq!(entry.state, OutboxState::Pending);
+    assert_eq!(entry.call_id, Some(call.clone()));
+    assert_eq!(entry.crm, Crm::Zoho);
+    assert_eq!(entry.attempts, 0);
+    assert!(!entry.uncertain);
+    assert_eq!(entry.created_at, Timestamp(2_000));
+    assert_eq!(entry.next_attempt_at, Timestamp(2_000));
+    assert_eq!(
+        call_log(&store, "c1").record,
+        Some(CallRecordLink {
+            crm: Crm::Zoho,
+            kind: ContactKind::Lead,
+            id: None,
+            name: "Luis Mora".into(),
+            pending_key: Some("create-1".into()),
+        })
+    );
+    // The log is queued before the record exists; the call is logged at once.
+    let log = queue_log(&store, "c1", Crm::Zoho, "log-1", 2_500);
+    assert_eq!(call_log(&store, "c1").call.log_state, LogState::Logged);
+
+    let next = store.next_outbox_entry(Timestamp(3_000)).unwrap().unwrap();
+    assert_eq!(next.id, entry.id, "the creation goes first");
+    store.mark_in_flight(next.id).unwrap();
+    store
+        .mark_delivered(next.id, "5725767000000411001", Timestamp(3_100))
+        .unwrap();
+    let record = call_log(&store, "c1").record.unwrap();
+    assert_eq!(record.id.as_deref(), Some("5725767000000411001"));
+    assert_eq!(record.pending_key, None);
+    assert_eq!(record.kind, ContactKind::Lead);
+    let delivered = store.outbox_entry_by_key("create-1").unwrap().unwrap();
+    assert_eq!(delivered.state, OutboxState::Delivered);
+    assert_eq!(delivered.result_id.as_deref(), Some("5725767000000411001"));
+    assert_eq!(delivered.attempts, 1);
+    assert!(!delivered.uncertain);
+
+    assert_eq!(
+        store
+            .next_outbox_entry(Timestamp(3_200))
+            .unwrap()
+            .unwrap()
+            .id,
+        log.id
+    );
+    // Delivering the log touches no call's record.
+    store.mark_in_flight(log.id).unwrap();
+    store
+        .mark_delivered(log.id, "00T1", Timestamp(3_300))
+        .unwrap();
+    assert_eq!(
+        call_log(&store, "c1").record.unwrap().id.as_deref(),
+        Some("5725767000000411001")
+    );
+    assert_eq!(store.next_outbox_entry(Timestamp(9_000)).unwrap(), None);
+    assert_eq!(store.outbox_counts().unwrap(), OutboxCounts::default());
+
+    // A contact created outside a call.
+    let free = store
+        .queue_create_contact(
+            None,
+            Crm::Salesforce,
+            ContactKind::Contact,
+            "create-2",
+            "{}",
+            "Sin Llamada",
+            Timestamp(4_000),
+        )
+        .unwrap();
+    assert_eq!(free.call_id, None);
+    store
+        .mark_delivered(free.id, "003X", Timestamp(4_100))
+        .unwrap();
+    assert_eq!(
+        call_log(&store, "c1").record.unwrap().id.as_deref(),
+        Some("5725767000000411001")
+    );
+}
+
+#[test]
+fn queueing_is_atomic_with_the_calls_change() {
+    let (_dir, store) = temp_store();
+    let ghost = CallId("ghost".into());
+    let err = store
+        .queue_create_contact(
+            Some(&ghost),
+            Crm::Salesforce,
+            ContactKind::Contact,
+            "k1",
+            "{}",
+            "x",
+            Timestamp(1),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(store.outbox_entry_by_key("k1").unwrap(), None);
+
+    // Logging needs a record of that CRM on the call: nothing changes otherwise.
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    let c1 = CallId("c1".into());
+    let err = store
+        .queue_log_call(&c1, Crm::Salesforce, "k2", "{}", "s", "c", Timestamp(2))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    store.attach_record(&c1, &sf_record("003A"), "Ana").unwrap();
+    let err = store
+        .queue_log_call(&c1, Crm::Zoho, "k2", "{}", "s", "c", Timestamp(2))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    let err = store
+        .queue_log_call(&ghost, Crm::Zoho, "k2", "{}", "s", "c", Timestamp(2))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    let log = call_log(&store, "c1");
+    assert_eq!(log.call.log_state, LogState::Pending);
+    assert_eq!((log.subject, log.comment), (None, None));
+    assert!(log.writes.is_empty());
+
+    // A key is used once; a second use changes nothing.
+    let first = queue_log(&store, "c1", Crm::Salesforce, "k2", 3);
+    let err = store
+        .queue_create_contact(
+            Some(&c1),
+            Crm::Salesforce,
+            ContactKind::Contact,
+            "k2",
+            "{}",
+            "Otra",
+            Timestamp(4),
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    let log = call_log(&store, "c1");
+    assert_eq!(log.record.unwrap().name, "Ana");
+    assert_eq!(log.writes, [first]);
+}
+
+#[test]
+fn each_crm_delivers_in_order_and_a_problem_blocks_only_its_crm() {
+    let (_dir, store) = temp_store();
+    for (id, at) in [("a", 1_000), ("b", 2_000), ("c", 3_000)] {
+        store.upsert_call(&ended_call(id, at)).unwrap();
+    }
+    store
+        .attach_record(&CallId("a".into()), &sf_record("003A"), "A")
+        .unwrap();
+    store
+        .attach_record(&CallId("b".into()), &sf_record("003B"), "B")
+        .unwrap();
+    let zoho = RecordRef {
+        crm: Crm::Zoho,
+        kind: ContactKind::Contact,
+        id: "1".into(),
+    };
+    store
+        .attach_record(&CallId("c".into()), &zoho, "C")
+        .unwrap();
+    let sf1 = queue_log(&store, "a", Crm::Salesforce, "sf1", 10);
+    let sf2 = queue_log(&store, "b", Crm::Salesforce, "sf2", 11);
+    let z1 = queue_log(&store, "c", Crm::Zoho, "z1", 12);
+    assert_eq!(
+        store.outbox_counts().unwrap(),
+        OutboxCounts {
+            pending: 3,
+            needs_attention: 0
+        }
+    );
+    assert_eq!(store.next_outbox_attempt_at().unwrap(), Some(Timestamp(10)));
+
+    // Nothing is due before it was queued.
+    assert_eq!(store.next_outbox_entry(Timestamp(9)).unwrap(), None);
+    assert_eq!(
+        store.next_outbox_entry(Timestamp(20)).unwrap().unwrap().id,
+        sf1.id
+    );
+
+    // sf1 fails transiently: Salesforce waits, Zoho goes on.
+    store.mark_in_flight(sf1.id).unwrap();
+    store
+        .mark_retry(
+            sf1.id,
+            &failure(ErrorCode::CrmUnavailable, None),
+            Timestamp(500),
+            Timestamp(21),
+        )
+        .unwrap();
+    let next = store.next_outbox_entry(Timestamp(22)).unwrap().unwrap();
+    assert_eq!(next.id, z1.id, "sf2 must not overtake sf1");
+    store.mark_in_flight(z1.id).unwrap();
+    store.mark_delivered(z1.id, "zz", Timestamp(23)).unwrap();
+    assert_eq!(store.next_outbox_entry(Timestamp(24)).unwrap(), None);
+    assert_eq!(
+        store.next_outbox_attempt_at().unwrap(),
+        Some(Timestamp(500))
+    );
+
+    // At its time sf1 comes back, marked uncertain, with its last error.
+    let again = store.next_outbox_entry(Timestamp(500)).unwrap().unwrap();
+    assert_eq!(again.id, sf1.id);
+    assert!(again.uncertain);
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.state, OutboxState::Pending);
+    assert_eq!(
+        again.last_error,
+        Some(failure(ErrorCode::CrmUnavailable, None))
+    );
+
+    // Now it needs the agent: Salesforce is blocked until retried.
+    store.mark_in_flight(sf1.id).unwrap();
+    store
+        .mark_needs_attention(
+            sf1.id,
+            &failure(ErrorCode::CrmInvalidField, Some("email")),
+            Timestamp(501),
+        )
+        .unwrap();
+    assert_eq!(store.next_outbox_entry(Timestamp(10_000)).unwrap(), None);
+    assert_eq!(store.next_outbox_attempt_at().unwrap(), None);
+    assert_eq!(
+        store.outbox_counts().unwrap(),
+        OutboxCounts {
+            pending: 1,
+            needs_attention: 1
+        }
+    );
+    let attention = store.outbox_attention().unwrap();
+    assert_eq!(attention.len(), 1);
+    assert_eq!(attention[0].id, sf1.id);
+    assert_eq!(
+        attention[0].last_error,
+        Some(failure(ErrorCode::CrmInvalidField, Some("email")))
+    );
+    // Llamadas keeps both Salesforce calls (logged, not delivered), not the delivered one.
+    let llamadas: Vec<String> = store
+        .calls_to_log()
+        .unwrap()
+        .into_iter()
+        .map(|l| l.call.id.0)
+        .collect();
+    assert_eq!(llamadas, ["b", "a"]);
+
+    // The agent fixes the payload and retries.
+    store
+        .retry_outbox_entry(sf1.id, Some(r#"{"fixed":true}"#), Timestamp(600))
+        .unwrap();
+    let retried = store.next_outbox_entry(Timestamp(600)).unwrap().unwrap();
+    assert_eq!(retried.id, sf1.id);
+    assert_eq!(retried.payload, r#"{"fixed":true}"#);
+    assert_eq!(retried.last_error, None);
+    assert_eq!(retried.attempts, 2);
+    assert!(
+        retried.uncertain,
+        "earlier attempts may have reached the CRM"
+    );
+    store.mark_in_flight(sf1.id).unwrap();
+    store
+        .mark_delivered(sf1.id, "00T1", Timestamp(601))
+        .unwrap();
+    assert_eq!(
+        store.next_outbox_entry(Timestamp(602)).unwrap().unwrap().id,
+        sf2.id
+    );
+    // Retrying an entry that waits makes it due now.
+    store
+        .mark_retry(
+            sf2.id,
+            &failure(ErrorCode::CrmRateLimited, None),
+            Timestamp(99_999),
+            Timestamp(603),
+        )
+        .unwrap();
+    assert_eq!(store.next_outbox_entry(Timestamp(604)).unwrap(), None);
+    store
+        .retry_outbox_entry(sf2.id, None, Timestamp(605))
+        .unwrap();
+    let sf2_now = store.next_outbox_entry(Timestamp(605)).unwrap().unwrap();
+    assert_eq!(
+        sf2_now.payload, sf2.payload,
+        "payload kept without a new one"
+    );
+}
+
+#[test]
+fn an_attempt_interrupted_by_a_restart_comes_back_uncertain() {
+    let (dir, store) = temp_store();
+    store.upsert_call(&ended_call("a", 1_000)).unwrap();
+    store
+        .attach_record(&CallId("a".into()), &sf_record("003A"), "A")
+        .unwrap();
+    let entry = queue_log(&store, "a", Crm::Salesforce, "sf1", 10);
+    store.mark_in_flight(entry.id).unwrap();
+    drop(store); // the app stops before the CRM answered
+
+    let store = Store::open(&dir.path().join("enlace.sqlite3")).unwrap();
+    let found = store.next_outbox_entry(Timestamp(11)).unwrap().unwrap();
+    assert_eq!(found.id, entry.id);
+    assert_eq!(found.state, OutboxState::InFlight);
+    assert!(found.uncertain);
+    assert_eq!(found.attempts, 1);
+    store.mark_in_flight(found.id).unwrap();
+    assert_eq!(store.outbox_entry(found.id).unwrap().unwrap().attempts, 2);
+}
+
+#[test]
+fn outbox_transitions_outside_the_life_cycle_are_refused() {
+    let (dir, store) = temp_store();
+    store.upsert_call(&ended_call("a", 1_000)).unwrap();
+    store
+        .attach_record(&CallId("a".into()), &sf_record("003A"), "A")
+        .unwrap();
+    let entry = queue_log(&store, "a", Crm::Salesforce, "sf1", 10);
+    let err = store
+        .retry_outbox_entry(entry.id + 100, None, Timestamp(1))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(
+        store.mark_in_flight(entry.id + 100).unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    store
+        .mark_delivered(entry.id, "00T", Timestamp(11))
+        .unwrap();
+    for err in [
+        store
+            .mark_delivered(entry.id, "00T-again", Timestamp(12))
+            .unwrap_err(),
+        store.mark_in_flight(entry.id).unwrap_err(),
+        store
+            .retry_outbox_entry(entry.id, Some("{}"), Timestamp(12))
+            .unwrap_err(),
+        store
+            .mark_needs_attention(
+                entry.id,
+                &failure(ErrorCode::CrmDuplicate, None),
+                Timestamp(12),
+            )
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    }
+    let stored = store.outbox_entry(entry.id).unwrap().unwrap();
+    assert_eq!(stored.result_id.as_deref(), Some("00T"));
+    assert_eq!(stored.state, OutboxState::Delivered);
+
+    // An error code written by a newer Enlace reads as internal, keeping its message.
+    raw(&dir)
+        .execute(
+            "UPDATE outbox SET last_error_code = 'from_the_future', last_error_message = 'm'",
+            [],
+        )
+        .unwrap();
+    let err = store
+        .outbox_entry(entry.id)
+        .unwrap()
+        .unwrap()
+        .last_error
+        .unwrap();
+    assert_eq!((err.code, err.message.as_str()), (ErrorCode::Internal, "m"));
+}
+
+#[test]
+fn llamadas_and_historial_carry_the_crm_columns() {
+    let (_dir, store) = temp_store();
+    for (id, at) in [
+        ("pending", 1_000),
+        ("ignored", 2_000),
+        ("logged", 3_000),
+        ("sent", 4_000),
+    ] {
+        store.upsert_call(&ended_call(id, at)).unwrap();
+    }
+    let ringing = CallRecord {
+        status: CallStatus::Ringing,
+        answered_at: None,
+        ended_at: None,
+        end_reason: None,
+        ..ended_call("ringing", 5_000)
+    };
+    store.upsert_call(&ringing).unwrap();
+    store
+        .set_call_log_state(&CallId("ignored".into()), LogState::Ignored)
+        .unwrap();
+    for id in ["logged", "sent"] {
+        store
+            .attach_record(&CallId(id.into()), &sf_record(&format!("003{id}")), id)
+            .unwrap();
+        queue_log(&store, id, Crm::Salesforce, &format!("log-{id}"), 6_000);
+    }
+    let sent = store.outbox_entry_by_key("log-logged").unwrap().unwrap();
+    store
+        .mark_delivered(sent.id, "00T", Timestamp(6_001))
+        .unwrap();
+    // "logged" is delivered (out of the list); "sent" still waits (in it).
+    let llamadas = store.calls_to_log().unwrap();
+    let ids: Vec<&str> = llamadas.iter().map(|l| l.call.id.as_str()).collect();
+    assert_eq!(ids, ["sent", "pending"]);
+    assert_eq!(llamadas[0].writes.len(), 1);
+    assert_eq!(llamadas[0].writes[0].state, OutboxState::Pending);
+    assert_eq!(llamadas[0].subject.as_deref(), Some("Consulta"));
+    assert_eq!(llamadas[1].record, None);
+    assert!(llamadas[1].writes.is_empty());
+
+    let history = store.call_log_history(10).unwrap();
+    let ids: Vec<&str> = history.iter().map(|l| l.call.id.as_str()).collect();
+    assert_eq!(ids, ["ringing", "sent", "logged", "ignored", "pending"]);
+    let logged = &history[2];
+    assert_eq!(
+        logged.record.as_ref().unwrap().id.as_deref(),
+        Some("003logged")
+    );
+    assert_eq!(logged.writes[0].state, OutboxState::Delivered);
+    assert_eq!(store.call_log_history(2).unwrap().len(), 2);
+    // The plain lists are unchanged.
+    assert_eq!(ids.len(), store.call_history(10).unwrap().len());
+    assert_eq!(store.pending_calls().unwrap().len(), 1);
+}
+
+#[test]
+fn version_2_database_gains_the_crm_schema_and_keeps_its_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    {
+        let old = Store::open_with_migrations(&path, &MIGRATIONS[..2]).unwrap();
+        old.upsert_call(&ended_call("old", 1_000)).unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    let log = call_log(&store, "old");
+    assert_eq!(log.call, ended_call("old", 1_000));
+    assert_eq!((log.record, log.subject, log.comment), (None, None, None));
+    assert_eq!(store.calls_to_log().unwrap().len(), 1);
+    // The queue head lookup uses its index.
+    let plan: String = raw(&dir)
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT MIN(id) FROM outbox WHERE state <> 'delivered' GROUP BY crm",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("outbox_undelivered"), "{plan}");
+    let plan: String = raw(&dir)
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT contact_id FROM contact_phones WHERE digits = '1'",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("PRIMARY KEY"), "{plan}");
+    // The caller lookup (exact forms OR endings) uses both indexes, never a scan.
+    let conn = raw(&dir);
+    let mut stmt = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT c.id FROM contact_phones p JOIN contacts c
+             ON c.id = p.contact_id WHERE p.digits IN ('1', '2') OR p.tail IN ('3', '4')",
+        )
+        .unwrap();
+    let steps: Vec<String> = stmt
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let plan = steps.join(" | ");
+    assert!(plan.contains("contact_phones_tail"), "{plan}");
+    assert!(!plan.contains("SCAN p"), "{plan}");
 }

@@ -187,6 +187,19 @@ pub(super) fn international(e164: &str) -> Option<String> {
     Some(parsed.format().mode(Mode::International).to_string())
 }
 
+/// The country calling code and national significant number of a valid E.164 string
+/// (`+50640004000` → `("506", "40004000")`).
+pub(super) fn split_e164(e164: &str) -> Option<(String, String)> {
+    ensure_regex_cache();
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    let code = parsed.code().value().to_string();
+    let national = e164
+        .strip_prefix('+')?
+        .strip_prefix(code.as_str())?
+        .to_owned();
+    Some((code, national))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,14 +229,4 @@ mod tests {
         assert_eq!(main_region("1914555"), None);
         assert_eq!(main_region(""), None);
     }
-}
-
-/// The country calling code and national significant number of a valid E.164 string
-/// (`+50640004000` → `("506", "40004000")`).
-pub(super) fn split_e164(e164: &str) -> Option<(String, String)> {
-    ensure_regex_cache();
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    let code = parsed.code().value().to_string();
-    let national = e164.strip_prefix('+')?.strip_prefix(code.as_str())?.to_owned();
-    Some((code, national))
 }

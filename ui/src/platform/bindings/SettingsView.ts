@@ -3,5 +3,7 @@ import type { BaresipSettings } from "./BaresipSettings";
 import type { HandOffSettings } from "./HandOffSettings";
 import type { Language } from "./Language";
 import type { LineKind } from "./LineKind";
+import type { SalesforceSettings } from "./SalesforceSettings";
+import type { ZohoSettings } from "./ZohoSettings";
 
-export type SettingsView = { lineKind: LineKind, baresip: BaresipSettings, handOff: HandOffSettings, defaultCountry: string, language: Language, notifications: boolean, };
+export type SettingsView = { lineKind: LineKind, baresip: BaresipSettings, handOff: HandOffSettings, defaultCountry: string, language: Language, notifications: boolean, salesforce: SalesforceSettings, zoho: ZohoSettings, };

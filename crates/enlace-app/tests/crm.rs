@@ -1,0 +1,565 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The CRM use-cases against the local Salesforce and Zoho doubles (`enlace-sandbox`), over a
+//! real SQLite file: sign-in through a driven browser, the keyring entry, search and the cache,
+//! create + log through the outbox, back-off, and the outbox surviving `kill -9` of the process
+//! that was delivering (the test re-runs this binary as the child process).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlace_app::{App, AppOptions, DomainEvent, Host, LinkState, OutboxState};
+use enlace_core::{
+    CallDirection, CallId, CallRecord, CallStatus, Clock, ContactKind, Crm, EndReason, ErrorCode,
+    LogState, NewContact, RecordRef, Timestamp,
+};
+use enlace_crm::{CrmConfig, SalesforceConfig, ZohoConfig};
+use enlace_sandbox::{Fault, SalesforceDouble, ZohoDouble};
+use enlace_secrets::{SecretStore, Sensitive};
+use enlace_store::Store;
+use tokio::sync::mpsc;
+
+/// A browser that follows the authorize page's redirect to the app's loopback listener.
+struct TestHost(
+    mpsc::UnboundedSender<DomainEvent>,
+    mpsc::UnboundedSender<String>,
+);
+
+impl Host for TestHost {
+    fn emit(&self, event: DomainEvent) {
+        let _ = self.0.send(event);
+    }
+
+    fn open_url(&self, url: &str) -> Result<(), String> {
+        let _ = self.1.send(url.to_owned());
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            // ureq follows the 302 to http://127.0.0.1:<port>/… like a browser would.
+            let _ = ureq::get(&url).call();
+        });
+        Ok(())
+    }
+}
+
+/// A clock the test moves by hand (back-off waits without sleeping).
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+impl TestClock {
+    fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+}
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+struct Harness {
+    app: App<TestHost>,
+    events: mpsc::UnboundedReceiver<DomainEvent>,
+    opened: mpsc::UnboundedReceiver<String>,
+    secrets: SecretStore,
+    clock: Arc<TestClock>,
+    db: PathBuf,
+}
+
+async fn start(db: &Path, config: CrmConfig) -> Harness {
+    let store = Store::open(db).unwrap();
+    let (tx, events) = mpsc::unbounded_channel();
+    let (open_tx, opened) = mpsc::unbounded_channel();
+    let secrets = SecretStore::in_memory();
+    let clock = Arc::new(TestClock(AtomicI64::new(system_now())));
+    let options = AppOptions {
+        secrets: Some(secrets.clone()),
+        demo_crm: Some(config),
+        ..AppOptions::default()
+    };
+    let app = App::start(TestHost(tx, open_tx), store, clock.clone(), options)
+        .await
+        .unwrap();
+    Harness {
+        app,
+        events,
+        opened,
+        secrets,
+        clock,
+        db: db.to_owned(),
+    }
+}
+
+fn config(sf: &SalesforceDouble, zoho: &ZohoDouble) -> CrmConfig {
+    CrmConfig {
+        salesforce: SalesforceConfig {
+            login_host: sf.base_url(),
+            client_id: sf.client_id().to_owned(),
+            redirect_port: 0,
+            ..SalesforceConfig::default()
+        },
+        zoho: ZohoConfig {
+            accounts_server: zoho.accounts_url(),
+            client_id: zoho.client_id().to_owned(),
+            client_secret: zoho.client_secret().to_owned(),
+            redirect_port: 0,
+        },
+    }
+}
+
+fn doubles() -> (SalesforceDouble, ZohoDouble) {
+    let sf = SalesforceDouble::start().unwrap();
+    let zoho = ZohoDouble::start().unwrap();
+    sf.set_demo_mode(true);
+    zoho.set_demo_mode(true);
+    sf.add_user("agente@example.com", "secreto123TOKEN");
+    (sf, zoho)
+}
+
+/// An ended incoming call from `number`, as the phone line would have stored it.
+fn ended_call(db: &Path, id: &str, number: &str) -> CallRecord {
+    let started = Timestamp(1_718_000_000_000);
+    let call = CallRecord {
+        id: CallId(id.to_owned()),
+        line_call_id: format!("line-{id}"),
+        direction: CallDirection::Incoming,
+        peer_number: number.to_owned(),
+        peer_display_name: None,
+        local_number: Some("1001".to_owned()),
+        status: CallStatus::Ended,
+        started_at: started,
+        answered_at: Some(Timestamp(started.0 + 5_000)),
+        ended_at: Some(Timestamp(started.0 + 130_000)),
+        end_reason: Some(EndReason::Completed),
+        log_state: LogState::Pending,
+    };
+    Store::open(db).unwrap().upsert_call(&call).unwrap();
+    call
+}
+
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = check() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn password_link(h: &Harness) {
+    let status = h
+        .app
+        .crm_password_sign_in(
+            "agente@example.com".into(),
+            Sensitive::new("secreto123TOKEN".to_owned()),
+        )
+        .await
+        .unwrap();
+    let sf = status
+        .links
+        .iter()
+        .find(|l| l.crm == Crm::Salesforce)
+        .unwrap();
+    assert_eq!(sf.state, LinkState::Ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_keeps_tokens_in_the_keyring_and_only_a_reference_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sf, zoho) = doubles();
+    let mut h = start(&dir.path().join("db.sqlite3"), config(&sf, &zoho)).await;
+
+    let status = h.app.crm_sign_in(Crm::Zoho).await.unwrap();
+    let opened = h.opened.recv().await.unwrap();
+    assert!(opened.starts_with(&zoho.accounts_url()), "{opened}");
+    assert!(opened.contains("access_type=offline"), "{opened}");
+    let link = status.links.iter().find(|l| l.crm == Crm::Zoho).unwrap();
+    assert_eq!(link.state, LinkState::Ok);
+    assert!(
+        link.access_expires_at.is_some(),
+        "Zoho shows the token's expiry"
+    );
+    assert!(
+        link.warning.is_some(),
+        "the 20-refresh-token cap is explained"
+    );
+
+    let status = h.app.crm_sign_in(Crm::Salesforce).await.unwrap();
+    let sf_link = status
+        .links
+        .iter()
+        .find(|l| l.crm == Crm::Salesforce)
+        .unwrap();
+    assert_eq!(sf_link.state, LinkState::Ok);
+
+    // The tokens are in the keyring under a namespaced entry; the database has none of them.
+    let entries = h.secrets.accounts_in_memory();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries.iter().any(|e| e.starts_with("crm/zoho/")));
+    let database = std::fs::read(&h.db).unwrap();
+    let wal = std::fs::read(h.db.with_extension("sqlite3-wal")).unwrap_or_default();
+    for entry in &entries {
+        let secret = h.secrets.get(entry).unwrap();
+        let tokens = enlace_crm::Tokens::from_secret(&secret).unwrap();
+        for token in [Some(&tokens.access), tokens.refresh.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let bytes = token.expose().as_bytes();
+            assert!(bytes.len() > 8);
+            assert!(!contains(&database, bytes) && !contains(&wal, bytes));
+        }
+    }
+
+    // Unlink revokes at the CRM and forgets the tokens.
+    let status = h.app.crm_unlink(Crm::Zoho).await.unwrap();
+    let link = status.links.iter().find(|l| l.crm == Crm::Zoho).unwrap();
+    assert_eq!(link.state, LinkState::NotLinked);
+    assert_eq!(zoho.revoked_tokens().len(), 1);
+    assert_eq!(h.secrets.accounts_in_memory().len(), 1);
+    drop(h.events);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_flow_blocked_by_the_org_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sf, zoho) = doubles();
+    sf.set_password_flow_enabled(false);
+    let h = start(&dir.path().join("db.sqlite3"), config(&sf, &zoho)).await;
+    let err = h
+        .app
+        .crm_password_sign_in(
+            "agente@example.com".into(),
+            Sensitive::new("secreto123TOKEN".to_owned()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::CrmAuthFailed);
+    assert!(err.to_string().to_lowercase().contains("browser"), "{err}");
+    assert!(
+        h.secrets.accounts_in_memory().is_empty(),
+        "nothing stored on failure"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_fills_the_cache_and_the_caller_is_found_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sf, zoho) = doubles();
+    let id = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Lucía","LastName":"Quesada","Phone":"+506 8888-1234",
+                           "Email":"lucia@example.com"}),
+    );
+    let h = start(&dir.path().join("db.sqlite3"), config(&sf, &zoho)).await;
+    assert_eq!(
+        h.app.search_contacts("Lucía").await.unwrap_err().code(),
+        ErrorCode::CrmNotLinked
+    );
+    password_link(&h).await;
+
+    let found = h.app.search_contacts("8888 1234").await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].crm_id, id);
+    // The CRM goes away; the cache still answers, by name prefix and by the caller's number.
+    sf.inject(Fault::ServerErrors(100));
+    let cached = h.app.cached_contacts("luc").await.unwrap();
+    assert_eq!(cached.len(), 1);
+    assert_eq!(cached[0].display_name(), "Lucía Quesada");
+    assert_eq!(
+        h.app.search_contacts("quesada").await.unwrap()[0].crm_id,
+        id,
+        "a CRM outage still shows what the cache has"
+    );
+    let err = h.app.search_contacts("nadie").await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::CrmUnavailable);
+    assert_eq!(
+        h.app.search_contacts("a").await.unwrap_err().code(),
+        ErrorCode::SearchTooShort
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_created_from_a_call_and_the_call_reach_zoho_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let call = ended_call(&db, "call-lead", "+50688887777");
+    let h = start(&db, config(&sf, &zoho)).await;
+    h.app.crm_sign_in(Crm::Zoho).await.unwrap();
+
+    // Validation happens before anything is queued, on the right field.
+    let no_company = NewContact {
+        kind: ContactKind::Lead,
+        first_name: Some("Rosa".into()),
+        last_name: "Jiménez".into(),
+        email: Some("rosa@example.com".into()),
+        phone: Some("+506 8888 7777".into()),
+        mobile: None,
+        company: None,
+    };
+    let err = h
+        .app
+        .create_contact_for_call(&call.id, no_company.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        (ErrorCode::CrmInvalidField, Some("company"))
+    );
+
+    // The CRM is down: both writes wait in the outbox, the call already shows them.
+    zoho.inject(Fault::ServerErrors(2));
+    let lead = NewContact {
+        company: Some("Pura Vida Tours".into()),
+        ..no_company
+    };
+    let log = h.app.create_contact_for_call(&call.id, lead).await.unwrap();
+    assert_eq!(log.record.as_ref().unwrap().name, "Rosa Jiménez");
+    assert_eq!(log.record.as_ref().unwrap().id, None);
+    let log = h
+        .app
+        .log_call(
+            &call.id,
+            "Consulta de tarifas".into(),
+            "Quiere el tour del sábado".into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.call.log_state, LogState::Logged);
+    assert_eq!(log.writes.len(), 2);
+
+    // Back-off: move the clock instead of sleeping; the courier delivers both, in order.
+    let delivered = eventually("both writes delivered", || {
+        h.clock.advance(Duration::from_secs(60));
+        let store = Store::open(&db).unwrap();
+        let writes = store.outbox_for_call(&call.id).unwrap();
+        writes
+            .iter()
+            .all(|w| w.state == OutboxState::Delivered)
+            .then_some(writes)
+    })
+    .await;
+    assert!(
+        delivered.iter().any(|w| w.attempts > 1),
+        "the 5xx were retried"
+    );
+
+    let leads: Vec<_> = zoho
+        .records("Leads")
+        .into_iter()
+        .filter(|l| l["Last_Name"] == "Jiménez")
+        .collect();
+    assert_eq!(leads.len(), 1, "{leads:?}");
+    assert_eq!(leads[0]["Company"], "Pura Vida Tours");
+    let lead_id = leads[0]["id"].as_str().unwrap().to_owned();
+    let calls = zoho.records("Calls");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let logged = &calls[0];
+    assert_eq!(logged["Subject"], "Consulta de tarifas");
+    assert_eq!(logged["Description"], "Quiere el tour del sábado");
+    assert_eq!(logged["Call_Type"], "Inbound");
+    assert_eq!(logged["Call_Duration"], "02:05");
+    assert_eq!(logged["Call_Start_Time"], "2024-06-10T06:13:20+00:00");
+    assert_eq!(logged["$se_module"], "Leads");
+    assert_eq!(logged["What_Id"]["id"], lead_id.as_str());
+    assert!(logged.get("Who_Id").is_none_or(serde_json::Value::is_null));
+
+    // The call now points at the created lead, and Ver opens it.
+    let history = h.app.history().await.unwrap();
+    let record = history[0].record.clone().unwrap();
+    assert_eq!(record.id.as_deref(), Some(lead_id.as_str()));
+    assert!(h.app.pending_calls().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validation_error_waits_for_the_agent_and_a_rate_limit_backs_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let contact = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Ana","LastName":"Mora","Phone":"+50640001111"}),
+    );
+    let call = ended_call(&db, "call-sf", "+50640001111");
+    let h = start(&db, config(&sf, &zoho)).await;
+    password_link(&h).await;
+    h.app.search_contacts("Mora").await.unwrap();
+    let log = h
+        .app
+        .attach_record(
+            &call.id,
+            RecordRef {
+                crm: Crm::Salesforce,
+                kind: ContactKind::Contact,
+                id: contact.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.record.unwrap().name, "Ana Mora");
+
+    sf.set_request_limit_exceeded(true);
+    h.app
+        .log_call(&call.id, "Soporte".into(), "Reinicio del equipo".into())
+        .await
+        .unwrap();
+    let write = eventually("a rate-limited attempt", || {
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        w.into_iter()
+            .find(|w| w.attempts >= 1 && w.state == OutboxState::Pending)
+    })
+    .await;
+    assert_eq!(write.last_error.unwrap().code, ErrorCode::CrmRateLimited);
+    let tries = sf.requests().len();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sf.requests().len(), tries, "no hammering while backing off");
+
+    sf.set_request_limit_exceeded(false);
+    eventually("the task delivered", || {
+        h.clock.advance(Duration::from_secs(31));
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        (w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 1);
+    let task = &tasks[0];
+    assert_eq!(task["WhoId"], contact.as_str());
+    assert_eq!(task["TaskSubtype"], "Call");
+    assert_eq!(task["CallType"], "Inbound");
+    assert_eq!(task["CallDurationInSeconds"], 125);
+    assert_eq!(task["Status"], "Completed");
+    assert_eq!(task["ActivityDate"], "2024-06-10");
+    assert_eq!(task["Subject"], "Soporte");
+    assert_eq!(task["Description"], "Reinicio del equipo");
+}
+
+// ---- kill -9 in the middle of a delivery ----------------------------------------------------
+
+const CHILD_ENV: &str = "ENLACE_OUTBOX_CHILD";
+
+/// Not a test on its own: the body of the child process of the kill tests. It links Salesforce
+/// with the password flow and lets the courier deliver whatever the database holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_child_process() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let (db, login_host) = spec.split_once('|').unwrap();
+    let crm = CrmConfig {
+        salesforce: SalesforceConfig {
+            login_host: login_host.to_owned(),
+            redirect_port: 0,
+            ..SalesforceConfig::default()
+        },
+        ..CrmConfig::default()
+    };
+    let h = start(Path::new(db), crm).await;
+    password_link(&h).await;
+    // Deliver until killed.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_child(db: &Path, sf: &SalesforceDouble) -> Child {
+    let exe = std::env::current_exe().unwrap();
+    let child = std::process::Command::new(exe)
+        .args(["--exact", "outbox_child_process", "--nocapture"])
+        .env(CHILD_ENV, format!("{}|{}", db.display(), sf.base_url()))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Child(child)
+}
+
+async fn kill_mid_delivery(fault: Fault, committed_before_kill: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, _zoho) = doubles();
+    let contact = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Ana","LastName":"Mora","Phone":"+50640001111"}),
+    );
+    let call = ended_call(&db, "call-kill", "+50640001111");
+    {
+        let store = Store::open(&db).unwrap();
+        store
+            .attach_record(
+                &call.id,
+                &RecordRef {
+                    crm: Crm::Salesforce,
+                    kind: ContactKind::Contact,
+                    id: contact.clone(),
+                },
+                "Ana Mora",
+            )
+            .unwrap();
+    }
+    // Queue through a short-lived app (its courier has no link yet, so nothing is sent).
+    {
+        let h = start(&db, CrmConfig::default()).await;
+        h.app
+            .log_call(&call.id, "Cobro".into(), "Pagará el viernes".into())
+            .await
+            .unwrap();
+        h.app.shutdown().await;
+    }
+    sf.inject(fault);
+    let mut first = spawn_child(&db, &sf);
+    eventually("the Task POST reached Salesforce", || {
+        sf.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/sobjects/Task/"))
+            .then_some(())
+    })
+    .await;
+    if committed_before_kill {
+        assert_eq!(sf.records("Task").len(), 1, "committed, reply held back");
+    } else {
+        assert!(sf.records("Task").is_empty(), "not committed yet");
+    }
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+
+    let _second = spawn_child(&db, &sf);
+    eventually("delivered after the restart", || {
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        (w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 1, "exactly one activity: {tasks:?}");
+    assert_eq!(tasks[0]["WhoId"], contact.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_the_crm_committed_but_before_the_reply_leaves_exactly_one_activity() {
+    kill_mid_delivery(Fault::StallAfterCommit(Duration::from_secs(60)), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_before_the_crm_committed_leaves_exactly_one_activity() {
+    kill_mid_delivery(Fault::StallBeforeCommit(Duration::from_secs(60)), false).await;
+}
