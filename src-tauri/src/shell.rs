@@ -190,6 +190,9 @@ impl TauriHost {
             };
             match os::show_incoming(&notification, texts, on_action) {
                 Ok(shown) => {
+                    if let Some(shell) = handle.try_state::<Shell>() {
+                        shell.app.trace("notification-shown");
+                    }
                     let still_ringing = handle.try_state::<Shell>().is_none_or(|shell| {
                         shell
                             .app

@@ -24,6 +24,7 @@ use crate::{desktop, paths, setup, ui};
 
 const COLD_STARTS: usize = 10;
 const DIALS: usize = 50;
+const RINGS: usize = 20;
 /// How long the demo far end talks before hanging up (bench dials).
 const FAR_TALK_MS: u64 = 100;
 const IDLE: Duration = Duration::from_secs(5);
@@ -350,6 +351,11 @@ fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
     ));
 
     rows.push(dial_latency(desktop, app, data.path(), &demo, &trace));
+    rows.push(ringing_to_notification(
+        line.agent().sip_addr(),
+        line.agent().user(),
+        &trace,
+    ));
     stop_tree(&mut child);
     drop(line);
     rows
@@ -414,12 +420,75 @@ fn dial_latency(desktop: &Desktop, app: &Path, data: &Path, demo: &str, trace: &
 
 /// `<unix_micros> dial-sent` lines of the trace file.
 fn trace_lines(path: &Path) -> Vec<u64> {
+    trace_events(path, "dial-sent")
+}
+
+/// The times of the `<unix_micros> <event>` lines of the trace file.
+fn trace_events(path: &Path, event: &str) -> Vec<u64> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("dial-sent"))
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            let (micros, what) = l.split_once(' ')?;
+            (what.trim() == event).then(|| micros.parse().ok())?
+        })
         .collect()
+}
+
+/// SIPp customers call the agent, ring and give up: from the app seeing the call ring
+/// (`ringing`) to the notification server acknowledging the notification
+/// (`notification-shown`, the D-Bus reply to `Notify`), includes the caller-ID lookup.
+fn ringing_to_notification(agent: std::net::SocketAddr, user: &str, trace: &Path) -> Row {
+    let what = "incoming call ringing → desktop notification shown";
+    let mut samples = Vec::new();
+    for i in 0..RINGS {
+        let before = trace_events(trace, "notification-shown").len();
+        let number = format!("+5068888{:04}", 1000 + i);
+        let mut caller =
+            match enlace_peers::Sipp::call_then_cancel(agent, user, &number, "Cliente", 600) {
+                Ok(c) => c,
+                Err(e) => return Row::new(what, "n/a", format!("SIPp caller: {e}")),
+            };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let shown = loop {
+            let rings = trace_events(trace, "ringing");
+            let shown = trace_events(trace, "notification-shown");
+            if shown.len() > before {
+                break rings
+                    .last()
+                    .zip(shown.last())
+                    .map(|(r, s)| s.saturating_sub(*r));
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            sleep(Duration::from_millis(5));
+        };
+        let _ = caller.wait(Duration::from_secs(20));
+        match shown {
+            Some(micros) => samples.push(Duration::from_micros(micros)),
+            None => {
+                return Row::new(
+                    what,
+                    "n/a",
+                    format!(
+                        "no `notification-shown` after call {} (is dunst running?)",
+                        i + 1
+                    ),
+                )
+            }
+        }
+        sleep(Duration::from_millis(300));
+    }
+    let median = percentile(&mut samples, 50);
+    let p95 = percentile(&mut samples, 95);
+    Row::new(
+        what,
+        format!("median {:.1} ms, p95 {:.1} ms", ms(median), ms(p95)),
+        format!(
+            "n={RINGS}, warm instance, SIPp caller → real baresip agent → app (cache lookup,              event) → notify-rust → dunst over the session bus"
+        ),
+    )
 }
 
 fn unix_micros() -> u64 {

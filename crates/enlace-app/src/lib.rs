@@ -101,7 +101,9 @@ pub trait Host: Send + Sync + 'static {
 pub struct AppOptions {
     /// Demo line used while no phone line is configured (`cargo xtask run`).
     pub demo_line: Option<DemoLine>,
-    /// Benchmarks: append `<unix micros> dial-sent` to this file when the line accepted a dial.
+    /// Benchmarks: append `<unix micros> <event>` lines to this file: `dial-sent` when the line
+    /// accepted a dial, `ringing` when an incoming call first rings (the shell adds
+    /// `notification-shown`, see [`App::trace`]).
     pub dial_trace: Option<PathBuf>,
     /// Source of call ids (random by default; tests inject their own).
     pub call_ids: Option<Arc<dyn CallIdSource>>,
@@ -321,9 +323,7 @@ impl<H: Host> App<H> {
         .await?;
         let target = parsed?;
         self.shared.line.read().await.phone.dial(&target).await?;
-        if let Some(path) = &self.shared.options.dial_trace {
-            trace_dial(path);
-        }
+        self.trace("dial-sent");
         Ok(target)
     }
 
@@ -462,7 +462,17 @@ impl<H: Host> App<H> {
         self.update_activity();
     }
 
+    /// Benchmarks: append `<unix micros> <event>` to the trace file, when one is configured.
+    pub fn trace(&self, event: &str) {
+        if let Some(path) = &self.shared.options.dial_trace {
+            trace_event(path, event);
+        }
+    }
+
     async fn on_call(&self, record: CallRecord) {
+        if is_ringing_in(&record) && !lock(&self.shared.state).open.contains_key(&record.id) {
+            self.trace("ringing");
+        }
         let stored = {
             let r = record.clone();
             self.with_store(move |s| {
@@ -569,7 +579,7 @@ fn load_settings(store: &Store) -> (Settings, Option<String>) {
     }
 }
 
-fn trace_dial(path: &std::path::Path) {
+fn trace_event(path: &std::path::Path, event: &str) {
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
@@ -578,7 +588,7 @@ fn trace_dial(path: &std::path::Path) {
         .create(true)
         .append(true)
         .open(path)
-        .and_then(|mut f| writeln!(f, "{micros} dial-sent"));
+        .and_then(|mut f| writeln!(f, "{micros} {event}"));
     if let Err(e) = written {
         tracing::warn!(error = %e, "could not write the dial trace");
     }

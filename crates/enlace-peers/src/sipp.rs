@@ -19,6 +19,7 @@ const UAS_EARLY_MEDIA: &str = include_str!("../scenarios/uas_early_media.xml");
 const UAS_ANSWER_THEN_BYE: &str = include_str!("../scenarios/uas_answer_then_bye.xml");
 const UAS_BUSY: &str = include_str!("../scenarios/uas_busy.xml");
 const UAC_CUSTOMER: &str = include_str!("../scenarios/uac_customer.xml");
+const UAC_RING_CANCEL: &str = include_str!("../scenarios/uac_ring_cancel.xml");
 
 /// Overall limit of one SIPp run (`-timeout`), so a broken scenario cannot hang CI.
 const RUN_TIMEOUT_S: u32 = 60;
@@ -114,6 +115,30 @@ impl Sipp {
                 .arg(caller_name)
                 .arg("-d")
                 .arg(talk_ms.to_string());
+        })
+    }
+
+    /// A customer who calls `target`, lets it ring `ring_ms` and gives up (CANCEL): for
+    /// ringing-only measurements (notifications) that must not leave a call behind.
+    pub fn call_then_cancel(
+        target: SocketAddr,
+        callee_user: &str,
+        caller_number: &str,
+        caller_name: &str,
+        ring_ms: u64,
+    ) -> Result<Sipp, PeerError> {
+        Sipp::run("uac_ring_cancel.xml", UAC_RING_CANCEL, Some(1), |cmd| {
+            cmd.arg(target.to_string())
+                .arg("-s")
+                .arg(callee_user)
+                .arg("-key")
+                .arg("caller")
+                .arg(caller_number)
+                .arg("-key")
+                .arg("caller_name")
+                .arg(caller_name)
+                .arg("-d")
+                .arg(ring_ms.to_string());
         })
     }
 
@@ -323,6 +348,7 @@ mod tests {
             UAS_ANSWER_THEN_BYE,
             UAS_BUSY,
             UAC_CUSTOMER,
+            UAC_RING_CANCEL,
         ] {
             assert!(xml.contains("<scenario") && xml.contains("</scenario>"));
         }
@@ -355,6 +381,23 @@ mod tests {
             request_uri(&trace, "INVITE"),
             Some(format!("sip:2002@{}", far.sip_addr()))
         );
+    }
+
+    #[test]
+    fn customer_gives_up_on_a_ringing_agent() {
+        // The agent (manual answer) rings; SIPp cancels after 200 ms and the call ends clean.
+        let agent = Baresip::start(BaresipConfig::agent()).unwrap();
+        let mut caller =
+            Sipp::call_then_cancel(agent.sip_addr(), agent.user(), "+15550001", "ACME", 200)
+                .unwrap();
+        let status = caller.wait(Duration::from_secs(20)).unwrap();
+        assert!(
+            status.success(),
+            "{status}: {}",
+            log_tail(caller.log_path(), 2000)
+        );
+        let trace = caller.messages();
+        assert!(trace.contains("SIP/2.0 487"), "{trace}");
     }
 
     #[test]
