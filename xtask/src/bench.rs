@@ -486,7 +486,8 @@ fn ringing_to_notification(agent: std::net::SocketAddr, user: &str, trace: &Path
         what,
         format!("median {:.1} ms, p95 {:.1} ms", ms(median), ms(p95)),
         format!(
-            "n={RINGS}, warm instance, SIPp caller → real baresip agent → app (cache lookup,              event) → notify-rust → dunst over the session bus"
+            "n={RINGS}, warm instance, SIPp caller → real baresip agent → app (cache lookup, \
+             event) → notify-rust → dunst over the session bus"
         ),
     )
 }

@@ -2,8 +2,9 @@
 //! name) and whether a new contact can be sent at all.
 
 use enlace_core::{
-    equivalent_digits, CallActivity, CallDirection, ContactKind, Country, Crm, NewContact,
+    equivalent_digits, CallActivity, CallDirection, Contact, ContactKind, Country, Crm, NewContact,
 };
+use serde_json::{Map, Value};
 
 use crate::error::CrmError;
 
@@ -49,6 +50,57 @@ impl SearchKey {
 /// A trimmed, non-empty optional field.
 pub(crate) fn present(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A provider's API names of the "Nuevo contacto" fields.
+pub(crate) struct FieldNames {
+    pub last_name: &'static str,
+    pub first_name: &'static str,
+    pub email: &'static str,
+    pub phone: &'static str,
+    pub mobile: &'static str,
+    pub company: &'static str,
+}
+
+/// The JSON record to create: the fields the agent filled in, under the provider's names
+/// (Company only for a Lead), and whether a last name is present.
+pub(crate) fn record_fields(new: &NewContact, names: &FieldNames) -> (Map<String, Value>, bool) {
+    let mut fields = Map::new();
+    let mut put = |name: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            fields.insert(name.to_owned(), Value::String(v.to_owned()));
+        }
+    };
+    let last_name = Some(new.last_name.trim()).filter(|v| !v.is_empty());
+    put(names.last_name, last_name);
+    put(names.first_name, present(&new.first_name));
+    put(names.email, present(&new.email));
+    put(names.phone, present(&new.phone));
+    put(names.mobile, present(&new.mobile));
+    if new.kind == ContactKind::Lead {
+        put(names.company, present(&new.company));
+    }
+    (fields, last_name.is_some())
+}
+
+/// The contact as created from `new`, now that the CRM gave it an id.
+pub(crate) fn contact_from_new(crm: Crm, new: &NewContact, id: String) -> Contact {
+    let own = |v: &Option<String>| present(v).map(str::to_owned);
+    Contact {
+        crm,
+        crm_id: id,
+        kind: new.kind,
+        first_name: own(&new.first_name),
+        last_name: Some(new.last_name.trim().to_owned()).filter(|v| !v.is_empty()),
+        email: own(&new.email),
+        phone: own(&new.phone),
+        mobile: own(&new.mobile),
+        company: if new.kind == ContactKind::Lead {
+            own(&new.company)
+        } else {
+            None
+        },
+    }
 }
 
 /// Local check before anything is sent: a Lead needs a company. Everything else (last name,

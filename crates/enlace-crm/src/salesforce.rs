@@ -11,7 +11,20 @@ use crate::account::{CrmAccount, SalesforceAccount, SalesforceConfig, Tokens};
 use crate::dates;
 use crate::error::CrmError;
 use crate::http::{host_label, Body, Http, Reply};
-use crate::input::{call_subject, encode_component, present, truncate_chars, SearchKey};
+use crate::input::{
+    call_subject, contact_from_new, encode_component, record_fields, truncate_chars, FieldNames,
+    SearchKey,
+};
+
+/// The API names of the contact form's fields.
+const FIELD_NAMES: FieldNames = FieldNames {
+    last_name: "LastName",
+    first_name: "FirstName",
+    email: "Email",
+    phone: "Phone",
+    mobile: "MobilePhone",
+    company: "Company",
+};
 use crate::link::Session;
 
 /// REST API version of every data call.
@@ -662,32 +675,18 @@ impl<'a> Api<'a> {
 
     pub fn create_contact(&self, new: &NewContact, retrying: bool) -> Result<Contact, CrmError> {
         let object = sobject(new.kind);
-        let mut fields = Map::new();
-        let mut put = |name: &str, value: Option<&str>| {
-            if let Some(v) = value {
-                fields.insert(name.to_owned(), Value::String(v.to_owned()));
-            }
-        };
-        let last_name = Some(new.last_name.trim()).filter(|v| !v.is_empty());
-        put("LastName", last_name);
-        put("FirstName", present(&new.first_name));
-        put("Email", present(&new.email));
-        put("Phone", present(&new.phone));
-        put("MobilePhone", present(&new.mobile));
-        if new.kind == ContactKind::Lead {
-            put("Company", present(&new.company));
-        }
-        if retrying && last_name.is_some() {
+        let (fields, has_last_name) = record_fields(new, &FIELD_NAMES);
+        if retrying && has_last_name {
             if let Some(id) = self.first_id(&existence_query(object, &fields))? {
                 tracing::info!(object, "Salesforce record from an earlier attempt found");
-                return Ok(contact_from_new(new, id));
+                return Ok(contact_from_new(Crm::Salesforce, new, id));
             }
         }
         let reply = self.send(
             &self.url(&format!("sobjects/{object}/")),
             Some(&Value::Object(fields)),
         )?;
-        Ok(contact_from_new(new, created_id(&reply)?))
+        Ok(contact_from_new(Crm::Salesforce, new, created_id(&reply)?))
     }
 
     pub fn log_call(
@@ -776,25 +775,6 @@ fn created_id(reply: &Reply) -> Result<String, CrmError> {
         .id
         .filter(|id| !id.is_empty())
         .ok_or_else(|| CrmError::bad_reply(&reply.host, "created, but no id in the reply"))
-}
-
-fn contact_from_new(new: &NewContact, id: String) -> Contact {
-    let own = |v: &Option<String>| present(v).map(str::to_owned);
-    Contact {
-        crm: Crm::Salesforce,
-        crm_id: id,
-        kind: new.kind,
-        first_name: own(&new.first_name),
-        last_name: Some(new.last_name.trim().to_owned()).filter(|v| !v.is_empty()),
-        email: own(&new.email),
-        phone: own(&new.phone),
-        mobile: own(&new.mobile),
-        company: if new.kind == ContactKind::Lead {
-            own(&new.company)
-        } else {
-            None
-        },
-    }
 }
 
 fn contact_from_record(record: &Value) -> Option<Contact> {

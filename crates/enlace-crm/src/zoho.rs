@@ -13,7 +13,20 @@ use crate::account::{CrmAccount, Tokens, ZohoAccount, ZohoConfig};
 use crate::dates;
 use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
 use crate::http::{host_label, Body, Http, Reply};
-use crate::input::{call_subject, encode_component, present, truncate_chars, SearchKey};
+use crate::input::{
+    call_subject, contact_from_new, encode_component, record_fields, truncate_chars, FieldNames,
+    SearchKey,
+};
+
+/// The API names of the contact form's fields.
+const FIELD_NAMES: FieldNames = FieldNames {
+    last_name: "Last_Name",
+    first_name: "First_Name",
+    email: "Email",
+    phone: "Phone",
+    mobile: "Mobile",
+    company: "Company",
+};
 use crate::link::Session;
 
 const SCOPES: &str = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,\
@@ -755,29 +768,15 @@ impl<'a> Api<'a> {
 
     pub fn create_contact(&self, new: &NewContact, retrying: bool) -> Result<Contact, CrmError> {
         let module = module(new.kind);
-        let mut record = Map::new();
-        let mut put = |name: &str, value: Option<&str>| {
-            if let Some(v) = value {
-                record.insert(name.to_owned(), Value::String(v.to_owned()));
-            }
-        };
-        let last_name = Some(new.last_name.trim()).filter(|v| !v.is_empty());
-        put("Last_Name", last_name);
-        put("First_Name", present(&new.first_name));
-        put("Email", present(&new.email));
-        put("Phone", present(&new.phone));
-        put("Mobile", present(&new.mobile));
-        if new.kind == ContactKind::Lead {
-            put("Company", present(&new.company));
-        }
-        if retrying && last_name.is_some() {
+        let (record, has_last_name) = record_fields(new, &FIELD_NAMES);
+        if retrying && has_last_name {
             if let Some(id) = self.coql_first_id(&existence_query(module, &record))? {
                 tracing::info!(module, "Zoho record from an earlier attempt found");
-                return Ok(contact_from_new(new, id));
+                return Ok(contact_from_new(Crm::Zoho, new, id));
             }
         }
         let id = self.insert(module, Value::Object(record))?;
-        Ok(contact_from_new(new, id))
+        Ok(contact_from_new(Crm::Zoho, new, id))
     }
 
     pub fn log_call(&self, activity: &CallActivity, retrying: bool) -> Result<String, CrmError> {
@@ -824,25 +823,6 @@ fn existence_query(module: &str, record: &Map<String, Value>) -> String {
         "select id from {module} where {} limit 1",
         conditions.join(" and ")
     )
-}
-
-fn contact_from_new(new: &NewContact, id: String) -> Contact {
-    let own = |v: &Option<String>| present(v).map(str::to_owned);
-    Contact {
-        crm: Crm::Zoho,
-        crm_id: id,
-        kind: new.kind,
-        first_name: own(&new.first_name),
-        last_name: Some(new.last_name.trim().to_owned()).filter(|v| !v.is_empty()),
-        email: own(&new.email),
-        phone: own(&new.phone),
-        mobile: own(&new.mobile),
-        company: if new.kind == ContactKind::Lead {
-            own(&new.company)
-        } else {
-            None
-        },
-    }
 }
 
 fn contact_from_record(kind: ContactKind, record: &Value) -> Option<Contact> {

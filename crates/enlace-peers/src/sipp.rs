@@ -103,19 +103,14 @@ impl Sipp {
         caller_name: &str,
         talk_ms: u64,
     ) -> Result<Sipp, PeerError> {
-        Sipp::run("uac_customer.xml", UAC_CUSTOMER, Some(1), |cmd| {
-            cmd.arg(target.to_string())
-                .arg("-s")
-                .arg(callee_user)
-                .arg("-key")
-                .arg("caller")
-                .arg(caller_number)
-                .arg("-key")
-                .arg("caller_name")
-                .arg(caller_name)
-                .arg("-d")
-                .arg(talk_ms.to_string());
-        })
+        Sipp::customer(
+            ("uac_customer.xml", UAC_CUSTOMER),
+            target,
+            callee_user,
+            caller_number,
+            caller_name,
+            talk_ms,
+        )
     }
 
     /// A customer who calls `target`, lets it ring `ring_ms` and gives up (CANCEL): for
@@ -127,7 +122,26 @@ impl Sipp {
         caller_name: &str,
         ring_ms: u64,
     ) -> Result<Sipp, PeerError> {
-        Sipp::run("uac_ring_cancel.xml", UAC_RING_CANCEL, Some(1), |cmd| {
+        Sipp::customer(
+            ("uac_ring_cancel.xml", UAC_RING_CANCEL),
+            target,
+            callee_user,
+            caller_number,
+            caller_name,
+            ring_ms,
+        )
+    }
+
+    /// One customer call of a UAC scenario; `pause_ms` is its `-d` (talk or ring time).
+    fn customer(
+        (name, xml): (&str, &str),
+        target: SocketAddr,
+        callee_user: &str,
+        caller_number: &str,
+        caller_name: &str,
+        pause_ms: u64,
+    ) -> Result<Sipp, PeerError> {
+        Sipp::run(name, xml, Some(1), |cmd| {
             cmd.arg(target.to_string())
                 .arg("-s")
                 .arg(callee_user)
@@ -138,7 +152,7 @@ impl Sipp {
                 .arg("caller_name")
                 .arg(caller_name)
                 .arg("-d")
-                .arg(ring_ms.to_string());
+                .arg(pause_ms.to_string());
         })
     }
 
