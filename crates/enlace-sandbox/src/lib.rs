@@ -8,6 +8,10 @@
 //! Dropping a double stops its listener and joins the thread. Nothing is ever sent beyond
 //! loopback: the doubles only answer.
 //!
+//! [`AmiDouble`] is an Asterisk Manager Interface server on TCP that answers byte for byte like
+//! `reference/asterisk-ami-transcript.txt` (banner, login, originate, queue actions, lists),
+//! runs scripted calls ([`AmiScenario`]) and misbehaves on demand ([`AmiFault`]).
+//!
 //! The reply shapes follow `/work/shared/reference/api-facts.md` §A (Salesforce) and §B (Zoho),
 //! errors included. The binary `enlace-sandbox` starts both with demo data
 //! (`cargo run -p enlace-sandbox -- --salesforce-port P --zoho-port Q`).
@@ -17,6 +21,7 @@
 //! `common::with_fault`; keep every reply byte-for-byte what the real service sends, and mark
 //! guesses in the doc comment.
 
+pub mod ami;
 mod common;
 pub mod demo;
 mod http;
@@ -24,6 +29,7 @@ mod salesforce;
 mod sf_search;
 mod zoho;
 
+pub use ami::{AmiDouble, AmiFault, AmiScenario, OriginateScript};
 pub use common::{Fault, RecordedRequest};
 pub use salesforce::{
     SalesforceDouble, SALESFORCE_CODE_LIFETIME, SALESFORCE_DAILY_LIMIT, SALESFORCE_DEFAULT_USER,
