@@ -114,7 +114,8 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
     }
     if let Some(crm) = &demo_crm {
         println!(
-            "demo CRMs: Salesforce {} and Zoho {} (local doubles with demo contacts);              Configuración → Salesforce/Zoho → sign in links them at once",
+            "demo CRMs: Salesforce {} and Zoho {} (local doubles with demo contacts); \
+             Configuración → Salesforce/Zoho → sign in links them at once",
             crm.salesforce.base_url(),
             crm.zoho.api_domain()
         );

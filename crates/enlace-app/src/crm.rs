@@ -220,7 +220,8 @@ impl<H: Host> App<H> {
                 *lock(&self.shared.crm.keyring) = keyring;
             }
         }
-        self.refresh_keyring_probe().await;
+        // No probe here: writing a test entry at every start could raise an unlock prompt
+        // before the agent asked for anything. Sign-in probes (`ensure_keyring`).
     }
 
     async fn refresh_keyring_probe(&self) {
