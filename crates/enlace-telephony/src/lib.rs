@@ -9,6 +9,9 @@
 //!   reconnect and back-off; calls are tracked by the pure [`CallTracker`].
 //! * [`HandOffLine`]: gives the number to another program (URI through the OS, or a program
 //!   with the number as its last argument). It cannot see calls and emits no call events.
+//! * [`HubLine`]: the organization's PBX through `enlace-hub`: calls come from the hub's
+//!   event stream, dialing is the hub's click-to-dial; answer/reject/hang-up happen on the
+//!   agent's own phone.
 //! * `None`: no line; dialing fails with `line_offline`.
 //!
 //! To add a line kind: a module with a `XxxLine` type offering `dial` / `answer` / `reject` /
@@ -19,6 +22,7 @@ mod baresip;
 pub mod calls;
 mod error;
 mod handoff;
+mod hub;
 pub mod netstring;
 pub mod protocol;
 
@@ -31,6 +35,7 @@ pub use baresip::{BaresipConfig, BaresipLine, Timings};
 pub use calls::{CallIdSource, CallTracker, RandomCallIds};
 pub use error::LineError;
 pub use handoff::{HandOffConfig, HandOffLine, HandOffMode};
+pub use hub::{HubLine, HubLineConfig};
 
 /// Capacity of the event channel returned by [`PhoneLine::start`].
 pub const EVENT_CHANNEL_CAPACITY: usize = 256;
@@ -40,6 +45,7 @@ pub const EVENT_CHANNEL_CAPACITY: usize = 256;
 pub enum LineConfig {
     Baresip(BaresipConfig),
     HandOff(HandOffConfig),
+    Hub(HubLineConfig),
     None,
 }
 
@@ -83,6 +89,7 @@ pub enum LineEvent {
 pub enum PhoneLine {
     Baresip(BaresipLine),
     HandOff(HandOffLine),
+    Hub(HubLine),
     None,
 }
 
@@ -115,6 +122,7 @@ impl PhoneLine {
                 let _ = tx.try_send(LineEvent::Status(line.status()));
                 PhoneLine::HandOff(line)
             }
+            LineConfig::Hub(cfg) => PhoneLine::Hub(HubLine::start(cfg, clock, ids, tx)),
             LineConfig::None => {
                 let _ = tx.try_send(LineEvent::Status(PhoneLine::none_status()));
                 PhoneLine::None
@@ -129,11 +137,12 @@ impl PhoneLine {
         }
     }
 
-    /// `baresip` / `hand_off` / `none` (the UI's `LineKind`).
+    /// `baresip` / `hand_off` / `hub` / `none` (the UI's `LineKind`).
     pub fn kind(&self) -> &'static str {
         match self {
             PhoneLine::Baresip(_) => "baresip",
             PhoneLine::HandOff(_) => "hand_off",
+            PhoneLine::Hub(_) => "hub",
             PhoneLine::None => "none",
         }
     }
@@ -142,6 +151,7 @@ impl PhoneLine {
         match self {
             PhoneLine::Baresip(line) => line.status(),
             PhoneLine::HandOff(line) => line.status(),
+            PhoneLine::Hub(line) => line.status(),
             PhoneLine::None => Self::none_status(),
         }
     }
@@ -150,6 +160,7 @@ impl PhoneLine {
         match self {
             PhoneLine::Baresip(line) => line.dial(target).await,
             PhoneLine::HandOff(line) => line.dial(target).await,
+            PhoneLine::Hub(line) => line.dial(target).await,
             PhoneLine::None => Err(LineError::Offline("no phone line configured".into())),
         }
     }
@@ -158,6 +169,7 @@ impl PhoneLine {
     pub async fn answer(&self, line_call_id: &str) -> Result<(), LineError> {
         match self {
             PhoneLine::Baresip(line) => line.answer(line_call_id).await,
+            PhoneLine::Hub(line) => line.answer(line_call_id).await,
             _ => Err(LineError::NoActiveCall(line_call_id.to_owned())),
         }
     }
@@ -166,6 +178,7 @@ impl PhoneLine {
     pub async fn reject(&self, line_call_id: &str) -> Result<(), LineError> {
         match self {
             PhoneLine::Baresip(line) => line.reject(line_call_id).await,
+            PhoneLine::Hub(line) => line.reject(line_call_id).await,
             _ => Err(LineError::NoActiveCall(line_call_id.to_owned())),
         }
     }
@@ -174,14 +187,17 @@ impl PhoneLine {
     pub async fn hangup(&self, line_call_id: &str) -> Result<(), LineError> {
         match self {
             PhoneLine::Baresip(line) => line.hangup(line_call_id).await,
+            PhoneLine::Hub(line) => line.hangup(line_call_id).await,
             _ => Err(LineError::NoActiveCall(line_call_id.to_owned())),
         }
     }
 
     /// Stops the line (open calls are reported ended as `line_lost`).
     pub async fn shutdown(self) {
-        if let PhoneLine::Baresip(line) = self {
-            line.shutdown().await;
+        match self {
+            PhoneLine::Baresip(line) => line.shutdown().await,
+            PhoneLine::Hub(line) => line.shutdown().await,
+            PhoneLine::HandOff(_) | PhoneLine::None => {}
         }
     }
 }

@@ -1,0 +1,128 @@
+//! Errors of the hub client, each with a stable [`HubError::code`]. The hub's own JSON errors
+//! (`{code, message, retryAfter?}`) map onto the variants by their `code`.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HubError {
+    /// Wrong user or password.
+    #[error("wrong user or password")]
+    BadCredentials,
+    /// Too many failed logins; wait `retry_after` (when the hub said how long).
+    #[error("too many failed logins; try again in {} s", retry_after.map(|d| d.as_secs()).unwrap_or(60))]
+    Throttled { retry_after: Option<Duration> },
+    /// The agent was disabled by an administrator.
+    #[error("this agent is disabled")]
+    AgentDisabled,
+    /// The session ended (logout, Salida, expiry, disabled agent): log in again.
+    #[error("the session has expired; log in again")]
+    SessionExpired,
+    /// Only supervisors may do this.
+    #[error("only supervisors may do this")]
+    Forbidden,
+    /// The hub cannot reach the phone system.
+    #[error("the phone system is not reachable: {0}")]
+    PbxOffline(String),
+    /// The phone system refused the action.
+    #[error("the phone system refused: {0}")]
+    PbxRefused(String),
+    /// The hub refused the request as malformed (bad number, unknown reason, …).
+    #[error("the hub refused the request: {0}")]
+    InvalidRequest(String),
+    /// The thing asked for does not exist on the hub.
+    #[error("not found on the hub: {0}")]
+    NotFound(String),
+    /// The hub could not be reached (DNS, connection refused, timeout, TLS).
+    #[error("the hub is not reachable: {0}")]
+    Unreachable(String),
+    /// The hub answered something that is not its API (HTML page, redirect, bad JSON, too big).
+    #[error("the hub answered something unexpected: {0}")]
+    BadReply(String),
+    /// The hub failed internally (HTTP 5xx with its own error code).
+    #[error("the hub failed: {0}")]
+    Server(String),
+    /// The hub address is not an `http(s)://host[:port]` origin.
+    #[error("invalid hub address: {0}")]
+    InvalidUrl(String),
+}
+
+impl HubError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::BadCredentials => "bad_credentials",
+            HubError::Throttled { .. } => "throttled",
+            HubError::AgentDisabled => "agent_disabled",
+            HubError::SessionExpired => "session_expired",
+            HubError::Forbidden => "forbidden",
+            HubError::PbxOffline(_) => "pbx_offline",
+            HubError::PbxRefused(_) => "pbx_refused",
+            HubError::InvalidRequest(_) => "invalid_request",
+            HubError::NotFound(_) => "not_found",
+            HubError::Unreachable(_) => "hub_unreachable",
+            HubError::BadReply(_) => "hub_bad_reply",
+            HubError::Server(_) => "hub_error",
+            HubError::InvalidUrl(_) => "invalid_setting",
+        }
+    }
+
+    /// How long to wait before retrying, when known (throttled logins).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            HubError::Throttled { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Builds the error from the hub's JSON error body (`{code, message, retryAfter?}`).
+    pub(crate) fn from_api(
+        status: u16,
+        code: &str,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> HubError {
+        match code {
+            "bad_credentials" => HubError::BadCredentials,
+            "throttled" => HubError::Throttled { retry_after },
+            "agent_disabled" => HubError::AgentDisabled,
+            "session_expired" => HubError::SessionExpired,
+            "forbidden" => HubError::Forbidden,
+            "pbx_offline" => HubError::PbxOffline(message),
+            "pbx_refused" => HubError::PbxRefused(message),
+            "invalid_request" | "payload_too_large" => HubError::InvalidRequest(message),
+            "not_found" => HubError::NotFound(message),
+            _ if status >= 500 => HubError::Server(format!("HTTP {status}: {message}")),
+            _ => HubError::BadReply(format!("HTTP {status} with code `{code}`: {message}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_codes_map_to_variants_with_stable_codes() {
+        let cases = [
+            ("bad_credentials", 401, "bad_credentials"),
+            ("throttled", 429, "throttled"),
+            ("agent_disabled", 403, "agent_disabled"),
+            ("session_expired", 401, "session_expired"),
+            ("forbidden", 403, "forbidden"),
+            ("pbx_offline", 503, "pbx_offline"),
+            ("pbx_refused", 502, "pbx_refused"),
+            ("invalid_request", 400, "invalid_request"),
+            ("payload_too_large", 413, "invalid_request"),
+            ("not_found", 404, "not_found"),
+            ("internal", 500, "hub_error"),
+            ("something_new", 418, "hub_bad_reply"),
+        ];
+        for (api, status, ours) in cases {
+            let e = HubError::from_api(status, api, "m".into(), None);
+            assert_eq!(e.code(), ours, "{api}");
+        }
+        let t = HubError::from_api(429, "throttled", "m".into(), Some(Duration::from_secs(8)));
+        assert_eq!(t.retry_after(), Some(Duration::from_secs(8)));
+        assert!(t.to_string().contains("8 s"));
+    }
+}

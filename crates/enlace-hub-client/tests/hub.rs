@@ -1,0 +1,482 @@
+//! The client against the real `enlace-hub`, served in-process on 127.0.0.1:0 with a temp
+//! SQLite database (no PBX: click-to-dial answers `pbx_offline`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlace_core::{Clock, Timestamp};
+use enlace_hub::auth::{hash_password, PasswordCost};
+use enlace_hub::store::NewAgent;
+use enlace_hub::{Hub, HubConfig};
+use enlace_hub_client::{
+    AgentStateKind, HubClient, HubEvent, HubStream, Session, StateChange, StreamEvent,
+    StreamOptions,
+};
+use enlace_secrets::Sensitive;
+
+const T0: i64 = 1_767_225_600_000;
+const CHEAP: PasswordCost = PasswordCost {
+    memory_kib: 64,
+    iterations: 1,
+};
+const WAIT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+struct TestClock(Arc<AtomicI64>);
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// A hub serving on a loopback port; dropping it stops it.
+struct Server {
+    addr: SocketAddr,
+    hub: Hub,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    async fn start(config: HubConfig, clock: &TestClock, addr: &str) -> Server {
+        let hub = Hub::open(config, Arc::new(clock.clone())).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server stops")
+                .unwrap()
+                .unwrap();
+        }
+        self.hub.store().close().await;
+    }
+
+    fn client(&self) -> HubClient {
+        HubClient::new(&format!("http://{}", self.addr)).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn config(dir: &Path) -> HubConfig {
+    HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+        password_memory_kib: CHEAP.memory_kib,
+        password_iterations: CHEAP.iterations,
+        ..HubConfig::default()
+    }
+}
+
+struct Seed {
+    baño: i64,
+}
+
+async fn seed(hub: &Hub) -> Seed {
+    for (user, password, name, ext, sup) in [
+        ("1234567", "123456", "Ana", "1001", false),
+        ("1111111", "111111", "Sara", "1009", true),
+    ] {
+        let hash = hash_password(password, CHEAP).unwrap();
+        hub.store()
+            .insert_agent(
+                &NewAgent {
+                    user,
+                    password_hash: &hash,
+                    name,
+                    extension: ext,
+                    queues: &["support".to_string()],
+                    supervisor: sup,
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+    }
+    let baño = hub
+        .store()
+        .insert_pause_reason("Baño", Some(900), false, T0)
+        .await
+        .unwrap();
+    hub.store()
+        .insert_pause_reason("Salida", None, true, T0)
+        .await
+        .unwrap();
+    Seed { baño }
+}
+
+/// Runs blocking client code off the runtime's workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn secret(s: &str) -> Sensitive<String> {
+    Sensitive::new(s.to_owned())
+}
+
+async fn login(client: &HubClient, user: &str, password: &str) -> Session {
+    let (c, u, p) = (client.clone(), user.to_owned(), secret(password));
+    blocking(move || c.login(&u, &p)).await.unwrap()
+}
+
+async fn set_state(client: &HubClient, token: &Sensitive<String>, change: StateChange) {
+    let (c, t) = (client.clone(), token.clone());
+    blocking(move || c.set_state(&t, change)).await.unwrap();
+}
+
+async fn next(stream: &mut HubStream) -> HubEvent {
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("stream event in time")
+        .expect("stream running")
+}
+
+async fn next_event(stream: &mut HubStream) -> StreamEvent {
+    loop {
+        match next(stream).await {
+            HubEvent::Event(e) => return e,
+            HubEvent::Online | HubEvent::Offline { .. } => continue,
+            HubEvent::SessionEnded => panic!("session ended"),
+        }
+    }
+}
+
+fn fast() -> StreamOptions {
+    StreamOptions {
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        ..StreamOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_succeeds_refuses_wrong_passwords_and_is_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    seed(&server.hub).await;
+    let client = server.client();
+
+    let session = login(&client, "1234567", "123456").await;
+    assert_eq!(session.agent.user, "1234567");
+    assert_eq!(session.agent.extension, "1001");
+    assert_eq!(session.agent.queues, ["support"]);
+    assert_eq!(session.state.kind, AgentStateKind::Available);
+    assert!(!format!("{session:?}").contains(session.token.expose()));
+    let (c, t) = (client.clone(), session.token.clone());
+    let me = blocking(move || c.me(&t)).await.unwrap();
+    assert_eq!(me.agent.name, "Ana");
+    assert_eq!(me.state.kind, AgentStateKind::Available);
+
+    for _ in 0..5 {
+        let c = client.clone();
+        let e = blocking(move || c.login("1234567", &secret("000000")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "bad_credentials");
+    }
+    let c = client.clone();
+    let e = blocking(move || c.login("1234567", &secret("123456")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "throttled");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(30)));
+
+    // A disabled agent.
+    server
+        .hub
+        .store()
+        .set_agent_disabled("1111111", true)
+        .await
+        .unwrap();
+    let c = client.clone();
+    let e = blocking(move || c.login("1111111", &secret("111111")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "agent_disabled");
+
+    // A token the hub never issued.
+    let c = client.clone();
+    let e = blocking(move || c.me(&secret("guess"))).await.unwrap_err();
+    assert_eq!(e.code(), "session_expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_reasons_day_agents_dial_and_logout() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let seed = seed(&server.hub).await;
+    let client = server.client();
+    let ana = login(&client, "1234567", "123456").await.token;
+    let sara = login(&client, "1111111", "111111").await.token;
+
+    let (c, t) = (client.clone(), ana.clone());
+    let reasons = blocking(move || c.pause_reasons(&t)).await.unwrap();
+    let names: Vec<&str> = reasons.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        names.contains(&"Baño") && names.contains(&"Salida"),
+        "{names:?}"
+    );
+    assert!(reasons.iter().any(|r| r.name == "Salida" && r.is_exit));
+    assert_eq!(
+        reasons
+            .iter()
+            .find(|r| r.id == seed.baño)
+            .unwrap()
+            .budget_seconds,
+        Some(900)
+    );
+
+    let (c, t) = (client.clone(), ana.clone());
+    let state = blocking(move || {
+        c.set_state(
+            &t,
+            StateChange::Paused {
+                reason_id: seed.baño,
+            },
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(state.kind, AgentStateKind::Paused);
+    assert_eq!(state.reason.unwrap().name, "Baño");
+
+    let (c, t) = (client.clone(), ana.clone());
+    let e = blocking(move || c.set_state(&t, StateChange::Paused { reason_id: 999 }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "not_found");
+
+    clock.0.fetch_add(120_000, Ordering::SeqCst);
+    let (c, t) = (client.clone(), ana.clone());
+    let state = blocking(move || c.set_state(&t, StateChange::Available))
+        .await
+        .unwrap();
+    assert_eq!(state.kind, AgentStateKind::Available);
+    let (c, t) = (client.clone(), ana.clone());
+    let day = blocking(move || c.day_since(&t, T0)).await.unwrap();
+    assert_eq!((day.calls_in, day.calls_out), (0, 0));
+    assert_eq!(day.pauses.len(), 1);
+    assert_eq!(day.pauses[0].reason.name, "Baño");
+    assert_eq!(day.pauses[0].seconds, 120);
+
+    // Supervisors only.
+    let (c, t) = (client.clone(), ana.clone());
+    let e = blocking(move || c.agents(&t)).await.unwrap_err();
+    assert_eq!(e.code(), "forbidden");
+    let (c, t) = (client.clone(), sara.clone());
+    let agents = blocking(move || c.agents(&t)).await.unwrap();
+    let ana_live = agents.iter().find(|a| a.agent.user == "1234567").unwrap();
+    assert_eq!(ana_live.state.kind, AgentStateKind::Available);
+    assert!(!ana_live.disabled);
+
+    // No PBX configured.
+    let (c, t) = (client.clone(), ana.clone());
+    let e = blocking(move || c.dial(&t, "5551234")).await.unwrap_err();
+    assert_eq!(e.code(), "pbx_offline");
+
+    // Salida ends the session.
+    let (c, t) = (client.clone(), ana.clone());
+    let state = blocking(move || c.set_state(&t, StateChange::Exit))
+        .await
+        .unwrap();
+    assert_eq!(state.kind, AgentStateKind::LoggedOut);
+    let (c, t) = (client.clone(), ana.clone());
+    assert_eq!(
+        blocking(move || c.me(&t)).await.unwrap_err().code(),
+        "session_expired"
+    );
+
+    // Logout ends the supervisor's session.
+    let (c, t) = (client.clone(), sara.clone());
+    blocking(move || c.logout(&t)).await.unwrap();
+    let (c, t) = (client.clone(), sara.clone());
+    assert_eq!(
+        blocking(move || c.me(&t)).await.unwrap_err().code(),
+        "session_expired"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let seed = seed(&server.hub).await;
+    let addr = server.addr;
+    let client = server.client();
+    let token = login(&client, "1234567", "123456").await.token;
+    let agent_id = server
+        .hub
+        .store()
+        .agent_by_user("1234567")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    let mut stream = client.stream_with(&token, None, fast());
+    assert_eq!(next(&mut stream).await, HubEvent::Online);
+    let mut got = vec![next_event(&mut stream).await];
+    assert_eq!(
+        got[0].agent_state().unwrap().1.kind,
+        AgentStateKind::Available
+    );
+    for i in 0..6 {
+        let change = if i % 2 == 0 {
+            StateChange::Paused {
+                reason_id: seed.baño,
+            }
+        } else {
+            StateChange::Available
+        };
+        set_state(&client, &token, change).await;
+    }
+    for _ in 0..6 {
+        got.push(next_event(&mut stream).await);
+    }
+
+    // Cut: the hub restarts on the same address and database.
+    server.shutdown().await;
+    match next(&mut stream).await {
+        HubEvent::Offline { reason } => assert!(reason.contains("1012"), "{reason}"),
+        other => panic!("expected offline, got {other:?}"),
+    }
+    let server = Server::start(config(dir.path()), &clock, &addr.to_string()).await;
+    // Changes while the stream may still be reconnecting.
+    for i in 0..6 {
+        let change = if i % 2 == 0 {
+            StateChange::Paused {
+                reason_id: seed.baño,
+            }
+        } else {
+            StateChange::Available
+        };
+        set_state(&client, &token, change).await;
+    }
+    let mut online_again = false;
+    while got.len() < 13 {
+        match next(&mut stream).await {
+            HubEvent::Online => online_again = true,
+            HubEvent::Event(e) => got.push(e),
+            HubEvent::Offline { .. } => {}
+            HubEvent::SessionEnded => panic!("session ended"),
+        }
+    }
+    assert!(online_again);
+    let expected: Vec<u64> = server
+        .hub
+        .events()
+        .after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.agent_id == Some(agent_id))
+        .map(|e| u64::try_from(e.id).unwrap())
+        .collect();
+    let ids: Vec<u64> = got.iter().map(|e| e.id).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(stream.last_id(), expected.last().copied());
+    let kinds: Vec<AgentStateKind> = got
+        .iter()
+        .map(|e| e.agent_state().unwrap().1.kind)
+        .collect();
+    assert_eq!(kinds[12], AgentStateKind::Available);
+    assert_eq!(kinds[11], AgentStateKind::Paused);
+
+    // A new stream resuming from an id gets only what follows it.
+    let mut resumed = client.stream_with(&token, Some(expected[10]), fast());
+    assert_eq!(next(&mut resumed).await, HubEvent::Online);
+    assert_eq!(next_event(&mut resumed).await.id, expected[11]);
+    assert_eq!(next_event(&mut resumed).await.id, expected[12]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_ends_with_the_session_and_refuses_unknown_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    seed(&server.hub).await;
+    let client = server.client();
+    let token = login(&client, "1234567", "123456").await.token;
+
+    let mut stream = client.stream_with(&token, None, fast());
+    assert_eq!(next(&mut stream).await, HubEvent::Online);
+    next_event(&mut stream).await;
+    let (c, t) = (client.clone(), token.clone());
+    blocking(move || c.logout(&t)).await.unwrap();
+    // The logged_out state, then the end.
+    let e = next_event(&mut stream).await;
+    assert_eq!(e.agent_state().unwrap().1.kind, AgentStateKind::LoggedOut);
+    assert_eq!(next(&mut stream).await, HubEvent::SessionEnded);
+    assert!(stream.next().await.is_none());
+
+    let mut stream = client.stream_with(&secret("never-issued"), None, fast());
+    assert_eq!(next(&mut stream).await, HubEvent::SessionEnded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_answers_the_hubs_pings_and_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let mut cfg = config(dir.path());
+    // The hub closes a stream that does not answer for two heartbeats.
+    cfg.heartbeat_seconds = 1;
+    let server = Server::start(cfg, &clock, "127.0.0.1:0").await;
+    let seed = seed(&server.hub).await;
+    let client = server.client();
+    let token = login(&client, "1234567", "123456").await.token;
+
+    let mut stream = client.stream_with(&token, None, fast());
+    assert_eq!(next(&mut stream).await, HubEvent::Online);
+    next_event(&mut stream).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    set_state(
+        &client,
+        &token,
+        StateChange::Paused {
+            reason_id: seed.baño,
+        },
+    )
+    .await;
+    // Still the first connection: no Offline/Online in between.
+    match next(&mut stream).await {
+        HubEvent::Event(e) => {
+            assert_eq!(e.agent_state().unwrap().1.kind, AgentStateKind::Paused)
+        }
+        other => panic!("the stream was interrupted: {other:?}"),
+    }
+}

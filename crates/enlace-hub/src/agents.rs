@@ -1,0 +1,442 @@
+//! The agent state machine: logged_out → available ⇄ paused(reason) / on_call, and exit
+//! (the Salida reason) back to logged_out. Every change is appended to `agent_state_log`,
+//! mirrored to the PBX first (a refused PBX action leaves the state unchanged) and published
+//! as an `agent_state` event. Pause budgets produce one `pause_budget_exceeded` event per pause.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::HubError;
+use crate::store::{AgentRow, CallRow, PauseReasonRow};
+use crate::Hub;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentState {
+    LoggedOut { since: i64 },
+    Available { since: i64 },
+    Paused { reason: PauseReasonRow, since: i64 },
+    OnCall { since: i64 },
+}
+
+impl AgentState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AgentState::LoggedOut { .. } => "logged_out",
+            AgentState::Available { .. } => "available",
+            AgentState::Paused { .. } => "paused",
+            AgentState::OnCall { .. } => "on_call",
+        }
+    }
+
+    pub fn since(&self) -> i64 {
+        match self {
+            AgentState::LoggedOut { since }
+            | AgentState::Available { since }
+            | AgentState::Paused { since, .. }
+            | AgentState::OnCall { since } => *since,
+        }
+    }
+
+    /// `{state, since, reason}` (reason null unless paused).
+    pub fn to_json(&self) -> Value {
+        let reason = match self {
+            AgentState::Paused { reason, .. } => reason_json(reason),
+            _ => Value::Null,
+        };
+        json!({ "state": self.name(), "since": self.since(), "reason": reason })
+    }
+}
+
+pub fn reason_json(reason: &PauseReasonRow) -> Value {
+    json!({
+        "id": reason.id,
+        "name": reason.name,
+        "budgetSeconds": reason.budget_seconds,
+        "isExit": reason.is_exit,
+    })
+}
+
+pub fn agent_json(agent: &AgentRow) -> Value {
+    json!({
+        "id": agent.id,
+        "user": agent.user,
+        "name": agent.name,
+        "extension": agent.extension,
+        "queues": agent.queues,
+        "supervisor": agent.supervisor,
+    })
+}
+
+/// What an agent asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateRequest {
+    Available,
+    Paused { reason_id: i64 },
+    Exit,
+}
+
+/// A call as the hub records it (converted from the PBX tracker).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallUpdate {
+    pub id: String,
+    pub incoming: bool,
+    pub other_number: String,
+    pub other_name: Option<String>,
+    pub state: CallPhase,
+    pub ringing_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub duration_seconds: u32,
+    pub hangup_cause: Option<(u32, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPhase {
+    Ringing,
+    Answered,
+    Ended,
+}
+
+/// The agent's day at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaySummary {
+    pub since: i64,
+    pub calls_in: u32,
+    pub calls_out: u32,
+    pub talk_seconds: i64,
+    /// (reason, seconds)
+    pub pauses: Vec<(PauseReasonRow, i64)>,
+}
+
+impl Hub {
+    /// The agent's current state (logged out if it never logged in).
+    pub async fn agent_state(&self, agent_id: i64) -> Result<AgentState, HubError> {
+        let Some(row) = self.store().current_state(agent_id).await? else {
+            return Ok(AgentState::LoggedOut { since: 0 });
+        };
+        self.state_from_parts(&row.state, row.reason_id, row.at)
+            .await
+    }
+
+    async fn state_from_parts(
+        &self,
+        state: &str,
+        reason_id: Option<i64>,
+        since: i64,
+    ) -> Result<AgentState, HubError> {
+        Ok(match state {
+            "available" => AgentState::Available { since },
+            "on_call" => AgentState::OnCall { since },
+            "paused" => {
+                let reason = match reason_id {
+                    Some(id) => self.store().pause_reason(id).await?,
+                    None => None,
+                };
+                match reason {
+                    Some(reason) => AgentState::Paused { reason, since },
+                    None => AgentState::Available { since },
+                }
+            }
+            _ => AgentState::LoggedOut { since },
+        })
+    }
+
+    async fn record_state(
+        &self,
+        agent: &AgentRow,
+        state: AgentState,
+    ) -> Result<AgentState, HubError> {
+        let reason_id = match &state {
+            AgentState::Paused { reason, .. } => Some(reason.id),
+            _ => None,
+        };
+        self.store()
+            .append_state(agent.id, state.name(), reason_id, state.since())
+            .await?;
+        let mut payload = Map::new();
+        payload.insert("agent".into(), agent_json(agent));
+        if let Value::Object(fields) = state.to_json() {
+            payload.extend(fields);
+        }
+        self.events()
+            .append(Some(agent.id), "agent_state", payload, state.since())
+            .await?;
+        Ok(state)
+    }
+
+    /// Login path: join the queues, become available.
+    pub(crate) async fn log_in_agent(&self, agent: &AgentRow) -> Result<(), HubError> {
+        let _guard = self.inner.state_lock.lock().await;
+        self.pbx().join_queues(agent).await;
+        self.record_state(agent, AgentState::Available { since: self.now() })
+            .await?;
+        Ok(())
+    }
+
+    /// Logout path: leave the queues, become logged out (sessions are the caller's business).
+    pub(crate) async fn log_out_agent(&self, agent: &AgentRow) -> Result<(), HubError> {
+        let _guard = self.inner.state_lock.lock().await;
+        if matches!(
+            self.agent_state(agent.id).await?,
+            AgentState::LoggedOut { .. }
+        ) {
+            return Ok(());
+        }
+        self.pbx().leave_queues(agent).await;
+        self.record_state(agent, AgentState::LoggedOut { since: self.now() })
+            .await?;
+        Ok(())
+    }
+
+    /// An agent's request to change state. Exit (or a pause reason marked as exit) leaves the
+    /// queues and ends all of the agent's sessions.
+    pub async fn request_state(
+        &self,
+        agent: &AgentRow,
+        request: StateRequest,
+    ) -> Result<AgentState, HubError> {
+        let request = match request {
+            StateRequest::Paused { reason_id } => {
+                let reason = self
+                    .store()
+                    .pause_reason(reason_id)
+                    .await?
+                    .ok_or_else(|| HubError::NotFound(format!("pause reason {reason_id}")))?;
+                if reason.is_exit {
+                    StateRequest::Exit
+                } else {
+                    let _guard = self.inner.state_lock.lock().await;
+                    let current = self.agent_state(agent.id).await?;
+                    if matches!(current, AgentState::LoggedOut { .. }) {
+                        return Err(HubError::SessionExpired);
+                    }
+                    self.pbx().pause(agent, Some(&reason.name)).await?;
+                    return self
+                        .record_state(
+                            agent,
+                            AgentState::Paused {
+                                reason,
+                                since: self.now(),
+                            },
+                        )
+                        .await;
+                }
+            }
+            other => other,
+        };
+        match request {
+            StateRequest::Available => {
+                let _guard = self.inner.state_lock.lock().await;
+                let current = self.agent_state(agent.id).await?;
+                match current {
+                    AgentState::LoggedOut { .. } => Err(HubError::SessionExpired),
+                    AgentState::Available { .. } | AgentState::OnCall { .. } => Ok(current),
+                    AgentState::Paused { .. } => {
+                        self.pbx().pause(agent, None).await?;
+                        self.record_state(agent, AgentState::Available { since: self.now() })
+                            .await
+                    }
+                }
+            }
+            StateRequest::Exit | StateRequest::Paused { .. } => {
+                // Sessions end first, so streams that see the logged_out event close at once.
+                self.store().delete_agent_sessions(agent.id).await?;
+                self.log_out_agent(agent).await?;
+                self.agent_state(agent.id).await
+            }
+        }
+    }
+
+    /// A call of the agent changed (from the PBX): record it, publish it, and move the agent
+    /// to on_call while it talks (back to available after, unless it paused meanwhile).
+    pub(crate) async fn call_changed(
+        &self,
+        agent_id: i64,
+        call: &CallUpdate,
+    ) -> Result<(), HubError> {
+        let Some(agent) = self.store().agent_by_id(agent_id).await? else {
+            return Ok(());
+        };
+        let state = match call.state {
+            CallPhase::Ringing => "ringing",
+            CallPhase::Answered => "answered",
+            CallPhase::Ended => "ended",
+        };
+        self.store()
+            .upsert_call(&CallRow {
+                call_id: call.id.clone(),
+                agent_id,
+                direction: if call.incoming {
+                    "incoming"
+                } else {
+                    "outgoing"
+                }
+                .into(),
+                other_number: call.other_number.clone(),
+                state: state.into(),
+                ringing_at: call.ringing_at,
+                answered_at: call.answered_at,
+                ended_at: call.ended_at,
+                duration_seconds: i64::from(call.duration_seconds),
+            })
+            .await?;
+        let mut payload = Map::new();
+        payload.insert(
+            "call".into(),
+            json!({
+                "id": call.id,
+                "direction": if call.incoming { "incoming" } else { "outgoing" },
+                "otherNumber": call.other_number,
+                "otherName": call.other_name,
+                "ringingAt": call.ringing_at,
+                "answeredAt": call.answered_at,
+                "endedAt": call.ended_at,
+                "durationSeconds": call.duration_seconds,
+                "hangupCause": call.hangup_cause.as_ref().map(|(code, text)| json!({"code": code, "text": text})),
+            }),
+        );
+        let at = self.now();
+        self.events()
+            .append(Some(agent_id), &format!("call_{state}"), payload, at)
+            .await?;
+        let _guard = self.inner.state_lock.lock().await;
+        let current = self.agent_state(agent_id).await?;
+        match (call.state, current) {
+            (CallPhase::Answered, AgentState::Available { .. }) => {
+                self.record_state(&agent, AgentState::OnCall { since: at })
+                    .await?;
+            }
+            (CallPhase::Ended, AgentState::OnCall { .. }) => {
+                self.record_state(&agent, AgentState::Available { since: at })
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Emits `pause_budget_exceeded` once per pause that outlived its reason's budget.
+    pub(crate) async fn check_budgets(&self) -> Result<(), HubError> {
+        let now = self.now();
+        let mut current_pauses = HashSet::new();
+        for agent in self.store().agents().await? {
+            let Some(row) = self.store().current_state(agent.id).await? else {
+                continue;
+            };
+            current_pauses.insert(row.id);
+            if row.state != "paused" {
+                continue;
+            }
+            let Some(reason) = (match row.reason_id {
+                Some(id) => self.store().pause_reason(id).await?,
+                None => None,
+            }) else {
+                continue;
+            };
+            let Some(budget) = reason.budget_seconds else {
+                continue;
+            };
+            if now.saturating_sub(row.at) <= budget.saturating_mul(1000) {
+                continue;
+            }
+            let first = self
+                .inner
+                .budget_warned
+                .lock()
+                .map(|mut warned| warned.insert(row.id))
+                .unwrap_or(false);
+            if !first {
+                continue;
+            }
+            let mut payload = Map::new();
+            payload.insert("agent".into(), agent_json(&agent));
+            payload.insert("reason".into(), reason_json(&reason));
+            payload.insert("since".into(), Value::from(row.at));
+            payload.insert(
+                "overSeconds".into(),
+                Value::from((now - row.at) / 1000 - budget),
+            );
+            self.events()
+                .append(Some(agent.id), "pause_budget_exceeded", payload, now)
+                .await?;
+        }
+        // Pauses that ended need no memory.
+        if let Ok(mut warned) = self.inner.budget_warned.lock() {
+            warned.retain(|id| current_pauses.contains(id));
+        }
+        Ok(())
+    }
+
+    /// Agents that are logged in without a live session, or disabled, are logged out.
+    pub(crate) async fn reconcile_logins(&self) -> Result<(), HubError> {
+        let now = self.now();
+        for agent in self.store().agents().await? {
+            if matches!(
+                self.agent_state(agent.id).await?,
+                AgentState::LoggedOut { .. }
+            ) {
+                continue;
+            }
+            if agent.disabled {
+                self.store().delete_agent_sessions(agent.id).await?;
+            }
+            if self.store().count_agent_sessions(agent.id, now).await? == 0 {
+                self.log_out_agent(&agent).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every agent with its state (for supervisors).
+    pub async fn agents_overview(&self) -> Result<Vec<(AgentRow, AgentState)>, HubError> {
+        let mut out = Vec::new();
+        for agent in self.store().agents().await? {
+            let state = self.agent_state(agent.id).await?;
+            out.push((agent, state));
+        }
+        Ok(out)
+    }
+
+    /// Calls and pause time of the agent since `since` (ms).
+    pub async fn day_summary(&self, agent_id: i64, since: i64) -> Result<DaySummary, HubError> {
+        let now = self.now();
+        let calls = self.store().calls_since(agent_id, since).await?;
+        let mut summary = DaySummary {
+            since,
+            calls_in: 0,
+            calls_out: 0,
+            talk_seconds: 0,
+            pauses: Vec::new(),
+        };
+        for call in &calls {
+            if call.direction == "incoming" {
+                summary.calls_in += 1;
+            } else {
+                summary.calls_out += 1;
+            }
+            summary.talk_seconds += match (call.state.as_str(), call.answered_at) {
+                ("answered", Some(answered)) => (now - answered) / 1000,
+                _ => call.duration_seconds,
+            };
+        }
+        let states = self.store().states_since(agent_id, since).await?;
+        for (i, row) in states.iter().enumerate() {
+            if row.state != "paused" {
+                continue;
+            }
+            let Some(reason_id) = row.reason_id else {
+                continue;
+            };
+            let start = row.at.max(since);
+            let end = states.get(i + 1).map(|next| next.at).unwrap_or(now);
+            let seconds = (end - start).max(0) / 1000;
+            if let Some(entry) = summary.pauses.iter_mut().find(|(r, _)| r.id == reason_id) {
+                entry.1 += seconds;
+            } else if let Some(reason) = self.store().pause_reason(reason_id).await? {
+                summary.pauses.push((reason, seconds));
+            }
+        }
+        Ok(summary)
+    }
+}

@@ -1,0 +1,471 @@
+//! The HTTP API (axum): JSON in and out, errors as `{code, message, retryAfter?}`, a 64 KiB
+//! body limit, and the WebSocket stream of events. Every route is declared once in
+//! [`routes`], which builds the router and is checked against `openapi.json` by a test.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::connect_info::Connected;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::serve::IncomingStream;
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::agents::{agent_json, reason_json, StateRequest};
+use crate::auth::Authed;
+use crate::error::HubError;
+use crate::Hub;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// The OpenAPI 3.1 description of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+/// WebSocket close code sent when the session ends (logout, exit, expiry, disabled agent).
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+const REPLAY_PAGE: i64 = 500;
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            HubError::BadCredentials | HubError::SessionExpired => StatusCode::UNAUTHORIZED,
+            HubError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            HubError::AgentDisabled | HubError::Forbidden => StatusCode::FORBIDDEN,
+            HubError::NotFound(_) => StatusCode::NOT_FOUND,
+            HubError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            HubError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            HubError::PbxOffline(_) => StatusCode::SERVICE_UNAVAILABLE,
+            HubError::PbxRefused(_) => StatusCode::BAD_GATEWAY,
+            HubError::Store(_) | HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = match &self {
+            HubError::Store(_) | HubError::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({ "code": self.code(), "message": message });
+        let retry_after = self.retry_after();
+        if let Some(secs) = retry_after {
+            body["retryAfter"] = Value::from(secs);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// The client's address (for login throttling), from plain TCP or TLS connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+/// JSON body whose rejections are our errors (400 invalid_request, 413 payload_too_large).
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = HubError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, HubError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> HubError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        HubError::TooLarge
+    } else {
+        HubError::InvalidRequest(rejection.body_text())
+    }
+}
+
+/// Query string whose rejections are 400 invalid_request.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = HubError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, HubError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e: QueryRejection| HubError::InvalidRequest(e.body_text()))
+    }
+}
+
+impl FromRequestParts<Hub> for Authed {
+    type Rejection = HubError;
+
+    async fn from_request_parts(parts: &mut Parts, hub: &Hub) -> Result<Self, HubError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(HubError::SessionExpired)?;
+        hub.authenticate(token.trim()).await
+    }
+}
+
+/// Every route: (method, path, handler). The router and the OpenAPI test both use this.
+pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
+    vec![
+        ("post", "/api/v1/sessions", post(create_session)),
+        ("delete", "/api/v1/sessions/current", delete(delete_session)),
+        ("get", "/api/v1/me", get(me)),
+        ("post", "/api/v1/me/state", post(set_state)),
+        ("get", "/api/v1/me/day", get(day)),
+        ("get", "/api/v1/pause-reasons", get(pause_reasons)),
+        ("post", "/api/v1/calls", post(dial)),
+        ("get", "/api/v1/agents", get(agents)),
+        ("get", "/api/v1/stream", get(stream)),
+        ("get", "/api/v1/openapi.json", get(openapi)),
+    ]
+}
+
+pub fn router(hub: Hub) -> Router {
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .fallback(|| async { HubError::NotFound("no such route".into()) })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(hub)
+}
+
+/// Serves the API on `listener` (plain TCP or [`crate::tls::TlsListener`]) until `shutdown` resolves, running the hub's housekeeping
+/// every few seconds meanwhile.
+pub async fn serve<L>(
+    hub: Hub,
+    listener: L,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    PeerAddr: for<'a> Connected<IncomingStream<'a, L>>,
+{
+    let ticker = {
+        let hub = hub.clone();
+        let mut stopping = hub.stopping();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => {
+                        if let Err(e) = hub.tick().await {
+                            tracing::warn!(error = %e, "housekeeping failed");
+                        }
+                    }
+                    _ = stopping.changed() => break,
+                }
+            }
+        })
+    };
+    let app = router(hub.clone()).into_make_service_with_connect_info::<PeerAddr>();
+    let stopping_hub = hub.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping_hub.shutdown().await;
+        })
+        .await;
+    ticker.abort();
+    result
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    user: String,
+    password: String,
+}
+
+async fn create_session(
+    State(hub): State<Hub>,
+    ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
+    Body(body): Body<LoginBody>,
+) -> Result<Response, HubError> {
+    let login = hub
+        .login(&body.user, &body.password, &peer.ip().to_string())
+        .await?;
+    let state = hub.agent_state(login.agent.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "token": login.token,
+            "expiresAt": login.expires_at,
+            "agent": agent_json(&login.agent),
+            "state": state.to_json(),
+        })),
+    )
+        .into_response())
+}
+
+async fn delete_session(State(hub): State<Hub>, authed: Authed) -> Result<StatusCode, HubError> {
+    hub.logout(&authed).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(hub): State<Hub>, authed: Authed) -> Result<Json<Value>, HubError> {
+    let state = hub.agent_state(authed.agent.id).await?;
+    Ok(Json(json!({
+        "agent": agent_json(&authed.agent),
+        "state": state.to_json(),
+        "expiresAt": authed.expires_at,
+    })))
+}
+
+async fn pause_reasons(State(hub): State<Hub>, _authed: Authed) -> Result<Json<Value>, HubError> {
+    let reasons = hub.store().pause_reasons().await?;
+    Ok(Json(Value::Array(
+        reasons.iter().map(reason_json).collect(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+enum StateBody {
+    Available,
+    Paused { reason: i64 },
+    Exit,
+}
+
+async fn set_state(
+    State(hub): State<Hub>,
+    authed: Authed,
+    Body(body): Body<StateBody>,
+) -> Result<Json<Value>, HubError> {
+    let request = match body {
+        StateBody::Available => StateRequest::Available,
+        StateBody::Paused { reason } => StateRequest::Paused { reason_id: reason },
+        StateBody::Exit => StateRequest::Exit,
+    };
+    let state = hub.request_state(&authed.agent, request).await?;
+    Ok(Json(state.to_json()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialBody {
+    number: String,
+}
+
+async fn dial(
+    State(hub): State<Hub>,
+    authed: Authed,
+    Body(body): Body<DialBody>,
+) -> Result<Json<Value>, HubError> {
+    let outcome = hub.dial(&authed.agent, body.number.trim()).await?;
+    let reason = match &outcome {
+        crate::pbx::DialOutcome::Failed { reason } => Value::from(reason.clone()),
+        _ => Value::Null,
+    };
+    Ok(Json(json!({ "outcome": outcome.code(), "reason": reason })))
+}
+
+#[derive(Debug, Deserialize)]
+struct DayQuery {
+    since: Option<i64>,
+}
+
+async fn day(
+    State(hub): State<Hub>,
+    authed: Authed,
+    Params(query): Params<DayQuery>,
+) -> Result<Json<Value>, HubError> {
+    let now = hub.now();
+    let since = query.since.unwrap_or(now - now.rem_euclid(86_400_000));
+    let summary = hub.day_summary(authed.agent.id, since).await?;
+    Ok(Json(json!({
+        "since": summary.since,
+        "callsIn": summary.calls_in,
+        "callsOut": summary.calls_out,
+        "talkSeconds": summary.talk_seconds,
+        "pauses": summary.pauses.iter().map(|(reason, seconds)| json!({
+            "reason": reason_json(reason),
+            "seconds": seconds,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+async fn agents(State(hub): State<Hub>, authed: Authed) -> Result<Json<Value>, HubError> {
+    if !authed.agent.supervisor {
+        return Err(HubError::Forbidden);
+    }
+    let list = hub.agents_overview().await?;
+    Ok(Json(Value::Array(
+        list.iter()
+            .map(|(agent, state)| {
+                let mut a = agent_json(agent);
+                a["disabled"] = Value::from(agent.disabled);
+                a["state"] = state.to_json();
+                a
+            })
+            .collect(),
+    )))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    after: Option<i64>,
+}
+
+async fn stream(
+    State(hub): State<Hub>,
+    authed: Authed,
+    Params(query): Params<StreamQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let after = query.after.unwrap_or(0).max(0);
+    upgrade.on_upgrade(move |socket| async move {
+        if let Err(e) = run_stream(hub, authed, after, socket).await {
+            tracing::debug!(error = %e, "stream ended");
+        }
+    })
+}
+
+/// Sends the log after `after`, then live events, without gaps or duplicates: subscribe first,
+/// replay from the log, then skip live events whose id was already sent.
+async fn run_stream(
+    hub: Hub,
+    authed: Authed,
+    after: i64,
+    socket: WebSocket,
+) -> Result<(), HubError> {
+    let (mut tx, mut rx) = socket.split();
+    let me = authed.agent.id;
+    let supervisor = authed.agent.supervisor;
+    let mut live = hub.events().subscribe();
+    let mut stopping = hub.stopping();
+    let mut last = after;
+    let send_err = |e: axum::Error| HubError::Internal(format!("stream send: {e}"));
+
+    // Replays the log after `last`; used at start and after lagging behind the broadcast.
+    async fn replay(
+        hub: &Hub,
+        last: &mut i64,
+        me: i64,
+        supervisor: bool,
+        tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    ) -> Result<(), HubError> {
+        loop {
+            let page = hub.events().after(*last, REPLAY_PAGE).await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for event in page {
+                *last = event.id;
+                if event.visible_to(me, supervisor) {
+                    tx.send(Message::Text(event.to_json().to_string().into()))
+                        .await
+                        .map_err(|e| HubError::Internal(format!("stream send: {e}")))?;
+                }
+            }
+        }
+    }
+
+    // Events the client never saw were removed by retention: say so before replaying the rest,
+    // so it refreshes its state (GET /me) instead of trusting a log with a hole.
+    let pruned = hub.store().pruned_through().await?;
+    if after < pruned {
+        let notice = json!({
+            "id": after,
+            "type": "stream_truncated",
+            "at": hub.now(),
+            "oldestAvailable": pruned + 1,
+        });
+        tx.send(Message::Text(notice.to_string().into()))
+            .await
+            .map_err(send_err)?;
+    }
+    replay(&hub, &mut last, me, supervisor, &mut tx).await?;
+    let heartbeat = hub.config().heartbeat();
+    let mut ping = tokio::time::interval(heartbeat);
+    ping.tick().await;
+    let mut heard = tokio::time::Instant::now();
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(event) => {
+                    if event.id <= last {
+                        continue;
+                    }
+                    last = event.id;
+                    if event.visible_to(me, supervisor) {
+                        tx.send(Message::Text(event.to_json().to_string().into())).await.map_err(send_err)?;
+                        let ended = event.agent_id == Some(me)
+                            && event.event_type == "agent_state"
+                            && event.payload.get("state").and_then(Value::as_str) == Some("logged_out");
+                        if ended && !hub.session_alive(&authed.token_hash).await? {
+                            let _ = tx.send(close(CLOSE_SESSION_ENDED, "session ended")).await;
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => replay(&hub, &mut last, me, supervisor, &mut tx).await?,
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            incoming = rx.next() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ok(()),
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
+            },
+            _ = ping.tick() => {
+                if heard.elapsed() > heartbeat * 2 {
+                    let _ = tx.send(close(1001, "no answer to pings")).await;
+                    return Ok(());
+                }
+                if !hub.renew_session(&authed.token_hash).await? {
+                    let _ = tx.send(close(CLOSE_SESSION_ENDED, "session ended")).await;
+                    return Ok(());
+                }
+                tx.send(Message::Ping(Vec::new().into())).await.map_err(send_err)?;
+            },
+            _ = stopping.changed() => {
+                let _ = tx.send(close(1012, "hub restarting")).await;
+                return Ok(());
+            }
+        }
+    }
+}

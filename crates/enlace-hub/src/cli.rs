@@ -1,0 +1,372 @@
+//! The `enlace-hub` command line: `init`, `serve`, `agent add|list|disable|reset-password`,
+//! `pause-reason add`. Administration commands work on the database directly, so they run
+//! with or without a serving hub.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use enlace_core::SystemClock;
+
+use crate::auth::{hash_password, is_valid_password, is_valid_user, random_digits};
+use crate::config::{ConfigError, HubConfig};
+use crate::error::HubError;
+use crate::store::{NewAgent, Store, StoreError};
+
+/// Name of the exit pause reason `init` creates.
+pub const EXIT_REASON: &str = "Salida";
+
+#[derive(Debug, Parser)]
+#[command(name = "enlace-hub", about = "Enlace's organization server", version)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "enlace-hub.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Writes enlace-hub.toml and the database in DIR, with the Salida exit reason.
+    Init {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Serves the API.
+    Serve,
+    /// Manages agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manages pause reasons.
+    #[command(subcommand, name = "pause-reason")]
+    PauseReason(PauseReasonCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Adds an agent; prints its user and password (generated unless given).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        extension: String,
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+        #[arg(long)]
+        supervisor: bool,
+        /// 7 digits.
+        #[arg(long, requires = "password")]
+        user: Option<String>,
+        /// 6 digits.
+        #[arg(long, requires = "user")]
+        password: Option<String>,
+    },
+    /// Lists agents.
+    List,
+    /// Disables an agent and ends its sessions.
+    Disable { user: String },
+    /// Gives an agent a new generated password and ends its sessions.
+    ResetPassword { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PauseReasonCommand {
+    /// Adds a pause reason, optionally with a budget such as 15m, 90s or 1h.
+    Add {
+        name: String,
+        #[arg(long)]
+        budget: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CliError::Config(e) => e.code(),
+            CliError::Hub(e) => e.code(),
+            CliError::Usage(_) => "usage",
+            CliError::Io(_) => "io",
+        }
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::Hub(HubError::Store(e))
+    }
+}
+
+/// Parses `15m`, `90s`, `1h` (a bare number means minutes) into seconds.
+pub fn parse_budget(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "m"),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let seconds = match unit {
+        "s" => n,
+        "m" | "min" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    (seconds > 0).then_some(seconds)
+}
+
+fn now_ms() -> i64 {
+    use enlace_core::Clock;
+    SystemClock.now().millis()
+}
+
+async fn open_store(config: &HubConfig) -> Result<Store, CliError> {
+    Ok(Store::open(&config.database_url).await?)
+}
+
+async fn hash(config: &HubConfig, password: &str) -> Result<String, CliError> {
+    let cost = config.password_cost();
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password, cost))
+        .await
+        .map_err(|e| CliError::Usage(format!("hash task: {e}")))?
+        .map_err(CliError::from)
+}
+
+/// Runs one command, writing its report to `out`.
+pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Init { dir } => init(&dir, out).await,
+        Command::Serve => serve(&cli.config).await,
+        Command::Agent(cmd) => {
+            let config = HubConfig::load(&cli.config)?;
+            agent(&config, cmd, out).await
+        }
+        Command::PauseReason(PauseReasonCommand::Add { name, budget }) => {
+            let config = HubConfig::load(&cli.config)?;
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(CliError::Usage(
+                    "the name must have 1 to 64 characters".into(),
+                ));
+            }
+            let budget = match budget {
+                Some(b) => Some(parse_budget(&b).ok_or_else(|| {
+                    CliError::Usage(format!("invalid budget {b:?}: use e.g. 15m, 90s, 1h"))
+                })?),
+                None => None,
+            };
+            let store = open_store(&config).await?;
+            let id = match store
+                .insert_pause_reason(name, budget, false, now_ms())
+                .await
+            {
+                Err(StoreError::Duplicate) => {
+                    return Err(CliError::Usage(format!(
+                        "a pause reason named {name:?} exists"
+                    )))
+                }
+                other => other?,
+            };
+            writeln!(out, "pause reason {id}: {name}")?;
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn init(dir: &Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.canonicalize()?;
+    let config_path = dir.join("enlace-hub.toml");
+    if config_path.exists() {
+        return Err(CliError::Usage(format!(
+            "{} exists already; not overwriting it",
+            config_path.display()
+        )));
+    }
+    let config = HubConfig {
+        database_url: format!("sqlite://{}", dir.join("enlace-hub.db").display()),
+        ..HubConfig::default()
+    };
+    let store = open_store(&config).await?;
+    match store
+        .insert_pause_reason(EXIT_REASON, None, true, now_ms())
+        .await
+    {
+        Ok(_) | Err(StoreError::Duplicate) => {}
+        Err(e) => return Err(e.into()),
+    }
+    store.close().await;
+    std::fs::write(&config_path, config.to_toml())?;
+    writeln!(out, "wrote {}", config_path.display())?;
+    Ok(())
+}
+
+async fn agent(
+    config: &HubConfig,
+    cmd: AgentCommand,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let store = open_store(config).await?;
+    match cmd {
+        AgentCommand::Add {
+            name,
+            extension,
+            queues,
+            supervisor,
+            user,
+            password,
+        } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 128 {
+                return Err(CliError::Usage(
+                    "the name must have 1 to 128 characters".into(),
+                ));
+            }
+            if extension.is_empty()
+                || extension.len() > 32
+                || !extension.bytes().all(|b| b.is_ascii_alphanumeric())
+            {
+                return Err(CliError::Usage(
+                    "the extension must be letters and digits".into(),
+                ));
+            }
+            for q in &queues {
+                if q.is_empty() || q.len() > 64 || q.bytes().any(|b| b.is_ascii_control()) {
+                    return Err(CliError::Usage(format!("invalid queue name {q:?}")));
+                }
+            }
+            let generated = user.is_none();
+            let (user, password) = match (user, password) {
+                (Some(u), Some(p)) => {
+                    if !is_valid_user(&u) {
+                        return Err(CliError::Usage("the user must be 7 digits".into()));
+                    }
+                    if !is_valid_password(&p) {
+                        return Err(CliError::Usage("the password must be 6 digits".into()));
+                    }
+                    (u, p)
+                }
+                _ => (random_digits(7, true)?, random_digits(6, false)?),
+            };
+            let hash = hash(config, &password).await?;
+            let mut attempt_user = user;
+            let mut attempts = 0;
+            loop {
+                let new = NewAgent {
+                    user: &attempt_user,
+                    password_hash: &hash,
+                    name,
+                    extension: &extension,
+                    queues: &queues,
+                    supervisor,
+                };
+                match store.insert_agent(&new, now_ms()).await {
+                    Ok(_) => break,
+                    Err(StoreError::Duplicate) if generated && attempts < 5 => {
+                        attempts += 1;
+                        attempt_user = random_digits(7, true)?;
+                    }
+                    Err(StoreError::Duplicate) => {
+                        return Err(CliError::Usage(format!(
+                            "user {attempt_user} exists already"
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            writeln!(out, "user: {attempt_user}")?;
+            writeln!(out, "password: {password}")?;
+        }
+        AgentCommand::List => {
+            writeln!(out, "user\tname\textension\tqueues\tsupervisor\tdisabled")?;
+            for a in store.agents().await? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    a.user,
+                    a.name,
+                    a.extension,
+                    a.queues.join(","),
+                    a.supervisor,
+                    a.disabled
+                )?;
+            }
+        }
+        AgentCommand::Disable { user } => {
+            let Some(agent) = store.agent_by_user(&user).await? else {
+                return Err(CliError::Usage(format!("no agent with user {user}")));
+            };
+            store.set_agent_disabled(&user, true).await?;
+            let ended = store.delete_agent_sessions(agent.id).await?;
+            writeln!(out, "disabled {user}; ended {ended} session(s)")?;
+        }
+        AgentCommand::ResetPassword { user } => {
+            let Some(agent) = store.agent_by_user(&user).await? else {
+                return Err(CliError::Usage(format!("no agent with user {user}")));
+            };
+            let password = random_digits(6, false)?;
+            let hash = hash(config, &password).await?;
+            store.set_password_hash(&user, &hash).await?;
+            store.delete_agent_sessions(agent.id).await?;
+            store.clear_user_failures(&user).await?;
+            writeln!(out, "user: {user}")?;
+            writeln!(out, "password: {password}")?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(config_path: &Path) -> Result<(), CliError> {
+    let config = HubConfig::load(config_path)?;
+    let tls = match &config.tls {
+        Some(tls) => Some(
+            crate::tls::acceptor(Path::new(&tls.cert), Path::new(&tls.key))
+                .map_err(|e| CliError::Usage(format!("{} ({})", e, e.code())))?,
+        ),
+        None => None,
+    };
+    let tcp = tokio::net::TcpListener::bind(&config.listen).await?;
+    tracing::info!(addr = %config.listen, tls = tls.is_some(), "serving");
+    let hub = crate::Hub::open(config, Arc::new(SystemClock)).await?;
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match tls {
+        Some(acceptor) => {
+            let listener = crate::tls::TlsListener::new(tcp, acceptor)?;
+            crate::api::serve(hub, listener, stop).await?;
+        }
+        None => crate::api::serve(hub, tcp, stop).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!(parse_budget("15m"), Some(900));
+        assert_eq!(parse_budget("90s"), Some(90));
+        assert_eq!(parse_budget("1h"), Some(3600));
+        assert_eq!(parse_budget("10"), Some(600));
+        assert_eq!(parse_budget("0m"), None);
+        assert_eq!(parse_budget("5d"), None);
+        assert_eq!(parse_budget("m"), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! The PBX connector: one AMI connection (through `enlace-ami`) for the whole organization.
+//!
+//! - login → `QueueAdd` on each of the agent's queues (best effort: re-applied after every
+//!   (re)connection, so a PBX that is down at login time catches up);
+//! - pause → `QueuePause Paused=true Reason=<name>`, unpause → `Paused=false` (refusals are
+//!   returned: the hub never shows "paused" while the PBX still sends calls);
+//! - exit/logout → `QueueRemove`;
+//! - click-to-dial → `Originate` from the agent's interface to the number;
+//! - AMI events → `CallTracker` → [`Hub::call_changed`] (call_ringing/answered/ended).
+//!
+//! The agent's interface comes from `ami.interface_template` (`PJSIP/{extension}` by default).
+
+use std::time::Duration;
+
+use enlace_ami::{
+    AmiClient, AmiConfig, AmiError, AmiEvent, CallTracker, Direction, Originate, OriginateOutcome,
+    PbxCall, PbxCallState,
+};
+use tokio::sync::mpsc;
+
+use crate::agents::{AgentState, CallPhase, CallUpdate};
+use crate::config::AmiSettings;
+use crate::error::HubError;
+use crate::store::AgentRow;
+use crate::Hub;
+
+/// Outcome of a click-to-dial, as the API reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialOutcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed { reason: String },
+}
+
+impl DialOutcome {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DialOutcome::Answered => "answered",
+            DialOutcome::NoAnswer => "no_answer",
+            DialOutcome::Busy => "busy",
+            DialOutcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Pbx {
+    ami: Option<AmiClient>,
+    settings: AmiSettings,
+}
+
+fn pbx_error(e: AmiError) -> HubError {
+    match e.code() {
+        "ami_offline" | "ami_timeout" | "ami_auth" => HubError::PbxOffline(e.to_string()),
+        _ => HubError::PbxRefused(e.to_string()),
+    }
+}
+
+/// Numbers accepted for click-to-dial: digits with an optional leading `+`, `*` and `#`.
+/// Anything else (line breaks above all: they would inject AMI fields) is refused.
+pub fn is_dialable(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    !digits.is_empty()
+        && digits.len() <= 32
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
+impl Pbx {
+    /// Starts the AMI connection when configured; without settings the hub runs PBX-less
+    /// (state changes are local, click-to-dial answers `pbx_offline`).
+    pub fn start(settings: Option<AmiSettings>) -> (Pbx, Option<mpsc::Receiver<AmiEvent>>) {
+        match settings {
+            Some(settings) => {
+                let config = AmiConfig::new(
+                    settings.addr.clone(),
+                    settings.username.clone(),
+                    settings.secret.clone(),
+                );
+                let (client, events) = AmiClient::start(config);
+                (
+                    Pbx {
+                        ami: Some(client),
+                        settings,
+                    },
+                    Some(events),
+                )
+            }
+            None => (
+                Pbx {
+                    ami: None,
+                    settings: AmiSettings::default(),
+                },
+                None,
+            ),
+        }
+    }
+
+    /// The agent's queue-member interface.
+    pub fn interface(&self, agent: &AgentRow) -> String {
+        self.settings
+            .interface_template
+            .replace("{extension}", &agent.extension)
+    }
+
+    pub(crate) async fn join_queues(&self, agent: &AgentRow) {
+        let Some(ami) = &self.ami else { return };
+        let interface = self.interface(agent);
+        for queue in &agent.queues {
+            if let Err(e) = ami.queue_add(queue, &interface, &agent.name).await {
+                tracing::warn!(queue, interface, error = %e, "QueueAdd failed; retried on reconnect");
+            }
+        }
+    }
+
+    pub(crate) async fn leave_queues(&self, agent: &AgentRow) {
+        let Some(ami) = &self.ami else { return };
+        let interface = self.interface(agent);
+        for queue in &agent.queues {
+            if let Err(e) = ami.queue_remove(queue, &interface).await {
+                tracing::warn!(queue, interface, error = %e, "QueueRemove failed");
+            }
+        }
+    }
+
+    /// Pauses (with the reason's name) or unpauses (`None`) the agent in all its queues.
+    pub(crate) async fn pause(
+        &self,
+        agent: &AgentRow,
+        reason: Option<&str>,
+    ) -> Result<(), HubError> {
+        let Some(ami) = &self.ami else { return Ok(()) };
+        if agent.queues.is_empty() {
+            return Ok(());
+        }
+        ami.queue_pause(&self.interface(agent), reason.is_some(), reason, None)
+            .await
+            .map_err(pbx_error)
+    }
+
+    /// Rings the agent's phone and, when answered, calls `number`.
+    pub(crate) async fn dial(
+        &self,
+        agent: &AgentRow,
+        number: &str,
+    ) -> Result<DialOutcome, HubError> {
+        if !is_dialable(number) {
+            return Err(HubError::InvalidRequest(
+                "number must be digits, optionally with a leading +".into(),
+            ));
+        }
+        let Some(ami) = &self.ami else {
+            return Err(HubError::PbxOffline("no PBX is configured".into()));
+        };
+        let originate = Originate {
+            channel: self.interface(agent),
+            context: self.settings.dial_context.clone(),
+            exten: number.to_owned(),
+            priority: "1".into(),
+            caller_id: None,
+            timeout: Duration::from_secs(u64::from(self.settings.originate_timeout_seconds)),
+            variables: Vec::new(),
+        };
+        Ok(match ami.originate(&originate).await.map_err(pbx_error)? {
+            OriginateOutcome::Answered => DialOutcome::Answered,
+            OriginateOutcome::NoAnswer => DialOutcome::NoAnswer,
+            OriginateOutcome::Busy => DialOutcome::Busy,
+            OriginateOutcome::Failed { reason } => DialOutcome::Failed { reason },
+        })
+    }
+
+    pub(crate) async fn shutdown(&self) {
+        if let Some(ami) = &self.ami {
+            ami.shutdown().await;
+        }
+    }
+}
+
+impl Hub {
+    /// Click-to-dial for an agent.
+    pub async fn dial(&self, agent: &AgentRow, number: &str) -> Result<DialOutcome, HubError> {
+        self.pbx().dial(agent, number).await
+    }
+
+    async fn tracker_interfaces(&self) -> Result<Vec<(String, String)>, HubError> {
+        Ok(self
+            .store()
+            .agents()
+            .await?
+            .iter()
+            .filter(|a| !a.disabled)
+            .map(|a| (a.id.to_string(), self.pbx().interface(a)))
+            .collect())
+    }
+
+    /// After a (re)connection: queue membership and pauses of logged-in agents are re-applied.
+    async fn resync_pbx(&self) -> Result<(), HubError> {
+        for (agent, state) in self.agents_overview().await? {
+            match state {
+                AgentState::LoggedOut { .. } => {}
+                AgentState::Paused { reason, .. } => {
+                    self.pbx().join_queues(&agent).await;
+                    if let Err(e) = self.pbx().pause(&agent, Some(&reason.name)).await {
+                        tracing::warn!(error = %e, "re-applying a pause failed");
+                    }
+                }
+                _ => self.pbx().join_queues(&agent).await,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_update(call: &PbxCall) -> CallUpdate {
+    CallUpdate {
+        id: call.id.clone(),
+        incoming: matches!(call.direction, Direction::Incoming),
+        other_number: call.other_number.clone(),
+        other_name: call.other_name.clone(),
+        state: match call.state {
+            PbxCallState::Ringing => CallPhase::Ringing,
+            PbxCallState::Answered => CallPhase::Answered,
+            PbxCallState::Ended => CallPhase::Ended,
+        },
+        ringing_at: call.ringing_at,
+        answered_at: call.answered_at,
+        ended_at: call.ended_at,
+        duration_seconds: call.duration_seconds,
+        hangup_cause: call.hangup_cause.clone(),
+    }
+}
+
+/// Follows the AMI event channel until it closes (at shutdown).
+pub(crate) async fn follow_events(hub: Hub, mut events: mpsc::Receiver<AmiEvent>) {
+    let mut tracker = CallTracker::new(hub.tracker_interfaces().await.unwrap_or_default());
+    while let Some(event) = events.recv().await {
+        match event {
+            AmiEvent::Connected { version } => {
+                tracing::info!(version, "AMI connected");
+                tracker.reset();
+                if let Ok(interfaces) = hub.tracker_interfaces().await {
+                    tracker.set_interfaces(interfaces);
+                }
+                if let Err(e) = hub.resync_pbx().await {
+                    tracing::warn!(error = %e, "PBX re-sync failed");
+                }
+            }
+            AmiEvent::Disconnected { reason } => {
+                tracing::warn!(reason, "AMI disconnected");
+            }
+            AmiEvent::Event(packet) => {
+                if packet.event() == Some("Newchannel") {
+                    // Agents may have been added since: refresh before a call starts.
+                    if let Ok(interfaces) = hub.tracker_interfaces().await {
+                        tracker.set_interfaces(interfaces);
+                    }
+                }
+                for call in tracker.on_event(&packet, hub.now()) {
+                    let Ok(agent_id) = call.agent.parse::<i64>() else {
+                        continue;
+                    };
+                    if let Err(e) = hub.call_changed(agent_id, &to_update(&call)).await {
+                        tracing::warn!(error = %e, "recording a call failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_numbers_are_dialable() {
+        assert!(is_dialable("+525512345678"));
+        assert!(is_dialable("1002"));
+        assert!(is_dialable("*97"));
+        assert!(!is_dialable(""));
+        assert!(!is_dialable("+"));
+        assert!(!is_dialable("1002\r\nAction: Logoff"));
+        assert!(!is_dialable("55 1234"));
+        assert!(!is_dialable(&"1".repeat(33)));
+    }
+}

@@ -1,0 +1,688 @@
+//! The only module that speaks SQL. Everything else asks it typed questions.
+//!
+//! SQL is kept portable (BIGINT millisecond timestamps, INTEGER flags, `$n` placeholders that
+//! both SQLite and PostgreSQL accept) so a PostgreSQL backend can follow with its own migration
+//! folder. Migrations are plain `.sql` files embedded in the binary, applied in order, each in a
+//! transaction; a database written by a newer hub is refused instead of being damaged.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+/// Embedded migrations: (version, SQL). Append only; never edit a released one.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("already exists")]
+    Duplicate,
+    #[error("the database was written by a newer hub (schema {found}, this hub knows {known})")]
+    NewerSchema { found: i64, known: i64 },
+    #[error("stored data is invalid: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Database(_) => "storage",
+            StoreError::Duplicate => "duplicate",
+            StoreError::NewerSchema { .. } => "storage_newer_schema",
+            StoreError::Invalid(_) => "storage_invalid",
+        }
+    }
+}
+
+fn map_unique(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate,
+        _ => StoreError::Database(e),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRow {
+    pub id: i64,
+    pub user: String,
+    pub password_hash: String,
+    pub name: String,
+    pub extension: String,
+    pub queues: Vec<String>,
+    pub supervisor: bool,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent<'a> {
+    pub user: &'a str,
+    pub password_hash: &'a str,
+    pub name: &'a str,
+    pub extension: &'a str,
+    pub queues: &'a [String],
+    pub supervisor: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRow {
+    pub agent_id: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseReasonRow {
+    pub id: i64,
+    pub name: String,
+    pub budget_seconds: Option<i64>,
+    pub is_exit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRow {
+    pub id: i64,
+    pub agent_id: i64,
+    pub state: String,
+    pub reason_id: Option<i64>,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub agent_id: Option<i64>,
+    pub event_type: String,
+    pub payload: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRow {
+    pub call_id: String,
+    pub agent_id: i64,
+    pub direction: String,
+    pub other_number: String,
+    pub state: String,
+    pub ringing_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub duration_seconds: i64,
+}
+
+/// Handle to the hub database (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`),
+    /// with WAL, a busy timeout and foreign keys, and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Invalid(format!(
+                "unsupported database URL {url:?}: only sqlite: URLs are supported in this version"
+            )));
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS hub_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM hub_schema")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("v")?;
+        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        if current > known {
+            return Err(StoreError::NewerSchema {
+                found: current,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO hub_schema (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- agents ----
+
+    pub async fn insert_agent(&self, agent: &NewAgent<'_>, now: i64) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO agents (user_code, password_hash, name, extension, supervisor, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
+        )
+        .bind(agent.user)
+        .bind(agent.password_hash)
+        .bind(agent.name)
+        .bind(agent.extension)
+        .bind(i64::from(agent.supervisor))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_unique)?
+        .try_get("id")?;
+        for queue in agent.queues {
+            sqlx::query("INSERT INTO agent_queues (agent_id, queue) VALUES ($1, $2)")
+                .bind(id)
+                .bind(queue)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_unique)?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn queues_of(&self, agent_id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT queue FROM agent_queues WHERE agent_id = $1 ORDER BY queue")
+            .bind(agent_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("queue").map_err(StoreError::from))
+            .collect()
+    }
+
+    async fn agent_from_row(&self, row: &sqlx::sqlite::SqliteRow) -> Result<AgentRow, StoreError> {
+        let id: i64 = row.try_get("id")?;
+        Ok(AgentRow {
+            id,
+            user: row.try_get("user_code")?,
+            password_hash: row.try_get("password_hash")?,
+            name: row.try_get("name")?,
+            extension: row.try_get("extension")?,
+            queues: self.queues_of(id).await?,
+            supervisor: row.try_get::<i64, _>("supervisor")? != 0,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+        })
+    }
+
+    pub async fn agent_by_user(&self, user: &str) -> Result<Option<AgentRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM agents WHERE user_code = $1")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.agent_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn agent_by_id(&self, id: i64) -> Result<Option<AgentRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.agent_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn agents(&self) -> Result<Vec<AgentRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM agents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.agent_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    /// Returns whether an agent with that user exists.
+    pub async fn set_agent_disabled(&self, user: &str, disabled: bool) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET disabled = $1 WHERE user_code = $2")
+            .bind(i64::from(disabled))
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Returns whether an agent with that user exists.
+    pub async fn set_password_hash(&self, user: &str, hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET password_hash = $1 WHERE user_code = $2")
+            .bind(hash)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- sessions ----
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        agent_id: i64,
+        now: i64,
+        expires_at: i64,
+        address: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, agent_id, created_at, expires_at, last_seen, address) \
+             VALUES ($1, $2, $3, $4, $3, $5)",
+        )
+        .bind(token_hash)
+        .bind(agent_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(address)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT agent_id, created_at, expires_at, last_seen FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                agent_id: r.try_get("agent_id")?,
+                created_at: r.try_get("created_at")?,
+                expires_at: r.try_get("expires_at")?,
+                last_seen: r.try_get("last_seen")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_session(
+        &self,
+        token_hash: &str,
+        last_seen: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen = $1, expires_at = $2 WHERE token_hash = $3")
+            .bind(last_seen)
+            .bind(expires_at)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn delete_agent_sessions(&self, agent_id: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE agent_id = $1")
+            .bind(agent_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn count_agent_sessions(&self, agent_id: i64, now: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE agent_id = $1 AND expires_at > $2",
+        )
+        .bind(agent_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?)
+    }
+
+    pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- login failures ----
+
+    pub async fn record_login_failure(
+        &self,
+        user: &str,
+        address: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO login_failures (user_code, address, at) VALUES ($1, $2, $3)")
+            .bind(user)
+            .bind(address)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// (count, latest failure time) for a user since `since`.
+    pub async fn failures_for_user(
+        &self,
+        user: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE user_code = $1 AND at > $2",
+        )
+        .bind(user)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.try_get("n")?, r.try_get("last")?))
+    }
+
+    /// (count, latest failure time) for an address since `since`.
+    pub async fn failures_for_address(
+        &self,
+        address: &str,
+        since: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE address = $1 AND at > $2",
+        )
+        .bind(address)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.try_get("n")?, r.try_get("last")?))
+    }
+
+    pub async fn clear_user_failures(&self, user: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE user_code = $1")
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn prune_login_failures(&self, before: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE at <= $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- pause reasons ----
+
+    pub async fn insert_pause_reason(
+        &self,
+        name: &str,
+        budget_seconds: Option<i64>,
+        is_exit: bool,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO pause_reasons (name, budget_seconds, is_exit, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(budget_seconds)
+        .bind(i64::from(is_exit))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_unique)?
+        .try_get("id")?)
+    }
+
+    fn reason_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PauseReasonRow, StoreError> {
+        Ok(PauseReasonRow {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            budget_seconds: r.try_get("budget_seconds")?,
+            is_exit: r.try_get::<i64, _>("is_exit")? != 0,
+        })
+    }
+
+    pub async fn pause_reasons(&self) -> Result<Vec<PauseReasonRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM pause_reasons ORDER BY is_exit, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::reason_from_row).collect()
+    }
+
+    pub async fn pause_reason(&self, id: i64) -> Result<Option<PauseReasonRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM pause_reasons WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::reason_from_row).transpose()
+    }
+
+    // ---- agent states ----
+
+    pub async fn append_state(
+        &self,
+        agent_id: i64,
+        state: &str,
+        reason_id: Option<i64>,
+        at: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO agent_state_log (agent_id, state, reason_id, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(state)
+        .bind(reason_id)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?)
+    }
+
+    fn state_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StateRow, StoreError> {
+        Ok(StateRow {
+            id: r.try_get("id")?,
+            agent_id: r.try_get("agent_id")?,
+            state: r.try_get("state")?,
+            reason_id: r.try_get("reason_id")?,
+            at: r.try_get("at")?,
+        })
+    }
+
+    pub async fn current_state(&self, agent_id: i64) -> Result<Option<StateRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM agent_state_log WHERE agent_id = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::state_from_row).transpose()
+    }
+
+    /// The state in force at `since` (if any) followed by every change after it.
+    pub async fn states_since(
+        &self,
+        agent_id: i64,
+        since: i64,
+    ) -> Result<Vec<StateRow>, StoreError> {
+        let mut out = Vec::new();
+        if let Some(r) = sqlx::query(
+            "SELECT * FROM agent_state_log WHERE agent_id = $1 AND at <= $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(agent_id)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?
+        {
+            out.push(Self::state_from_row(&r)?);
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM agent_state_log WHERE agent_id = $1 AND at > $2 ORDER BY id",
+        )
+        .bind(agent_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.push(Self::state_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    // ---- calls ----
+
+    pub async fn upsert_call(&self, call: &CallRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO calls (call_id, agent_id, direction, other_number, state, ringing_at, answered_at, ended_at, duration_seconds) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (call_id, agent_id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, \
+             ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds",
+        )
+        .bind(&call.call_id)
+        .bind(call.agent_id)
+        .bind(&call.direction)
+        .bind(&call.other_number)
+        .bind(&call.state)
+        .bind(call.ringing_at)
+        .bind(call.answered_at)
+        .bind(call.ended_at)
+        .bind(call.duration_seconds)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn calls_since(&self, agent_id: i64, since: i64) -> Result<Vec<CallRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE agent_id = $1 AND ringing_at >= $2 ORDER BY ringing_at",
+        )
+        .bind(agent_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CallRow {
+                    call_id: r.try_get("call_id")?,
+                    agent_id: r.try_get("agent_id")?,
+                    direction: r.try_get("direction")?,
+                    other_number: r.try_get("other_number")?,
+                    state: r.try_get("state")?,
+                    ringing_at: r.try_get("ringing_at")?,
+                    answered_at: r.try_get("answered_at")?,
+                    ended_at: r.try_get("ended_at")?,
+                    duration_seconds: r.try_get("duration_seconds")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- events ----
+
+    pub async fn append_event(
+        &self,
+        agent_id: Option<i64>,
+        event_type: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO events (agent_id, event_type, payload, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(event_type)
+        .bind(payload)
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?)
+    }
+
+    /// Events with id greater than `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventRow {
+                    id: r.try_get("id")?,
+                    agent_id: r.try_get("agent_id")?,
+                    event_type: r.try_get("event_type")?,
+                    payload: r.try_get("payload")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes events older than `before` and remembers the highest id removed; returns how
+    /// many were removed.
+    pub async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let max: Option<i64> = sqlx::query("SELECT MAX(id) AS m FROM events WHERE at < $1")
+            .bind(before)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("m")?;
+        let Some(max) = max else {
+            return Ok(0);
+        };
+        let done = sqlx::query("DELETE FROM events WHERE id <= $1")
+            .bind(max)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO hub_meta (name, value) VALUES ('pruned_through', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(max)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Highest event id removed by retention (0 if none).
+    pub async fn pruned_through(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT value FROM hub_meta WHERE name = 'pruned_through'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("value")?,
+            None => 0,
+        })
+    }
+}

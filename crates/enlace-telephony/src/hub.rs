@@ -1,0 +1,595 @@
+//! The hub line: the organization's PBX seen through `enlace-hub`. The agent talks on its own
+//! desk phone or softphone registered to the PBX; this line only watches and dials.
+//!
+//! - Calls come from the hub's stream (`call_ringing` / `call_answered` / `call_ended`) and
+//!   become [`LineEvent::Call`] records whose `line_call_id` is the hub's call id (Asterisk's
+//!   Linkedid); our record id comes from the [`CallIdSource`] and stays the same for a call.
+//! - The status is `Online` while the stream is connected and `Offline` while it is not; the
+//!   stream resumes after the last event id, so calls that changed meanwhile are not lost.
+//! - Dialing is the hub's click-to-dial (`POST /api/v1/calls`, on a blocking thread): the PBX
+//!   rings the agent's phone first, then the number.
+//! - Answer, reject and hang-up are done on the agent's phone: they fail with
+//!   [`LineError::Refused`] ("not supported by the hub line").
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use enlace_core::{
+    CallDirection, CallRecord, CallStatus, Clock, DialTarget, EndReason, LogState, Timestamp,
+};
+use enlace_hub_client::{
+    DialOutcome, HangupCause, HubCall, HubCallDirection, HubCallPhase, HubClient, HubError,
+    HubEvent, StreamOptions,
+};
+use enlace_secrets::Sensitive;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::calls::CallIdSource;
+use crate::error::{check_dial_string, LineError};
+use crate::{LineEvent, LineStatus};
+
+/// How many ended hub call ids are remembered (late events for them are ignored).
+const ENDED_MEMORY: usize = 64;
+
+/// Settings of a hub line: the hub and the agent's session token.
+#[derive(Clone)]
+pub struct HubLineConfig {
+    pub client: HubClient,
+    pub token: Sensitive<String>,
+    /// Resume the stream after this event id (persist [`HubLine::last_event_id`] to use it).
+    /// `None`: the hub's retained log is read to learn the calls' state, but only changes
+    /// stamped at or after the line's start are reported (older calls are history).
+    pub after: Option<u64>,
+}
+
+impl HubLineConfig {
+    pub fn new(client: HubClient, token: Sensitive<String>) -> HubLineConfig {
+        HubLineConfig {
+            client,
+            token,
+            after: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for HubLineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubLineConfig")
+            .field("hub", &self.client.base_url())
+            .field("token", &"<redacted>")
+            .field("after", &self.after)
+            .finish()
+    }
+}
+
+impl PartialEq for HubLineConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.client == other.client
+            && self.token.expose() == other.token.expose()
+            && self.after == other.after
+    }
+}
+
+impl Eq for HubLineConfig {}
+
+/// A phone line whose calls are the agent's PBX calls, reported by the hub.
+pub struct HubLine {
+    client: HubClient,
+    token: Sensitive<String>,
+    status: watch::Receiver<LineStatus>,
+    last: Arc<AtomicU64>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for HubLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubLine")
+            .field("hub", &self.client.base_url())
+            .field("status", &*self.status.borrow())
+            .field("last_event_id", &self.last_event_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubLine {
+    /// Starts following the hub's stream (must run inside a Tokio runtime). Events go to
+    /// `events`; the first is `Status(Connecting)`.
+    pub fn start(
+        config: HubLineConfig,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn CallIdSource>,
+        events: mpsc::Sender<LineEvent>,
+    ) -> HubLine {
+        Self::start_with(config, StreamOptions::default(), clock, ids, events)
+    }
+
+    /// [`HubLine::start`] with explicit stream back-off and liveness settings.
+    pub fn start_with(
+        config: HubLineConfig,
+        options: StreamOptions,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn CallIdSource>,
+        events: mpsc::Sender<LineEvent>,
+    ) -> HubLine {
+        let (status_tx, status_rx) = watch::channel(LineStatus::Connecting);
+        let _ = events.try_send(LineEvent::Status(LineStatus::Connecting));
+        let last = Arc::new(AtomicU64::new(config.after.unwrap_or(0)));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let report_from = match config.after {
+            Some(_) => None,
+            None => Some(clock.now().0),
+        };
+        let follower = Follower {
+            calls: HubCalls::new(clock, ids, report_from),
+            events,
+            status: status_tx,
+            last: last.clone(),
+        };
+        let stream = config
+            .client
+            .stream_with(&config.token, config.after, options);
+        let task = tokio::spawn(follower.run(stream, stop_rx));
+        HubLine {
+            client: config.client,
+            token: config.token,
+            status: status_rx,
+            last,
+            stop: Some(stop_tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn status(&self) -> LineStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Id of the last hub event processed (persist it to resume with [`HubLineConfig::after`]).
+    pub fn last_event_id(&self) -> Option<u64> {
+        match self.last.load(Ordering::SeqCst) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Click-to-dial through the hub. `Ok` once the agent's phone answered and the PBX is
+    /// calling the number; the call itself arrives as [`LineEvent::Call`].
+    pub async fn dial(&self, target: &DialTarget) -> Result<(), LineError> {
+        let number = target.dial_string().to_owned();
+        check_dial_string(&number)?;
+        let (client, token, n) = (self.client.clone(), self.token.clone(), number.clone());
+        let outcome = tokio::task::spawn_blocking(move || client.dial(&token, &n))
+            .await
+            .map_err(|e| LineError::Offline(format!("dial task failed: {e}")))?;
+        let refused = |detail: String| LineError::Refused {
+            command: "dial".into(),
+            detail,
+        };
+        match outcome {
+            Ok(DialOutcome::Answered) => Ok(()),
+            Ok(DialOutcome::NoAnswer) => Err(refused("your phone did not answer".into())),
+            Ok(DialOutcome::Busy) => Err(refused("your phone is busy".into())),
+            Ok(DialOutcome::Failed { reason }) => Err(refused(reason)),
+            Err(e) => Err(dial_error(e, &number)),
+        }
+    }
+
+    /// Not possible here: the agent answers on its own phone.
+    pub async fn answer(&self, _line_call_id: &str) -> Result<(), LineError> {
+        Err(unsupported("answer"))
+    }
+
+    /// Not possible here: the agent rejects on its own phone.
+    pub async fn reject(&self, _line_call_id: &str) -> Result<(), LineError> {
+        Err(unsupported("reject"))
+    }
+
+    /// Not possible here: the agent hangs up on its own phone.
+    pub async fn hangup(&self, _line_call_id: &str) -> Result<(), LineError> {
+        Err(unsupported("hangup"))
+    }
+
+    /// Stops following the hub. Open calls are reported ended as [`EndReason::LineLost`] (a
+    /// later line resuming from [`HubLine::last_event_id`] reports their real end).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for HubLine {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn unsupported(command: &str) -> LineError {
+    LineError::Refused {
+        command: command.into(),
+        detail: "not supported by the hub line: use your phone".into(),
+    }
+}
+
+fn dial_error(e: HubError, number: &str) -> LineError {
+    match e {
+        HubError::InvalidRequest(_) => LineError::InvalidTarget(number.to_owned()),
+        HubError::Unreachable(_)
+        | HubError::PbxOffline(_)
+        | HubError::SessionExpired
+        | HubError::AgentDisabled => LineError::Offline(e.to_string()),
+        other => LineError::Refused {
+            command: "dial".into(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// The task: hub stream in, line events out.
+struct Follower {
+    calls: HubCalls,
+    events: mpsc::Sender<LineEvent>,
+    status: watch::Sender<LineStatus>,
+    last: Arc<AtomicU64>,
+}
+
+impl Follower {
+    async fn run(
+        mut self,
+        mut stream: enlace_hub_client::HubStream,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let mut streaming = true;
+        loop {
+            let next = tokio::select! {
+                _ = &mut stop => break,
+                next = stream.next(), if streaming => next,
+            };
+            match next {
+                None => streaming = false,
+                Some(HubEvent::Online) => self.set_status(LineStatus::Online).await,
+                Some(HubEvent::Offline { reason }) => {
+                    self.set_status(LineStatus::Offline {
+                        reason: format!("the hub is not reachable: {reason}"),
+                    })
+                    .await;
+                }
+                Some(HubEvent::SessionEnded) => {
+                    self.set_status(LineStatus::Offline {
+                        reason: "the hub session ended; log in again".into(),
+                    })
+                    .await;
+                }
+                Some(HubEvent::Event(event)) => {
+                    self.last.store(event.id, Ordering::SeqCst);
+                    if let Some((phase, call)) = event.call() {
+                        if let Some(record) = self.calls.apply(event.at, phase, &call) {
+                            let _ = self.events.send(LineEvent::Call(record)).await;
+                        }
+                    }
+                }
+            }
+        }
+        drop(stream);
+        for record in self.calls.close_all(EndReason::LineLost) {
+            let _ = self.events.send(LineEvent::Call(record)).await;
+        }
+        self.set_status(LineStatus::Offline {
+            reason: "the hub line stopped".into(),
+        })
+        .await;
+    }
+
+    async fn set_status(&mut self, status: LineStatus) {
+        if *self.status.borrow() == status {
+            return;
+        }
+        self.status.send_replace(status.clone());
+        let _ = self.events.send(LineEvent::Status(status)).await;
+    }
+}
+
+/// The agent's calls as [`CallRecord`]s, keyed by the hub's call id. Pure (no I/O).
+pub(crate) struct HubCalls {
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn CallIdSource>,
+    open: HashMap<String, CallRecord>,
+    ended: VecDeque<String>,
+    /// Changes stamped before this instant (ms, hub clock) update state silently.
+    report_from: Option<i64>,
+}
+
+impl HubCalls {
+    pub(crate) fn new(
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn CallIdSource>,
+        report_from: Option<i64>,
+    ) -> HubCalls {
+        HubCalls {
+            clock,
+            ids,
+            open: HashMap::new(),
+            ended: VecDeque::new(),
+            report_from,
+        }
+    }
+
+    /// Applies one call event (stamped `at` by the hub); returns the record if it changed and
+    /// is to be reported.
+    pub(crate) fn apply(
+        &mut self,
+        at: i64,
+        phase: HubCallPhase,
+        call: &HubCall,
+    ) -> Option<CallRecord> {
+        if self.ended.iter().any(|id| *id == call.id) {
+            return None;
+        }
+        let created = !self.open.contains_key(&call.id);
+        if created {
+            let record = new_record(self.ids.as_ref(), call);
+            self.open.insert(call.id.clone(), record);
+        }
+        let record = self.open.get_mut(&call.id)?;
+        let before = record.clone();
+        if record.peer_display_name.is_none() {
+            record.peer_display_name.clone_from(&call.other_name);
+        }
+        if record.peer_number.is_empty() {
+            record.peer_number.clone_from(&call.other_number);
+        }
+        let answered_at = call
+            .answered_at
+            .or((phase == HubCallPhase::Answered).then_some(at));
+        if record.answered_at.is_none() {
+            record.answered_at = answered_at.map(Timestamp);
+        }
+        let report = self.report_from.is_none_or(|from| at >= from);
+        match phase {
+            HubCallPhase::Ringing => {}
+            HubCallPhase::Answered => {
+                let record = self.open.get_mut(&call.id)?;
+                record.status = CallStatus::Answered;
+            }
+            HubCallPhase::Ended => {
+                let mut record = self.open.remove(&call.id)?;
+                record.status = CallStatus::Ended;
+                record.ended_at = Some(Timestamp(call.ended_at.unwrap_or(at)));
+                record.end_reason = Some(end_reason(
+                    record.direction,
+                    record.answered_at.is_some(),
+                    call.hangup_cause.as_ref(),
+                ));
+                self.remember_ended(&call.id);
+                return report.then_some(record);
+            }
+        }
+        let record = self.open.get(&call.id)?;
+        (report && (created || *record != before)).then(|| record.clone())
+    }
+
+    /// Every open call ends with `reason` (the line stopped).
+    pub(crate) fn close_all(&mut self, reason: EndReason) -> Vec<CallRecord> {
+        let now = self.clock.now();
+        let mut closed: Vec<(String, CallRecord)> = self.open.drain().collect();
+        closed.sort_by_key(|(_, r)| r.started_at);
+        closed
+            .into_iter()
+            .map(|(id, mut record)| {
+                self.remember_ended(&id);
+                record.status = CallStatus::Ended;
+                record.ended_at = Some(now);
+                record.end_reason = Some(reason.clone());
+                record
+            })
+            .collect()
+    }
+
+    fn remember_ended(&mut self, id: &str) {
+        if self.ended.len() >= ENDED_MEMORY {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(id.to_owned());
+    }
+}
+
+fn new_record(ids: &dyn CallIdSource, call: &HubCall) -> CallRecord {
+    CallRecord {
+        id: ids.next_id(),
+        line_call_id: call.id.clone(),
+        direction: match call.direction {
+            HubCallDirection::Incoming => CallDirection::Incoming,
+            HubCallDirection::Outgoing => CallDirection::Outgoing,
+        },
+        peer_number: call.other_number.clone(),
+        peer_display_name: call.other_name.clone(),
+        local_number: None,
+        status: CallStatus::Ringing,
+        started_at: Timestamp(call.ringing_at),
+        answered_at: None,
+        ended_at: None,
+        end_reason: None,
+        log_state: LogState::Pending,
+    }
+}
+
+/// Why a hub call ended, from whether it was answered and its Q.850 cause.
+pub(crate) fn end_reason(
+    direction: CallDirection,
+    answered: bool,
+    cause: Option<&HangupCause>,
+) -> EndReason {
+    if answered {
+        return EndReason::Completed;
+    }
+    match cause.map(|c| c.code) {
+        Some(17) => EndReason::Busy,
+        Some(21) if direction == CallDirection::Incoming => EndReason::Rejected,
+        None | Some(0 | 16 | 18 | 19 | 31) => EndReason::NoAnswer,
+        Some(code) => {
+            let text = cause.map(|c| c.text.trim()).unwrap_or_default();
+            EndReason::Failed(if text.is_empty() {
+                format!("cause {code}")
+            } else {
+                format!("{code} {text}")
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::RandomCallIds;
+    use enlace_core::SystemClock;
+
+    fn call(id: &str, answered: Option<i64>, ended: Option<i64>, cause: Option<u32>) -> HubCall {
+        HubCall {
+            id: id.into(),
+            direction: HubCallDirection::Incoming,
+            other_number: "5215512345678".into(),
+            other_name: Some("Cliente".into()),
+            ringing_at: 100,
+            answered_at: answered,
+            ended_at: ended,
+            duration_seconds: 0,
+            hangup_cause: cause.map(|code| HangupCause {
+                code,
+                text: "x".into(),
+            }),
+        }
+    }
+
+    fn calls(report_from: Option<i64>) -> HubCalls {
+        HubCalls::new(
+            Arc::new(SystemClock),
+            Arc::new(RandomCallIds::default()),
+            report_from,
+        )
+    }
+
+    #[test]
+    fn a_call_keeps_one_record_and_repeats_are_not_reported() {
+        let mut c = calls(None);
+        let ringing = c
+            .apply(100, HubCallPhase::Ringing, &call("a", None, None, None))
+            .unwrap();
+        assert_eq!(ringing.status, CallStatus::Ringing);
+        assert_eq!(ringing.line_call_id, "a");
+        assert_eq!(ringing.started_at, Timestamp(100));
+        assert!(c
+            .apply(101, HubCallPhase::Ringing, &call("a", None, None, None))
+            .is_none());
+        let answered = c
+            .apply(
+                150,
+                HubCallPhase::Answered,
+                &call("a", Some(150), None, None),
+            )
+            .unwrap();
+        assert_eq!(answered.id, ringing.id);
+        assert_eq!(answered.answered_at, Some(Timestamp(150)));
+        assert!(c
+            .apply(
+                151,
+                HubCallPhase::Answered,
+                &call("a", Some(150), None, None)
+            )
+            .is_none());
+        let ended = c
+            .apply(
+                900,
+                HubCallPhase::Ended,
+                &call("a", Some(150), Some(900), Some(16)),
+            )
+            .unwrap();
+        assert_eq!(ended.id, ringing.id);
+        assert_eq!(ended.end_reason, Some(EndReason::Completed));
+        assert_eq!(ended.ended_at, Some(Timestamp(900)));
+        // Late events of an ended call are ignored.
+        assert!(c
+            .apply(
+                901,
+                HubCallPhase::Ended,
+                &call("a", Some(150), Some(900), None)
+            )
+            .is_none());
+        assert!(c.close_all(EndReason::LineLost).is_empty());
+    }
+
+    #[test]
+    fn history_before_the_start_is_read_but_not_reported() {
+        let mut c = calls(Some(1000));
+        // Ended before the start: nothing.
+        assert!(c
+            .apply(100, HubCallPhase::Ringing, &call("old", None, None, None))
+            .is_none());
+        assert!(c
+            .apply(
+                200,
+                HubCallPhase::Ended,
+                &call("old", None, Some(200), Some(19))
+            )
+            .is_none());
+        // Ringing before, answered after: reported from its next change, with one id.
+        assert!(c
+            .apply(900, HubCallPhase::Ringing, &call("open", None, None, None))
+            .is_none());
+        let answered = c
+            .apply(
+                1100,
+                HubCallPhase::Answered,
+                &call("open", Some(1100), None, None),
+            )
+            .unwrap();
+        assert_eq!(answered.status, CallStatus::Answered);
+        let lost = c.close_all(EndReason::LineLost);
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].id, answered.id);
+        assert_eq!(lost[0].end_reason, Some(EndReason::LineLost));
+    }
+
+    #[test]
+    fn end_reasons_follow_the_hangup_cause() {
+        let cause = |code| HangupCause {
+            code,
+            text: "Cause".into(),
+        };
+        let (inc, out) = (CallDirection::Incoming, CallDirection::Outgoing);
+        assert_eq!(
+            end_reason(inc, true, Some(&cause(17))),
+            EndReason::Completed
+        );
+        assert_eq!(end_reason(out, false, Some(&cause(17))), EndReason::Busy);
+        assert_eq!(
+            end_reason(inc, false, Some(&cause(21))),
+            EndReason::Rejected
+        );
+        assert_eq!(
+            end_reason(out, false, Some(&cause(19))),
+            EndReason::NoAnswer
+        );
+        assert_eq!(end_reason(inc, false, None), EndReason::NoAnswer);
+        assert_eq!(
+            end_reason(out, false, Some(&cause(34))),
+            EndReason::Failed("34 Cause".into())
+        );
+    }
+
+    #[test]
+    fn the_config_never_prints_the_token() {
+        let client = HubClient::new("https://hub.example.com").unwrap_or_else(|e| panic!("{e}"));
+        let config = HubLineConfig::new(client, Sensitive::new("s3cr3t-token".into()));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(printed.contains("hub.example.com"));
+        assert_eq!(config.clone(), config);
+    }
+}
