@@ -7,8 +7,9 @@ use tauri::State;
 
 use crate::shell::Shell;
 use crate::wire::{
-    AppInfoView, CallView, ContactKindView, ContactView, CrmKind, CrmStatusView, DialView,
-    HandlerStatusView, LineStatusView, NewContactInput, SettingsView, WireError,
+    AgentLiveView, AgentStateView, AppInfoView, CallView, ContactKindView, ContactView, CrmKind,
+    CrmStatusView, DayView, DialView, ExitCheckView, HandlerStatusView, HubStatusView,
+    LineStatusView, NewContactInput, PauseReasonView, SettingsView, WireError,
 };
 
 type Reply<T> = Result<T, WireError>;
@@ -74,7 +75,10 @@ pub async fn settings_get(shell: State<'_, Shell>) -> Reply<SettingsView> {
 
 #[tauri::command]
 pub async fn settings_save(shell: State<'_, Shell>, settings: SettingsView) -> Reply<SettingsView> {
-    let saved = shell.app.save_settings(settings.into_settings()?).await?;
+    let mut new = settings.into_settings()?;
+    let current = shell.app.settings();
+    (new.hub_server, new.hub_user) = (current.hub_server, current.hub_user);
+    let saved = shell.app.save_settings(new).await?;
     Ok(SettingsView::from(&saved))
 }
 
@@ -220,4 +224,75 @@ pub async fn record_open(
         id,
     };
     Ok(shell.app.open_record(record).await?)
+}
+
+#[tauri::command]
+pub async fn hub_status(shell: State<'_, Shell>) -> Reply<HubStatusView> {
+    Ok(shell.hub_status_view(&shell.app.hub_status()))
+}
+
+/// Ingresar: the 7-digit user and 6-digit password at the organization's server.
+#[tauri::command]
+pub async fn hub_login(
+    shell: State<'_, Shell>,
+    server: String,
+    user: String,
+    password: String,
+) -> Reply<HubStatusView> {
+    let status = shell
+        .app
+        .hub_login(&server, &user, Sensitive::new(password))
+        .await?;
+    Ok(shell.hub_status_view(&status))
+}
+
+#[tauri::command]
+pub async fn hub_logout(shell: State<'_, Shell>) -> Reply<HubStatusView> {
+    let status = shell.app.hub_logout().await?;
+    Ok(shell.hub_status_view(&status))
+}
+
+#[tauri::command]
+pub async fn pause_reasons(shell: State<'_, Shell>) -> Reply<Vec<PauseReasonView>> {
+    let reasons = shell.app.pause_reasons().await?;
+    Ok(reasons.iter().map(PauseReasonView::from).collect())
+}
+
+#[tauri::command]
+pub async fn agent_pause(shell: State<'_, Shell>, reason_id: i64) -> Reply<AgentStateView> {
+    let state = shell.app.agent_pause(reason_id).await?;
+    Ok(AgentStateView::new(&state, shell.app.over_budget(&state)))
+}
+
+#[tauri::command]
+pub async fn agent_unpause(shell: State<'_, Shell>) -> Reply<AgentStateView> {
+    let state = shell.app.agent_unpause().await?;
+    Ok(AgentStateView::new(&state, false))
+}
+
+#[tauri::command]
+pub async fn agent_exit_check(shell: State<'_, Shell>) -> Reply<ExitCheckView> {
+    let check = shell.app.agent_exit_check().await?;
+    Ok(ExitCheckView {
+        pending_calls: check.pending_calls,
+        pending_writes: check.pending_writes,
+    })
+}
+
+/// Salida: leave the queues and log out.
+#[tauri::command]
+pub async fn agent_exit(shell: State<'_, Shell>) -> Reply<HubStatusView> {
+    let status = shell.app.agent_exit().await?;
+    Ok(shell.hub_status_view(&status))
+}
+
+#[tauri::command]
+pub async fn agent_day(shell: State<'_, Shell>) -> Reply<DayView> {
+    Ok(DayView::from(&shell.app.agent_day().await?))
+}
+
+#[tauri::command]
+pub async fn agents_live(shell: State<'_, Shell>) -> Reply<Vec<AgentLiveView>> {
+    let agents = shell.app.agents_live().await?;
+    Ok(agents.iter().map(AgentLiveView::from).collect())
 }

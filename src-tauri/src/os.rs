@@ -101,6 +101,7 @@ pub fn register_handler(spec: &HandlerSpecOwned) -> Result<HandlerStatusView, Wi
         code: enlace_core::ErrorCode::HandlerFailed.as_str().to_owned(),
         message: format!("{e} ({})", e.code()),
         field: None,
+        retry_after_seconds: None,
     })
 }
 
@@ -109,6 +110,7 @@ pub fn internal(e: impl std::fmt::Display) -> WireError {
         code: "internal".to_owned(),
         message: e.to_string(),
         field: None,
+        retry_after_seconds: None,
     }
 }
 
@@ -165,10 +167,12 @@ pub fn doctor(channel: BuildChannel) -> checks::DoctorReport {
             ctrl_address: &settings.baresip_ctrl_address,
         },
         LineKind::HandOff => checks::PhoneLine::HandOff,
-        LineKind::None => match demo.as_deref().and_then(|d| d.split_whitespace().next()) {
-            Some(ctrl) => checks::PhoneLine::Baresip { ctrl_address: ctrl },
-            None => checks::PhoneLine::NotConfigured,
-        },
+        LineKind::None | LineKind::Hub => {
+            match demo.as_deref().and_then(|d| d.split_whitespace().next()) {
+                Some(ctrl) => checks::PhoneLine::Baresip { ctrl_address: ctrl },
+                None => checks::PhoneLine::NotConfigured,
+            }
+        }
     };
     let address = match line {
         checks::PhoneLine::Baresip { ctrl_address } => ctrl_address.to_owned(),

@@ -45,6 +45,14 @@ impl Shell {
         )
     }
 
+    pub fn hub_status_view(&self, status: &enlace_app::HubStatus) -> wire::HubStatusView {
+        let over = status
+            .state
+            .as_ref()
+            .is_some_and(|s| self.app.over_budget(s));
+        wire::HubStatusView::new(status, over)
+    }
+
     pub fn handler_spec(&self) -> os::HandlerSpecOwned {
         os::handler_spec(self.channel)
     }
@@ -125,6 +133,21 @@ impl Host for TauriHost {
                     }
                 });
                 Ok(())
+            }
+            DomainEvent::HubStatus(status) => {
+                let over = handle.try_state::<Shell>().is_some_and(|shell| {
+                    status
+                        .state
+                        .as_ref()
+                        .is_some_and(|s| shell.app.over_budget(s))
+                });
+                handle.emit("hub:status", wire::HubStatusView::new(&status, over))
+            }
+            DomainEvent::AgentState(state) => {
+                let over = handle
+                    .try_state::<Shell>()
+                    .is_some_and(|shell| shell.app.over_budget(&state));
+                handle.emit("agent:state", wire::AgentStateView::new(&state, over))
             }
             DomainEvent::IncomingStopped(id) => {
                 lock(&self.matches).remove(&id);
@@ -388,6 +411,16 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             crate::commands::call_log,
             crate::commands::crm_write_retry,
             crate::commands::record_open,
+            crate::commands::hub_status,
+            crate::commands::hub_login,
+            crate::commands::hub_logout,
+            crate::commands::pause_reasons,
+            crate::commands::agent_pause,
+            crate::commands::agent_unpause,
+            crate::commands::agent_exit_check,
+            crate::commands::agent_exit,
+            crate::commands::agent_day,
+            crate::commands::agents_live,
         ])
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();

@@ -12,6 +12,7 @@ use enlace_core::{
     EndReason, LogState, NewContact,
 };
 use enlace_crm::{SalesforceConfig, ZohoConfig};
+use enlace_hub_client as hub_client;
 use enlace_telephony::LineStatus;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -24,6 +25,10 @@ pub struct WireError {
     pub message: String,
     /// For `invalid_setting`: the settings field (camelCase) the problem is about.
     pub field: Option<String>,
+    /// For `throttled`: how many seconds to wait before trying again (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_seconds: Option<u32>,
 }
 
 impl From<AppError> for WireError {
@@ -32,6 +37,9 @@ impl From<AppError> for WireError {
             code: e.code().as_str().to_owned(),
             message: e.to_string(),
             field: e.field().map(str::to_owned),
+            retry_after_seconds: e
+                .retry_after_seconds()
+                .map(|s| u32::try_from(s).unwrap_or(u32::MAX)),
         }
     }
 }
@@ -474,6 +482,8 @@ pub enum WireLineKind {
     Baresip,
     HandOff,
     None,
+    /// The organization's PBX through the hub (while logged in; not a Settings choice).
+    Hub,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, TS)]
@@ -597,12 +607,13 @@ impl SettingsView {
                 code: "invalid_setting".to_owned(),
                 message: "the country must be two letters, such as CR or MX".to_owned(),
                 field: Some("defaultCountry".to_owned()),
+                retry_after_seconds: None,
             })?;
         Ok(Settings {
             line_kind: match self.line_kind {
                 WireLineKind::Baresip => LineKind::Baresip,
                 WireLineKind::HandOff => LineKind::HandOff,
-                WireLineKind::None => LineKind::None,
+                WireLineKind::None | WireLineKind::Hub => LineKind::None,
             },
             baresip_ctrl_address: self.baresip.ctrl_address.trim().to_owned(),
             baresip_sip_domain: self.baresip.sip_domain.trim().to_owned(),
@@ -641,6 +652,9 @@ impl SettingsView {
                 client_secret: self.zoho.client_secret.trim().to_owned(),
                 redirect_port: self.zoho.redirect_port,
             },
+            // Not edited in Settings: the caller keeps the current values.
+            hub_server: String::new(),
+            hub_user: String::new(),
         })
     }
 }
@@ -650,6 +664,191 @@ pub fn line_kind(kind: LineKind) -> WireLineKind {
         LineKind::Baresip => WireLineKind::Baresip,
         LineKind::HandOff => WireLineKind::HandOff,
         LineKind::None => WireLineKind::None,
+        LineKind::Hub => WireLineKind::Hub,
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStateKind {
+    Available,
+    Paused,
+    OnCall,
+    LoggedOut,
+}
+
+impl From<hub_client::AgentStateKind> for AgentStateKind {
+    fn from(k: hub_client::AgentStateKind) -> Self {
+        match k {
+            hub_client::AgentStateKind::Available => AgentStateKind::Available,
+            hub_client::AgentStateKind::Paused => AgentStateKind::Paused,
+            hub_client::AgentStateKind::OnCall => AgentStateKind::OnCall,
+            hub_client::AgentStateKind::LoggedOut => AgentStateKind::LoggedOut,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseReasonView {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    #[ts(type = "number | null")]
+    pub budget_seconds: Option<i64>,
+    pub is_exit: bool,
+}
+
+impl From<&hub_client::PauseReason> for PauseReasonView {
+    fn from(r: &hub_client::PauseReason) -> Self {
+        PauseReasonView {
+            id: r.id,
+            name: r.name.clone(),
+            budget_seconds: r.budget_seconds,
+            is_exit: r.is_exit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStateView {
+    pub state: AgentStateKind,
+    #[ts(type = "number | null")]
+    pub reason_id: Option<i64>,
+    pub reason_name: Option<String>,
+    #[ts(type = "number")]
+    pub since: i64,
+    #[ts(type = "number | null")]
+    pub budget_seconds: Option<i64>,
+    pub over_budget: bool,
+}
+
+impl AgentStateView {
+    pub fn new(s: &hub_client::AgentState, over_budget: bool) -> Self {
+        AgentStateView {
+            state: AgentStateKind::from(s.kind),
+            reason_id: s.reason.as_ref().map(|r| r.id),
+            reason_name: s.reason.as_ref().map(|r| r.name.clone()),
+            since: s.since,
+            budget_seconds: s.reason.as_ref().and_then(|r| r.budget_seconds),
+            over_budget,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HubAgentView {
+    pub user: String,
+    pub name: String,
+    pub extension: String,
+    pub supervisor: bool,
+}
+
+impl From<&hub_client::Agent> for HubAgentView {
+    fn from(a: &hub_client::Agent) -> Self {
+        HubAgentView {
+            user: a.user.clone(),
+            name: a.name.clone(),
+            extension: a.extension.clone(),
+            supervisor: a.supervisor,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HubStatusView {
+    pub server: Option<String>,
+    pub logged_in: bool,
+    pub agent: Option<HubAgentView>,
+    pub state: Option<AgentStateView>,
+    pub stream_online: bool,
+    pub detail: Option<String>,
+}
+
+impl HubStatusView {
+    pub fn new(s: &enlace_app::HubStatus, over_budget: bool) -> Self {
+        HubStatusView {
+            server: s.server.clone(),
+            logged_in: s.agent.is_some(),
+            agent: s.agent.as_ref().map(HubAgentView::from),
+            state: s
+                .state
+                .as_ref()
+                .map(|st| AgentStateView::new(st, over_budget)),
+            stream_online: s.stream_online,
+            detail: s.detail.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExitCheckView {
+    pub pending_calls: u32,
+    pub pending_writes: u32,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DayPauseView {
+    pub reason_name: String,
+    #[ts(type = "number")]
+    pub seconds: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DayView {
+    pub calls_in: u32,
+    pub calls_out: u32,
+    #[ts(type = "number")]
+    pub talk_seconds: i64,
+    pub pauses: Vec<DayPauseView>,
+}
+
+impl From<&hub_client::DaySummary> for DayView {
+    fn from(d: &hub_client::DaySummary) -> Self {
+        DayView {
+            calls_in: d.calls_in,
+            calls_out: d.calls_out,
+            talk_seconds: d.talk_seconds,
+            pauses: d
+                .pauses
+                .iter()
+                .map(|p| DayPauseView {
+                    reason_name: p.reason.name.clone(),
+                    seconds: p.seconds,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentLiveView {
+    pub user: String,
+    pub name: String,
+    pub extension: String,
+    pub state: AgentStateKind,
+    pub reason_name: Option<String>,
+    #[ts(type = "number")]
+    pub since: i64,
+}
+
+impl From<&hub_client::AgentLive> for AgentLiveView {
+    fn from(a: &hub_client::AgentLive) -> Self {
+        AgentLiveView {
+            user: a.agent.user.clone(),
+            name: a.agent.name.clone(),
+            extension: a.agent.extension.clone(),
+            state: AgentStateKind::from(a.state.kind),
+            reason_name: a.state.reason.as_ref().map(|r| r.name.clone()),
+            since: a.state.since,
+        }
     }
 }
 
@@ -713,7 +912,12 @@ mod tests {
             NavigateView,
             CrmStatusView,
             ContactView,
-            NewContactInput
+            NewContactInput,
+            HubStatusView,
+            PauseReasonView,
+            ExitCheckView,
+            DayView,
+            AgentLiveView
         );
     }
 

@@ -27,6 +27,8 @@ const queryId = (id: string) => screen.queryByTestId(id);
 
 async function go(panel: string) {
   await fireEvent.click(byId(`nav-${panel}`));
+  // Pausas and Gestión load on first use (a dynamic import).
+  await waitFor(() => expect(byId(`panel-${panel}`)).toBeTruthy());
 }
 
 /** Ends an outgoing call to `number` that lasted `seconds` after being answered. */
@@ -74,10 +76,14 @@ describe('App shell', () => {
 
   it('says plainly which panels are not connected yet', async () => {
     await setup();
-    for (const panel of ['omnichannel', 'management', 'pauses']) {
+    await go('omnichannel');
+    const inbox = within(byId('panel-omnichannel')).getByTestId('not-connected');
+    expect(inbox.textContent).toContain(es['notConnected.title']);
+    // Without a hub, Pausas and Gestión say they need the organization's server.
+    for (const panel of ['management', 'pauses']) {
       await go(panel);
       const notice = within(byId(`panel-${panel}`)).getByTestId('not-connected');
-      expect(notice.textContent).toContain(es['notConnected.title']);
+      expect(notice.textContent).toContain(es['hub.needsServer']);
     }
     await go('calls');
     expect(queryId('not-connected')).toBeNull();

@@ -22,6 +22,9 @@ pub enum AppError {
     /// A CRM or keyring failure; the contact-form field (`last_name`, `company`…) when one is at fault.
     #[error("{0}")]
     Crm(String, ErrorCode, Option<&'static str>),
+    /// A failure reported by the organization's server; the wait in seconds when throttled.
+    #[error("{0}")]
+    Hub(String, ErrorCode, Option<u64>),
     #[error("{0}")]
     Internal(String),
 }
@@ -30,7 +33,10 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Dial(e) => e.code(),
-            AppError::Line(_, code) | AppError::Store(_, code) | AppError::Crm(_, code, _) => *code,
+            AppError::Line(_, code)
+            | AppError::Store(_, code)
+            | AppError::Crm(_, code, _)
+            | AppError::Hub(_, code, _) => *code,
             AppError::InvalidSetting { .. } => ErrorCode::InvalidSetting,
             AppError::CallNotFound(_) => ErrorCode::NotFound,
             AppError::Internal(_) => ErrorCode::Internal,
@@ -43,6 +49,14 @@ impl AppError {
         match self {
             AppError::InvalidSetting { field, .. } => Some(field),
             AppError::Crm(_, _, field) => *field,
+            _ => None,
+        }
+    }
+
+    /// How long to wait before trying again (a throttled login), in seconds.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            AppError::Hub(_, _, wait) => *wait,
             _ => None,
         }
     }

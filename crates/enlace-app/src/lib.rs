@@ -13,6 +13,7 @@
 
 pub mod crm;
 mod error;
+pub mod hub;
 mod outbox;
 pub mod settings;
 
@@ -34,6 +35,7 @@ use tokio::sync::RwLock;
 pub use crm::{CrmLinkStatus, CrmStatus, LinkState};
 pub use enlace_store::{CallLog, CallRecordLink, OutboxEntry, OutboxKind, OutboxState};
 pub use error::AppError;
+pub use hub::{ExitCheck, HubStatus};
 pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings};
 
 /// What the agent is doing, as far as the phone line tells: drives the tray picture.
@@ -87,6 +89,10 @@ pub enum DomainEvent {
     CrmStatus(CrmStatus),
     /// The outbox changed (counts of pending and blocked CRM writes).
     CrmWritesChanged,
+    /// Logged in or out of the organization's server, or its stream went up or down.
+    HubStatus(HubStatus),
+    /// The agent's state at the hub changed (paused, available…).
+    AgentState(enlace_hub_client::AgentState),
 }
 
 /// What the use-cases need from their surroundings.
@@ -157,6 +163,10 @@ struct Shared<H: Host> {
     crm: Arc<crm::CrmSide>,
     /// Wakes the outbox courier when something was queued or a CRM was linked.
     courier: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    /// The open session with the organization's server, if any.
+    hub: Mutex<Option<hub::HubSession>>,
+    /// Why the last hub session ended or cannot be kept, for the Login screen.
+    hub_detail: Mutex<Option<String>>,
 }
 
 struct Line {
@@ -206,6 +216,8 @@ impl<H: Host> App<H> {
         let shared = Arc::new(Shared {
             crm: Arc::new(crm::CrmSide::new(secrets)),
             courier: Mutex::new(None),
+            hub: Mutex::new(None),
+            hub_detail: Mutex::new(None),
             host,
             store,
             clock,
@@ -225,6 +237,7 @@ impl<H: Host> App<H> {
         // window for it. Configuración learns the result through `DomainEvent::CrmStatus`.
         let loader = app.clone();
         tokio::spawn(async move {
+            loader.resume_hub_session().await;
             loader.load_crm_links().await;
             loader.wake_courier();
             if let Err(e) = loader.emit_crm_status().await {
@@ -289,6 +302,9 @@ impl<H: Host> App<H> {
 
     /// The kind of line in use: the configured one, or baresip while the demo line stands in.
     pub fn line_kind(&self) -> LineKind {
+        if lock(&self.shared.hub).is_some() {
+            return LineKind::Hub;
+        }
         let configured = self.settings().line_kind;
         if configured == LineKind::None && self.shared.options.demo_line.is_some() {
             LineKind::Baresip
@@ -415,9 +431,13 @@ impl<H: Host> App<H> {
     }
 
     async fn restart_line(&self) {
-        let config = self
-            .settings()
-            .line_config(self.shared.options.demo_line.as_ref());
+        let hub = lock(&self.shared.hub)
+            .as_ref()
+            .map(hub::HubSession::line_config);
+        let config = hub.unwrap_or_else(|| {
+            self.settings()
+                .line_config(self.shared.options.demo_line.as_ref())
+        });
         let mut line = self.shared.line.write().await;
         line.generation += 1;
         let generation = line.generation;

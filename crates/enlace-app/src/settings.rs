@@ -22,6 +22,8 @@ pub enum LineKind {
     None,
     Baresip,
     HandOff,
+    /// The organization's PBX through the hub: in use while logged in, never stored.
+    Hub,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,10 @@ pub struct Settings {
     pub salesforce: SalesforceConfig,
     /// Zoho: accounts server of the data center, client id/secret, loopback port.
     pub zoho: ZohoConfig,
+    /// The organization's server (`https://hub.example.com`), empty when there is none.
+    pub hub_server: String,
+    /// The agent's 7-digit user at the hub (the last one that logged in here).
+    pub hub_user: String,
 }
 
 impl Default for Settings {
@@ -74,6 +80,8 @@ impl Default for Settings {
             notifications: true,
             salesforce: SalesforceConfig::default(),
             zoho: ZohoConfig::default(),
+            hub_server: String::new(),
+            hub_user: String::new(),
         }
     }
 }
@@ -187,7 +195,7 @@ impl Settings {
                     },
                 },
             }),
-            LineKind::None => match demo {
+            LineKind::None | LineKind::Hub => match demo {
                 Some(d) => LineConfig::Baresip(BaresipConfig {
                     ctrl_addr: d.ctrl_addr,
                     sip_domain: d.sip_domain.clone(),
@@ -302,6 +310,8 @@ struct Stored {
     zoho_client_id: String,
     zoho_client_secret: String,
     zoho_redirect_port: u16,
+    hub_server: String,
+    hub_user: String,
 }
 
 impl Default for Stored {
@@ -317,6 +327,7 @@ impl From<&Settings> for Stored {
                 LineKind::None => "none",
                 LineKind::Baresip => "baresip",
                 LineKind::HandOff => "hand_off",
+                LineKind::Hub => "none",
             }
             .to_owned(),
             baresip_ctrl_address: s.baresip_ctrl_address.clone(),
@@ -343,6 +354,8 @@ impl From<&Settings> for Stored {
             zoho_client_id: s.zoho.client_id.clone(),
             zoho_client_secret: s.zoho.client_secret.clone(),
             zoho_redirect_port: s.zoho.redirect_port,
+            hub_server: s.hub_server.clone(),
+            hub_user: s.hub_user.clone(),
         }
     }
 }
@@ -391,6 +404,8 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
             client_secret: stored.zoho_client_secret,
             redirect_port: stored.zoho_redirect_port,
         },
+        hub_server: stored.hub_server,
+        hub_user: stored.hub_user,
     })
 }
 

@@ -41,6 +41,16 @@ pub enum ErrorCode {
     CrmDuplicate,
     CrmNoPermission,
     SearchTooShort,
+    // the organization's hub
+    BadCredentials,
+    Throttled,
+    AgentDisabled,
+    SessionExpired,
+    HubUnreachable,
+    HubBadReply,
+    Forbidden,
+    PbxOffline,
+    InvalidRequest,
     // anything else
     Internal,
 }
@@ -79,6 +89,15 @@ impl ErrorCode {
         ErrorCode::CrmDuplicate,
         ErrorCode::CrmNoPermission,
         ErrorCode::SearchTooShort,
+        ErrorCode::BadCredentials,
+        ErrorCode::Throttled,
+        ErrorCode::AgentDisabled,
+        ErrorCode::SessionExpired,
+        ErrorCode::HubUnreachable,
+        ErrorCode::HubBadReply,
+        ErrorCode::Forbidden,
+        ErrorCode::PbxOffline,
+        ErrorCode::InvalidRequest,
         ErrorCode::Internal,
     ];
 
@@ -116,6 +135,15 @@ impl ErrorCode {
             ErrorCode::CrmDuplicate => "crm_duplicate",
             ErrorCode::CrmNoPermission => "crm_no_permission",
             ErrorCode::SearchTooShort => "search_too_short",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::Throttled => "throttled",
+            ErrorCode::AgentDisabled => "agent_disabled",
+            ErrorCode::SessionExpired => "session_expired",
+            ErrorCode::HubUnreachable => "hub_unreachable",
+            ErrorCode::HubBadReply => "hub_bad_reply",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::PbxOffline => "pbx_offline",
+            ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::Internal => "internal",
         }
     }

@@ -138,10 +138,6 @@ export const en: Record<MessageKey, string> = {
   'notConnected.title': 'Not connected yet',
   'notConnected.omnichannel':
     'The WhatsApp inbox is not connected yet in this version. When it is, open conversations will appear here with their pending-message count.',
-  'notConnected.management':
-    'The day summary (calls, talk time, pauses, chats attended) is not connected yet in this version.',
-  'notConnected.pauses':
-    'Pauses are configured by the organization on its server, and that connection does not exist yet in this version.',
 
   'crm.salesforce': 'Salesforce',
   'crm.zoho': 'Zoho CRM',
@@ -246,6 +242,92 @@ export const en: Record<MessageKey, string> = {
   'settings.invalid.zohoClientId': 'Type the Client ID the Zoho API console gives.',
   'settings.invalid.zohoClientSecret': 'Type the Client secret the Zoho API console gives.',
 
+  'login.title': 'Sign in',
+  'login.intro': 'Sign in with the user and password your organization gave you.',
+  'login.server': "Organization's server",
+  'login.serverHint':
+    'The address your administrator gave you, e.g. https://hub.mycompany.com. Asked only the first time.',
+  'login.serverShown': 'Server: {server}',
+  'login.changeServer': 'Change server',
+  'login.user': 'User (7 digits)',
+  'login.password': 'Password (6 digits)',
+  'login.submit': 'Sign in',
+  'login.submitting': 'Signing in…',
+  'login.skip': 'Continue without the server',
+  'login.skipHint':
+    'Calls, Dial, Contacts and History work without the server; Pauses and Management need it.',
+  'login.invalid.server': "Type the server's address, e.g. https://hub.mycompany.com.",
+  'login.invalid.user': 'The user is 7 digits, no spaces or letters.',
+  'login.invalid.password': 'The password is 6 digits, no spaces or letters.',
+  'login.throttledWait': 'Too many failed attempts. Wait {wait} before trying again.',
+  'login.canRetry': 'Too many failed attempts. You can try again now.',
+
+  'hub.section': "Organization's server",
+  'hub.intro':
+    "Pauses, Management and the agent state come from your organization's server. The rest of Enlace works without it.",
+  'hub.server': 'Server:',
+  'hub.none': 'none',
+  'hub.agent': 'Agent: {name} (user {user}, extension {extension})',
+  'hub.supervisor': 'Supervisor',
+  'hub.connect': 'Connect to the server',
+  'hub.logout': 'Sign out of the server',
+  'hub.needsServer': "The organization's server is needed",
+  'hub.notSignedIn': 'You are not signed in',
+  'hub.pausesNeedServer':
+    'Pause reasons are configured by your organization on its server, which is not set up on this computer yet. Calls, Dial, Contacts and History work the same without it.',
+  'hub.managementNeedsServer':
+    "Your day's summary and the agents' states come from your organization's server, which is not set up on this computer yet. Calls, Dial, Contacts and History work the same without it.",
+  'hub.signInToUse': 'Sign in with your organization user to use this section.',
+  'hub.streamOffline': 'Connection to the server interrupted; retrying…',
+
+  'agentState.available': 'Available',
+  'agentState.paused': 'Paused',
+  'agentState.on_call': 'On a call',
+  'agentState.logged_out': 'Signed out',
+  'agentState.pausedWith': 'Paused: {reason}',
+  'agentState.title': 'Agent state',
+
+  'pauses.subtitle': 'Choose a reason to pause; Unpause takes you back to work.',
+  'pauses.availableHint': 'You are available to take calls.',
+  'pauses.onCallHint': 'You are on a call.',
+  'pauses.current': 'Current pause',
+  'pauses.elapsed': 'Time paused',
+  'pauses.budget': 'Limit: {time}',
+  'pauses.overBudget': 'You went over the time for {reason} ({time}). Unpause as soon as you can.',
+  'pauses.unpause': 'Unpause',
+  'pauses.reasons': 'Pause reasons',
+  'pauses.exitHint': 'Ends the shift and signs you out',
+  'pauses.loading': 'Loading the pause reasons…',
+
+  'exit.title': 'Exit: end the shift',
+  'exit.intro': 'Before signing out, check what is pending:',
+  'exit.pendingCalls': 'Calls waiting to be logged: {count}',
+  'exit.pendingWrites': 'CRM writes waiting to be sent: {count}',
+  'exit.allClear': 'Nothing is pending.',
+  'exit.pendingNote':
+    'Pending items stay on this computer: you can log them later and CRM writes keep going on their own.',
+  'exit.goToCalls': 'Go to Calls',
+  'exit.logout': 'Sign out',
+  'exit.loading': 'Checking what is pending…',
+
+  'management.subtitle': 'Your day at a glance; supervisors also see the agents live.',
+  'management.day': 'My day',
+  'management.callsIn': 'Incoming calls',
+  'management.callsOut': 'Outgoing calls',
+  'management.talk': 'Talk time',
+  'management.pauses': 'Time per pause reason',
+  'management.noPauses': 'No pauses yet today.',
+  'management.chartLabel': 'Bar chart of the time in each pause reason',
+  'management.refresh': 'Refresh',
+  'management.live': 'Agents live',
+  'management.liveEmpty': 'No agents.',
+  'management.colAgent': 'Agent',
+  'management.colExtension': 'Extension',
+  'management.colState': 'State',
+  'management.colReason': 'Reason',
+  'management.colSince': 'Time in state',
+  'management.user': 'user {user}',
+
   'errors.empty': 'Enter a number to call.',
   'errors.too_long': 'The text is too long.',
   'errors.control_character': 'The text contains invalid characters.',
@@ -289,6 +371,19 @@ export const en: Record<MessageKey, string> = {
   'errors.crm_no_permission':
     'Your CRM user is not allowed to do this. Ask your CRM administrator.',
   'errors.search_too_short': 'Type at least 2 characters to search.',
+  'errors.bad_credentials':
+    'Wrong user or password. Check them and try again; after several failed attempts the server blocks sign-in for a while.',
+  'errors.throttled': 'Too many failed attempts. Wait a moment before trying again.',
+  'errors.agent_disabled':
+    "Your user is disabled on the organization's server. Ask your administrator.",
+  'errors.session_expired': 'Your session on the server ended or expired. Sign in again.',
+  'errors.hub_unreachable':
+    "Could not connect to the organization's server. Check the address and the network connection.",
+  'errors.hub_bad_reply':
+    "The organization's server sent an unexpected reply. Check the address or ask your administrator.",
+  'errors.forbidden': 'Your user is not allowed to do this (supervisors only).',
+  'errors.pbx_offline': 'The phone system is not connected to the server. Try again in a moment.',
+  'errors.invalid_request': 'The server refused the request.',
   'errors.internal': 'An internal error occurred.',
   'errors.unknown': 'An unexpected error occurred ({code}).',
 };

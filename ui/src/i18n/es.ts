@@ -140,10 +140,6 @@ export const es = {
   'notConnected.title': 'Todavía no conectado',
   'notConnected.omnichannel':
     'La bandeja de WhatsApp todavía no está conectada en esta versión. Cuando lo esté, aquí aparecerán las conversaciones abiertas con su contador de mensajes pendientes.',
-  'notConnected.management':
-    'El resumen del día (llamadas, tiempo hablado, pausas, chats atendidos) todavía no está conectado en esta versión.',
-  'notConnected.pauses':
-    'Las pausas las configura la organización en su servidor, y esa conexión todavía no existe en esta versión.',
 
   'crm.salesforce': 'Salesforce',
   'crm.zoho': 'Zoho CRM',
@@ -251,6 +247,94 @@ export const es = {
   'settings.invalid.zohoClientId': 'Escribe el Client ID que da la consola de API de Zoho.',
   'settings.invalid.zohoClientSecret': 'Escribe el Client secret que da la consola de API de Zoho.',
 
+  'login.title': 'Ingresar',
+  'login.intro': 'Ingresa con el usuario y la contraseña que te dio tu organización.',
+  'login.server': 'Servidor de la organización',
+  'login.serverHint':
+    'La dirección que te dio el administrador, p. ej. https://hub.miempresa.com. Solo se pide la primera vez.',
+  'login.serverShown': 'Servidor: {server}',
+  'login.changeServer': 'Cambiar servidor',
+  'login.user': 'Usuario (7 dígitos)',
+  'login.password': 'Contraseña (6 dígitos)',
+  'login.submit': 'Ingresar',
+  'login.submitting': 'Ingresando…',
+  'login.skip': 'Seguir sin conectar',
+  'login.skipHint':
+    'Llamadas, Marcar, Contactos e Historial funcionan sin el servidor; Pausas y Gestión lo necesitan.',
+  'login.invalid.server': 'Escribe la dirección del servidor, p. ej. https://hub.miempresa.com.',
+  'login.invalid.user': 'El usuario son 7 dígitos, sin espacios ni letras.',
+  'login.invalid.password': 'La contraseña son 6 dígitos, sin espacios ni letras.',
+  'login.throttledWait':
+    'Demasiados intentos fallidos. Espera {wait} antes de volver a intentarlo.',
+  'login.canRetry': 'Demasiados intentos fallidos. Ya puedes volver a intentarlo.',
+
+  'hub.section': 'Servidor de la organización',
+  'hub.intro':
+    'Pausas, Gestión y el estado de agente vienen del servidor de tu organización. El resto de Enlace funciona sin él.',
+  'hub.server': 'Servidor:',
+  'hub.none': 'ninguno',
+  'hub.agent': 'Agente: {name} (usuario {user}, extensión {extension})',
+  'hub.supervisor': 'Supervisor',
+  'hub.connect': 'Conectar al servidor',
+  'hub.logout': 'Cerrar sesión en el servidor',
+  'hub.needsServer': 'Se necesita el servidor de la organización',
+  'hub.notSignedIn': 'No has ingresado',
+  'hub.pausesNeedServer':
+    'Los motivos de pausa los configura tu organización en su servidor, que aún no está configurado en este equipo. Llamadas, Marcar, Contactos e Historial funcionan igual sin él.',
+  'hub.managementNeedsServer':
+    'El resumen de tu día y el estado de los agentes vienen del servidor de tu organización, que aún no está configurado en este equipo. Llamadas, Marcar, Contactos e Historial funcionan igual sin él.',
+  'hub.signInToUse': 'Ingresa con tu usuario de la organización para usar esta sección.',
+  'hub.streamOffline': 'Conexión con el servidor interrumpida; reintentando…',
+
+  'agentState.available': 'Disponible',
+  'agentState.paused': 'En pausa',
+  'agentState.on_call': 'En llamada',
+  'agentState.logged_out': 'Sin sesión',
+  'agentState.pausedWith': 'En pausa: {reason}',
+  'agentState.title': 'Estado de agente',
+
+  'pauses.subtitle': 'Elige un motivo para pausar; Despausar te devuelve al trabajo.',
+  'pauses.availableHint': 'Estás disponible para recibir llamadas.',
+  'pauses.onCallHint': 'Estás en una llamada.',
+  'pauses.current': 'Pausa actual',
+  'pauses.elapsed': 'Tiempo en pausa',
+  'pauses.budget': 'Límite: {time}',
+  'pauses.overBudget': 'Superaste el tiempo de {reason} ({time}). Despausa en cuanto puedas.',
+  'pauses.unpause': 'Despausar',
+  'pauses.reasons': 'Motivos de pausa',
+  'pauses.exitHint': 'Termina el turno y cierra la sesión',
+  'pauses.loading': 'Cargando los motivos de pausa…',
+
+  'exit.title': 'Salida: terminar el turno',
+  'exit.intro': 'Antes de cerrar la sesión, revisa lo pendiente:',
+  'exit.pendingCalls': 'Llamadas por registrar: {count}',
+  'exit.pendingWrites': 'Registros del CRM pendientes de envío: {count}',
+  'exit.allClear': 'No queda nada pendiente.',
+  'exit.pendingNote':
+    'Lo pendiente queda guardado en este equipo: podrás registrarlo después y los envíos al CRM siguen solos.',
+  'exit.goToCalls': 'Ir a Llamadas',
+  'exit.logout': 'Cerrar sesión',
+  'exit.loading': 'Revisando lo pendiente…',
+
+  'management.subtitle':
+    'Tu día de un vistazo; los supervisores ven además el estado de los agentes en vivo.',
+  'management.day': 'Mi día',
+  'management.callsIn': 'Llamadas entrantes',
+  'management.callsOut': 'Llamadas salientes',
+  'management.talk': 'Tiempo hablado',
+  'management.pauses': 'Tiempo por motivo de pausa',
+  'management.noPauses': 'Todavía no hubo pausas hoy.',
+  'management.chartLabel': 'Gráfico de barras del tiempo en cada motivo de pausa',
+  'management.refresh': 'Actualizar',
+  'management.live': 'Agentes en vivo',
+  'management.liveEmpty': 'No hay agentes.',
+  'management.colAgent': 'Agente',
+  'management.colExtension': 'Extensión',
+  'management.colState': 'Estado',
+  'management.colReason': 'Motivo',
+  'management.colSince': 'Tiempo en el estado',
+  'management.user': 'usuario {user}',
+
   'errors.empty': 'Escribe un número para llamar.',
   'errors.too_long': 'El texto es demasiado largo.',
   'errors.control_character': 'El texto contiene caracteres no válidos.',
@@ -296,6 +380,21 @@ export const es = {
   'errors.crm_no_permission':
     'Tu usuario del CRM no tiene permiso para esta operación. Consulta con el administrador del CRM.',
   'errors.search_too_short': 'Escribe al menos 2 caracteres para buscar.',
+  'errors.bad_credentials':
+    'Usuario o contraseña incorrectos. Revísalos e inténtalo de nuevo; tras varios intentos fallidos el servidor bloquea el ingreso por un rato.',
+  'errors.throttled':
+    'Demasiados intentos fallidos. Espera un momento antes de volver a intentarlo.',
+  'errors.agent_disabled':
+    'Tu usuario está desactivado en el servidor de la organización. Consulta con el administrador.',
+  'errors.session_expired': 'Tu sesión en el servidor terminó o caducó. Ingresa de nuevo.',
+  'errors.hub_unreachable':
+    'No se pudo conectar con el servidor de la organización. Revisa la dirección y la conexión a la red.',
+  'errors.hub_bad_reply':
+    'El servidor de la organización respondió algo inesperado. Revisa la dirección o consulta con el administrador.',
+  'errors.forbidden': 'Tu usuario no tiene permiso para esto (solo supervisores).',
+  'errors.pbx_offline':
+    'La central telefónica no está conectada al servidor. Inténtalo de nuevo en un momento.',
+  'errors.invalid_request': 'El servidor rechazó la solicitud.',
   'errors.internal': 'Ocurrió un error interno.',
   'errors.unknown': 'Ocurrió un error inesperado ({code}).',
 } satisfies Record<string, string>;

@@ -44,6 +44,15 @@ export const ERROR_CODES = [
   'crm_duplicate',
   'crm_no_permission',
   'search_too_short',
+  'bad_credentials',
+  'throttled',
+  'agent_disabled',
+  'session_expired',
+  'hub_unreachable',
+  'hub_bad_reply',
+  'forbidden',
+  'pbx_offline',
+  'invalid_request',
   'internal',
 ] as const;
 

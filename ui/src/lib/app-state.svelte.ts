@@ -4,6 +4,8 @@ import { getContext, setContext } from 'svelte';
 import { resolveLanguage, setLanguage } from '../i18n/index.svelte';
 import {
   toWireError,
+  type AgentLiveView,
+  type AgentStateView,
   type AppInfoView,
   type CallRecordView,
   type CallView,
@@ -11,6 +13,8 @@ import {
   type CrmStatusView,
   type CrmWriteView,
   type DialView,
+  type ExitCheckView,
+  type HubStatusView,
   type NewContactInput,
   type LineStatusView,
   type Platform,
@@ -76,6 +80,33 @@ export class AppState {
   /** Calls logged from this window: they stay in Llamadas to show "Enviado". */
   loggedHere = $state<Record<string, true>>({});
 
+  /** The organization's server: session and agent state (null until the host answered). */
+  hub = $state<HubStatusView | null>(null);
+  /** The supervisor's live table, kept in step by `agents:live`. */
+  agentsLive = $state<AgentLiveView[] | null>(null);
+  /** The Login screen was asked for (Conectar al servidor). */
+  loginOpen = $state(false);
+  /** The agent chose to go on without signing in (until the next sign-out). */
+  loginDismissed = $state(false);
+  /** Why the Login screen appeared on its own (e.g. `session_expired`), shown on it. */
+  loginNotice = $state<string | null>(null);
+  /** Set while this window ends the session itself (Salida, Cerrar sesión). */
+  private leaving = false;
+
+  /** A server is configured: the hub panels can work. */
+  hubConfigured = $derived(!!this.hub?.server);
+  hubLoggedIn = $derived(!!this.hub?.server && !!this.hub.loggedIn);
+  /** The signed-in agent's state, null without a session. */
+  agentState = $derived(this.hubLoggedIn ? (this.hub?.state ?? null) : null);
+  isSupervisor = $derived(this.hubLoggedIn && !!this.hub?.agent?.supervisor);
+  /**
+   * The Login screen: when asked for, or when a server is configured and nobody is signed in
+   * (unless the agent chose to go on without it). Never forced without a configured server.
+   */
+  showLogin = $derived(
+    this.loginOpen || (this.hubConfigured && !this.hubLoggedIn && !this.loginDismissed),
+  );
+
   /** Some CRM is linked: the CRM buttons work. */
   crmLinked = $derived(!!this.crm && this.crm.links.some((l) => l.linked));
 
@@ -132,8 +163,12 @@ export class AppState {
         if (isPanel(panel)) this.panel = panel;
       }),
       p.onCrmStatus((status) => (this.crm = status)),
+      p.onHubStatus((status) => this.setHub(status)),
+      p.onAgentState((state) => this.setAgentState(state)),
+      p.onAgentsLive((agents) => (this.agentsLive = agents)),
     ];
     void this.loadCrm();
+    void this.loadHub();
     void this.load();
     return () => stops.forEach((stop) => stop());
   }
@@ -171,6 +206,84 @@ export class AppState {
       this.crm ??= status;
     } catch {
       // No CRM status: the CRM buttons stay disabled with their explanation.
+    }
+  }
+
+  /** Hub status apart from the rest: without it the hub panels say they are not connected. */
+  async loadHub(): Promise<void> {
+    try {
+      const status = await this.platform.hubStatus();
+      if (this.hub === null) this.setHub(status);
+    } catch {
+      // No hub status: Pausas and Gestión explain that they need the organization's server.
+    }
+  }
+
+  /** Applies a hub status (from a command or `hub:status`). */
+  setHub(status: HubStatusView): void {
+    const wasIn = !!this.hub?.loggedIn;
+    this.hub = status;
+    if (status.loggedIn) {
+      this.loginOpen = false;
+      this.loginNotice = null;
+    } else if (wasIn) {
+      // Signed out: the Login screen comes back (it was the server's doing unless we left).
+      this.loginDismissed = false;
+      this.agentsLive = null;
+      this.loginNotice = this.leaving ? null : 'session_expired';
+    }
+  }
+
+  /** Applies the agent's new state (from a command or `agent:state`). */
+  setAgentState(state: AgentStateView): void {
+    if (this.hub?.loggedIn) this.hub = { ...this.hub, state };
+  }
+
+  openLogin(): void {
+    this.loginOpen = true;
+  }
+
+  /** Goes on without the server (the Login screen stays away until the next sign-out). */
+  closeLogin(): void {
+    this.loginOpen = false;
+    this.loginDismissed = true;
+    this.loginNotice = null;
+  }
+
+  async hubLogin(server: string, user: string, password: string): Promise<void> {
+    const status = await this.platform.hubLogin(server, user, password);
+    this.setHub(status);
+    this.loginDismissed = false;
+  }
+
+  async pause(reasonId: number): Promise<void> {
+    this.setAgentState(await this.platform.agentPause(reasonId));
+  }
+
+  async unpause(): Promise<void> {
+    this.setAgentState(await this.platform.agentUnpause());
+  }
+
+  exitCheck(): Promise<ExitCheckView> {
+    return this.platform.agentExitCheck();
+  }
+
+  /** Salida: leaves the queues and signs out; the Login screen follows. */
+  async exit(): Promise<void> {
+    await this.leave(() => this.platform.agentExit());
+  }
+
+  /** Signs out of the server without the Salida pause. */
+  async hubLogout(): Promise<void> {
+    await this.leave(() => this.platform.hubLogout());
+  }
+
+  private async leave(command: () => Promise<HubStatusView>): Promise<void> {
+    this.leaving = true;
+    try {
+      this.setHub(await command());
+    } finally {
+      this.leaving = false;
     }
   }
 

@@ -27,3 +27,22 @@ export function formatElapsed(totalSeconds: number): string {
   const rest = s % 60;
   return h > 0 ? `${h}:${pad(m)}:${pad(rest)}` : `${m}:${pad(rest)}`;
 }
+
+/** A pause timer: `MM:SS`, or `H:MM:SS` after an hour. */
+export function formatTimer(totalSeconds: number): string {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = s % 60;
+  return h > 0 ? `${h}:${pad(m)}:${pad(rest)}` : `${pad(m)}:${pad(rest)}`;
+}
+
+/** A total time for people: `45 s`, `12 min 05 s`, `1 h 13 min` (same in es and en). */
+export function formatDuration(totalSeconds: number): string {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  if (s < 60) return `${s} s`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (h === 0) return `${m} min ${pad(s % 60)} s`;
+  return m === 0 ? `${h} h` : `${h} h ${m} min`;
+}

@@ -1,5 +1,8 @@
+import { Emitter, FakeHub, type FakeHubOptions } from './fake-hub';
 import { type Platform, type Unsubscribe } from './platform';
 import type {
+  AgentLiveView,
+  AgentStateView,
   AppInfoView,
   CallView,
   ContactKindView,
@@ -9,18 +12,22 @@ import type {
   CrmLinkView,
   CrmStatusView,
   CrmWriteView,
+  DayView,
   DialView,
   EndReason,
+  ExitCheckView,
   HandlerStatusView,
+  HubStatusView,
   LineStatusView,
   NavigateView,
   NewContactInput,
+  PauseReasonView,
   SettingsView,
   WireError,
 } from './types';
 
 /** Options for {@link FakePlatform}; everything has a sensible default. */
-export interface FakeOptions {
+export interface FakeOptions extends FakeHubOptions {
   /** Clock in ms since the epoch; inject one to make durations deterministic. */
   now?: () => number;
   /** Calls present at start (any order). */
@@ -194,17 +201,6 @@ function settingsProblem(settings: SettingsView): WireError | null {
   return null;
 }
 
-class Emitter<T> {
-  private listeners = new Set<(value: T) => void>();
-  on(cb: (value: T) => void): Unsubscribe {
-    this.listeners.add(cb);
-    return () => this.listeners.delete(cb);
-  }
-  emit(value: T): void {
-    for (const cb of [...this.listeners]) cb(value);
-  }
-}
-
 /**
  * In-memory stand-in for the Rust app, for tests and for browser development.
  * It keeps calls, settings, line and handler state and emits the same events as the real host.
@@ -234,6 +230,12 @@ export class FakePlatform implements Platform {
   private readonly dialFailed = new Emitter<WireError>();
   private readonly navigate = new Emitter<NavigateView>();
   private readonly crmStatusChanged = new Emitter<CrmStatusView>();
+
+  /**
+   * The organization's server. None is configured unless `hubServer` says so; drive it with
+   * `hub.setReachable`, `hub.setAgentDisabled`, `hub.expireSession`, `hub.setOtherAgent`…
+   */
+  readonly hub: FakeHub;
 
   /** Every record opened with `recordOpen`, in order. */
   readonly openedRecords: { crm: CrmKind; kind: ContactKindView; id: string }[] = [];
@@ -277,6 +279,7 @@ export class FakePlatform implements Platform {
     this.cached = new Set(cachedIds);
     this.crmDelivery = options.crmDelivery ?? 'manual';
     this.autoDeliverMs = options.autoDeliverMs ?? 900;
+    this.hub = new FakeHub(this.now, options, () => this.pendingWork());
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -563,6 +566,58 @@ export class FakePlatform implements Platform {
     this.openedRecords.push({ crm, kind, id });
   }
 
+  // ---- hub commands ---------------------------------------------------------------------
+
+  async hubStatus(): Promise<HubStatusView> {
+    this.checkFailure('hubStatus');
+    return this.hub.status();
+  }
+
+  async hubLogin(server: string, user: string, password: string): Promise<HubStatusView> {
+    this.checkFailure('hubLogin');
+    return this.hub.login(server, user, password);
+  }
+
+  async hubLogout(): Promise<HubStatusView> {
+    this.checkFailure('hubLogout');
+    return this.hub.logout();
+  }
+
+  async pauseReasons(): Promise<PauseReasonView[]> {
+    this.checkFailure('pauseReasons');
+    return this.hub.pauseReasons();
+  }
+
+  async agentPause(reasonId: number): Promise<AgentStateView> {
+    this.checkFailure('agentPause');
+    return this.hub.pause(reasonId);
+  }
+
+  async agentUnpause(): Promise<AgentStateView> {
+    this.checkFailure('agentUnpause');
+    return this.hub.unpause();
+  }
+
+  async agentExitCheck(): Promise<ExitCheckView> {
+    this.checkFailure('agentExitCheck');
+    return this.hub.exitCheck();
+  }
+
+  async agentExit(): Promise<HubStatusView> {
+    this.checkFailure('agentExit');
+    return this.hub.exit();
+  }
+
+  async agentDay(): Promise<DayView> {
+    this.checkFailure('agentDay');
+    return this.hub.day();
+  }
+
+  async agentsLive(): Promise<AgentLiveView[]> {
+    this.checkFailure('agentsLive');
+    return this.hub.live();
+  }
+
   // ---- events ---------------------------------------------------------------------------
 
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe {
@@ -579,6 +634,15 @@ export class FakePlatform implements Platform {
   }
   onCrmStatus(cb: (status: CrmStatusView) => void): Unsubscribe {
     return this.crmStatusChanged.on(cb);
+  }
+  onHubStatus(cb: (status: HubStatusView) => void): Unsubscribe {
+    return this.hub.hubStatusChanged.on(cb);
+  }
+  onAgentState(cb: (state: AgentStateView) => void): Unsubscribe {
+    return this.hub.agentStateChanged.on(cb);
+  }
+  onAgentsLive(cb: (agents: AgentLiveView[]) => void): Unsubscribe {
+    return this.hub.agentsLiveChanged.on(cb);
   }
 
   // ---- test helpers: the far end --------------------------------------------------------
@@ -705,6 +769,16 @@ export class FakePlatform implements Platform {
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** What a Salida would leave behind: calls still to log, CRM writes not delivered. */
+  private pendingWork(): ExitCheckView {
+    return {
+      pendingCalls: [...this.calls.values()].filter(
+        (c) => c.status === 'ended' && c.logState === 'pending',
+      ).length,
+      pendingWrites: this.writes.filter((w) => w.state !== 'delivered').length,
+    };
+  }
 
   private checkFailure(command: CommandName): void {
     const failure = this.failures.get(command);

@@ -1,5 +1,6 @@
 // The one door to the host. Only files under src/platform/ may import @tauri-apps/* (eslint).
 import { DEFAULT_SETTINGS, demoCalls, FakePlatform } from './fake';
+import { FAKE_HUB_SERVER } from './fake-hub';
 import type { Platform } from './platform';
 import { createTauriPlatform } from './tauri';
 
@@ -14,6 +15,15 @@ export {
   demoContacts,
   type FakeOptions,
 } from './fake';
+export {
+  FAKE_HUB_AGENTS,
+  FAKE_HUB_SERVER,
+  FAKE_THROTTLE,
+  FakeHub,
+  fakePauseReasons,
+  type FakeHubOptions,
+} from './fake-hub';
+export { retryAfterOf, type WireErrorWithWait } from './platform';
 
 /** True inside the Tauri webview. */
 export function isTauri(): boolean {
@@ -23,10 +33,16 @@ export function isTauri(): boolean {
 /**
  * The real host inside Tauri; otherwise (browser dev) the in-memory fake with demo calls,
  * exposed as `window.enlaceFake` so it can be driven from the console or a browser test.
+ * The fake has no organization server unless the page's URL says `?hub` (server configured,
+ * Login screen) or `?hub=1234567` / `?hub=7654321` (already signed in as that agent).
  */
 export function createPlatform(): Platform {
   if (isTauri()) return createTauriPlatform();
+  const hubFlag =
+    typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('hub');
   const fake = new FakePlatform({
+    hubServer: hubFlag === null ? null : FAKE_HUB_SERVER,
+    hubLoggedInAs: hubFlag || null,
     calls: demoCalls(Date.now()),
     crmLinked: ['salesforce'],
     crmDelivery: 'auto',

@@ -1,15 +1,21 @@
 import type {
+  AgentLiveView,
+  AgentStateView,
   AppInfoView,
   CallView,
   ContactKindView,
   ContactView,
   CrmKind,
   CrmStatusView,
+  DayView,
   DialView,
+  ExitCheckView,
   HandlerStatusView,
+  HubStatusView,
   LineStatusView,
   NavigateView,
   NewContactInput,
+  PauseReasonView,
   SettingsView,
   WireError,
 } from './types';
@@ -74,23 +80,68 @@ export interface Platform {
   /** Opens the record in the browser. */
   recordOpen(crm: CrmKind, kind: ContactKindView, id: string): Promise<void>;
 
+  // ---- the organization's server, "hub" (notes/contract4.md) ----
+  hubStatus(): Promise<HubStatusView>;
+  /**
+   * Signs the agent in (7-digit user, 6-digit password). `server` is the server address typed
+   * the first time, or the configured one. Rejects with `invalid_setting` (`field` = server |
+   * user | password), `bad_credentials`, `throttled` (with the wait), `agent_disabled`,
+   * `hub_unreachable`, `hub_bad_reply`.
+   */
+  hubLogin(server: string, user: string, password: string): Promise<HubStatusView>;
+  /** Ends the session without the Salida pause (the server address stays configured). */
+  hubLogout(): Promise<HubStatusView>;
+  pauseReasons(): Promise<PauseReasonView[]>;
+  agentPause(reasonId: number): Promise<AgentStateView>;
+  agentUnpause(): Promise<AgentStateView>;
+  /** What a Salida would leave behind: calls waiting to be logged, CRM writes pending. */
+  agentExitCheck(): Promise<ExitCheckView>;
+  /** Salida: leaves the queues and logs out. */
+  agentExit(): Promise<HubStatusView>;
+  agentDay(): Promise<DayView>;
+  /** Supervisors only (`forbidden` otherwise). */
+  agentsLive(): Promise<AgentLiveView[]>;
+
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe;
   onLineStatus(cb: (status: LineStatusView) => void): Unsubscribe;
   onDialFailed(cb: (error: WireError) => void): Unsubscribe;
   onNavigate(cb: (request: NavigateRequest) => void): Unsubscribe;
   onCrmStatus(cb: (status: CrmStatusView) => void): Unsubscribe;
+  onHubStatus(cb: (status: HubStatusView) => void): Unsubscribe;
+  onAgentState(cb: (state: AgentStateView) => void): Unsubscribe;
+  onAgentsLive(cb: (agents: AgentLiveView[]) => void): Unsubscribe;
+}
+
+/**
+ * A {@link WireError} that may say how long to wait before trying again (`throttled`).
+ * Proposed wire addition: `retryAfterSeconds` on WireError; without it the UI shows the
+ * generic text and the host's message (which, per the contract, carries the wait).
+ */
+export type WireErrorWithWait = WireError & { retryAfterSeconds?: number };
+
+/** The wait a `throttled` error asked for, in seconds, if the host sent one. */
+export function retryAfterOf(error: WireError): number | null {
+  const wait = (error as WireErrorWithWait).retryAfterSeconds;
+  return typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 ? wait : null;
 }
 
 /** Normalises anything a command rejected with into a {@link WireError}. */
 export function toWireError(error: unknown): WireError {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const { code, message, field } = error as { code: unknown; message?: unknown; field?: unknown };
+    const { code, message, field, retryAfterSeconds } = error as {
+      code: unknown;
+      message?: unknown;
+      field?: unknown;
+      retryAfterSeconds?: unknown;
+    };
     if (typeof code === 'string' && code.length > 0) {
-      return {
+      const wire: WireErrorWithWait = {
         code,
         message: typeof message === 'string' ? message : '',
         field: typeof field === 'string' && field.length > 0 ? field : null,
       };
+      if (typeof retryAfterSeconds === 'number') wire.retryAfterSeconds = retryAfterSeconds;
+      return wire;
     }
   }
   const internal = (message: string): WireError => ({ code: 'internal', message, field: null });

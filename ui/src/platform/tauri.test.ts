@@ -73,3 +73,52 @@ describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
     stop();
   });
 });
+
+describe('Tauri platform: hub commands (notes/contract4.md)', () => {
+  it('invokes each command by its name with camelCase arguments', async () => {
+    const p = createTauriPlatform();
+    await p.hubStatus();
+    await p.hubLogin('https://hub.example.com', '1234567', '123456');
+    await p.hubLogout();
+    await p.pauseReasons();
+    await p.agentPause(3);
+    await p.agentUnpause();
+    await p.agentExitCheck();
+    await p.agentExit();
+    await p.agentDay();
+    await p.agentsLive();
+    expect(invoke.mock.calls).toEqual([
+      ['hub_status', undefined],
+      ['hub_login', { server: 'https://hub.example.com', user: '1234567', password: '123456' }],
+      ['hub_logout', undefined],
+      ['pause_reasons', undefined],
+      ['agent_pause', { reasonId: 3 }],
+      ['agent_unpause', undefined],
+      ['agent_exit_check', undefined],
+      ['agent_exit', undefined],
+      ['agent_day', undefined],
+      ['agents_live', undefined],
+    ]);
+  });
+
+  it('listens to hub:status, agent:state and agents:live', () => {
+    const p = createTauriPlatform();
+    const stops = [p.onHubStatus(() => {}), p.onAgentState(() => {}), p.onAgentsLive(() => {})];
+    expect(listen.mock.calls.map((c) => c[0])).toEqual([
+      'hub:status',
+      'agent:state',
+      'agents:live',
+    ]);
+    stops.forEach((stop) => stop());
+  });
+
+  it('keeps the wait of a throttled login', async () => {
+    invoke.mockRejectedValueOnce({ code: 'throttled', message: 'x', retryAfterSeconds: 45 });
+    await expect(createTauriPlatform().hubLogin('https://h', '1234567', '123456')).rejects.toEqual({
+      code: 'throttled',
+      message: 'x',
+      field: null,
+      retryAfterSeconds: 45,
+    });
+  });
+});

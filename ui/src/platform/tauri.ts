@@ -2,14 +2,20 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { toWireError, type Platform, type Unsubscribe } from './platform';
 import type {
+  AgentLiveView,
+  AgentStateView,
   AppInfoView,
   CallView,
   ContactView,
   CrmStatusView,
+  DayView,
   DialView,
+  ExitCheckView,
   HandlerStatusView,
+  HubStatusView,
   LineStatusView,
   NavigateView,
+  PauseReasonView,
   SettingsView,
   WireError,
 } from './types';
@@ -42,7 +48,7 @@ function subscribe<T>(event: string, cb: (payload: T) => void): Unsubscribe {
   };
 }
 
-/** The real host: Tauri commands and events of notes/contract.md and notes/contract3.md. */
+/** The real host: Tauri commands and events of notes/contract.md, contract3.md and contract4.md. */
 export function createTauriPlatform(): Platform {
   return {
     kind: 'tauri',
@@ -77,10 +83,24 @@ export function createTauriPlatform(): Platform {
     callLog: (id, subject, comment) => call<CallView>('call_log', { id, subject, comment }),
     crmWriteRetry: (id) => call<CallView>('crm_write_retry', { id }),
     recordOpen: (crm, kind, id) => call<void>('record_open', { crm, kind, id }),
+    hubStatus: () => call<HubStatusView>('hub_status'),
+    hubLogin: (server, user, password) =>
+      call<HubStatusView>('hub_login', { server, user, password }),
+    hubLogout: () => call<HubStatusView>('hub_logout'),
+    pauseReasons: () => call<PauseReasonView[]>('pause_reasons'),
+    agentPause: (reasonId) => call<AgentStateView>('agent_pause', { reasonId }),
+    agentUnpause: () => call<AgentStateView>('agent_unpause'),
+    agentExitCheck: () => call<ExitCheckView>('agent_exit_check'),
+    agentExit: () => call<HubStatusView>('agent_exit'),
+    agentDay: () => call<DayView>('agent_day'),
+    agentsLive: () => call<AgentLiveView[]>('agents_live'),
     onCallUpdated: (cb) => subscribe<CallView>('call:updated', cb),
     onLineStatus: (cb) => subscribe<LineStatusView>('line:status', cb),
     onDialFailed: (cb) => subscribe<WireError>('dial:failed', (e) => cb(toWireError(e))),
     onNavigate: (cb) => subscribe<NavigateView>('app:navigate', cb),
     onCrmStatus: (cb) => subscribe<CrmStatusView>('crm:status', cb),
+    onHubStatus: (cb) => subscribe<HubStatusView>('hub:status', cb),
+    onAgentState: (cb) => subscribe<AgentStateView>('agent:state', cb),
+    onAgentsLive: (cb) => subscribe<AgentLiveView[]>('agents:live', cb),
   };
 }

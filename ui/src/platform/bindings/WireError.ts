@@ -7,4 +7,8 @@ export type WireError = { code: string, message: string,
 /**
  * For `invalid_setting`: the settings field (camelCase) the problem is about.
  */
-field: string | null, };
+field: string | null, 
+/**
+ * For `throttled`: how many seconds to wait before trying again (absent otherwise).
+ */
+retryAfterSeconds?: number, };
