@@ -473,3 +473,187 @@ fn notification_history_mentions(text: &str) -> bool {
     }
     false
 }
+
+/// The organization's server on the real window: `enlace-hub` in-process with the AMI double
+/// as its PBX. The agent logs in from Pausas, takes a queue call (it lands in Llamadas), pauses
+/// with a reason (the timer runs; the PBX gets QueuePause with it), unpauses, and leaves with
+/// Salida after seeing the call still waiting to be logged; the PBX gets QueueRemove.
+#[test]
+fn agent_logs_in_takes_a_pbx_call_pauses_and_leaves_with_salida() {
+    if !requested() {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().or_fail("tokio runtime");
+    let pbx = std::sync::Arc::new(enlace_sandbox::AmiDouble::start().or_fail("the AMI double"));
+    let data = tempfile::tempdir().or_fail("hub data dir");
+    let url = runtime.block_on(start_hub(data.path(), &pbx));
+
+    let env = AppEnv::new().or_fail("app data dir");
+    let s = start(&env);
+    open_panel(&s, "pauses");
+    s.wait_for("not-connected", UI)
+        .or_fail("Pausas explains it needs the organization's server");
+    s.click_testid("hub-connect", UI).or_fail("Conectar");
+    s.wait_for("login-screen", UI).or_fail("the Login screen");
+    for (field, value) in [
+        ("login-server", url.as_str()),
+        ("login-user", "1234567"),
+        ("login-password", "123456"),
+    ] {
+        let input = s.wait_for(field, UI).or_fail(field);
+        s.send_keys(&input, value).or_fail(field);
+    }
+    s.click_testid("login-submit", UI).or_fail("Ingresar");
+    s.wait_gone("login-screen", CALL).or_fail("logged in");
+    wait_line_online(&s);
+    assert_eq!(
+        queue_actions(&pbx, "QueueAdd").len(),
+        1,
+        "logging in joins the agent's queue"
+    );
+
+    let caller = std::sync::Arc::clone(&pbx);
+    std::thread::spawn(move || {
+        caller.run(enlace_sandbox::AmiScenario::InboundViaQueue {
+            queue: "support".into(),
+            caller: "+50688887777".into(),
+            caller_name: "Cliente".into(),
+            agent_interface: "PJSIP/1001".into(),
+            talk_ms: 1_200,
+        })
+    })
+    .join()
+    .map_err(|_| "the scripted call panicked")
+    .or_fail("the queue call");
+    open_panel(&s, "calls");
+    let call = wait_listed(&s, "call-card", "incoming", None);
+    assert!(call.duration >= 1, "talked over a second: {call:?}");
+
+    open_panel(&s, "pauses");
+    let bano = s
+        .wait_until(UI, "the Baño pause reason", |s| {
+            for reason in s.find_all("pause-reason")? {
+                if s.text(&reason)?.contains("Baño") {
+                    return Ok(Some(reason));
+                }
+            }
+            Ok(None)
+        })
+        .or_fail("pause reasons are listed");
+    s.click(&bano).or_fail("pause for Baño");
+    let current = s.wait_for("pause-current", UI).or_fail("paused");
+    assert_eq!(s.text(&current).or_fail("pause name").trim(), "Baño");
+    let first = s
+        .text(&s.find("pause-timer").or_fail("timer"))
+        .or_fail("timer text");
+    sleep(Duration::from_millis(2_100));
+    let later = s
+        .text(&s.find("pause-timer").or_fail("timer"))
+        .or_fail("timer text");
+    assert_ne!(first, later, "the pause timer runs");
+    let pause = queue_actions(&pbx, "QueuePause");
+    assert!(
+        pause
+            .last()
+            .is_some_and(|a| a.contains(&("Reason".into(), "Baño".into()))),
+        "the PBX pauses the agent with the reason: {pause:?}"
+    );
+    s.click_testid("unpause", UI).or_fail("Despausar");
+    s.wait_gone("pause-current", UI).or_fail("available again");
+
+    let salida = s
+        .wait_until(UI, "the Salida reason", |s| {
+            for reason in s.find_all("pause-reason")? {
+                if s.attr(&reason, "data-exit")?.as_deref() == Some("true") {
+                    return Ok(Some(reason));
+                }
+            }
+            Ok(None)
+        })
+        .or_fail("Salida is listed");
+    s.click(&salida).or_fail("Salida");
+    let pending = s
+        .wait_for("exit-pending-calls", UI)
+        .or_fail("the exit check");
+    assert_eq!(
+        s.attr(&pending, "data-count").or_fail("count").as_deref(),
+        Some("1"),
+        "the call still waiting to be logged is listed"
+    );
+    s.click_testid("exit-logout", UI).or_fail("Cerrar sesión");
+    s.wait_for("login-screen", CALL).or_fail("logged out");
+    assert_eq!(
+        queue_actions(&pbx, "QueueRemove").len(),
+        1,
+        "left the queue"
+    );
+    drop(s);
+    drop(runtime);
+}
+
+fn queue_actions(pbx: &enlace_sandbox::AmiDouble, name: &str) -> Vec<Vec<(String, String)>> {
+    pbx.actions()
+        .into_iter()
+        .filter(|a| a.iter().any(|(k, v)| k == "Action" && v == name))
+        .collect()
+}
+
+/// A hub serving on a free loopback port with one agent in queue `support`, Baño and Salida.
+async fn start_hub(dir: &std::path::Path, pbx: &enlace_sandbox::AmiDouble) -> String {
+    use enlace_hub::auth::{hash_password, PasswordCost};
+    let cheap = PasswordCost {
+        memory_kib: 64,
+        iterations: 1,
+    };
+    let config = enlace_hub::HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+        password_memory_kib: cheap.memory_kib,
+        password_iterations: cheap.iterations,
+        ami: Some(enlace_hub::config::AmiSettings {
+            addr: pbx.addr().to_string(),
+            username: "ami".into(),
+            secret: "amisecret".into(),
+            interface_template: "PJSIP/{extension}".into(),
+            dial_context: "from-internal".into(),
+            originate_timeout_seconds: 5,
+        }),
+        ..enlace_hub::HubConfig::default()
+    };
+    let clock = std::sync::Arc::new(enlace_core::SystemClock);
+    let hub = enlace_hub::Hub::open(config, clock)
+        .await
+        .or_fail("open the hub");
+    let hash = hash_password("123456", cheap).or_fail("hash");
+    let now = 1_767_225_600_000;
+    hub.store()
+        .insert_agent(
+            &enlace_hub::store::NewAgent {
+                user: "1234567",
+                password_hash: &hash,
+                name: "Ana",
+                extension: "1001",
+                queues: &["support".to_string()],
+                supervisor: false,
+            },
+            now,
+        )
+        .await
+        .or_fail("agent");
+    for (name, budget, exit) in [("Baño", Some(900), false), ("Salida", None, true)] {
+        hub.store()
+            .insert_pause_reason(name, budget, exit, now)
+            .await
+            .or_fail("pause reason");
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .or_fail("bind");
+    let addr = listener.local_addr().or_fail("addr");
+    tokio::spawn(enlace_hub::api::serve(
+        hub,
+        listener,
+        std::future::pending(),
+    ));
+    format!("http://{addr}")
+}

@@ -10,6 +10,7 @@
 
 mod bench;
 mod cmd;
+mod demo_hub;
 mod desktop;
 mod paths;
 mod run;

@@ -1,7 +1,8 @@
 //! `cargo xtask run [--release] [--no-demo] [--] [app args…]`: sets the machine up, builds the
 //! UI and the app, starts a demo phone line (an agent baresip plus a SIPp far end, on free
 //! loopback ports) and demo CRMs (the Salesforce and Zoho doubles of `enlace-sandbox`, with a
-//! few contacts), and runs the app against them until it exits.
+//! few contacts) and a demo organization server (`enlace-hub` with the AMI double as its PBX),
+//! and runs the app against them until it exits.
 
 use std::process::{Command, ExitCode};
 
@@ -94,6 +95,12 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         None
     };
 
+    let demo_hub = if options.demo {
+        Some(crate::demo_hub::DemoHub::start()?)
+    } else {
+        None
+    };
+
     let mut command = Command::new(&app);
     command.args(&options.app_args);
     println!();
@@ -121,6 +128,20 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         );
         command.env("ENLACE_DEMO_CRM", crm.env_value());
     }
+    if let Some(hub) = &demo_hub {
+        let (user, password) = crate::demo_hub::AGENT;
+        let (sup_user, sup_password) = crate::demo_hub::SUPERVISOR;
+        println!(
+            "demo organization server: {} (enlace-hub with a PBX double; a customer calls the \
+             queue every minute while you are logged in)",
+            hub.url
+        );
+        println!(
+            "  Configuración → Servidor de la organización, or Pausas → Conectar: server {}, \
+             agent {user} / {password}, supervisor {sup_user} / {sup_password}",
+            hub.url
+        );
+    }
     println!(
         "try: xdg-open tel:+50640004000   (P7: on a bare X server use `gio open tel:+50640004000`)"
     );
@@ -131,6 +152,7 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
     // Stop the peers (by their PIDs) whatever happened to the app.
     drop(demo);
     drop(demo_crm);
+    drop(demo_hub);
     let status = status?;
     println!("enlace exited: {status}");
     Ok(exit_code_of(status))

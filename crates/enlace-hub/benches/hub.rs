@@ -1,0 +1,577 @@
+//! The hub under load, in-process on 127.0.0.1:0 with a temp SQLite file and no PBX:
+//!
+//! 1. **Logins** with the production argon2id cost (`HubConfig::default()`: 19 MiB, 2 passes):
+//!    `POST /api/v1/sessions` end to end over a fresh TCP connection (one client, and four
+//!    clients in parallel = the server's logins/s), `Hub::login` without HTTP, and the bare
+//!    `auth::verify_password`, so the report can tell what dominates (argon2 does).
+//! 2. **Event fan-out** to N WebSocket streams (`GET /api/v1/stream`), N = 1,000 and 10,000:
+//!    N agents and their sessions are written through the store (cheap password cost), a child
+//!    process (this binary re-run with `ENLACE_HUB_BENCH_CLIENTS` set) opens N tokio-tungstenite
+//!    streams, then events are appended to the durable log with `EventLog::append` — broadcasts
+//!    (`agent_id = None`, one event reaches every stream) and per-agent events (one stream
+//!    carries it, the other N-1 wake up and drop it). Latency is publish (wall clock just before
+//!    `append`, which includes the SQLite insert) → the text frame read by each client (wall
+//!    clock in the child: both processes read the same system clock). Printed as a table with
+//!    p50/p99/max; criterion's mean is not enough here.
+//!
+//! Run: `cargo bench -p enlace-hub --bench hub -- --warm-up-time 1 --measurement-time 2`.
+//! `HUB_BENCH_STREAMS=1000,10000` (the default) picks the N values. Each process holds N
+//! sockets, so N needs about N + 100 open files (`ulimit -n`); a larger N is skipped with a
+//! message. Clients and hub live in separate processes precisely so that N = 10,000 fits under
+//! the usual 20,000 limit. When built as a test (`cargo test --benches`, no `--bench`
+//! argument), the fan-out runs once with N = 20 as a smoke test.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a failure is a crash
+
+use std::hint::black_box;
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use enlace_core::SystemClock;
+use enlace_hub::auth::{self, hash_password, PasswordCost};
+use enlace_hub::store::NewAgent;
+use enlace_hub::{Hub, HubConfig};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::Runtime;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+const CHEAP: PasswordCost = PasswordCost {
+    memory_kib: 64,
+    iterations: 1,
+};
+const PASSWORD: &str = "123456";
+const WAIT: Duration = Duration::from_secs(60);
+/// Login clients running at once in the parallel login benchmark.
+const LOGIN_CLIENTS: usize = 4;
+/// Stream handshakes in flight at once while connecting the N clients.
+const CONNECTING: usize = 64;
+/// Set (to the hub's address) when this binary runs as the stream client process.
+const CLIENTS_ENV: &str = "ENLACE_HUB_BENCH_CLIENTS";
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn user(i: usize) -> String {
+    format!("{:07}", 2_000_000 + i)
+}
+
+/// A hub serving on a free loopback port; dropping it stops the server.
+struct Server {
+    addr: SocketAddr,
+    hub: Hub,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    async fn start(dir: &Path) -> Server {
+        let config = HubConfig {
+            listen: "127.0.0.1:0".into(),
+            database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+            ..HubConfig::default()
+        };
+        let hub = Hub::open(config, Arc::new(SystemClock)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        self.hub.store().close().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Inserts agents `0..n` (users from [`user`]) with one shared password hash.
+async fn add_agents(hub: &Hub, n: usize, hash: &str) -> Vec<i64> {
+    let now = hub.now();
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = user(i);
+        let extension = format!("{}", 10_000 + i);
+        let id = hub
+            .store()
+            .insert_agent(
+                &NewAgent {
+                    user: &user,
+                    password_hash: hash,
+                    name: &format!("Agente {i}"),
+                    extension: &extension,
+                    queues: &[],
+                    supervisor: false,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logins
+
+/// `POST /api/v1/sessions` over a fresh connection, as a desktop does it; returns the status.
+async fn http_login(addr: SocketAddr, user: &str) -> u16 {
+    let body = json!({"user": user, "password": PASSWORD}).to_string();
+    let request = format!(
+        "POST /api/v1/sessions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await.unwrap();
+    let text = String::from_utf8_lossy(&reply);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn bench_logins(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let server = rt.block_on(Server::start(dir.path()));
+    let cost = server.hub.config().password_cost();
+    assert_eq!(cost, PasswordCost::default(), "production cost");
+    let hash = hash_password(PASSWORD, cost).unwrap();
+    rt.block_on(add_agents(&server.hub, LOGIN_CLIENTS, &hash));
+    let addr = server.addr;
+    assert_eq!(rt.block_on(http_login(addr, &user(0))), 201);
+    eprintln!(
+        "logins: argon2id {} KiB, {} passes (HubConfig::default())",
+        cost.memory_kib, cost.iterations
+    );
+
+    let mut group = c.benchmark_group("login");
+    group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("http_post_sessions", |b| {
+        b.iter(|| assert_eq!(rt.block_on(http_login(addr, &user(0))), 201))
+    });
+    group.bench_function(format!("http_post_sessions_{LOGIN_CLIENTS}_clients"), |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let started = Instant::now();
+                let clients: Vec<_> = (0..LOGIN_CLIENTS)
+                    .map(|k| {
+                        // Spread `iters` logins over the clients, one user each (logins of one
+                        // user are serialized by the hub on purpose).
+                        let share = iters / LOGIN_CLIENTS as u64
+                            + u64::from((k as u64) < iters % LOGIN_CLIENTS as u64);
+                        let user = user(k);
+                        tokio::spawn(async move {
+                            for _ in 0..share {
+                                assert_eq!(http_login(addr, &user).await, 201);
+                            }
+                        })
+                    })
+                    .collect();
+                for client in clients {
+                    client.await.unwrap();
+                }
+                started.elapsed()
+            })
+        })
+    });
+    let hub = server.hub.clone();
+    group.bench_function("hub_login_without_http", |b| {
+        b.iter(|| {
+            rt.block_on(hub.login(&user(1), PASSWORD, "127.0.0.1"))
+                .unwrap()
+        })
+    });
+    group.bench_function("argon2_verify_password", |b| {
+        b.iter(|| assert!(auth::verify_password(black_box(PASSWORD), &hash)))
+    });
+    group.finish();
+    rt.block_on(server.shutdown());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out
+
+/// What the client process reports for each event it reads: (sequence number, when it was
+/// read in ns since the Unix epoch — the wall clock is the one both processes share).
+type Seen = (u64, u128);
+
+fn unix_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// One stream client: connects, then reports every event's `seq` until the stream ends.
+async fn client(
+    addr: SocketAddr,
+    token: String,
+    connected: std_mpsc::Sender<()>,
+    seen: std_mpsc::Sender<Seen>,
+    permits: Arc<tokio::sync::Semaphore>,
+) {
+    let mut request = format!("ws://{addr}/api/v1/stream?after=0")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let permit = permits.acquire().await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .expect("stream handshake");
+    drop(permit);
+    let _ = connected.send(());
+    // Reading also answers the hub's pings (tungstenite queues and flushes the pongs).
+    while let Some(Ok(message)) = ws.next().await {
+        if let Message::Text(text) = message {
+            let at = unix_nanos();
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if let Some(seq) = event["seq"].as_u64() {
+                if seen.send((seq, at)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The client process (this binary re-run with [`CLIENTS_ENV`] = the hub's address): reads one
+/// session token per line on stdin, opens one stream per token, prints `ready` once all are
+/// connected, then `<seq> <unix ns>` per event read. It ends when the hub closes the streams
+/// (or the parent kills it).
+fn client_process(addr: &str) {
+    let addr: SocketAddr = addr.parse().expect("hub address");
+    let tokens: Vec<String> = std::io::stdin()
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let n = tokens.len();
+    let rt = runtime();
+    let (connected_tx, connected) = std_mpsc::channel();
+    let (seen_tx, seen) = std_mpsc::channel::<Seen>();
+    let permits = Arc::new(tokio::sync::Semaphore::new(CONNECTING));
+    for token in tokens {
+        rt.spawn(client(
+            addr,
+            token,
+            connected_tx.clone(),
+            seen_tx.clone(),
+            permits.clone(),
+        ));
+    }
+    drop((connected_tx, seen_tx));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for _ in 0..n {
+        connected.recv().expect("every stream connects");
+    }
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    // Write as they come; flush whenever nothing more is waiting.
+    while let Ok((seq, at)) = seen.recv() {
+        writeln!(out, "{seq} {at}").unwrap();
+        while let Ok((seq, at)) = seen.try_recv() {
+            writeln!(out, "{seq} {at}").unwrap();
+        }
+        if out.flush().is_err() {
+            break;
+        }
+    }
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// The running client process; dropping it kills it (by its PID) and reaps it.
+struct ClientProcess {
+    child: std::process::Child,
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the client process with `tokens`; returns it, a `ready` signal and the reports.
+fn spawn_clients(
+    addr: SocketAddr,
+    tokens: &[String],
+) -> (
+    ClientProcess,
+    std_mpsc::Receiver<()>,
+    std_mpsc::Receiver<Seen>,
+) {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CLIENTS_ENV, addr.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let process = ClientProcess { child };
+    let text: String = tokens.iter().map(|t| format!("{t}\n")).collect();
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    let (ready_tx, ready) = std_mpsc::channel();
+    let (seen_tx, seen) = std_mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if line == "ready" {
+                let _ = ready_tx.send(());
+                continue;
+            }
+            let mut parts = line.split(' ');
+            let seq = parts.next().and_then(|s| s.parse().ok());
+            let at = parts.next().and_then(|s| s.parse().ok());
+            if let (Some(seq), Some(at)) = (seq, at) {
+                if seen_tx.send((seq, at)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (process, ready, seen)
+}
+
+fn payload(seq: u64) -> Map<String, Value> {
+    // About the size of a real agent_state event.
+    json!({
+        "seq": seq,
+        "state": "paused",
+        "reasonId": 3,
+        "reasonName": "Baño",
+        "since": 1_767_225_600_000_i64,
+        "budgetSeconds": 900,
+    })
+    .as_object()
+    .cloned()
+    .unwrap()
+}
+
+struct Percentiles {
+    samples: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn percentiles(mut times: Vec<Duration>) -> Percentiles {
+    times.sort_unstable();
+    let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    Percentiles {
+        samples: times.len(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+fn print_row(n: usize, what: &str, p: &Percentiles) {
+    eprintln!(
+        "{n:>7} {what:<34} {:>8} {:>10.2?} {:>10.2?} {:>10.2?}",
+        p.samples, p.p50, p.p99, p.max
+    );
+}
+
+/// Publishes one event (broadcast when `agent` is `None`) and waits for `expect` deliveries;
+/// returns the latency of each delivery and the time until the last one.
+fn publish(
+    hub_rt: &Runtime,
+    hub: &Hub,
+    seen: &std_mpsc::Receiver<Seen>,
+    seq: u64,
+    agent: Option<i64>,
+    expect: usize,
+) -> (Vec<Duration>, Duration) {
+    let kind = if agent.is_some() {
+        "agent_state"
+    } else {
+        "bench_broadcast"
+    };
+    let published = unix_nanos();
+    hub_rt
+        .block_on(hub.events().append(agent, kind, payload(seq), hub.now()))
+        .unwrap();
+    let mut latencies = Vec::with_capacity(expect);
+    while latencies.len() < expect {
+        let (got, at) = seen
+            .recv_timeout(WAIT)
+            .expect("every stream gets the event");
+        assert_eq!(got, seq, "events arrive in order, one at a time");
+        let nanos = u64::try_from(at.saturating_sub(published)).unwrap_or(u64::MAX);
+        latencies.push(Duration::from_nanos(nanos));
+    }
+    let last = latencies.iter().max().copied().unwrap_or_default();
+    (latencies, last)
+}
+
+fn fan_out(n: usize, broadcasts: u64, targeted: u64) {
+    let needed = n + 100;
+    if let Some(limit) = open_files_limit() {
+        if limit < needed {
+            eprintln!(
+                "{n:>7} skipped: needs ~{needed} open files, `ulimit -n` is {limit} \
+                 (raise it, e.g. `ulimit -n 65536` or `prlimit --nofile=65536`, and run again)"
+            );
+            return;
+        }
+    }
+    // The clients run in a child process (2-thread runtime, like the hub's), so each process
+    // holds N sockets; on a 2-core machine they still share the cores.
+    let hub_rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Instant::now();
+    let server = hub_rt.block_on(Server::start(dir.path()));
+    let hub = server.hub.clone();
+    let hash = hash_password(PASSWORD, CHEAP).unwrap();
+    let agents = hub_rt.block_on(add_agents(&hub, n, &hash));
+    let now = hub.now();
+    let expires = now + 3_600_000;
+    let tokens: Vec<String> = agents
+        .iter()
+        .map(|&id| {
+            let token = auth::new_token().unwrap();
+            hub_rt
+                .block_on(hub.store().insert_session(
+                    &auth::token_hash(&token),
+                    id,
+                    now,
+                    expires,
+                    "127.0.0.1",
+                ))
+                .unwrap();
+            token
+        })
+        .collect();
+    let stored = setup.elapsed();
+
+    let connecting = Instant::now();
+    let (clients, ready, seen) = spawn_clients(server.addr, &tokens);
+    ready.recv_timeout(WAIT).expect("every stream connects");
+    // A first broadcast every stream must receive: after it, every server-side stream has
+    // subscribed to the live broadcast (not measured).
+    publish(&hub_rt, &hub, &seen, 0, None, n);
+    eprintln!(
+        "{n:>7} streams: agents + sessions stored in {stored:.1?}, streams connected in {:.1?}",
+        connecting.elapsed()
+    );
+
+    let mut each = Vec::new();
+    let mut all = Vec::new();
+    for seq in 1..=broadcasts {
+        let (latencies, last) = publish(&hub_rt, &hub, &seen, seq, None, n);
+        each.extend(latencies);
+        all.push(last);
+    }
+    let mut one = Vec::new();
+    for k in 0..targeted {
+        let seq = broadcasts + 1 + k;
+        // Spread over the agents (a stride coprime with most N).
+        let agent = agents[(k as usize * 7_919) % agents.len()];
+        let (latencies, _) = publish(&hub_rt, &hub, &seen, seq, Some(agent), 1);
+        one.extend(latencies);
+    }
+    print_row(n, "broadcast: each delivery", &percentiles(each));
+    print_row(n, "broadcast: last of N delivered", &percentiles(all));
+    print_row(n, "per-agent event: its one stream", &percentiles(one));
+
+    hub_rt.block_on(server.shutdown());
+    drop(clients);
+    hub_rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+fn bench_fan_out(benchmarking: bool) {
+    let sizes: Vec<usize> = if benchmarking {
+        std::env::var("HUB_BENCH_STREAMS")
+            .unwrap_or_else(|_| "1000,10000".into())
+            .split(',')
+            .filter_map(|s| s.trim().replace('_', "").parse().ok())
+            .collect()
+    } else {
+        vec![20]
+    };
+    eprintln!(
+        "fan-out (publish → text frame read by the client, loopback, {} cores)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    eprintln!(
+        "{:>7} {:<34} {:>8} {:>10} {:>10} {:>10}",
+        "N", "", "samples", "p50", "p99", "max"
+    );
+    for n in sizes {
+        let (broadcasts, targeted) = match (benchmarking, n) {
+            (false, _) => (2, 2),
+            (true, n) if n >= 5_000 => (20, 100),
+            (true, _) => (50, 200),
+        };
+        fan_out(n, broadcasts, targeted);
+    }
+}
+
+fn main() {
+    if let Ok(addr) = std::env::var(CLIENTS_ENV) {
+        client_process(&addr);
+        return;
+    }
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let mut criterion = Criterion::default().configure_from_args();
+    bench_logins(&mut criterion);
+    criterion.final_summary();
+    bench_fan_out(benchmarking);
+}
