@@ -486,7 +486,12 @@ fn agent_logs_in_takes_a_pbx_call_pauses_and_leaves_with_salida() {
     let runtime = tokio::runtime::Runtime::new().or_fail("tokio runtime");
     let pbx = std::sync::Arc::new(enlace_sandbox::AmiDouble::start().or_fail("the AMI double"));
     let data = tempfile::tempdir().or_fail("hub data dir");
-    let url = runtime.block_on(start_hub(data.path(), &pbx));
+    let hub = runtime.block_on(enlace_hub::testing::TestHub::start(
+        data.path(),
+        Some(pbx.addr()),
+        std::sync::Arc::new(enlace_core::SystemClock),
+    ));
+    let url = hub.url();
 
     let env = AppEnv::new().or_fail("app data dir");
     let s = start(&env);
@@ -588,6 +593,7 @@ fn agent_logs_in_takes_a_pbx_call_pauses_and_leaves_with_salida() {
         "left the queue"
     );
     drop(s);
+    drop(hub);
     drop(runtime);
 }
 
@@ -596,64 +602,4 @@ fn queue_actions(pbx: &enlace_sandbox::AmiDouble, name: &str) -> Vec<Vec<(String
         .into_iter()
         .filter(|a| a.iter().any(|(k, v)| k == "Action" && v == name))
         .collect()
-}
-
-/// A hub serving on a free loopback port with one agent in queue `support`, Baño and Salida.
-async fn start_hub(dir: &std::path::Path, pbx: &enlace_sandbox::AmiDouble) -> String {
-    use enlace_hub::auth::{hash_password, PasswordCost};
-    let cheap = PasswordCost {
-        memory_kib: 64,
-        iterations: 1,
-    };
-    let config = enlace_hub::HubConfig {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
-        password_memory_kib: cheap.memory_kib,
-        password_iterations: cheap.iterations,
-        ami: Some(enlace_hub::config::AmiSettings {
-            addr: pbx.addr().to_string(),
-            username: "ami".into(),
-            secret: "amisecret".into(),
-            interface_template: "PJSIP/{extension}".into(),
-            dial_context: "from-internal".into(),
-            originate_timeout_seconds: 5,
-        }),
-        ..enlace_hub::HubConfig::default()
-    };
-    let clock = std::sync::Arc::new(enlace_core::SystemClock);
-    let hub = enlace_hub::Hub::open(config, clock)
-        .await
-        .or_fail("open the hub");
-    let hash = hash_password("123456", cheap).or_fail("hash");
-    let now = 1_767_225_600_000;
-    hub.store()
-        .insert_agent(
-            &enlace_hub::store::NewAgent {
-                user: "1234567",
-                password_hash: &hash,
-                name: "Ana",
-                extension: "1001",
-                queues: &["support".to_string()],
-                supervisor: false,
-            },
-            now,
-        )
-        .await
-        .or_fail("agent");
-    for (name, budget, exit) in [("Baño", Some(900), false), ("Salida", None, true)] {
-        hub.store()
-            .insert_pause_reason(name, budget, exit, now)
-            .await
-            .or_fail("pause reason");
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .or_fail("bind");
-    let addr = listener.local_addr().or_fail("addr");
-    tokio::spawn(enlace_hub::api::serve(
-        hub,
-        listener,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
 }

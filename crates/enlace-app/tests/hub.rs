@@ -4,26 +4,18 @@
 //! logging in, receiving a PBX call on the hub line, pausing (the PBX gets QueuePause with the
 //! reason), unpausing and leaving with Salida (QueueRemove, session ended).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use enlace_app::{App, AppOptions, DomainEvent, Host, LineKind};
 use enlace_core::{CallDirection, CallStatus, ErrorCode, SystemClock};
-use enlace_hub::auth::{hash_password, PasswordCost};
-use enlace_hub::config::AmiSettings;
-use enlace_hub::store::NewAgent;
-use enlace_hub::{Hub, HubConfig};
+use enlace_hub::testing::TestHub;
 use enlace_hub_client::AgentStateKind;
 use enlace_sandbox::{AmiDouble, AmiScenario};
 use enlace_secrets::{SecretStore, Sensitive};
 use enlace_store::Store;
 use tokio::sync::mpsc;
 
-const CHEAP: PasswordCost = PasswordCost {
-    memory_kib: 64,
-    iterations: 1,
-};
 const WAIT: Duration = Duration::from_secs(20);
 
 struct TestHost(mpsc::UnboundedSender<DomainEvent>);
@@ -35,74 +27,6 @@ impl Host for TestHost {
 
     fn open_url(&self, _url: &str) -> Result<(), String> {
         Err("no browser here".into())
-    }
-}
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-async fn hub(dir: &std::path::Path, double: &AmiDouble) -> Server {
-    let config = HubConfig {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
-        password_memory_kib: CHEAP.memory_kib,
-        password_iterations: CHEAP.iterations,
-        ami: Some(AmiSettings {
-            addr: double.addr().to_string(),
-            username: "ami".into(),
-            secret: "amisecret".into(),
-            interface_template: "PJSIP/{extension}".into(),
-            dial_context: "from-internal".into(),
-            originate_timeout_seconds: 5,
-        }),
-        ..HubConfig::default()
-    };
-    let hub = Hub::open(config, Arc::new(SystemClock)).await.unwrap();
-    let hash = hash_password("123456", CHEAP).unwrap();
-    let now = 1_767_225_600_000;
-    hub.store()
-        .insert_agent(
-            &NewAgent {
-                user: "1234567",
-                password_hash: &hash,
-                name: "Ana",
-                extension: "1001",
-                queues: &["support".to_string()],
-                supervisor: false,
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    hub.store()
-        .insert_pause_reason("Baño", Some(900), false, now)
-        .await
-        .unwrap();
-    hub.store()
-        .insert_pause_reason("Salida", None, true, now)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(enlace_hub::api::serve(hub, listener, async move {
-        let _ = stopped.await;
-    }));
-    Server {
-        addr,
-        stop: Some(stop),
-        _task: task,
     }
 }
 
@@ -141,7 +65,7 @@ fn field<'a>(action: &'a [(String, String)], key: &str) -> Option<&'a str> {
 async fn login_take_a_pbx_call_pause_unpause_and_leave_with_salida() {
     let dir = tempfile::tempdir().unwrap();
     let double = Arc::new(AmiDouble::start().unwrap());
-    let server = hub(dir.path(), &double).await;
+    let server = TestHub::start(dir.path(), Some(double.addr()), Arc::new(SystemClock)).await;
     let (tx, mut events) = mpsc::unbounded_channel();
     let secrets = SecretStore::in_memory();
     let app = App::start(
@@ -155,7 +79,7 @@ async fn login_take_a_pbx_call_pause_unpause_and_leave_with_salida() {
     )
     .await
     .unwrap();
-    let url = format!("http://{}", server.addr);
+    let url = server.url();
 
     // Input is checked before anything is sent; a wrong password is the hub's answer.
     let err = app

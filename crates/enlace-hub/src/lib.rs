@@ -22,6 +22,7 @@ pub mod error;
 pub mod events;
 pub mod pbx;
 pub mod store;
+pub mod testing;
 pub mod tls;
 
 use std::collections::HashSet;
