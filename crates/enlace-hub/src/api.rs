@@ -361,7 +361,8 @@ async fn stream(
 }
 
 /// Sends the log after `after`, then live events, without gaps or duplicates: subscribe first,
-/// replay from the log, then skip live events whose id was already sent.
+/// replay from the log, then skip live events whose id was already sent. The live channel
+/// carries only events visible to this stream, in id order.
 async fn run_stream(
     hub: Hub,
     authed: Authed,
@@ -371,12 +372,13 @@ async fn run_stream(
     let (mut tx, mut rx) = socket.split();
     let me = authed.agent.id;
     let supervisor = authed.agent.supervisor;
-    let mut live = hub.events().subscribe();
+    // Only this agent's channel: the stream wakes for events it will send, not for everyone's.
+    let mut live = hub.events().subscribe(me, supervisor);
     let mut stopping = hub.stopping();
     let mut last = after;
     let send_err = |e: axum::Error| HubError::Internal(format!("stream send: {e}"));
 
-    // Replays the log after `last`; used at start and after lagging behind the broadcast.
+    // Replays the log after `last`; used at start and after lagging behind the live channel.
     async fn replay(
         hub: &Hub,
         last: &mut i64,
@@ -428,13 +430,14 @@ async fn run_stream(
     loop {
         tokio::select! {
             received = live.recv() => match received {
-                Ok(event) => {
+                Ok(live) => {
+                    let event = &live.event;
                     if event.id <= last {
                         continue;
                     }
                     last = event.id;
                     if event.visible_to(me, supervisor) {
-                        tx.send(Message::Text(event.to_json().to_string().into())).await.map_err(send_err)?;
+                        tx.send(Message::Text(live.text.clone())).await.map_err(send_err)?;
                         let ended = event.agent_id == Some(me)
                             && event.event_type == "agent_state"
                             && event.payload.get("state").and_then(Value::as_str) == Some("logged_out");

@@ -1,19 +1,35 @@
 //! The durable event log and its in-process fan-out.
 //!
-//! Every event is written to the `events` table (increasing id) and then broadcast, both under
-//! one lock so the broadcast order equals the id order: a stream that subscribes first, replays
+//! Every event is written to the `events` table (increasing id) and then published, both under
+//! one lock so the publication order equals the id order: a stream that subscribes first, replays
 //! the log after the client's last id and then skips ids it already sent has neither gaps nor
-//! duplicates. A subscriber that lags behind the broadcast re-reads the log.
+//! duplicates. A subscriber that lags behind its channel re-reads the log.
+//!
+//! Fan-out is per connected agent, so a stream only wakes for events it will send: each agent
+//! with at least one open stream has one channel (created by [`EventLog::subscribe`], removed
+//! when its last [`Subscription`] is dropped) carrying exactly the events visible to it
+//! ([`Event::visible_to`]): its own, the broadcasts (`agent_id` `None`) and, for a supervisor,
+//! every agent's [`SUPERVISOR_TYPES`]. One channel per stream key keeps a single, id-ordered
+//! source per stream, which the de-duplication by id relies on. To route a new kind of event,
+//! change [`Event::visible_to`] and [`Routes::publish`] together.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, PoisonError, Weak};
 
+use axum::extract::ws::Utf8Bytes;
 use serde_json::{Map, Value};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, Mutex};
 
 use crate::store::{EventRow, Store, StoreError};
 
 /// Event types a supervisor receives for every agent.
 const SUPERVISOR_TYPES: &[&str] = &["agent_state", "pause_budget_exceeded"];
+/// Buffered events per agent channel. Small because there is one per connected agent (the ring
+/// is allocated up front); a stream that falls further behind re-reads the log.
+const AGENT_CAPACITY: usize = 64;
+/// Buffered events per supervisor channel: they carry every agent's state changes.
+const SUPERVISOR_CAPACITY: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -64,19 +80,139 @@ impl Event {
     }
 }
 
+/// A published event with its wire text, serialized once however many streams send it.
+#[derive(Debug)]
+pub struct Live {
+    pub event: Arc<Event>,
+    /// [`Event::to_json`] as text; cloning it shares the bytes.
+    pub text: Utf8Bytes,
+}
+
+impl Live {
+    fn new(event: Arc<Event>) -> Live {
+        let text = Utf8Bytes::from(event.to_json().to_string());
+        Live { event, text }
+    }
+}
+
+/// The live channels, keyed by agent id; supervisors apart so their events reach only them.
+#[derive(Debug, Default)]
+struct Routes {
+    agents: HashMap<i64, broadcast::Sender<Arc<Live>>>,
+    supervisors: HashMap<i64, broadcast::Sender<Arc<Live>>>,
+}
+
+impl Routes {
+    fn map(&mut self, supervisor: bool) -> &mut HashMap<i64, broadcast::Sender<Arc<Live>>> {
+        if supervisor {
+            &mut self.supervisors
+        } else {
+            &mut self.agents
+        }
+    }
+
+    /// Sends `event` to every channel whose agent can see it (no receivers is fine: the log
+    /// has it).
+    fn publish(&self, live: &Arc<Live>) {
+        let event = &live.event;
+        match event.agent_id {
+            None => {
+                for tx in self.agents.values().chain(self.supervisors.values()) {
+                    let _ = tx.send(live.clone());
+                }
+            }
+            Some(agent) => {
+                if let Some(tx) = self.agents.get(&agent) {
+                    let _ = tx.send(live.clone());
+                }
+                if SUPERVISOR_TYPES.contains(&event.event_type.as_str()) {
+                    for tx in self.supervisors.values() {
+                        let _ = tx.send(live.clone());
+                    }
+                } else if let Some(tx) = self.supervisors.get(&agent) {
+                    let _ = tx.send(live.clone());
+                }
+            }
+        }
+    }
+}
+
+fn subscribe(routes: &Arc<SyncMutex<Routes>>, agent_id: i64, supervisor: bool) -> Subscription {
+    let capacity = if supervisor {
+        SUPERVISOR_CAPACITY
+    } else {
+        AGENT_CAPACITY
+    };
+    let rx = lock(routes)
+        .map(supervisor)
+        .entry(agent_id)
+        .or_insert_with(|| broadcast::channel(capacity).0)
+        .subscribe();
+    Subscription {
+        rx: Some(rx),
+        routes: Arc::downgrade(routes),
+        agent_id,
+        supervisor,
+    }
+}
+
+fn lock(routes: &SyncMutex<Routes>) -> MutexGuard<'_, Routes> {
+    // The critical sections cannot leave the maps inconsistent: recover from poisoning.
+    routes.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The live events of one stream, in id order; dropping it unsubscribes (and removes the
+/// agent's channel when it was the last stream of that agent).
+#[derive(Debug)]
+pub struct Subscription {
+    rx: Option<broadcast::Receiver<Arc<Live>>>,
+    routes: Weak<SyncMutex<Routes>>,
+    agent_id: i64,
+    supervisor: bool,
+}
+
+impl Subscription {
+    /// The next event; `Lagged` when this stream fell behind its channel (re-read the log),
+    /// `Closed` when the event log is gone.
+    pub async fn recv(&mut self) -> Result<Arc<Live>, RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => Err(RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let Some(routes) = self.routes.upgrade() else {
+            return;
+        };
+        let mut routes = lock(&routes);
+        // Drop the receiver under the lock so the count below is exact against concurrent
+        // subscribes and drops of the same agent.
+        self.rx = None;
+        let map = routes.map(self.supervisor);
+        if map
+            .get(&self.agent_id)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            map.remove(&self.agent_id);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct EventLog {
     store: Store,
-    tx: broadcast::Sender<Arc<Event>>,
+    routes: Arc<SyncMutex<Routes>>,
     write: Mutex<()>,
 }
 
 impl EventLog {
     pub fn new(store: Store) -> EventLog {
-        let (tx, _) = broadcast::channel(1024);
         EventLog {
             store,
-            tx,
+            routes: Arc::default(),
             write: Mutex::new(()),
         }
     }
@@ -102,13 +238,16 @@ impl EventLog {
             at,
             payload,
         });
-        // No receivers is fine: the log has it.
-        let _ = self.tx.send(event.clone());
+        // Serialized outside the routes lock (still under the write lock, so in id order).
+        let live = Arc::new(Live::new(event.clone()));
+        lock(&self.routes).publish(&live);
         Ok(event)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.tx.subscribe()
+    /// Live events visible to a stream of `agent_id` (a supervisor or not), from now on.
+    /// Subscribe before replaying the log, then skip ids already sent.
+    pub fn subscribe(&self, agent_id: i64, supervisor: bool) -> Subscription {
+        subscribe(&self.routes, agent_id, supervisor)
     }
 
     /// Up to `limit` events after `after`, oldest first.
@@ -127,8 +266,12 @@ mod tests {
     use super::*;
 
     fn event(agent: Option<i64>, kind: &str) -> Event {
+        event_with_id(1, agent, kind)
+    }
+
+    fn event_with_id(id: i64, agent: Option<i64>, kind: &str) -> Event {
         Event {
-            id: 1,
+            id,
             agent_id: agent,
             event_type: kind.into(),
             at: 0,
@@ -153,5 +296,91 @@ mod tests {
         let json = e.to_json();
         assert_eq!(json["id"], 1);
         assert_eq!(json["state"], "available");
+        // The text streams send is this same wire form.
+        let sent: Value = serde_json::from_str(&live(e).text).unwrap();
+        assert_eq!(sent, json);
+    }
+
+    fn live(e: Event) -> Arc<Live> {
+        Arc::new(Live::new(Arc::new(e)))
+    }
+
+    /// Ids waiting in a subscription, without blocking.
+    fn pending(sub: &mut Subscription) -> Vec<i64> {
+        let mut ids = Vec::new();
+        while let Some(Ok(e)) = sub.rx.as_mut().map(|rx| rx.try_recv()) {
+            ids.push(e.event.id);
+        }
+        ids
+    }
+
+    #[test]
+    fn channels_carry_exactly_the_visible_events_in_id_order() {
+        let routes = Arc::new(SyncMutex::new(Routes::default()));
+        let mut three = subscribe(&routes, 3, false);
+        let mut four = subscribe(&routes, 4, false);
+        let mut boss = subscribe(&routes, 9, true);
+        let events = [
+            event_with_id(1, None, "notice"),
+            event_with_id(2, Some(3), "call_ringing"),
+            event_with_id(3, Some(4), "agent_state"),
+            event_with_id(4, Some(9), "call_ringing"),
+            event_with_id(5, Some(3), "pause_budget_exceeded"),
+            event_with_id(6, Some(4), "call_ringing"),
+        ];
+        for e in &events {
+            lock(&routes).publish(&live(e.clone()));
+        }
+        for (sub, me, supervisor) in [
+            (&mut three, 3, false),
+            (&mut four, 4, false),
+            (&mut boss, 9, true),
+        ] {
+            let expected: Vec<i64> = events
+                .iter()
+                .filter(|e| e.visible_to(me, supervisor))
+                .map(|e| e.id)
+                .collect();
+            assert_eq!(pending(sub), expected, "agent {me}");
+        }
+    }
+
+    #[test]
+    fn channel_lives_while_any_stream_of_the_agent_does() {
+        let routes = Arc::new(SyncMutex::new(Routes::default()));
+        let first = subscribe(&routes, 3, false);
+        let mut second = subscribe(&routes, 3, false);
+        let boss = subscribe(&routes, 3, true);
+        assert_eq!(lock(&routes).agents.len(), 1);
+        assert_eq!(lock(&routes).supervisors.len(), 1);
+        drop(first);
+        assert_eq!(lock(&routes).agents.len(), 1);
+        lock(&routes).publish(&live(event_with_id(7, Some(3), "call_ringing")));
+        assert_eq!(pending(&mut second), vec![7]);
+        drop(second);
+        assert!(lock(&routes).agents.is_empty());
+        drop(boss);
+        assert!(lock(&routes).supervisors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn lagging_stream_is_told_and_closed_log_ends_it() {
+        let routes = Arc::new(SyncMutex::new(Routes::default()));
+        let mut sub = subscribe(&routes, 3, false);
+        for id in 0..(AGENT_CAPACITY as i64 + 5) {
+            lock(&routes).publish(&live(event_with_id(id, Some(3), "call_ringing")));
+        }
+        assert!(matches!(sub.recv().await, Err(RecvError::Lagged(5))));
+        drop(routes);
+        // Buffered events drain, then the stream sees the end.
+        let mut rest = 0;
+        loop {
+            match sub.recv().await {
+                Ok(_) => rest += 1,
+                Err(RecvError::Closed) => break,
+                Err(RecvError::Lagged(n)) => panic!("lagged again by {n}"),
+            }
+        }
+        assert_eq!(rest, AGENT_CAPACITY);
     }
 }

@@ -5,7 +5,7 @@
 //! Layout (one concern per module):
 //! - [`store`] owns ALL SQL (sqlx, embedded migrations, portable statements);
 //! - [`auth`] logins, sessions, throttling; [`agents`] the agent state machine and budgets;
-//! - [`events`] the durable log + broadcast; [`pbx`] the AMI connector;
+//! - [`events`] the durable log + per-agent fan-out; [`pbx`] the AMI connector;
 //! - [`api`] the axum HTTP/WebSocket surface; [`cli`] the `enlace-hub` commands;
 //! - [`config`] the `enlace-hub.toml` file; [`tls`] the rustls listener.
 //!
