@@ -201,9 +201,6 @@ impl<H: Host> App<H> {
                 };
                 slots.insert(crm, slot);
             }
-            if keyring.is_ok() && !slots.is_empty() {
-                keyring = Ok(());
-            }
             Ok((slots, keyring))
         })
         .await;

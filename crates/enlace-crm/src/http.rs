@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use enlace_core::Crm;
 use serde::de::DeserializeOwned;
 
 use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
@@ -223,6 +224,22 @@ impl Reply {
     /// Retry-After or the default back-off.
     pub fn retry_after_or_default(&self) -> Duration {
         self.retry_after.unwrap_or(DEFAULT_RETRY_AFTER)
+    }
+
+    /// The rate-limit error of `crm` for this reply (its `Retry-After`, or the default wait).
+    pub fn rate_limited(&self, crm: Crm) -> CrmError {
+        CrmError::RateLimited {
+            crm,
+            retry_after: self.retry_after_or_default(),
+        }
+    }
+
+    /// `Err` with [`Reply::rate_limited`] when the reply is a 429.
+    pub fn check_rate_limit(&self, crm: Crm) -> Result<(), CrmError> {
+        if self.status == 429 {
+            return Err(self.rate_limited(crm));
+        }
+        Ok(())
     }
 }
 

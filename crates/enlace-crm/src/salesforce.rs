@@ -101,12 +101,7 @@ fn token_call(
     let url = format!("{}/services/oauth2/token", base(login_host));
     let reply = http.post(&url, None, Body::Form(form))?;
     reply.check_common()?;
-    if reply.status == 429 {
-        return Err(CrmError::RateLimited {
-            crm: Crm::Salesforce,
-            retry_after: reply.retry_after_or_default(),
-        });
-    }
+    reply.check_rate_limit(Crm::Salesforce)?;
     let parsed: TokenReply = reply.json()?;
     if let Some(error) = parsed.error.as_deref() {
         return Err(oauth_error(
@@ -362,10 +357,7 @@ pub(crate) fn revoke(
         return match error.as_str() {
             // Already revoked or expired: nothing left to revoke.
             "invalid_token" => Ok(()),
-            _ if reply.status == 429 => Err(CrmError::RateLimited {
-                crm: Crm::Salesforce,
-                retry_after: reply.retry_after_or_default(),
-            }),
+            _ if reply.status == 429 => Err(reply.rate_limited(Crm::Salesforce)),
             _ => Err(CrmError::AuthFailed {
                 crm: Crm::Salesforce,
                 detail: format!("revoking failed (HTTP {} {error})", reply.status),
@@ -501,7 +493,7 @@ fn rest_error(reply: &Reply) -> CrmError {
     let first = first_value.and_then(|v| serde_json::from_value::<RestError>(v).ok());
     let Some(first) = first else {
         if reply.status == 429 {
-            return rate_limited(reply);
+            return reply.rate_limited(Crm::Salesforce);
         }
         return CrmError::bad_reply(
             &reply.host,
@@ -520,7 +512,7 @@ fn rest_error(reply: &Reply) -> CrmError {
         format!("Salesforce: {}", first.message)
     };
     match (reply.status, code) {
-        (429, _) | (403, "REQUEST_LIMIT_EXCEEDED") => rate_limited(reply),
+        (429, _) | (403, "REQUEST_LIMIT_EXCEEDED") => reply.rate_limited(Crm::Salesforce),
         (401, _) => CrmError::ReauthRequired {
             crm: Crm::Salesforce,
             detail: format!("{code}: {}", first.message),
@@ -566,13 +558,6 @@ fn rest_error(reply: &Reply) -> CrmError {
                 reply.status, first.message
             ),
         },
-    }
-}
-
-fn rate_limited(reply: &Reply) -> CrmError {
-    CrmError::RateLimited {
-        crm: Crm::Salesforce,
-        retry_after: reply.retry_after_or_default(),
     }
 }
 

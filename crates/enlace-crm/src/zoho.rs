@@ -237,12 +237,7 @@ fn token_call(
     let url = format!("{}/oauth/v2/token", base(server));
     let reply = http.post(&url, None, Body::Form(form))?;
     reply.check_common()?;
-    if reply.status == 429 {
-        return Err(CrmError::RateLimited {
-            crm: Crm::Zoho,
-            retry_after: reply.retry_after_or_default(),
-        });
-    }
+    reply.check_rate_limit(Crm::Zoho)?;
     let parsed: TokenReply = reply.json()?;
     // Zoho reports token errors in a 200: failure is "no access_token".
     if let Some(error) = parsed.error.as_deref() {
@@ -427,12 +422,7 @@ pub(crate) fn revoke(
     );
     let reply = http.post(&url, None, Body::Empty)?;
     reply.check_common()?;
-    if reply.status == 429 {
-        return Err(CrmError::RateLimited {
-            crm: Crm::Zoho,
-            retry_after: reply.retry_after_or_default(),
-        });
-    }
+    reply.check_rate_limit(Crm::Zoho)?;
     let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     let error = value
         .get("error")
@@ -480,10 +470,7 @@ fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
         format!("Zoho CRM: {} ({code}: {api_name})", text("message"))
     };
     match (status, code) {
-        (429, _) | (_, "TOO_MANY_REQUESTS" | "LIMIT_EXCEEDED") => CrmError::RateLimited {
-            crm: Crm::Zoho,
-            retry_after: reply.retry_after_or_default(),
-        },
+        (429, _) | (_, "TOO_MANY_REQUESTS" | "LIMIT_EXCEEDED") => reply.rate_limited(Crm::Zoho),
         (_, "INVALID_TOKEN" | "AUTHENTICATION_FAILURE" | "AUTHENTICATION_FAILED") | (401, _) => {
             CrmError::ReauthRequired {
                 crm: Crm::Zoho,
@@ -524,12 +511,7 @@ fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
 fn reply_error(reply: &Reply) -> CrmError {
     let value: Value = match serde_json::from_slice(&reply.body) {
         Ok(v) => v,
-        Err(_) if reply.status == 429 => {
-            return CrmError::RateLimited {
-                crm: Crm::Zoho,
-                retry_after: reply.retry_after_or_default(),
-            }
-        }
+        Err(_) if reply.status == 429 => return reply.rate_limited(Crm::Zoho),
         Err(_) => {
             return CrmError::bad_reply(
                 &reply.host,
