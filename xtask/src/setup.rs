@@ -54,6 +54,7 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "librsvg2-bin",
     "fonts-dejavu-core",
     "libglib2.0-bin",
+    "postgresql",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.

@@ -168,7 +168,7 @@ impl Hub {
     /// Login path: join the queues, become available.
     pub(crate) async fn log_in_agent(&self, agent: &AgentRow) -> Result<(), HubError> {
         let _guard = self.inner.state_lock.lock().await;
-        self.pbx().join_queues(agent).await;
+        self.pbx_join_queues(agent).await;
         self.record_state(agent, AgentState::Available { since: self.now() })
             .await?;
         Ok(())
@@ -183,7 +183,7 @@ impl Hub {
         ) {
             return Ok(());
         }
-        self.pbx().leave_queues(agent).await;
+        self.pbx_leave_queues(agent).await;
         self.record_state(agent, AgentState::LoggedOut { since: self.now() })
             .await?;
         Ok(())
@@ -211,7 +211,7 @@ impl Hub {
                     if matches!(current, AgentState::LoggedOut { .. }) {
                         return Err(HubError::SessionExpired);
                     }
-                    self.pbx().pause(agent, Some(&reason.name)).await?;
+                    self.pbx_pause(agent, Some(&reason.name)).await?;
                     return self
                         .record_state(
                             agent,
@@ -233,7 +233,7 @@ impl Hub {
                     AgentState::LoggedOut { .. } => Err(HubError::SessionExpired),
                     AgentState::Available { .. } | AgentState::OnCall { .. } => Ok(current),
                     AgentState::Paused { .. } => {
-                        self.pbx().pause(agent, None).await?;
+                        self.pbx_pause(agent, None).await?;
                         self.record_state(agent, AgentState::Available { since: self.now() })
                             .await
                     }
@@ -289,6 +289,7 @@ impl Hub {
                 "direction": if call.incoming { "incoming" } else { "outgoing" },
                 "otherNumber": call.other_number,
                 "otherName": call.other_name,
+                "localNumber": agent.extension,
                 "ringingAt": call.ringing_at,
                 "answeredAt": call.answered_at,
                 "endedAt": call.ended_at,

@@ -22,6 +22,10 @@ pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, default_value = "enlace-hub.toml")]
     pub config: PathBuf,
+    /// Database URL, overriding the file's `database_url`: `sqlite://path` or
+    /// `postgres://user@host:port/db` (several instances share one PostgreSQL database).
+    #[arg(long, global = true)]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,7 +38,11 @@ pub enum Command {
         dir: PathBuf,
     },
     /// Serves the API.
-    Serve,
+    Serve {
+        /// Address to listen on, overriding the file's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
     /// Manages agents.
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -43,7 +51,7 @@ pub enum Command {
     PauseReason(PauseReasonCommand),
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum AgentCommand {
     /// Adds an agent; prints its user and password (generated unless given).
     Add {
@@ -144,17 +152,32 @@ async fn hash(config: &HubConfig, password: &str) -> Result<String, CliError> {
         .map_err(CliError::from)
 }
 
+/// The configuration file with the command line's overrides.
+fn load(cli: &Cli) -> Result<HubConfig, CliError> {
+    let mut config = HubConfig::load(&cli.config)?;
+    if let Some(url) = &cli.database {
+        config.database_url = url.clone();
+    }
+    Ok(config)
+}
+
 /// Runs one command, writing its report to `out`.
 pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
-    match cli.command {
-        Command::Init { dir } => init(&dir, out).await,
-        Command::Serve => serve(&cli.config).await,
+    match &cli.command {
+        Command::Init { dir } => init(dir, cli.database.as_deref(), out).await,
+        Command::Serve { listen } => {
+            let mut config = load(&cli)?;
+            if let Some(listen) = listen {
+                config.listen = listen.clone();
+            }
+            serve(config, out).await
+        }
         Command::Agent(cmd) => {
-            let config = HubConfig::load(&cli.config)?;
-            agent(&config, cmd, out).await
+            let config = load(&cli)?;
+            agent(&config, cmd.clone(), out).await
         }
         Command::PauseReason(PauseReasonCommand::Add { name, budget }) => {
-            let config = HubConfig::load(&cli.config)?;
+            let config = load(&cli)?;
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 64 {
                 return Err(CliError::Usage(
@@ -162,7 +185,7 @@ pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError
                 ));
             }
             let budget = match budget {
-                Some(b) => Some(parse_budget(&b).ok_or_else(|| {
+                Some(b) => Some(parse_budget(b).ok_or_else(|| {
                     CliError::Usage(format!("invalid budget {b:?}: use e.g. 15m, 90s, 1h"))
                 })?),
                 None => None,
@@ -186,7 +209,11 @@ pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError
     }
 }
 
-async fn init(dir: &Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
+async fn init(
+    dir: &Path,
+    database: Option<&str>,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize()?;
     let config_path = dir.join("enlace-hub.toml");
@@ -197,7 +224,10 @@ async fn init(dir: &Path, out: &mut impl std::io::Write) -> Result<(), CliError>
         )));
     }
     let config = HubConfig {
-        database_url: format!("sqlite://{}", dir.join("enlace-hub.db").display()),
+        database_url: match database {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.join("enlace-hub.db").display()),
+        },
         ..HubConfig::default()
     };
     let store = open_store(&config).await?;
@@ -330,8 +360,7 @@ async fn agent(
     Ok(())
 }
 
-async fn serve(config_path: &Path) -> Result<(), CliError> {
-    let config = HubConfig::load(config_path)?;
+async fn serve(config: HubConfig, out: &mut impl std::io::Write) -> Result<(), CliError> {
     let tls = match &config.tls {
         Some(tls) => Some(
             crate::tls::acceptor(Path::new(&tls.cert), Path::new(&tls.key))
@@ -340,8 +369,12 @@ async fn serve(config_path: &Path) -> Result<(), CliError> {
         None => None,
     };
     let tcp = tokio::net::TcpListener::bind(&config.listen).await?;
-    tracing::info!(addr = %config.listen, tls = tls.is_some(), "serving");
     let hub = crate::Hub::open(config, Arc::new(SystemClock)).await?;
+    let addr = tcp.local_addr()?;
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    // Scripts (and the tests) learn the port from this line when listening on port 0.
+    writeln!(out, "listening on {addr}")?;
+    out.flush()?;
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
     };

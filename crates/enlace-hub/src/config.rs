@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct HubConfig {
     /// Address the HTTP API listens on.
     pub listen: String,
-    /// `sqlite://path/to/hub.db` (PostgreSQL is not supported yet).
+    /// `sqlite://path/to/hub.db` (one instance) or `postgres://user@host:port/db` (several
+    /// instances sharing one database; see `cluster`).
     pub database_url: String,
     /// Optional TLS certificate chain and private key (PEM files); HTTPS/WSS when set.
     pub tls: Option<TlsConfig>,

@@ -12,6 +12,11 @@
 //! every agent's [`SUPERVISOR_TYPES`]. One channel per stream key keeps a single, id-ordered
 //! source per stream, which the de-duplication by id relies on. To route a new kind of event,
 //! change [`Event::visible_to`] and [`Routes::publish`] together.
+//!
+//! With several instances (PostgreSQL) an instance does not publish what it appends: every
+//! instance, the writer included, publishes from the log ([`EventLog::catch_up`], woken by
+//! `NOTIFY` and by a periodic poll), reading past its cursor in id order, so all of them send
+//! the same events in the same order whichever instance wrote them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex, MutexGuard, PoisonError, Weak};
@@ -206,14 +211,60 @@ pub struct EventLog {
     store: Store,
     routes: Arc<SyncMutex<Routes>>,
     write: Mutex<()>,
+    /// `Some(last published id)` when events are published from the log (several instances),
+    /// `None` when [`EventLog::append`] publishes (one instance).
+    cursor: Option<Mutex<i64>>,
 }
 
+/// Events read from the log per query while catching up.
+const CATCH_UP_BATCH: i64 = 512;
+
 impl EventLog {
+    /// One instance: appends publish at once.
     pub fn new(store: Store) -> EventLog {
         EventLog {
             store,
             routes: Arc::default(),
             write: Mutex::new(()),
+            cursor: None,
+        }
+    }
+
+    /// Several instances: events are published by [`EventLog::catch_up`], after `last_id`.
+    pub fn following(store: Store, last_id: i64) -> EventLog {
+        EventLog {
+            cursor: Some(Mutex::new(last_id)),
+            ..EventLog::new(store)
+        }
+    }
+
+    /// Publishes the events appended (by any instance) since the last call, in id order.
+    /// Returns how many were published. Does nothing for a single instance.
+    pub async fn catch_up(&self) -> Result<usize, StoreError> {
+        let Some(cursor) = &self.cursor else {
+            return Ok(0);
+        };
+        let mut cursor = cursor.lock().await;
+        let mut published = 0;
+        loop {
+            let rows = self.store.events_after(*cursor, CATCH_UP_BATCH).await?;
+            let full = rows.len() as i64 == CATCH_UP_BATCH;
+            for row in rows {
+                let id = row.id;
+                match Event::from_row(row) {
+                    Ok(event) => {
+                        let live = Arc::new(Live::new(Arc::new(event)));
+                        lock(&self.routes).publish(&live);
+                        published += 1;
+                    }
+                    // Streams that replay the log skip it the same way.
+                    Err(e) => tracing::warn!(error = %e, "unreadable event skipped"),
+                }
+                *cursor = id;
+            }
+            if !full {
+                return Ok(published);
+            }
         }
     }
 
@@ -238,9 +289,11 @@ impl EventLog {
             at,
             payload,
         });
-        // Serialized outside the routes lock (still under the write lock, so in id order).
-        let live = Arc::new(Live::new(event.clone()));
-        lock(&self.routes).publish(&live);
+        if self.cursor.is_none() {
+            // Serialized outside the routes lock (still under the write lock, so in id order).
+            let live = Arc::new(Live::new(event.clone()));
+            lock(&self.routes).publish(&live);
+        }
         Ok(event)
     }
 

@@ -6,6 +6,8 @@
 //! - [`store`] owns ALL SQL (sqlx, embedded migrations, portable statements);
 //! - [`auth`] logins, sessions, throttling; [`agents`] the agent state machine and budgets;
 //! - [`events`] the durable log + per-agent fan-out; [`pbx`] the AMI connector;
+//! - [`cluster`] several instances on PostgreSQL: events between instances (LISTEN/NOTIFY),
+//!   PBX ownership (an advisory lock) and PBX commands relayed to the owner;
 //! - [`api`] the axum HTTP/WebSocket surface; [`cli`] the `enlace-hub` commands;
 //! - [`config`] the `enlace-hub.toml` file; [`tls`] the rustls listener.
 //!
@@ -17,6 +19,7 @@ pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -36,7 +39,7 @@ pub use error::HubError;
 
 use crate::events::EventLog;
 use crate::pbx::Pbx;
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// The running hub: cheap to clone, shared by every request.
 #[derive(Clone)]
@@ -49,7 +52,13 @@ struct HubInner {
     store: Store,
     clock: Arc<dyn Clock>,
     events: EventLog,
-    pbx: Pbx,
+    /// The PBX connector when this instance holds it: always with SQLite (or without a PBX);
+    /// with PostgreSQL only on the instance that owns the PBX connection.
+    pbx: std::sync::RwLock<Option<Arc<Pbx>>>,
+    /// Whether this instance runs the housekeeping (budgets, pruning): always with SQLite,
+    /// the PBX owner with PostgreSQL.
+    housekeeper: std::sync::atomic::AtomicBool,
+    cluster: cluster::Cluster,
     /// Serializes agent state changes (they touch the PBX and the log together).
     state_lock: Mutex<()>,
     /// Verified against when a user does not exist, so both paths cost the same.
@@ -79,13 +88,28 @@ impl Hub {
         let dummy_hash = tokio::task::spawn_blocking(move || auth::hash_password("000000", cost))
             .await
             .map_err(|e| HubError::Internal(format!("hash task: {e}")))??;
-        let (pbx, ami_events) = Pbx::start(config.ami.clone());
+        let clustered = store.backend() == Backend::Postgres;
+        let events = if clustered {
+            EventLog::following(store.clone(), store.last_event_id().await?)
+        } else {
+            EventLog::new(store.clone())
+        };
+        // One instance: the PBX connector is ours from the start. Several: the owner starts
+        // it when it takes the lock; without a PBX every instance has the inert connector.
+        let (pbx, ami_events) = if clustered && config.ami.is_some() {
+            (None, None)
+        } else {
+            let (pbx, rx) = Pbx::start(config.ami.clone());
+            (Some(Arc::new(pbx)), rx)
+        };
         let hub = Hub {
             inner: Arc::new(HubInner {
-                events: EventLog::new(store.clone()),
+                events,
                 store,
                 clock,
-                pbx,
+                pbx: std::sync::RwLock::new(pbx.clone()),
+                housekeeper: std::sync::atomic::AtomicBool::new(!clustered),
+                cluster: cluster::Cluster::default(),
                 config,
                 state_lock: Mutex::new(()),
                 dummy_hash,
@@ -94,8 +118,11 @@ impl Hub {
                 login_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         };
-        if let Some(rx) = ami_events {
-            tokio::spawn(pbx::follow_events(hub.clone(), rx));
+        if let (Some(pbx), Some(rx)) = (pbx, ami_events) {
+            tokio::spawn(pbx::follow_events(hub.clone(), pbx, rx));
+        }
+        if clustered {
+            cluster::start(&hub);
         }
         Ok(hub)
     }
@@ -112,8 +139,42 @@ impl Hub {
         &self.inner.config
     }
 
-    pub(crate) fn pbx(&self) -> &Pbx {
-        &self.inner.pbx
+    /// This instance's PBX connector, when it holds it.
+    pub(crate) fn local_pbx(&self) -> Option<Arc<Pbx>> {
+        self.inner
+            .pbx
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_local_pbx(&self, pbx: Option<Arc<Pbx>>) -> Option<Arc<Pbx>> {
+        std::mem::replace(
+            &mut *self
+                .inner
+                .pbx
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            pbx,
+        )
+    }
+
+    pub(crate) fn cluster(&self) -> &cluster::Cluster {
+        &self.inner.cluster
+    }
+
+    /// Whether this instance holds the PBX connection and runs the housekeeping (always with
+    /// SQLite; with PostgreSQL exactly one instance at a time).
+    pub fn is_owner(&self) -> bool {
+        self.inner
+            .housekeeper
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_owner(&self, owner: bool) {
+        self.inner
+            .housekeeper
+            .store(owner, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Now, from the injected clock (ms since the epoch).
@@ -125,6 +186,9 @@ impl Hub {
     /// moving their clock): expired sessions and disabled agents are logged out, pause budgets
     /// are checked, old events and login failures are pruned.
     pub async fn tick(&self) -> Result<(), HubError> {
+        if !self.is_owner() {
+            return Ok(());
+        }
         let now = self.now();
         self.store().delete_expired_sessions(now).await?;
         self.reconcile_logins().await?;
@@ -137,6 +201,9 @@ impl Hub {
         self.store()
             .prune_login_failures(now.saturating_sub(auth::FAILURE_WINDOW_MS))
             .await?;
+        self.store()
+            .prune_pbx_requests(now.saturating_sub(cluster::REQUEST_RETENTION_MS))
+            .await?;
         Ok(())
     }
 
@@ -148,6 +215,8 @@ impl Hub {
     /// Closes open streams and the PBX connection.
     pub async fn shutdown(&self) {
         self.inner.stopping.send_replace(true);
-        self.pbx().shutdown().await;
+        if let Some(pbx) = self.set_local_pbx(None) {
+            pbx.shutdown().await;
+        }
     }
 }

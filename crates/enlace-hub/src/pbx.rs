@@ -10,6 +10,7 @@
 //!
 //! The agent's interface comes from `ami.interface_template` (`PJSIP/{extension}` by default).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use enlace_ami::{
@@ -178,35 +179,242 @@ impl Pbx {
     }
 }
 
-impl Hub {
-    /// Click-to-dial for an agent.
-    pub async fn dial(&self, agent: &AgentRow, number: &str) -> Result<DialOutcome, HubError> {
-        self.pbx().dial(agent, number).await
+/// A PBX operation, as one hub instance asks another (the one holding the PBX connection)
+/// to carry it out. JSON in the `pbx_requests` table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum PbxCommand {
+    JoinQueues {
+        agent_id: i64,
+    },
+    LeaveQueues {
+        agent_id: i64,
+    },
+    Pause {
+        agent_id: i64,
+        reason: Option<String>,
+    },
+    Dial {
+        agent_id: i64,
+        number: String,
+    },
+}
+
+/// The owner's answer to a [`PbxCommand`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub(crate) enum PbxReply {
+    Done,
+    Dialed {
+        outcome: String,
+        reason: Option<String>,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
+}
+
+impl PbxReply {
+    fn from_error(e: &HubError) -> PbxReply {
+        PbxReply::Failed {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        }
     }
 
-    async fn tracker_interfaces(&self) -> Result<Vec<(String, String)>, HubError> {
+    /// Back to the asker's result types.
+    pub(crate) fn into_result(self) -> Result<Option<DialOutcome>, HubError> {
+        match self {
+            PbxReply::Done => Ok(None),
+            PbxReply::Dialed { outcome, reason } => Ok(Some(match outcome.as_str() {
+                "answered" => DialOutcome::Answered,
+                "no_answer" => DialOutcome::NoAnswer,
+                "busy" => DialOutcome::Busy,
+                _ => DialOutcome::Failed {
+                    reason: reason.unwrap_or_default(),
+                },
+            })),
+            PbxReply::Failed { code, message } => Err(match code.as_str() {
+                "pbx_offline" => HubError::PbxOffline(message),
+                "invalid_request" => HubError::InvalidRequest(message),
+                _ => HubError::PbxRefused(message),
+            }),
+        }
+    }
+}
+
+/// Where this instance's PBX operations go.
+enum PbxRoute {
+    /// This instance holds the PBX connection (or no PBX is configured: the inert connector).
+    Local(Arc<Pbx>),
+    /// Another instance does: ask it through the database.
+    Relay,
+}
+
+impl Hub {
+    fn pbx_route(&self) -> PbxRoute {
+        match self.local_pbx() {
+            Some(pbx) => PbxRoute::Local(pbx),
+            None => PbxRoute::Relay,
+        }
+    }
+
+    /// How long an instance waits for the owner's answer before reporting `pbx_offline`.
+    fn relay_wait(&self, command: &PbxCommand) -> Duration {
+        match command {
+            PbxCommand::Dial { .. } => {
+                let ring = self
+                    .config()
+                    .ami
+                    .as_ref()
+                    .map_or(30, |a| u64::from(a.originate_timeout_seconds));
+                Duration::from_secs(ring + 10)
+            }
+            _ => Duration::from_secs(5),
+        }
+    }
+
+    /// Best effort (a PBX that is down catches up when it reconnects).
+    pub(crate) async fn pbx_join_queues(&self, agent: &AgentRow) {
+        match self.pbx_route() {
+            PbxRoute::Local(pbx) => pbx.join_queues(agent).await,
+            PbxRoute::Relay => {
+                self.relay_quietly(PbxCommand::JoinQueues { agent_id: agent.id })
+                    .await
+            }
+        }
+    }
+
+    /// Best effort.
+    pub(crate) async fn pbx_leave_queues(&self, agent: &AgentRow) {
+        match self.pbx_route() {
+            PbxRoute::Local(pbx) => pbx.leave_queues(agent).await,
+            PbxRoute::Relay => {
+                self.relay_quietly(PbxCommand::LeaveQueues { agent_id: agent.id })
+                    .await
+            }
+        }
+    }
+
+    async fn relay_quietly(&self, command: PbxCommand) {
+        if let Err(e) = crate::cluster::relay(self, &command, None).await {
+            tracing::warn!(error = %e, ?command, "queueing a PBX request failed");
+        }
+    }
+
+    /// Pauses (with the reason's name) or unpauses (`None`); a PBX refusal is returned.
+    pub(crate) async fn pbx_pause(
+        &self,
+        agent: &AgentRow,
+        reason: Option<&str>,
+    ) -> Result<(), HubError> {
+        match self.pbx_route() {
+            PbxRoute::Local(pbx) => pbx.pause(agent, reason).await,
+            PbxRoute::Relay => {
+                let command = PbxCommand::Pause {
+                    agent_id: agent.id,
+                    reason: reason.map(str::to_owned),
+                };
+                let wait = self.relay_wait(&command);
+                crate::cluster::relay(self, &command, Some(wait))
+                    .await?
+                    .into_result()
+                    .map(|_| ())
+            }
+        }
+    }
+
+    /// Click-to-dial for an agent.
+    pub async fn dial(&self, agent: &AgentRow, number: &str) -> Result<DialOutcome, HubError> {
+        if !is_dialable(number) {
+            return Err(HubError::InvalidRequest(
+                "number must be digits, optionally with a leading +".into(),
+            ));
+        }
+        match self.pbx_route() {
+            PbxRoute::Local(pbx) => pbx.dial(agent, number).await,
+            PbxRoute::Relay => {
+                let command = PbxCommand::Dial {
+                    agent_id: agent.id,
+                    number: number.to_owned(),
+                };
+                let wait = self.relay_wait(&command);
+                crate::cluster::relay(self, &command, Some(wait))
+                    .await?
+                    .into_result()?
+                    .ok_or_else(|| HubError::Internal("the PBX owner gave no dial outcome".into()))
+            }
+        }
+    }
+
+    /// Carries out a command relayed by another instance on this instance's connection.
+    pub(crate) async fn execute_pbx_command(&self, pbx: &Pbx, command: PbxCommand) -> PbxReply {
+        let agent_id = match &command {
+            PbxCommand::JoinQueues { agent_id }
+            | PbxCommand::LeaveQueues { agent_id }
+            | PbxCommand::Pause { agent_id, .. }
+            | PbxCommand::Dial { agent_id, .. } => *agent_id,
+        };
+        let agent = match self.store().agent_by_id(agent_id).await {
+            Ok(Some(agent)) => agent,
+            Ok(None) => {
+                return PbxReply::from_error(&HubError::NotFound(format!("agent {agent_id}")))
+            }
+            Err(e) => return PbxReply::from_error(&HubError::Store(e)),
+        };
+        match command {
+            PbxCommand::JoinQueues { .. } => {
+                pbx.join_queues(&agent).await;
+                PbxReply::Done
+            }
+            PbxCommand::LeaveQueues { .. } => {
+                pbx.leave_queues(&agent).await;
+                PbxReply::Done
+            }
+            PbxCommand::Pause { reason, .. } => match pbx.pause(&agent, reason.as_deref()).await {
+                Ok(()) => PbxReply::Done,
+                Err(e) => PbxReply::from_error(&e),
+            },
+            PbxCommand::Dial { number, .. } => match pbx.dial(&agent, &number).await {
+                Ok(outcome) => PbxReply::Dialed {
+                    outcome: outcome.code().to_owned(),
+                    reason: match outcome {
+                        DialOutcome::Failed { reason } => Some(reason),
+                        _ => None,
+                    },
+                },
+                Err(e) => PbxReply::from_error(&e),
+            },
+        }
+    }
+
+    async fn tracker_interfaces(&self, pbx: &Pbx) -> Result<Vec<(String, String)>, HubError> {
         Ok(self
             .store()
             .agents()
             .await?
             .iter()
             .filter(|a| !a.disabled)
-            .map(|a| (a.id.to_string(), self.pbx().interface(a)))
+            .map(|a| (a.id.to_string(), pbx.interface(a)))
             .collect())
     }
 
     /// After a (re)connection: queue membership and pauses of logged-in agents are re-applied.
-    async fn resync_pbx(&self) -> Result<(), HubError> {
+    /// Holds the state lock throughout, so a pause or unpause asked meanwhile is applied after
+    /// (never overwritten by) the re-sync.
+    async fn resync_pbx(&self, pbx: &Pbx) -> Result<(), HubError> {
+        let _guard = self.inner.state_lock.lock().await;
         for (agent, state) in self.agents_overview().await? {
             match state {
                 AgentState::LoggedOut { .. } => {}
                 AgentState::Paused { reason, .. } => {
-                    self.pbx().join_queues(&agent).await;
-                    if let Err(e) = self.pbx().pause(&agent, Some(&reason.name)).await {
+                    pbx.join_queues(&agent).await;
+                    if let Err(e) = pbx.pause(&agent, Some(&reason.name)).await {
                         tracing::warn!(error = %e, "re-applying a pause failed");
                     }
                 }
-                _ => self.pbx().join_queues(&agent).await,
+                _ => pbx.join_queues(&agent).await,
             }
         }
         Ok(())
@@ -233,17 +441,17 @@ fn to_update(call: &PbxCall) -> CallUpdate {
 }
 
 /// Follows the AMI event channel until it closes (at shutdown).
-pub(crate) async fn follow_events(hub: Hub, mut events: mpsc::Receiver<AmiEvent>) {
-    let mut tracker = CallTracker::new(hub.tracker_interfaces().await.unwrap_or_default());
+pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Receiver<AmiEvent>) {
+    let mut tracker = CallTracker::new(hub.tracker_interfaces(&pbx).await.unwrap_or_default());
     while let Some(event) = events.recv().await {
         match event {
             AmiEvent::Connected { version } => {
                 tracing::info!(version, "AMI connected");
                 tracker.reset();
-                if let Ok(interfaces) = hub.tracker_interfaces().await {
+                if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
                     tracker.set_interfaces(interfaces);
                 }
-                if let Err(e) = hub.resync_pbx().await {
+                if let Err(e) = hub.resync_pbx(&pbx).await {
                     tracing::warn!(error = %e, "PBX re-sync failed");
                 }
             }
@@ -253,7 +461,7 @@ pub(crate) async fn follow_events(hub: Hub, mut events: mpsc::Receiver<AmiEvent>
             AmiEvent::Event(packet) => {
                 if packet.event() == Some("Newchannel") {
                     // Agents may have been added since: refresh before a call starts.
-                    if let Ok(interfaces) = hub.tracker_interfaces().await {
+                    if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
                         tracker.set_interfaces(interfaces);
                     }
                 }

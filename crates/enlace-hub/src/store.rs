@@ -1,18 +1,91 @@
 //! The only module that speaks SQL. Everything else asks it typed questions.
 //!
-//! SQL is kept portable (BIGINT millisecond timestamps, INTEGER flags, `$n` placeholders that
-//! both SQLite and PostgreSQL accept) so a PostgreSQL backend can follow with its own migration
-//! folder. Migrations are plain `.sql` files embedded in the binary, applied in order, each in a
-//! transaction; a database written by a newer hub is refused instead of being damaged.
+//! Two backends through sqlx's `Any` driver, chosen by the URL: a SQLite file (the default: one
+//! instance, WAL) or PostgreSQL (several instances sharing one database). Statements are
+//! portable (BIGINT millisecond timestamps, integer flags, `$n` placeholders that both accept);
+//! each backend has its own migration folder with the same versions and the same tables.
+//! Migrations are embedded, applied in order, each in a transaction (on PostgreSQL under an
+//! advisory lock, so instances starting together do not race); a database written by a newer
+//! hub is refused instead of being damaged.
+//!
+//! PostgreSQL-only parts live here too: the event append takes a transaction-scoped advisory
+//! lock so ids commit in id order and announces the new id with `NOTIFY`, and
+//! [`crate::cluster`] gets its listener and PBX-ownership lock connection from [`Store`].
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
 
-/// Embedded migrations: (version, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+/// Embedded migrations per backend: (version, SQL). Append only; never edit a released one.
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_pbx_requests.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_pbx_requests.sql"),
+    ),
+];
+
+/// Advisory-lock keys (PostgreSQL), one per purpose.
+pub(crate) const MIGRATION_LOCK: i64 = 0x656e_6c61_6365_0001;
+pub(crate) const EVENT_LOCK: i64 = 0x656e_6c61_6365_0002;
+pub(crate) const PBX_LOCK: i64 = 0x656e_6c61_6365_0003;
+/// `NOTIFY` channels (PostgreSQL): a new event id; a PBX request id; a PBX reply id.
+pub(crate) const EVENTS_CHANNEL: &str = "enlace_events";
+pub(crate) const PBX_REQUESTS_CHANNEL: &str = "enlace_pbx_requests";
+pub(crate) const PBX_REPLIES_CHANNEL: &str = "enlace_pbx_replies";
+
+/// Which database the hub runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One hub instance, an embedded file.
+    Sqlite,
+    /// Several hub instances sharing one server.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of a database URL: `sqlite:…` or `postgres://…` / `postgresql://…`.
+    pub fn of(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Invalid(format!(
+                "unsupported database URL {:?}: use sqlite://path or postgres://user@host/db",
+                redact_url(url)
+            )))
+        }
+    }
+
+    fn migrations(self) -> &'static [(i64, &'static str)] {
+        match self {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,52 +189,105 @@ pub struct CallRow {
 /// Handle to the hub database (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+    url: Arc<str>,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`),
-    /// with WAL, a busy timeout and foreign keys, and applies pending migrations.
+    /// Opens the database at `url` (`sqlite://path`, created if missing, or `sqlite::memory:`;
+    /// `postgres://user@host:port/db`, which must exist) and applies pending migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        if !url.starts_with("sqlite:") {
-            return Err(StoreError::Invalid(format!(
-                "unsupported database URL {url:?}: only sqlite: URLs are supported in this version"
-            )));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        let store = Store { pool };
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url)?;
+        let connect_url = match backend {
+            Backend::Sqlite if !url.contains('?') && !url.contains(":memory:") => {
+                format!("{url}?mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&connect_url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(sqlx::raw_sql(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            ))
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        let store = Store {
+            pool,
+            backend,
+            url: url.into(),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let applied = self.migrate_on(&mut conn).await;
+        if self.backend == Backend::Postgres {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                // The session lock dies with the connection.
+                conn.detach();
+            }
+        }
+        applied
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<(), StoreError> {
+        use sqlx::Connection;
         sqlx::query(
-            "CREATE TABLE IF NOT EXISTS hub_schema (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+            "CREATE TABLE IF NOT EXISTS hub_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL DEFAULT 0)",
         )
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
         let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM hub_schema")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("v")?;
-        let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+        let migrations = self.backend.migrations();
+        let known = migrations.last().map(|m| m.0).unwrap_or(0);
         if current > known {
             return Err(StoreError::NewerSchema {
                 found: current,
                 known,
             });
         }
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            let mut tx = self.pool.begin().await?;
+        for (version, sql) in migrations.iter().filter(|m| m.0 > current) {
+            let mut tx = conn.begin().await?;
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO hub_schema (version) VALUES ($1)")
                 .bind(version)
@@ -217,7 +343,7 @@ impl Store {
             .collect()
     }
 
-    async fn agent_from_row(&self, row: &sqlx::sqlite::SqliteRow) -> Result<AgentRow, StoreError> {
+    async fn agent_from_row(&self, row: &AnyRow) -> Result<AgentRow, StoreError> {
         let id: i64 = row.try_get("id")?;
         Ok(AgentRow {
             id,
@@ -464,7 +590,7 @@ impl Store {
         .try_get("id")?)
     }
 
-    fn reason_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PauseReasonRow, StoreError> {
+    fn reason_from_row(r: &AnyRow) -> Result<PauseReasonRow, StoreError> {
         Ok(PauseReasonRow {
             id: r.try_get("id")?,
             name: r.try_get("name")?,
@@ -509,7 +635,7 @@ impl Store {
         .try_get("id")?)
     }
 
-    fn state_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<StateRow, StoreError> {
+    fn state_from_row(r: &AnyRow) -> Result<StateRow, StoreError> {
         Ok(StateRow {
             id: r.try_get("id")?,
             agent_id: r.try_get("agent_id")?,
@@ -609,6 +735,9 @@ impl Store {
 
     // ---- events ----
 
+    /// Appends an event and returns its id. On PostgreSQL the insert runs under a
+    /// transaction-scoped advisory lock, so ids become visible in id order to every instance
+    /// (a reader never sees id n+1 before n), and `NOTIFY` announces the id at commit.
     pub async fn append_event(
         &self,
         agent_id: Option<i64>,
@@ -616,16 +745,35 @@ impl Store {
         payload: &str,
         at: i64,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO events (agent_id, event_type, payload, at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(agent_id)
         .bind(event_type)
         .bind(payload)
-        .bind(at)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?)
+        .bind(at);
+        match self.backend {
+            Backend::Sqlite => Ok(insert.fetch_one(&self.pool).await?.try_get("id")?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(EVENT_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let id: i64 = insert.fetch_one(&mut *tx).await?.try_get("id")?;
+                notify(&mut tx, EVENTS_CHANNEL, id).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// The highest event id (0 when the log is empty).
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("m")?)
     }
 
     /// Events with id greater than `after`, oldest first, at most `limit`.
@@ -685,4 +833,131 @@ impl Store {
             None => 0,
         })
     }
+
+    // ---- PBX requests between instances (PostgreSQL) ----
+
+    /// Queues a PBX command for the instance that holds the PBX connection; returns its id.
+    pub async fn insert_pbx_request(&self, command: &str, now: i64) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO pbx_requests (command, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(command)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        if self.backend == Backend::Postgres {
+            notify(&mut tx, PBX_REQUESTS_CHANNEL, id).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Claims the unclaimed requests (oldest first); each is returned to exactly one caller.
+    pub async fn claim_pbx_requests(&self) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "UPDATE pbx_requests SET claimed = 1 WHERE claimed = 0 RETURNING id, command, created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    r.try_get("command")?,
+                    r.try_get("created_at")?,
+                ))
+            })
+            .collect::<Result<Vec<(i64, String, i64)>, StoreError>>()?;
+        out.sort_by_key(|r| r.0);
+        Ok(out)
+    }
+
+    /// Stores a request's reply and announces it.
+    pub async fn finish_pbx_request(
+        &self,
+        id: i64,
+        reply: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE pbx_requests SET reply = $1, done_at = $2 WHERE id = $3")
+            .bind(reply)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if self.backend == Backend::Postgres {
+            notify(&mut tx, PBX_REPLIES_CHANNEL, id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A request's reply, once written.
+    pub async fn pbx_reply(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT reply FROM pbx_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("reply")?,
+            None => None,
+        })
+    }
+
+    /// Removes requests created before `before` (answered or abandoned).
+    pub async fn prune_pbx_requests(&self, before: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM pbx_requests WHERE created_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- PostgreSQL connections of the cluster ----
+
+    /// A `LISTEN` connection on the hub's channels (PostgreSQL only).
+    pub(crate) async fn listener(&self) -> Result<sqlx::postgres::PgListener, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener
+            .listen_all([EVENTS_CHANNEL, PBX_REQUESTS_CHANNEL, PBX_REPLIES_CHANNEL])
+            .await?;
+        Ok(listener)
+    }
+
+    /// Tries to take the PBX-ownership lock on a connection of its own; the lock is held as
+    /// long as the returned connection lives (and dies with it, e.g. when the process dies).
+    pub(crate) async fn try_pbx_ownership(
+        &self,
+    ) -> Result<Option<sqlx::postgres::PgConnection>, StoreError> {
+        use sqlx::Connection;
+        let mut conn = sqlx::postgres::PgConnection::connect(&self.url).await?;
+        let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
+            .bind(PBX_LOCK)
+            .fetch_one(&mut conn)
+            .await?
+            .try_get("got")?;
+        if got {
+            Ok(Some(conn))
+        } else {
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+}
+
+async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    channel: &str,
+    id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -18,6 +20,7 @@ use enlace_hub::{Hub, HubConfig};
 use enlace_sandbox::{AmiDouble, AmiFault, AmiScenario, OriginateScript};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -27,7 +30,6 @@ const CHEAP: PasswordCost = PasswordCost {
     memory_kib: 64,
     iterations: 1,
 };
-const WAIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone)]
 struct TestClock(Arc<AtomicI64>);
@@ -151,147 +153,6 @@ async fn add_agent(hub: &Hub, user: &str, password: &str, name: &str, ext: &str,
         )
         .await
         .unwrap();
-}
-
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Value,
-}
-
-/// One HTTP/1.1 request over a fresh connection (no client library: we see the raw reply).
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Reply {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    http_on(stream, addr, method, path, token, body).await
-}
-
-/// The same over any connected stream (plain or TLS).
-async fn http_on<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
-    mut stream: S,
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    if let Some(b) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    if let Some(b) = body {
-        // The server may answer (413) and close before reading everything.
-        let _ = stream.write_all(b).await;
-    }
-    let mut raw = Vec::new();
-    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("reply in time");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Reply {
-        status,
-        headers: headers.to_ascii_lowercase(),
-        body: serde_json::from_str(body).unwrap_or(Value::Null),
-    }
-}
-
-async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: Value) -> Reply {
-    http(addr, "POST", path, token, Some(body.to_string().as_bytes())).await
-}
-
-async fn login(addr: SocketAddr, user: &str, password: &str) -> Reply {
-    post(
-        addr,
-        "/api/v1/sessions",
-        None,
-        json!({"user": user, "password": password}),
-    )
-    .await
-}
-
-async fn token(addr: SocketAddr, user: &str, password: &str) -> String {
-    let r = login(addr, user, password).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["token"].as_str().unwrap().to_string()
-}
-
-async fn me(addr: SocketAddr, token: &str) -> Reply {
-    http(addr, "GET", "/api/v1/me", Some(token), None).await
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn stream(addr: SocketAddr, token: &str, after: i64) -> Ws {
-    let mut req = format!("ws://{addr}/api/v1/stream?after={after}")
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws
-}
-
-/// Next event, or `None` when the server closed the stream (the close code is returned in Err).
-async fn next(ws: &mut Ws) -> Result<Value, Option<u16>> {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("stream message in time");
-        match msg {
-            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t).unwrap()),
-            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Err(None),
-        }
-    }
-}
-
-/// Reads events until one satisfies `done`; returns all read.
-async fn until(ws: &mut Ws, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let mut out = Vec::new();
-    loop {
-        let e = next(ws).await.expect("event");
-        let stop = done(&e);
-        out.push(e);
-        if stop {
-            return out;
-        }
-    }
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn ids(events: &[Value]) -> Vec<i64> {
-    events.iter().map(|e| e["id"].as_i64().unwrap()).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1453,26 +1314,6 @@ async fn the_api_is_served_over_tls_when_configured() {
     // Plain HTTP on the TLS port gets no answer.
     let r = http(server.addr, "GET", "/api/v1/openapi.json", None, None).await;
     assert_ne!(r.status, 200);
-}
-
-fn hub_bin(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-fn printed(out: &str, key: &str) -> String {
-    out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! `enlace-peers` starts REAL SIP peers on free loopback ports: headless **baresip** instances
 //! (the "agent" softphone that Enlace drives over `ctrl_tcp`, or an auto-answering far end) and
 //! **SIPp** scenarios (scripted far ends and callers). Tests, benchmarks and the demo line of
-//! `cargo xtask run` use it. It owns no product logic.
+//! `cargo xtask run` use it. It also starts throw-away **PostgreSQL** servers
+//! ([`postgres::PostgresServer`]) for tests of the hub. It owns no product logic.
 //!
 //! Every peer lives in its own temporary directory (configs, logs, SIPp message traces) and is
 //! stopped by the PID it was started with when its handle is dropped (baresip: TERM, 0.3 s,
@@ -14,6 +15,7 @@
 mod baresip;
 mod demo;
 mod ports;
+pub mod postgres;
 mod process;
 mod sipp;
 
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use baresip::{Baresip, BaresipConfig, Role};
 pub use demo::{DemoFarEnd, DemoLine};
+pub use postgres::PostgresServer;
 pub use sipp::{Scenario, Sipp};
 
 /// Why a peer could not be started or waited for.
