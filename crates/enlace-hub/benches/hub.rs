@@ -78,9 +78,13 @@ struct Server {
 
 impl Server {
     async fn start(dir: &Path) -> Server {
+        Server::start_on(format!("sqlite://{}", dir.join("hub.db").display())).await
+    }
+
+    async fn start_on(database_url: String) -> Server {
         let config = HubConfig {
             listen: "127.0.0.1:0".into(),
-            database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+            database_url,
             ..HubConfig::default()
         };
         let hub = Hub::open(config, Arc::new(SystemClock)).await.unwrap();
@@ -424,7 +428,7 @@ fn percentiles(mut times: Vec<Duration>) -> Percentiles {
 
 fn print_row(n: usize, what: &str, p: &Percentiles) {
     eprintln!(
-        "{n:>7} {what:<34} {:>8} {:>10.2?} {:>10.2?} {:>10.2?}",
+        "{n:>7} {what:<46} {:>8} {:>10.2?} {:>10.2?} {:>10.2?}",
         p.samples, p.p50, p.p99, p.max
     );
 }
@@ -461,7 +465,15 @@ fn publish(
     (latencies, last)
 }
 
-fn fan_out(n: usize, broadcasts: u64, targeted: u64) {
+/// Where the streams are served from: the instance that writes the events, or (several
+/// instances on PostgreSQL) another instance that learns them through LISTEN/NOTIFY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    OneInstance,
+    TwoInstancesOnPostgres,
+}
+
+fn fan_out(n: usize, broadcasts: u64, targeted: u64, topology: Topology) {
     let needed = n + 100;
     if let Some(limit) = open_files_limit() {
         if limit < needed {
@@ -477,8 +489,24 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64) {
     let hub_rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
-    let server = hub_rt.block_on(Server::start(dir.path()));
+    let (_postgres, server, streams_from) = match topology {
+        Topology::OneInstance => (None, hub_rt.block_on(Server::start(dir.path())), None),
+        Topology::TwoInstancesOnPostgres => {
+            let pg = match enlace_peers::PostgresServer::start() {
+                Ok(pg) => pg,
+                Err(e) => {
+                    eprintln!("{n:>7} skipped (two instances): no PostgreSQL server: {e}");
+                    return;
+                }
+            };
+            let url = pg.create_database("bench").unwrap();
+            let writer = hub_rt.block_on(Server::start_on(url.clone()));
+            let reader = hub_rt.block_on(Server::start_on(url));
+            (Some(pg), writer, Some(reader))
+        }
+    };
     let hub = server.hub.clone();
+    let streams_addr = streams_from.as_ref().map_or(server.addr, |s| s.addr);
     let hash = hash_password(PASSWORD, CHEAP).unwrap();
     let agents = hub_rt.block_on(add_agents(&hub, n, &hash));
     let now = hub.now();
@@ -502,7 +530,7 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64) {
     let stored = setup.elapsed();
 
     let connecting = Instant::now();
-    let (clients, ready, seen) = spawn_clients(server.addr, &tokens);
+    let (clients, ready, seen) = spawn_clients(streams_addr, &tokens);
     ready.recv_timeout(WAIT).expect("every stream connects");
     // A first broadcast every stream must receive: after it, every server-side stream has
     // subscribed to the live broadcast (not measured).
@@ -527,10 +555,21 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64) {
         let (latencies, _) = publish(&hub_rt, &hub, &seen, seq, Some(agent), 1);
         one.extend(latencies);
     }
-    print_row(n, "broadcast: each delivery", &percentiles(each));
-    print_row(n, "broadcast: last of N delivered", &percentiles(all));
-    print_row(n, "per-agent event: its one stream", &percentiles(one));
+    let via = match topology {
+        Topology::OneInstance => "",
+        Topology::TwoInstancesOnPostgres => " (other instance)",
+    };
+    print_row(
+        n,
+        &format!("broadcast: each delivery{via}"),
+        &percentiles(each),
+    );
+    print_row(n, &format!("broadcast: last of N{via}"), &percentiles(all));
+    print_row(n, &format!("per-agent event{via}"), &percentiles(one));
 
+    if let Some(reader) = streams_from {
+        hub_rt.block_on(reader.shutdown());
+    }
     hub_rt.block_on(server.shutdown());
     drop(clients);
     hub_rt.shutdown_timeout(Duration::from_secs(5));
@@ -551,7 +590,7 @@ fn bench_fan_out(benchmarking: bool) {
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     eprintln!(
-        "{:>7} {:<34} {:>8} {:>10} {:>10} {:>10}",
+        "{:>7} {:<46} {:>8} {:>10} {:>10} {:>10}",
         "N", "", "samples", "p50", "p99", "max"
     );
     for n in sizes {
@@ -560,8 +599,15 @@ fn bench_fan_out(benchmarking: bool) {
             (true, n) if n >= 5_000 => (20, 100),
             (true, _) => (50, 200),
         };
-        fan_out(n, broadcasts, targeted);
+        fan_out(n, broadcasts, targeted, Topology::OneInstance);
     }
+    // Several instances: the streams are on the instance that did not write the event.
+    let (n, broadcasts, targeted) = if benchmarking {
+        (1_000, 50, 200)
+    } else {
+        (20, 2, 2)
+    };
+    fan_out(n, broadcasts, targeted, Topology::TwoInstancesOnPostgres);
 }
 
 fn main() {
