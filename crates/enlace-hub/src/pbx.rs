@@ -1,7 +1,9 @@
 //! The PBX connector: one AMI connection (through `enlace-ami`) for the whole organization.
 //!
-//! - login → `QueueAdd` on each of the agent's queues (best effort: re-applied after every
-//!   (re)connection, so a PBX that is down at login time catches up);
+//! - login → `QueueAdd` on each of the agent's queues (best effort: after every
+//!   (re)connection `QueueStatus` is read and the queues are corrected to match the hub —
+//!   missing members added, pauses and reasons re-applied, stale dynamic members removed —
+//!   so a PBX that was down or drifted catches up);
 //! - pause → `QueuePause Paused=true Reason=<name>`, unpause → `Paused=false` (refusals are
 //!   returned: the hub never shows "paused" while the PBX still sends calls);
 //! - exit/logout → `QueueRemove`;
@@ -67,6 +69,111 @@ pub fn is_dialable(number: &str) -> bool {
         && digits
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
+/// A queue member as the PBX reports it (`QueueMember` events of `QueueStatus`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PbxMember {
+    pub queue: String,
+    pub interface: String,
+    /// Added by QueueAdd (ours to manage), not configured in queues.conf.
+    pub dynamic: bool,
+    pub paused: bool,
+    pub reason: Option<String>,
+}
+
+impl PbxMember {
+    fn from_packet(p: &enlace_ami::Packet) -> Option<PbxMember> {
+        if p.event() != Some("QueueMember") {
+            return None;
+        }
+        Some(PbxMember {
+            queue: p.get("Queue")?.to_owned(),
+            interface: p
+                .get("Location")
+                .or_else(|| p.get("StateInterface"))?
+                .to_owned(),
+            dynamic: p.get("Membership") != Some("static"),
+            paused: p.get("Paused") == Some("1"),
+            reason: p
+                .get("PausedReason")
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// One correction that makes the PBX match the hub after a (re)connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fix {
+    Add {
+        queue: String,
+        agent: AgentRow,
+    },
+    Remove {
+        queue: String,
+        interface: String,
+    },
+    /// Pause (with the reason) or unpause (`None`) in all the agent's queues.
+    Pause {
+        agent: AgentRow,
+        reason: Option<String>,
+    },
+}
+
+/// What to change on the PBX so its queues match the hub: logged-in agents are members of
+/// their queues, paused exactly when the hub says, with the hub's reason; dynamic members the
+/// hub does not want (logged out, or a queue no longer theirs) are removed. Members that are
+/// not ours (other interfaces, static members) are left alone. Pure, so it is unit-tested.
+pub(crate) fn plan_resync(
+    agents: &[(AgentRow, AgentState)],
+    members: &[PbxMember],
+    interface: impl Fn(&AgentRow) -> String,
+) -> Vec<Fix> {
+    let mut fixes = Vec::new();
+    for (agent, state) in agents {
+        let iface = interface(agent);
+        let mine: Vec<&PbxMember> = members.iter().filter(|m| m.interface == iface).collect();
+        let logged_in = !matches!(state, AgentState::LoggedOut { .. });
+        for member in &mine {
+            let wanted = logged_in && agent.queues.contains(&member.queue);
+            if !wanted && member.dynamic {
+                fixes.push(Fix::Remove {
+                    queue: member.queue.clone(),
+                    interface: iface.clone(),
+                });
+            }
+        }
+        if !logged_in {
+            continue;
+        }
+        let mut added = false;
+        for queue in &agent.queues {
+            if !mine.iter().any(|m| &m.queue == queue) {
+                fixes.push(Fix::Add {
+                    queue: queue.clone(),
+                    agent: agent.clone(),
+                });
+                added = true;
+            }
+        }
+        let reason = match state {
+            AgentState::Paused { reason, .. } => Some(reason.name.clone()),
+            _ => None,
+        };
+        let drifted = mine
+            .iter()
+            .filter(|m| agent.queues.contains(&m.queue))
+            .any(|m| m.paused != reason.is_some() || (m.paused && m.reason != reason));
+        // QueueAdd adds unpaused: a paused agent needs its pause again.
+        if drifted || (added && reason.is_some()) {
+            fixes.push(Fix::Pause {
+                agent: agent.clone(),
+                reason,
+            });
+        }
+    }
+    fixes
 }
 
 impl Pbx {
@@ -170,6 +277,29 @@ impl Pbx {
             OriginateOutcome::Busy => DialOutcome::Busy,
             OriginateOutcome::Failed { reason } => DialOutcome::Failed { reason },
         })
+    }
+
+    /// The queue members the PBX has now (`QueueStatus`).
+    pub(crate) async fn queue_members(&self) -> Result<Vec<PbxMember>, HubError> {
+        let Some(ami) = &self.ami else {
+            return Ok(Vec::new());
+        };
+        let packets = ami.list("QueueStatus", &[]).await.map_err(pbx_error)?;
+        Ok(packets.iter().filter_map(PbxMember::from_packet).collect())
+    }
+
+    async fn apply(&self, fix: &Fix) -> Result<(), HubError> {
+        let Some(ami) = &self.ami else { return Ok(()) };
+        match fix {
+            Fix::Add { queue, agent } => ami
+                .queue_add(queue, &self.interface(agent), &agent.name)
+                .await
+                .map_err(pbx_error),
+            Fix::Remove { queue, interface } => {
+                ami.queue_remove(queue, interface).await.map_err(pbx_error)
+            }
+            Fix::Pause { agent, reason } => self.pause(agent, reason.as_deref()).await,
+        }
     }
 
     pub(crate) async fn shutdown(&self) {
@@ -400,21 +530,26 @@ impl Hub {
             .collect())
     }
 
-    /// After a (re)connection: queue membership and pauses of logged-in agents are re-applied.
-    /// Holds the state lock throughout, so a pause or unpause asked meanwhile is applied after
-    /// (never overwritten by) the re-sync.
+    /// After a (re)connection the PBX may have drifted (a QueueRemove lost while it was down,
+    /// a restart that forgot dynamic members, a pause changed on a phone): its members are read
+    /// with `QueueStatus` and corrected to match the hub ([`plan_resync`]). If QueueStatus
+    /// fails, every logged-in agent's membership and pause are re-applied instead. Holds the
+    /// state lock throughout, so a pause or unpause asked meanwhile is applied after (never
+    /// overwritten by) the re-sync.
     async fn resync_pbx(&self, pbx: &Pbx) -> Result<(), HubError> {
         let _guard = self.inner.state_lock.lock().await;
-        for (agent, state) in self.agents_overview().await? {
-            match state {
-                AgentState::LoggedOut { .. } => {}
-                AgentState::Paused { reason, .. } => {
-                    pbx.join_queues(&agent).await;
-                    if let Err(e) = pbx.pause(&agent, Some(&reason.name)).await {
-                        tracing::warn!(error = %e, "re-applying a pause failed");
-                    }
-                }
-                _ => pbx.join_queues(&agent).await,
+        let agents = self.agents_overview().await?;
+        let fixes = match pbx.queue_members().await {
+            Ok(members) => plan_resync(&agents, &members, |a| pbx.interface(a)),
+            Err(e) => {
+                tracing::warn!(error = %e, "QueueStatus failed; re-applying every membership");
+                plan_resync(&agents, &[], |a| pbx.interface(a))
+            }
+        };
+        for fix in &fixes {
+            tracing::info!(?fix, "re-sync");
+            if let Err(e) = pbx.apply(fix).await {
+                tracing::warn!(error = %e, ?fix, "re-sync step failed");
             }
         }
         Ok(())
@@ -481,6 +616,149 @@ pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Rec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn agent(id: i64, queues: &[&str]) -> AgentRow {
+        AgentRow {
+            id,
+            user: format!("{id:07}"),
+            password_hash: String::new(),
+            name: format!("Agent {id}"),
+            extension: format!("10{id:02}"),
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            supervisor: false,
+            disabled: false,
+        }
+    }
+
+    fn member(queue: &str, interface: &str, paused: Option<&str>) -> PbxMember {
+        PbxMember {
+            queue: queue.into(),
+            interface: interface.into(),
+            dynamic: true,
+            paused: paused.is_some(),
+            reason: paused.map(str::to_owned),
+        }
+    }
+
+    fn reason(name: &str) -> crate::store::PauseReasonRow {
+        crate::store::PauseReasonRow {
+            id: 1,
+            name: name.into(),
+            budget_seconds: None,
+            is_exit: false,
+        }
+    }
+
+    fn iface(a: &AgentRow) -> String {
+        format!("PJSIP/{}", a.extension)
+    }
+
+    #[test]
+    fn resync_plan_makes_the_pbx_match_the_hub() {
+        let ana = agent(1, &["support", "sales"]);
+        let beto = agent(2, &["support"]);
+        let sara = agent(3, &["support"]);
+        let agents = vec![
+            // Paused for Baño, but the PBX lost her "sales" membership and her pause.
+            (
+                ana.clone(),
+                AgentState::Paused {
+                    reason: reason("Baño"),
+                    since: 0,
+                },
+            ),
+            // Logged out while the PBX was unreachable: still a member there.
+            (beto.clone(), AgentState::LoggedOut { since: 0 }),
+            // Available and right: nothing to do.
+            (sara.clone(), AgentState::Available { since: 0 }),
+        ];
+        let members = vec![
+            member("support", "PJSIP/1001", None),
+            member("support", "PJSIP/1002", Some("Almuerzo")),
+            member("support", "PJSIP/1003", None),
+            // Somebody else's, and a static member: never touched.
+            member("support", "SIP/9999", None),
+            PbxMember {
+                dynamic: false,
+                ..member("billing", "PJSIP/1002", None)
+            },
+        ];
+        let fixes = plan_resync(&agents, &members, iface);
+        assert_eq!(
+            fixes,
+            vec![
+                Fix::Add {
+                    queue: "sales".into(),
+                    agent: ana.clone()
+                },
+                Fix::Pause {
+                    agent: ana,
+                    reason: Some("Baño".into())
+                },
+                Fix::Remove {
+                    queue: "support".into(),
+                    interface: "PJSIP/1002".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn resync_plan_fixes_a_wrong_pause_reason_and_a_pause_on_an_available_agent() {
+        let ana = agent(1, &["support"]);
+        let beto = agent(2, &["support"]);
+        let agents = vec![
+            (
+                ana.clone(),
+                AgentState::Paused {
+                    reason: reason("Baño"),
+                    since: 0,
+                },
+            ),
+            (beto.clone(), AgentState::OnCall { since: 0 }),
+        ];
+        let members = vec![
+            member("support", "PJSIP/1001", Some("Almuerzo")),
+            member("support", "PJSIP/1002", Some("Baño")),
+        ];
+        assert_eq!(
+            plan_resync(&agents, &members, iface),
+            vec![
+                Fix::Pause {
+                    agent: ana,
+                    reason: Some("Baño".into())
+                },
+                Fix::Pause {
+                    agent: beto,
+                    reason: None
+                },
+            ]
+        );
+        // Nothing known about the PBX: every membership is (re)added, pauses re-applied.
+        let fixes = plan_resync(&agents, &[], iface);
+        assert_eq!(fixes.len(), 3, "{fixes:?}");
+    }
+
+    #[test]
+    fn queue_members_are_read_from_queue_status_events() {
+        let packet = enlace_ami::Packet::new()
+            .with("Event", "QueueMember")
+            .with("Queue", "support")
+            .with("Name", "Agent 500")
+            .with("Location", "Local/500@agents")
+            .with("StateInterface", "Local/500@agents")
+            .with("Membership", "dynamic")
+            .with("Paused", "1")
+            .with("PausedReason", "Baño");
+        assert_eq!(
+            PbxMember::from_packet(&packet),
+            Some(member("support", "Local/500@agents", Some("Baño")))
+        );
+        let params = enlace_ami::Packet::new()
+            .with("Event", "QueueParams")
+            .with("Queue", "support");
+        assert_eq!(PbxMember::from_packet(&params), None);
+    }
 
     #[test]
     fn only_plain_numbers_are_dialable() {

@@ -1049,7 +1049,7 @@ async fn login_pause_unpause_exit_drive_the_queue_through_ami() {
 }
 
 #[tokio::test]
-async fn after_a_pbx_reconnection_queue_membership_and_pauses_are_reapplied() {
+async fn after_a_pbx_reconnection_the_queues_are_corrected_to_match_the_hub() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
@@ -1065,22 +1065,47 @@ async fn after_a_pbx_reconnection_queue_membership_and_pauses_are_reapplied() {
     )
     .await;
     assert_eq!(r.status, 200);
-    let adds_before = action_fields(&double, "QueueAdd").len();
-    let pauses_before = action_fields(&double, "QueuePause").len();
+    let ana = (
+        "Local/1001@test".to_string(),
+        true,
+        Some("Baño".to_string()),
+    );
+    assert_eq!(double.queue_members("support"), vec![ana.clone()]);
 
+    // While the hub is not looking, the PBX drifts: Ana's pause is lifted on her phone and
+    // Beto (logged out in the hub: a QueueRemove lost in an outage) is a member again.
+    let (other, mut other_events) = enlace_ami::AmiClient::start(enlace_ami::AmiConfig::new(
+        double.addr().to_string(),
+        "ami",
+        "amisecret",
+    ));
+    while !matches!(
+        other_events.recv().await,
+        Some(enlace_ami::AmiEvent::Connected { .. })
+    ) {}
+    other
+        .queue_pause("Local/1001@test", false, None, None)
+        .await
+        .unwrap();
+    other
+        .queue_add("support", "Local/1002@test", "Beto")
+        .await
+        .unwrap();
+    other.shutdown().await;
+    assert_eq!(double.queue_members("support").len(), 2);
+
+    // The hub reconnects, reads QueueStatus and puts things right.
     double.inject(AmiFault::DropConnections);
-    eventually("QueueAdd and QueuePause re-sent after reconnecting", || {
-        action_fields(&double, "QueueAdd").len() > adds_before
-            && action_fields(&double, "QueuePause").len() > pauses_before
+    eventually("the PBX matches the hub again", || {
+        double.queue_members("support") == vec![ana.clone()]
     })
     .await;
+    let remove = action_fields(&double, "QueueRemove").pop().unwrap();
+    assert_eq!(field(&remove, "Interface"), Some("Local/1002@test"));
     let pause = action_fields(&double, "QueuePause").pop().unwrap();
     assert_eq!(field(&pause, "Paused"), Some("true"));
     assert_eq!(field(&pause, "Reason"), Some("Baño"));
-    // Beto never logged in: nothing is added for him.
-    assert!(action_fields(&double, "QueueAdd")
-        .iter()
-        .all(|a| field(a, "Interface") == Some("Local/1001@test")));
+    assert!(!action_fields(&double, "QueueStatus").is_empty());
 }
 
 #[tokio::test]
