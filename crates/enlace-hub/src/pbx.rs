@@ -575,6 +575,27 @@ fn to_update(call: &PbxCall) -> CallUpdate {
     }
 }
 
+/// Hang-up cause of the calls that were in progress when the PBX connection was lost.
+pub const LOST_CAUSE: &str = "connection to the PBX lost";
+
+/// The tracker's unfinished calls, ended at `now` with [`LOST_CAUSE`].
+fn lost_calls(tracker: &CallTracker, now: i64) -> Vec<PbxCall> {
+    tracker
+        .calls()
+        .into_iter()
+        .filter(|c| c.state != PbxCallState::Ended)
+        .map(|mut call| {
+            call.state = PbxCallState::Ended;
+            call.ended_at = Some(now);
+            call.duration_seconds = call.answered_at.map_or(0, |answered| {
+                u32::try_from(now.saturating_sub(answered).max(0) / 1000).unwrap_or(u32::MAX)
+            });
+            call.hangup_cause = Some((0, LOST_CAUSE.to_owned()));
+            call
+        })
+        .collect()
+}
+
 /// Follows the AMI event channel until it closes (at shutdown).
 pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Receiver<AmiEvent>) {
     let mut tracker = CallTracker::new(hub.tracker_interfaces(&pbx).await.unwrap_or_default());
@@ -592,6 +613,17 @@ pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Rec
             }
             AmiEvent::Disconnected { reason } => {
                 tracing::warn!(reason, "AMI disconnected");
+                // The events that would end the calls in progress are gone with the
+                // connection: end them now, saying why, so no agent stays "on a call" forever.
+                for call in lost_calls(&tracker, hub.now()) {
+                    let Ok(agent_id) = call.agent.parse::<i64>() else {
+                        continue;
+                    };
+                    if let Err(e) = hub.call_changed(agent_id, &to_update(&call)).await {
+                        tracing::warn!(error = %e, "ending a call lost with the PBX failed");
+                    }
+                }
+                tracker.reset();
             }
             AmiEvent::Event(packet) => {
                 if packet.event() == Some("Newchannel") {

@@ -1109,6 +1109,39 @@ async fn after_a_pbx_reconnection_the_queues_are_corrected_to_match_the_hub() {
 }
 
 #[tokio::test]
+async fn a_pbx_that_vanishes_mid_call_ends_the_call_and_frees_the_agent() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    seed(&server.hub).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(server.addr, "1234567", "123456").await;
+    let mut ws = stream(server.addr, &t, 0).await;
+    assert_eq!(next(&mut ws).await.unwrap()["state"], "available");
+    double.run_in_background(AmiScenario::InboundViaQueue {
+        queue: "support".into(),
+        caller: "5215512345678".into(),
+        caller_name: "Cliente".into(),
+        agent_interface: "Local/1001@test".into(),
+        talk_ms: 60_000,
+    });
+    until(&mut ws, |e| e["state"] == "on_call").await;
+
+    double.inject(AmiFault::DropConnections);
+    let events = until(&mut ws, |e| e["type"] == "call_ended").await;
+    let ended = events.last().unwrap();
+    assert_eq!(ended["call"]["otherNumber"], "5215512345678");
+    assert_eq!(
+        ended["call"]["hangupCause"]["text"],
+        enlace_hub::pbx::LOST_CAUSE
+    );
+    assert_eq!(next(&mut ws).await.unwrap()["state"], "available");
+    let me = me(server.addr, &t).await;
+    assert_eq!(me.body["state"]["state"], "available");
+}
+
+#[tokio::test]
 async fn click_to_dial_originates_and_reports_the_outcome() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
