@@ -149,6 +149,11 @@ impl Host for TauriHost {
                     .is_some_and(|shell| shell.app.over_budget(&state));
                 handle.emit("agent:state", wire::AgentStateView::new(&state, over))
             }
+            DomainEvent::AgentsLive(agents) => {
+                let rows: Vec<wire::AgentLiveView> =
+                    agents.iter().map(wire::AgentLiveView::from).collect();
+                handle.emit("agents:live", rows)
+            }
             DomainEvent::IncomingStopped(id) => {
                 lock(&self.matches).remove(&id);
                 lock(&self.ringing).retain(|(call, notification)| {

@@ -251,6 +251,21 @@ describe('Pausas', () => {
     expect(byId('agent-state-chip').dataset.state).toBe('available');
   });
 
+  it('follows a pause made from another session (agent:state)', async () => {
+    const fake = await signedIn();
+    await go('pauses');
+    expect(byId('agent-state-chip').dataset.state).toBe('available');
+    fake.hub.setStateElsewhere('Almuerzo');
+    await settle();
+    expect(byId('pause-current').textContent).toBe('Almuerzo');
+    expect(byId('agent-state-chip').dataset.state).toBe('paused');
+    expect(reasonButton('Almuerzo').getAttribute('aria-pressed')).toBe('true');
+    fake.hub.setStateElsewhere(null);
+    await settle();
+    expect(queryId('pause-current')).toBeNull();
+    expect(byId('agent-state-chip').dataset.state).toBe('available');
+  });
+
   it('warns when the pause goes over its budget (Baño, 15 min)', async () => {
     await signedIn();
     await go('pauses');
@@ -393,5 +408,22 @@ describe('Gestión', () => {
     const maria = rows().find((r) => r.dataset.user === '4567890')!;
     expect(maria.dataset.state).toBe('paused');
     expect(within(maria).getByTestId('agent-live-reason').textContent).toBe('Baño');
+  });
+
+  it("keeps the live table in step with the supervisor's own pause, without asking again", async () => {
+    const fake = await setup({ hubServer: FAKE_HUB_SERVER, hubLoggedInAs: SUPERVISOR.user });
+    await go('management');
+    const asked = vi.spyOn(fake, 'agentsLive');
+    const mine = () => allById('agent-live-row').find((r) => r.dataset.user === SUPERVISOR.user)!;
+    expect(mine().dataset.state).toBe('available');
+    fake.hub.setStateElsewhere('Capacitación');
+    await settle();
+    expect(mine().dataset.state).toBe('paused');
+    expect(within(mine()).getByTestId('agent-live-reason').textContent).toBe('Capacitación');
+    fake.hub.setOtherAgent('2345678', 'available');
+    await settle();
+    const luis = allById('agent-live-row').find((r) => r.dataset.user === '2345678')!;
+    expect(luis.dataset.state).toBe('available');
+    expect(asked).not.toHaveBeenCalled();
   });
 });

@@ -8,6 +8,16 @@
 //! - While a session is open the phone line is the hub line (calls from the hub's stream,
 //!   click-to-dial through the PBX); logging out returns to the line chosen in Settings.
 //! - Every HTTP call to the hub runs on the blocking pool.
+//! - The hub line's stream is followed, not polled: the agent's own state changes (from any
+//!   of its sessions, or the hub's) arrive as [`DomainEvent::AgentState`]; for a supervisor,
+//!   every agent's change updates the live table ([`LiveTable`], seeded from
+//!   `GET /api/v1/agents` at login and whenever Gestión asks) and is emitted whole as
+//!   [`DomainEvent::AgentsLive`]. A state only replaces an older one (by its `since`), so the
+//!   replay of the log and a late snapshot never step back in time.
+//! - Where the stream stopped ([`settings::HubCursor`], its own settings row, per hub and
+//!   user) is saved after every burst of events and given to the next line of the same
+//!   session, with the calls already stored, so restarting the app neither loses nor repeats
+//!   a call. Logging in afresh or out drops it.
 
 use std::sync::Arc;
 
@@ -17,10 +27,14 @@ use enlace_hub_client::{
     StateChange,
 };
 use enlace_secrets::{SecretsError, Sensitive};
-use enlace_telephony::{HubLineConfig, LineConfig};
+use enlace_telephony::{AgentUpdate, HubLineConfig, LineConfig};
 
 use crate::error::AppError;
+use crate::settings::{self, HubCursor};
 use crate::{blocking, lock, App, DomainEvent, Host};
+
+/// How many recent calls a new hub line is told about (to continue or skip them).
+const KNOWN_CALLS: usize = 100;
 
 /// An open session with the hub.
 #[derive(Clone)]
@@ -29,14 +43,58 @@ pub(crate) struct HubSession {
     pub(crate) token: Arc<Sensitive<String>>,
     pub(crate) agent: Agent,
     pub(crate) state: AgentState,
+    /// Tells this session's line events from an earlier session's.
+    pub(crate) serial: u64,
+    /// The last hub event handled by this session's lines (where a new line resumes).
+    pub(crate) last_event_id: Option<u64>,
 }
 
-impl HubSession {
-    pub(crate) fn line_config(&self) -> LineConfig {
-        LineConfig::Hub(HubLineConfig::new(
-            self.client.clone(),
-            Sensitive::new(self.token.expose().clone()),
-        ))
+/// The supervisor's live table: the hub's agents with their latest states.
+#[derive(Debug, Default)]
+pub(crate) struct LiveTable {
+    rows: Vec<AgentLive>,
+    /// Read whole from the hub at least once; until then events only collect.
+    seeded: bool,
+}
+
+impl LiveTable {
+    /// One agent's state from the stream; whether the table changed.
+    fn apply(&mut self, agent: &Agent, state: &AgentState) -> bool {
+        match self.rows.iter_mut().find(|r| r.agent.id == agent.id) {
+            Some(row) => {
+                if state.since < row.state.since || (row.state == *state && row.agent == *agent) {
+                    return false;
+                }
+                row.agent = agent.clone();
+                row.state = state.clone();
+                true
+            }
+            None => {
+                self.rows.push(AgentLive {
+                    agent: agent.clone(),
+                    disabled: false,
+                    state: state.clone(),
+                });
+                true
+            }
+        }
+    }
+
+    /// The hub's table, keeping the states the stream brought that are newer than it.
+    fn seed(&mut self, fetched: Vec<AgentLive>) {
+        let rows = fetched
+            .into_iter()
+            .map(|mut row| {
+                if let Some(seen) = self.rows.iter().find(|r| r.agent.id == row.agent.id) {
+                    if seen.state.since > row.state.since {
+                        row.state = seen.state.clone();
+                    }
+                }
+                row
+            })
+            .collect();
+        self.rows = rows;
+        self.seeded = true;
     }
 }
 
@@ -134,14 +192,143 @@ impl<H: Host> App<H> {
         settings.hub_server = server;
         settings.hub_user = user;
         self.save_settings(settings).await?;
+        // A new session follows the stream from now: an older cursor is not for it. The old
+        // session's line stops first, so it cannot save its cursor after this.
+        lock(&self.shared.hub).take();
+        self.stop_line_now().await;
+        self.forget_cursor().await;
+        let supervisor = session.agent.supervisor;
+        self.open_session(client, token, session.agent, session.state, None);
+        self.restart_line().await;
+        if supervisor {
+            self.seed_live_in_background();
+        }
+        Ok(self.emit_hub_status())
+    }
+
+    fn open_session(
+        &self,
+        client: HubClient,
+        token: Arc<Sensitive<String>>,
+        agent: Agent,
+        state: AgentState,
+        last_event_id: Option<u64>,
+    ) {
+        let serial = self
+            .shared
+            .hub_serial
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        *lock(&self.shared.live) = None;
         *lock(&self.shared.hub) = Some(HubSession {
             client,
             token,
-            agent: session.agent,
-            state: session.state,
+            agent,
+            state,
+            serial,
+            last_event_id,
         });
-        self.restart_line().await;
-        Ok(self.emit_hub_status())
+    }
+
+    /// The hub line of the open session, resuming where its previous line stopped, and the
+    /// session's serial. `None` without a session.
+    pub(crate) async fn hub_line_config(&self) -> Option<(LineConfig, u64)> {
+        lock(&self.shared.hub).as_ref()?;
+        let known_calls = match self.with_store(|s| s.call_history(KNOWN_CALLS)).await {
+            Ok(calls) => calls,
+            Err(e) => {
+                tracing::warn!(code = %e.code(), "could not read the calls a hub line resumes");
+                Vec::new()
+            }
+        };
+        let session = lock(&self.shared.hub).clone()?;
+        let config = HubLineConfig {
+            client: session.client.clone(),
+            token: Sensitive::new(session.token.expose().clone()),
+            after: session.last_event_id,
+            known_calls,
+        };
+        Some((LineConfig::Hub(config), session.serial))
+    }
+
+    /// The hub line handled every event up to `id`: remember it, and save it for a restart.
+    pub(crate) async fn on_hub_cursor(&self, serial: u64, id: u64) {
+        let cursor = {
+            let mut hub = lock(&self.shared.hub);
+            let Some(session) = hub.as_mut().filter(|s| s.serial == serial) else {
+                return;
+            };
+            if session.last_event_id.is_some_and(|last| last >= id) {
+                return;
+            }
+            session.last_event_id = Some(id);
+            HubCursor {
+                server: session.client.base_url().to_owned(),
+                user: session.agent.user.clone(),
+                last_event_id: id,
+            }
+        };
+        if let Err(e) = self
+            .with_store(move |s| s.set_setting_json(settings::HUB_CURSOR_KEY, &cursor))
+            .await
+        {
+            tracing::warn!(code = %e.code(), "could not save where the hub stream stopped");
+        }
+    }
+
+    async fn forget_cursor(&self) {
+        if let Err(e) = self
+            .with_store(|s| s.delete_setting(settings::HUB_CURSOR_KEY))
+            .await
+        {
+            tracing::warn!(code = %e.code(), "could not drop the hub stream's cursor");
+        }
+    }
+
+    /// An agent's state from the hub line of session `serial`: the agent's own becomes
+    /// [`DomainEvent::AgentState`]; for a supervisor every agent's updates the live table.
+    pub(crate) fn on_agent_update(&self, serial: u64, update: AgentUpdate) {
+        let (own, live) = {
+            let mut hub = lock(&self.shared.hub);
+            let Some(session) = hub.as_mut().filter(|s| s.serial == serial) else {
+                return;
+            };
+            let agent = update.agent.unwrap_or_else(|| session.agent.clone());
+            let state = update.state;
+            let mut own = None;
+            if agent.id == session.agent.id
+                && state.since >= session.state.since
+                && (state != session.state || update.over_budget)
+            {
+                session.state = state.clone();
+                own = Some(state.clone());
+            }
+            let live = if session.agent.supervisor {
+                let mut table = lock(&self.shared.live);
+                let table = table.get_or_insert_with(LiveTable::default);
+                (table.apply(&agent, &state) && table.seeded).then(|| table.rows.clone())
+            } else {
+                None
+            };
+            (own, live)
+        };
+        if let Some(state) = own {
+            self.shared.host.emit(DomainEvent::AgentState(state));
+        }
+        if let Some(rows) = live {
+            self.shared.host.emit(DomainEvent::AgentsLive(rows));
+        }
+    }
+
+    /// Supervisors: read the live table now and show it (after login).
+    fn seed_live_in_background(&self) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            match app.agents_live().await {
+                Ok(rows) => app.shared.host.emit(DomainEvent::AgentsLive(rows)),
+                Err(e) => tracing::info!(code = %e.code(), "could not read the agents' table"),
+            }
+        });
     }
 
     /// Resume the session saved in the keyring (at start-up). Failures only leave the agent
@@ -164,13 +351,23 @@ impl<H: Host> App<H> {
         .await;
         match resumed {
             Ok((client, token, me)) => {
-                *lock(&self.shared.hub) = Some(HubSession {
-                    client,
-                    token: Arc::new(token),
-                    agent: me.agent,
-                    state: me.state,
-                });
+                let cursor = match self
+                    .with_store(|s| s.setting_json::<HubCursor>(settings::HUB_CURSOR_KEY))
+                    .await
+                {
+                    Ok(cursor) => cursor,
+                    Err(e) => {
+                        tracing::warn!(code = %e.code(), "unreadable hub stream cursor");
+                        None
+                    }
+                };
+                let after = cursor.and_then(|c| c.resume_for(client.base_url(), &me.agent.user));
+                let supervisor = me.agent.supervisor;
+                self.open_session(client, Arc::new(token), me.agent, me.state, after);
                 self.restart_line().await;
+                if supervisor {
+                    self.seed_live_in_background();
+                }
             }
             Err(e) => {
                 tracing::info!(code = %e.code(), "no hub session to resume");
@@ -194,6 +391,7 @@ impl<H: Host> App<H> {
         let Some(session) = lock(&self.shared.hub).take() else {
             return;
         };
+        *lock(&self.shared.live) = None;
         let settings = self.settings();
         let secrets = self.shared.crm.secrets.clone();
         let entry = token_ref(&settings.hub_server, &session.agent.user);
@@ -205,7 +403,9 @@ impl<H: Host> App<H> {
             Ok(())
         })
         .await;
+        // The session's line is drained by the restart, so its cursor is not saved again.
         self.restart_line().await;
+        self.forget_cursor().await;
     }
 
     /// Cerrar sesión without Salida.
@@ -300,8 +500,20 @@ impl<H: Host> App<H> {
         self.with_hub(|c, t| c.day(t)).await
     }
 
+    /// Supervisors: the agents' table, read from the hub; it also (re)seeds the table the
+    /// stream keeps up to date ([`DomainEvent::AgentsLive`]).
     pub async fn agents_live(&self) -> Result<Vec<AgentLive>, AppError> {
-        self.with_hub(|c, t| c.agents(t)).await
+        let serial = self.hub_session()?.serial;
+        let fetched = self.with_hub(|c, t| c.agents(t)).await?;
+        let hub = lock(&self.shared.hub);
+        if hub.as_ref().is_none_or(|s| s.serial != serial) {
+            // The session changed meanwhile: the table is not its to keep.
+            return Ok(fetched);
+        }
+        let mut table = lock(&self.shared.live);
+        let table = table.get_or_insert_with(LiveTable::default);
+        table.seed(fetched);
+        Ok(table.rows.clone())
     }
 
     /// Whether the current pause has run past its reason's budget.

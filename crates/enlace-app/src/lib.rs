@@ -91,8 +91,11 @@ pub enum DomainEvent {
     CrmWritesChanged,
     /// Logged in or out of the organization's server, or its stream went up or down.
     HubStatus(HubStatus),
-    /// The agent's state at the hub changed (paused, available…).
+    /// The agent's state at the hub changed (paused, available…): by this app, by another
+    /// session of the agent, or by the hub (a call, a pause past its budget).
     AgentState(enlace_hub_client::AgentState),
+    /// Supervisors: the organization's agents and their live states, after one changed.
+    AgentsLive(Vec<enlace_hub_client::AgentLive>),
 }
 
 /// What the use-cases need from their surroundings.
@@ -167,12 +170,23 @@ struct Shared<H: Host> {
     hub: Mutex<Option<hub::HubSession>>,
     /// Why the last hub session ended or cannot be kept, for the Login screen.
     hub_detail: Mutex<Option<String>>,
+    /// Numbers the hub sessions opened here (events of a line tell whose they are).
+    hub_serial: std::sync::atomic::AtomicU64,
+    /// Supervisors: the agents' live table, kept by the stream (see `hub`).
+    live: Mutex<Option<hub::LiveTable>>,
+    /// One line restart at a time.
+    restarting: tokio::sync::Mutex<()>,
 }
 
 struct Line {
     phone: PhoneLine,
     generation: u64,
+    /// The task handling the line's events (ends once the line stopped and they are handled).
+    pump: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How long a restart waits for the old line's last events to be handled.
+const PUMP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Default)]
 struct LiveState {
@@ -218,6 +232,9 @@ impl<H: Host> App<H> {
             courier: Mutex::new(None),
             hub: Mutex::new(None),
             hub_detail: Mutex::new(None),
+            hub_serial: std::sync::atomic::AtomicU64::new(0),
+            live: Mutex::new(None),
+            restarting: tokio::sync::Mutex::new(()),
             host,
             store,
             clock,
@@ -228,6 +245,7 @@ impl<H: Host> App<H> {
             line: RwLock::new(Line {
                 phone,
                 generation: 0,
+                pump: None,
             }),
             state: Mutex::new(LiveState::default()),
         });
@@ -406,12 +424,35 @@ impl<H: Host> App<H> {
         calls
     }
 
-    /// Stop the phone line (on quit).
+    /// Stop the phone line (on quit); its last events (calls it closed, where the hub stream
+    /// stopped) are handled before this returns.
     pub async fn shutdown(&self) {
-        let mut line = self.shared.line.write().await;
-        line.generation += 1;
-        let phone = std::mem::replace(&mut line.phone, PhoneLine::None);
+        let _one = self.shared.restarting.lock().await;
+        self.stop_line().await;
+    }
+
+    /// Stops the line without starting another (until the next restart).
+    pub(crate) async fn stop_line_now(&self) {
+        let _one = self.shared.restarting.lock().await;
+        self.stop_line().await;
+    }
+
+    /// Stops the current line and waits (bounded) until its events are handled.
+    async fn stop_line(&self) {
+        let (phone, pump) = {
+            let mut line = self.shared.line.write().await;
+            line.generation += 1;
+            (
+                std::mem::replace(&mut line.phone, PhoneLine::None),
+                line.pump.take(),
+            )
+        };
         phone.shutdown().await;
+        if let Some(pump) = pump {
+            if tokio::time::timeout(PUMP_DRAIN, pump).await.is_err() {
+                tracing::warn!("the old phone line's events are still being handled");
+            }
+        }
     }
 
     fn open_call_line_id(&self, id: &CallId) -> Result<String, AppError> {
@@ -430,31 +471,42 @@ impl<H: Host> App<H> {
         blocking(move || f(&mut lock(&store)).map_err(AppError::from)).await
     }
 
+    /// Replace the phone line: the hub line while a hub session is open (resuming its stream
+    /// where the previous line of the same session stopped), else the configured one.
     async fn restart_line(&self) {
-        let hub = lock(&self.shared.hub)
-            .as_ref()
-            .map(hub::HubSession::line_config);
-        let config = hub.unwrap_or_else(|| {
-            self.settings()
-                .line_config(self.shared.options.demo_line.as_ref())
-        });
+        let _one = self.shared.restarting.lock().await;
+        // The old line's last events first: they move the hub cursor and close its calls.
+        self.stop_line().await;
+        let (config, serial) = match self.hub_line_config().await {
+            Some((config, serial)) => (config, Some(serial)),
+            None => (
+                self.settings()
+                    .line_config(self.shared.options.demo_line.as_ref()),
+                None,
+            ),
+        };
         let mut line = self.shared.line.write().await;
         line.generation += 1;
         let generation = line.generation;
-        let old = std::mem::replace(&mut line.phone, PhoneLine::None);
-        old.shutdown().await;
         let (phone, events) = PhoneLine::start(
             config,
             Arc::clone(&self.shared.clock),
             Arc::clone(&self.shared.call_ids),
         );
         line.phone = phone;
-        drop(line);
         let app = self.clone();
-        tokio::spawn(async move { app.pump(generation, events).await });
+        line.pump = Some(tokio::spawn(async move {
+            app.pump(generation, serial, events).await
+        }));
     }
 
-    async fn pump(self, generation: u64, mut events: tokio::sync::mpsc::Receiver<LineEvent>) {
+    /// Handles the events of one line. `hub_serial`: the hub session the line belongs to.
+    async fn pump(
+        self,
+        generation: u64,
+        hub_serial: Option<u64>,
+        mut events: tokio::sync::mpsc::Receiver<LineEvent>,
+    ) {
         while let Some(event) = events.recv().await {
             if self.shared.line.read().await.generation != generation {
                 // A newer line replaced this one; its last calls still get stored.
@@ -465,6 +517,16 @@ impl<H: Host> App<H> {
             match event {
                 LineEvent::Status(status) => self.on_status(status),
                 LineEvent::Call(record) => self.on_call(record).await,
+                LineEvent::AgentState(update) => {
+                    if let Some(serial) = hub_serial {
+                        self.on_agent_update(serial, update);
+                    }
+                }
+                LineEvent::HubCursor(id) => {
+                    if let Some(serial) = hub_serial {
+                        self.on_hub_cursor(serial, id).await;
+                    }
+                }
             }
         }
     }

@@ -16,6 +16,27 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 pub const SETTINGS_KEY: &str = "agent_settings";
+/// Where the hub line's stream stopped, for the session saved in the keyring (its own row:
+/// it changes with every burst of hub events, the settings only when the agent edits them).
+pub const HUB_CURSOR_KEY: &str = "hub_stream_cursor";
+
+/// The hub stream's last handled event id for one hub and user: a restarted app resumes the
+/// stream after it ([`enlace_telephony::HubLineConfig::after`]). Dropped at logout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubCursor {
+    /// The hub's origin (`HubClient::base_url`).
+    pub server: String,
+    pub user: String,
+    pub last_event_id: u64,
+}
+
+impl HubCursor {
+    /// The id to resume from, if this cursor belongs to `server` and `user`.
+    pub fn resume_for(&self, server: &str, user: &str) -> Option<u64> {
+        (self.server == server && self.user == user).then_some(self.last_event_id)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineKind {

@@ -2,15 +2,19 @@
 //! The agent's day through the organization's server, for real: `enlace-hub` in-process on
 //! 127.0.0.1:0 (temp SQLite) with the AMI double of `enlace-sandbox` as the PBX, and the app
 //! logging in, receiving a PBX call on the hub line, pausing (the PBX gets QueuePause with the
-//! reason), unpausing and leaving with Salida (QueueRemove, session ended).
+//! reason), unpausing and leaving with Salida (QueueRemove, session ended); states pushed by
+//! the hub's stream (the agent's own from another session, every agent's to a supervisor) and
+//! the stream resumed where it stopped after the app restarts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use enlace_app::{App, AppOptions, DomainEvent, Host, LineKind};
 use enlace_core::{CallDirection, CallStatus, ErrorCode, SystemClock};
-use enlace_hub::testing::TestHub;
-use enlace_hub_client::AgentStateKind;
+use enlace_hub::auth::hash_password;
+use enlace_hub::store::NewAgent;
+use enlace_hub::testing::{TestHub, CHEAP};
+use enlace_hub_client::{AgentStateKind, HubClient, StateChange};
 use enlace_sandbox::{AmiDouble, AmiScenario};
 use enlace_secrets::{SecretStore, Sensitive};
 use enlace_store::Store;
@@ -172,5 +176,230 @@ async fn login_take_a_pbx_call_pause_unpause_and_leave_with_salida() {
         app.pause_reasons().await.unwrap_err().code(),
         ErrorCode::SessionExpired
     );
+    app.shutdown().await;
+}
+
+const SUPERVISOR: (&str, &str) = ("7654321", "654321");
+
+async fn start_app(
+    dir: &std::path::Path,
+    secrets: &SecretStore,
+) -> (App<TestHost>, mpsc::UnboundedReceiver<DomainEvent>) {
+    let (tx, events) = mpsc::unbounded_channel();
+    let app = App::start(
+        TestHost(tx),
+        Store::open(&dir.join("desk.sqlite3")).unwrap(),
+        Arc::new(SystemClock),
+        AppOptions {
+            secrets: Some(secrets.clone()),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (app, events)
+}
+
+async fn add_supervisor(server: &TestHub) {
+    let hash = hash_password(SUPERVISOR.1, CHEAP).unwrap();
+    server
+        .hub
+        .store()
+        .insert_agent(
+            &NewAgent {
+                user: SUPERVISOR.0,
+                password_hash: &hash,
+                name: "Sofía",
+                extension: "1009",
+                queues: &[],
+                supervisor: true,
+            },
+            server.hub.now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Ana's other session (another desk, the hub's web page…): pauses her in Baño.
+async fn pause_from_elsewhere(url: &str) {
+    let client = HubClient::new(url).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let session = client
+            .login("1234567", &Sensitive::new("123456".into()))
+            .unwrap();
+        let reasons = client.pause_reasons(&session.token).unwrap();
+        let bano = reasons.iter().find(|r| r.name == "Baño").unwrap();
+        client
+            .set_state(&session.token, StateChange::Paused { reason_id: bano.id })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+}
+
+async fn online(events: &mut mpsc::UnboundedReceiver<DomainEvent>) {
+    next_matching(events, |e| match e {
+        DomainEvent::LineStatus(enlace_telephony::LineStatus::Online) => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_state_is_pushed_when_another_session_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let server = TestHub::start(dir.path(), Some(double.addr()), Arc::new(SystemClock)).await;
+    let (app, mut events) = start_app(dir.path(), &SecretStore::in_memory()).await;
+    app.hub_login(&server.url(), "1234567", Sensitive::new("123456".into()))
+        .await
+        .unwrap();
+    online(&mut events).await;
+
+    pause_from_elsewhere(&server.url()).await;
+    let state = next_matching(&mut events, |e| match e {
+        DomainEvent::AgentState(s) if s.kind == AgentStateKind::Paused => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(state.reason.map(|r| r.name), Some("Baño".to_owned()));
+    let status = app.hub_status();
+    assert_eq!(status.state.map(|s| s.kind), Some(AgentStateKind::Paused));
+    // Not a supervisor: no table.
+    while let Ok(event) = events.try_recv() {
+        assert!(!matches!(event, DomainEvent::AgentsLive(_)), "{event:?}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_another_agent_pause_in_the_live_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let server = TestHub::start(dir.path(), Some(double.addr()), Arc::new(SystemClock)).await;
+    add_supervisor(&server).await;
+    let (app, mut events) = start_app(dir.path(), &SecretStore::in_memory()).await;
+    let status = app
+        .hub_login(
+            &server.url(),
+            SUPERVISOR.0,
+            Sensitive::new(SUPERVISOR.1.into()),
+        )
+        .await
+        .unwrap();
+    assert!(status.agent.unwrap().supervisor);
+    // The table is read at login: Ana is not logged in yet.
+    let first = next_matching(&mut events, |e| match e {
+        DomainEvent::AgentsLive(rows) => Some(rows.clone()),
+        _ => None,
+    })
+    .await;
+    let ana = first.iter().find(|r| r.agent.user == "1234567").unwrap();
+    assert_eq!(ana.state.kind, AgentStateKind::LoggedOut);
+
+    // Ana logs in and pauses elsewhere: the table follows without being asked.
+    pause_from_elsewhere(&server.url()).await;
+    let rows = next_matching(&mut events, |e| match e {
+        DomainEvent::AgentsLive(rows)
+            if rows
+                .iter()
+                .any(|r| r.agent.user == "1234567" && r.state.kind == AgentStateKind::Paused) =>
+        {
+            Some(rows.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let ana = rows.iter().find(|r| r.agent.user == "1234567").unwrap();
+    assert_eq!(
+        ana.state.reason.as_ref().map(|r| r.name.as_str()),
+        Some("Baño")
+    );
+    let me = rows.iter().find(|r| r.agent.user == SUPERVISOR.0).unwrap();
+    assert_eq!(me.state.kind, AgentStateKind::Available);
+    // Gestión asking again gets the same table.
+    let asked = app.agents_live().await.unwrap();
+    let ana = asked.iter().find(|r| r.agent.user == "1234567").unwrap();
+    assert_eq!(ana.state.kind, AgentStateKind::Paused);
+    app.shutdown().await;
+}
+
+fn cursor_row(dir: &std::path::Path) -> Option<enlace_app::settings::HubCursor> {
+    Store::open(&dir.join("desk.sqlite3"))
+        .unwrap()
+        .setting_json(enlace_app::settings::HUB_CURSOR_KEY)
+        .unwrap()
+}
+
+fn inbound(caller: &str) -> AmiScenario {
+    AmiScenario::InboundViaQueue {
+        queue: "support".into(),
+        caller: caller.into(),
+        caller_name: "Cliente".into(),
+        agent_interface: "PJSIP/1001".into(),
+        talk_ms: 50,
+    }
+}
+
+async fn run(double: &Arc<AmiDouble>, scenario: AmiScenario) {
+    let d = Arc::clone(double);
+    tokio::task::spawn_blocking(move || d.run(scenario))
+        .await
+        .unwrap();
+}
+
+async fn ended_call(events: &mut mpsc::UnboundedReceiver<DomainEvent>) -> enlace_core::CallRecord {
+    next_matching(events, |e| match e {
+        DomainEvent::CallUpdated(log) if log.call.status == CallStatus::Ended => {
+            Some(log.call.clone())
+        }
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_the_stream_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let server = TestHub::start(dir.path(), Some(double.addr()), Arc::new(SystemClock)).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(dir.path(), &secrets).await;
+    app.hub_login(&server.url(), "1234567", Sensitive::new("123456".into()))
+        .await
+        .unwrap();
+    online(&mut events).await;
+    run(&double, inbound("+50611110001")).await;
+    let first = ended_call(&mut events).await;
+    assert!(first.peer_number.ends_with("11110001"), "{first:?}");
+    app.shutdown().await;
+    drop(app);
+    let saved = cursor_row(dir.path()).expect("the cursor is saved");
+    assert_eq!(
+        (saved.server.as_str(), saved.user.as_str()),
+        (server.url().as_str(), "1234567")
+    );
+    assert!(saved.last_event_id > 0);
+
+    // A call while Enlace is closed: it is history for a new session, but not for this one.
+    run(&double, inbound("+50622220002")).await;
+
+    let (app, mut events) = start_app(dir.path(), &secrets).await;
+    let missed = ended_call(&mut events).await;
+    assert!(missed.peer_number.ends_with("22220002"), "{missed:?}");
+    assert_eq!(app.line_kind(), LineKind::Hub);
+    let history = app.history().await.unwrap();
+    let mut hub_ids: Vec<_> = history
+        .iter()
+        .map(|l| l.call.line_call_id.clone())
+        .collect();
+    assert_eq!(history.len(), 2, "no call lost or repeated: {history:?}");
+    hub_ids.dedup();
+    assert_eq!(hub_ids.len(), 2);
+    assert!(cursor_row(dir.path()).unwrap().last_event_id > saved.last_event_id);
+
+    // Logging out drops the cursor: the next session starts afresh.
+    app.hub_logout().await.unwrap();
+    assert_eq!(cursor_row(dir.path()), None);
     app.shutdown().await;
 }

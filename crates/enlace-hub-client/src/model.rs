@@ -239,6 +239,9 @@ pub struct HubCall {
     pub duration_seconds: u32,
     #[serde(default)]
     pub hangup_cause: Option<HangupCause>,
+    /// The agent's own extension on the call (`localNumber`); absent from older hubs.
+    #[serde(default)]
+    pub local_number: Option<String>,
 }
 
 /// One event of the agent's stream: `{id, type, at, …payload}`.
@@ -298,6 +301,27 @@ impl StreamEvent {
             .and_then(|a| serde_json::from_value(a.clone()).ok());
         Some((agent, state))
     }
+
+    /// The agent (when the event names one) and its pause, for `pause_budget_exceeded` events:
+    /// the pause (`reason`, `since`) ran past its reason's budget.
+    pub fn pause_budget_exceeded(&self) -> Option<(Option<Agent>, AgentState)> {
+        if self.kind != "pause_budget_exceeded" {
+            return None;
+        }
+        let reason: PauseReason =
+            serde_json::from_value(self.payload.get("reason")?.clone()).ok()?;
+        let since = self.payload.get("since")?.as_i64()?;
+        let agent = self
+            .payload
+            .get("agent")
+            .and_then(|a| serde_json::from_value(a.clone()).ok());
+        let state = AgentState {
+            kind: AgentStateKind::Paused,
+            since,
+            reason: Some(reason),
+        };
+        Some((agent, state))
+    }
 }
 
 #[cfg(test)]
@@ -323,7 +347,45 @@ mod tests {
         assert_eq!(call.direction, HubCallDirection::Incoming);
         assert_eq!(call.other_name.as_deref(), Some("Cliente"));
         assert_eq!(call.hangup_cause.unwrap().code, 16);
+        assert_eq!(call.local_number, None, "older hubs send no localNumber");
         assert!(e.agent_state().is_none());
+        assert!(e.pause_budget_exceeded().is_none());
+    }
+
+    #[test]
+    fn call_events_carry_the_agents_extension() {
+        let text = json!({
+            "id": 13, "type": "call_ringing", "at": 900,
+            "call": {
+                "id": "1767225600.13", "direction": "outgoing", "otherNumber": "5551234",
+                "ringingAt": 900, "localNumber": "1001"
+            }
+        })
+        .to_string();
+        let (phase, call) = StreamEvent::parse(&text).unwrap().call().unwrap();
+        assert_eq!(phase, HubCallPhase::Ringing);
+        assert_eq!(call.local_number.as_deref(), Some("1001"));
+    }
+
+    #[test]
+    fn budget_events_are_the_pause_that_ran_over() {
+        let text = json!({
+            "id": 9, "type": "pause_budget_exceeded", "at": 2_000_000, "since": 1_000,
+            "overSeconds": 60,
+            "reason": {"id": 1, "name": "Baño", "budgetSeconds": 900, "isExit": false},
+            "agent": {"id": 2, "user": "2345678", "name": "Luis", "extension": "1002"}
+        })
+        .to_string();
+        let e = StreamEvent::parse(&text).unwrap();
+        assert!(e.agent_state().is_none());
+        let (agent, state) = e.pause_budget_exceeded().unwrap();
+        assert_eq!(agent.unwrap().user, "2345678");
+        assert_eq!(state.kind, AgentStateKind::Paused);
+        assert_eq!(state.since, 1_000);
+        assert_eq!(state.reason.unwrap().name, "Baño");
+        let mut broken = e.clone();
+        broken.payload.remove("reason");
+        assert!(broken.pause_budget_exceeded().is_none());
     }
 
     #[test]

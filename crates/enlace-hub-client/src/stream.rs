@@ -82,6 +82,12 @@ impl HubStream {
         self.rx.recv().await
     }
 
+    /// The next event if one is already waiting (never waits): lets a reader handle a burst
+    /// (a replay) before doing something once per burst.
+    pub fn try_next(&mut self) -> Option<HubEvent> {
+        self.rx.try_recv().ok()
+    }
+
     /// Id of the last event delivered by the task (to resume a later stream from it).
     pub fn last_id(&self) -> Option<u64> {
         match self.last.load(Ordering::SeqCst) {

@@ -4,8 +4,15 @@
 //! - Calls come from the hub's stream (`call_ringing` / `call_answered` / `call_ended`) and
 //!   become [`LineEvent::Call`] records whose `line_call_id` is the hub's call id (Asterisk's
 //!   Linkedid); our record id comes from the [`CallIdSource`] and stays the same for a call.
+//!   The record's `local_number` is the agent's extension the hub names (`localNumber`).
+//! - Agents' states (`agent_state`, and `pause_budget_exceeded`) become
+//!   [`LineEvent::AgentState`]: the agent's own and, on a supervisor's stream, everyone's.
 //! - The status is `Online` while the stream is connected and `Offline` while it is not; the
 //!   stream resumes after the last event id, so calls that changed meanwhile are not lost.
+//!   After each burst of events the line sends [`LineEvent::HubCursor`]: a later line started
+//!   with that id as [`HubLineConfig::after`] and the calls stored so far as
+//!   [`HubLineConfig::known_calls`] continues exactly where this one stopped (a call this line
+//!   left open keeps its record id; a call already ended is not reported twice).
 //! - Dialing is the hub's click-to-dial (`POST /api/v1/calls`, on a blocking thread): the PBX
 //!   rings the agent's phone first, then the number.
 //! - Answer, reject and hang-up are done on the agent's phone: they fail with
@@ -19,8 +26,8 @@ use enlace_core::{
     CallDirection, CallRecord, CallStatus, Clock, DialTarget, EndReason, LogState, Timestamp,
 };
 use enlace_hub_client::{
-    DialOutcome, HangupCause, HubCall, HubCallDirection, HubCallPhase, HubClient, HubError,
-    HubEvent, StreamOptions,
+    Agent, AgentState, DialOutcome, HangupCause, HubCall, HubCallDirection, HubCallPhase,
+    HubClient, HubError, HubEvent, StreamEvent, StreamOptions,
 };
 use enlace_secrets::Sensitive;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -33,6 +40,16 @@ use crate::{LineEvent, LineStatus};
 /// How many ended hub call ids are remembered (late events for them are ignored).
 const ENDED_MEMORY: usize = 64;
 
+/// An agent's new state at the hub, as the hub line reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentUpdate {
+    /// Who; `None` when the hub did not name the agent (then it is the line's own agent).
+    pub agent: Option<Agent>,
+    pub state: AgentState,
+    /// From `pause_budget_exceeded`: `state` is a pause that ran past its reason's budget.
+    pub over_budget: bool,
+}
+
 /// Settings of a hub line: the hub and the agent's session token.
 #[derive(Clone)]
 pub struct HubLineConfig {
@@ -42,6 +59,10 @@ pub struct HubLineConfig {
     /// `None`: the hub's retained log is read to learn the calls' state, but only changes
     /// stamped at or after the line's start are reported (older calls are history).
     pub after: Option<u64>,
+    /// Recent calls an earlier line reported (from the store), matched by `line_call_id`:
+    /// events of a call that is still open or ended as `line_lost` continue that record (same
+    /// id); events of a call that ended otherwise are not reported again.
+    pub known_calls: Vec<CallRecord>,
 }
 
 impl HubLineConfig {
@@ -50,6 +71,7 @@ impl HubLineConfig {
             client,
             token,
             after: None,
+            known_calls: Vec::new(),
         }
     }
 }
@@ -60,6 +82,7 @@ impl std::fmt::Debug for HubLineConfig {
             .field("hub", &self.client.base_url())
             .field("token", &"<redacted>")
             .field("after", &self.after)
+            .field("known_calls", &self.known_calls.len())
             .finish()
     }
 }
@@ -69,6 +92,7 @@ impl PartialEq for HubLineConfig {
         self.client == other.client
             && self.token.expose() == other.token.expose()
             && self.after == other.after
+            && self.known_calls == other.known_calls
     }
 }
 
@@ -122,8 +146,10 @@ impl HubLine {
             Some(_) => None,
             None => Some(clock.now().0),
         };
+        let mut calls = HubCalls::new(clock, ids, report_from);
+        calls.know(config.known_calls);
         let follower = Follower {
-            calls: HubCalls::new(clock, ids, report_from),
+            calls,
             events,
             status: status_tx,
             last: last.clone(),
@@ -247,10 +273,15 @@ impl Follower {
         mut stop: oneshot::Receiver<()>,
     ) {
         let mut streaming = true;
+        // A non-event read while draining a burst; handled next.
+        let mut pending: Option<HubEvent> = None;
         loop {
-            let next = tokio::select! {
-                _ = &mut stop => break,
-                next = stream.next(), if streaming => next,
+            let next = match pending.take() {
+                Some(event) => Some(event),
+                None => tokio::select! {
+                    _ = &mut stop => break,
+                    next = stream.next(), if streaming => next,
+                },
             };
             match next {
                 None => streaming = false,
@@ -268,12 +299,23 @@ impl Follower {
                     .await;
                 }
                 Some(HubEvent::Event(event)) => {
-                    self.last.store(event.id, Ordering::SeqCst);
-                    if let Some((phase, call)) = event.call() {
-                        if let Some(record) = self.calls.apply(event.at, phase, &call) {
-                            let _ = self.events.send(LineEvent::Call(record)).await;
+                    self.handle(&event).await;
+                    // A burst (the replay after connecting) ends with one cursor.
+                    let mut last = event.id;
+                    loop {
+                        match stream.try_next() {
+                            Some(HubEvent::Event(more)) => {
+                                self.handle(&more).await;
+                                last = more.id;
+                            }
+                            Some(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            None => break,
                         }
                     }
+                    let _ = self.events.send(LineEvent::HubCursor(last)).await;
                 }
             }
         }
@@ -285,6 +327,33 @@ impl Follower {
             reason: "the hub line stopped".into(),
         })
         .await;
+    }
+
+    /// One hub event: its line event (if any) out, then its id recorded.
+    async fn handle(&mut self, event: &StreamEvent) {
+        let out = if let Some((phase, call)) = event.call() {
+            self.calls
+                .apply(event.at, phase, &call)
+                .map(LineEvent::Call)
+        } else if let Some((agent, state)) = event.agent_state() {
+            Some(LineEvent::AgentState(AgentUpdate {
+                agent,
+                state,
+                over_budget: false,
+            }))
+        } else if let Some((agent, state)) = event.pause_budget_exceeded() {
+            Some(LineEvent::AgentState(AgentUpdate {
+                agent,
+                state,
+                over_budget: true,
+            }))
+        } else {
+            None
+        };
+        if let Some(out) = out {
+            let _ = self.events.send(out).await;
+        }
+        self.last.store(event.id, Ordering::SeqCst);
     }
 
     async fn set_status(&mut self, status: LineStatus) {
@@ -301,6 +370,8 @@ pub(crate) struct HubCalls {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn CallIdSource>,
     open: HashMap<String, CallRecord>,
+    /// Records of an earlier line whose calls may still change, by hub call id.
+    resumable: HashMap<String, CallRecord>,
     ended: VecDeque<String>,
     /// Changes stamped before this instant (ms, hub clock) update state silently.
     report_from: Option<i64>,
@@ -316,8 +387,28 @@ impl HubCalls {
             clock,
             ids,
             open: HashMap::new(),
+            resumable: HashMap::new(),
             ended: VecDeque::new(),
             report_from,
+        }
+    }
+
+    /// Calls an earlier line reported: open or lost ones continue with their record, ended
+    /// ones are not reported again.
+    pub(crate) fn know(&mut self, calls: Vec<CallRecord>) {
+        for record in calls {
+            if record.line_call_id.is_empty() {
+                continue;
+            }
+            let continues = match record.status {
+                CallStatus::Ended => record.end_reason == Some(EndReason::LineLost),
+                _ => true,
+            };
+            if continues {
+                self.resumable.insert(record.line_call_id.clone(), record);
+            } else if !self.ended.contains(&record.line_call_id) {
+                self.remember_ended(&record.line_call_id);
+            }
         }
     }
 
@@ -334,7 +425,10 @@ impl HubCalls {
         }
         let created = !self.open.contains_key(&call.id);
         if created {
-            let record = new_record(self.ids.as_ref(), call);
+            let record = match self.resumable.remove(&call.id) {
+                Some(known) => reopen(known),
+                None => new_record(self.ids.as_ref(), call),
+            };
             self.open.insert(call.id.clone(), record);
         }
         let record = self.open.get_mut(&call.id)?;
@@ -344,6 +438,9 @@ impl HubCalls {
         }
         if record.peer_number.is_empty() {
             record.peer_number.clone_from(&call.other_number);
+        }
+        if record.local_number.is_none() {
+            record.local_number.clone_from(&call.local_number);
         }
         let answered_at = call
             .answered_at
@@ -410,7 +507,7 @@ fn new_record(ids: &dyn CallIdSource, call: &HubCall) -> CallRecord {
         },
         peer_number: call.other_number.clone(),
         peer_display_name: call.other_name.clone(),
-        local_number: None,
+        local_number: call.local_number.clone(),
         status: CallStatus::Ringing,
         started_at: Timestamp(call.ringing_at),
         answered_at: None,
@@ -418,6 +515,19 @@ fn new_record(ids: &dyn CallIdSource, call: &HubCall) -> CallRecord {
         end_reason: None,
         log_state: LogState::Pending,
     }
+}
+
+/// A record an earlier line left open (or closed as lost) becomes open again; the event
+/// being applied sets its phase.
+fn reopen(mut record: CallRecord) -> CallRecord {
+    record.status = if record.answered_at.is_some() {
+        CallStatus::Answered
+    } else {
+        CallStatus::Ringing
+    };
+    record.ended_at = None;
+    record.end_reason = None;
+    record
 }
 
 /// Why a hub call ended, from whether it was answered and its Q.850 cause.
@@ -464,6 +574,7 @@ mod tests {
                 code,
                 text: "x".into(),
             }),
+            local_number: Some("1001".into()),
         }
     }
 
@@ -554,6 +665,74 @@ mod tests {
         assert_eq!(lost.len(), 1);
         assert_eq!(lost[0].id, answered.id);
         assert_eq!(lost[0].end_reason, Some(EndReason::LineLost));
+    }
+
+    #[test]
+    fn the_local_party_is_the_agents_extension() {
+        let mut c = calls(None);
+        let mut outgoing = call("o", None, None, None);
+        outgoing.direction = HubCallDirection::Outgoing;
+        let r = c.apply(100, HubCallPhase::Ringing, &outgoing).unwrap();
+        assert_eq!(r.local_number.as_deref(), Some("1001"));
+        assert_eq!(r.from_number(), Some("1001"));
+        assert_eq!(r.to_number(), Some("5215512345678"));
+        let mut older_hub = call("i", None, None, None);
+        older_hub.local_number = None;
+        let r = c.apply(100, HubCallPhase::Ringing, &older_hub).unwrap();
+        assert_eq!(r.local_number, None);
+    }
+
+    #[test]
+    fn known_calls_continue_or_stay_quiet() {
+        let mut first = calls(None);
+        first
+            .apply(100, HubCallPhase::Ringing, &call("lost", None, None, None))
+            .unwrap();
+        let lost = first.close_all(EndReason::LineLost).pop().unwrap();
+        assert_eq!(lost.end_reason, Some(EndReason::LineLost));
+        first
+            .apply(100, HubCallPhase::Ringing, &call("done", None, None, None))
+            .unwrap();
+        let done = first
+            .apply(
+                200,
+                HubCallPhase::Ended,
+                &call("done", None, Some(200), Some(19)),
+            )
+            .unwrap();
+
+        // A later line told about both: the lost call goes on with its record id, the ended
+        // one is not reported again.
+        let mut next = calls(None);
+        next.know(vec![lost.clone(), done]);
+        let answered = next
+            .apply(
+                300,
+                HubCallPhase::Answered,
+                &call("lost", Some(300), None, None),
+            )
+            .unwrap();
+        assert_eq!(answered.id, lost.id);
+        assert_eq!(answered.status, CallStatus::Answered);
+        assert_eq!(answered.end_reason, None);
+        let ended = next
+            .apply(
+                400,
+                HubCallPhase::Ended,
+                &call("lost", Some(300), Some(400), Some(16)),
+            )
+            .unwrap();
+        assert_eq!(
+            (ended.id.clone(), ended.end_reason.clone()),
+            (lost.id, Some(EndReason::Completed))
+        );
+        assert!(next
+            .apply(
+                200,
+                HubCallPhase::Ended,
+                &call("done", None, Some(200), Some(19))
+            )
+            .is_none());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   with the number as its last argument). It cannot see calls and emits no call events.
 //! * [`HubLine`]: the organization's PBX through `enlace-hub`: calls come from the hub's
 //!   event stream, dialing is the hub's click-to-dial; answer/reject/hang-up happen on the
-//!   agent's own phone.
+//!   agent's own phone. It also reports agents' states ([`LineEvent::AgentState`]) and where
+//!   to resume the stream ([`LineEvent::HubCursor`]).
 //! * `None`: no line; dialing fails with `line_offline`.
 //!
 //! To add a line kind: a module with a `XxxLine` type offering `dial` / `answer` / `reject` /
@@ -35,7 +36,7 @@ pub use baresip::{BaresipConfig, BaresipLine, Timings};
 pub use calls::{CallIdSource, CallTracker, RandomCallIds};
 pub use error::LineError;
 pub use handoff::{HandOffConfig, HandOffLine, HandOffMode};
-pub use hub::{HubLine, HubLineConfig};
+pub use hub::{AgentUpdate, HubLine, HubLineConfig};
 
 /// Capacity of the event channel returned by [`PhoneLine::start`].
 pub const EVENT_CHANNEL_CAPACITY: usize = 256;
@@ -82,6 +83,13 @@ pub enum LineEvent {
     Status(LineStatus),
     /// A call appeared or changed (ringing, answered, ended). Same `id` for the same call.
     Call(CallRecord),
+    /// Hub line only: an agent's state at the hub changed (the line's own agent or, on a
+    /// supervisor's line, any agent of the organization).
+    AgentState(AgentUpdate),
+    /// Hub line only: every hub event up to this id was handled and what it produced was sent
+    /// before this. Persist it and pass it as [`HubLineConfig::after`] to resume a later line
+    /// without losing or repeating anything. Sent once per burst of events, not per event.
+    HubCursor(u64),
 }
 
 /// The running phone line.

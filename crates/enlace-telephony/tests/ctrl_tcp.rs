@@ -177,9 +177,8 @@ async fn events_before_the_response_and_split_frames() {
         .await
         .unwrap();
     let record = loop {
-        match timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
-            LineEvent::Call(r) => break r,
-            LineEvent::Status(_) => {}
+        if let LineEvent::Call(r) = timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
+            break r;
         }
     };
     assert_eq!(record.line_call_id, "abc123");
@@ -189,9 +188,8 @@ async fn events_before_the_response_and_split_frames() {
     assert_eq!(err.code(), ErrorCode::NoActiveCall);
     line.hangup("abc123").await.unwrap();
     let ended = loop {
-        match timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
-            LineEvent::Call(r) => break r,
-            LineEvent::Status(_) => {}
+        if let LineEvent::Call(r) = timeout(WAIT, rx.recv()).await.unwrap().unwrap() {
+            break r;
         }
     };
     assert_eq!(ended.status, CallStatus::Ended);

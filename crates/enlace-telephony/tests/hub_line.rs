@@ -1,6 +1,7 @@
 //! The hub line for real: `enlace-hub` in-process on 127.0.0.1:0 (temp SQLite database) with
 //! the AMI double of `enlace-sandbox` as the PBX; calls scripted on the double reach the line
-//! as `LineEvent::Call` records through the hub's stream.
+//! as `LineEvent::Call` records through the hub's stream, and agents' states as
+//! `LineEvent::AgentState` (everyone's on a supervisor's line).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,11 +18,12 @@ use enlace_hub::auth::{hash_password, PasswordCost};
 use enlace_hub::config::AmiSettings;
 use enlace_hub::store::NewAgent;
 use enlace_hub::{Hub, HubConfig};
-use enlace_hub_client::{HubClient, StreamOptions};
+use enlace_hub_client::{AgentStateKind, HubClient, StateChange, StreamOptions};
 use enlace_sandbox::{AmiDouble, AmiScenario, OriginateScript};
 use enlace_secrets::Sensitive;
 use enlace_telephony::{
-    HubLine, HubLineConfig, LineConfig, LineEvent, LineStatus, PhoneLine, RandomCallIds,
+    AgentUpdate, HubLine, HubLineConfig, LineConfig, LineEvent, LineStatus, PhoneLine,
+    RandomCallIds,
 };
 use tokio::sync::mpsc;
 
@@ -155,12 +157,39 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 async fn login(client: &HubClient) -> Sensitive<String> {
-    let c = client.clone();
-    tokio::task::spawn_blocking(move || c.login("1234567", &Sensitive::new("123456".into())))
+    login_as(client, "1234567", "123456").await
+}
+
+async fn login_as(client: &HubClient, user: &str, password: &str) -> Sensitive<String> {
+    let (c, user, password) = (client.clone(), user.to_owned(), password.to_owned());
+    tokio::task::spawn_blocking(move || c.login(&user, &Sensitive::new(password)))
         .await
         .unwrap()
         .unwrap()
         .token
+}
+
+/// Reads until an agent update that `pick` accepts (other events are skipped).
+async fn agent_update(
+    rx: &mut mpsc::Receiver<LineEvent>,
+    mut pick: impl FnMut(&AgentUpdate) -> bool,
+) -> AgentUpdate {
+    loop {
+        if let LineEvent::AgentState(update) = next(rx).await {
+            if pick(&update) {
+                return update;
+            }
+        }
+    }
+}
+
+/// Reads until the first cursor.
+async fn cursor(rx: &mut mpsc::Receiver<LineEvent>) -> u64 {
+    loop {
+        if let LineEvent::HubCursor(id) = next(rx).await {
+            return id;
+        }
+    }
 }
 
 /// Plays a scripted call on the double (blocking) and waits for it to finish.
@@ -193,8 +222,8 @@ async fn wait_status(rx: &mut mpsc::Receiver<LineEvent>, want: &str) -> LineStat
     loop {
         match next(rx).await {
             LineEvent::Status(s) if s.as_str() == want => return s,
-            LineEvent::Status(_) => continue,
             LineEvent::Call(c) => panic!("unexpected call {c:?}"),
+            LineEvent::Status(_) | LineEvent::AgentState(_) | LineEvent::HubCursor(_) => continue,
         }
     }
 }
@@ -398,6 +427,7 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
                 }
                 break records;
             }
+            LineEvent::AgentState(_) | LineEvent::HubCursor(_) => {}
         }
     };
     assert!(online_again);
@@ -416,4 +446,97 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
         }
     }
     assert!(stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_states_reach_the_line_and_a_supervisor_sees_everyones() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = Server::start(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
+    seed(&server.hub).await;
+    let hash = hash_password("654321", CHEAP).unwrap();
+    server
+        .hub
+        .store()
+        .insert_agent(
+            &NewAgent {
+                user: "7654321",
+                password_hash: &hash,
+                name: "Sofía",
+                extension: "1009",
+                queues: &[],
+                supervisor: true,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let bano = server
+        .hub
+        .store()
+        .insert_pause_reason("Baño", Some(900), false, T0)
+        .await
+        .unwrap();
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let client = HubClient::new(&format!("http://{}", server.addr)).unwrap();
+    let agent_token = login(&client).await;
+    let supervisor_token = login_as(&client, "7654321", "654321").await;
+
+    let start = |token: &Sensitive<String>| {
+        let (tx, rx) = mpsc::channel(256);
+        let line = HubLine::start(
+            HubLineConfig::new(client.clone(), token.clone()),
+            Arc::new(clock.clone()),
+            Arc::new(RandomCallIds::default()),
+            tx,
+        );
+        (line, rx)
+    };
+    let (agent_line, mut agent_rx) = start(&agent_token);
+    let (supervisor_line, mut supervisor_rx) = start(&supervisor_token);
+    wait_status(&mut agent_rx, "online").await;
+    wait_status(&mut supervisor_rx, "online").await;
+    // The replay of the log ends with a cursor: the line's last event id.
+    let replayed = cursor(&mut agent_rx).await;
+    assert_eq!(agent_line.last_event_id(), Some(replayed));
+
+    // The agent pauses (from its own session, not through the line).
+    clock.0.fetch_add(1000, Ordering::SeqCst);
+    let (c, t) = (client.clone(), agent_token.clone());
+    let paused = tokio::task::spawn_blocking(move || {
+        c.set_state(&t, StateChange::Paused { reason_id: bano })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let is_pause = |u: &AgentUpdate| u.state.kind == AgentStateKind::Paused;
+    let own = agent_update(&mut agent_rx, is_pause).await;
+    assert_eq!(own.agent.as_ref().map(|a| a.user.as_str()), Some("1234567"));
+    assert_eq!(own.state, paused);
+    assert!(!own.over_budget);
+    let seen = agent_update(&mut supervisor_rx, is_pause).await;
+    assert_eq!(
+        seen.agent.as_ref().map(|a| a.user.as_str()),
+        Some("1234567")
+    );
+    assert_eq!(
+        seen.state.reason.as_ref().map(|r| r.name.as_str()),
+        Some("Baño")
+    );
+    let after_pause = cursor(&mut supervisor_rx).await;
+    assert!(after_pause > replayed);
+    assert_eq!(supervisor_line.last_event_id(), Some(after_pause));
+
+    // The pause runs past its 15 minutes: both lines hear it.
+    clock.0.fetch_add(16 * 60 * 1000, Ordering::SeqCst);
+    server.hub.tick().await.unwrap();
+    let over = agent_update(&mut agent_rx, |u| u.over_budget).await;
+    assert_eq!(over.state.since, paused.since);
+    assert_eq!(over.state.kind, AgentStateKind::Paused);
+    let over = agent_update(&mut supervisor_rx, |u| u.over_budget).await;
+    assert_eq!(over.agent.map(|a| a.user), Some("1234567".to_owned()));
+
+    agent_line.shutdown().await;
+    supervisor_line.shutdown().await;
 }

@@ -290,6 +290,16 @@ export class FakeHub {
     this.agentsLiveChanged.emit(this.liveRows());
   }
 
+  /**
+   * The signed-in agent's other session (another desk) pauses with `reasonName`, or makes the
+   * agent available (null): the hub pushes `agent:state` (and `agents:live`).
+   */
+  setStateElsewhere(reasonName: string | null): void {
+    if (!this.current) return;
+    const reason = this.reasons.find((r) => r.name === reasonName && !r.isExit) ?? null;
+    this.setState(reason ? 'paused' : 'available', reason);
+  }
+
   /** The signed-in agent's calls: the hub says on_call (true) or available again (false). */
   setOnCall(onCall: boolean): void {
     if (!this.current) return;
