@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::ports;
-use crate::process::{kill_now, log_tail, spawn_logged, wait_timeout};
+use crate::process::{kill_now, log_tail, send_signal, spawn_logged, wait_timeout};
 
 /// Overrides where the server binaries (`initdb`, `postgres`, `pg_isready`, `createdb`) are.
 pub const BIN_DIR_ENV: &str = "ENLACE_PG_BIN";
@@ -278,14 +278,7 @@ impl PostgresServer {
         if matches!(child.try_wait(), Ok(Some(_))) {
             return;
         }
-        // Our own, not yet reaped child: its PID cannot have been reused.
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(child.id().to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        send_signal(&child, "INT");
         if wait_timeout(&mut child, STOP_TIMEOUT).is_none() {
             kill_now(&mut child);
         }

@@ -41,10 +41,11 @@ pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitS
     }
 }
 
-/// Sends SIGTERM to our own, not yet reaped child (so its PID cannot have been reused).
-fn send_term(child: &Child) {
+/// Sends `signal` (`TERM`, `INT`, …) to our own, not yet reaped child (so its PID cannot have
+/// been reused).
+pub(crate) fn send_signal(child: &Child, signal: &str) {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{signal}"))
         .arg(child.id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -59,7 +60,7 @@ pub(crate) fn terminate(child: &mut Child) {
         return;
     }
     for _ in 0..2 {
-        send_term(child);
+        send_signal(child, "TERM");
         if wait_timeout(child, Duration::from_millis(300)).is_some() {
             return;
         }
