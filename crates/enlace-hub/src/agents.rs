@@ -417,7 +417,8 @@ impl Hub {
                 summary.calls_out += 1;
             }
             summary.talk_seconds += match (call.state.as_str(), call.answered_at) {
-                ("answered", Some(answered)) => (now - answered) / 1000,
+                // A clock that jumped back must not make talk time negative.
+                ("answered", Some(answered)) => (now - answered).max(0) / 1000,
                 _ => call.duration_seconds,
             };
         }

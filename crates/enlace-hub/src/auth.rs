@@ -148,8 +148,15 @@ impl Hub {
         now: i64,
     ) -> Result<Option<u64>, HubError> {
         let since = now - FAILURE_WINDOW_MS;
-        let (user_n, user_last) = self.store().failures_for_user(user, since).await?;
-        let (addr_n, addr_last) = self.store().failures_for_address(address, since).await?;
+        let (mut user_n, mut user_last) = self.store().failures_for_user(user, since).await?;
+        let (mut addr_n, mut addr_last) = self.store().failures_for_address(address, since).await?;
+        if user_last.max(addr_last).is_some_and(|last| last > now) {
+            // Failures stamped in the future: the clock jumped back. They are re-stamped to
+            // now, so they still count and the delay runs from now, not from the future.
+            self.store().restamp_future_failures(now).await?;
+            (user_n, user_last) = self.store().failures_for_user(user, since).await?;
+            (addr_n, addr_last) = self.store().failures_for_address(address, since).await?;
+        }
         let mut until = 0_i64;
         if let (Some(delay), Some(last)) = (throttle_delay(user_n, USER_FAILURE_LIMIT), user_last) {
             until = until.max(last + delay);

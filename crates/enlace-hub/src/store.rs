@@ -552,6 +552,15 @@ impl Store {
         Ok((r.try_get("n")?, r.try_get("last")?))
     }
 
+    /// Moves failures stamped after `now` (the clock jumped back) to `now`.
+    pub async fn restamp_future_failures(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE login_failures SET at = $1 WHERE at > $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn clear_user_failures(&self, user: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM login_failures WHERE user_code = $1")
             .bind(user)

@@ -42,6 +42,10 @@ impl TestClock {
         self.0
             .fetch_add(i64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
     }
+    fn rewind(&self, d: Duration) {
+        self.0
+            .fetch_sub(i64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
+    }
 }
 
 impl Clock for TestClock {
@@ -201,6 +205,31 @@ async fn wrong_or_malformed_credentials_are_refused_alike() {
         assert_eq!(r.status, 401, "{user}/{password}");
         assert_eq!(r.body["code"], "bad_credentials");
     }
+}
+
+#[tokio::test]
+async fn a_clock_that_jumps_back_does_not_lock_the_agent_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let server = Server::start(config(dir.path()), &clock).await;
+    seed(&server.hub).await;
+    for _ in 0..5 {
+        assert_eq!(login(server.addr, "1234567", "000000").await.status, 401);
+    }
+    assert_eq!(
+        login(server.addr, "1234567", "123456").await.body["retryAfter"],
+        30
+    );
+    // The machine's clock is set back a day: the wait stays the 30 s it was, not a day more.
+    clock.rewind(Duration::from_secs(24 * 3600));
+    let r = login(server.addr, "1234567", "123456").await;
+    assert_eq!((r.status, r.body["retryAfter"].as_i64()), (429, Some(30)));
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(login(server.addr, "1234567", "123456").await.status, 201);
+    // Stream ids do not depend on the clock: a resume after the jump misses nothing.
+    let t = token(server.addr, "1234567", "123456").await;
+    let mut ws = stream(server.addr, &t, 0).await;
+    assert_eq!(next(&mut ws).await.unwrap()["state"], "available");
 }
 
 #[tokio::test]
