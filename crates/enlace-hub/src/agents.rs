@@ -109,7 +109,33 @@ pub struct DaySummary {
     pub pauses: Vec<(PauseReasonRow, i64)>,
 }
 
+/// Held while an agent's state changes (state read, PBX action, state written): in-process
+/// always; with several instances also the agent's advisory lock in PostgreSQL, so two
+/// instances changing the same agent take turns. Released on drop.
+pub(crate) struct StateGuard<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    remote: Option<(sqlx::pool::PoolConnection<sqlx::Any>, i64)>,
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        if let Some((conn, agent_id)) = self.remote.take() {
+            tokio::spawn(crate::store::Store::unlock_agent_state(conn, agent_id));
+        }
+    }
+}
+
 impl Hub {
+    /// Takes the agent's state lock (see [`StateGuard`]).
+    pub(crate) async fn lock_state(&self, agent_id: i64) -> Result<StateGuard<'_>, HubError> {
+        let local = self.inner.state_lock.lock().await;
+        let remote = self.store().lock_agent_state(agent_id).await?;
+        Ok(StateGuard {
+            _local: local,
+            remote: remote.map(|conn| (conn, agent_id)),
+        })
+    }
+
     /// The agent's current state (logged out if it never logged in).
     pub async fn agent_state(&self, agent_id: i64) -> Result<AgentState, HubError> {
         let Some(row) = self.store().current_state(agent_id).await? else {
@@ -167,7 +193,7 @@ impl Hub {
 
     /// Login path: join the queues, become available.
     pub(crate) async fn log_in_agent(&self, agent: &AgentRow) -> Result<(), HubError> {
-        let _guard = self.inner.state_lock.lock().await;
+        let _guard = self.lock_state(agent.id).await?;
         self.pbx_join_queues(agent).await;
         self.record_state(agent, AgentState::Available { since: self.now() })
             .await?;
@@ -176,7 +202,7 @@ impl Hub {
 
     /// Logout path: leave the queues, become logged out (sessions are the caller's business).
     pub(crate) async fn log_out_agent(&self, agent: &AgentRow) -> Result<(), HubError> {
-        let _guard = self.inner.state_lock.lock().await;
+        let _guard = self.lock_state(agent.id).await?;
         if matches!(
             self.agent_state(agent.id).await?,
             AgentState::LoggedOut { .. }
@@ -206,7 +232,7 @@ impl Hub {
                 if reason.is_exit {
                     StateRequest::Exit
                 } else {
-                    let _guard = self.inner.state_lock.lock().await;
+                    let _guard = self.lock_state(agent.id).await?;
                     let current = self.agent_state(agent.id).await?;
                     if matches!(current, AgentState::LoggedOut { .. }) {
                         return Err(HubError::SessionExpired);
@@ -227,7 +253,7 @@ impl Hub {
         };
         match request {
             StateRequest::Available => {
-                let _guard = self.inner.state_lock.lock().await;
+                let _guard = self.lock_state(agent.id).await?;
                 let current = self.agent_state(agent.id).await?;
                 match current {
                     AgentState::LoggedOut { .. } => Err(HubError::SessionExpired),
@@ -301,7 +327,7 @@ impl Hub {
         self.events()
             .append(Some(agent_id), &format!("call_{state}"), payload, at)
             .await?;
-        let _guard = self.inner.state_lock.lock().await;
+        let _guard = self.lock_state(agent_id).await?;
         let current = self.agent_state(agent_id).await?;
         match (call.state, current) {
             (CallPhase::Answered, AgentState::Available { .. }) => {

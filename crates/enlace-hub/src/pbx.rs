@@ -532,24 +532,26 @@ impl Hub {
 
     /// After a (re)connection the PBX may have drifted (a QueueRemove lost while it was down,
     /// a restart that forgot dynamic members, a pause changed on a phone): its members are read
-    /// with `QueueStatus` and corrected to match the hub ([`plan_resync`]). If QueueStatus
-    /// fails, every logged-in agent's membership and pause are re-applied instead. Holds the
-    /// state lock throughout, so a pause or unpause asked meanwhile is applied after (never
-    /// overwritten by) the re-sync.
+    /// with `QueueStatus` and each agent is corrected to match the hub ([`plan_resync`]); if
+    /// QueueStatus fails, every logged-in agent's membership and pause are re-applied instead.
+    /// Each agent is corrected under its state lock with its current state, so a pause asked
+    /// meanwhile (on any instance) is applied after, never overwritten by, the re-sync.
     async fn resync_pbx(&self, pbx: &Pbx) -> Result<(), HubError> {
-        let _guard = self.inner.state_lock.lock().await;
-        let agents = self.agents_overview().await?;
-        let fixes = match pbx.queue_members().await {
-            Ok(members) => plan_resync(&agents, &members, |a| pbx.interface(a)),
+        let members = match pbx.queue_members().await {
+            Ok(members) => members,
             Err(e) => {
                 tracing::warn!(error = %e, "QueueStatus failed; re-applying every membership");
-                plan_resync(&agents, &[], |a| pbx.interface(a))
+                Vec::new()
             }
         };
-        for fix in &fixes {
-            tracing::info!(?fix, "re-sync");
-            if let Err(e) = pbx.apply(fix).await {
-                tracing::warn!(error = %e, ?fix, "re-sync step failed");
+        for agent in self.store().agents().await? {
+            let _guard = self.lock_state(agent.id).await?;
+            let state = self.agent_state(agent.id).await?;
+            for fix in plan_resync(&[(agent, state)], &members, |a| pbx.interface(a)) {
+                tracing::info!(?fix, "re-sync");
+                if let Err(e) = pbx.apply(&fix).await {
+                    tracing::warn!(error = %e, ?fix, "re-sync step failed");
+                }
             }
         }
         Ok(())

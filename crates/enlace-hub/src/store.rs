@@ -39,6 +39,8 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
 pub(crate) const MIGRATION_LOCK: i64 = 0x656e_6c61_6365_0001;
 pub(crate) const EVENT_LOCK: i64 = 0x656e_6c61_6365_0002;
 pub(crate) const PBX_LOCK: i64 = 0x656e_6c61_6365_0003;
+/// Per-agent state locks: this base plus the agent id.
+pub const AGENT_STATE_LOCK_BASE: i64 = 0x656e_6c61_6400_0000;
 /// `NOTIFY` channels (PostgreSQL): a new event id; a PBX request id; a PBX reply id.
 pub(crate) const EVENTS_CHANNEL: &str = "enlace_events";
 pub(crate) const PBX_REQUESTS_CHANNEL: &str = "enlace_pbx_requests";
@@ -927,6 +929,39 @@ impl Store {
     }
 
     // ---- PostgreSQL connections of the cluster ----
+
+    /// PostgreSQL: takes the agent's state lock (shared by every instance) on a pooled
+    /// connection and returns it; give it back to [`Store::unlock_agent_state`]. SQLite: `None`
+    /// (one instance; its in-process lock is enough).
+    pub(crate) async fn lock_agent_state(
+        &self,
+        agent_id: i64,
+    ) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(AGENT_STATE_LOCK_BASE.saturating_add(agent_id))
+            .execute(&mut *conn)
+            .await?;
+        Ok(Some(conn))
+    }
+
+    /// Releases what [`Store::lock_agent_state`] took; a connection that cannot say so is
+    /// closed (its session's locks end with it).
+    pub(crate) async fn unlock_agent_state(
+        mut conn: sqlx::pool::PoolConnection<sqlx::Any>,
+        agent_id: i64,
+    ) {
+        let released = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(AGENT_STATE_LOCK_BASE.saturating_add(agent_id))
+            .execute(&mut *conn)
+            .await;
+        if released.is_err() {
+            conn.close_on_drop();
+        }
+    }
 
     /// A `LISTEN` connection on the hub's channels (PostgreSQL only).
     pub(crate) async fn listener(&self) -> Result<sqlx::postgres::PgListener, StoreError> {

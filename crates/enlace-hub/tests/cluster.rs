@@ -218,6 +218,46 @@ async fn an_event_written_on_one_instance_reaches_streams_on_the_other() {
     assert_no_duplicates(&seen_by_ana);
     assert_no_duplicates(&seen_by_sara);
 
+    // Two instances changing the same agent take turns: while the agent's state lock is held
+    // (as instance B holds it during a change), a pause asked on A waits, then goes through.
+    let ana_id = http(a.addr, "GET", "/api/v1/me", Some(&ana), None)
+        .await
+        .body["agent"]["id"]
+        .as_i64()
+        .unwrap();
+    let mut holder = <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&pg.url("fanout"))
+        .await
+        .unwrap();
+    let key = enlace_hub::store::AGENT_STATE_LOCK_BASE + ana_id;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let waiting = {
+        let ana = ana.clone();
+        let addr = a.addr;
+        tokio::spawn(async move {
+            set_state(addr, &ana, json!({"state": "paused", "reason": baño})).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the pause did not wait for the lock"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    assert_eq!(waiting.await.unwrap().status, 200);
+    seen_by_ana.extend(until(&mut ana_on_b, |e| is_state_of(e, "Ana", "paused")).await);
+    let r = set_state(b.addr, &ana, json!({"state": "available"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    seen_by_ana.extend(until(&mut ana_on_b, |e| is_state_of(e, "Ana", "available")).await);
+    assert_no_duplicates(&seen_by_ana);
+
     // A stream that reconnects to the other instance resumes exactly after its last id.
     let last = *ids(&seen_by_ana).last().unwrap();
     drop(ana_on_b);
