@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use enlace_core::{Clock, Timestamp};
 use enlace_hub::auth::{hash_password, PasswordCost};
 use enlace_hub::store::NewAgent;
+use enlace_hub::testing::Served;
 use enlace_hub::{Hub, HubConfig};
 use enlace_hub_client::{
     AgentStateKind, HubClient, HubEvent, HubStream, Session, StateChange, StreamEvent,
@@ -35,59 +35,13 @@ impl Clock for TestClock {
     }
 }
 
-/// A hub serving on a loopback port; dropping it stops it.
-struct Server {
-    addr: SocketAddr,
-    hub: Hub,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// A hub serving on `addr` (`127.0.0.1:0`, or the address of a hub being restarted).
+async fn serve(config: HubConfig, clock: &TestClock, addr: &str) -> Served {
+    Served::start(config, Arc::new(clock.clone()), addr).await
 }
 
-impl Server {
-    async fn start(config: HubConfig, clock: &TestClock, addr: &str) -> Server {
-        let hub = Hub::open(config, Arc::new(clock.clone())).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            hub,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
-                .await
-                .expect("server stops")
-                .unwrap()
-                .unwrap();
-        }
-        self.hub.store().close().await;
-    }
-
-    fn client(&self) -> HubClient {
-        HubClient::new(&format!("http://{}", self.addr)).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+fn client(server: &Served) -> HubClient {
+    HubClient::new(&server.url()).unwrap()
 }
 
 fn config(dir: &Path) -> HubConfig {
@@ -185,9 +139,9 @@ fn fast() -> StreamOptions {
 async fn login_succeeds_refuses_wrong_passwords_and_is_throttled() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
     seed(&server.hub).await;
-    let client = server.client();
+    let client = client(&server);
 
     let session = login(&client, "1234567", "123456").await;
     assert_eq!(session.agent.user, "1234567");
@@ -237,9 +191,9 @@ async fn login_succeeds_refuses_wrong_passwords_and_is_throttled() {
 async fn state_changes_reasons_day_agents_dial_and_logout() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
     let seed = seed(&server.hub).await;
-    let client = server.client();
+    let client = client(&server);
     let ana = login(&client, "1234567", "123456").await.token;
     let sara = login(&client, "1111111", "111111").await.token;
 
@@ -334,10 +288,10 @@ async fn state_changes_reasons_day_agents_dial_and_logout() {
 async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
     let seed = seed(&server.hub).await;
     let addr = server.addr;
-    let client = server.client();
+    let client = client(&server);
     let token = login(&client, "1234567", "123456").await.token;
     let agent_id = server
         .hub
@@ -375,7 +329,7 @@ async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
         HubEvent::Offline { reason } => assert!(reason.contains("1012"), "{reason}"),
         other => panic!("expected offline, got {other:?}"),
     }
-    let server = Server::start(config(dir.path()), &clock, &addr.to_string()).await;
+    let server = serve(config(dir.path()), &clock, &addr.to_string()).await;
     // Changes while the stream may still be reconnecting.
     for i in 0..6 {
         let change = if i % 2 == 0 {
@@ -428,9 +382,9 @@ async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
 async fn stream_ends_with_the_session_and_refuses_unknown_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
     seed(&server.hub).await;
-    let client = server.client();
+    let client = client(&server);
     let token = login(&client, "1234567", "123456").await.token;
 
     let mut stream = client.stream_with(&token, None, fast());
@@ -455,9 +409,9 @@ async fn stream_answers_the_hubs_pings_and_stays_up() {
     let mut cfg = config(dir.path());
     // The hub closes a stream that does not answer for two heartbeats.
     cfg.heartbeat_seconds = 1;
-    let server = Server::start(cfg, &clock, "127.0.0.1:0").await;
+    let server = serve(cfg, &clock, "127.0.0.1:0").await;
     let seed = seed(&server.hub).await;
-    let client = server.client();
+    let client = client(&server);
     let token = login(&client, "1234567", "123456").await.token;
 
     let mut stream = client.stream_with(&token, None, fast());

@@ -34,6 +34,7 @@ use criterion::{Criterion, Throughput};
 use enlace_core::SystemClock;
 use enlace_hub::auth::{self, hash_password, PasswordCost};
 use enlace_hub::store::NewAgent;
+use enlace_hub::testing::Served;
 use enlace_hub::{Hub, HubConfig};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
@@ -68,60 +69,18 @@ fn user(i: usize) -> String {
     format!("{:07}", 2_000_000 + i)
 }
 
-/// A hub serving on a free loopback port; dropping it stops the server.
-struct Server {
-    addr: SocketAddr,
-    hub: Hub,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// A hub on `database_url` serving on a free loopback port.
+async fn serve(database_url: String) -> Served {
+    let config = HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url,
+        ..HubConfig::default()
+    };
+    Served::start(config, Arc::new(SystemClock), "127.0.0.1:0").await
 }
 
-impl Server {
-    async fn start(dir: &Path) -> Server {
-        Server::start_on(format!("sqlite://{}", dir.join("hub.db").display())).await
-    }
-
-    async fn start_on(database_url: String) -> Server {
-        let config = HubConfig {
-            listen: "127.0.0.1:0".into(),
-            database_url,
-            ..HubConfig::default()
-        };
-        let hub = Hub::open(config, Arc::new(SystemClock)).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            hub,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
-        self.hub.store().close().await;
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("hub.db").display())
 }
 
 /// Inserts agents `0..n` (users from [`user`]) with one shared password hash.
@@ -177,7 +136,7 @@ async fn http_login(addr: SocketAddr, user: &str) -> u16 {
 fn bench_logins(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let server = rt.block_on(Server::start(dir.path()));
+    let server = rt.block_on(serve(sqlite_url(dir.path())));
     let cost = server.hub.config().password_cost();
     assert_eq!(cost, PasswordCost::default(), "production cost");
     let hash = hash_password(PASSWORD, cost).unwrap();
@@ -490,7 +449,7 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64, topology: Topology) {
     let dir = tempfile::tempdir().unwrap();
     let setup = Instant::now();
     let (_postgres, server, streams_from) = match topology {
-        Topology::OneInstance => (None, hub_rt.block_on(Server::start(dir.path())), None),
+        Topology::OneInstance => (None, hub_rt.block_on(serve(sqlite_url(dir.path()))), None),
         Topology::TwoInstancesOnPostgres => {
             let pg = match enlace_peers::PostgresServer::start() {
                 Ok(pg) => pg,
@@ -500,8 +459,8 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64, topology: Topology) {
                 }
             };
             let url = pg.create_database("bench").unwrap();
-            let writer = hub_rt.block_on(Server::start_on(url.clone()));
-            let reader = hub_rt.block_on(Server::start_on(url));
+            let writer = hub_rt.block_on(serve(url.clone()));
+            let reader = hub_rt.block_on(serve(url));
             (Some(pg), writer, Some(reader))
         }
     };

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use enlace_core::Clock;
 
@@ -43,11 +44,101 @@ pub fn config(dir: &Path, ami: Option<SocketAddr>) -> HubConfig {
     }
 }
 
-/// A hub serving on 127.0.0.1; stops when dropped.
-pub struct TestHub {
+/// How long [`Served::shutdown`] waits for the server to finish.
+const STOP_WAIT: Duration = Duration::from_secs(20);
+
+/// Any hub serving its API on a listener (plain or TLS); a graceful [`Served::shutdown`] or,
+/// when dropped, stopped at once. The server of every hub test.
+pub struct Served {
     pub addr: SocketAddr,
     pub hub: Hub,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served").field("addr", &self.addr).finish()
+    }
+}
+
+impl Served {
+    /// Opens a hub with `config` and serves it on `addr` (`127.0.0.1:0` for a free port, or
+    /// the address of a hub being restarted).
+    pub async fn start(config: HubConfig, clock: Arc<dyn Clock>, addr: &str) -> Served {
+        let hub = match Hub::open(config, clock).await {
+            Ok(hub) => hub,
+            Err(e) => panic!("test hub: {e}"),
+        };
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => panic!("test hub: bind {addr}: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("test hub: {e}"),
+        };
+        Served::serve(hub, listener, addr)
+    }
+
+    /// Serves an open hub on `listener`, whose address is `addr`.
+    pub fn serve<L>(hub: Hub, listener: L, addr: SocketAddr) -> Served
+    where
+        L: axum::serve::Listener<Addr = SocketAddr>,
+        crate::api::PeerAddr:
+            for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::api::serve(hub.clone(), listener, async move {
+            let _ = stopped.await;
+        }));
+        Served {
+            addr,
+            hub,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: open streams close, the server finishes (it must, and without error),
+    /// the database is closed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match tokio::time::timeout(STOP_WAIT, task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => panic!("test hub: serve failed: {e}"),
+                Ok(Err(e)) => panic!("test hub: server task: {e}"),
+                Err(_) => panic!("test hub: the server did not stop in {STOP_WAIT:?}"),
+            }
+        }
+        self.hub.store().close().await;
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The seeded test hub ([`AGENT`], the pause reasons) serving on a free port.
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    _served: Served,
 }
 
 impl std::fmt::Debug for TestHub {
@@ -59,41 +150,18 @@ impl std::fmt::Debug for TestHub {
 impl TestHub {
     /// Open, seed [`AGENT`] with the pause reasons, and serve on a free port.
     pub async fn start(dir: &Path, ami: Option<SocketAddr>, clock: Arc<dyn Clock>) -> TestHub {
-        let hub = match Hub::open(config(dir, ami), clock).await {
-            Ok(hub) => hub,
-            Err(e) => panic!("test hub: {e}"),
-        };
-        seed(&hub).await;
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(l) => l,
-            Err(e) => panic!("test hub: bind: {e}"),
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => panic!("test hub: {e}"),
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(crate::api::serve(hub.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
+        let served = Served::start(config(dir, ami), clock, "127.0.0.1:0").await;
+        seed(&served.hub).await;
         TestHub {
-            addr,
-            hub,
-            stop: Some(stop),
+            addr: served.addr,
+            hub: served.hub.clone(),
+            _served: served,
         }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for TestHub {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self._served.url()
     }
 }
 

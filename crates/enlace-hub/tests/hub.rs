@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use enlace_core::{Clock, Timestamp};
 use enlace_hub::auth::{hash_password, PasswordCost};
 use enlace_hub::config::AmiSettings;
 use enlace_hub::store::NewAgent;
+use enlace_hub::testing::Served;
 use enlace_hub::{Hub, HubConfig};
 use enlace_sandbox::{AmiDouble, AmiFault, AmiScenario, OriginateScript};
 use futures_util::StreamExt;
@@ -54,56 +54,9 @@ impl Clock for TestClock {
     }
 }
 
-/// A hub serving on a free loopback port; dropping it stops it.
-struct Server {
-    addr: SocketAddr,
-    hub: Hub,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Server {
-    async fn start(config: HubConfig, clock: &TestClock) -> Server {
-        let hub = Hub::open(config, Arc::new(clock.clone())).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            hub,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    /// Graceful stop, waiting for the server to finish.
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(WAIT, task)
-                .await
-                .expect("server stops")
-                .unwrap()
-                .unwrap();
-        }
-        self.hub.store().close().await;
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+/// A hub serving on a free loopback port.
+async fn serve(config: HubConfig, clock: &TestClock) -> Served {
+    Served::start(config, Arc::new(clock.clone()), "127.0.0.1:0").await
 }
 
 fn config(dir: &Path) -> HubConfig {
@@ -166,7 +119,7 @@ async fn add_agent(hub: &Hub, user: &str, password: &str, name: &str, ext: &str,
 async fn login_opens_a_session_and_makes_the_agent_available() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
 
     let r = login(server.addr, "1234567", "123456").await;
@@ -192,7 +145,7 @@ async fn login_opens_a_session_and_makes_the_agent_available() {
 async fn wrong_or_malformed_credentials_are_refused_alike() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
 
     for (user, password) in [
@@ -211,7 +164,7 @@ async fn wrong_or_malformed_credentials_are_refused_alike() {
 async fn a_clock_that_jumps_back_does_not_lock_the_agent_out() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     for _ in 0..5 {
         assert_eq!(login(server.addr, "1234567", "000000").await.status, 401);
@@ -236,7 +189,7 @@ async fn a_clock_that_jumps_back_does_not_lock_the_agent_out() {
 async fn repeated_failures_throttle_the_user_with_growing_delays() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
 
     for _ in 0..5 {
@@ -271,7 +224,7 @@ async fn repeated_failures_throttle_the_user_with_growing_delays() {
 async fn parallel_guesses_cannot_outrun_the_throttle() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     let guesses: Vec<_> = (0..15)
         .map(|i| {
@@ -297,7 +250,7 @@ async fn parallel_guesses_cannot_outrun_the_throttle() {
 async fn many_failures_from_one_address_throttle_every_user_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
 
     for i in 0..enlace_hub::auth::ADDRESS_FAILURE_LIMIT {
@@ -313,7 +266,7 @@ async fn many_failures_from_one_address_throttle_every_user_from_it() {
 async fn disabled_agents_are_refused_and_their_sessions_end() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     let token = token(server.addr, "1234567", "123456").await;
     let mut ws = stream(server.addr, &token, 0).await;
@@ -356,7 +309,7 @@ async fn disabled_agents_are_refused_and_their_sessions_end() {
 async fn sessions_expire_when_idle_are_renewed_by_use_and_have_a_maximum() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
 
     // Idle 10 minutes, renewed on use, never beyond 1 hour.
@@ -396,7 +349,7 @@ async fn sessions_expire_when_idle_are_renewed_by_use_and_have_a_maximum() {
 async fn logout_ends_the_session_and_the_shift() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
     let mut ws = stream(server.addr, &t, 0).await;
@@ -420,7 +373,7 @@ async fn logout_ends_the_session_and_the_shift() {
 async fn guessed_or_missing_tokens_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     let real = token(server.addr, "1234567", "123456").await;
 
@@ -458,7 +411,7 @@ async fn guessed_or_missing_tokens_are_rejected() {
 async fn malformed_and_oversized_requests_get_json_errors() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
 
@@ -547,7 +500,7 @@ async fn malformed_and_oversized_requests_get_json_errors() {
 async fn pause_unpause_budget_and_exit_produce_states_and_events() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     let seed = seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
     let mut ws = stream(server.addr, &t, 0).await;
@@ -654,7 +607,7 @@ async fn pause_unpause_budget_and_exit_produce_states_and_events() {
 async fn supervisors_see_every_agents_state_and_others_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     let seed = seed(&server.hub).await;
     let sup = token(server.addr, "1111111", "111111").await;
     let beto = token(server.addr, "7654321", "654321").await;
@@ -711,7 +664,7 @@ async fn supervisors_see_every_agents_state_and_others_do_not() {
 async fn stream_resumes_after_a_cut_without_gap_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     let seed = seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
     let agent_id = server
@@ -797,7 +750,7 @@ async fn stream_resumes_after_a_cut_without_gap_or_duplicate() {
 async fn stream_resumes_after_a_hub_restart_on_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     let seed = seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
     let mut ws = stream(server.addr, &t, 0).await;
@@ -814,7 +767,7 @@ async fn stream_resumes_after_a_hub_restart_on_the_same_database() {
     server.shutdown().await;
     assert_eq!(next(&mut ws).await, Err(Some(1012)));
 
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     // The session survived the restart, and so did the state.
     let r = me(server.addr, &t).await;
     assert_eq!(r.status, 200);
@@ -840,7 +793,7 @@ async fn stream_resumes_after_a_hub_restart_on_the_same_database() {
 async fn heartbeats_keep_live_peers_and_close_silent_ones() {
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(
+    let server = serve(
         HubConfig {
             heartbeat_seconds: 1,
             ..config(dir.path())
@@ -925,7 +878,7 @@ async fn retention_prunes_old_events_and_streams_say_what_was_lost() {
         session_max_hours: 30 * 24,
         ..config(dir.path())
     };
-    let server = Server::start(cfg, &clock).await;
+    let server = serve(cfg, &clock).await;
     seed(&server.hub).await;
     let lunch = server
         .hub
@@ -1014,7 +967,7 @@ async fn login_pause_unpause_exit_drive_the_queue_through_ami() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    let server = serve(ami_config(dir.path(), &double), &clock).await;
     let seed = seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
 
@@ -1082,7 +1035,7 @@ async fn after_a_pbx_reconnection_the_queues_are_corrected_to_match_the_hub() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    let server = serve(ami_config(dir.path(), &double), &clock).await;
     let seed = seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let t = token(server.addr, "1234567", "123456").await;
@@ -1142,7 +1095,7 @@ async fn a_pbx_that_vanishes_mid_call_ends_the_call_and_frees_the_agent() {
     let double = Arc::new(AmiDouble::start().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    let server = serve(ami_config(dir.path(), &double), &clock).await;
     seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let t = token(server.addr, "1234567", "123456").await;
@@ -1175,7 +1128,7 @@ async fn click_to_dial_originates_and_reports_the_outcome() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    let server = serve(ami_config(dir.path(), &double), &clock).await;
     seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let t = token(server.addr, "1234567", "123456").await;
@@ -1211,7 +1164,7 @@ async fn pbx_calls_become_agent_events_and_the_day_counts_them() {
     let double = AmiDouble::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(ami_config(dir.path(), &double), &clock).await;
+    let server = serve(ami_config(dir.path(), &double), &clock).await;
     seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let t = token(server.addr, "1234567", "123456").await;
@@ -1269,7 +1222,7 @@ async fn a_pause_is_refused_while_the_pbx_is_unreachable() {
         addr: addr.to_string(),
         ..AmiSettings::default()
     });
-    let server = Server::start(cfg, &clock).await;
+    let server = serve(cfg, &clock).await;
     let seed = seed(&server.hub).await;
     let t = token(server.addr, "1234567", "123456").await;
     let r = post(
@@ -1312,7 +1265,7 @@ async fn openapi_documents_every_route_and_is_served() {
 
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let server = Server::start(config(dir.path()), &clock).await;
+    let server = serve(config(dir.path()), &clock).await;
     let r = http(server.addr, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, doc);
@@ -1345,19 +1298,7 @@ async fn the_api_is_served_over_tls_when_configured() {
         enlace_hub::tls::acceptor(&cert_path, &key_path).unwrap(),
     )
     .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = Server {
-        addr,
-        hub: hub.clone(),
-        stop: Some(stop),
-        task: Some(tokio::spawn(enlace_hub::api::serve(
-            hub,
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ))),
-    };
+    let server = Served::serve(hub, listener, addr);
 
     let mut roots = RootCertStore::empty();
     roots.add(generated.cert.der().clone()).unwrap();
@@ -1520,7 +1461,7 @@ async fn cli_initializes_and_administers_agents_usable_by_the_server() {
     let clock = TestClock::new();
     let mut cfg = HubConfig::load(&cfg_path).unwrap();
     cfg.listen = "127.0.0.1:0".into();
-    let server = Server::start(cfg, &clock).await;
+    let server = serve(cfg, &clock).await;
     assert_eq!(
         login(server.addr, &user, &password).await.body["code"],
         "agent_disabled"

@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use enlace_core::{
 use enlace_hub::auth::{hash_password, PasswordCost};
 use enlace_hub::config::AmiSettings;
 use enlace_hub::store::NewAgent;
+use enlace_hub::testing::Served;
 use enlace_hub::{Hub, HubConfig};
 use enlace_hub_client::{AgentStateKind, HubClient, StateChange, StreamOptions};
 use enlace_sandbox::{AmiDouble, AmiScenario, OriginateScript};
@@ -44,72 +44,29 @@ impl Clock for TestClock {
     }
 }
 
-/// A hub serving on a loopback port; dropping it stops it.
-struct Server {
-    addr: SocketAddr,
-    hub: Hub,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+/// A hub serving on `addr` (`127.0.0.1:0`, or the address of a hub being restarted).
+async fn serve(config: HubConfig, clock: &TestClock, addr: &str) -> Served {
+    Served::start(config, Arc::new(clock.clone()), addr).await
 }
 
-impl Server {
-    async fn start(config: HubConfig, clock: &TestClock, addr: &str) -> Server {
-        let hub = Hub::open(config, Arc::new(clock.clone())).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(enlace_hub::api::serve(hub.clone(), listener, async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            hub,
-            stop: Some(stop),
-            task: Some(task),
-        }
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(WAIT, task)
-                .await
-                .expect("server stops");
-        }
-        self.hub.store().close().await;
-    }
-
-    /// Hub call ids of the agent's `call_ended` events, in order.
-    async fn ended_call_ids(&self) -> Vec<String> {
-        self.hub
-            .events()
-            .after(0, 1000)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.event_type == "call_ended")
-            .filter_map(|e| {
-                e.payload
-                    .get("call")
-                    .and_then(|c| c.get("id"))
-                    .and_then(|id| id.as_str())
-                    .map(str::to_owned)
-            })
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
+/// Hub call ids of the agent's `call_ended` events, in order.
+async fn ended_call_ids(server: &Served) -> Vec<String> {
+    server
+        .hub
+        .events()
+        .after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "call_ended")
+        .filter_map(|e| {
+            e.payload
+                .get("call")
+                .and_then(|c| c.get("id"))
+                .and_then(|id| id.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 fn config(dir: &Path, double: &AmiDouble) -> HubConfig {
@@ -247,7 +204,7 @@ async fn pbx_calls_reach_the_line_through_the_hub_and_dial_uses_click_to_dial() 
     let double = Arc::new(AmiDouble::start().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
     seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let client = HubClient::new(&format!("http://{}", server.addr)).unwrap();
@@ -261,7 +218,7 @@ async fn pbx_calls_reach_the_line_through_the_hub_and_dial_uses_click_to_dial() 
     run(&double, inbound("5215500000001")).await;
     let hub = server.hub.clone();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while server.ended_call_ids().await.is_empty() {
+    while ended_call_ids(&server).await.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "first call never ended"
@@ -296,7 +253,7 @@ async fn pbx_calls_reach_the_line_through_the_hub_and_dial_uses_click_to_dial() 
     assert_eq!(last.peer_display_name.as_deref(), Some("Cliente"));
     assert_eq!(last.end_reason, Some(EndReason::Completed));
     assert!(last.answered_at.is_some() && last.ended_at.is_some());
-    let hub_ids = server.ended_call_ids().await;
+    let hub_ids = ended_call_ids(&server).await;
     assert_eq!(hub_ids.len(), 2);
     assert_eq!(last.line_call_id, hub_ids[1]);
     assert_ne!(last.line_call_id, hub_ids[0]);
@@ -379,7 +336,7 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
     let double = Arc::new(AmiDouble::start().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
     seed(&server.hub).await;
     eventually("the hub connects to the PBX", || double.connections() == 1).await;
     let addr = server.addr;
@@ -410,7 +367,7 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
     assert!(offline.detail().unwrap().contains("hub"), "{offline:?}");
     assert_eq!(line.status().as_str(), "offline");
 
-    let server = Server::start(config(dir.path(), &double), &clock, &addr.to_string()).await;
+    let server = serve(config(dir.path(), &double), &clock, &addr.to_string()).await;
     eventually("the new hub connects to the PBX", || {
         double.connections() == 1
     })
@@ -434,7 +391,7 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
     let last = records.last().unwrap();
     assert_eq!(last.peer_number, "5215587654321");
     assert_eq!(last.end_reason, Some(EndReason::Completed));
-    assert_eq!(last.line_call_id, server.ended_call_ids().await[0]);
+    assert_eq!(last.line_call_id, ended_call_ids(&server).await[0]);
     assert!(line.last_event_id() > first_id);
 
     line.shutdown().await;
@@ -453,7 +410,7 @@ async fn agents_states_reach_the_line_and_a_supervisor_sees_everyones() {
     let double = Arc::new(AmiDouble::start().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock(Arc::new(AtomicI64::new(T0)));
-    let server = Server::start(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
+    let server = serve(config(dir.path(), &double), &clock, "127.0.0.1:0").await;
     seed(&server.hub).await;
     let hash = hash_password("654321", CHEAP).unwrap();
     server
