@@ -24,8 +24,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// so consume events on a task that does not itself wait for actions of the same client.
 pub const EVENT_CAPACITY: usize = 4096;
 
-/// Where and how to log in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how to log in. `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AmiConfig {
     /// `host:port`, usually port 5038.
     pub addr: String,
@@ -37,6 +37,18 @@ pub struct AmiConfig {
     pub keepalive: Duration,
     /// Time-out of connect, login and each action.
     pub action_timeout: Duration,
+}
+
+impl std::fmt::Debug for AmiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiConfig")
+            .field("addr", &self.addr)
+            .field("username", &self.username)
+            .field("secret", &"<redacted>")
+            .field("keepalive", &self.keepalive)
+            .field("action_timeout", &self.action_timeout)
+            .finish()
+    }
 }
 
 impl AmiConfig {

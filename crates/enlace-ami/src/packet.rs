@@ -8,9 +8,28 @@ pub const MAX_LINE: usize = 8 * 1024;
 pub const MAX_FIELDS: usize = 512;
 
 /// One AMI packet: ordered `Key: Value` fields. Keys are compared case-insensitively and may repeat.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Debug` prints the value of a `Secret` field (the Login action's) as `<redacted>`.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Packet {
     fields: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Packet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fields: Vec<(&str, &str)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("Secret") {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), v)
+            })
+            .collect();
+        f.debug_struct("Packet").field("fields", &fields).finish()
+    }
 }
 
 impl Packet {
@@ -219,6 +238,19 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn debug_never_shows_a_login_secret() {
+        let login = Packet::new()
+            .with("Action", "Login")
+            .with("Username", "enlace")
+            .with("secret", "s3cr3t-ami");
+        let shown = format!("{login:?}");
+        assert!(!shown.contains("s3cr3t-ami"), "{shown}");
+        assert!(shown.contains("enlace") && shown.contains("<redacted>"), "{shown}");
+        let config = crate::AmiConfig::new("127.0.0.1:5038", "enlace", "s3cr3t-ami");
+        assert!(!format!("{config:?}").contains("s3cr3t-ami"));
     }
 
     #[test]
