@@ -248,7 +248,10 @@ mod tests {
             .with("secret", "s3cr3t-ami");
         let shown = format!("{login:?}");
         assert!(!shown.contains("s3cr3t-ami"), "{shown}");
-        assert!(shown.contains("enlace") && shown.contains("<redacted>"), "{shown}");
+        assert!(
+            shown.contains("enlace") && shown.contains("<redacted>"),
+            "{shown}"
+        );
         let config = crate::AmiConfig::new("127.0.0.1:5038", "enlace", "s3cr3t-ami");
         assert!(!format!("{config:?}").contains("s3cr3t-ami"));
     }
