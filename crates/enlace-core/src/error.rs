@@ -40,6 +40,11 @@ pub enum ErrorCode {
     CrmInvalidField,
     CrmDuplicate,
     CrmNoPermission,
+    /// The CRM record a write points at was deleted: the agent chooses another one.
+    CrmRecordDeleted,
+    /// The CRM does not offer the API the app called (API version, object disabled): a
+    /// configuration problem, not a missing record.
+    CrmEndpointNotFound,
     SearchTooShort,
     // the organization's hub
     BadCredentials,
@@ -88,6 +93,8 @@ impl ErrorCode {
         ErrorCode::CrmInvalidField,
         ErrorCode::CrmDuplicate,
         ErrorCode::CrmNoPermission,
+        ErrorCode::CrmRecordDeleted,
+        ErrorCode::CrmEndpointNotFound,
         ErrorCode::SearchTooShort,
         ErrorCode::BadCredentials,
         ErrorCode::Throttled,
@@ -134,6 +141,8 @@ impl ErrorCode {
             ErrorCode::CrmInvalidField => "crm_invalid_field",
             ErrorCode::CrmDuplicate => "crm_duplicate",
             ErrorCode::CrmNoPermission => "crm_no_permission",
+            ErrorCode::CrmRecordDeleted => "crm_record_deleted",
+            ErrorCode::CrmEndpointNotFound => "crm_endpoint_not_found",
             ErrorCode::SearchTooShort => "search_too_short",
             ErrorCode::BadCredentials => "bad_credentials",
             ErrorCode::Throttled => "throttled",

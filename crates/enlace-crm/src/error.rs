@@ -80,6 +80,20 @@ pub enum CrmError {
         message: String,
     },
 
+    /// The record a write points at was deleted (Salesforce `ENTITY_IS_DELETED` or a 404 on the
+    /// record's own URL; Zoho "the related id given seems to be invalid").
+    #[error("{detail} (the {} record no longer exists; choose another one)", crm_name(*crm))]
+    RecordDeleted { crm: Crm, detail: String },
+
+    /// The CRM has no such endpoint: the API version is not served, or the object or module is
+    /// disabled for this org. A configuration problem, never a missing record.
+    #[error(
+        "{} does not offer this API ({detail}): the API version is not available or the object \
+         is disabled for this org; check the CRM configuration",
+        crm_name(*crm)
+    )]
+    EndpointNotFound { crm: Crm, detail: String },
+
     /// The CRM user lacks a permission or scope for this operation.
     #[error("the {} user may not do this: {detail}", crm_name(*crm))]
     NoPermission { crm: Crm, detail: String },
@@ -119,6 +133,8 @@ impl CrmError {
             CrmError::BadReply { .. } => ErrorCode::CrmBadReply,
             CrmError::InvalidField { .. } => ErrorCode::CrmInvalidField,
             CrmError::Duplicate { .. } => ErrorCode::CrmDuplicate,
+            CrmError::RecordDeleted { .. } => ErrorCode::CrmRecordDeleted,
+            CrmError::EndpointNotFound { .. } => ErrorCode::CrmEndpointNotFound,
             CrmError::NoPermission { .. } => ErrorCode::CrmNoPermission,
             CrmError::SearchTooShort => ErrorCode::SearchTooShort,
             CrmError::TokensTooLarge { .. } => ErrorCode::TooLong,
@@ -167,6 +183,8 @@ impl CrmError {
                 | CrmError::RedirectPort { .. }
                 | CrmError::InvalidField { .. }
                 | CrmError::Duplicate { .. }
+                | CrmError::RecordDeleted { .. }
+                | CrmError::EndpointNotFound { .. }
                 | CrmError::NoPermission { .. }
                 | CrmError::SearchTooShort
                 | CrmError::TokensTooLarge { .. }

@@ -478,8 +478,33 @@ struct RestError {
     fields: Vec<String>,
 }
 
-/// REST error array → our error (after redirects, HTML and 5xx were handled).
-fn rest_error(reply: &Reply) -> CrmError {
+/// What a data URL names: a record (`sobjects/{Object}/{id}`) or an endpoint (anything else:
+/// `search/`, `query/`, `sobjects/{Object}/`). A 404 means "deleted" only for the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    Record,
+    Endpoint,
+}
+
+impl Target {
+    /// Read from a data URL `…/services/data/vXX.X/{path}[?query]`.
+    pub(crate) fn of(url: &str) -> Target {
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        let after = path
+            .split_once("/services/data/")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let segments: Vec<&str> = after.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            [_version, "sobjects", _object, id, ..] if *id != "describe" => Target::Record,
+            _ => Target::Endpoint,
+        }
+    }
+}
+
+/// REST error array → our error (after redirects, HTML and 5xx were handled). `target` says
+/// whether the URL named a record: only there does a 404 mean the record is gone.
+fn rest_error(reply: &Reply, target: Target) -> CrmError {
     let first_value = match serde_json::from_slice::<Value>(&reply.body) {
         Ok(Value::Array(items)) => items.into_iter().next(),
         Ok(object @ Value::Object(_)) => Some(object),
@@ -527,10 +552,19 @@ fn rest_error(reply: &Reply) -> CrmError {
             existing_id,
             message,
         },
-        (404, _) | (_, "ENTITY_IS_DELETED") => CrmError::InvalidField {
+        (_, "ENTITY_IS_DELETED") => CrmError::RecordDeleted {
             crm: Crm::Salesforce,
-            field: None,
-            message: format!("{message} (the record no longer exists; choose another one)"),
+            detail: message,
+        },
+        (404, _) if target == Target::Record => CrmError::RecordDeleted {
+            crm: Crm::Salesforce,
+            detail: message,
+        },
+        // Wrong API version, an object the org does not have or disabled (a query of it is
+        // INVALID_TYPE "sObject type 'Task' is not supported"): configuration.
+        (404, _) | (_, "INVALID_TYPE") => CrmError::EndpointNotFound {
+            crm: Crm::Salesforce,
+            detail: format!("HTTP {} {code}: {}", reply.status, first.message),
         },
         (
             400,
@@ -617,7 +651,7 @@ impl<'a> Api<'a> {
         if reply.is_success() {
             Ok(reply)
         } else {
-            Err(rest_error(&reply))
+            Err(rest_error(&reply, Target::of(url)))
         }
     }
 
@@ -888,28 +922,72 @@ mod tests {
             let body = format!(
                 r#"[{{"message":"Required fields are missing: [{sf}]","errorCode":"REQUIRED_FIELD_MISSING","fields":["{sf}"]}}]"#
             );
-            let err = rest_error(&reply(400, &body));
+            let err = rest_error(&reply(400, &body), Target::Endpoint);
             assert_eq!(err.code(), C::CrmInvalidField);
             assert_eq!(err.field(), Some(ours));
         }
-        let dup = rest_error(&reply(
-            400,
-            r#"[{"message":"dup","errorCode":"DUPLICATES_DETECTED"}]"#,
-        ));
+        let dup = rest_error(
+            &reply(
+                400,
+                r#"[{"message":"dup","errorCode":"DUPLICATES_DETECTED"}]"#,
+            ),
+            Target::Endpoint,
+        );
         assert_eq!(dup.code(), C::CrmDuplicate);
-        let limit = rest_error(&reply(
-            403,
-            r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
-        ));
+        let limit = rest_error(
+            &reply(
+                403,
+                r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+            ),
+            Target::Endpoint,
+        );
         assert_eq!(limit.code(), C::CrmRateLimited);
         assert_eq!(limit.retry_after(), Some(crate::error::DEFAULT_RETRY_AFTER));
-        let denied = rest_error(&reply(
-            403,
-            r#"[{"message":"no","errorCode":"INSUFFICIENT_ACCESS_OR_READONLY"}]"#,
-        ));
+        let denied = rest_error(
+            &reply(
+                403,
+                r#"[{"message":"no","errorCode":"INSUFFICIENT_ACCESS_OR_READONLY"}]"#,
+            ),
+            Target::Endpoint,
+        );
         assert_eq!(denied.code(), C::CrmNoPermission);
-        let garbage = rest_error(&reply(400, "{\"unexpected\":true"));
+        let garbage = rest_error(&reply(400, "{\"unexpected\":true"), Target::Endpoint);
         assert_eq!(garbage.code(), C::CrmBadReply);
+    }
+
+    #[test]
+    fn only_a_deleted_record_reads_as_deleted() {
+        use enlace_core::ErrorCode as C;
+        let missing =
+            r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#;
+        let deleted =
+            r#"[{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}]"#;
+        let base = "https://acme.my.salesforce.com/services/data/v61.0";
+        for url in [
+            format!("{base}/sobjects/Task/"),
+            format!("{base}/sobjects/Task"),
+            format!("{base}/query/?q=SELECT%20Id%20FROM%20Task"),
+            format!("{base}/search/?q=FIND"),
+            "https://acme.my.salesforce.com/services/data/v99.0/sobjects/Contact/".to_owned(),
+        ] {
+            let err = rest_error(&reply(404, missing), Target::of(&url));
+            assert_eq!(err.code(), C::CrmEndpointNotFound, "{url}");
+            assert!(err.needs_agent() && !err.is_transient());
+            assert!(!err.to_string().contains("no longer exists"), "{err}");
+        }
+        let no_type =
+            r#"[{"message":"sObject type 'Task' is not supported.","errorCode":"INVALID_TYPE"}]"#;
+        let err = rest_error(&reply(400, no_type), Target::Endpoint);
+        assert_eq!(err.code(), C::CrmEndpointNotFound);
+        let record = format!("{base}/sobjects/Contact/0035e00000ABCDeAAF");
+        assert_eq!(Target::of(&record), Target::Record);
+        let err = rest_error(&reply(404, missing), Target::of(&record));
+        assert_eq!(err.code(), C::CrmRecordDeleted);
+        for status in [400, 404] {
+            let err = rest_error(&reply(status, deleted), Target::Endpoint);
+            assert_eq!(err.code(), C::CrmRecordDeleted);
+            assert!(err.to_string().contains("no longer exists"), "{err}");
+        }
     }
 
     #[test]

@@ -481,6 +481,18 @@ fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
             crm: Crm::Zoho,
             detail: format!("{code}: {}", text("message")),
         },
+        // A call's Who_Id / What_Id that Zoho no longer knows: the record was deleted.
+        (_, "INVALID_DATA") if matches!(api_name, "Who_Id" | "What_Id") => {
+            CrmError::RecordDeleted {
+                crm: Crm::Zoho,
+                detail: message,
+            }
+        }
+        // A URL or module this org does not have (API version, module disabled): configuration.
+        (_, "INVALID_URL_PATTERN" | "INVALID_MODULE") | (404, _) => CrmError::EndpointNotFound {
+            crm: Crm::Zoho,
+            detail: format!("HTTP {status} {code}: {}", text("message")),
+        },
         (_, "MANDATORY_NOT_FOUND" | "INVALID_DATA" | "PATTERN_NOT_MATCHED") => {
             CrmError::InvalidField {
                 crm: Crm::Zoho,
@@ -991,6 +1003,29 @@ mod tests {
         ));
         assert_eq!(perm.code(), C::CrmNoPermission);
         assert_eq!(reply_error(&reply(429, "")).code(), C::CrmRateLimited);
+    }
+
+    #[test]
+    fn a_missing_url_or_module_is_configuration_and_a_gone_lookup_is_a_deleted_record() {
+        use enlace_core::ErrorCode as C;
+        let url = reply_error(&reply(
+            404,
+            r#"{"code":"INVALID_URL_PATTERN","details":{},"message":"Please check if the URL trying to access is a correct one","status":"error"}"#,
+        ));
+        assert_eq!(url.code(), C::CrmEndpointNotFound);
+        let module = reply_error(&reply(
+            400,
+            r#"{"code":"INVALID_MODULE","details":{"resource_path_index":0},"message":"the module name given seems to be invalid","status":"error"}"#,
+        ));
+        assert_eq!(module.code(), C::CrmEndpointNotFound);
+        for link in ["Who_Id", "What_Id"] {
+            let body = format!(
+                r#"{{"data":[{{"code":"INVALID_DATA","details":{{"api_name":"{link}","json_path":"$.data[0].{link}","expected_data_type":"lookup"}},"message":"the related id given seems to be invalid","status":"error"}}]}}"#
+            );
+            let gone = reply_error(&reply(400, &body));
+            assert_eq!(gone.code(), C::CrmRecordDeleted);
+            assert!(gone.to_string().contains("no longer exists"), "{gone}");
+        }
     }
 
     #[test]

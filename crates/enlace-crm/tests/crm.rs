@@ -1047,6 +1047,78 @@ fn zoho_retrying_after_a_lost_reply_writes_exactly_once() {
 }
 
 #[test]
+// ---------------------------------------------------------------------------------------------
+// A missing endpoint is configuration; only a deleted record says "choose another one"
+
+#[test]
+fn salesforce_a_disabled_object_is_configuration_and_a_deleted_record_is_deleted() {
+    let d = SalesforceDouble::start().expect("double");
+    let contact = d.insert_record(ContactKind::Contact, json!({"LastName": "Mora"}));
+    let link = sf_link(&d);
+    let call = activity(
+        RecordRef {
+            crm: Crm::Salesforce,
+            kind: ContactKind::Contact,
+            id: contact.clone(),
+        },
+        CallDirection::Incoming,
+    );
+    d.disable_object("Task");
+    let err = link
+        .log_call(&call, "k1", false)
+        .expect_err("no Task object");
+    assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
+    assert!(!err.to_string().contains("no longer exists"), "{err}");
+    assert!(err.needs_agent() && !err.is_transient());
+    // Retrying (a SOQL query on the disabled object) says the same.
+    let err = link
+        .log_call(&call, "k1", true)
+        .expect_err("no Task object");
+    assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
+
+    let d = SalesforceDouble::start().expect("double");
+    let contact = d.insert_record(ContactKind::Contact, json!({"LastName": "Mora"}));
+    let link = sf_link(&d);
+    d.delete_record(&contact);
+    let call = activity(
+        RecordRef {
+            crm: Crm::Salesforce,
+            kind: ContactKind::Contact,
+            id: contact,
+        },
+        CallDirection::Incoming,
+    );
+    let err = link.log_call(&call, "k2", false).expect_err("deleted");
+    assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
+    assert!(err.to_string().contains("no longer exists"), "{err}");
+    assert!(d.records("Task").is_empty());
+}
+
+#[test]
+fn zoho_a_disabled_module_is_configuration_and_a_deleted_record_is_deleted() {
+    let d = ZohoDouble::start().expect("double");
+    let contact = d.insert_record("Contacts", json!({"Last_Name": "Silva"}));
+    let link = zoho_link(&d);
+    let call = activity(
+        RecordRef {
+            crm: Crm::Zoho,
+            kind: ContactKind::Contact,
+            id: contact.clone(),
+        },
+        CallDirection::Incoming,
+    );
+    d.delete_record("Contacts", &contact);
+    let err = link.log_call(&call, "k1", false).expect_err("deleted");
+    assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
+    d.disable_module("Calls");
+    let err = link
+        .log_call(&call, "k1", false)
+        .expect_err("no Calls module");
+    assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
+    assert!(!err.to_string().contains("no longer exists"), "{err}");
+    assert!(d.records("Calls").is_empty());
+}
+
 fn the_link_refuses_a_record_of_the_other_crm() {
     let d = ZohoDouble::start().expect("double");
     let link = zoho_link(&d);

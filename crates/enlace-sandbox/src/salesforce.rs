@@ -249,6 +249,10 @@ struct State {
     faults: VecDeque<Fault>,
     lag: u32,
     records: HashMap<&'static str, Vec<StoredRecord>>,
+    /// Ids of deleted records (the Recycle Bin): `ENTITY_IS_DELETED` when referenced.
+    deleted: HashSet<String>,
+    /// Objects this org does not offer (not licensed, disabled): 404 `NOT_FOUND`.
+    disabled: HashSet<&'static str>,
     next_id: u64,
     requests: Vec<RecordedRequest>,
 }
@@ -293,6 +297,8 @@ impl SalesforceDouble {
             faults: VecDeque::new(),
             lag: 0,
             records: SOBJECTS.iter().map(|o| (*o, Vec::new())).collect(),
+            deleted: HashSet::new(),
+            disabled: HashSet::new(),
             next_id: 1,
             requests: Vec::new(),
         }));
@@ -407,6 +413,32 @@ impl SalesforceDouble {
         s.store(object, map)
     }
 
+    /// Deletes a record (to the Recycle Bin, as the UI does): it leaves searches, queries and
+    /// [`records`](Self::records); reading it answers 404 `ENTITY_IS_DELETED`, and a Task whose
+    /// `WhoId` names it is refused with 400 `ENTITY_IS_DELETED`. Returns whether it existed.
+    pub fn delete_record(&self, id: &str) -> bool {
+        let mut s = lock(&self.state);
+        let mut found = false;
+        for list in s.records.values_mut() {
+            let before = list.len();
+            list.retain(|r| r.fields.get("Id").and_then(Value::as_str) != Some(id));
+            found |= list.len() != before;
+        }
+        if found {
+            s.deleted.insert(id.to_owned());
+        }
+        found
+    }
+
+    /// Makes `sobject` ("Contact", "Lead", "Task") unknown to the org, like an object that is
+    /// disabled or not licensed: every URL under `sobjects/{sobject}` answers 404 `NOT_FOUND`
+    /// "The requested resource does not exist", and queries of it answer `INVALID_TYPE`.
+    pub fn disable_object(&self, sobject: &str) {
+        if let Some((object, _, _)) = schema(sobject) {
+            lock(&self.state).disabled.insert(object);
+        }
+    }
+
     /// Everything stored for `"Contact"`, `"Lead"` or `"Task"`, as the REST API shows it.
     pub fn records(&self, sobject: &str) -> Vec<Value> {
         let s = lock(&self.state);
@@ -516,6 +548,17 @@ impl State {
         id
     }
 
+    fn is_disabled(&self, object: &str) -> bool {
+        schema(object).is_some_and(|(o, _, _)| self.disabled.contains(o))
+    }
+
+    /// A deleted record's id (15 or 18 characters).
+    fn is_deleted(&self, id: &str) -> bool {
+        self.deleted
+            .iter()
+            .any(|d| d == id || (id.len() == 15 && d.starts_with(id)))
+    }
+
     fn find_record(&self, id: &str) -> Option<(&'static str, &StoredRecord)> {
         for (object, list) in &self.records {
             if let Some(r) = list
@@ -613,6 +656,16 @@ fn not_found() -> Response {
         "NOT_FOUND",
         "The requested resource does not exist",
         None,
+    )
+}
+
+/// A record in the Recycle Bin: 404 when its own URL is read, 400 when a write points at it.
+fn entity_is_deleted(status: u16) -> Response {
+    rest_error(
+        status,
+        "ENTITY_IS_DELETED",
+        "entity is deleted",
+        Some(Vec::new()),
     )
 }
 
@@ -1046,6 +1099,7 @@ fn data(s: &mut State, req: &Request, path: &str) -> Response {
         ),
         ("GET", ["search"]) => search(s, req, version),
         ("GET", ["query"]) => query(s, req, version),
+        (_, ["sobjects", object, ..]) if s.is_disabled(object) => not_found(),
         ("POST", ["sobjects", object]) => create(s, req, object, version, &user_id),
         ("GET", ["sobjects", object, id]) => read(s, req, object, id, version),
         (_, ["search"]) | (_, ["query"]) | (_, ["limits"]) => rest_error(
@@ -1261,7 +1315,8 @@ fn query(s: &mut State, req: &Request, version: &str) -> Response {
         Ok(sel) => sel,
         Err(msg) => return rest_error(400, "MALFORMED_QUERY", &msg, None),
     };
-    let Some((object, defs, _)) = schema(&sel.object) else {
+    let Some((object, defs, _)) = schema(&sel.object).filter(|(o, _, _)| !s.disabled.contains(o))
+    else {
         return rest_error(
             400,
             "INVALID_TYPE",
@@ -1346,6 +1401,7 @@ fn read(s: &State, req: &Request, object: &str, id: &str, version: &str) -> Resp
             200,
             &render(object, defs, &r.fields, only.as_deref(), version),
         ),
+        None if s.is_deleted(id) => entity_is_deleted(404),
         None if !looks_like_id(id) => rest_error(
             404,
             "NOT_FOUND",
@@ -1507,6 +1563,9 @@ fn create(s: &mut State, req: &Request, object: &str, version: &str, user_id: &s
                         &format!("{}: id value of incorrect type: {text}", def.label),
                         Some(vec![def.name.to_string()]),
                     );
+                }
+                if s.is_deleted(text) {
+                    return entity_is_deleted(400);
                 }
                 let exists = if text.starts_with("005") {
                     s.users.iter().any(|u| u.id == text)

@@ -183,6 +183,8 @@ struct State {
     faults: VecDeque<Fault>,
     lag: u32,
     records: HashMap<&'static str, Vec<Stored>>,
+    /// Modules this org does not offer: `INVALID_MODULE`, like a module that is disabled.
+    disabled: HashSet<&'static str>,
     next_id: u64,
     org_id: String,
     requests: Vec<RecordedRequest>,
@@ -228,6 +230,7 @@ impl ZohoDouble {
             faults: VecDeque::new(),
             lag: 0,
             records: MODULES.iter().map(|m| (*m, Vec::new())).collect(),
+            disabled: HashSet::new(),
             next_id: 1,
             org_id: "7712345678".into(),
             requests: Vec::new(),
@@ -332,6 +335,30 @@ impl ZohoDouble {
             _ => Map::new(),
         };
         lock(&self.state).store(m, map)
+    }
+
+    /// Deletes a record: it leaves searches, COQL and [`records`](Self::records), and a call
+    /// whose `Who_Id` / `What_Id` names it is refused with `INVALID_DATA` "the related id given
+    /// seems to be invalid". Returns whether it existed.
+    pub fn delete_record(&self, module_name: &str, id: &str) -> bool {
+        let Some((m, _)) = module(module_name) else {
+            return false;
+        };
+        let mut s = lock(&self.state);
+        let Some(list) = s.records.get_mut(m) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|r| r.fields.get("id").and_then(Value::as_str) != Some(id));
+        list.len() != before
+    }
+
+    /// Makes a module ("Contacts", "Leads", "Calls") unknown to the org, like a module that is
+    /// disabled or hidden from the user's profile: 400 `INVALID_MODULE` on every URL under it.
+    pub fn disable_module(&self, module_name: &str) {
+        if let Some((m, _)) = module(module_name) {
+            lock(&self.state).disabled.insert(m);
+        }
     }
 
     /// Everything stored in a module, as the API shows it.
@@ -919,6 +946,13 @@ fn api(s: &mut State, req: &Request, path: &str) -> Response {
         );
     }
     let method = req.method.as_str();
+    if rest
+        .first()
+        .and_then(|m| module(m))
+        .is_some_and(|(m, _)| s.disabled.contains(m))
+    {
+        return invalid_module();
+    }
     match rest {
         ["org"] if method == "GET" => {
             let org = s.org_id.clone();

@@ -1480,3 +1480,106 @@ fn the_binary_prints_its_urls_and_serves_demo_data() {
     );
     assert_eq!(found.json()["searchRecords"][0]["Name"], "Ana Martínez");
 }
+
+// ---- missing endpoints vs deleted records (issue 9, item 16) ------------------------------
+
+#[test]
+fn salesforce_a_missing_endpoint_and_a_deleted_record_answer_differently() {
+    let (sf, at, _) = sf_signed_in();
+    let auth = bearer(&at);
+    let not_found =
+        json!([{"message":"The requested resource does not exist","errorCode":"NOT_FOUND"}]);
+    // An API version the org does not serve, and an object it does not have.
+    let old = format!("{}/services/data/v20.0/sobjects/Task/", sf.base_url());
+    let r = post_json(&old, Some(&auth), &json!({"Subject":"x"})).expect("post");
+    assert_eq!((r.status, r.json()), (404, not_found.clone()));
+    let r = post_json(&sf_data(&sf, "sobjects/Widget/"), Some(&auth), &json!({})).expect("post");
+    assert_eq!((r.status, r.json()), (404, not_found.clone()));
+    // An object disabled for the org: the same 404 on its URLs.
+    sf.disable_object("Task");
+    let r = post_json(
+        &sf_data(&sf, "sobjects/Task/"),
+        Some(&auth),
+        &json!({"Subject":"x"}),
+    )
+    .expect("post");
+    assert_eq!((r.status, r.json()), (404, not_found.clone()));
+
+    // A deleted record: its URL says ENTITY_IS_DELETED, and so does a write pointing at it.
+    let contact = sf.insert_record(ContactKind::Contact, json!({"LastName":"Mora"}));
+    assert!(sf.delete_record(&contact));
+    assert!(!sf.delete_record(&contact));
+    let deleted =
+        json!([{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}]);
+    let r = ok_get(
+        &sf_data(&sf, &format!("sobjects/Contact/{contact}")),
+        Some(&auth),
+    );
+    assert_eq!((r.status, r.json()), (404, deleted.clone()));
+    assert!(sf.records("Contact").is_empty());
+    let lead = sf.insert_record(
+        ContactKind::Lead,
+        json!({"LastName":"Soto","Company":"Acme"}),
+    );
+    // A record id that never existed is a plain 404 NOT_FOUND on its URL.
+    let never = lead.replace(&lead[lead.len() - 6..], "ZZZZZZ");
+    let r = ok_get(
+        &sf_data(&sf, &format!("sobjects/Lead/{never}")),
+        Some(&auth),
+    );
+    assert_eq!((r.status, r.json()), (404, not_found));
+}
+
+#[test]
+fn salesforce_a_task_on_a_deleted_record_is_entity_is_deleted() {
+    let (sf, at, _) = sf_signed_in();
+    let auth = bearer(&at);
+    let contact = sf.insert_record(ContactKind::Contact, json!({"LastName":"Mora"}));
+    sf.delete_record(&contact);
+    let r = post_json(
+        &sf_data(&sf, "sobjects/Task/"),
+        Some(&auth),
+        &json!({"Subject":"Llamada","WhoId": contact,"Status":"Completed","TaskSubtype":"Call"}),
+    )
+    .expect("post");
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            400,
+            json!([{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED","fields":[]}])
+        )
+    );
+    assert!(sf.records("Task").is_empty());
+}
+
+#[test]
+fn zoho_a_disabled_module_and_a_deleted_record() {
+    let (z, at, _) = z_signed_in();
+    let auth = zauth(&at);
+    let contact = z.insert_record("Contacts", json!({"Last_Name":"Silva"}));
+    assert!(z.delete_record("Contacts", &contact));
+    let r = post_json(
+        &z_api(&z, "Calls"),
+        Some(&auth),
+        &json!({"data":[{"Subject":"x","Call_Type":"Inbound","Call_Start_Time":"2024-06-10T14:05:00+02:00","Call_Duration":"02:05","Who_Id":{"id": contact}}]}),
+    )
+    .expect("post");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["data"][0]["code"], "INVALID_DATA");
+    assert_eq!(r.json()["data"][0]["details"]["api_name"], "Who_Id");
+    assert_eq!(
+        r.json()["data"][0]["message"],
+        "the related id given seems to be invalid"
+    );
+    z.disable_module("Calls");
+    let r = post_json(&z_api(&z, "Calls"), Some(&auth), &json!({"data":[{}]})).expect("post");
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (400, json!("INVALID_MODULE"))
+    );
+    let r = ok_get(&format!("{}/crm/v1/Calls", z.api_domain()), Some(&auth));
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (404, json!("INVALID_URL_PATTERN"))
+    );
+}

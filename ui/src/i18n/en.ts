@@ -217,6 +217,9 @@ export const en: Record<MessageKey, string> = {
     "https://login.salesforce.com, https://test.salesforce.com (sandbox) or your org's My Domain.",
   'settings.clientId': 'Client ID (consumer key)',
   'settings.clientSecret': 'Client secret',
+  'settings.clientSecretHint': 'Kept in the system keyring, never in the database.',
+  'settings.clientSecretStored': 'Stored in the system keyring. Type another only to replace it.',
+  'settings.clientSecretForget': 'Forget the client secret',
   'settings.salesforceClientIdHint':
     "PlatformCLI works with no set-up; or the consumer key of your org's connected app.",
   'settings.redirectPort': 'Redirect port',
@@ -370,6 +373,10 @@ export const en: Record<MessageKey, string> = {
     'The CRM says that record already exists. Find it with Search and attach it.',
   'errors.crm_no_permission':
     'Your CRM user is not allowed to do this. Ask your CRM administrator.',
+  'errors.crm_record_deleted':
+    'The record no longer exists in the CRM (it was deleted). Choose another contact or lead and retry.',
+  'errors.crm_endpoint_not_found':
+    'The CRM does not offer this feature: the API version is not available or the object is disabled for your organization. This is a configuration problem; ask your CRM administrator.',
   'errors.search_too_short': 'Type at least 2 characters to search.',
   'errors.bad_credentials':
     'Wrong user or password. Check them and try again; after several failed attempts the server blocks sign-in for a while.',

@@ -221,6 +221,10 @@ export const es = {
     'https://login.salesforce.com, https://test.salesforce.com (sandbox) o el My Domain de tu organización.',
   'settings.clientId': 'Client ID (consumer key)',
   'settings.clientSecret': 'Client secret',
+  'settings.clientSecretHint': 'Se guarda en el llavero del sistema, nunca en la base de datos.',
+  'settings.clientSecretStored':
+    'Guardado en el llavero del sistema. Escribe otro solo si quieres reemplazarlo.',
+  'settings.clientSecretForget': 'Olvidar el client secret',
   'settings.salesforceClientIdHint':
     'PlatformCLI funciona sin configurar nada; o la consumer key de una aplicación conectada de tu organización.',
   'settings.redirectPort': 'Puerto de retorno',
@@ -379,6 +383,10 @@ export const es = {
     'El CRM indica que ese registro ya existe. Búscalo con Buscar y asócialo.',
   'errors.crm_no_permission':
     'Tu usuario del CRM no tiene permiso para esta operación. Consulta con el administrador del CRM.',
+  'errors.crm_record_deleted':
+    'El registro ya no existe en el CRM (fue eliminado). Elige otro contacto o candidato y reintenta.',
+  'errors.crm_endpoint_not_found':
+    'El CRM no ofrece esta función: la versión de la API no está disponible o el objeto está desactivado para tu organización. Es un problema de configuración; consulta con el administrador del CRM.',
   'errors.search_too_short': 'Escribe al menos 2 caracteres para buscar.',
   'errors.bad_credentials':
     'Usuario o contraseña incorrectos. Revísalos e inténtalo de nuevo; tras varios intentos fallidos el servidor bloquea el ingreso por un rato.',

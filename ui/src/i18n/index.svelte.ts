@@ -43,6 +43,8 @@ export const ERROR_CODES = [
   'crm_invalid_field',
   'crm_duplicate',
   'crm_no_permission',
+  'crm_record_deleted',
+  'crm_endpoint_not_found',
   'search_too_short',
   'bad_credentials',
   'throttled',
