@@ -35,8 +35,9 @@ impl Host for TestHost {
         let _ = self.1.send(url.to_owned());
         let url = url.to_owned();
         std::thread::spawn(move || {
-            // ureq follows the 302 to http://127.0.0.1:<port>/… like a browser would.
-            let _ = ureq::get(&url).call();
+            // reqwest follows the 302 to http://127.0.0.1:<port>/… like a browser would.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let _ = reqwest::blocking::get(&url);
         });
         Ok(())
     }

@@ -1,13 +1,21 @@
-//! The one HTTP client of the crate (ureq 3, blocking): fixed timeouts, no automatic
-//! redirects, a body size cap, statuses returned as values. Callers classify replies with the
-//! helpers here, then apply their provider's error format.
+//! The one HTTP client of the crate (`reqwest::blocking` over rustls): fixed timeouts, no
+//! automatic redirects, a body size cap, statuses returned as values. Callers classify replies
+//! with the helpers here, then apply their provider's error format.
+//!
+//! Calls block: make them from a blocking thread (`spawn_blocking`, the outbox courier), never
+//! from async code. Every [`Http`] shares one process-wide client, built on first use, so
+//! [`Http::new`] is free anywhere.
 //!
 //! Nothing here logs or returns a URL query or a header value: Zoho's revoke puts the refresh
 //! token in the query and every data call carries a bearer token.
 
+use std::error::Error as _;
+use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use enlace_core::Crm;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 
 use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
@@ -37,7 +45,7 @@ pub(crate) struct Reply {
 
 #[derive(Clone)]
 pub(crate) struct Http {
-    agent: ureq::Agent,
+    _private: (),
 }
 
 impl std::fmt::Debug for Http {
@@ -46,30 +54,57 @@ impl std::fmt::Debug for Http {
     }
 }
 
+/// The process-wide client, or why it could not be built.
+fn client() -> Result<&'static reqwest::blocking::Client, String> {
+    static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            // One crypto provider in the process: any other rustls user (the hub stream) gets
+            // ring too. Already installed is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::blocking::Client::builder()
+                .tls_backend_preconfigured(tls_config()?)
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent(concat!("enlace/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("the HTTP client could not start ({})", describe(&e)))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// rustls with ring and the webpki roots: the same TLS stack and root store as the hub client.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS could not start ({e})"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 impl Http {
     pub fn new() -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .user_agent(concat!("enlace/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Http { agent }
+        Http { _private: () }
     }
 
     pub fn get(&self, url: &str, auth: Option<&str>) -> Result<Reply, CrmError> {
-        self.send("GET", url, auth, Body::Empty)
+        self.send(reqwest::Method::GET, url, auth, Body::Empty)
     }
 
     pub fn post(&self, url: &str, auth: Option<&str>, body: Body) -> Result<Reply, CrmError> {
-        self.send("POST", url, auth, body)
+        self.send(reqwest::Method::POST, url, auth, body)
     }
 
     fn send(
         &self,
-        method: &str,
+        method: reqwest::Method,
         url: &str,
         auth: Option<&str>,
         body: Body,
@@ -78,32 +113,33 @@ impl Http {
         let path = url::Url::parse(url)
             .map(|u| u.path().to_owned())
             .unwrap_or_default();
-        tracing::debug!(method, host = %host, path = %path, "CRM request");
-        let result = if method == "GET" {
-            let mut req = self.agent.get(url).header("Accept", "application/json");
-            if let Some(auth) = auth {
-                req = req.header("Authorization", auth);
-            }
-            req.call()
-        } else {
-            let mut req = self.agent.post(url).header("Accept", "application/json");
-            if let Some(auth) = auth {
-                req = req.header("Authorization", auth);
-            }
-            match body {
-                Body::Empty => req.send_empty(),
-                Body::Form(text) => req
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .send(text.as_bytes()),
-                Body::Json(text) => req
-                    .header("Content-Type", "application/json")
-                    .send(text.as_bytes()),
-            }
-        };
-        let mut response = result.map_err(|e| CrmError::Unavailable {
+        tracing::debug!(method = %method, host = %host, path = %path, "CRM request");
+        let unavailable = |detail: String| CrmError::Unavailable {
             host: host.clone(),
-            detail: describe(&e),
-        })?;
+            detail,
+        };
+        let client = client().map_err(unavailable)?;
+        // The time-out covers the whole exchange, body included.
+        let mut req = client
+            .request(method.clone(), url)
+            .timeout(REQUEST_TIMEOUT)
+            .header(ACCEPT, "application/json");
+        if let Some(auth) = auth {
+            let mut value = HeaderValue::from_str(auth).map_err(|_| {
+                unavailable("the credentials cannot be sent in an HTTP header".into())
+            })?;
+            value.set_sensitive(true);
+            req = req.header(AUTHORIZATION, value);
+        }
+        req = match body {
+            Body::Empty if method == reqwest::Method::GET => req,
+            Body::Empty => req.body(""),
+            Body::Form(text) => req
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(text),
+            Body::Json(text) => req.header(CONTENT_TYPE, "application/json").body(text),
+        };
+        let mut response = req.send().map_err(|e| unavailable(describe(&e)))?;
         let header = |name: &str| {
             response
                 .headers()
@@ -116,27 +152,20 @@ impl Http {
         let location = header("location");
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let limit_info = header("sforce-limit-info");
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => CrmError::bad_reply(
-                    &host,
-                    format!("the reply is larger than {} MiB", MAX_BODY_BYTES >> 20),
-                ),
-                ureq::Error::Timeout(_) => CrmError::Unavailable {
-                    host: host.clone(),
-                    detail: "timed out while reading the reply".into(),
-                },
-                other => CrmError::BadReply {
-                    host: host.clone(),
-                    detail: format!("the reply was cut short ({})", describe(&other)),
-                    transient: true,
-                },
-            })?;
-        tracing::debug!(method, host = %host, path = %path, status, "CRM reply");
+        let declared = response.content_length();
+        let body = read_capped(&mut response, declared, MAX_BODY_BYTES).map_err(|e| match e {
+            ReadError::TooLarge => CrmError::bad_reply(
+                &host,
+                format!("the reply is larger than {} MiB", MAX_BODY_BYTES >> 20),
+            ),
+            ReadError::TimedOut => unavailable("timed out while reading the reply".into()),
+            ReadError::Cut(detail) => CrmError::BadReply {
+                host: host.clone(),
+                detail: format!("the reply was cut short ({detail})"),
+                transient: true,
+            },
+        })?;
+        tracing::debug!(method = %method, host = %host, path = %path, status, "CRM reply");
         Ok(Reply {
             status,
             host,
@@ -147,6 +176,39 @@ impl Http {
             body,
         })
     }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ReadError {
+    TooLarge,
+    TimedOut,
+    Cut(String),
+}
+
+/// Reads `body` up to `cap` bytes, chunk by chunk; one byte more is [`ReadError::TooLarge`], and
+/// a `declared` length (Content-Length) over the cap is refused before anything is read.
+fn read_capped(body: impl Read, declared: Option<u64>, cap: u64) -> Result<Vec<u8>, ReadError> {
+    if declared.is_some_and(|n| n > cap) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut read = Vec::new();
+    body.take(cap.saturating_add(1))
+        .read_to_end(&mut read)
+        .map_err(|e| {
+            let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                || e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                    .is_some_and(reqwest::Error::is_timeout);
+            if timed_out {
+                ReadError::TimedOut
+            } else {
+                ReadError::Cut(format!("network error ({:?})", e.kind()))
+            }
+        })?;
+    if read.len() as u64 > cap {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(read)
 }
 
 impl Reply {
@@ -273,20 +335,49 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs.clamp(1, 24 * 3600)))
 }
 
-/// What went wrong, without ureq's Display (which may quote the URL and its query).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectionFailed => "connection refused or failed".into(),
-        ureq::Error::Io(io) => format!("network error ({:?})", io.kind()),
-        ureq::Error::Tls(what) => format!("TLS error ({what})"),
-        ureq::Error::BadUri(_) => "invalid URL".into(),
-        ureq::Error::Protocol(_) => {
-            "the connection closed or spoke something other than HTTP".into()
-        }
-        _ => "HTTP client error".into(),
+/// What went wrong, without reqwest's Display (which quotes the URL and its query).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
     }
+    if e.is_builder() {
+        return "invalid URL or header".into();
+    }
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(tls) = tls_error(cause) {
+            return format!("TLS error ({tls})");
+        }
+        // hyper-util names the step that failed, never the URL.
+        if cause.to_string() == "dns error" {
+            return "host not found".into();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused or failed".into(),
+                std::io::ErrorKind::TimedOut => "timed out".into(),
+                kind => format!("network error ({kind:?})"),
+            };
+        }
+        source = cause.source();
+    }
+    if e.is_connect() {
+        "connection refused or failed".into()
+    } else if e.is_request() || e.is_body() || e.is_decode() {
+        "the connection closed or spoke something other than HTTP".into()
+    } else {
+        "HTTP client error".into()
+    }
+}
+
+/// A rustls error, directly or inside the I/O error tokio-rustls wraps it in.
+fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    cause.downcast_ref::<rustls::Error>().or_else(|| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    })
 }
 
 #[cfg(test)]
@@ -333,6 +424,28 @@ mod tests {
             .expect_err("truncated");
         assert_eq!(err.code(), enlace_core::ErrorCode::CrmBadReply);
         assert!(err.to_string().contains("truncated"));
+    }
+
+    #[test]
+    fn bodies_are_read_up_to_the_cap() {
+        let cap = 8;
+        assert_eq!(
+            read_capped(&b"12345678"[..], None, cap),
+            Ok(b"12345678".to_vec())
+        );
+        assert_eq!(
+            read_capped(&b"123456789"[..], None, cap),
+            Err(ReadError::TooLarge)
+        );
+        assert_eq!(
+            read_capped(&b""[..], Some(cap + 1), cap),
+            Err(ReadError::TooLarge)
+        );
+        // An endless body stops one byte past the cap.
+        assert_eq!(
+            read_capped(std::io::repeat(b'x'), None, cap),
+            Err(ReadError::TooLarge)
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `enlace-crm` owns everything Enlace says to a CRM: signing in (browser OAuth through a
 //! loopback redirect, Salesforce's legacy username-password flow), keeping tokens fresh,
 //! searching Contacts and Leads, creating them, and logging calls as CRM activities with
-//! idempotent retries. Blocking HTTP (ureq 3) with fixed timeouts, no automatic redirects and
-//! a body cap; every failure is a [`CrmError`] with a stable code.
+//! idempotent retries. Blocking HTTP (`reqwest::blocking`, rustls) with fixed timeouts, no
+//! automatic redirects and a body cap; every failure is a [`CrmError`] with a stable code.
 //!
 //! Layout: [`CrmLink`] (`link.rs`) is the facade — one closed `match` on the account per
 //! operation (style rule 10) into `salesforce.rs` or `zoho.rs`, which hold each API's wire

@@ -47,12 +47,13 @@ fn cr() -> Country {
 /// A browser with redirects off: GET the authorize URL, expect a 302, GET its Location (the
 /// app's loopback listener) and return that page.
 fn drive_browser(authorize_url: &str) -> String {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .max_redirects(0)
-        .http_status_as_error(false)
+    // No crypto provider is chosen by reqwest's features: ring, as in the crate.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let agent = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .into();
-    let reply = agent.get(authorize_url).call().expect("authorize page");
+        .expect("browser");
+    let reply = agent.get(authorize_url).send().expect("authorize page");
     assert_eq!(reply.status().as_u16(), 302, "authorize should redirect");
     let location = reply
         .headers()
@@ -60,9 +61,9 @@ fn drive_browser(authorize_url: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("Location")
         .to_owned();
-    let mut page = agent.get(&location).call().expect("loopback page");
+    let page = agent.get(&location).send().expect("loopback page");
     assert_eq!(page.status().as_u16(), 200);
-    page.body_mut().read_to_string().expect("page body")
+    page.text().expect("page body")
 }
 
 fn sign_in(pending: PendingSignIn) -> Result<(CrmAccount, Tokens), CrmError> {
