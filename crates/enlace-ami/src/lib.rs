@@ -6,7 +6,8 @@
 //! * [`client`]: [`AmiClient`], one supervised tokio connection (login, `Events: on`, ActionID
 //!   correlation, list actions, Ping keep-alive, time-outs, reconnection with back-off) plus the
 //!   typed actions the hub needs (Originate, QueueAdd/QueueRemove/QueuePause),
-//! * [`tracker`]: [`CallTracker`], which turns events into each agent's calls ([`PbxCall`]).
+//! * [`tracker`]: [`CallTracker`], which turns events into each agent's calls ([`PbxCall`]),
+//!   each phase announced once ([`CallChange`]), and failed Originates into dial attempts.
 //!
 //! To add an action, build it on [`AmiClient::action`] (single reply) or [`AmiClient::list`]
 //! (event list) in `client.rs`. To follow a new event in calls, extend
@@ -21,4 +22,4 @@ pub mod tracker;
 pub use client::{AmiClient, AmiConfig, AmiEvent, Originate, OriginateOutcome};
 pub use error::AmiError;
 pub use packet::{Decoder, Frame, Packet, MAX_FIELDS, MAX_LINE};
-pub use tracker::{CallTracker, Direction, PbxCall, PbxCallState};
+pub use tracker::{CallChange, CallTracker, DialFailure, Direction, PbxCall, PbxCallState};

@@ -7,9 +7,18 @@
 //!
 //! Every fact is kept with its source so that the result does not depend on event order:
 //! direction from Dial/queue events (strong) or from `Uniqueid == Linkedid` (weak); the other
-//! party from the caller snapshot (incoming) or the dialled extension / Cdr destination
-//! (outgoing); duration from `AgentComplete` TalkTime, else the agent leg's `Cdr`
+//! party from the caller snapshot (incoming) or the dialled extension / connected line / Cdr
+//! destination (outgoing); answered from any event of the agent leg in `ChannelState: 6` (or a
+//! bridge / answered dial); duration from `AgentComplete` TalkTime, else the agent leg's `Cdr`
 //! BillableSeconds, else answered → ended. Unknown events are ignored; nothing panics.
+//!
+//! What is reported ([`CallChange`]): a call is shown once enough is known to show it — the agent
+//! leg is being rung or dials (so the number is known when there is one), or it was answered or
+//! ended — and each phase is announced once ([`CallChange::announce`]); later facts (a Cdr
+//! duration, a better number) come as quiet updates. An Originate towards the agent (a
+//! click-to-dial) is not a call until the agent's phone answers: if it never does, it is reported
+//! once as [`PbxCallState::Failed`], a dial attempt with its [`DialFailure`], from the
+//! `OriginateResponse` reason and the agent leg's hang-up cause.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -33,6 +42,62 @@ pub enum PbxCallState {
     Answered,
     /// The agent leg hung up.
     Ended,
+    /// An Originate towards the agent that the agent's phone never answered: a dial attempt,
+    /// not a call.
+    Failed(DialFailure),
+}
+
+/// Why a dial attempt (an Originate towards the agent) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialFailure {
+    /// The phone was busy (`Reason: 5`, cause 17).
+    Busy,
+    /// The phone rang and nobody answered (`Reason: 3`, causes 18/19).
+    NoAnswer,
+    /// The phone could not be reached: not registered, no route, congestion (`Reason: 0`/`8`,
+    /// causes such as 1, 3, 20, 27, 34, 38).
+    Unreachable,
+    /// The phone declined (`Reason: 1` "hung up", cause 21).
+    Refused,
+}
+
+impl DialFailure {
+    /// Stable code: `busy`, `no_answer`, `unreachable`, `refused`.
+    pub fn code(self) -> &'static str {
+        match self {
+            DialFailure::Busy => "busy",
+            DialFailure::NoAnswer => "no_answer",
+            DialFailure::Unreachable => "unreachable",
+            DialFailure::Refused => "refused",
+        }
+    }
+
+    /// From the `OriginateResponse` `Reason` (api-facts D4) and the agent leg's Q.850 hang-up
+    /// cause, whichever are known; the cause wins where it is precise.
+    pub fn from_reason_and_cause(reason: Option<u32>, cause: Option<u32>) -> DialFailure {
+        match (cause, reason) {
+            (Some(17), _) => DialFailure::Busy,
+            (Some(21), _) => DialFailure::Refused,
+            (Some(18 | 19), _) => DialFailure::NoAnswer,
+            (_, Some(5)) => DialFailure::Busy,
+            (_, Some(3)) => DialFailure::NoAnswer,
+            (_, Some(1)) => DialFailure::Refused,
+            (_, Some(0 | 8)) => DialFailure::Unreachable,
+            // Cancelled (the originate gave up) or nothing precise known.
+            (None | Some(0 | 16), _) => DialFailure::NoAnswer,
+            (Some(_), _) => DialFailure::Unreachable,
+        }
+    }
+}
+
+/// One call the last event changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallChange {
+    /// The call as it is now.
+    pub call: PbxCall,
+    /// The call entered a phase not announced yet (or became known): announce it. `false`:
+    /// only its facts changed (duration, a better number); update the record quietly.
+    pub announce: bool,
 }
 
 /// One agent's view of a call.
@@ -121,9 +186,97 @@ struct Entry {
     cause: Option<(u32, String)>,
     talk_time: Option<u32>,
     cdr_seconds: Option<u32>,
+    /// The agent leg is being rung or dials (Dial/queue events, `ChannelState: 5`).
+    rang: bool,
+    /// An Originate towards the agent (Dial without a calling channel, or OriginateResponse).
+    originated: bool,
+    /// An `OriginateResponse` for this call was seen; with `Response: Failure`, its `Reason`.
+    origin_response: bool,
+    origin_reason: Option<u32>,
+    /// The last phase reported as announced.
+    announced: Option<Phase>,
+}
+
+/// [`PbxCallState`] without the failure's detail: what "a new phase" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    Answered,
+    Ended,
+    Failed,
+}
+
+impl Phase {
+    fn of(state: PbxCallState) -> Phase {
+        match state {
+            PbxCallState::Ringing => Phase::Ringing,
+            PbxCallState::Answered => Phase::Answered,
+            PbxCallState::Ended => Phase::Ended,
+            PbxCallState::Failed(_) => Phase::Failed,
+        }
+    }
 }
 
 impl Entry {
+    fn new(key: &(String, String), own_exten: &str, now_ms: i64) -> Entry {
+        Entry {
+            linkedid: key.0.clone(),
+            agent: key.1.clone(),
+            own_exten: own_exten.to_string(),
+            direction: None,
+            incoming: Party::default(),
+            outgoing: Party::default(),
+            connected: HashMap::new(),
+            legs: HashMap::new(),
+            hung: HashSet::new(),
+            first_at: now_ms,
+            last_at: now_ms,
+            answered_at: None,
+            ended_at: None,
+            cause: None,
+            talk_time: None,
+            cdr_seconds: None,
+            rang: false,
+            originated: false,
+            origin_response: false,
+            origin_reason: None,
+            announced: None,
+        }
+    }
+
+    /// Whether enough is known to show the call (see the module documentation).
+    fn ready(&self) -> bool {
+        if self.originated {
+            if self.answered_at.is_none() {
+                // A dial attempt: shown only if it fails.
+                return self.ended_at.is_some();
+            }
+            // Answered: wait for the dialled number (the dialplan's exten, right after the
+            // answer) or the OriginateResponse.
+            return self.ended_at.is_some()
+                || self.origin_response
+                || self
+                    .outgoing
+                    .number
+                    .as_ref()
+                    .is_some_and(|(rank, _)| *rank >= 2);
+        }
+        if self.rang || self.answered_at.is_some() || self.ended_at.is_some() {
+            return true;
+        }
+        // Before any Dial: shown as soon as the other party's number is known for sure (not
+        // from the connected line, which an Originate sets before its Dial is seen).
+        match self.direction {
+            Some((_, Direction::Incoming)) => self.incoming.number.is_some(),
+            Some((_, Direction::Outgoing)) => self
+                .outgoing
+                .number
+                .as_ref()
+                .is_some_and(|(rank, _)| *rank >= 2),
+            None => false,
+        }
+    }
+
     fn set_direction(&mut self, strength: Strength, direction: Direction) {
         if self.direction.is_none_or(|(s, _)| strength > s) {
             self.direction = Some((strength, direction));
@@ -145,7 +298,15 @@ impl Entry {
             Direction::Incoming => party.name.as_ref().map(|(_, n)| n.clone()),
             Direction::Outgoing => self.connected.get(&other_number).cloned(),
         };
-        let state = if self.ended_at.is_some() {
+        let state = if self.originated && self.answered_at.is_none() {
+            match self.ended_at {
+                Some(_) => PbxCallState::Failed(DialFailure::from_reason_and_cause(
+                    self.origin_reason,
+                    self.cause.as_ref().map(|(code, _)| *code),
+                )),
+                None => PbxCallState::Ringing,
+            }
+        } else if self.ended_at.is_some() {
             PbxCallState::Ended
         } else if self.answered_at.is_some() {
             PbxCallState::Answered
@@ -267,8 +428,31 @@ impl CallTracker {
             .map(|(agent, _, exten)| (agent.clone(), exten.clone()))
     }
 
-    /// Feeds one event; returns the calls it changed (their new state).
-    pub fn on_event(&mut self, event: &Packet, now_ms: i64) -> Vec<PbxCall> {
+    /// Ends every call that was announced and is not over (the connection to the PBX was lost:
+    /// the events that would end them are gone), with `cause` as the hang-up cause.
+    pub fn end_all(&mut self, now_ms: i64, cause: (u32, String)) -> Vec<CallChange> {
+        let mut out = Vec::new();
+        for entry in self.calls.values_mut() {
+            if !matches!(entry.announced, Some(Phase::Ringing | Phase::Answered))
+                || entry.ended_at.is_some()
+            {
+                continue;
+            }
+            entry.ended_at = Some(now_ms.max(entry.first_at));
+            entry.cause = Some(cause.clone());
+            let call = entry.snapshot();
+            entry.announced = Some(Phase::of(call.state));
+            out.push(CallChange {
+                call,
+                announce: true,
+            });
+        }
+        out.sort_by_key(|c| c.call.ringing_at);
+        out
+    }
+
+    /// Feeds one event; returns the shown calls it changed (see [`CallChange`]).
+    pub fn on_event(&mut self, event: &Packet, now_ms: i64) -> Vec<CallChange> {
         self.prune(now_ms);
         let Some(name) = event.event() else {
             return Vec::new();
@@ -311,16 +495,25 @@ impl CallTracker {
                 let Some((agent, exten)) = self.agent_of(channel) else {
                     continue;
                 };
-                let uniqueid = event.get(&format!("{prefix}Uniqueid")).unwrap_or("");
+                // A failed Originate says `Uniqueid: <null>`.
+                let uniqueid = event
+                    .get(&format!("{prefix}Uniqueid"))
+                    .filter(|u| is_known(u) && u.trim() != "<null>")
+                    .unwrap_or("");
                 let linkedid = event
                     .get(&format!("{prefix}Linkedid"))
                     .map(str::to_string)
                     .or_else(|| self.by_uniqueid.get(uniqueid).map(|k| k.0.clone()))
                     .or_else(|| self.by_channel.get(channel).map(|k| k.0.clone()));
-                let Some(linkedid) = linkedid.filter(|l| !l.is_empty()) else {
-                    continue;
+                let key = match linkedid.filter(|l| !l.is_empty()) {
+                    Some(linkedid) => (linkedid, agent.clone()),
+                    // A failed Originate names the interface, not a channel: the agent's
+                    // latest unanswered Originate, or an attempt that never got a channel.
+                    None if prefix.is_empty() && name.eq_ignore_ascii_case("OriginateResponse") => {
+                        self.originate_key(&agent, event, now_ms)
+                    }
+                    None => continue,
                 };
-                let key = (linkedid.clone(), agent.clone());
                 remember(self, &key, &mut touched, &mut before);
                 self.apply_leg(&key, &exten, name, event, prefix, channel, uniqueid, now_ms);
             }
@@ -329,10 +522,41 @@ impl CallTracker {
         touched
             .into_iter()
             .filter_map(|key| {
-                let after = self.calls.get(&key)?.snapshot();
-                (before.get(&key) != Some(&after)).then_some(after)
+                let entry = self.calls.get_mut(&key)?;
+                if !entry.ready() {
+                    return None;
+                }
+                let call = entry.snapshot();
+                let phase = Phase::of(call.state);
+                let announce = entry.announced != Some(phase);
+                if announce {
+                    entry.announced = Some(phase);
+                } else if before.get(&key) == Some(&call) {
+                    return None;
+                }
+                Some(CallChange { call, announce })
             })
             .collect()
+    }
+
+    /// The call a failed `OriginateResponse` (no Linkedid) belongs to: the agent's most recent
+    /// unanswered Originate not yet answered by a response, else a new attempt of its own.
+    fn originate_key(&self, agent: &str, event: &Packet, now_ms: i64) -> (String, String) {
+        let latest = self
+            .calls
+            .iter()
+            .filter(|((_, a), e)| {
+                a == agent && e.originated && e.answered_at.is_none() && !e.origin_response
+            })
+            .max_by_key(|(_, e)| e.first_at)
+            .map(|(k, _)| k.clone());
+        latest.unwrap_or_else(|| {
+            let id = match event.action_id() {
+                Some(id) if !id.is_empty() => format!("originate-{id}"),
+                _ => format!("originate-{now_ms}"),
+            };
+            (id, agent.to_string())
+        })
     }
 
     fn cdr_target(&self, cdr: &Packet) -> Option<(String, String)> {
@@ -381,28 +605,18 @@ impl CallTracker {
         now_ms: i64,
     ) {
         let is_new = !self.calls.contains_key(key);
-        let entry = self.calls.entry(key.clone()).or_insert_with(|| Entry {
-            linkedid: key.0.clone(),
-            agent: key.1.clone(),
-            own_exten: exten.to_string(),
-            direction: None,
-            incoming: Party::default(),
-            outgoing: Party::default(),
-            connected: HashMap::new(),
-            legs: HashMap::new(),
-            hung: HashSet::new(),
-            first_at: now_ms,
-            last_at: now_ms,
-            answered_at: None,
-            ended_at: None,
-            cause: None,
-            talk_time: None,
-            cdr_seconds: None,
-        });
+        let entry = self
+            .calls
+            .entry(key.clone())
+            .or_insert_with(|| Entry::new(key, exten, now_ms));
         entry.first_at = entry.first_at.min(now_ms);
         entry.last_at = entry.last_at.max(now_ms);
+        let lname = name.to_ascii_lowercase();
+        // An OriginateResponse names the interface (or the channel of a leg already known):
+        // it never makes a leg of its own.
+        let leg_event = lname != "originateresponse";
         let mut new_leg = false;
-        if !uniqueid.is_empty() && !entry.legs.contains_key(uniqueid) {
+        if leg_event && !uniqueid.is_empty() && !entry.legs.contains_key(uniqueid) {
             entry.legs.insert(uniqueid.to_string(), channel.to_string());
             new_leg = true;
             if entry.ended_at.is_some() && !entry.hung.contains(uniqueid) && !is_new {
@@ -452,12 +666,26 @@ impl CallTracker {
                 .insert(cl.trim().to_string(), cl_name.to_string());
         }
 
-        let lname = name.to_ascii_lowercase();
+        // The agent leg's own state: up means answered, whatever the event; ringing means rung.
+        match field("ChannelState").trim() {
+            "6" => {
+                entry.answered_at.get_or_insert(now_ms);
+            }
+            "5" => entry.rang = true,
+            _ => {}
+        }
+        // What the agent leg is connected to names the outgoing party too (an Originate's
+        // CallerID is the agent leg's connected line).
+        if cl.trim() != own {
+            entry.outgoing.offer_number(1, cl.trim());
+        }
+
         let caller_channel = event.get("Channel").filter(|c| is_known(c));
         if prefix == "Dest" {
             match lname.as_str() {
                 "dialbegin" | "dialend" | "agentcalled" | "agentconnect" | "agentcomplete"
                 | "agentringnoanswer" | "agentdump" => {
+                    entry.rang = true;
                     if caller_channel.is_some() {
                         entry.set_direction(Strength::Strong, Direction::Incoming);
                         let num = event.get("CallerIDNum").unwrap_or("").trim();
@@ -472,6 +700,7 @@ impl CallTracker {
                     } else if lname == "dialbegin" || lname == "dialend" {
                         // Dial without a calling channel: an Originate towards the agent.
                         entry.set_direction(Strength::Strong, Direction::Outgoing);
+                        entry.originated = true;
                     }
                 }
                 _ => {}
@@ -503,6 +732,7 @@ impl CallTracker {
                 {
                     // The agent leg dials somebody.
                     entry.set_direction(Strength::Strong, Direction::Outgoing);
+                    entry.rang = true;
                     let dial = event.get("DialString").unwrap_or("");
                     let dial_number = dial.rsplit('/').next().unwrap_or(dial);
                     let dial_number = dial_number.split('@').next().unwrap_or(dial_number);
@@ -518,9 +748,19 @@ impl CallTracker {
                 }
                 "originateresponse" => {
                     entry.set_direction(Strength::Strong, Direction::Outgoing);
+                    entry.originated = true;
+                    entry.origin_response = true;
                     let e = event.get("Exten").unwrap_or("").trim();
                     if e != own {
                         entry.outgoing.offer_number(3, e);
+                    }
+                    let success = event
+                        .get("Response")
+                        .is_some_and(|r| r.trim().eq_ignore_ascii_case("Success"));
+                    if !success && entry.answered_at.is_none() {
+                        entry.origin_reason =
+                            event.get("Reason").and_then(|r| r.trim().parse().ok());
+                        entry.ended_at.get_or_insert(now_ms);
                     }
                 }
                 "hangup" => {
@@ -542,7 +782,7 @@ impl CallTracker {
             }
         }
 
-        if new_leg || is_new {
+        if leg_event && (new_leg || is_new) {
             self.by_channel.insert(channel.to_string(), key.clone());
             if !uniqueid.is_empty() {
                 self.by_uniqueid.insert(uniqueid.to_string(), key.clone());
@@ -640,18 +880,23 @@ mod tests {
                 .with("Uniqueid", "1.10")
                 .with("Linkedid", "1.10")
         };
-        let c = t.on_event(&leg("Newchannel", "4"), 1_000);
+        let calls = |changes: Vec<CallChange>| -> Vec<PbxCall> {
+            changes.into_iter().map(|c| c.call).collect()
+        };
+        let c = calls(t.on_event(&leg("Newchannel", "4"), 1_000));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].direction, Direction::Outgoing);
         assert_eq!(c[0].other_number, "5551234");
         assert_eq!(c[0].state, PbxCallState::Ringing);
-        let c = t.on_event(&leg("Newstate", "6"), 4_000);
+        let c = calls(t.on_event(&leg("Newstate", "6"), 4_000));
         assert_eq!(c[0].state, PbxCallState::Answered);
-        let c = t.on_event(
-            &leg("Hangup", "6")
-                .with("Cause", "16")
-                .with("Cause-txt", "Normal Clearing"),
-            64_000,
+        let c = calls(
+            t.on_event(
+                &leg("Hangup", "6")
+                    .with("Cause", "16")
+                    .with("Cause-txt", "Normal Clearing"),
+                64_000,
+            ),
         );
         assert_eq!(c[0].state, PbxCallState::Ended);
         assert_eq!(c[0].duration_seconds, 60);

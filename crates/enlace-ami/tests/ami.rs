@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use enlace_ami::{
-    AmiClient, AmiConfig, AmiEvent, CallTracker, Decoder, Direction, Frame, Originate,
-    OriginateOutcome, Packet, PbxCall, PbxCallState,
+    AmiClient, AmiConfig, AmiEvent, CallChange, CallTracker, Decoder, DialFailure, Direction,
+    Frame, Originate, OriginateOutcome, Packet, PbxCall, PbxCallState,
 };
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -572,7 +572,8 @@ fn run(events: &[Packet]) -> HashMap<(String, String), PbxCall> {
     let mut calls = HashMap::new();
     for (i, ev) in events.iter().enumerate() {
         let now = 1_000_000 + i64::try_from(i).expect("index") * 250;
-        for call in t.on_event(ev, now) {
+        for change in t.on_event(ev, now) {
+            let call = change.call;
             calls.insert((call.id.clone(), call.agent.clone()), call);
         }
     }
@@ -611,13 +612,168 @@ fn tracker_follows_the_transcript_originate() {
     let mut tr = tracker();
     let mut history = Vec::new();
     for (i, ev) in events.iter().enumerate() {
-        history.extend(tr.on_event(ev, i64::try_from(i).expect("i") * 100));
+        history.extend(
+            tr.on_event(ev, i64::try_from(i).expect("i") * 100)
+                .into_iter()
+                .map(|c| c.call),
+        );
     }
-    // Ringing first, then answered, then ended.
-    assert_eq!(history[0].state, PbxCallState::Ringing);
-    assert!(history.iter().any(|c| c.state == PbxCallState::Answered));
+    // An Originate is shown once the agent's phone answers: answered, then ended.
+    assert_eq!(history[0].state, PbxCallState::Answered);
     assert_eq!(history.last().map(|c| c.state), Some(PbxCallState::Ended));
     check_originate(&run(&events));
+}
+
+/// (state, number) of every announced change, in order.
+fn announced(events: &[Packet]) -> Vec<(PbxCallState, String)> {
+    let mut t = tracker();
+    let mut out = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        let now = 1_000_000 + i64::try_from(i).expect("index") * 250;
+        for CallChange { call, announce } in t.on_event(ev, now) {
+            if announce {
+                out.push((call.state, call.other_number));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_phase_is_announced_once_and_carries_the_number() {
+    let t = transcript();
+    let queue = events_of(&block_with(&t, "orig2"));
+    let n = |s: &str| s.to_string();
+    assert_eq!(
+        announced(&queue),
+        vec![
+            (PbxCallState::Ringing, n("2000")),
+            (PbxCallState::Answered, n("2000")),
+            (PbxCallState::Ended, n("2000")),
+        ]
+    );
+    // The Originate's agent leg: shown when it answers, with the dialled extension.
+    let originate = events_of(&block_with(&t, "orig1"));
+    assert_eq!(
+        announced(&originate),
+        vec![
+            (PbxCallState::Answered, n("200")),
+            (PbxCallState::Ended, n("200")),
+        ]
+    );
+}
+
+/// The agent leg `Local/100@test-0000000a;1` of an Originate (CallerID `<5551234>`, as the hub
+/// sends it): every field a channel event of that leg carries.
+fn originate_leg(event: &str, state: &str) -> Packet {
+    Packet::new()
+        .with("Event", event)
+        .with("Channel", "Local/100@test-0000000a;1")
+        .with("ChannelState", state)
+        .with("CallerIDNum", "5551234")
+        .with("CallerIDName", "<unknown>")
+        .with("ConnectedLineNum", "5551234")
+        .with("ConnectedLineName", "<unknown>")
+        .with("Context", "test")
+        .with("Exten", "100")
+        .with("Uniqueid", "1795462400.0")
+        .with("Linkedid", "1795462400.0")
+}
+
+fn originate_dial(event: &str, state: &str) -> Packet {
+    Packet::new()
+        .with("Event", event)
+        .with("DestChannel", "Local/100@test-0000000a;1")
+        .with("DestChannelState", state)
+        .with("DestCallerIDNum", "5551234")
+        .with("DestConnectedLineNum", "5551234")
+        .with("DestExten", "100")
+        .with("DestUniqueid", "1795462400.0")
+        .with("DestLinkedid", "1795462400.0")
+        .with("DialString", "100@test")
+}
+
+fn originate_failure(reason: &str) -> Packet {
+    Packet::new()
+        .with("Event", "OriginateResponse")
+        .with("ActionID", "enlace-1-1-7")
+        .with("Response", "Failure")
+        .with("Channel", "Local/100@test")
+        .with("Context", "from-internal")
+        .with("Exten", "5551234")
+        .with("Reason", reason)
+        .with("Uniqueid", "<null>")
+        .with("CallerIDNum", "5551234")
+}
+
+#[test]
+fn a_failed_originate_is_one_dial_attempt_with_its_reason() {
+    let hangup = |cause: &str| originate_leg("Hangup", "7").with("Cause", cause);
+    for (state, status, cause, reason, failure) in [
+        ("7", "BUSY", "17", "5", DialFailure::Busy),
+        ("5", "NOANSWER", "19", "3", DialFailure::NoAnswer),
+        ("5", "CANCEL", "21", "1", DialFailure::Refused),
+        ("0", "CHANUNAVAIL", "20", "0", DialFailure::Unreachable),
+    ] {
+        let events = vec![
+            originate_leg("Newchannel", "0"),
+            originate_leg("NewConnectedLine", "0"),
+            originate_dial("DialBegin", "0"),
+            originate_leg("Newstate", state),
+            originate_dial("DialEnd", state).with("DialStatus", status),
+            hangup(cause),
+            originate_failure(reason),
+        ];
+        // Whichever comes first, the hang-up or the OriginateResponse: one attempt, not a call.
+        let mut response_first = events.clone();
+        response_first.swap(5, 6);
+        for events in [events, response_first] {
+            let got = announced(&events);
+            assert_eq!(
+                got,
+                vec![(PbxCallState::Failed(failure), "5551234".to_string())],
+                "{status}"
+            );
+        }
+    }
+    // An interface that does not exist: no channel at all, only the response.
+    assert_eq!(
+        announced(&[originate_failure("0")]),
+        vec![(
+            PbxCallState::Failed(DialFailure::Unreachable),
+            "5551234".to_string()
+        )]
+    );
+}
+
+#[test]
+fn an_agent_leg_seen_up_was_answered_whatever_the_event() {
+    // An Originate into a conference (as recorded on a real Asterisk): no Newstate of the
+    // agent leg reaches us, but its events say ChannelState 6.
+    let mut talking = originate_leg("Newexten", "6")
+        .with("Application", "ConfBridge")
+        .with("AppData", "sala1");
+    talking.push("Exten", "sala1");
+    let events = [
+        originate_leg("Newchannel", "0"),
+        originate_dial("DialBegin", "0"),
+        talking,
+        originate_leg("Hangup", "6")
+            .with("Cause", "16")
+            .with("Cause-txt", "Normal Clearing"),
+    ];
+    let mut t = tracker();
+    let mut last = None;
+    for (i, ev) in events.iter().enumerate() {
+        let now = 1_000_000 + i64::try_from(i).expect("index") * 30_000;
+        for change in t.on_event(ev, now) {
+            last = Some(change.call);
+        }
+    }
+    let call = last.expect("a call");
+    assert_eq!(call.state, PbxCallState::Ended);
+    assert_eq!(call.answered_at, Some(1_060_000));
+    assert_eq!(call.duration_seconds, 30);
 }
 
 #[test]

@@ -96,6 +96,11 @@ pub enum CallPhase {
     Ringing,
     Answered,
     Ended,
+    /// A click-to-dial the agent's phone never answered: a dial attempt, not a call; `reason`
+    /// is `busy`, `no_answer`, `unreachable` or `refused`.
+    Failed {
+        reason: &'static str,
+    },
 }
 
 /// The agent's day at a glance.
@@ -274,20 +279,48 @@ impl Hub {
         }
     }
 
-    /// A call of the agent changed (from the PBX): record it, publish it, and move the agent
-    /// to on_call while it talks (back to available after, unless it paused meanwhile).
+    /// A call of the agent changed (from the PBX): record its latest facts; when it entered a
+    /// new phase (`announce`), publish it once and move the agent to on_call while it talks
+    /// (back to available after, unless it paused meanwhile). A dial attempt is not a call: it
+    /// is published once as `dial_failed` and neither recorded nor counted as a call.
     pub(crate) async fn call_changed(
         &self,
         agent_id: i64,
         call: &CallUpdate,
+        announce: bool,
     ) -> Result<(), HubError> {
         let Some(agent) = self.store().agent_by_id(agent_id).await? else {
             return Ok(());
         };
+        let hangup_cause = call
+            .hangup_cause
+            .as_ref()
+            .map(|(code, text)| json!({"code": code, "text": text}));
         let state = match call.state {
             CallPhase::Ringing => "ringing",
             CallPhase::Answered => "answered",
             CallPhase::Ended => "ended",
+            CallPhase::Failed { reason } => {
+                if announce {
+                    let mut payload = Map::new();
+                    payload.insert(
+                        "attempt".into(),
+                        json!({
+                            "id": call.id,
+                            "number": call.other_number,
+                            "reason": reason,
+                            "localNumber": agent.extension,
+                            "startedAt": call.ringing_at,
+                            "endedAt": call.ended_at,
+                            "hangupCause": hangup_cause,
+                        }),
+                    );
+                    self.events()
+                        .append(Some(agent_id), "dial_failed", payload, self.now())
+                        .await?;
+                }
+                return Ok(());
+            }
         };
         self.store()
             .upsert_call(&CallRow {
@@ -307,6 +340,9 @@ impl Hub {
                 duration_seconds: i64::from(call.duration_seconds),
             })
             .await?;
+        if !announce {
+            return Ok(());
+        }
         let mut payload = Map::new();
         payload.insert(
             "call".into(),
@@ -320,7 +356,7 @@ impl Hub {
                 "answeredAt": call.answered_at,
                 "endedAt": call.ended_at,
                 "durationSeconds": call.duration_seconds,
-                "hangupCause": call.hangup_cause.as_ref().map(|(code, text)| json!({"code": code, "text": text})),
+                "hangupCause": hangup_cause,
             }),
         );
         let at = self.now();

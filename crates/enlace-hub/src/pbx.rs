@@ -8,16 +8,24 @@
 //!   returned: the hub never shows "paused" while the PBX still sends calls);
 //! - exit/logout → `QueueRemove`;
 //! - click-to-dial → `Originate` from the agent's interface to the number;
-//! - AMI events → `CallTracker` → [`Hub::call_changed`] (call_ringing/answered/ended).
+//! - AMI events → `CallTracker` → [`Hub::call_changed`] (call_ringing/answered/ended, each
+//!   phase once; a click-to-dial the agent's phone never answered is a `dial_failed` attempt).
+//!
+//! Reading PBX events is kept apart from acting on them ([`follow_events`]): the reader only
+//! queues events, so the AMI connection never waits for the hub and the replies to the hub's
+//! own actions always get through; one task tracks the calls, each agent's changes are carried
+//! out in order by that agent's worker (a slow agent delays nobody else), and the re-sync after
+//! a (re)connection runs on a task of its own.
 //!
 //! The agent's interface comes from `ami.interface_template` (`PJSIP/{extension}` by default).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use enlace_ami::{
-    AmiClient, AmiConfig, AmiError, AmiEvent, CallTracker, Direction, Originate, OriginateOutcome,
-    PbxCall, PbxCallState,
+    AmiClient, AmiConfig, AmiError, AmiEvent, CallChange, CallTracker, Direction, Originate,
+    OriginateOutcome, PbxCall, PbxCallState,
 };
 use tokio::sync::mpsc;
 
@@ -267,7 +275,9 @@ impl Pbx {
             context: self.settings.dial_context.clone(),
             exten: number.to_owned(),
             priority: "1".into(),
-            caller_id: None,
+            // The agent's phone shows the number it is about to call, and the PBX reports it
+            // as the agent leg's connected line (api-facts D4).
+            caller_id: Some(format!("<{number}>")),
             timeout: Duration::from_secs(u64::from(self.settings.originate_timeout_seconds)),
             variables: Vec::new(),
         };
@@ -568,6 +578,9 @@ fn to_update(call: &PbxCall) -> CallUpdate {
             PbxCallState::Ringing => CallPhase::Ringing,
             PbxCallState::Answered => CallPhase::Answered,
             PbxCallState::Ended => CallPhase::Ended,
+            PbxCallState::Failed(failure) => CallPhase::Failed {
+                reason: failure.code(),
+            },
         },
         ringing_at: call.ringing_at,
         answered_at: call.answered_at,
@@ -580,52 +593,68 @@ fn to_update(call: &PbxCall) -> CallUpdate {
 /// Hang-up cause of the calls that were in progress when the PBX connection was lost.
 pub const LOST_CAUSE: &str = "connection to the PBX lost";
 
-/// The tracker's unfinished calls, ended at `now` with [`LOST_CAUSE`].
-fn lost_calls(tracker: &CallTracker, now: i64) -> Vec<PbxCall> {
-    tracker
-        .calls()
-        .into_iter()
-        .filter(|c| c.state != PbxCallState::Ended)
-        .map(|mut call| {
-            call.state = PbxCallState::Ended;
-            call.ended_at = Some(now);
-            call.duration_seconds = call.answered_at.map_or(0, |answered| {
-                u32::try_from(now.saturating_sub(answered).max(0) / 1000).unwrap_or(u32::MAX)
-            });
-            call.hangup_cause = Some((0, LOST_CAUSE.to_owned()));
-            call
-        })
-        .collect()
+/// Follows the AMI event channel until it closes (at shutdown, or when the task is aborted).
+/// This task only reads: it moves each event from the AMI client's bounded channel into an
+/// unbounded queue, so the client never waits for the hub (and keeps reading the replies the
+/// hub's own actions wait for). [`act_on_events`] does the rest.
+pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Receiver<AmiEvent>) {
+    let (queue, queued) = mpsc::unbounded_channel();
+    // Aborted with this task (the instance lost the PBX); otherwise drained to the end.
+    let mut actor = AbortOnDrop(tokio::spawn(act_on_events(hub, pbx, queued)));
+    while let Some(event) = events.recv().await {
+        if queue.send(event).is_err() {
+            break;
+        }
+    }
+    drop(queue);
+    let _ = (&mut actor.0).await;
 }
 
-/// Follows the AMI event channel until it closes (at shutdown).
-pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Receiver<AmiEvent>) {
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What an agent's worker carries out, in order.
+#[derive(Debug)]
+enum AgentWork {
+    Call(CallChange),
+}
+
+/// Tracks the calls and hands each agent's changes to that agent's worker. Never waits for
+/// the PBX: the re-sync after a (re)connection runs on a task of its own.
+async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedReceiver<AmiEvent>) {
     let mut tracker = CallTracker::new(hub.tracker_interfaces(&pbx).await.unwrap_or_default());
+    let mut workers: HashMap<i64, mpsc::UnboundedSender<AgentWork>> = HashMap::new();
+    let mut resync: Option<AbortOnDrop> = None;
     while let Some(event) = events.recv().await {
-        match event {
+        let changes = match event {
             AmiEvent::Connected { version } => {
                 tracing::info!(version, "AMI connected");
                 tracker.reset();
                 if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
                     tracker.set_interfaces(interfaces);
                 }
-                if let Err(e) = hub.resync_pbx(&pbx).await {
-                    tracing::warn!(error = %e, "PBX re-sync failed");
-                }
+                let (hub, pbx) = (hub.clone(), pbx.clone());
+                // A re-sync still running for an earlier connection is replaced.
+                resync = Some(AbortOnDrop(tokio::spawn(async move {
+                    if let Err(e) = hub.resync_pbx(&pbx).await {
+                        tracing::warn!(error = %e, "PBX re-sync failed");
+                    }
+                })));
+                Vec::new()
             }
             AmiEvent::Disconnected { reason } => {
                 tracing::warn!(reason, "AMI disconnected");
                 // The events that would end the calls in progress are gone with the
                 // connection: end them now, saying why, so no agent stays "on a call" forever.
-                for call in lost_calls(&tracker, hub.now()) {
-                    let Ok(agent_id) = call.agent.parse::<i64>() else {
-                        continue;
-                    };
-                    if let Err(e) = hub.call_changed(agent_id, &to_update(&call)).await {
-                        tracing::warn!(error = %e, "ending a call lost with the PBX failed");
-                    }
-                }
+                let lost = tracker.end_all(hub.now(), (0, LOST_CAUSE.to_owned()));
                 tracker.reset();
+                lost
             }
             AmiEvent::Event(packet) => {
                 if packet.event() == Some("Newchannel") {
@@ -634,13 +663,55 @@ pub(crate) async fn follow_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::Rec
                         tracker.set_interfaces(interfaces);
                     }
                 }
-                for call in tracker.on_event(&packet, hub.now()) {
-                    let Ok(agent_id) = call.agent.parse::<i64>() else {
-                        continue;
-                    };
-                    if let Err(e) = hub.call_changed(agent_id, &to_update(&call)).await {
-                        tracing::warn!(error = %e, "recording a call failed");
-                    }
+                tracker.on_event(&packet, hub.now())
+            }
+        };
+        for change in changes {
+            let Ok(agent_id) = change.call.agent.parse::<i64>() else {
+                continue;
+            };
+            hand_over(&hub, &mut workers, agent_id, AgentWork::Call(change));
+        }
+    }
+    drop(resync);
+}
+
+/// Queues `work` for the agent's worker, starting it on first use.
+fn hand_over(
+    hub: &Hub,
+    workers: &mut HashMap<i64, mpsc::UnboundedSender<AgentWork>>,
+    agent_id: i64,
+    work: AgentWork,
+) {
+    let worker = workers.entry(agent_id).or_insert_with(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel::<AgentWork>();
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            while let Some(work) = rx.recv().await {
+                hub.carry_out(agent_id, work).await;
+            }
+        });
+        tx
+    });
+    if let Err(mpsc::error::SendError(work)) = worker.send(work) {
+        tracing::warn!(
+            agent_id,
+            ?work,
+            "an agent's PBX worker is gone; change dropped"
+        );
+        workers.remove(&agent_id);
+    }
+}
+
+impl Hub {
+    async fn carry_out(&self, agent_id: i64, work: AgentWork) {
+        match work {
+            AgentWork::Call(change) => {
+                if let Err(e) = self
+                    .call_changed(agent_id, &to_update(&change.call), change.announce)
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording a call failed");
                 }
             }
         }

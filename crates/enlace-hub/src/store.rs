@@ -698,12 +698,16 @@ impl Store {
 
     // ---- calls ----
 
+    /// Records the call as it is now: every fact of the latest update replaces the stored one
+    /// (the PBX tells the number and the direction as the call goes on).
     pub async fn upsert_call(&self, call: &CallRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO calls (call_id, agent_id, direction, other_number, state, ringing_at, answered_at, ended_at, duration_seconds) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (call_id, agent_id) DO UPDATE SET state = excluded.state, answered_at = excluded.answered_at, \
-             ended_at = excluded.ended_at, duration_seconds = excluded.duration_seconds",
+             ON CONFLICT (call_id, agent_id) DO UPDATE SET direction = excluded.direction, \
+             other_number = excluded.other_number, state = excluded.state, ringing_at = excluded.ringing_at, \
+             answered_at = excluded.answered_at, ended_at = excluded.ended_at, \
+             duration_seconds = excluded.duration_seconds",
         )
         .bind(&call.call_id)
         .bind(call.agent_id)

@@ -1,0 +1,296 @@
+//! The hub and its PBX: the real HTTP server in-process on 127.0.0.1:0 with a temp SQLite file,
+//! the AMI double of `enlace-sandbox` as Asterisk (with its fault injection: replies held back,
+//! connections dropped), and the agents' WebSocket streams. What each call becomes (events,
+//! stored rows, the day's counts), dial attempts, and that a slow PBX delays nobody else.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use enlace_core::SystemClock;
+use enlace_hub::auth::{hash_password, PasswordCost};
+use enlace_hub::config::AmiSettings;
+use enlace_hub::store::{CallRow, NewAgent};
+use enlace_hub::testing::Served;
+use enlace_hub::{Hub, HubConfig};
+use enlace_sandbox::{AmiDouble, AmiScenario, OriginateScript};
+use serde_json::{json, Value};
+use support::*;
+
+const CHEAP: PasswordCost = PasswordCost {
+    memory_kib: 64,
+    iterations: 1,
+};
+
+fn config(dir: &Path, ami: Option<&AmiDouble>) -> HubConfig {
+    HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+        password_memory_kib: CHEAP.memory_kib,
+        password_iterations: CHEAP.iterations,
+        heartbeat_seconds: 3600,
+        ami: ami.map(|double| AmiSettings {
+            addr: double.addr().to_string(),
+            username: "ami".into(),
+            secret: "amisecret".into(),
+            interface_template: "Local/{extension}@test".into(),
+            dial_context: "from-internal".into(),
+            originate_timeout_seconds: 5,
+            ..AmiSettings::default()
+        }),
+        ..HubConfig::default()
+    }
+}
+
+async fn serve(dir: &Path, ami: Option<&AmiDouble>) -> Served {
+    let served = Served::start(config(dir, ami), Arc::new(SystemClock), "127.0.0.1:0").await;
+    add_agent(&served.hub, "1234567", "123456", "Ana", "1001").await;
+    add_agent(&served.hub, "7654321", "654321", "Beto", "1002").await;
+    served
+        .hub
+        .store()
+        .insert_pause_reason("Baño", Some(900), false, 0)
+        .await
+        .unwrap();
+    served
+}
+
+async fn add_agent(hub: &Hub, user: &str, password: &str, name: &str, ext: &str) -> i64 {
+    let hash = hash_password(password, CHEAP).unwrap();
+    hub.store()
+        .insert_agent(
+            &NewAgent {
+                user,
+                password_hash: &hash,
+                name,
+                extension: ext,
+                queues: &["support".to_string()],
+                supervisor: false,
+            },
+            0,
+        )
+        .await
+        .unwrap()
+}
+
+fn inbound(ext: &str, talk_ms: u64) -> AmiScenario {
+    AmiScenario::InboundViaQueue {
+        queue: "support".into(),
+        caller: "5215512345678".into(),
+        caller_name: "Cliente".into(),
+        agent_interface: format!("Local/{ext}@test"),
+        talk_ms,
+    }
+}
+
+fn is_call_event(e: &Value) -> bool {
+    e["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("call_") || t == "dial_failed")
+}
+
+async fn day(addr: std::net::SocketAddr, token: &str) -> Value {
+    http(addr, "GET", "/api/v1/me/day?since=0", Some(token), None)
+        .await
+        .body
+}
+
+async fn reason_id(addr: std::net::SocketAddr, token: &str) -> i64 {
+    let r = http(addr, "GET", "/api/v1/pause-reasons", Some(token), None).await;
+    r.body[0]["id"].as_i64().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls: the stored record, the events, dial attempts
+
+#[tokio::test]
+async fn a_stored_call_keeps_the_latest_facts_and_the_day_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), None).await;
+    let hub = &served.hub;
+    let ana = hub.store().agent_by_user("1234567").await.unwrap().unwrap();
+    // The PBX's first snapshot of a call knows neither the number nor, for sure, the
+    // direction; later ones do.
+    let first = CallRow {
+        call_id: "1795462335.0".into(),
+        agent_id: ana.id,
+        direction: "incoming".into(),
+        other_number: String::new(),
+        state: "ringing".into(),
+        ringing_at: 1_000,
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: 0,
+    };
+    hub.store().upsert_call(&first).await.unwrap();
+    let last = CallRow {
+        direction: "outgoing".into(),
+        other_number: "5551234".into(),
+        state: "ended".into(),
+        answered_at: Some(2_000),
+        ended_at: Some(62_000),
+        duration_seconds: 60,
+        ..first.clone()
+    };
+    hub.store().upsert_call(&last).await.unwrap();
+    assert_eq!(
+        hub.store().calls_since(ana.id, 0).await.unwrap(),
+        vec![last]
+    );
+    let summary = hub.day_summary(ana.id, 0).await.unwrap();
+    assert_eq!((summary.calls_in, summary.calls_out), (0, 1));
+    assert_eq!(summary.talk_seconds, 60);
+}
+
+#[tokio::test]
+async fn each_call_phase_is_announced_once_with_the_number() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    until(&mut ws, |e| e["state"] == "available").await;
+
+    // A caller through the queue.
+    let runner = {
+        let d = double.clone();
+        tokio::task::spawn_blocking(move || d.run(inbound("1001", 20)))
+    };
+    let events = until(&mut ws, |e| e["type"] == "call_ended").await;
+    runner.await.unwrap();
+    let calls: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| is_call_event(e))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["call"]["direction"].as_str().unwrap(),
+                e["call"]["otherNumber"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let number = "5215512345678";
+    assert_eq!(
+        calls,
+        [
+            ("call_ringing", "incoming", number),
+            ("call_answered", "incoming", number),
+            ("call_ended", "incoming", number),
+        ]
+    );
+
+    // A click-to-dial the agent answers: a call from the answer on, with the number dialled.
+    double.set_originate_outcome(OriginateScript::Answer { talk_ms: 20 });
+    let r = post(
+        served.addr,
+        "/api/v1/calls",
+        Some(&t),
+        json!({"number": "5551234"}),
+    )
+    .await;
+    assert_eq!(r.body["outcome"], "answered", "{:?}", r.body);
+    let events = until(&mut ws, |e| e["type"] == "call_ended").await;
+    let calls: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| is_call_event(e))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["call"]["direction"].as_str().unwrap(),
+                e["call"]["otherNumber"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("call_answered", "outgoing", "5551234"),
+            ("call_ended", "outgoing", "5551234"),
+        ]
+    );
+
+    // The stored records and the day say the same.
+    let day = day(served.addr, &t).await;
+    assert_eq!(
+        (day["callsIn"].as_i64(), day["callsOut"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let ana = served
+        .hub
+        .store()
+        .agent_by_user("1234567")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut numbers: Vec<String> = served
+        .hub
+        .store()
+        .calls_since(ana.id, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.other_number)
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, ["5215512345678", "5551234"]);
+}
+
+#[tokio::test]
+async fn a_failed_click_to_dial_is_a_dial_attempt_not_a_call() {
+    let double = AmiDouble::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    until(&mut ws, |e| e["state"] == "available").await;
+    let baño = reason_id(served.addr, &t).await;
+
+    for (script, outcome, reason) in [
+        (OriginateScript::Busy, "busy", "busy"),
+        (OriginateScript::NoAnswer, "no_answer", "no_answer"),
+        (OriginateScript::Fail, "failed", "unreachable"),
+    ] {
+        double.set_originate_outcome(script);
+        let r = post(
+            served.addr,
+            "/api/v1/calls",
+            Some(&t),
+            json!({"number": "5551234"}),
+        )
+        .await;
+        assert_eq!(r.body["outcome"], outcome, "{:?}", r.body);
+        let events = until(&mut ws, |e| e["type"] == "dial_failed").await;
+        let attempt = &events.last().unwrap()["attempt"];
+        assert_eq!(attempt["reason"], reason, "{attempt}");
+        assert_eq!(attempt["number"], "5551234");
+        assert_eq!(attempt["localNumber"], "1001");
+        assert!(
+            !events
+                .iter()
+                .any(|e| e["type"].as_str().unwrap().starts_with("call_")),
+            "{events:?}"
+        );
+    }
+    // Nothing else about those attempts follows (a pause is the next event), and none is a
+    // call of the day.
+    let r = post(
+        served.addr,
+        "/api/v1/me/state",
+        Some(&t),
+        json!({"state": "paused", "reason": baño}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let events = until(&mut ws, |e| e["state"] == "paused").await;
+    assert!(!events.iter().any(is_call_event), "{events:?}");
+    let day = day(served.addr, &t).await;
+    assert_eq!(
+        (day["callsIn"].as_i64(), day["callsOut"].as_i64()),
+        (Some(0), Some(0))
+    );
+}
