@@ -16,16 +16,21 @@ mod error;
 mod model;
 mod stream;
 
+use std::error::Error as _;
+use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use enlace_secrets::Sensitive;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use error::HubError;
 pub use model::{
     Agent, AgentLive, AgentState, AgentStateKind, DayPause, DaySummary, DialOutcome, HangupCause,
-    HubCall, HubCallDirection, HubCallPhase, Me, PauseReason, Session, StateChange, StreamEvent,
+    HubCall, HubCallDirection, HubCallPhase, HubDialAttempt, HubDialFailure, Me, PauseReason,
+    Session, StateChange, StreamEvent,
 };
 pub use stream::{HubEvent, HubStream, StreamOptions};
 

@@ -244,12 +244,48 @@ pub struct HubCall {
     pub local_number: Option<String>,
 }
 
+/// Why a click-to-dial failed: the agent's own phone never answered the PBX's first leg.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubDialFailure {
+    Busy,
+    NoAnswer,
+    /// Not registered, no route, congestion.
+    Unreachable,
+    /// The phone declined.
+    Refused,
+    /// A reason this desktop does not know yet (a newer hub).
+    #[serde(other)]
+    Other,
+}
+
+/// A dial attempt (`dial_failed` event): a click-to-dial the agent's phone never answered. It
+/// is not a call: nobody was called.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubDialAttempt {
+    /// The PBX's id for it (a Linkedid, or `originate-…` when no channel was ever made).
+    pub id: String,
+    /// The number that was to be called.
+    #[serde(default)]
+    pub number: String,
+    pub reason: HubDialFailure,
+    #[serde(default)]
+    pub local_number: Option<String>,
+    pub started_at: i64,
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub hangup_cause: Option<HangupCause>,
+}
+
 /// One event of the agent's stream: `{id, type, at, …payload}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEvent {
     /// Increasing id in the hub's durable log; resume with `after = id`.
     pub id: u64,
-    /// `agent_state`, `call_ringing`, `call_answered`, `call_ended`, `pause_budget_exceeded`, …
+    /// `agent_state`, `call_ringing`, `call_answered`, `call_ended`, `dial_failed`,
+    /// `pause_budget_exceeded`, …
     pub kind: String,
     /// ms since the epoch (hub clock).
     pub at: i64,
@@ -287,6 +323,14 @@ impl StreamEvent {
         };
         let call = serde_json::from_value(self.payload.get("call")?.clone()).ok()?;
         Some((phase, call))
+    }
+
+    /// The dial attempt of a `dial_failed` event.
+    pub fn dial_failed(&self) -> Option<HubDialAttempt> {
+        if self.kind != "dial_failed" {
+            return None;
+        }
+        serde_json::from_value(self.payload.get("attempt")?.clone()).ok()
     }
 
     /// The agent (when the event names one) and its new state, for `agent_state` events.
@@ -365,6 +409,29 @@ mod tests {
         let (phase, call) = StreamEvent::parse(&text).unwrap().call().unwrap();
         assert_eq!(phase, HubCallPhase::Ringing);
         assert_eq!(call.local_number.as_deref(), Some("1001"));
+    }
+
+    #[test]
+    fn dial_attempts_parse_and_unknown_reasons_are_tolerated() {
+        let text = json!({
+            "id": 14, "type": "dial_failed", "at": 950,
+            "attempt": {
+                "id": "1767225600.14", "number": "5551234", "reason": "busy",
+                "localNumber": "1001", "startedAt": 900, "endedAt": 950,
+                "hangupCause": {"code": 17, "text": "User busy"}, "newerField": 1
+            }
+        })
+        .to_string();
+        let e = StreamEvent::parse(&text).unwrap();
+        assert!(e.call().is_none());
+        let attempt = e.dial_failed().unwrap();
+        assert_eq!(attempt.reason, HubDialFailure::Busy);
+        assert_eq!(attempt.number, "5551234");
+        assert_eq!(attempt.local_number.as_deref(), Some("1001"));
+        assert_eq!(attempt.hangup_cause.unwrap().code, 17);
+        let newer = text.replace("\"busy\"", "\"carrier_lost\"");
+        let attempt = StreamEvent::parse(&newer).unwrap().dial_failed().unwrap();
+        assert_eq!(attempt.reason, HubDialFailure::Other);
     }
 
     #[test]

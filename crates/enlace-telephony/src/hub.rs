@@ -13,6 +13,11 @@
 //!   with that id as [`HubLineConfig::after`] and the calls stored so far as
 //!   [`HubLineConfig::known_calls`] continues exactly where this one stopped (a call this line
 //!   left open keeps its record id; a call already ended is not reported twice).
+//! - When the hub says it pruned events this line had not read (`stream_truncated`, only
+//!   possible for a line resuming from a cursor), the calls the line had open are reported
+//!   ended as `line_lost` but stay resumable (an event of one that is still kept continues its
+//!   record), and [`LineEvent::HubTruncated`] asks the app to read the agent's state and day
+//!   again. A line started without a cursor expects the notice and ignores it.
 //! - Dialing is the hub's click-to-dial (`POST /api/v1/calls`, on a blocking thread): the PBX
 //!   rings the agent's phone first, then the number.
 //! - Answer, reject and hang-up are done on the agent's phone: they fail with
@@ -27,7 +32,7 @@ use enlace_core::{
 };
 use enlace_hub_client::{
     Agent, AgentState, DialOutcome, HangupCause, HubCall, HubCallDirection, HubCallPhase,
-    HubClient, HubError, HubEvent, StreamEvent, StreamOptions,
+    HubClient, HubDialAttempt, HubDialFailure, HubError, HubEvent, StreamEvent, StreamOptions,
 };
 use enlace_secrets::Sensitive;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -298,6 +303,7 @@ impl Follower {
                     })
                     .await;
                 }
+                Some(HubEvent::Truncated { .. }) => self.truncated().await,
                 Some(HubEvent::Event(event)) => {
                     self.handle(&event).await;
                     // A burst (the replay after connecting) ends with one cursor.
@@ -329,12 +335,28 @@ impl Follower {
         .await;
     }
 
+    /// The hub pruned events after our cursor. A line that never had a cursor (it reads what
+    /// the hub keeps, from the start) expects this; one that had reads it as lost state.
+    async fn truncated(&mut self) {
+        if self.last.load(Ordering::SeqCst) == 0 {
+            tracing::debug!("hub line: older events were pruned before this line started");
+            return;
+        }
+        tracing::warn!("hub line: events were pruned before this line read them");
+        for record in self.calls.lose_open() {
+            let _ = self.events.send(LineEvent::Call(record)).await;
+        }
+        let _ = self.events.send(LineEvent::HubTruncated).await;
+    }
+
     /// One hub event: its line event (if any) out, then its id recorded.
     async fn handle(&mut self, event: &StreamEvent) {
         let out = if let Some((phase, call)) = event.call() {
             self.calls
                 .apply(event.at, phase, &call)
                 .map(LineEvent::Call)
+        } else if let Some(attempt) = event.dial_failed() {
+            self.calls.attempt(event.at, &attempt).map(LineEvent::Call)
         } else if let Some((agent, state)) = event.agent_state() {
             Some(LineEvent::AgentState(AgentUpdate {
                 agent,
@@ -472,6 +494,39 @@ impl HubCalls {
         (report && (created || *record != before)).then(|| record.clone())
     }
 
+    /// A click-to-dial the agent's phone never answered (`dial_failed`): one ended outgoing
+    /// record that was never answered, whose end reason says why (busy, no answer, refused,
+    /// unreachable). Reported once.
+    pub(crate) fn attempt(&mut self, at: i64, attempt: &HubDialAttempt) -> Option<CallRecord> {
+        if self.ended.iter().any(|id| *id == attempt.id) || self.open.contains_key(&attempt.id) {
+            return None;
+        }
+        self.remember_ended(&attempt.id);
+        if self.report_from.is_some_and(|from| at < from) {
+            return None;
+        }
+        Some(CallRecord {
+            id: self.ids.next_id(),
+            line_call_id: attempt.id.clone(),
+            direction: CallDirection::Outgoing,
+            peer_number: attempt.number.clone(),
+            peer_display_name: None,
+            local_number: attempt.local_number.clone(),
+            status: CallStatus::Ended,
+            started_at: Timestamp(attempt.started_at),
+            answered_at: None,
+            ended_at: Some(Timestamp(attempt.ended_at.unwrap_or(at))),
+            end_reason: Some(match attempt.reason {
+                HubDialFailure::Busy => EndReason::Busy,
+                HubDialFailure::NoAnswer => EndReason::NoAnswer,
+                HubDialFailure::Refused => EndReason::Rejected,
+                HubDialFailure::Unreachable => EndReason::Failed("unreachable".into()),
+                HubDialFailure::Other => EndReason::Failed("dial failed".into()),
+            }),
+            log_state: LogState::Pending,
+        })
+    }
+
     /// Every open call ends with `reason` (the line stopped).
     pub(crate) fn close_all(&mut self, reason: EndReason) -> Vec<CallRecord> {
         let now = self.clock.now();
@@ -484,6 +539,23 @@ impl HubCalls {
                 record.status = CallStatus::Ended;
                 record.ended_at = Some(now);
                 record.end_reason = Some(reason.clone());
+                record
+            })
+            .collect()
+    }
+
+    /// Every open call ends as `line_lost` (its events may be gone) but stays resumable: a
+    /// later event of the same call continues its record.
+    pub(crate) fn lose_open(&mut self) -> Vec<CallRecord> {
+        let now = self.clock.now();
+        let mut lost: Vec<(String, CallRecord)> = self.open.drain().collect();
+        lost.sort_by_key(|(_, r)| r.started_at);
+        lost.into_iter()
+            .map(|(id, mut record)| {
+                record.status = CallStatus::Ended;
+                record.ended_at = Some(now);
+                record.end_reason = Some(EndReason::LineLost);
+                self.resumable.insert(id, record.clone());
                 record
             })
             .collect()
@@ -584,6 +656,47 @@ mod tests {
             Arc::new(RandomCallIds::default()),
             report_from,
         )
+    }
+
+    #[test]
+    fn a_dial_attempt_is_one_ended_unanswered_record_with_its_reason() {
+        let attempt = |id: &str, reason: HubDialFailure| HubDialAttempt {
+            id: id.into(),
+            number: "5551234".into(),
+            reason,
+            local_number: Some("1001".into()),
+            started_at: 100,
+            ended_at: Some(130),
+            hangup_cause: None,
+        };
+        let mut c = calls(None);
+        let busy = c.attempt(130, &attempt("a", HubDialFailure::Busy)).unwrap();
+        assert_eq!(busy.direction, CallDirection::Outgoing);
+        assert_eq!(busy.status, CallStatus::Ended);
+        assert_eq!(busy.answered_at, None);
+        assert_eq!(busy.peer_number, "5551234");
+        assert_eq!(busy.ended_at, Some(Timestamp(130)));
+        assert_eq!(busy.end_reason, Some(EndReason::Busy));
+        assert!(c
+            .attempt(131, &attempt("a", HubDialFailure::Busy))
+            .is_none());
+        for (reason, end) in [
+            (HubDialFailure::NoAnswer, EndReason::NoAnswer),
+            (HubDialFailure::Refused, EndReason::Rejected),
+            (
+                HubDialFailure::Unreachable,
+                EndReason::Failed("unreachable".into()),
+            ),
+        ] {
+            let id = format!("{reason:?}");
+            let record = c.attempt(130, &attempt(&id, reason)).unwrap();
+            assert_eq!(record.end_reason, Some(end));
+        }
+        // Before the line's start: history, not reported.
+        let mut late = calls(Some(1_000));
+        assert!(late
+            .attempt(130, &attempt("b", HubDialFailure::Busy))
+            .is_none());
     }
 
     #[test]
@@ -733,6 +846,30 @@ mod tests {
                 &call("done", None, Some(200), Some(19))
             )
             .is_none());
+    }
+
+    #[test]
+    fn calls_lost_to_a_gap_end_as_lost_and_continue_if_the_hub_still_has_them() {
+        let mut c = calls(None);
+        let ringing = c
+            .apply(100, HubCallPhase::Ringing, &call("gap", None, None, None))
+            .unwrap();
+        let lost = c.lose_open();
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].id, ringing.id);
+        assert_eq!(lost[0].status, CallStatus::Ended);
+        assert_eq!(lost[0].end_reason, Some(EndReason::LineLost));
+        assert!(c.close_all(EndReason::LineLost).is_empty(), "nothing open");
+        // Its end is still in the hub's log: the same record ends properly.
+        let ended = c
+            .apply(
+                500,
+                HubCallPhase::Ended,
+                &call("gap", Some(200), Some(500), Some(16)),
+            )
+            .unwrap();
+        assert_eq!(ended.id, ringing.id);
+        assert_eq!(ended.end_reason, Some(EndReason::Completed));
     }
 
     #[test]
