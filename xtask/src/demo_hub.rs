@@ -56,9 +56,9 @@ impl DemoHub {
         ] {
             let mut add = hub_cmd(&["agent", "add", "--name", name, "--extension", ext]);
             add.args(extra)
-                .args(["--user", user, "--password", password])
+                .args(["--user", user, "--password-stdin"])
                 .stdout(Stdio::null());
-            cmd::run(&mut add)?;
+            run_with_input(&mut add, &format!("{password}\n"))?;
         }
         for (reason, budget) in [("Baño", "15m"), ("Almuerzo", "1h")] {
             cmd::run(
@@ -88,6 +88,31 @@ impl Drop for DemoHub {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.hub.kill();
         let _ = self.hub.wait();
+    }
+}
+
+/// Runs `cmd` with `input` on its standard input (a password never goes on the command line).
+fn run_with_input(cmd: &mut Command, input: &str) -> TaskResult<()> {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| TaskError::io("start enlace-hub agent add", e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| TaskError::io("write to enlace-hub agent add", e))?;
+    }
+    let status = child
+        .wait()
+        .map_err(|e| TaskError::io("wait for enlace-hub agent add", e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(TaskError::Failed {
+            command: "enlace-hub agent add".into(),
+            status,
+        })
     }
 }
 

@@ -205,20 +205,43 @@ where
     result
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     user: String,
     password: String,
 }
 
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("user", &self.user)
+            .field("password", &crate::config::REDACTED)
+            .finish()
+    }
+}
+
 async fn create_session(
     State(hub): State<Hub>,
     ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
-    Body(body): Body<LoginBody>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, HubError> {
+    // The parser's message may quote a value (a password sent as a number): not repeated.
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(HubError::TooLarge)
+        }
+        Err(_) => {
+            return Err(HubError::InvalidRequest(
+                "expected {\"user\": \"7 digits\", \"password\": \"6 digits\"}".into(),
+            ))
+        }
+    };
+    let address = hub.client_address(peer.ip(), &headers);
     let login = hub
-        .login(&body.user, &body.password, &peer.ip().to_string())
+        .login(&body.user, &body.password, &address.to_string())
         .await?;
     let state = hub.agent_state(login.agent.id).await?;
     Ok((

@@ -120,20 +120,40 @@ fn throttle_delay(failures: i64, limit: i64) -> Option<i64> {
     Some((BASE_DELAY_MS.saturating_mul(1_i64 << doublings)).min(MAX_DELAY_MS))
 }
 
-/// A successful login.
-#[derive(Debug, Clone)]
+/// A successful login. `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct Login {
     pub token: String,
     pub expires_at: i64,
     pub agent: AgentRow,
 }
 
-/// A request's verified session.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("token", &crate::config::REDACTED)
+            .field("expires_at", &self.expires_at)
+            .field("agent", &self.agent)
+            .finish()
+    }
+}
+
+/// A request's verified session. `Debug` leaves the token's hash out.
+#[derive(Clone)]
 pub struct Authed {
     pub agent: AgentRow,
     pub token_hash: String,
     pub expires_at: i64,
+}
+
+impl std::fmt::Debug for Authed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authed")
+            .field("agent", &self.agent)
+            .field("token_hash", &crate::config::REDACTED)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl Hub {

@@ -1,6 +1,10 @@
 //! The `enlace-hub` command line: `init`, `serve`, `agent add|list|disable|reset-password`,
 //! `pause-reason add`. Administration commands work on the database directly, so they run
 //! with or without a serving hub.
+//!
+//! Secrets never travel as arguments (every user of the machine sees them in `ps`): a chosen
+//! password comes on standard input (`--password-stdin`); generated ones are printed once.
+//! Files holding secrets are written `0600` and refused when other users may read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use crate::store::{NewAgent, Store, StoreError};
 /// Name of the exit pause reason `init` creates.
 pub const EXIT_REASON: &str = "Salida";
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "enlace-hub", about = "Enlace's organization server", version)]
 pub struct Cli {
     /// Configuration file.
@@ -29,6 +33,23 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("config", &self.config)
+            .field(
+                "database",
+                &self.database.as_deref().map(crate::store::redact_url),
+            )
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+/// The value of the retired `--password` option, dropped as soon as it is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetiredPassword;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -53,7 +74,7 @@ pub enum Command {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AgentCommand {
-    /// Adds an agent; prints its user and password (generated unless given).
+    /// Adds an agent; prints its user and, when generated, its password (shown only once).
     Add {
         #[arg(long)]
         name: String,
@@ -63,12 +84,16 @@ pub enum AgentCommand {
         queues: Vec<String>,
         #[arg(long)]
         supervisor: bool,
-        /// 7 digits.
-        #[arg(long, requires = "password")]
+        /// 7 digits (generated unless given).
+        #[arg(long)]
         user: Option<String>,
-        /// 6 digits.
-        #[arg(long, requires = "user")]
-        password: Option<String>,
+        /// Reads the password (6 digits) from the first line of standard input instead of
+        /// generating one, e.g. `printf '%s\n' "$PASSWORD" | enlace-hub agent add ... --password-stdin`.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Refused: a password on the command line is visible to every user in `ps`.
+        #[arg(long, hide = true, value_parser = |_: &str| Ok::<_, std::convert::Infallible>(RetiredPassword))]
+        password: Option<RetiredPassword>,
     },
     /// Lists agents.
     List,
@@ -152,6 +177,46 @@ async fn hash(config: &HubConfig, password: &str) -> Result<String, CliError> {
         .map_err(CliError::from)
 }
 
+/// Where a `sqlite:` URL keeps its file (`None` for other databases and `:memory:`).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// Creates a file that only its owner may read and write; fails if it exists.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // Elsewhere (Windows) there is no mode: the file inherits its folder's ACL.
+    options.open(path)
+}
+
+/// A SQLite database holds password hashes: a new one is created private (SQLite gives its
+/// `-wal`/`-shm` files the same mode), and `serve` refuses one other users may read.
+fn prepare_database(config: &HubConfig, refuse_exposed: bool) -> Result<(), CliError> {
+    let Some(path) = sqlite_file(&config.database_url) else {
+        return Ok(());
+    };
+    if path.exists() {
+        if refuse_exposed {
+            crate::config::check_private(&path)?;
+        }
+        return Ok(());
+    }
+    // If this fails (a missing folder, a race with another process creating it), opening
+    // the database reports the problem or finds the file.
+    let _ = create_private(&path);
+    Ok(())
+}
+
 /// The configuration file with the command line's overrides.
 fn load(cli: &Cli) -> Result<HubConfig, CliError> {
     let mut config = HubConfig::load(&cli.config)?;
@@ -161,8 +226,30 @@ fn load(cli: &Cli) -> Result<HubConfig, CliError> {
     Ok(config)
 }
 
-/// Runs one command, writing its report to `out`.
+/// Runs one command, writing its report to `out`; `--password-stdin` reads standard input.
 pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    let wants_stdin = matches!(
+        &cli.command,
+        Command::Agent(AgentCommand::Add {
+            password_stdin: true,
+            ..
+        })
+    );
+    let mut password = None;
+    if wants_stdin {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)?;
+        password = Some(line);
+    }
+    run_with_password(cli, password, out).await
+}
+
+/// [`run`] with the `--password-stdin` input given (the first line of standard input).
+pub async fn run_with_password(
+    cli: Cli,
+    stdin_password: Option<String>,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
     match &cli.command {
         Command::Init { dir } => init(dir, cli.database.as_deref(), out).await,
         Command::Serve { listen } => {
@@ -174,7 +261,7 @@ pub async fn run(cli: Cli, out: &mut impl std::io::Write) -> Result<(), CliError
         }
         Command::Agent(cmd) => {
             let config = load(&cli)?;
-            agent(&config, cmd.clone(), out).await
+            agent(&config, cmd.clone(), stdin_password, out).await
         }
         Command::PauseReason(PauseReasonCommand::Add { name, budget }) => {
             let config = load(&cli)?;
@@ -217,11 +304,14 @@ async fn init(
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize()?;
     let config_path = dir.join("enlace-hub.toml");
-    if config_path.exists() {
-        return Err(CliError::Usage(format!(
+    let exists = || {
+        CliError::Usage(format!(
             "{} exists already; not overwriting it",
             config_path.display()
-        )));
+        ))
+    };
+    if config_path.exists() {
+        return Err(exists());
     }
     let config = HubConfig {
         database_url: match database {
@@ -230,6 +320,7 @@ async fn init(
         },
         ..HubConfig::default()
     };
+    prepare_database(&config, false)?;
     let store = open_store(&config).await?;
     match store
         .insert_pause_reason(EXIT_REASON, None, true, now_ms())
@@ -239,7 +330,12 @@ async fn init(
         Err(e) => return Err(e.into()),
     }
     store.close().await;
-    std::fs::write(&config_path, config.to_toml())?;
+    // Private from the start: the file will hold the AMI secret.
+    let mut file = match create_private(&config_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+        other => other?,
+    };
+    std::io::Write::write_all(&mut file, config.to_toml().as_bytes())?;
     writeln!(out, "wrote {}", config_path.display())?;
     Ok(())
 }
@@ -247,8 +343,20 @@ async fn init(
 async fn agent(
     config: &HubConfig,
     cmd: AgentCommand,
+    stdin_password: Option<String>,
     out: &mut impl std::io::Write,
 ) -> Result<(), CliError> {
+    if let AgentCommand::Add {
+        password: Some(_), ..
+    } = &cmd
+    {
+        return Err(CliError::Usage(
+            "--password is not accepted: every user of this machine sees it in `ps`; \
+             pass the password on standard input with --password-stdin, or let it be generated"
+                .into(),
+        ));
+    }
+    prepare_database(config, false)?;
     let store = open_store(config).await?;
     match cmd {
         AgentCommand::Add {
@@ -257,7 +365,8 @@ async fn agent(
             queues,
             supervisor,
             user,
-            password,
+            password_stdin,
+            password: _,
         } => {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 128 {
@@ -279,17 +388,26 @@ async fn agent(
                 }
             }
             let generated = user.is_none();
-            let (user, password) = match (user, password) {
-                (Some(u), Some(p)) => {
-                    if !is_valid_user(&u) {
-                        return Err(CliError::Usage("the user must be 7 digits".into()));
-                    }
-                    if !is_valid_password(&p) {
-                        return Err(CliError::Usage("the password must be 6 digits".into()));
-                    }
-                    (u, p)
+            let user = match user {
+                Some(u) if is_valid_user(&u) => u,
+                Some(_) => return Err(CliError::Usage("the user must be 7 digits".into())),
+                None => random_digits(7, true)?,
+            };
+            let chosen = if password_stdin {
+                let line = stdin_password.unwrap_or_default();
+                let p = line.trim_end_matches(['\r', '\n']).trim();
+                if !is_valid_password(p) {
+                    return Err(CliError::Usage(
+                        "the password read from standard input must be 6 digits".into(),
+                    ));
                 }
-                _ => (random_digits(7, true)?, random_digits(6, false)?),
+                Some(p.to_owned())
+            } else {
+                None
+            };
+            let password = match &chosen {
+                Some(p) => p.clone(),
+                None => random_digits(6, false)?,
             };
             let hash = hash(config, &password).await?;
             let mut attempt_user = user;
@@ -318,7 +436,10 @@ async fn agent(
                 }
             }
             writeln!(out, "user: {attempt_user}")?;
-            writeln!(out, "password: {password}")?;
+            if chosen.is_none() {
+                // Generated: shown this once, never stored in clear.
+                writeln!(out, "password: {password}")?;
+            }
         }
         AgentCommand::List => {
             writeln!(out, "user\tname\textension\tqueues\tsupervisor\tdisabled")?;
@@ -361,11 +482,17 @@ async fn agent(
 }
 
 async fn serve(config: HubConfig, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    prepare_database(&config, true)?;
     let tls = match &config.tls {
-        Some(tls) => Some(
-            crate::tls::acceptor(Path::new(&tls.cert), Path::new(&tls.key))
-                .map_err(|e| CliError::Usage(format!("{} ({})", e, e.code())))?,
-        ),
+        Some(tls) => {
+            if Path::new(&tls.key).exists() {
+                crate::config::check_private(Path::new(&tls.key))?;
+            }
+            Some(
+                crate::tls::acceptor(Path::new(&tls.cert), Path::new(&tls.key))
+                    .map_err(|e| CliError::Usage(format!("{} ({})", e, e.code())))?,
+            )
+        }
         None => None,
     };
     let tcp = tokio::net::TcpListener::bind(&config.listen).await?;

@@ -1,12 +1,30 @@
 //! `enlace-hub.toml`: what an administrator configures. Every field has a default so a minimal
 //! file (or none, in tests) works.
+//!
+//! Secrets (the AMI secret, a database URL with a password) may sit in the file, in a file of
+//! their own (`ami.secret_file`, `database_url_file`) or in an environment variable
+//! ([`AMI_SECRET_ENV`], [`DATABASE_URL_ENV`]); the variable wins over the file's keys. Every file
+//! holding a secret must not be accessible to other users (`chmod 600`), or loading fails.
+//! The structs print secrets as `<redacted>` in `Debug`; add any new secret the same way (a
+//! `*_file` key, a variable, the redaction and [`HubConfig::holds_inline_secret`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+use crate::forwarded::Cidr;
+
+/// Environment variable holding the AMI secret (overrides `ami.secret` / `ami.secret_file`).
+pub const AMI_SECRET_ENV: &str = "ENLACE_HUB_AMI_SECRET";
+/// Environment variable holding the database URL (overrides `database_url` /
+/// `database_url_file`; the command line's `--database` overrides it).
+pub const DATABASE_URL_ENV: &str = "ENLACE_HUB_DATABASE_URL";
+
+/// What `Debug` prints instead of a secret.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubConfig {
     /// Address the HTTP API listens on.
@@ -14,6 +32,12 @@ pub struct HubConfig {
     /// `sqlite://path/to/hub.db` (one instance) or `postgres://user@host:port/db` (several
     /// instances sharing one database; see `cluster`).
     pub database_url: String,
+    /// A file holding the database URL (e.g. with its password); wins over `database_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url_file: Option<String>,
+    /// Reverse proxies (CIDRs such as `10.0.0.0/8`, `::1/128`) whose `Forwarded` /
+    /// `X-Forwarded-For` headers are believed for the client's address; empty: none.
+    pub trusted_proxies: Vec<String>,
     /// Optional TLS certificate chain and private key (PEM files); HTTPS/WSS when set.
     pub tls: Option<TlsConfig>,
     /// The Asterisk manager connection; without it the hub runs without a PBX.
@@ -38,13 +62,16 @@ pub struct TlsConfig {
     pub key: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmiSettings {
     /// host:port of the manager interface.
     pub addr: String,
     pub username: String,
     pub secret: String,
+    /// A file holding the secret (instead of `secret`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<String>,
     /// Queue member interface of an agent; `{extension}` is replaced.
     pub interface_template: String,
     /// Dialplan context click-to-dial sends the number to.
@@ -59,6 +86,7 @@ impl Default for AmiSettings {
             addr: "127.0.0.1:5038".into(),
             username: "enlace".into(),
             secret: String::new(),
+            secret_file: None,
             interface_template: "PJSIP/{extension}".into(),
             dial_context: "from-internal".into(),
             originate_timeout_seconds: 30,
@@ -71,6 +99,8 @@ impl Default for HubConfig {
         HubConfig {
             listen: "127.0.0.1:8640".into(),
             database_url: "sqlite://enlace-hub.db".into(),
+            database_url_file: None,
+            trusted_proxies: Vec::new(),
             tls: None,
             ami: None,
             event_retention_days: 7,
@@ -83,6 +113,42 @@ impl Default for HubConfig {
     }
 }
 
+impl std::fmt::Debug for HubConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubConfig")
+            .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &crate::store::redact_url(&self.database_url),
+            )
+            .field("database_url_file", &self.database_url_file)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("tls", &self.tls)
+            .field("ami", &self.ami)
+            .field("event_retention_days", &self.event_retention_days)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_max_hours", &self.session_max_hours)
+            .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field("password_memory_kib", &self.password_memory_kib)
+            .field("password_iterations", &self.password_iterations)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AmiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmiSettings")
+            .field("addr", &self.addr)
+            .field("username", &self.username)
+            .field("secret", &REDACTED)
+            .field("secret_file", &self.secret_file)
+            .field("interface_template", &self.interface_template)
+            .field("dial_context", &self.dial_context)
+            .field("originate_timeout_seconds", &self.originate_timeout_seconds)
+            .finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -92,6 +158,12 @@ pub enum ConfigError {
     },
     #[error("invalid configuration in {path}: {message}")]
     Parse { path: String, message: String },
+    /// A file holding a secret may be read (or changed) by other users of the machine.
+    #[error(
+        "{path} holds secrets and is accessible to other users (mode {mode:03o}); \
+         run: chmod 600 {path}"
+    )]
+    Exposed { path: String, mode: u32 },
 }
 
 impl ConfigError {
@@ -99,29 +171,140 @@ impl ConfigError {
         match self {
             ConfigError::Read { .. } => "config_unreadable",
             ConfigError::Parse { .. } => "config_invalid",
+            ConfigError::Exposed { .. } => "secret_file_exposed",
         }
     }
 }
 
+/// Refuses a file holding secrets that users other than its owner may read or change
+/// (group or others read, group or others write: like ssh with private keys, group read is
+/// refused too).
+pub fn check_private(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ConfigError::Exposed {
+                path: path.display().to_string(),
+                mode,
+            });
+        }
+    }
+    // Elsewhere (Windows) file modes do not exist; ACLs are the administrator's business.
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// A secret read from its own file: private, trailing line break removed.
+fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    check_private(path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 impl HubConfig {
+    /// Reads `path` (refused if it holds a secret and other users may read it), then takes
+    /// secrets from their files and from the environment ([`AMI_SECRET_ENV`],
+    /// [`DATABASE_URL_ENV`]).
     pub fn load(path: &Path) -> Result<HubConfig, ConfigError> {
+        HubConfig::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// [`HubConfig::load`] with the environment given (tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HubConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        HubConfig::parse(&text).map_err(|message| ConfigError::Parse {
+        let mut config = HubConfig::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.display().to_string(),
             message,
-        })
+        })?;
+        if config.holds_inline_secret() {
+            check_private(path)?;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_secrets(base, env)?;
+        Ok(config)
+    }
+
+    /// Whether the file itself holds a secret (an AMI secret, a database URL with a password).
+    pub fn holds_inline_secret(&self) -> bool {
+        self.ami.as_ref().is_some_and(|a| !a.secret.is_empty())
+            || crate::store::url_has_password(&self.database_url)
+    }
+
+    /// Fills secrets from `*_file` keys (relative to `base`) and from the environment, which
+    /// wins.
+    pub fn resolve_secrets(
+        &mut self,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let in_base = |p: &str| -> PathBuf { base.join(p) };
+        if let Some(file) = &self.database_url_file {
+            self.database_url = read_secret_file(&in_base(file))?;
+        }
+        if let Some(url) = env(DATABASE_URL_ENV).filter(|v| !v.is_empty()) {
+            self.database_url = url;
+        }
+        if let Some(ami) = &mut self.ami {
+            if let Some(file) = &ami.secret_file {
+                ami.secret = read_secret_file(&in_base(file))?;
+            }
+            if let Some(secret) = env(AMI_SECRET_ENV).filter(|v| !v.is_empty()) {
+                ami.secret = secret;
+            }
+        }
+        Ok(())
+    }
+
+    /// The trusted proxies, parsed.
+    pub fn proxies(&self) -> Result<Vec<Cidr>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|c| {
+                c.parse::<Cidr>()
+                    .map_err(|e| format!("trusted_proxies: {e}"))
+            })
+            .collect()
     }
 
     pub fn parse(text: &str) -> Result<HubConfig, String> {
-        let config: HubConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let config: HubConfig = toml::from_str(text).map_err(|e| {
+            // Not `e.to_string()`: it quotes the offending line, which may hold a secret.
+            match e.span() {
+                Some(span) => {
+                    let line = text
+                        .get(..span.start)
+                        .map_or(0, |before| before.matches('\n').count())
+                        + 1;
+                    format!("line {line}: {}", e.message())
+                }
+                None => e.message().to_owned(),
+            }
+        })?;
         if let Some(ami) = &config.ami {
             if !ami.interface_template.contains("{extension}") {
                 return Err("ami.interface_template must contain {extension}".into());
             }
+            if !ami.secret.is_empty() && ami.secret_file.is_some() {
+                return Err("ami: set secret or secret_file, not both".into());
+            }
         }
+        config.proxies()?;
         if config.password_memory_kib < 8 || config.password_iterations == 0 {
             return Err(
                 "password_memory_kib must be at least 8 and password_iterations at least 1".into(),

@@ -9,7 +9,9 @@
 //! - [`cluster`] several instances on PostgreSQL: events between instances (LISTEN/NOTIFY),
 //!   PBX ownership (an advisory lock) and PBX commands relayed to the owner;
 //! - [`api`] the axum HTTP/WebSocket surface; [`cli`] the `enlace-hub` commands;
-//! - [`config`] the `enlace-hub.toml` file; [`tls`] the rustls listener.
+//! - [`config`] the `enlace-hub.toml` file (secrets from files or the environment, never in
+//!   `Debug`); [`forwarded`] the client's address behind trusted proxies; [`tls`] the rustls
+//!   listener.
 //!
 //! To extend: add SQL to `store` (new migration file for schema changes), the behaviour as an
 //! `impl Hub` method in the module that owns the concern, then the route in `api::routes()` and
@@ -23,6 +25,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod forwarded;
 pub mod pbx;
 pub mod store;
 pub mod testing;
@@ -63,6 +66,8 @@ struct HubInner {
     state_lock: Mutex<()>,
     /// Verified against when a user does not exist, so both paths cost the same.
     dummy_hash: String,
+    /// `trusted_proxies`, parsed.
+    proxies: Vec<forwarded::Cidr>,
     /// Set once the hub stops: open streams close.
     stopping: tokio::sync::watch::Sender<bool>,
     /// Pause log ids whose budget warning was already sent.
@@ -83,6 +88,7 @@ impl Hub {
     /// Opens the database, starts the PBX connection (when configured) and its event follower.
     /// Must run inside a tokio runtime.
     pub async fn open(config: HubConfig, clock: Arc<dyn Clock>) -> Result<Hub, HubError> {
+        let proxies = config.proxies().map_err(HubError::Internal)?;
         let store = Store::open(&config.database_url).await?;
         let cost = config.password_cost();
         let dummy_hash = tokio::task::spawn_blocking(move || auth::hash_password("000000", cost))
@@ -113,6 +119,7 @@ impl Hub {
                 config,
                 state_lock: Mutex::new(()),
                 dummy_hash,
+                proxies,
                 stopping: tokio::sync::watch::Sender::new(false),
                 budget_warned: std::sync::Mutex::new(HashSet::new()),
                 login_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -137,6 +144,15 @@ impl Hub {
 
     pub fn config(&self) -> &HubConfig {
         &self.inner.config
+    }
+
+    /// The address a request from `peer` is throttled under (see [`forwarded`]).
+    pub fn client_address(
+        &self,
+        peer: std::net::IpAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        forwarded::client_address(peer, headers, &self.inner.proxies)
     }
 
     /// This instance's PBX connector, when it holds it.

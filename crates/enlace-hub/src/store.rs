@@ -78,14 +78,42 @@ impl Backend {
     }
 }
 
-/// The URL without its password, for messages and logs.
+/// The URL without its password (user info or `?password=`), for messages, logs and `Debug`.
+/// A URL that does not parse is shown only if it cannot hold a password.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            if parsed.query_pairs().any(|(k, _)| k == "password") {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k == "password" {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Err(_) if url.contains('@') || url.contains("password") => "<unparsable URL>".into(),
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// Whether a database URL carries a password (user info or `?password=`).
+pub fn url_has_password(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(parsed) => {
+            parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password")
+        }
+        Err(_) => url.contains('@') || url.contains("password"),
     }
 }
 
@@ -119,7 +147,8 @@ fn map_unique(e: sqlx::Error) -> StoreError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` leaves the password hash out (it would let a log reader search 6-digit passwords).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AgentRow {
     pub id: i64,
     pub user: String,
@@ -131,7 +160,22 @@ pub struct AgentRow {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for AgentRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentRow")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("password_hash", &crate::config::REDACTED)
+            .field("name", &self.name)
+            .field("extension", &self.extension)
+            .field("queues", &self.queues)
+            .field("supervisor", &self.supervisor)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct NewAgent<'a> {
     pub user: &'a str,
     pub password_hash: &'a str,
@@ -139,6 +183,19 @@ pub struct NewAgent<'a> {
     pub extension: &'a str,
     pub queues: &'a [String],
     pub supervisor: bool,
+}
+
+impl std::fmt::Debug for NewAgent<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAgent")
+            .field("user", &self.user)
+            .field("password_hash", &crate::config::REDACTED)
+            .field("name", &self.name)
+            .field("extension", &self.extension)
+            .field("queues", &self.queues)
+            .field("supervisor", &self.supervisor)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,12 +245,21 @@ pub struct CallRow {
     pub duration_seconds: i64,
 }
 
-/// Handle to the hub database (cheap to clone).
-#[derive(Debug, Clone)]
+/// Handle to the hub database (cheap to clone). `Debug` shows the URL without its password.
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: Arc<str>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {

@@ -36,6 +36,7 @@ pub fn config(dir: &Path, ami: Option<SocketAddr>) -> HubConfig {
             addr: addr.to_string(),
             username: "ami".into(),
             secret: "amisecret".into(),
+            secret_file: None,
             interface_template: "PJSIP/{extension}".into(),
             dial_context: "from-internal".into(),
             originate_timeout_seconds: 5,

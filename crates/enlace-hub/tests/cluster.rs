@@ -83,18 +83,26 @@ impl Drop for Instance {
 /// the reason Baño. Returns the configuration file.
 fn organization(pg: &PostgresServer, name: &str, dir: &Path, ami: Option<SocketAddr>) -> PathBuf {
     let url = pg.create_database(name).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
+    // `input` on standard input (`--password-stdin`).
+    let run_input = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
             .args(args)
             .current_dir(dir)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+        let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    let run = |args: &[&str]| run_input(args, "");
     run(&["--database", &url, "init", "--dir", "."]);
     let config = HubConfig {
         listen: "127.0.0.1:0".into(),
@@ -106,6 +114,7 @@ fn organization(pg: &PostgresServer, name: &str, dir: &Path, ami: Option<SocketA
             addr: addr.to_string(),
             username: "ami".into(),
             secret: "amisecret".into(),
+            secret_file: None,
             interface_template: "Local/{extension}@test".into(),
             dial_context: "from-internal".into(),
             originate_timeout_seconds: 5,
@@ -115,37 +124,41 @@ fn organization(pg: &PostgresServer, name: &str, dir: &Path, ami: Option<SocketA
     let path = dir.join("enlace-hub.toml");
     std::fs::write(&path, config.to_toml()).unwrap();
     let cfg = path.to_str().unwrap();
-    run(&[
-        "--config",
-        cfg,
-        "agent",
-        "add",
-        "--name",
-        "Ana",
-        "--extension",
-        "1001",
-        "--queue",
-        "support",
-        "--user",
-        "1234567",
-        "--password",
-        "123456",
-    ]);
-    run(&[
-        "--config",
-        cfg,
-        "agent",
-        "add",
-        "--name",
-        "Sara",
-        "--extension",
-        "1009",
-        "--supervisor",
-        "--user",
-        "7654321",
-        "--password",
-        "654321",
-    ]);
+    run_input(
+        &[
+            "--config",
+            cfg,
+            "agent",
+            "add",
+            "--name",
+            "Ana",
+            "--extension",
+            "1001",
+            "--queue",
+            "support",
+            "--user",
+            "1234567",
+            "--password-stdin",
+        ],
+        "123456\n",
+    );
+    run_input(
+        &[
+            "--config",
+            cfg,
+            "agent",
+            "add",
+            "--name",
+            "Sara",
+            "--extension",
+            "1009",
+            "--supervisor",
+            "--user",
+            "7654321",
+            "--password-stdin",
+        ],
+        "654321\n",
+    );
     run(&[
         "--config",
         cfg,

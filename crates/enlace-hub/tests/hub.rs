@@ -936,6 +936,7 @@ fn ami_config(dir: &Path, double: &AmiDouble) -> HubConfig {
             addr: double.addr().to_string(),
             username: "ami".into(),
             secret: "amisecret".into(),
+            secret_file: None,
             interface_template: "Local/{extension}@test".into(),
             dial_context: "from-internal".into(),
             originate_timeout_seconds: 5,
@@ -1393,13 +1394,19 @@ async fn cli_initializes_and_administers_agents_usable_by_the_server() {
         "1002",
         "--user",
         "7654321",
-        "--password",
-        "654321",
+        "--password-stdin",
     ];
-    let (ok, out, _) = hub_bin(&given, dir.path());
-    assert!(ok);
+    let (ok, out, err) = hub_bin_input(&given, dir.path(), "654321\n");
+    assert!(ok, "{err}");
     assert_eq!(printed(&out, "user"), "7654321");
-    assert!(!hub_bin(&given, dir.path()).0, "duplicate user accepted");
+    assert!(
+        !out.contains("password"),
+        "a chosen password is not printed: {out}"
+    );
+    assert!(
+        !hub_bin_input(&given, dir.path(), "654321\n").0,
+        "duplicate user accepted"
+    );
     let bad = [
         "--config",
         c,
@@ -1411,10 +1418,12 @@ async fn cli_initializes_and_administers_agents_usable_by_the_server() {
         "1003",
         "--user",
         "12345",
-        "--password",
-        "654321",
+        "--password-stdin",
     ];
-    assert!(!hub_bin(&bad, dir.path()).0, "short user accepted");
+    assert!(
+        !hub_bin_input(&bad, dir.path(), "654321\n").0,
+        "short user accepted"
+    );
 
     let (ok, out, _) = hub_bin(
         &[

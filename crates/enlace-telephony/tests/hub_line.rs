@@ -79,6 +79,7 @@ fn config(dir: &Path, double: &AmiDouble) -> HubConfig {
             addr: double.addr().to_string(),
             username: "ami".into(),
             secret: "amisecret".into(),
+            secret_file: None,
             interface_template: "PJSIP/{extension}".into(),
             dial_context: "from-internal".into(),
             originate_timeout_seconds: 5,

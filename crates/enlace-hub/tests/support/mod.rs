@@ -169,6 +169,27 @@ pub fn hub_bin(args: &[&str], cwd: &Path) -> (bool, String, String) {
     )
 }
 
+/// The binary with `input` on its standard input (e.g. for `--password-stdin`).
+pub fn hub_bin_input(args: &[&str], cwd: &Path, input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The binary may refuse before reading: a broken pipe is its answer, not ours.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 pub fn printed(out: &str, key: &str) -> String {
     out.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}: ")))
