@@ -688,3 +688,44 @@ fn drop_stops_the_listener_and_closes_clients() {
     assert!(c.rest().is_empty());
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn held_actions_wait_for_release_while_others_are_served() {
+    let d = AmiDouble::start().unwrap();
+    let mut c = Client::login(&d);
+    for ext in ["500", "501"] {
+        c.send(&format!(
+            "Action: QueueAdd\r\nQueue: support\r\nInterface: Local/{ext}@agents\r\nActionID: add{ext}\r\n\r\n"
+        ));
+        assert!(c.until("Event: QueueMemberAdded")[0].contains("Added interface"));
+    }
+    d.hold_replies("QueuePause", Some("Local/500@agents"));
+    let pause = |ext: &str| {
+        format!(
+            "Action: QueuePause\r\nInterface: Local/{ext}@agents\r\nPaused: true\r\nActionID: p{ext}\r\n\r\n"
+        )
+    };
+    c.send(&pause("500"));
+    c.send(&pause("501"));
+    // 501's pause is answered (and done) while 500's waits.
+    let reply = c.packet();
+    assert_eq!(field(&reply, "ActionID"), Some("p501"), "{reply}");
+    assert_eq!(event(&c.packet()), "QueueMemberPause");
+    assert_eq!(d.held_replies(), 1);
+    let paused =
+        |d: &AmiDouble| -> Vec<bool> { d.queue_members("support").iter().map(|m| m.1).collect() };
+    assert_eq!(paused(&d), [false, true]);
+    d.release_replies();
+    let reply = c.packet();
+    assert_eq!(field(&reply, "ActionID"), Some("p500"), "{reply}");
+    assert_eq!(
+        field(&reply, "Message"),
+        Some("Interface paused successfully")
+    );
+    assert_eq!(d.held_replies(), 0);
+    assert_eq!(paused(&d), [true, true]);
+    // Holding is over: the next one is answered at once.
+    c.send(&pause("500").replace("p500", "again"));
+    let reply = c.until("ActionID: again");
+    assert!(!reply.is_empty());
+}

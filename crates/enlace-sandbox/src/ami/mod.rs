@@ -6,7 +6,9 @@
 //! Originate (Local channels as recorded; other technologies derived), QueueAdd, QueueRemove,
 //! QueuePause, QueueStatus. Anything else gets Asterisk's "Invalid/unknown command" error.
 //! Scripted calls ([`AmiDouble::run`]) send full event sequences to every logged-in connection
-//! that asked for events; faults ([`AmiDouble::inject`]) drop connections or send broken bytes.
+//! that asked for events; faults ([`AmiDouble::inject`]) drop connections or send broken bytes,
+//! and [`AmiDouble::hold_replies`] makes chosen actions wait (a busy PBX) until
+//! [`AmiDouble::release_replies`] while the connection goes on serving the others.
 //! Cdr events come where the recorded run had them or after every Hangup, alternating per call
 //! by default ([`CdrOrder`]).
 //!
@@ -143,6 +145,10 @@ struct State {
     originate: OriginateScript,
     cdr_order: CdrOrder,
     calls: u64,
+    /// Actions (lower-case name, optional `Interface`) whose handling is held back.
+    hold: Vec<(String, Option<String>)>,
+    /// Held actions, in arrival order, with the connection that sent them.
+    held: Vec<(Arc<Client>, Pkt)>,
 }
 
 #[derive(Debug)]
@@ -274,6 +280,8 @@ impl AmiDouble {
                 originate: OriginateScript::default(),
                 cdr_order: CdrOrder::default(),
                 calls: 0,
+                hold: Vec::new(),
+                held: Vec::new(),
             }),
             clients: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
@@ -381,6 +389,35 @@ impl AmiDouble {
     pub fn run_in_background(&self, scenario: AmiScenario) {
         self.shared
             .spawn("ami-scenario", move |s| run_scenario(&s, scenario));
+    }
+
+    /// From now on, every `action` (e.g. `QueuePause`) — only those for `interface` when given —
+    /// is held: neither carried out nor answered until [`AmiDouble::release_replies`], like a
+    /// PBX busy with it. The connection goes on serving other actions meanwhile.
+    pub fn hold_replies(&self, action: &str, interface: Option<&str>) {
+        lock(&self.shared.state).hold.push((
+            action.to_ascii_lowercase(),
+            interface.map(|i| i.trim().to_string()),
+        ));
+    }
+
+    /// How many actions are being held.
+    pub fn held_replies(&self) -> usize {
+        lock(&self.shared.state).held.len()
+    }
+
+    /// Stops holding: every held action is carried out and answered now, in arrival order.
+    pub fn release_replies(&self) {
+        let held = {
+            let mut st = lock(&self.shared.state);
+            st.hold.clear();
+            std::mem::take(&mut st.held)
+        };
+        for (client, pkt) in held {
+            if let Next::Close = handle(&self.shared, &client, &pkt) {
+                let _ = client.closer.shutdown(Shutdown::Both);
+            }
+        }
     }
 
     /// Misbehaves once.
@@ -544,7 +581,20 @@ fn serve(shared: &Arc<Shared>, client: &Arc<Client>, reader: TcpStream) {
         if shared.stopped() {
             break;
         }
-        lock(&shared.state).actions.push(pkt.0.clone());
+        {
+            let mut st = lock(&shared.state);
+            st.actions.push(pkt.0.clone());
+            let action = pkt.get("Action").unwrap_or("").trim().to_ascii_lowercase();
+            let interface = pkt.get("Interface").map(str::trim);
+            let held = st
+                .hold
+                .iter()
+                .any(|(a, i)| *a == action && i.as_deref().is_none_or(|i| Some(i) == interface));
+            if held {
+                st.held.push((Arc::clone(client), pkt));
+                continue;
+            }
+        }
         if let Next::Close = handle(shared, client, &pkt) {
             break;
         }
