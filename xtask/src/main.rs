@@ -16,6 +16,7 @@ mod paths;
 mod run;
 mod session;
 mod setup;
+mod soak;
 mod test;
 mod ui;
 
@@ -39,6 +40,9 @@ commands:
   bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
                              idle memory, Linphone comparison, tel: dial latency) written to
                              target/bench/summary.md
+  soak [--agents N] [--secs S] [--seed X]
+                             fault soak of the hub (default 200 agents, 180 s): hub SIGKILLs,
+                             AMI drops, a faulty network; counts written to target/soak/summary.md
 
 environment: CARGO_TARGET_DIR is respected; ENLACE_NO_NEXTEST=1 forces plain `cargo test`.";
 
@@ -69,6 +73,7 @@ fn dispatch(args: &[String]) -> TaskResult<ExitCode> {
         "test" => test::test().map(|()| ExitCode::SUCCESS),
         "e2e" => test::e2e(rest).map(|()| ExitCode::SUCCESS),
         "bench" => bench::bench(rest).map(|()| ExitCode::SUCCESS),
+        "soak" => soak::soak(rest),
         // Inner halves, re-executed by the commands above inside xvfb-run + dbus-run-session.
         "test-session" => test::test_session(rest).map(|()| ExitCode::SUCCESS),
         "bench-session" => bench::bench_session(rest).map(|()| ExitCode::SUCCESS),
