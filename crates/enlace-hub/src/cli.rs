@@ -28,6 +28,8 @@ pub struct Cli {
     pub config: PathBuf,
     /// Database URL, overriding the file's `database_url`: `sqlite://path` or
     /// `postgres://user@host:port/db` (several instances share one PostgreSQL database).
+    /// A URL with a password belongs in ENLACE_HUB_DATABASE_URL or `database_url_file`, not
+    /// here: arguments are visible to every user in `ps`.
     #[arg(long, global = true)]
     pub database: Option<String>,
     #[command(subcommand)]

@@ -450,6 +450,76 @@ async fn the_ami_secret_from_the_environment_logs_the_hub_in() {
     assert_eq!(status, 201);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_password_from_the_environment_reaches_no_log() {
+    let pg = enlace_peers::PostgresServer::start().unwrap();
+    let url = pg.create_database("secrets").unwrap();
+    let secret_url = url.replacen("://enlace@", "://enlace:Db-Pa55word-x9@", 1);
+    assert_ne!(url, secret_url);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The file names no database; the variable brings the URL and its password.
+    let env = [
+        (DATABASE_URL_ENV, secret_url.as_str()),
+        ("RUST_LOG", "trace"),
+    ];
+    let config = init(dir, |c| c.database_url = "sqlite://unused.db".into());
+    let c = config.to_str().unwrap();
+    let add = [
+        "--config",
+        c,
+        "agent",
+        "add",
+        "--name",
+        "Ana",
+        "--extension",
+        "1001",
+        "--user",
+        USER,
+        "--password-stdin",
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_enlace-hub"));
+    cmd.args(add)
+        .envs(env)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .unwrap();
+    }
+    let added = child.wait_with_output().unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let (child, addr) = serve(&config, dir, &env);
+    assert_eq!(login(addr, USER, "000000").await.status, 401);
+    assert_eq!(login(addr, USER, PASSWORD).await.status, 201);
+    stop(child);
+    assert!(!dir.join("unused.db").exists(), "the variable was not used");
+    let log = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&added.stderr),
+        std::fs::read_to_string(dir.join("serve.out")).unwrap(),
+        std::fs::read_to_string(dir.join("serve.err")).unwrap()
+    );
+    assert!(log.contains("TRACE") && log.contains("sqlx"), "{log}");
+    assert!(
+        !log.contains("Db-Pa55word-x9"),
+        "the database password in the log: {:?}",
+        lines_with(&log, "Db-Pa55word-x9")
+    );
+}
+
 /// Runs the binary expecting it to exit (it is killed, and the test fails, if it serves).
 fn exits(args: &[&str], dir: &Path) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
