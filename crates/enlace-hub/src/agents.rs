@@ -114,15 +114,17 @@ pub struct DaySummary {
     pub pauses: Vec<(PauseReasonRow, i64)>,
 }
 
-/// Held while an agent's state changes (state read, PBX action, state written): in-process
-/// always; with several instances also the agent's advisory lock in PostgreSQL, so two
-/// instances changing the same agent take turns. Released on drop.
-pub(crate) struct StateGuard<'a> {
-    _local: tokio::sync::MutexGuard<'a, ()>,
+/// Held while an agent's state changes (state read, PBX action, state written): the agent's
+/// own in-process lock always; with several instances also the agent's advisory lock in
+/// PostgreSQL, so two instances changing the same agent take turns. Per agent on both levels:
+/// a PBX action that is slow for one agent never holds up another. Order: in-process first,
+/// then the advisory lock; never two agents' locks at once. Released on drop.
+pub(crate) struct StateGuard {
+    _local: tokio::sync::OwnedMutexGuard<()>,
     remote: Option<(sqlx::pool::PoolConnection<sqlx::Any>, i64)>,
 }
 
-impl Drop for StateGuard<'_> {
+impl Drop for StateGuard {
     fn drop(&mut self) {
         if let Some((conn, agent_id)) = self.remote.take() {
             tokio::spawn(crate::store::Store::unlock_agent_state(conn, agent_id));
@@ -132,8 +134,16 @@ impl Drop for StateGuard<'_> {
 
 impl Hub {
     /// Takes the agent's state lock (see [`StateGuard`]).
-    pub(crate) async fn lock_state(&self, agent_id: i64) -> Result<StateGuard<'_>, HubError> {
-        let local = self.inner.state_lock.lock().await;
+    pub(crate) async fn lock_state(&self, agent_id: i64) -> Result<StateGuard, HubError> {
+        let lock = self
+            .inner
+            .state_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(agent_id)
+            .or_default()
+            .clone();
+        let local = lock.lock_owned().await;
         let remote = self.store().lock_agent_state(agent_id).await?;
         Ok(StateGuard {
             _local: local,

@@ -62,8 +62,10 @@ struct HubInner {
     /// the PBX owner with PostgreSQL.
     housekeeper: std::sync::atomic::AtomicBool,
     cluster: cluster::Cluster,
-    /// Serializes agent state changes (they touch the PBX and the log together).
-    state_lock: Mutex<()>,
+    /// One lock per agent serializing that agent's state changes (they touch the PBX and the
+    /// log together); an agent whose PBX action is slow delays nobody else. See
+    /// `agents::StateGuard`.
+    state_locks: std::sync::Mutex<std::collections::HashMap<i64, Arc<Mutex<()>>>>,
     /// Verified against when a user does not exist, so both paths cost the same.
     dummy_hash: String,
     /// `trusted_proxies`, parsed.
@@ -117,7 +119,7 @@ impl Hub {
                 housekeeper: std::sync::atomic::AtomicBool::new(!clustered),
                 cluster: cluster::Cluster::default(),
                 config,
-                state_lock: Mutex::new(()),
+                state_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
                 dummy_hash,
                 proxies,
                 stopping: tokio::sync::watch::Sender::new(false),

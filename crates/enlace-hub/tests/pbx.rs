@@ -16,7 +16,7 @@ use enlace_hub::config::AmiSettings;
 use enlace_hub::store::{CallRow, NewAgent};
 use enlace_hub::testing::Served;
 use enlace_hub::{Hub, HubConfig};
-use enlace_sandbox::{AmiDouble, AmiScenario, OriginateScript};
+use enlace_sandbox::{AmiDouble, AmiFault, AmiScenario, OriginateScript};
 use serde_json::{json, Value};
 use support::*;
 
@@ -293,4 +293,100 @@ async fn a_failed_click_to_dial_is_a_dial_attempt_not_a_call() {
         (day["callsIn"].as_i64(), day["callsOut"].as_i64()),
         (Some(0), Some(0))
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A slow PBX delays nobody else
+
+fn actions_named(double: &AmiDouble, name: &str) -> Vec<usize> {
+    double
+        .actions()
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            a.iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("Action") && v.eq_ignore_ascii_case(name))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[tokio::test]
+async fn calls_go_on_while_the_resync_waits_for_the_pbx() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    until(&mut ws, |e| e["state"] == "available").await;
+    eventually("QueueAdd", || double.queue_members("support").len() == 1).await;
+
+    // The PBX restarts and is slow to answer the re-sync's QueueStatus.
+    double.hold_replies("QueueStatus", None);
+    double.inject(AmiFault::DropConnections);
+    eventually("the re-sync waits for QueueStatus", || {
+        double.held_replies() == 1
+    })
+    .await;
+
+    // Meanwhile a call comes in: the agent sees it from start to end.
+    let runner = {
+        let d = double.clone();
+        tokio::task::spawn_blocking(move || d.run(inbound("1001", 20)))
+    };
+    let events = until(&mut ws, |e| e["type"] == "call_ended").await;
+    runner.await.unwrap();
+    assert!(events.iter().any(|e| e["type"] == "call_answered"));
+    // …while the re-sync was still waiting: it has not gone past its QueueStatus.
+    assert_eq!(double.held_replies(), 1);
+    let status = *actions_named(&double, "QueueStatus").last().unwrap();
+    for later in ["QueueAdd", "QueuePause", "QueueRemove"] {
+        assert!(
+            actions_named(&double, later).iter().all(|i| *i < status),
+            "{later} sent before QueueStatus was answered"
+        );
+    }
+    double.release_replies();
+}
+
+#[tokio::test]
+async fn a_stalled_pbx_action_for_one_agent_does_not_delay_another() {
+    let double = AmiDouble::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let ana = token(served.addr, "1234567", "123456").await;
+    let beto = token(served.addr, "7654321", "654321").await;
+    eventually("both in the queue", || {
+        double.queue_members("support").len() == 2
+    })
+    .await;
+    let baño = reason_id(served.addr, &ana).await;
+    let pause = json!({"state": "paused", "reason": baño});
+
+    // The PBX sits on Ana's QueuePause.
+    double.hold_replies("QueuePause", Some("Local/1001@test"));
+    let ana_pause = {
+        let (addr, pause) = (served.addr, pause.clone());
+        tokio::spawn(async move { post(addr, "/api/v1/me/state", Some(&ana), pause).await })
+    };
+    eventually("Ana's QueuePause reaches the PBX", || {
+        double.held_replies() == 1
+    })
+    .await;
+
+    // Beto pauses and is done while Ana's pause is still waiting for the PBX.
+    let r = post(served.addr, "/api/v1/me/state", Some(&beto), pause).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["state"], "paused");
+    assert!(
+        !ana_pause.is_finished(),
+        "Ana's pause finished before the PBX answered it"
+    );
+
+    double.release_replies();
+    let r = ana_pause.await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["state"], "paused");
 }
