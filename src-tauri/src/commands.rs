@@ -210,6 +210,16 @@ pub async fn crm_write_retry(shell: State<'_, Shell>, id: i64) -> Reply<CallView
     }
 }
 
+/// "Asociar al registro existente": settle a creation refused as a duplicate with the record
+/// the CRM matched; the call goes to that record.
+#[tauri::command]
+pub async fn crm_write_use_existing(shell: State<'_, Shell>, id: i64) -> Reply<CallView> {
+    match shell.app.use_existing_record(id).await? {
+        Some(log) => Ok(CallView::from(&log)),
+        None => Err(AppError::CallNotFound(format!("of CRM write {id}")).into()),
+    }
+}
+
 /// Ver: open the record in the CRM's web UI.
 #[tauri::command]
 pub async fn record_open(

@@ -415,6 +415,7 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             crate::commands::call_create_contact,
             crate::commands::call_log,
             crate::commands::crm_write_retry,
+            crate::commands::crm_write_use_existing,
             crate::commands::record_open,
             crate::commands::hub_status,
             crate::commands::hub_login,

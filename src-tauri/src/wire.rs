@@ -275,6 +275,16 @@ pub struct CrmWriteView {
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub error_field: Option<String>,
+    /// For `crm_duplicate`: the existing record the CRM matched (of the write's CRM); the UI
+    /// offers to attach the call to it (`crm_write_use_existing`).
+    pub existing_record: Option<ExistingRecordView>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExistingRecordView {
+    pub kind: ContactKindView,
+    pub id: String,
 }
 
 impl From<&OutboxEntry> for CrmWriteView {
@@ -295,6 +305,14 @@ impl From<&OutboxEntry> for CrmWriteView {
             error_code: e.last_error.as_ref().map(|x| x.code.as_str().to_owned()),
             error_message: e.last_error.as_ref().map(|x| x.message.clone()),
             error_field: e.last_error.as_ref().and_then(|x| x.field.clone()),
+            existing_record: e
+                .last_error
+                .as_ref()
+                .and_then(|x| x.existing.as_ref())
+                .map(|r| ExistingRecordView {
+                    kind: ContactKindView::from(r.kind),
+                    id: r.id.clone(),
+                }),
         }
     }
 }

@@ -176,6 +176,51 @@ describe('Nuevo contacto', () => {
     expect(fake.call(id)?.record?.id).toBe(created?.id);
   });
 
+  it('offers the existing record when the CRM refuses a duplicate, and attaches the call to it', async () => {
+    const fake = await setup({ crmLinked: ['salesforce'] });
+    const id = await endedCall(fake, '+50622224444');
+    await fireEvent.click(byId('call-new-contact'));
+    await type('new-contact-first-name', 'Ana');
+    await type('new-contact-last-name', 'Rodríguez');
+    await type('new-contact-email', 'ana@example.com');
+    await fireEvent.click(byId('new-contact-save'));
+    await waitFor(() => expect(queryId('new-contact-form')).toBeNull());
+    const before = fake.crmContacts().length;
+
+    const existing = { kind: 'lead' as const, id: '00Q5e00000JrRmzEAB' };
+    fake.failNextCrmWrite('crm_duplicate', 'email', existing);
+    fake.deliverCrmWrites();
+    await tick();
+    expect(byId('call-crm-state').dataset.state).toBe('needs_attention');
+    expect(byId('call-crm-error').textContent).toContain(es['errors.crm_duplicate']);
+    const attach = byId('call-crm-use-existing');
+    expect(attach.textContent).toContain(es['crmWrite.useExistingLead']);
+    expect(attach.dataset.recordId).toBe(existing.id);
+
+    await fireEvent.click(attach);
+    await waitFor(() => expect(byId('call-crm-state').dataset.state).toBe('delivered'));
+    expect(queryId('call-crm-use-existing')).toBeNull();
+    expect(fake.call(id)?.record).toMatchObject({ kind: 'lead', id: existing.id });
+    expect(fake.crmContacts()).toHaveLength(before);
+  });
+
+  it('offers nothing to attach when the duplicate named no record', async () => {
+    const fake = await setup({ crmLinked: ['salesforce'] });
+    await endedCall(fake, '+50622225555');
+    await fireEvent.click(byId('call-new-contact'));
+    await type('new-contact-last-name', 'Mora');
+    await fireEvent.click(byId('new-contact-save'));
+    await waitFor(() => expect(queryId('new-contact-form')).toBeNull());
+    fake.failNextCrmWrite('crm_duplicate', 'email');
+    fake.deliverCrmWrites();
+    await tick();
+    expect(byId('call-crm-state').dataset.state).toBe('needs_attention');
+    expect(queryId('call-crm-use-existing')).toBeNull();
+    setLanguage('en');
+    await tick();
+    expect(byId('call-crm-error').textContent).toContain(en['errors.crm_duplicate']);
+  });
+
   it('shows a missing Apellido under Apellido', async () => {
     const fake = await setup({ crmLinked: ['salesforce'] });
     await endedCall(fake, '2001');

@@ -203,6 +203,19 @@ describe('Login screen', () => {
     expect(byId('login-server').getAttribute('aria-invalid')).toBe('true');
   });
 
+  it('says why a server on another computer needs https://', async () => {
+    const fake = await setup();
+    await fireEvent.click(byId('nav-settings'));
+    await fireEvent.click(byId('hub-connect'));
+    await settle();
+    // The host refuses plain http:// unless the server is this computer.
+    fake.failNext('hubLogin', 'insecure_hub_address');
+    await login(AGENT.user, AGENT.password, 'http://hub.example.com');
+    expect(byId('login-error').dataset.code).toBe('insecure_hub_address');
+    expect(byId('login-error').textContent).toContain(es['errors.insecure_hub_address']);
+    expect(byId('login-server').getAttribute('aria-invalid')).toBe('true');
+  });
+
   it('comes back with a notice when the server ends the session', async () => {
     const fake = await setup({ hubServer: FAKE_HUB_SERVER, hubLoggedInAs: AGENT.user });
     expect(queryId('login-screen')).toBeNull();

@@ -638,6 +638,39 @@ impl<H: Host> App<H> {
         Ok(log)
     }
 
+    /// "Asociar al registro existente": a creation the CRM refused as a duplicate of a record
+    /// it named is settled with that record instead — the call (and a log queued for it) goes
+    /// to the existing record, and the CRM's queue moves on. Nothing is sent to the CRM.
+    pub async fn use_existing_record(&self, entry: i64) -> Result<Option<CallLog>, AppError> {
+        let now = self.shared.clock.now();
+        let log = self
+            .with_store(move |s| {
+                let existing = s
+                    .outbox_entry(entry)?
+                    .and_then(|e| e.last_error)
+                    .filter(|error| error.code == ErrorCode::CrmDuplicate)
+                    .and_then(|error| error.existing);
+                let Some(existing) = existing else {
+                    return Err(enlace_store::StoreError::NotFound {
+                        what: "record matched by CRM write",
+                        id: entry.to_string(),
+                    });
+                };
+                s.settle_with_existing_record(entry, &existing, now)?;
+                match s.outbox_entry(entry)?.and_then(|e| e.call_id) {
+                    Some(call) => s.call_log(&call),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        self.wake_courier();
+        if let Some(log) = &log {
+            self.shared.host.emit(DomainEvent::CallUpdated(log.clone()));
+        }
+        self.shared.host.emit(DomainEvent::CrmWritesChanged);
+        Ok(log)
+    }
+
     /// Ver: the record's page in the CRM's web UI, opened in the browser.
     pub async fn open_record(&self, record: RecordRef) -> Result<(), AppError> {
         let link = self.shared.crm.link(record.crm)?;

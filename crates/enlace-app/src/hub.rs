@@ -156,11 +156,13 @@ impl<H: Host> App<H> {
     ) -> Result<HubStatus, AppError> {
         let server = server.trim().trim_end_matches('/').to_owned();
         let user = user.trim().to_owned();
-        let client = HubClient::new(&server).map_err(|_| {
-            AppError::invalid_setting(
+        let client = HubClient::new(&server).map_err(|e| match e {
+            // Plain http:// to another computer: its own code, so the UI can say why.
+            HubError::InsecureUrl(_) => AppError::from(e),
+            _ => AppError::invalid_setting(
                 "server",
                 "must be an address such as https://hub.example.com",
-            )
+            ),
         })?;
         if !valid_digits(&user, 7) {
             return Err(AppError::invalid_setting(
@@ -544,6 +546,7 @@ impl From<HubError> for AppError {
             "not_found" => ErrorCode::NotFound,
             "hub_unreachable" => ErrorCode::HubUnreachable,
             "invalid_setting" => ErrorCode::InvalidSetting,
+            "insecure_hub_address" => ErrorCode::InsecureHubAddress,
             _ => ErrorCode::HubBadReply,
         };
         let wait = e.retry_after().map(|d| d.as_secs());

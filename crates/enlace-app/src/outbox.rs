@@ -345,9 +345,14 @@ fn attempt<H: Host>(
             let record = match record {
                 RecordTarget::Known(r) => r,
                 RecordTarget::Created { crm, kind, key } => {
-                    match lock(&app.store).outbox_entry_by_key(&key) {
+                    let created = lock(&app.store).outbox_entry_by_key(&key);
+                    match created {
                         Ok(Some(created)) => match created.result_id {
-                            Some(id) => RecordRef { crm, kind, id },
+                            Some(id) => RecordRef {
+                                crm,
+                                kind: settled_kind(app, entry, &id).unwrap_or(kind),
+                                id,
+                            },
                             None => {
                                 return Outcome::Failed(
                                     error_of(
@@ -392,8 +397,23 @@ fn attempt<H: Host>(
     }
 }
 
+/// The kind of the record a queued creation ended up as, from the call it belongs to: the
+/// agent may have settled a refused creation with an existing record of the other kind (a new
+/// Contact that duplicates a Lead).
+fn settled_kind<H: Host>(app: &Shared<H>, entry: &OutboxEntry, id: &str) -> Option<ContactKind> {
+    let call = entry.call_id.as_ref()?;
+    let log = lock(&app.store).call_log(call).ok()??;
+    log.record
+        .filter(|r| r.id.as_deref() == Some(id))
+        .map(|r| r.kind)
+}
+
 fn classify<H: Host>(app: &Shared<H>, crm: Crm, e: CrmError) -> Outcome {
-    let error = error_of(e.code(), e.to_string(), e.field().map(str::to_owned));
+    let error = OutboxError {
+        // A duplicate keeps the record the CRM matched: the agent may attach the call to it.
+        existing: e.existing_record().cloned(),
+        ..error_of(e.code(), e.to_string(), e.field().map(str::to_owned))
+    };
     if e.code() == ErrorCode::CrmReauthRequired {
         app.crm.mark_needs_reauth(crm, e.to_string());
         return Outcome::NeedsAgent(error);
@@ -409,6 +429,7 @@ fn error_of(code: ErrorCode, message: String, field: Option<String>) -> OutboxEr
         code,
         message,
         field,
+        existing: None,
     }
 }
 

@@ -449,6 +449,82 @@ async fn a_validation_error_waits_for_the_agent_and_a_rate_limit_backs_off() {
     assert_eq!(task["Description"], "Reinicio del equipo");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_offers_the_existing_record_and_the_call_is_logged_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let existing = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Ana","LastName":"Mora","Email":"ana@example.com"}),
+    );
+    let call = ended_call(&db, "call-dup", "+50640002222");
+    let h = start(&db, config(&sf, &zoho)).await;
+    password_link(&h).await;
+
+    // The org's duplicate rule refuses the new contact and names the one it matched.
+    let new = NewContact {
+        kind: ContactKind::Contact,
+        first_name: Some("Ana".into()),
+        last_name: "Mora Solís".into(),
+        email: Some("ana@example.com".into()),
+        phone: None,
+        mobile: None,
+        company: None,
+    };
+    h.app.create_contact_for_call(&call.id, new).await.unwrap();
+    h.app
+        .log_call(&call.id, "Reclamo".into(), "Factura duplicada".into())
+        .await
+        .unwrap();
+    let refused = eventually("the duplicate needs the agent", || {
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        w.into_iter()
+            .find(|w| w.state == OutboxState::NeedsAttention)
+    })
+    .await;
+    let error = refused.last_error.clone().unwrap();
+    assert_eq!(error.code, ErrorCode::CrmDuplicate);
+    assert_eq!(
+        error.existing,
+        Some(RecordRef {
+            crm: Crm::Salesforce,
+            kind: ContactKind::Contact,
+            id: existing.clone(),
+        })
+    );
+    assert!(sf.records("Task").is_empty(), "the log waits behind it");
+
+    // One click: the creation is settled with the existing record; the log goes to it.
+    let log = h
+        .app
+        .use_existing_record(refused.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let record = log.record.unwrap();
+    assert_eq!(
+        (record.kind, record.id.as_deref()),
+        (ContactKind::Contact, Some(existing.as_str()))
+    );
+    eventually("the task delivered", || {
+        h.clock.advance(Duration::from_secs(5));
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        w.iter()
+            .all(|w| w.state == OutboxState::Delivered)
+            .then_some(())
+    })
+    .await;
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["WhoId"], existing.as_str());
+    assert_eq!(sf.records("Contact").len(), 1, "no second contact");
+
+    // Only a duplicate that named a record can be settled that way.
+    let err = h.app.use_existing_record(refused.id).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+}
+
 // ---- kill -9 in the middle of a delivery ----------------------------------------------------
 
 const CHILD_ENV: &str = "ENLACE_OUTBOX_CHILD";

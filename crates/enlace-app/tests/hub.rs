@@ -86,6 +86,16 @@ async fn login_take_a_pbx_call_pause_unpause_and_leave_with_salida() {
     let url = server.url();
 
     // Input is checked before anything is sent; a wrong password is the hub's answer.
+    // Plain http:// to another computer would send the password in the clear: its own code.
+    let err = app
+        .hub_login(
+            "http://hub.example.com",
+            "1234567",
+            Sensitive::new("123456".into()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InsecureHubAddress);
     let err = app
         .hub_login(&url, "12345", Sensitive::new("123456".into()))
         .await

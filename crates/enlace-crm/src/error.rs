@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use enlace_core::{Crm, ErrorCode};
+use enlace_core::{Crm, ErrorCode, RecordRef};
 
 /// Back-off used when a rate-limited reply has no usable `Retry-After` header.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -71,12 +71,14 @@ pub enum CrmError {
         message: String,
     },
 
-    /// The CRM's duplicate rules refused the record.
+    /// The CRM's duplicate rules refused the record. `existing` is the record it matched, when
+    /// the CRM named one (Salesforce `duplicateResut` — sic —, Zoho `duplicate_record`): the
+    /// agent can attach the call to it instead of creating another.
     #[error("{message}")]
     Duplicate {
         crm: Crm,
         field: Option<String>,
-        existing_id: Option<String>,
+        existing: Option<RecordRef>,
         message: String,
     },
 
@@ -148,6 +150,14 @@ impl CrmError {
             CrmError::InvalidField { field, .. } | CrmError::Duplicate { field, .. } => {
                 field.as_deref()
             }
+            _ => None,
+        }
+    }
+
+    /// The record a duplicate matched, when the CRM named it.
+    pub fn existing_record(&self) -> Option<&RecordRef> {
+        match self {
+            CrmError::Duplicate { existing, .. } => existing.as_ref(),
             _ => None,
         }
     }

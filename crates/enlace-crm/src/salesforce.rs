@@ -510,11 +510,7 @@ fn rest_error(reply: &Reply, target: Target) -> CrmError {
         Ok(object @ Value::Object(_)) => Some(object),
         _ => None,
     };
-    let existing_id = first_value
-        .as_ref()
-        .and_then(|v| v.pointer("/duplicateResult/matchResults/0/matchRecords/0/record/Id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let existing = first_value.as_ref().and_then(duplicate_match);
     let first = first_value.and_then(|v| serde_json::from_value::<RestError>(v).ok());
     let Some(first) = first else {
         if reply.status == 429 {
@@ -549,7 +545,7 @@ fn rest_error(reply: &Reply, target: Target) -> CrmError {
         (_, "DUPLICATES_DETECTED" | "DUPLICATE_VALUE") => CrmError::Duplicate {
             crm: Crm::Salesforce,
             field,
-            existing_id,
+            existing,
             message,
         },
         (_, "ENTITY_IS_DELETED") => CrmError::RecordDeleted {
@@ -593,6 +589,47 @@ fn rest_error(reply: &Reply, target: Target) -> CrmError {
             ),
         },
     }
+}
+
+/// The first Contact or Lead a `DUPLICATES_DETECTED` error matched:
+/// `duplicateResut.matchResults[].matchRecords[].record` (Salesforce spells the key
+/// `duplicateResut` in REST replies; `duplicateResult`, as in the SOAP and Apex docs, is read
+/// too). Its type is `record.attributes.type`, else the match result's `entityType`.
+fn duplicate_match(error: &Value) -> Option<RecordRef> {
+    let result = error
+        .get("duplicateResut")
+        .or_else(|| error.get("duplicateResult"))?;
+    let kind_of = |name: &str| match name {
+        "Contact" => Some(ContactKind::Contact),
+        "Lead" => Some(ContactKind::Lead),
+        _ => None,
+    };
+    result
+        .get("matchResults")?
+        .as_array()?
+        .iter()
+        .flat_map(|m| {
+            let entity = m.get("entityType").and_then(Value::as_str);
+            m.get("matchRecords")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(move |r| (entity, r))
+        })
+        .find_map(|(entity, r)| {
+            let record = r.get("record")?;
+            let id = record.get("Id").and_then(Value::as_str)?.trim();
+            let kind = record
+                .pointer("/attributes/type")
+                .and_then(Value::as_str)
+                .or(entity)
+                .and_then(kind_of)?;
+            (!id.is_empty()).then(|| RecordRef {
+                crm: Crm::Salesforce,
+                kind,
+                id: id.to_owned(),
+            })
+        })
 }
 
 /// One linked Salesforce account's REST calls.
@@ -934,6 +971,7 @@ mod tests {
             Target::Endpoint,
         );
         assert_eq!(dup.code(), C::CrmDuplicate);
+        assert_eq!(dup.existing_record(), None);
         let limit = rest_error(
             &reply(
                 403,
@@ -953,6 +991,36 @@ mod tests {
         assert_eq!(denied.code(), C::CrmNoPermission);
         let garbage = rest_error(&reply(400, "{\"unexpected\":true"), Target::Endpoint);
         assert_eq!(garbage.code(), C::CrmBadReply);
+    }
+
+    /// A `DUPLICATES_DETECTED` reply as real orgs send it (note `duplicateResut`).
+    const DUPLICATES_DETECTED: &str = r#"[{"duplicateResut":{"allowSave":false,"duplicateRule":"Standard_Contact_Duplicate_Rule","duplicateRuleEntityType":"Contact","errorMessage":"You're creating a duplicate record. We recommend you use an existing record instead.","matchResults":[{"entityType":"Lead","errors":[],"matchEngine":"FuzzyMatchEngine","matchRecords":[],"rule":"Contact_to_Lead_Rule","size":0,"success":true},{"entityType":"Contact","errors":[],"matchEngine":"FuzzyMatchEngine","matchRecords":[{"additionalInformation":[],"fieldDiffs":[],"matchConfidence":100.0,"record":{"attributes":{"type":"Contact","url":"/services/data/v61.0/sobjects/Contact/0035e00000ABCDeAAF"},"Id":"0035e00000ABCDeAAF"}}],"rule":"Standard_Contact_Match_Rule_v1_1","size":1,"success":true}],"errors":[]},"errorCode":"DUPLICATES_DETECTED","message":"You're creating a duplicate record. We recommend you use an existing record instead."}]"#;
+
+    #[test]
+    fn a_duplicate_names_the_matched_record() {
+        let err = rest_error(&reply(400, DUPLICATES_DETECTED), Target::Endpoint);
+        assert_eq!(err.code(), enlace_core::ErrorCode::CrmDuplicate);
+        assert_eq!(
+            err.existing_record(),
+            Some(&RecordRef {
+                crm: Crm::Salesforce,
+                kind: ContactKind::Contact,
+                id: "0035e00000ABCDeAAF".into(),
+            })
+        );
+        // A Contact rule that matched a Lead: the Lead, from entityType when the record has no
+        // attributes; the documented spelling is read as well.
+        let lead = r#"[{"duplicateResult":{"matchResults":[{"entityType":"Lead","matchRecords":[{"record":{"Id":"00Q5e00000XYZ12EAB"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#;
+        let err = rest_error(&reply(400, lead), Target::Endpoint);
+        assert_eq!(
+            err.existing_record().map(|r| (r.kind, r.id.as_str())),
+            Some((ContactKind::Lead, "00Q5e00000XYZ12EAB"))
+        );
+        // A match on another object (an Account) is no record to attach a call to.
+        let account = r#"[{"duplicateResut":{"matchResults":[{"entityType":"Account","matchRecords":[{"record":{"attributes":{"type":"Account"},"Id":"0015e00000ABCDeAAF"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#;
+        let err = rest_error(&reply(400, account), Target::Endpoint);
+        assert_eq!(err.code(), enlace_core::ErrorCode::CrmDuplicate);
+        assert_eq!(err.existing_record(), None);
     }
 
     #[test]

@@ -455,8 +455,10 @@ pub(crate) fn our_field(api_name: &str) -> Option<&'static str> {
     })
 }
 
-/// One error object (`{"code","details","message","status"}`) → our error.
-fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
+/// One error object (`{"code","details","message","status"}`) → our error. `module` is the
+/// Contacts/Leads module the request wrote to, if any (the kind of a duplicate's record when
+/// Zoho does not name its module).
+fn item_error(status: u16, item: &Value, reply: &Reply, module: Option<ContactKind>) -> CrmError {
     let text = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
     let code = text("code");
     let api_name = item
@@ -503,11 +505,7 @@ fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
         (_, "DUPLICATE_DATA") => CrmError::Duplicate {
             crm: Crm::Zoho,
             field,
-            existing_id: item
-                .pointer("/details/duplicate_record/id")
-                .or_else(|| item.pointer("/details/id"))
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            existing: duplicate_record(item, module),
             message,
         },
         _ => CrmError::Internal {
@@ -519,8 +517,44 @@ fn item_error(status: u16, item: &Value, reply: &Reply) -> CrmError {
     }
 }
 
+/// The record a `DUPLICATE_DATA` error names: `details.duplicate_record.id` (a string or a
+/// number), of the module `details.duplicate_record.module.api_name`, else of `module`.
+fn duplicate_record(item: &Value, module: Option<ContactKind>) -> Option<RecordRef> {
+    let duplicate = item.pointer("/details/duplicate_record")?;
+    let id = match duplicate.get("id")? {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let kind = match duplicate
+        .pointer("/module/api_name")
+        .and_then(Value::as_str)
+    {
+        Some("Contacts") => ContactKind::Contact,
+        Some("Leads") => ContactKind::Lead,
+        Some(_) => return None,
+        None => module?,
+    };
+    (!id.is_empty()).then_some(RecordRef {
+        crm: Crm::Zoho,
+        kind,
+        id,
+    })
+}
+
+/// The Contacts or Leads module a data URL (`…/crm/v7/{module}…`) names.
+fn module_of(url: &str) -> Option<ContactKind> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let (_, rest) = path.split_once("/crm/")?;
+    match rest.split('/').nth(1)? {
+        "Contacts" => Some(ContactKind::Contact),
+        "Leads" => Some(ContactKind::Lead),
+        _ => None,
+    }
+}
+
 /// An error reply: the single-error envelope or the first item of `data`.
-fn reply_error(reply: &Reply) -> CrmError {
+fn reply_error(reply: &Reply, module: Option<ContactKind>) -> CrmError {
     let value: Value = match serde_json::from_slice(&reply.body) {
         Ok(v) => v,
         Err(_) if reply.status == 429 => return reply.rate_limited(Crm::Zoho),
@@ -532,7 +566,7 @@ fn reply_error(reply: &Reply) -> CrmError {
         }
     };
     let item = value.get("data").and_then(|d| d.get(0)).unwrap_or(&value);
-    item_error(reply.status, item, reply)
+    item_error(reply.status, item, reply, module)
 }
 
 fn error_code(reply: &Reply) -> Option<String> {
@@ -664,7 +698,7 @@ impl<'a> Api<'a> {
         if reply.is_success() {
             Ok(reply)
         } else {
-            Err(reply_error(&reply))
+            Err(reply_error(&reply, module_of(url)))
         }
     }
 
@@ -749,7 +783,12 @@ impl<'a> Api<'a> {
             .pointer("/data/0")
             .ok_or_else(|| CrmError::bad_reply(&reply.host, "no data in the insert reply"))?;
         if item.get("status").and_then(Value::as_str) != Some("success") {
-            return Err(item_error(reply.status, item, &reply));
+            return Err(item_error(
+                reply.status,
+                item,
+                &reply,
+                module_of(&self.url(module)),
+            ));
         }
         item.pointer("/details/id")
             .and_then(|id| match id {
@@ -955,6 +994,11 @@ mod tests {
         assert_eq!(lifetime_seconds(&None, &None), 3600);
     }
 
+    /// The error of a reply to a write to Contacts.
+    fn reply_error_at(reply: &Reply) -> CrmError {
+        reply_error(reply, Some(ContactKind::Contact))
+    }
+
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status,
@@ -981,39 +1025,60 @@ mod tests {
             let body = format!(
                 r#"{{"data":[{{"code":"MANDATORY_NOT_FOUND","details":{{"api_name":"{api}"}},"message":"required field not found","status":"error"}}]}}"#
             );
-            let err = reply_error(&reply(400, &body));
+            let err = reply_error_at(&reply(400, &body));
             assert_eq!(err.code(), C::CrmInvalidField);
             assert_eq!(err.field(), Some(ours));
         }
-        let dup = reply_error(&reply(
+        let dup = reply_error_at(&reply(
             400,
             r#"{"data":[{"code":"DUPLICATE_DATA","details":{"api_name":"Email","duplicate_record":{"id":"77"}},"message":"duplicate data","status":"error"}]}"#,
         ));
         assert_eq!(dup.code(), C::CrmDuplicate);
         assert_eq!(dup.field(), Some("email"));
-        assert!(matches!(dup, CrmError::Duplicate { existing_id: Some(ref id), .. } if id == "77"));
-        let invalid = reply_error(&reply(
+        assert_eq!(
+            dup.existing_record(),
+            Some(&RecordRef {
+                crm: Crm::Zoho,
+                kind: ContactKind::Contact,
+                id: "77".into()
+            })
+        );
+        // The module Zoho names wins; a numeric id is read too.
+        let lead = reply_error_at(&reply(
+            400,
+            r#"{"data":[{"code":"DUPLICATE_DATA","details":{"api_name":"Email","duplicate_record":{"module":{"api_name":"Leads","id":"4150868000000002175"},"id":554023000000527002}},"message":"duplicate data","status":"error"}]}"#,
+        ));
+        assert_eq!(
+            lead.existing_record().map(|r| (r.kind, r.id.as_str())),
+            Some((ContactKind::Lead, "554023000000527002"))
+        );
+        assert_eq!(
+            module_of("https://www.zohoapis.com/crm/v7/Leads"),
+            Some(ContactKind::Lead)
+        );
+        assert_eq!(module_of("https://www.zohoapis.com/crm/v7/Calls"), None);
+        let invalid = reply_error_at(&reply(
             400,
             r#"{"data":[{"code":"INVALID_DATA","details":{"api_name":"Phone"},"message":"invalid","status":"error"}]}"#,
         ));
         assert_eq!(invalid.field(), Some("phone"));
-        let perm = reply_error(&reply(
+        let perm = reply_error_at(&reply(
             403,
             r#"{"code":"NO_PERMISSION","details":{},"message":"permission denied","status":"error"}"#,
         ));
         assert_eq!(perm.code(), C::CrmNoPermission);
-        assert_eq!(reply_error(&reply(429, "")).code(), C::CrmRateLimited);
+        assert_eq!(reply_error_at(&reply(429, "")).code(), C::CrmRateLimited);
     }
 
     #[test]
     fn a_missing_url_or_module_is_configuration_and_a_gone_lookup_is_a_deleted_record() {
         use enlace_core::ErrorCode as C;
-        let url = reply_error(&reply(
+        let url = reply_error_at(&reply(
             404,
             r#"{"code":"INVALID_URL_PATTERN","details":{},"message":"Please check if the URL trying to access is a correct one","status":"error"}"#,
         ));
         assert_eq!(url.code(), C::CrmEndpointNotFound);
-        let module = reply_error(&reply(
+        let module = reply_error_at(&reply(
             400,
             r#"{"code":"INVALID_MODULE","details":{"resource_path_index":0},"message":"the module name given seems to be invalid","status":"error"}"#,
         ));
@@ -1022,7 +1087,7 @@ mod tests {
             let body = format!(
                 r#"{{"data":[{{"code":"INVALID_DATA","details":{{"api_name":"{link}","json_path":"$.data[0].{link}","expected_data_type":"lookup"}},"message":"the related id given seems to be invalid","status":"error"}}]}}"#
             );
-            let gone = reply_error(&reply(400, &body));
+            let gone = reply_error_at(&reply(400, &body));
             assert_eq!(gone.code(), C::CrmRecordDeleted);
             assert!(gone.to_string().contains("no longer exists"), "{gone}");
         }

@@ -502,7 +502,7 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
         .expect_err("duplicate");
     assert_eq!(err.code(), ErrorCode::CrmDuplicate);
     assert!(
-        matches!(err, CrmError::Duplicate { existing_id: Some(ref id), .. } if *id == contact.crm_id)
+        matches!(err, CrmError::Duplicate { existing: Some(ref r), .. } if r.id == contact.crm_id && r.kind == ContactKind::Contact)
     );
     assert_eq!(d.records("Contact").len(), 1);
 }
@@ -899,7 +899,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
         (ErrorCode::CrmDuplicate, Some("email"))
     );
     assert!(
-        matches!(err, CrmError::Duplicate { existing_id: Some(ref id), .. } if *id == contact.crm_id)
+        matches!(err, CrmError::Duplicate { existing: Some(ref r), .. } if r.id == contact.crm_id && r.kind == ContactKind::Contact)
     );
     let mut no_company = new_contact(ContactKind::Lead, "Rojas", None);
     no_company.company = Some(" ".into());
@@ -1047,7 +1047,6 @@ fn zoho_retrying_after_a_lost_reply_writes_exactly_once() {
     assert_eq!(str_field(&contacts[0], "id"), created.crm_id);
 }
 
-#[test]
 // ---------------------------------------------------------------------------------------------
 // A missing endpoint is configuration; only a deleted record says "choose another one"
 
@@ -1120,6 +1119,7 @@ fn zoho_a_disabled_module_is_configuration_and_a_deleted_record_is_deleted() {
     assert!(d.records("Calls").is_empty());
 }
 
+#[test]
 fn the_link_refuses_a_record_of_the_other_crm() {
     let d = ZohoDouble::start().expect("double");
     let link = zoho_link(&d);

@@ -44,6 +44,13 @@ pub enum HubError {
     /// The hub address is not an `http(s)://host[:port]` origin.
     #[error("invalid hub address: {0}")]
     InvalidUrl(String),
+    /// The hub address is `http://` on another computer: the password and the session token
+    /// would cross the network in the clear.
+    #[error(
+        "the hub address must start with https:// ({0} is not this computer; http:// is only \
+         allowed for localhost, 127.0.0.1 or ::1)"
+    )]
+    InsecureUrl(String),
 }
 
 impl HubError {
@@ -63,6 +70,7 @@ impl HubError {
             HubError::BadReply(_) => "hub_bad_reply",
             HubError::Server(_) => "hub_error",
             HubError::InvalidUrl(_) => "invalid_setting",
+            HubError::InsecureUrl(_) => "insecure_hub_address",
         }
     }
 

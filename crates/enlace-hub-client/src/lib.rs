@@ -5,9 +5,12 @@
 //! event stream ([`HubStream`]: a WebSocket that reconnects with back-off and resumes from the
 //! last event id, so no event is lost or repeated).
 //!
-//! HTTP is blocking (ureq) with fixed timeouts, no redirects and a body cap: call it from a
-//! blocking thread (`tokio::task::spawn_blocking`). Session tokens are
-//! [`enlace_secrets::Sensitive`] and are never logged or put in errors.
+//! HTTP is blocking (`reqwest::blocking` over rustls, one client for the process) with fixed
+//! timeouts, no redirects and a body cap: call it from a blocking thread
+//! (`tokio::task::spawn_blocking`), never from async code. Plain `http://` is accepted only for
+//! a loopback hub (`localhost`, 127.0.0.0/8, `::1`): the password and the session token never
+//! cross a network in the clear. Session tokens are [`enlace_secrets::Sensitive`] and are never
+//! logged or put in errors.
 //!
 //! To extend: add the route's reply type to `model`, a method here that calls `request` and
 //! parses it, and a test against the real hub in `tests/`.
@@ -46,7 +49,6 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct HubClient {
     /// `http(s)://host[:port]`, no trailing slash.
     origin: String,
-    agent: ureq::Agent,
 }
 
 impl std::fmt::Debug for HubClient {
@@ -71,8 +73,8 @@ enum Method {
     Delete,
 }
 
-/// Checks that `base_url` is an `http(s)://host[:port]` origin (a trailing `/` is allowed) and
-/// returns it normalized without the trailing slash.
+/// Checks that `base_url` is an `https://host[:port]` origin, or `http://` on a loopback host
+/// (a trailing `/` is allowed), and returns it normalized without the trailing slash.
 fn parse_origin(base_url: &str) -> Result<String, HubError> {
     let invalid = |why: &str| HubError::InvalidUrl(format!("{why} (expected https://host[:port])"));
     let url = url::Url::parse(base_url.trim()).map_err(|_| invalid("not a URL"))?;
@@ -90,26 +92,66 @@ fn parse_origin(base_url: &str) -> Result<String, HubError> {
             "the address must not have a path, query or fragment",
         ));
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(HubError::InsecureUrl(host.to_owned()));
+    }
     Ok(match url.port() {
         Some(port) => format!("{}://{host}:{port}", url.scheme()),
         None => format!("{}://{host}", url.scheme()),
     })
 }
 
+/// `localhost`, 127.0.0.0/8 or `::1`: traffic that never leaves this computer.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The process-wide HTTP client, built on first use (from a blocking thread), or why not.
+fn http() -> Result<&'static reqwest::blocking::Client, HubError> {
+    static CLIENT: OnceLock<Result<reqwest::blocking::Client, String>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            // One crypto provider in the process, also for the stream's WebSocket. Already
+            // installed is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::blocking::Client::builder()
+                .tls_backend_preconfigured(tls_config()?)
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent(concat!("enlace/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| format!("the HTTP client could not start ({})", describe(&e)))
+        })
+        .as_ref()
+        .map_err(|why| HubError::Unreachable(why.clone()))
+}
+
+/// rustls with ring and the webpki roots, the root store the stream's WebSocket uses.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS could not start ({e})"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 impl HubClient {
-    /// A client of the hub at `base_url` (`https://hub.example.com` or
-    /// `http://127.0.0.1:8640`). Nothing is contacted yet.
+    /// A client of the hub at `base_url` (`https://hub.example.com`, or `http://` on this
+    /// computer: `http://127.0.0.1:8640`). Nothing is contacted yet.
     pub fn new(base_url: &str) -> Result<HubClient, HubError> {
         let origin = parse_origin(base_url)?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .user_agent(concat!("enlace/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Ok(HubClient { origin, agent })
+        Ok(HubClient { origin })
     }
 
     /// The normalized origin (`https://hub.example.com`).
@@ -256,36 +298,27 @@ impl HubClient {
         let url = format!("{}{path}", self.origin);
         let route = path.split('?').next().unwrap_or(path);
         tracing::debug!(route, "hub request");
-        let bearer = token.map(|t| format!("Bearer {}", t.expose()));
-        let result = match method {
-            Method::Get | Method::Delete => {
-                let mut req = if matches!(method, Method::Get) {
-                    self.agent.get(&url)
-                } else {
-                    self.agent.delete(&url)
-                };
-                req = req.header("Accept", "application/json");
-                if let Some(b) = &bearer {
-                    req = req.header("Authorization", b);
-                }
-                req.config().timeout_global(Some(timeout)).build().call()
-            }
-            Method::Post(body) => {
-                let mut req = self
-                    .agent
-                    .post(&url)
-                    .header("Accept", "application/json")
-                    .header("Content-Type", "application/json");
-                if let Some(b) = &bearer {
-                    req = req.header("Authorization", b);
-                }
-                req.config()
-                    .timeout_global(Some(timeout))
-                    .build()
-                    .send(body.to_string().as_bytes())
-            }
-        };
-        let mut response = result.map_err(|e| HubError::Unreachable(describe(&e)))?;
+        let client = http()?;
+        // The time-out covers the whole exchange, body included.
+        let mut req = match method {
+            Method::Get => client.get(&url),
+            Method::Delete => client.delete(&url),
+            Method::Post(body) => client
+                .post(&url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string()),
+        }
+        .timeout(timeout)
+        .header(ACCEPT, "application/json");
+        if let Some(token) = token {
+            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| HubError::SessionExpired)?;
+            bearer.set_sensitive(true);
+            req = req.header(AUTHORIZATION, bearer);
+        }
+        let mut response = req
+            .send()
+            .map_err(|e| HubError::Unreachable(describe(&e)))?;
         let status = response.status().as_u16();
         let retry_header = response
             .headers()
@@ -293,19 +326,8 @@ impl HubClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => {
-                    HubError::BadReply(format!("the reply is larger than {MAX_BODY_BYTES} bytes"))
-                }
-                other => {
-                    HubError::Unreachable(format!("the reply was cut short ({})", describe(&other)))
-                }
-            })?;
+        let declared = response.content_length();
+        let body = read_capped(&mut response, declared, MAX_BODY_BYTES)?;
         tracing::debug!(route, status, "hub reply");
         if (200..300).contains(&status) {
             if status == 204 || body.iter().all(u8::is_ascii_whitespace) {
@@ -345,16 +367,76 @@ impl HubClient {
     }
 }
 
-/// A transport error as text without the URL (the query could carry data).
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::HostNotFound => "host not found".into(),
-        ureq::Error::ConnectionFailed => "connection failed".into(),
-        ureq::Error::Io(io) => format!("network error: {}", io.kind()),
-        ureq::Error::Tls(what) => format!("TLS error: {what}"),
-        other => format!("{other}"),
+/// Reads `body` up to `cap` bytes, chunk by chunk; one byte more (or a `declared`
+/// Content-Length over the cap) is a bad reply.
+fn read_capped(body: impl Read, declared: Option<u64>, cap: u64) -> Result<Vec<u8>, HubError> {
+    let too_large = || HubError::BadReply(format!("the reply is larger than {cap} bytes"));
+    if declared.is_some_and(|n| n > cap) {
+        return Err(too_large());
     }
+    let mut read = Vec::new();
+    body.take(cap.saturating_add(1))
+        .read_to_end(&mut read)
+        .map_err(|e| {
+            let timed_out = e.kind() == std::io::ErrorKind::TimedOut
+                || e.get_ref()
+                    .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                    .is_some_and(reqwest::Error::is_timeout);
+            let what = if timed_out {
+                "timed out".to_owned()
+            } else {
+                format!("network error: {:?}", e.kind())
+            };
+            HubError::Unreachable(format!("the reply was cut short ({what})"))
+        })?;
+    if read.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(read)
+}
+
+/// A transport error as text without the URL (reqwest's Display quotes it, and the query could
+/// carry data).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    if e.is_builder() {
+        return "invalid address".into();
+    }
+    let mut source = e.source();
+    while let Some(cause) = source {
+        if let Some(tls) = tls_error(cause) {
+            return format!("TLS error: {tls}");
+        }
+        // hyper-util names the step that failed, never the URL.
+        if cause.to_string() == "dns error" {
+            return "host not found".into();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection failed".into(),
+                std::io::ErrorKind::TimedOut => "timed out".into(),
+                kind => format!("network error: {kind:?}"),
+            };
+        }
+        source = cause.source();
+    }
+    if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "the connection closed or spoke something other than HTTP".into()
+    }
+}
+
+/// A rustls error, directly or inside the I/O error tokio-rustls wraps it in.
+fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    cause.downcast_ref::<rustls::Error>().or_else(|| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    })
 }
 
 #[cfg(test)]
@@ -384,6 +466,18 @@ mod tests {
             let e = HubClient::new(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_setting", "{bad}");
         }
+    }
+
+    #[test]
+    fn bodies_are_read_up_to_the_cap() {
+        assert_eq!(read_capped(&b"1234"[..], None, 4).unwrap(), b"1234");
+        for (body, declared) in [(&b"12345"[..], None), (&b""[..], Some(5))] {
+            let e = read_capped(body, declared, 4).unwrap_err();
+            assert_eq!(e.code(), "hub_bad_reply");
+        }
+        // An endless body stops one byte past the cap.
+        let e = read_capped(std::io::repeat(b'x'), None, 4).unwrap_err();
+        assert_eq!(e.code(), "hub_bad_reply");
     }
 
     #[test]

@@ -434,3 +434,41 @@ async fn stream_answers_the_hubs_pings_and_stays_up() {
         other => panic!("the stream was interrupted: {other:?}"),
     }
 }
+
+/// Plain `http://` would carry the password and the session token in the clear: it is accepted
+/// only for a hub on this computer, and the refusal says why with its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_unless_the_hub_is_on_this_computer() {
+    for remote in [
+        "http://hub.example.com",
+        "http://192.0.2.10:8640",
+        "http://[2001:db8::1]:8640",
+        "http://localhost.example.com",
+        "http://127.0.0.1.example.com",
+        "http://[::ffff:192.0.2.10]",
+    ] {
+        let e = HubClient::new(remote).unwrap_err();
+        assert_eq!(e.code(), "insecure_hub_address", "{remote}");
+        assert!(e.to_string().contains("https://"), "{e}");
+    }
+    for allowed in [
+        "https://hub.example.com",
+        "https://192.0.2.10:8640",
+        "http://localhost:8640",
+        "http://LOCALHOST:8640",
+        "http://127.0.0.1:8640",
+        "http://127.20.30.40",
+        "http://[::1]:8640",
+    ] {
+        assert!(HubClient::new(allowed).is_ok(), "{allowed}");
+    }
+
+    // A loopback hub named `localhost` is reached over plain http.
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
+    seed(&server.hub).await;
+    let local = HubClient::new(&format!("http://localhost:{}", server.addr.port())).unwrap();
+    let session = login(&local, "1234567", "123456").await;
+    assert_eq!(session.agent.user, "1234567");
+}

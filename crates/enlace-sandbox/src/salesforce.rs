@@ -1605,9 +1605,10 @@ fn create(s: &mut State, req: &Request, object: &str, version: &str, user_id: &s
             if let Some(dup) = dup {
                 let dup_id = dup.fields.get("Id").cloned().unwrap_or(Value::Null);
                 let msg = "You're creating a duplicate record. We recommend you use an existing record instead.";
+                // As real orgs reply: the key is spelled `duplicateResut` (sic) in REST.
                 let body = json!([{
-                    "duplicateResult": {
-                        "allowSave": true,
+                    "duplicateResut": {
+                        "allowSave": false,
                         "duplicateRule": format!("Standard_{object}_Duplicate_Rule"),
                         "duplicateRuleEntityType": object,
                         "errorMessage": msg,
@@ -1624,7 +1625,8 @@ fn create(s: &mut State, req: &Request, object: &str, version: &str, user_id: &s
                             "rule": format!("Standard_{object}_Match_Rule_v1_1"),
                             "size": 1,
                             "success": true
-                        }]
+                        }],
+                        "errors": []
                     },
                     "errorCode": "DUPLICATES_DETECTED",
                     "message": msg

@@ -583,7 +583,7 @@ fn salesforce_create_validates_and_returns_18_char_ids() {
     assert_eq!(dup.status, 400);
     assert_eq!(dup.json()[0]["errorCode"], "DUPLICATES_DETECTED");
     assert_eq!(
-        dup.json()[0]["duplicateResult"]["matchResults"][0]["matchRecords"][0]["record"]["Id"],
+        dup.json()[0]["duplicateResut"]["matchResults"][0]["matchRecords"][0]["record"]["Id"],
         id.as_str()
     );
 

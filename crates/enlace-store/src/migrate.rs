@@ -25,6 +25,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_crm",
         sql: include_str!("../migrations/0003_crm.sql"),
     },
+    Migration {
+        name: "0004_outbox_existing_record",
+        sql: include_str!("../migrations/0004_outbox_existing_record.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {

@@ -21,7 +21,7 @@
 //! One worker delivers at a time: an `in_flight` head is returned again by
 //! `next_outbox_entry` (that is how an interrupted attempt is resumed at start-up).
 
-use enlace_core::{CallId, ContactKind, Crm, ErrorCode, Timestamp};
+use enlace_core::{CallId, ContactKind, Crm, ErrorCode, RecordRef, Timestamp};
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::StoreError;
@@ -93,6 +93,10 @@ pub struct OutboxError {
     pub message: String,
     /// The form field at fault ("first_name", "email", ...), for field errors.
     pub field: Option<String>,
+    /// For a refused creation: the existing record the CRM said it duplicates (its `crm` is
+    /// the entry's). The agent may settle the entry with it
+    /// ([`Store::settle_with_existing_record`]).
+    pub existing: Option<RecordRef>,
 }
 
 /// One CRM write.
@@ -131,7 +135,7 @@ pub struct OutboxCounts {
 
 const COLUMNS: &str = "id, idempotency_key, crm, kind, call_id, payload, state, attempts, \
      next_attempt_at, last_error_code, last_error_message, last_error_field, result_id, \
-     created_at, updated_at";
+     created_at, updated_at, last_error_record_kind, last_error_record_id";
 
 /// Inserts a new pending entry; `call_id` may be NULL.
 const INSERT: &str = "INSERT INTO outbox (idempotency_key, crm, kind, call_id, payload, state,
@@ -337,7 +341,8 @@ impl Store {
             id,
             &["pending", "in_flight"],
             "UPDATE outbox SET state = 'delivered', result_id = ?2, last_error_code = NULL,
-                 last_error_message = NULL, last_error_field = NULL, updated_at = ?3
+                 last_error_message = NULL, last_error_field = NULL,
+                 last_error_record_kind = NULL, last_error_record_id = NULL, updated_at = ?3
              WHERE id = ?1",
             params![id, result_id, now.millis()],
         )?;
@@ -364,7 +369,8 @@ impl Store {
             id,
             &["pending", "in_flight"],
             "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error_code = ?3,
-                 last_error_message = ?4, last_error_field = ?5, updated_at = ?6
+                 last_error_message = ?4, last_error_field = ?5, updated_at = ?6,
+                 last_error_record_kind = ?7, last_error_record_id = ?8
              WHERE id = ?1",
             params![
                 id,
@@ -372,7 +378,9 @@ impl Store {
                 error.code.as_str(),
                 error.message,
                 error.field,
-                now.millis()
+                now.millis(),
+                error.existing.as_ref().map(|r| r.kind.as_str()),
+                error.existing.as_ref().map(|r| r.id.as_str()),
             ],
         )
     }
@@ -385,14 +393,17 @@ impl Store {
             id,
             &["pending", "in_flight"],
             "UPDATE outbox SET state = 'needs_attention', last_error_code = ?2,
-                 last_error_message = ?3, last_error_field = ?4, updated_at = ?5
+                 last_error_message = ?3, last_error_field = ?4, updated_at = ?5,
+                 last_error_record_kind = ?6, last_error_record_id = ?7
              WHERE id = ?1",
             params![
                 id,
                 error.code.as_str(),
                 error.message,
                 error.field,
-                now.millis()
+                now.millis(),
+                error.existing.as_ref().map(|r| r.kind.as_str()),
+                error.existing.as_ref().map(|r| r.id.as_str()),
             ],
         )
     }
@@ -412,10 +423,57 @@ impl Store {
             &["needs_attention", "pending"],
             "UPDATE outbox SET state = 'pending', next_attempt_at = ?3,
                  payload = COALESCE(?2, payload), last_error_code = NULL,
-                 last_error_message = NULL, last_error_field = NULL, updated_at = ?3
+                 last_error_message = NULL, last_error_field = NULL,
+                 last_error_record_kind = NULL, last_error_record_id = NULL, updated_at = ?3
              WHERE id = ?1",
             params![id, new_payload, now.millis()],
         )
+    }
+
+    /// The agent chose the existing record the CRM matched instead of creating a duplicate: the
+    /// creation entry `id` (which needs attention) becomes `delivered` with `record`'s id as
+    /// its result, and in the same transaction every call waiting for that creation (its
+    /// `pending_record_key`) gets `record` — kind and id — keeping the name it shows. Only for
+    /// a `create_contact` entry of `record.crm` that needs attention.
+    pub fn settle_with_existing_record(
+        &self,
+        id: i64,
+        record: &RecordRef,
+        now: Timestamp,
+    ) -> Result<()> {
+        let entry = self.outbox_entry_or_missing(id)?;
+        if entry.kind != OutboxKind::CreateContact || entry.crm != record.crm {
+            return Err(StoreError::InvalidValue {
+                field: "outbox entry",
+                reason: format!(
+                    "entry {id} is not the creation of a {} record",
+                    record.crm.as_str()
+                ),
+            });
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        self.transition(
+            id,
+            &["needs_attention"],
+            "UPDATE outbox SET state = 'delivered', result_id = ?2, last_error_code = NULL,
+                 last_error_message = NULL, last_error_field = NULL,
+                 last_error_record_kind = NULL, last_error_record_id = NULL, updated_at = ?3
+             WHERE id = ?1",
+            params![id, record.id, now.millis()],
+        )?;
+        tx.execute(
+            "UPDATE calls SET record_kind = ?2, record_id = ?3, pending_record_key = NULL,
+                 updated_at = ?4
+             WHERE pending_record_key = ?1",
+            params![
+                entry.idempotency_key,
+                record.kind.as_str(),
+                record.id,
+                now.millis()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// The entry with row id `id`, if any.
@@ -562,6 +620,8 @@ struct RawEntry {
     result_id: Option<String>,
     created_at: i64,
     updated_at: i64,
+    error_record_kind: Option<String>,
+    error_record_id: Option<String>,
 }
 
 fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
@@ -581,6 +641,8 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
         result_id: row.get(12)?,
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
+        error_record_kind: row.get(15)?,
+        error_record_id: row.get(16)?,
     })
 }
 
@@ -596,6 +658,15 @@ impl RawEntry {
             .ok_or_else(|| corrupt(format!("kind {:?}", self.kind)))?;
         let state = OutboxState::parse(&self.state)
             .ok_or_else(|| corrupt(format!("state {:?}", self.state)))?;
+        let existing = match (self.error_record_kind, self.error_record_id) {
+            (Some(kind), Some(id)) => Some(RecordRef {
+                crm,
+                kind: ContactKind::parse(&kind)
+                    .ok_or_else(|| corrupt(format!("last_error_record_kind {kind:?}")))?,
+                id,
+            }),
+            _ => None,
+        };
         let last_error = self.error_code.map(|code| OutboxError {
             code: ErrorCode::ALL
                 .iter()
@@ -604,6 +675,7 @@ impl RawEntry {
                 .unwrap_or(ErrorCode::Internal),
             message: self.error_message.unwrap_or_default(),
             field: self.error_field,
+            existing,
         });
         let attempts = u32::try_from(self.attempts).unwrap_or(u32::MAX);
         Ok(OutboxEntry {

@@ -1043,6 +1043,7 @@ fn failure(code: ErrorCode, field: Option<&str>) -> OutboxError {
         code,
         message: format!("{code} happened"),
         field: field.map(Into::into),
+        existing: None,
     }
 }
 
@@ -1189,6 +1190,93 @@ fn a_queued_contact_gets_its_id_on_the_call_when_delivered() {
     assert_eq!(
         call_log(&store, "c1").record.unwrap().id.as_deref(),
         Some("5725767000000411001")
+    );
+}
+
+#[test]
+fn a_duplicate_keeps_the_matched_record_and_settles_with_it() {
+    let (_dir, store) = temp_store();
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    let call = CallId("c1".into());
+    let entry = store
+        .queue_create_contact(
+            Some(&call),
+            Crm::Salesforce,
+            ContactKind::Contact,
+            "create-1",
+            "{}",
+            "Ana Mora",
+            Timestamp(2_000),
+        )
+        .unwrap();
+    let log = queue_log(&store, "c1", Crm::Salesforce, "log-1", 2_100);
+    // Settling is only for a creation that needs attention.
+    let lead = RecordRef {
+        crm: Crm::Salesforce,
+        kind: ContactKind::Lead,
+        id: "00Q5e00000XYZ12EAB".into(),
+    };
+    assert!(store
+        .settle_with_existing_record(entry.id, &lead, Timestamp(2_200))
+        .is_err());
+    store.mark_in_flight(entry.id).unwrap();
+    let duplicate = OutboxError {
+        existing: Some(lead.clone()),
+        ..failure(ErrorCode::CrmDuplicate, Some("email"))
+    };
+    store
+        .mark_needs_attention(entry.id, &duplicate, Timestamp(2_300))
+        .unwrap();
+    let stored = store.outbox_entry(entry.id).unwrap().unwrap();
+    assert_eq!(stored.last_error.as_ref(), Some(&duplicate));
+    assert!(store
+        .settle_with_existing_record(log.id, &lead, Timestamp(2_400))
+        .is_err());
+    let zoho = RecordRef {
+        crm: Crm::Zoho,
+        ..lead.clone()
+    };
+    assert!(store
+        .settle_with_existing_record(entry.id, &zoho, Timestamp(2_400))
+        .is_err());
+
+    store
+        .settle_with_existing_record(entry.id, &lead, Timestamp(2_500))
+        .unwrap();
+    let settled = store.outbox_entry(entry.id).unwrap().unwrap();
+    assert_eq!(settled.state, OutboxState::Delivered);
+    assert_eq!(settled.result_id.as_deref(), Some("00Q5e00000XYZ12EAB"));
+    assert_eq!(settled.last_error, None);
+    // The call now points at the existing record, of its kind, under the name it showed.
+    assert_eq!(
+        call_log(&store, "c1").record,
+        Some(CallRecordLink {
+            crm: Crm::Salesforce,
+            kind: ContactKind::Lead,
+            id: Some("00Q5e00000XYZ12EAB".into()),
+            name: "Ana Mora".into(),
+            pending_key: None,
+        })
+    );
+    // The queue moves on to the call's log.
+    assert_eq!(
+        store
+            .next_outbox_entry(Timestamp(3_000))
+            .unwrap()
+            .map(|e| e.id),
+        Some(log.id)
+    );
+    // A retry clears the matched record with the error.
+    store.mark_in_flight(log.id).unwrap();
+    store
+        .mark_needs_attention(log.id, &duplicate, Timestamp(3_100))
+        .unwrap();
+    store
+        .retry_outbox_entry(log.id, None, Timestamp(3_200))
+        .unwrap();
+    assert_eq!(
+        store.outbox_entry(log.id).unwrap().unwrap().last_error,
+        None
     );
 }
 
@@ -1539,7 +1627,7 @@ fn version_2_database_gains_the_crm_schema_and_keeps_its_calls() {
         old.upsert_call(&ended_call("old", 1_000)).unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as u32);
     let log = call_log(&store, "old");
     assert_eq!(log.call, ended_call("old", 1_000));
     assert_eq!((log.record, log.subject, log.comment), (None, None, None));
@@ -1577,4 +1665,26 @@ fn version_2_database_gains_the_crm_schema_and_keeps_its_calls() {
     let plan = steps.join(" | ");
     assert!(plan.contains("contact_phones_tail"), "{plan}");
     assert!(!plan.contains("SCAN p"), "{plan}");
+}
+
+#[test]
+fn version_3_outbox_entries_read_without_a_matched_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    {
+        let _old = Store::open_with_migrations(&path, &MIGRATIONS[..3]).unwrap();
+    }
+    raw(&dir)
+        .execute_batch(
+            "INSERT INTO outbox (idempotency_key, crm, kind, payload, state, attempts,
+                 next_attempt_at, last_error_code, last_error_message, created_at, updated_at)
+             VALUES ('k', 'zoho', 'create_contact', '{}', 'needs_attention', 1, 5,
+                 'crm_duplicate', 'duplicate data', 5, 5);",
+        )
+        .unwrap();
+    let store = Store::open(&path).unwrap();
+    let entry = store.outbox_entry_by_key("k").unwrap().unwrap();
+    let error = entry.last_error.unwrap();
+    assert_eq!(error.code, ErrorCode::CrmDuplicate);
+    assert_eq!(error.existing, None);
 }

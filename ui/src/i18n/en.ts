@@ -159,6 +159,8 @@ export const en: Record<MessageKey, string> = {
   'crmWrite.needs_attention': 'Needs attention',
   'crmWrite.field': '(field: {field})',
   'crmWrite.retry': 'Retry',
+  'crmWrite.useExistingContact': 'Attach to the existing contact',
+  'crmWrite.useExistingLead': 'Attach to the existing lead',
   'search.title': 'Search the CRM',
   'search.label': 'Name, e-mail, extension or phone',
   'search.placeholder': 'Name, e-mail, extension or phone',
@@ -370,7 +372,7 @@ export const en: Record<MessageKey, string> = {
   'errors.crm_bad_reply': 'The CRM sent an unexpected reply. Try again later.',
   'errors.crm_invalid_field': 'The CRM refused a value.',
   'errors.crm_duplicate':
-    'The CRM says that record already exists. Find it with Search and attach it.',
+    'The CRM says that record already exists. Attach the call to the existing record, or find it with Search.',
   'errors.crm_no_permission':
     'Your CRM user is not allowed to do this. Ask your CRM administrator.',
   'errors.crm_record_deleted':
@@ -388,6 +390,8 @@ export const en: Record<MessageKey, string> = {
     "Could not connect to the organization's server. Check the address and the network connection.",
   'errors.hub_bad_reply':
     "The organization's server sent an unexpected reply. Check the address or ask your administrator.",
+  'errors.insecure_hub_address':
+    "The server's address must start with https://, so your password travels encrypted. http:// is only accepted for a server on this computer (localhost).",
   'errors.forbidden': 'Your user is not allowed to do this (supervisors only).',
   'errors.pbx_offline': 'The phone system is not connected to the server. Try again in a moment.',
   'errors.invalid_request': 'The server refused the request.',

@@ -161,6 +161,8 @@ export const es = {
   'crmWrite.needs_attention': 'Requiere atención',
   'crmWrite.field': '(campo: {field})',
   'crmWrite.retry': 'Reintentar',
+  'crmWrite.useExistingContact': 'Asociar al contacto existente',
+  'crmWrite.useExistingLead': 'Asociar al candidato existente',
   'search.title': 'Buscar en el CRM',
   'search.label': 'Nombre, correo, extensión o teléfono',
   'search.placeholder': 'Nombre, correo, extensión o teléfono',
@@ -380,7 +382,7 @@ export const es = {
   'errors.crm_bad_reply': 'El CRM respondió algo inesperado. Inténtalo más tarde.',
   'errors.crm_invalid_field': 'El CRM rechazó un valor.',
   'errors.crm_duplicate':
-    'El CRM indica que ese registro ya existe. Búscalo con Buscar y asócialo.',
+    'El CRM indica que ese registro ya existe. Asocia la llamada al registro existente, o búscalo con Buscar.',
   'errors.crm_no_permission':
     'Tu usuario del CRM no tiene permiso para esta operación. Consulta con el administrador del CRM.',
   'errors.crm_record_deleted':
@@ -399,6 +401,8 @@ export const es = {
     'No se pudo conectar con el servidor de la organización. Revisa la dirección y la conexión a la red.',
   'errors.hub_bad_reply':
     'El servidor de la organización respondió algo inesperado. Revisa la dirección o consulta con el administrador.',
+  'errors.insecure_hub_address':
+    'La dirección del servidor debe empezar con https:// para que tu contraseña viaje cifrada. http:// solo se acepta para un servidor en este equipo (localhost).',
   'errors.forbidden': 'Tu usuario no tiene permiso para esto (solo supervisores).',
   'errors.pbx_offline':
     'La central telefónica no está conectada al servidor. Inténtalo de nuevo en un momento.',

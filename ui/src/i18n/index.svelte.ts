@@ -52,6 +52,7 @@ export const ERROR_CODES = [
   'session_expired',
   'hub_unreachable',
   'hub_bad_reply',
+  'insecure_hub_address',
   'forbidden',
   'pbx_offline',
   'invalid_request',

@@ -309,6 +309,11 @@ export class AppState {
     this.upsert(await this.platform.crmWriteRetry(writeId));
   }
 
+  /** A creation refused as a duplicate: attach the call to the record the CRM matched. */
+  async useExistingRecord(writeId: number): Promise<void> {
+    this.upsert(await this.platform.crmWriteUseExisting(writeId));
+  }
+
   async openRecord(record: CallRecordView): Promise<void> {
     if (record.id === null) return;
     await this.platform.recordOpen(record.crm, record.kind, record.id);

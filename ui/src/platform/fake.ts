@@ -15,6 +15,7 @@ import type {
   DayView,
   DialView,
   EndReason,
+  ExistingRecordView,
   ExitCheckView,
   HandlerStatusView,
   HubStatusView,
@@ -253,7 +254,11 @@ export class FakePlatform implements Platform {
   private writes: FakeWrite[] = [];
   private nextWriteId = 1;
   private nextRecordId = 1;
-  private writeFailures: { code: string; field: string | null }[] = [];
+  private writeFailures: {
+    code: string;
+    field: string | null;
+    existingRecord: ExistingRecordView | null;
+  }[] = [];
   private readonly crmDelivery: 'manual' | 'auto';
   private readonly autoDeliverMs: number;
   private autoTimer: ReturnType<typeof setTimeout> | null = null;
@@ -553,10 +558,42 @@ export class FakePlatform implements Platform {
         errorCode: null,
         errorMessage: null,
         errorField: null,
+        existingRecord: null,
       });
       this.writesChanged([write.callId]);
       this.scheduleAuto();
     }
+    return { ...this.get(write.callId) };
+  }
+
+  async crmWriteUseExisting(id: number): Promise<CallView> {
+    this.checkFailure('crmWriteUseExisting');
+    const write = this.writes.find((w) => w.id === id);
+    const existing = write?.existingRecord;
+    if (
+      !write ||
+      write.state !== 'needs_attention' ||
+      write.errorCode !== 'crm_duplicate' ||
+      !existing
+    ) {
+      throw fail('not_found', `CRM write ${id} matched no existing record`);
+    }
+    Object.assign(write, {
+      state: 'delivered',
+      errorCode: null,
+      errorMessage: null,
+      errorField: null,
+      existingRecord: null,
+    });
+    const call = this.calls.get(write.callId);
+    if (call?.record && call.record.id === null) {
+      this.calls.set(call.id, {
+        ...call,
+        record: { ...call.record, kind: existing.kind, id: existing.id },
+      });
+    }
+    this.writesChanged([write.callId]);
+    this.scheduleAuto();
     return { ...this.get(write.callId) };
   }
 
@@ -716,6 +753,7 @@ export class FakePlatform implements Platform {
             errorCode: failure.code,
             errorMessage: `simulated ${failure.code}`,
             errorField: failure.field,
+            existingRecord: failure.existingRecord,
           });
         } else {
           head.state = 'delivered';
@@ -733,9 +771,16 @@ export class FakePlatform implements Platform {
     for (let i = 0; i < 1000 && this.advanceCrmWrites(); i += 1);
   }
 
-  /** The next CRM write that is sent fails and needs the agent's attention. */
-  failNextCrmWrite(code: string, field: string | null = null): void {
-    this.writeFailures.push({ code, field });
+  /**
+   * The next CRM write that is sent fails and needs the agent's attention; a `crm_duplicate`
+   * may name the existing record the CRM matched.
+   */
+  failNextCrmWrite(
+    code: string,
+    field: string | null = null,
+    existingRecord: ExistingRecordView | null = null,
+  ): void {
+    this.writeFailures.push({ code, field, existingRecord });
   }
 
   /** The CRM now refuses the link's tokens (revoked, expired refresh token…). */
@@ -860,15 +905,18 @@ export class FakePlatform implements Platform {
   private writesOf(callId: string): CrmWriteView[] {
     return this.writes
       .filter((w) => w.callId === callId)
-      .map(({ id, kind, state, attempts, errorCode, errorMessage, errorField }) => ({
-        id,
-        kind,
-        state,
-        attempts,
-        errorCode,
-        errorMessage,
-        errorField,
-      }));
+      .map(
+        ({ id, kind, state, attempts, errorCode, errorMessage, errorField, existingRecord }) => ({
+          id,
+          kind,
+          state,
+          attempts,
+          errorCode,
+          errorMessage,
+          errorField,
+          existingRecord,
+        }),
+      );
   }
 
   private queueWrite(
@@ -888,6 +936,7 @@ export class FakePlatform implements Platform {
       errorCode: null,
       errorMessage: null,
       errorField: null,
+      existingRecord: null,
     });
     this.writesChanged([callId]);
     this.scheduleAuto();

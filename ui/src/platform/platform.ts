@@ -77,6 +77,11 @@ export interface Platform {
   callLog(id: string, subject: string, comment: string): Promise<CallView>;
   /** Retries a CRM write that needs attention (`id` is `CrmWriteView.id`). */
   crmWriteRetry(id: number): Promise<CallView>;
+  /**
+   * A creation refused as `crm_duplicate` with `existingRecord`: attaches the call to that
+   * existing record instead (nothing is created). Rejects with `not_found` otherwise.
+   */
+  crmWriteUseExisting(id: number): Promise<CallView>;
   /** Opens the record in the browser. */
   recordOpen(crm: CrmKind, kind: ContactKindView, id: string): Promise<void>;
 
@@ -86,7 +91,8 @@ export interface Platform {
    * Signs the agent in (7-digit user, 6-digit password). `server` is the server address typed
    * the first time, or the configured one. Rejects with `invalid_setting` (`field` = server |
    * user | password), `bad_credentials`, `throttled` (with the wait), `agent_disabled`,
-   * `hub_unreachable`, `hub_bad_reply`.
+   * `hub_unreachable`, `hub_bad_reply`, `insecure_hub_address` (plain http:// to another
+   * computer than this one).
    */
   hubLogin(server: string, user: string, password: string): Promise<HubStatusView>;
   /** Ends the session without the Salida pause (the server address stays configured). */

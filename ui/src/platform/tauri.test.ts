@@ -36,6 +36,7 @@ describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
     await p.callCreateContact('c1', contact);
     await p.callLog('c1', 'Asunto', 'Comentario');
     await p.crmWriteRetry(7);
+    await p.crmWriteUseExisting(8);
     await p.recordOpen('zoho', 'lead', '572');
     expect(invoke.mock.calls).toEqual([
       ['crm_status', undefined],
@@ -48,6 +49,7 @@ describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
       ['call_create_contact', { id: 'c1', contact }],
       ['call_log', { id: 'c1', subject: 'Asunto', comment: 'Comentario' }],
       ['crm_write_retry', { id: 7 }],
+      ['crm_write_use_existing', { id: 8 }],
       ['record_open', { crm: 'zoho', kind: 'lead', id: '572' }],
     ]);
   });

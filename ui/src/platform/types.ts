@@ -29,6 +29,7 @@ export type { CrmLinkView } from './bindings/CrmLinkView';
 export type { CrmStatusView } from './bindings/CrmStatusView';
 export type { CrmWriteKind } from './bindings/CrmWriteKind';
 export type { CrmWriteView } from './bindings/CrmWriteView';
+export type { ExistingRecordView } from './bindings/ExistingRecordView';
 export type { KeyringView } from './bindings/KeyringView';
 export type { NewContactInput } from './bindings/NewContactInput';
 export type { OutboxStateView } from './bindings/OutboxStateView';
