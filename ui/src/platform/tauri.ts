@@ -82,6 +82,7 @@ export function createTauriPlatform(): Platform {
     callCreateContact: (id, contact) => call<CallView>('call_create_contact', { id, contact }),
     callLog: (id, subject, comment) => call<CallView>('call_log', { id, subject, comment }),
     crmWriteRetry: (id) => call<CallView>('crm_write_retry', { id }),
+    crmWriteUseExisting: (id) => call<CallView>('crm_write_use_existing', { id }),
     recordOpen: (crm, kind, id) => call<void>('record_open', { crm, kind, id }),
     hubStatus: () => call<HubStatusView>('hub_status'),
     hubLogin: (server, user, password) =>
