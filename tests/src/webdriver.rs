@@ -1,4 +1,4 @@
-//! A small W3C WebDriver client over `ureq`, talking directly to `WebKitWebDriver`
+//! A small W3C WebDriver client over `reqwest` (blocking), talking directly to `WebKitWebDriver`
 //! (package webkit2gtk-driver), which launches the Tauri app itself (tauri-on-linux.md §8.2):
 //! `TAURI_WEBVIEW_AUTOMATION=true WebKitWebDriver --port=<free> --host=127.0.0.1` and the
 //! capabilities `{"browserName":"wry","webkitgtk:browserOptions":{"binary":APP,"args":[]}}`.
@@ -10,6 +10,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
+use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -27,7 +28,7 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const DRIVER_START_ATTEMPTS: usize = 3;
 const DRIVER_READY_TIMEOUT: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(100);
-/// Responses larger than ureq's default 10 MB limit (screenshots) are allowed up to this.
+/// Replies are read up to this size (screenshots are the large ones).
 const BODY_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// One app window at a time per test process (see the module docs).
@@ -53,7 +54,7 @@ pub enum WebDriverError {
     Http {
         what: String,
         #[source]
-        source: ureq::Error,
+        source: reqwest::Error,
     },
     #[error("WebDriver error `{error}` ({what}): {message}")]
     Protocol {
@@ -132,7 +133,7 @@ pub fn testid(id: &str) -> String {
 /// A WebDriver session: one WebKitWebDriver process and the app window it launched.
 #[derive(Debug)]
 pub struct Session {
-    agent: ureq::Agent,
+    agent: reqwest::blocking::Client,
     base: String,
     session: Option<String>,
     driver: Child,
@@ -169,11 +170,15 @@ impl Session {
         let window = WINDOW_LOCK
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(90)))
+        // reqwest's features choose no crypto provider: ring, as in the app's clients.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let agent = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(90))
             .build()
-            .into();
+            .map_err(|source| WebDriverError::Http {
+                what: "start the HTTP client".to_owned(),
+                source,
+            })?;
 
         let mut last_error = String::new();
         for _ in 0..DRIVER_START_ATTEMPTS {
@@ -284,22 +289,31 @@ impl Session {
             what: what.to_owned(),
             source,
         };
-        let mut response = match (method, body) {
-            ("GET", _) => self.agent.get(url).call(),
-            ("DELETE", _) => self.agent.delete(url).call(),
+        let response = match (method, body) {
+            ("GET", _) => self.agent.get(url).send(),
+            ("DELETE", _) => self.agent.delete(url).send(),
             (_, body) => self
                 .agent
                 .post(url)
-                .send_json(body.unwrap_or_else(|| json!({}))),
+                .json(&body.unwrap_or_else(|| json!({})))
+                .send(),
         }
         .map_err(http)?;
         let ok = response.status().is_success();
-        let mut reply: Value = response
-            .body_mut()
-            .with_config()
-            .limit(BODY_LIMIT)
-            .read_json()
-            .map_err(http)?;
+        let mut bytes = Vec::new();
+        response
+            .take(BODY_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| WebDriverError::io(format!("read the reply ({what})"), e))?;
+        let reply_error = |body: String| WebDriverError::Reply {
+            what: what.to_owned(),
+            body,
+        };
+        if bytes.len() as u64 > BODY_LIMIT {
+            return Err(reply_error(format!("larger than {} MiB", BODY_LIMIT >> 20)));
+        }
+        let mut reply: Value =
+            serde_json::from_slice(&bytes).map_err(|e| reply_error(format!("not JSON ({e})")))?;
         let value = reply["value"].take();
         if ok {
             Ok(value)
@@ -619,7 +633,7 @@ fn spawn_driver(port: u16, env: &[(String, OsString)], log: &Path) -> Result<Chi
 }
 
 fn wait_driver_ready(
-    agent: &ureq::Agent,
+    agent: &reqwest::blocking::Client,
     base: &str,
     driver: &mut Child,
 ) -> std::result::Result<(), String> {
@@ -628,11 +642,10 @@ fn wait_driver_ready(
         if let Ok(Some(status)) = driver.try_wait() {
             return Err(format!("WebKitWebDriver exited ({status})"));
         }
-        if let Ok(mut response) = agent.get(format!("{base}/status")).call() {
+        if let Ok(response) = agent.get(format!("{base}/status")).send() {
             if response.status().is_success() {
                 let ready = response
-                    .body_mut()
-                    .read_json::<Value>()
+                    .json::<Value>()
                     .is_ok_and(|v| v["value"]["ready"].as_bool() == Some(true));
                 if ready {
                     return Ok(());

@@ -4,6 +4,8 @@
 //! - `enlace-core` depends on no `enlace-*` crate;
 //! - only `enlace-store` depends on `rusqlite`, only `enlace-secrets` on `keyring`;
 //! - nothing depends on `enlace-desktop`;
+//! - one HTTP client and one TLS stack: nothing pulls `ureq`, OpenSSL, `native-tls` or
+//!   `aws-lc-rs` (reqwest over rustls with ring, like the hub stream's WebSocket);
 //! - no file under `ui/src` outside `ui/src/platform/` mentions `@tauri-apps/`.
 //!
 //! Each checker also runs against a synthetic violation, so a checker that silently passes
@@ -118,6 +120,15 @@ fn is_tauri(name: &str) -> bool {
     (name == "tauri" || name.starts_with("tauri-")) && !NOT_THE_FRAMEWORK.contains(&name)
 }
 
+/// A second HTTP client or TLS stack next to reqwest over rustls (ring).
+const SECOND_STACK: &[&str] = &[
+    "ureq",
+    "openssl-sys",
+    "native-tls",
+    "aws-lc-rs",
+    "aws-lc-sys",
+];
+
 /// Every broken rule, as a readable sentence.
 fn violations(graph: &Graph) -> Vec<String> {
     let mut found = Vec::new();
@@ -147,6 +158,17 @@ fn violations(graph: &Graph) -> Vec<String> {
         }
         if direct.iter().any(|d| d == SHELL) {
             found.push(format!("{member} depends on {SHELL}"));
+        }
+        let second: Vec<String> = graph
+            .reach(member)
+            .into_iter()
+            .filter(|n| SECOND_STACK.contains(&n.as_str()))
+            .collect();
+        if !second.is_empty() {
+            found.push(format!(
+                "{member} pulls {} (one HTTP client: reqwest over rustls)",
+                second.join(", ")
+            ));
         }
     }
     found
@@ -239,6 +261,9 @@ fn each_rule_catches_its_violation() {
                 "enlace-desktop",
                 &[("tauri", "normal"), ("enlace-app", "normal")],
             ),
+            ("enlace-crm", &[("ureq", "normal")]),
+            ("ureq", &[("native-tls", "normal")]),
+            ("native-tls", &[]),
         ],
         &[
             "enlace-core",
@@ -247,6 +272,7 @@ fn each_rule_catches_its_violation() {
             "enlace-os",
             "xtask",
             "enlace-desktop",
+            "enlace-crm",
         ],
     );
     let problems = violations(&Graph::from_metadata(&metadata));
@@ -259,6 +285,7 @@ fn each_rule_catches_its_violation() {
         "xtask depends on enlace-desktop",
         // xtask reaches tauri through enlace-desktop
         "xtask depends on tauri, tauri-plugin-deep-link",
+        "enlace-crm pulls native-tls, ureq (one HTTP client: reqwest over rustls)",
     ];
     for e in expect {
         assert!(

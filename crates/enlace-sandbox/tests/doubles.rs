@@ -1,4 +1,4 @@
-//! The doubles over real sockets, with a real HTTP client (ureq): reply shapes of api-facts §A
+//! The doubles over real sockets, with a real HTTP client (reqwest): reply shapes of api-facts §A
 //! and §B, every fault, and hostile input.
 
 use std::io::{Read, Write};
@@ -32,27 +32,25 @@ impl Reply {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .max_redirects_will_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
+fn agent() -> reqwest::blocking::Client {
+    // reqwest's features choose no crypto provider: ring, as in the clients.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
         .build()
-        .into()
+        .expect("HTTP client")
 }
 
-fn finish(
-    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Reply, ureq::Error> {
-    let mut resp = resp?;
+fn finish(resp: reqwest::Result<reqwest::blocking::Response>) -> reqwest::Result<Reply> {
+    let resp = resp?;
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let body = resp.body_mut().read_to_string()?;
+    let body = resp.text()?;
     Ok(Reply {
         status,
         headers,
@@ -60,24 +58,31 @@ fn finish(
     })
 }
 
-fn get(url: &str, auth: Option<&str>) -> Result<Reply, ureq::Error> {
+fn get(url: &str, auth: Option<&str>) -> reqwest::Result<Reply> {
     let mut req = agent().get(url);
     if let Some(a) = auth {
         req = req.header("Authorization", a);
     }
-    finish(req.call())
+    finish(req.send())
 }
 
 fn post_form(url: &str, pairs: &[(&str, &str)]) -> Reply {
-    finish(agent().post(url).send_form(pairs.iter().copied())).expect("form post")
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().copied())
+        .finish();
+    let req = agent()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form);
+    finish(req.send()).expect("form post")
 }
 
-fn post_json(url: &str, auth: Option<&str>, body: &Value) -> Result<Reply, ureq::Error> {
+fn post_json(url: &str, auth: Option<&str>, body: &Value) -> reqwest::Result<Reply> {
     let mut req = agent().post(url);
     if let Some(a) = auth {
         req = req.header("Authorization", a);
     }
-    finish(req.send_json(body))
+    finish(req.json(body).send())
 }
 
 fn ok_get(url: &str, auth: Option<&str>) -> Reply {
@@ -946,12 +951,13 @@ fn zoho_refresh_and_revoke() {
 
     let revoke = finish(
         agent()
-            .post(&format!(
+            .post(format!(
                 "{}/oauth/v2/token/revoke?token={}",
                 z.accounts_url(),
                 enc(&rt)
             ))
-            .send_empty(),
+            .body("")
+            .send(),
     )
     .expect("revoke");
     assert_eq!(
@@ -1178,9 +1184,11 @@ fn zoho_insert_contacts_and_leads() {
 
     let form = finish(
         agent()
-            .post(&z_api(&z, "Contacts"))
+            .post(z_api(&z, "Contacts"))
             .header("Authorization", &auth)
-            .send_form([("Last_Name", "X")]),
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("Last_Name=X")
+            .send(),
     )
     .expect("post");
     assert_eq!(
@@ -1354,10 +1362,11 @@ fn hostile_input_gets_an_error_and_the_server_keeps_serving() {
     let (sf2, at, _) = sf_signed_in();
     let r = finish(
         agent()
-            .post(&sf_data(&sf2, "sobjects/Contact/"))
-            .header("Authorization", &bearer(&at))
-            .content_type("application/json")
-            .send("{\"LastName\":"),
+            .post(sf_data(&sf2, "sobjects/Contact/"))
+            .header("Authorization", bearer(&at))
+            .header("Content-Type", "application/json")
+            .body("{\"LastName\":")
+            .send(),
     )
     .expect("reply");
     assert_eq!(
