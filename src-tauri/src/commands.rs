@@ -73,10 +73,16 @@ pub async fn settings_get(shell: State<'_, Shell>) -> Reply<SettingsView> {
     Ok(SettingsView::from(&shell.app.settings()))
 }
 
+/// `zoho_client_secret`: a new Zoho client secret, `""` to forget it, absent to keep it.
 #[tauri::command]
-pub async fn settings_save(shell: State<'_, Shell>, settings: SettingsView) -> Reply<SettingsView> {
-    let mut new = settings.into_settings()?;
+pub async fn settings_save(
+    shell: State<'_, Shell>,
+    settings: SettingsView,
+    zoho_client_secret: Option<String>,
+) -> Reply<SettingsView> {
     let current = shell.app.settings();
+    let secret = zoho_client_secret.map_or(current.zoho.client_secret, |s| s.trim().to_owned());
+    let mut new = settings.into_settings(secret)?;
     (new.hub_server, new.hub_user) = (current.hub_server, current.hub_user);
     let saved = shell.app.save_settings(new).await?;
     Ok(SettingsView::from(&saved))

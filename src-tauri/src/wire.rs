@@ -424,12 +424,15 @@ pub struct SalesforceSettings {
     pub redirect_port: u16,
 }
 
+/// Zoho's settings as the webview sees them: never the client secret, only whether one is
+/// stored in the keyring. `settings_save` takes a new secret as an argument of its own.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ZohoSettings {
     pub accounts_server: String,
     pub client_id: String,
-    pub client_secret: String,
+    /// A client secret is stored (ignored when saving).
+    pub client_secret_set: bool,
     pub redirect_port: u16,
 }
 
@@ -610,7 +613,7 @@ impl From<&Settings> for SettingsView {
             zoho: ZohoSettings {
                 accounts_server: s.zoho.accounts_server.clone(),
                 client_id: s.zoho.client_id.clone(),
-                client_secret: s.zoho.client_secret.clone(),
+                client_secret_set: !s.zoho.client_secret.is_empty(),
                 redirect_port: s.zoho.redirect_port,
             },
         }
@@ -618,8 +621,9 @@ impl From<&Settings> for SettingsView {
 }
 
 impl SettingsView {
-    /// Into domain settings; a bad country is reported on its field.
-    pub fn into_settings(self) -> Result<Settings, WireError> {
+    /// Into domain settings; a bad country is reported on its field. The Zoho client secret
+    /// is `client_secret` (the caller passes the stored one to keep it).
+    pub fn into_settings(self, client_secret: String) -> Result<Settings, WireError> {
         let default_country =
             Country::parse(self.default_country.trim()).map_err(|_| WireError {
                 code: "invalid_setting".to_owned(),
@@ -667,7 +671,7 @@ impl SettingsView {
                     .trim_end_matches('/')
                     .to_owned(),
                 client_id: self.zoho.client_id.trim().to_owned(),
-                client_secret: self.zoho.client_secret.trim().to_owned(),
+                client_secret,
                 redirect_port: self.zoho.redirect_port,
             },
             // Not edited in Settings: the caller keeps the current values.
@@ -784,6 +788,10 @@ pub struct HubStatusView {
     pub state: Option<AgentStateView>,
     pub stream_online: bool,
     pub detail: Option<String>,
+    /// ms since the epoch: the stream had lost events the hub no longer kept, and the agent's
+    /// state was read again then. The UI reads the day and the calls again and says so.
+    #[ts(type = "number | null")]
+    pub resynced_at: Option<i64>,
 }
 
 impl HubStatusView {
@@ -798,6 +806,7 @@ impl HubStatusView {
                 .map(|st| AgentStateView::new(st, over_budget)),
             stream_online: s.stream_online,
             detail: s.detail.clone(),
+            resynced_at: s.resynced_at.map(|t| t.millis()),
         }
     }
 }
@@ -953,6 +962,21 @@ mod tests {
             }
         }
         files
+    }
+
+    #[test]
+    fn the_webview_learns_only_whether_a_zoho_client_secret_is_set() {
+        let mut settings = Settings::default();
+        settings.zoho.client_secret = "zoho-secret-in-memory".into();
+        let json = serde_json::to_string(&SettingsView::from(&settings)).unwrap();
+        assert!(!json.contains("zoho-secret-in-memory"), "{json}");
+        assert!(json.contains(r#""clientSecretSet":true"#), "{json}");
+        let back: SettingsView = serde_json::from_str(&json).unwrap();
+        let saved = back.into_settings("the stored one".into()).unwrap();
+        assert_eq!(saved.zoho.client_secret, "the stored one");
+        settings.zoho.client_secret.clear();
+        let json = serde_json::to_string(&SettingsView::from(&settings)).unwrap();
+        assert!(json.contains(r#""clientSecretSet":false"#), "{json}");
     }
 
     /// The committed TypeScript bindings must equal what the Rust types generate.

@@ -318,16 +318,50 @@ describe('Configuración: CRM', () => {
     await fireEvent.click(byId('crm-sign-in-zoho'));
     await waitFor(() => expect(byId('crm-state-zoho').dataset.state).toBe('ok'));
     expect(fake.signIns).toEqual(['zoho']);
-    expect((await fake.settingsGet()).zoho).toMatchObject({
+    // The secret went to the host's keyring; the settings the UI gets back only say it is set.
+    expect(fake.zohoClientSecret).toBe('s3cret');
+    const zoho = (await fake.settingsGet()).zoho;
+    expect(zoho).toEqual({
       accountsServer: 'https://accounts.zoho.eu',
       clientId: '1000.ABCDEF',
-      clientSecret: 's3cret',
+      clientSecretSet: true,
+      redirectPort: 8765,
     });
+    expect(JSON.stringify(zoho)).not.toContain('s3cret');
+    expect((byId('settings-zoho-client-secret') as HTMLInputElement).value).toBe('');
+    expect(document.getElementById('settings-zoho-client-secret-hint')?.textContent).toBe(
+      es['settings.clientSecretStored'],
+    );
     const expires = new Date(clock + 3_600_000);
     const hhmmss = [expires.getHours(), expires.getMinutes(), expires.getSeconds()]
       .map((n) => String(n).padStart(2, '0'))
       .join(':');
     expect(byId('crm-expiry-zoho').textContent).toContain(hhmmss);
+  });
+
+  it('keeps a stored Zoho client secret when other settings are saved, and forgets it on request', async () => {
+    const fake = await setup();
+    await fake.settingsSave(await fake.settingsGet(), 'stored-secret');
+    await go('settings');
+    await screen.findByTestId('settings-zoho-client-secret-forget');
+    await type('settings-zoho-client-id', '1000.NEW');
+    await fireEvent.click(byId('settings-save'));
+    await screen.findByTestId('settings-saved');
+    expect(fake.zohoClientSecret).toBe('stored-secret');
+    expect((await fake.settingsGet()).zoho.clientId).toBe('1000.NEW');
+    await fireEvent.click(byId('settings-zoho-client-secret-forget'));
+    await waitFor(() => expect(fake.zohoClientSecret).toBe(''));
+    expect((await fake.settingsGet()).zoho.clientSecretSet).toBe(false);
+    await waitFor(() => expect(queryId('settings-zoho-client-secret-forget')).toBeNull());
+  });
+
+  it('says under the Zoho client secret that the keyring is unavailable', async () => {
+    await setup({ keyringAvailable: false });
+    await go('settings');
+    await type('settings-zoho-client-secret', 's3cret');
+    await fireEvent.click(await screen.findByTestId('settings-save'));
+    const error = await screen.findByTestId('settings-zohoClientSecret-error');
+    expect(error.dataset.code).toBe('keyring_unavailable');
   });
 
   it('names the Zoho setting the sign-in needs', async () => {

@@ -402,6 +402,22 @@ describe('Gestión', () => {
     expect(bar?.dataset.seconds).toBe('600');
   });
 
+  it('reads the day and the calls again after a gap in the server stream, and says so', async () => {
+    const fake = await setup({ hubServer: FAKE_HUB_SERVER, hubLoggedInAs: AGENT.user });
+    await go('management');
+    const day = vi.spyOn(fake, 'agentDay');
+    const pending = vi.spyOn(fake, 'callsPending');
+    expect(queryId('hub-resynced')).toBeNull();
+    fake.hub.simulateTruncatedStream();
+    await settle();
+    expect(byId('hub-resynced').textContent).toContain(es['hub.resynced']);
+    expect(day).toHaveBeenCalled();
+    expect(pending).toHaveBeenCalled();
+    await fireEvent.click(within(byId('hub-resynced')).getByRole('button'));
+    await settle();
+    expect(queryId('hub-resynced')).toBeNull();
+  });
+
   it('gives supervisors the live table, updated by agents:live', async () => {
     const fake = await setup({ hubServer: FAKE_HUB_SERVER, hubLoggedInAs: SUPERVISOR.user });
     await go('management');

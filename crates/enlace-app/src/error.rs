@@ -19,7 +19,8 @@ pub enum AppError {
     },
     #[error("no call with id {0}")]
     CallNotFound(String),
-    /// A CRM or keyring failure; the contact-form field (`last_name`, `company`…) when one is at fault.
+    /// A CRM or keyring failure; the contact-form field (`last_name`, `company`…) or the
+    /// settings field (`zohoClientSecret`) when one is at fault.
     #[error("{0}")]
     Crm(String, ErrorCode, Option<&'static str>),
     /// A failure reported by the organization's server; the wait in seconds when throttled.

@@ -18,6 +18,11 @@
 //!   user) is saved after every burst of events and given to the next line of the same
 //!   session, with the calls already stored, so restarting the app neither loses nor repeats
 //!   a call. Logging in afresh or out drops it.
+//! - When the hub had pruned events the line had not read ([`LineEvent::HubTruncated`]), the
+//!   agent's state (and a supervisor's table) is read again from the hub and the status says
+//!   when ([`HubStatus::resynced_at`]): the UI reads the day again and tells the agent.
+//!
+//! [`LineEvent::HubTruncated`]: enlace_telephony::LineEvent::HubTruncated
 
 use std::sync::Arc;
 
@@ -47,6 +52,8 @@ pub(crate) struct HubSession {
     pub(crate) serial: u64,
     /// The last hub event handled by this session's lines (where a new line resumes).
     pub(crate) last_event_id: Option<u64>,
+    /// When the state was last read again after the hub had pruned unread events.
+    pub(crate) resynced_at: Option<Timestamp>,
 }
 
 /// The supervisor's live table: the hub's agents with their latest states.
@@ -106,6 +113,9 @@ pub struct HubStatus {
     pub state: Option<AgentState>,
     pub stream_online: bool,
     pub detail: Option<String>,
+    /// The stream had lost events (the hub no longer kept them): at this instant the agent's
+    /// state was read again; the day and the calls shown should be read again too.
+    pub resynced_at: Option<Timestamp>,
 }
 
 /// What a Salida would leave behind.
@@ -133,6 +143,7 @@ impl<H: Host> App<H> {
         HubStatus {
             server: (!server.is_empty()).then_some(server),
             agent: session.as_ref().map(|s| s.agent.clone()),
+            resynced_at: session.as_ref().and_then(|s| s.resynced_at),
             state: session.map(|s| s.state),
             stream_online,
             detail: lock(&self.shared.hub_detail).clone(),
@@ -229,6 +240,7 @@ impl<H: Host> App<H> {
             state,
             serial,
             last_event_id,
+            resynced_at: None,
         });
     }
 
@@ -320,6 +332,44 @@ impl<H: Host> App<H> {
         if let Some(rows) = live {
             self.shared.host.emit(DomainEvent::AgentsLive(rows));
         }
+    }
+
+    /// The hub line of session `serial` missed events the hub no longer keeps: read the
+    /// agent's state again (and a supervisor's table), then say so in the hub status.
+    pub(crate) async fn on_hub_truncated(&self, serial: u64) {
+        let Some(session) = self.hub_session().ok().filter(|s| s.serial == serial) else {
+            return;
+        };
+        // Not `with_hub`: an ended session shows on the stream itself (and the line's events
+        // must not restart the line).
+        let me = match blocking(move || Ok(session.client.me(&session.token))).await {
+            Ok(Ok(me)) => me,
+            Ok(Err(e)) => {
+                let e = AppError::from(e);
+                tracing::warn!(code = %e.code(), "could not read the agent's state again");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(code = %e.code(), "could not read the agent's state again");
+                return;
+            }
+        };
+        let now = self.shared.clock.now();
+        let supervisor = {
+            let mut hub = lock(&self.shared.hub);
+            let Some(session) = hub.as_mut().filter(|s| s.serial == serial) else {
+                return;
+            };
+            session.agent = me.agent;
+            session.state = me.state.clone();
+            session.resynced_at = Some(now);
+            session.agent.supervisor
+        };
+        self.shared.host.emit(DomainEvent::AgentState(me.state));
+        if supervisor {
+            self.seed_live_in_background();
+        }
+        self.emit_hub_status();
     }
 
     /// Supervisors: read the live table now and show it (after login).

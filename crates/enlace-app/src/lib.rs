@@ -161,6 +161,9 @@ struct Shared<H: Host> {
     settings: Mutex<Settings>,
     /// Problem found while loading settings (shown once, then defaults are used).
     settings_problem: Mutex<Option<String>>,
+    /// Saves that changed the Zoho client secret (a keyring read at start-up that raced one
+    /// of them is dropped).
+    client_secret_edits: std::sync::atomic::AtomicU64,
     line: RwLock<Line>,
     state: Mutex<LiveState>,
     crm: Arc<crm::CrmSide>,
@@ -242,6 +245,7 @@ impl<H: Host> App<H> {
             options,
             settings: Mutex::new(settings),
             settings_problem: Mutex::new(problem),
+            client_secret_edits: std::sync::atomic::AtomicU64::new(0),
             line: RwLock::new(Line {
                 phone,
                 generation: 0,
@@ -256,6 +260,7 @@ impl<H: Host> App<H> {
         let loader = app.clone();
         tokio::spawn(async move {
             loader.resume_hub_session().await;
+            loader.load_zoho_client_secret().await;
             loader.load_crm_links().await;
             loader.wake_courier();
             if let Err(e) = loader.emit_crm_status().await {
@@ -302,10 +307,16 @@ impl<H: Host> App<H> {
         lock(&self.shared.settings).clone()
     }
 
-    /// Validate, store and apply new settings; the phone line restarts when it changed.
+    /// Validate, store and apply new settings; the phone line restarts when it changed. A
+    /// changed Zoho client secret goes to the keyring first (an empty one is forgotten); the
+    /// settings row never holds it.
     pub async fn save_settings(&self, new: Settings) -> Result<Settings, AppError> {
         new.validate()?;
         let old = self.settings();
+        if new.zoho.client_secret != old.zoho.client_secret {
+            self.store_zoho_client_secret(new.zoho.client_secret.clone())
+                .await?;
+        }
         let json = settings::to_json(&new);
         self.with_store(move |s| s.set_setting(settings::SETTINGS_KEY, &json))
             .await?;
@@ -525,6 +536,11 @@ impl<H: Host> App<H> {
                 LineEvent::HubCursor(id) => {
                     if let Some(serial) = hub_serial {
                         self.on_hub_cursor(serial, id).await;
+                    }
+                }
+                LineEvent::HubTruncated => {
+                    if let Some(serial) = hub_serial {
+                        self.on_hub_truncated(serial).await;
                     }
                 }
             }

@@ -4,16 +4,24 @@
 //! Stored as one JSON document in the `settings` table under [`SETTINGS_KEY`]. The JSON shape
 //! is private to this module (a storage format, not a wire type); a corrupt or unreadable row
 //! falls back to the defaults and is reported, never fatal.
+//!
+//! The Zoho client secret is the one secret among the settings: it lives in the keyring
+//! ([`enlace_secrets::crm_client_secret_ref`]) and in memory, never in the row ([`to_json`]
+//! leaves it out). A row written by an older Enlace may still carry it: [`from_json`] reads
+//! it so the app can move it to the keyring and rewrite the row without it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
-use enlace_core::Country;
+use enlace_core::{Country, Crm};
 use enlace_crm::{CrmConfig, SalesforceConfig, ZohoConfig};
+use enlace_secrets::{crm_client_secret_ref, SecretsError, Sensitive};
 use enlace_telephony::{BaresipConfig, HandOffConfig, HandOffMode, LineConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::{blocking, lock, App, Host};
 
 pub const SETTINGS_KEY: &str = "agent_settings";
 /// Where the hub line's stream stopped, for the session saved in the keyring (its own row:
@@ -79,7 +87,8 @@ pub struct Settings {
     /// Salesforce: login host (production, sandbox or My Domain), connected app and the
     /// loopback port registered as its callback.
     pub salesforce: SalesforceConfig,
-    /// Zoho: accounts server of the data center, client id/secret, loopback port.
+    /// Zoho: accounts server of the data center, client id/secret, loopback port. The secret
+    /// is kept in the keyring and only in memory here (see the module's documentation).
     pub zoho: ZohoConfig,
     /// The organization's server (`https://hub.example.com`), empty when there is none.
     pub hub_server: String,
@@ -148,8 +157,18 @@ impl Settings {
                 "must be the connected app's consumer key",
             ));
         }
-        if self.zoho.client_id.len() > 256 || self.zoho.client_secret.len() > 256 {
-            return Err(AppError::invalid_setting("zohoClientId", "is too long"));
+        if self.zoho.client_id.len() > 256 || self.zoho.client_id.chars().any(char::is_control) {
+            return Err(AppError::invalid_setting(
+                "zohoClientId",
+                "must be the client id the Zoho API console gives",
+            ));
+        }
+        let secret = &self.zoho.client_secret;
+        if secret.len() > 256 || secret.chars().any(char::is_control) {
+            return Err(AppError::invalid_setting(
+                "zohoClientSecret",
+                "must be the client secret the Zoho API console gives",
+            ));
         }
         for (field, port) in [
             ("salesforceRedirectPort", self.salesforce.redirect_port),
@@ -329,6 +348,8 @@ struct Stored {
     salesforce_redirect_port: u16,
     zoho_accounts_server: String,
     zoho_client_id: String,
+    /// Only read: rows of older versions carried the secret. Never written.
+    #[serde(skip_serializing)]
     zoho_client_secret: String,
     zoho_redirect_port: u16,
     hub_server: String,
@@ -373,7 +394,7 @@ impl From<&Settings> for Stored {
             salesforce_redirect_port: s.salesforce.redirect_port,
             zoho_accounts_server: s.zoho.accounts_server.clone(),
             zoho_client_id: s.zoho.client_id.clone(),
-            zoho_client_secret: s.zoho.client_secret.clone(),
+            zoho_client_secret: String::new(),
             zoho_redirect_port: s.zoho.redirect_port,
             hub_server: s.hub_server.clone(),
             hub_user: s.hub_user.clone(),
@@ -381,12 +402,13 @@ impl From<&Settings> for Stored {
     }
 }
 
-/// Serialize for storage.
+/// Serialize for storage: everything but the Zoho client secret (it goes to the keyring).
 pub fn to_json(settings: &Settings) -> String {
     serde_json::to_string(&Stored::from(settings)).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// Read stored settings. Any problem gives an error naming it; the caller falls back to defaults.
+/// The Zoho client secret is empty unless an older version wrote it into the row.
 pub fn from_json(json: &str) -> Result<Settings, String> {
     let stored: Stored = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let defaults = Settings::default();
@@ -430,6 +452,84 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
     })
 }
 
+impl<H: Host> App<H> {
+    /// At start-up, off the window's path: the Zoho client secret from the keyring into the
+    /// settings in memory, before the CRM links are loaded (a Zoho refresh needs it). A secret
+    /// an older version left in the settings row moves to the keyring and leaves the row.
+    pub(crate) async fn load_zoho_client_secret(&self) {
+        let secrets = self.shared.crm.secrets.clone();
+        let account = crm_client_secret_ref(Crm::Zoho);
+        let legacy = self.settings().zoho.client_secret;
+        if !legacy.is_empty() {
+            let moved = {
+                let secrets = secrets.clone();
+                blocking(move || {
+                    secrets
+                        .put(&account, &Sensitive::new(legacy))
+                        .map_err(AppError::from)
+                })
+                .await
+            };
+            // The row loses the secret either way: no keyring never means a file instead.
+            let json = to_json(&self.settings());
+            let scrubbed = self
+                .with_store(move |s| s.overwrite_setting(SETTINGS_KEY, &json))
+                .await;
+            if let Err(e) = scrubbed {
+                tracing::error!(code = %e.code(), "could not rewrite the settings row");
+            }
+            if let Err(e) = moved {
+                tracing::warn!(code = %e.code(), "the Zoho client secret is kept in memory only");
+                *lock(&self.shared.settings_problem) = Some(format!(
+                    "the Zoho client secret could not be moved to the keyring ({e}); \
+                     it works until Enlace closes: type it again in Settings once the \
+                     keyring works"
+                ));
+            }
+            return;
+        }
+        let edits = self.shared.client_secret_edits.load(Ordering::SeqCst);
+        let read = blocking(move || match secrets.get(&account) {
+            Ok(secret) => Ok(Some(secret)),
+            Err(SecretsError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(AppError::from(e)),
+        })
+        .await;
+        match read {
+            Ok(Some(secret)) => {
+                let mut settings = lock(&self.shared.settings);
+                // An agent who saved a new secret meanwhile wins.
+                if self.shared.client_secret_edits.load(Ordering::SeqCst) == edits {
+                    settings.zoho.client_secret = secret.expose().clone();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(code = %e.code(), "could not read the Zoho client secret"),
+        }
+    }
+
+    /// Store (or, when empty, forget) the Zoho client secret in the keyring.
+    pub(crate) async fn store_zoho_client_secret(&self, secret: String) -> Result<(), AppError> {
+        self.shared
+            .client_secret_edits
+            .fetch_add(1, Ordering::SeqCst);
+        let secrets = self.shared.crm.secrets.clone();
+        let account = crm_client_secret_ref(Crm::Zoho);
+        blocking(move || {
+            let done = if secret.is_empty() {
+                match secrets.delete(&account) {
+                    Err(SecretsError::NotFound { .. }) => Ok(()),
+                    other => other,
+                }
+            } else {
+                secrets.put(&account, &Sensitive::new(secret))
+            };
+            done.map_err(|e| AppError::Crm(e.to_string(), e.code(), Some("zohoClientSecret")))
+        })
+        .await
+    }
+}
+
 /// The settings saved in the database of `data_dir`, for command-line use without starting
 /// the app. `None` when there is no database yet or nothing readable in it.
 pub fn saved_settings(data_dir: &std::path::Path) -> Option<Settings> {
@@ -456,6 +556,25 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(from_json(&to_json(&s)).unwrap(), s);
+    }
+
+    #[test]
+    fn the_zoho_client_secret_never_reaches_the_row_but_an_old_row_still_gives_it() {
+        let mut s = Settings::default();
+        s.zoho.client_id = "1000.ABC".into();
+        s.zoho.client_secret = "zoho-secret-7f3a9c".into();
+        let json = to_json(&s);
+        assert!(!json.contains("zoho-secret-7f3a9c"), "{json}");
+        assert!(!json.contains("zohoClientSecret"), "{json}");
+        let back = from_json(&json).unwrap();
+        assert_eq!(back.zoho.client_id, "1000.ABC");
+        assert_eq!(back.zoho.client_secret, "");
+        // A row an older Enlace wrote.
+        let old = json.replacen('{', r#"{"zohoClientSecret":"zoho-secret-7f3a9c","#, 1);
+        assert_eq!(
+            from_json(&old).unwrap().zoho.client_secret,
+            "zoho-secret-7f3a9c"
+        );
     }
 
     #[test]
@@ -489,6 +608,11 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(s.validate().unwrap_err().field(), Some("handOffProgram"));
+        let mut s = Settings::default();
+        s.zoho.client_secret = "a\nb".into();
+        assert_eq!(s.validate().unwrap_err().field(), Some("zohoClientSecret"));
+        s.zoho.client_secret = "x".repeat(257);
+        assert_eq!(s.validate().unwrap_err().field(), Some("zohoClientSecret"));
     }
 
     #[test]

@@ -240,3 +240,111 @@ async fn corrupt_settings_fall_back_to_defaults_and_say_so() {
     assert!(app.settings_problem().is_some());
     assert_eq!(app.settings(), enlace_app::Settings::default());
 }
+
+fn files_of(db: &std::path::Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(db).unwrap();
+    bytes.extend(std::fs::read(db.with_extension("sqlite3-wal")).unwrap_or_default());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn start_over(
+    path: &std::path::Path,
+    secrets: &enlace_secrets::SecretStore,
+) -> App<ChannelHost> {
+    let (tx, _events) = mpsc::unbounded_channel();
+    let options = AppOptions {
+        secrets: Some(secrets.clone()),
+        ..AppOptions::default()
+    };
+    App::start(
+        ChannelHost(tx),
+        Store::open(path).unwrap(),
+        Arc::new(SystemClock),
+        options,
+    )
+    .await
+    .unwrap()
+}
+
+/// Polls until the app's settings in memory carry `secret` (the keyring is read after start).
+async fn zoho_secret_becomes(app: &App<ChannelHost>, secret: &str) {
+    for _ in 0..400 {
+        if app.settings().zoho.client_secret == secret {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the Zoho client secret never came back from the keyring");
+}
+
+const ZOHO_SECRET: &str = "zoho-client-secret-4f9d2a7c1e";
+const ZOHO_SECRET_REF: &str = "crm-client/zoho";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_zoho_client_secret_lives_in_the_keyring_never_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    let secrets = enlace_secrets::SecretStore::in_memory();
+    let app = start_over(&path, &secrets).await;
+    let mut new = app.settings();
+    new.zoho.client_id = "1000.ABCDEF".into();
+    new.zoho.client_secret = ZOHO_SECRET.into();
+    let saved = app.save_settings(new).await.unwrap();
+    assert_eq!(saved.zoho.client_secret, ZOHO_SECRET);
+    assert_eq!(secrets.get(ZOHO_SECRET_REF).unwrap().expose(), ZOHO_SECRET);
+    // The sign-in and refreshes use it.
+    assert_eq!(app.crm_config().zoho.client_secret, ZOHO_SECRET);
+    assert!(!contains(&files_of(&path), ZOHO_SECRET.as_bytes()));
+    app.shutdown().await;
+    drop(app);
+
+    // A new run reads it back from the keyring.
+    let app = start_over(&path, &secrets).await;
+    zoho_secret_becomes(&app, ZOHO_SECRET).await;
+    assert_eq!(app.settings().zoho.client_id, "1000.ABCDEF");
+    assert!(!contains(&files_of(&path), ZOHO_SECRET.as_bytes()));
+
+    // Cleared: gone from the keyring.
+    let mut cleared = app.settings();
+    cleared.zoho.client_secret = String::new();
+    app.save_settings(cleared).await.unwrap();
+    assert!(secrets.get(ZOHO_SECRET_REF).is_err());
+    assert_eq!(app.crm_config().zoho.client_secret, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zoho_client_secret_an_older_version_stored_moves_to_the_keyring() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .set_setting(
+                enlace_app::settings::SETTINGS_KEY,
+                &format!(
+                    r#"{{"lineKind":"none","zohoClientId":"1000.OLD","zohoClientSecret":"{ZOHO_SECRET}"}}"#
+                ),
+            )
+            .unwrap();
+    }
+    assert!(contains(&files_of(&path), ZOHO_SECRET.as_bytes()));
+    let secrets = enlace_secrets::SecretStore::in_memory();
+    let app = start_over(&path, &secrets).await;
+    assert_eq!(app.settings().zoho.client_secret, ZOHO_SECRET);
+    for _ in 0..400 {
+        if secrets.get(ZOHO_SECRET_REF).is_ok()
+            && !contains(&files_of(&path), ZOHO_SECRET.as_bytes())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(secrets.get(ZOHO_SECRET_REF).unwrap().expose(), ZOHO_SECRET);
+    assert!(!contains(&files_of(&path), ZOHO_SECRET.as_bytes()));
+    assert_eq!(app.settings().zoho.client_id, "1000.OLD");
+    assert!(app.settings_problem().is_none());
+}

@@ -202,12 +202,25 @@ async fn browser_sign_in_keeps_tokens_in_the_keyring_and_only_a_reference_in_the
         .unwrap();
     assert_eq!(sf_link.state, LinkState::Ok);
 
+    // The Zoho client secret the agent typed in Settings goes to the keyring as well.
+    let client_secret = "zoho-client-secret-typed-in-settings";
+    let mut settings = h.app.settings();
+    settings.zoho.client_secret = client_secret.into();
+    h.app.save_settings(settings).await.unwrap();
+
     // The tokens are in the keyring under a namespaced entry; the database has none of them.
-    let entries = h.secrets.accounts_in_memory();
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    let mut entries = h.secrets.accounts_in_memory();
+    assert_eq!(entries.len(), 3, "{entries:?}");
     assert!(entries.iter().any(|e| e.starts_with("crm/zoho/")));
+    entries.retain(|e| e != "crm-client/zoho");
+    assert_eq!(
+        h.secrets.get("crm-client/zoho").unwrap().expose(),
+        client_secret
+    );
     let database = std::fs::read(&h.db).unwrap();
     let wal = std::fs::read(h.db.with_extension("sqlite3-wal")).unwrap_or_default();
+    assert!(!contains(&database, client_secret.as_bytes()));
+    assert!(!contains(&wal, client_secret.as_bytes()));
     for entry in &entries {
         let secret = h.secrets.get(entry).unwrap();
         let tokens = enlace_crm::Tokens::from_secret(&secret).unwrap();
@@ -226,7 +239,7 @@ async fn browser_sign_in_keeps_tokens_in_the_keyring_and_only_a_reference_in_the
     let link = status.links.iter().find(|l| l.crm == Crm::Zoho).unwrap();
     assert_eq!(link.state, LinkState::NotLinked);
     assert_eq!(zoho.revoked_tokens().len(), 1);
-    assert_eq!(h.secrets.accounts_in_memory().len(), 1);
+    assert_eq!(h.secrets.accounts_in_memory().len(), 2);
     drop(h.events);
 }
 

@@ -413,3 +413,50 @@ async fn after_a_restart_the_stream_resumes_where_it_stopped() {
     assert_eq!(cursor_row(dir.path()), None);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_gap_the_hub_no_longer_keeps_the_state_is_read_again_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestHub::start(dir.path(), None, Arc::new(SystemClock)).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(dir.path(), &secrets).await;
+    app.hub_login(&server.url(), "1234567", Sensitive::new("123456".into()))
+        .await
+        .unwrap();
+    online(&mut events).await;
+    // The line handles the login's state: its cursor is saved.
+    for _ in 0..400 {
+        if cursor_row(dir.path()).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.shutdown().await;
+    drop(app);
+    assert!(cursor_row(dir.path()).is_some());
+
+    // While Enlace is closed Ana pauses elsewhere, and the hub prunes every event so far
+    // (as retention would after a long absence).
+    pause_from_elsewhere(&server.url()).await;
+    let pruned = server
+        .hub
+        .store()
+        .prune_events(server.hub.now() + 1)
+        .await
+        .unwrap();
+    assert!(pruned > 0);
+
+    let (app, mut events) = start_app(dir.path(), &secrets).await;
+    let status = next_matching(&mut events, |e| match e {
+        DomainEvent::HubStatus(s) if s.resynced_at.is_some() => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        status.state.map(|s| s.kind),
+        Some(AgentStateKind::Paused),
+        "the state read again from the hub"
+    );
+    assert!(app.hub_status().resynced_at.is_some());
+    app.shutdown().await;
+}

@@ -7,7 +7,10 @@
 //! lost or repeated (ids at or below the last one are skipped as well). Pings are answered; a
 //! connection silent for longer than [`StreamOptions::idle_timeout`] is treated as lost. When
 //! the hub ends the session (close code 4001, or 401/403 at connection) the stream yields
-//! [`HubEvent::SessionEnded`] and stops. Dropping the [`HubStream`] stops the task.
+//! [`HubEvent::SessionEnded`] and stops. When the hub no longer keeps some of the events after
+//! the id asked for (retention pruned them), it says so first (`stream_truncated`, whose id is
+//! the one asked for) and the stream yields [`HubEvent::Truncated`]: what those events said
+//! must be read again (`GET /me`, `GET /me/day`). Dropping the [`HubStream`] stops the task.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -42,7 +45,17 @@ pub enum HubEvent {
     Event(StreamEvent),
     /// The hub ended the session: log in again. Nothing follows.
     SessionEnded,
+    /// Events after the last id were removed by the hub's retention before this stream read
+    /// them; the events that follow start at `oldest_available`. State those events carried
+    /// (the agent's state, calls) must be read again.
+    Truncated {
+        /// The first event id the hub still keeps, when it said.
+        oldest_available: Option<u64>,
+    },
 }
+
+/// `type` of the hub's notice that events were pruned before the client read them.
+const STREAM_TRUNCATED: &str = "stream_truncated";
 
 /// Reconnection and liveness settings of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +264,25 @@ async fn follow(
                     tracing::warn!("hub stream: ignored a message that is not an event");
                     continue;
                 };
+                // The notice carries the id asked for (not a new one): never skipped.
+                if event.kind == STREAM_TRUNCATED {
+                    let oldest_available = event
+                        .payload
+                        .get("oldestAvailable")
+                        .and_then(serde_json::Value::as_u64);
+                    tracing::info!(
+                        ?oldest_available,
+                        "hub stream: events were pruned before we read them"
+                    );
+                    if tx
+                        .send(HubEvent::Truncated { oldest_available })
+                        .await
+                        .is_err()
+                    {
+                        return End::Stopped;
+                    }
+                    continue;
+                }
                 if event.id <= last.load(Ordering::SeqCst) {
                     continue;
                 }

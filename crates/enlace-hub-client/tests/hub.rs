@@ -121,7 +121,7 @@ async fn next_event(stream: &mut HubStream) -> StreamEvent {
     loop {
         match next(stream).await {
             HubEvent::Event(e) => return e,
-            HubEvent::Online | HubEvent::Offline { .. } => continue,
+            HubEvent::Online | HubEvent::Offline { .. } | HubEvent::Truncated { .. } => continue,
             HubEvent::SessionEnded => panic!("session ended"),
         }
     }
@@ -348,6 +348,7 @@ async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
             HubEvent::Event(e) => got.push(e),
             HubEvent::Offline { .. } => {}
             HubEvent::SessionEnded => panic!("session ended"),
+            HubEvent::Truncated { .. } => panic!("nothing was pruned"),
         }
     }
     assert!(online_again);
@@ -376,6 +377,66 @@ async fn stream_resumes_after_a_hub_restart_without_gaps_or_duplicates() {
     assert_eq!(next(&mut resumed).await, HubEvent::Online);
     assert_eq!(next_event(&mut resumed).await.id, expected[11]);
     assert_eq!(next_event(&mut resumed).await.id, expected[12]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_says_when_the_hub_pruned_events_it_had_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let server = serve(config(dir.path()), &clock, "127.0.0.1:0").await;
+    let seed = seed(&server.hub).await;
+    let client = client(&server);
+    let token = login(&client, "1234567", "123456").await.token;
+    set_state(
+        &client,
+        &token,
+        StateChange::Paused {
+            reason_id: seed.baño,
+        },
+    )
+    .await;
+    let old = server.hub.events().after(0, 100).await.unwrap();
+    let seen = u64::try_from(old[0].id).unwrap();
+    // A minute later the agent is available again; then everything older is pruned.
+    clock.0.fetch_add(60_000, Ordering::SeqCst);
+    set_state(&client, &token, StateChange::Available).await;
+    server.hub.store().prune_events(T0 + 1).await.unwrap();
+    let pruned = u64::try_from(server.hub.store().pruned_through().await.unwrap()).unwrap();
+    assert!(pruned > seen);
+
+    // The notice's id is the one asked for (already "seen"): it still comes through, first.
+    let mut stream = client.stream_with(&token, Some(seen), fast());
+    assert_eq!(next(&mut stream).await, HubEvent::Online);
+    assert_eq!(
+        next(&mut stream).await,
+        HubEvent::Truncated {
+            oldest_available: Some(pruned + 1)
+        }
+    );
+    let kept = next_event(&mut stream).await;
+    assert_eq!(kept.id, pruned + 1);
+    assert_eq!(
+        kept.agent_state().unwrap().1.kind,
+        AgentStateKind::Available
+    );
+    assert_eq!(stream.last_id(), Some(pruned + 1));
+
+    // A stream resuming after what is kept hears no notice.
+    let mut stream = client.stream_with(&token, Some(pruned + 1), fast());
+    assert_eq!(next(&mut stream).await, HubEvent::Online);
+    set_state(&client, &token, StateChange::Available).await;
+    set_state(
+        &client,
+        &token,
+        StateChange::Paused {
+            reason_id: seed.baño,
+        },
+    )
+    .await;
+    match next(&mut stream).await {
+        HubEvent::Event(e) => assert!(e.id > pruned + 1),
+        other => panic!("expected the next event, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

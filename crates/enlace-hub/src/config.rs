@@ -313,6 +313,14 @@ impl HubConfig {
         if config.heartbeat_seconds == 0 {
             return Err("heartbeat_seconds must be at least 1".into());
         }
+        // A session's stream must be resumable for as long as the session lives.
+        if config.event_retention() < config.session_max() {
+            return Err(format!(
+                "event_retention_days ({} days) must be at least session_max_hours ({} h): \
+                 a desktop resumes its stream from events as old as its session",
+                config.event_retention_days, config.session_max_hours
+            ));
+        }
         Ok(config)
     }
 
@@ -358,6 +366,15 @@ mod tests {
             Some("PJSIP/{extension}")
         );
         assert_eq!(HubConfig::parse(&c.to_toml()).expect("round trip"), c);
+    }
+
+    #[test]
+    fn a_retention_shorter_than_the_longest_session_is_refused() {
+        let err = HubConfig::parse("event_retention_days = 1\nsession_max_hours = 25\n")
+            .expect_err("refused");
+        assert!(err.contains("event_retention_days"), "{err}");
+        assert!(HubConfig::parse("event_retention_days = 1\nsession_max_hours = 24\n").is_ok());
+        assert!(HubConfig::parse("").is_ok(), "the defaults agree");
     }
 
     #[test]

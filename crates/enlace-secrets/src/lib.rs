@@ -18,7 +18,9 @@
 //!   in-memory store. [`SecretStore::in_memory`] exists for tests and the demo mode and must be
 //!   asked for explicitly.
 //! - CRM tokens are stored under [`crm_account_ref`]`(crm, account key)`, so every CRM entry
-//!   is namespaced `crm/<crm>/<key>` and cannot collide with another kind of secret.
+//!   is namespaced `crm/<crm>/<key>` and cannot collide with another kind of secret. The
+//!   agent's OAuth client secret for a CRM (Zoho's) sits under [`crm_client_secret_ref`]
+//!   (`crm-client/<crm>`), beside the tokens and never in the database.
 //!
 //! To extend: add methods to [`SecretStore`] that build on `put`/`get`/`delete`; map any new
 //! keyring failure in `error.rs`; keep `keyring` types out of the public API.
@@ -65,6 +67,12 @@ impl Channel {
 /// stores it, never the tokens.
 pub fn crm_account_ref(crm: Crm, account_key: &str) -> String {
     format!("crm/{}/{account_key}", crm.as_str())
+}
+
+/// The account reference of the OAuth client secret the agent typed for `crm`
+/// (`crm-client/zoho`): outside the `crm/` namespace of tokens, so no account key can collide.
+pub fn crm_client_secret_ref(crm: Crm) -> String {
+    format!("crm-client/{}", crm.as_str())
 }
 
 /// The channel's secrets in the OS keyring (or, when asked for explicitly, in this process's
@@ -436,6 +444,8 @@ mod tests {
         let account = crm_account_ref(Crm::Salesforce, "00Dxx:005xx");
         assert_eq!(account, "crm/salesforce/00Dxx:005xx");
         assert_eq!(crm_account_ref(Crm::Zoho, "a@b.c"), "crm/zoho/a@b.c");
+        assert_eq!(crm_client_secret_ref(Crm::Zoho), "crm-client/zoho");
+        assert!(!crm_client_secret_ref(Crm::Zoho).starts_with("crm/"));
 
         let err = store.get(&account).map(|_| ()).unwrap_err();
         assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");

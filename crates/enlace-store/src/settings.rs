@@ -34,6 +34,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replace the value under `key` and leave no copy of the old one in the files: the bytes
+    /// it freed are zeroed (`secure_delete`) and the WAL is checkpointed and truncated. For a
+    /// row that an older Enlace wrote with a secret in it (the secret now lives in the keyring).
+    pub fn overwrite_setting(&self, key: &str, json: &str) -> Result<()> {
+        self.conn.pragma_update(None, "secure_delete", true)?;
+        self.set_setting(key, json)?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The setting under `key` parsed as `T`. Invalid JSON or the wrong shape is
     /// [`StoreError::CorruptSetting`] (code `invalid_setting`), so callers can fall back to
     /// defaults and tell the agent.
@@ -64,5 +75,39 @@ impl Store {
             .conn
             .execute("DELETE FROM settings WHERE key = ?1", [key])?
             > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Store;
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn an_overwritten_setting_leaves_no_copy_in_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite3");
+        let secret = "old-client-secret-0123456789abcdef";
+        {
+            let store = Store::open(&path).unwrap();
+            store.set_setting("before", r#"{"a":1}"#).unwrap();
+            store
+                .set_setting("k", &format!(r#"{{"clientSecret":"{secret}","a":1}}"#))
+                .unwrap();
+            store.set_setting("after", r#"{"a":1}"#).unwrap();
+        }
+        let files = || {
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend(std::fs::read(path.with_extension("sqlite3-wal")).unwrap_or_default());
+            bytes
+        };
+        assert!(contains(&files(), secret.as_bytes()), "the test writes it");
+        let store = Store::open(&path).unwrap();
+        store.overwrite_setting("k", r#"{"a":1}"#).unwrap();
+        assert_eq!(store.setting("k").unwrap().as_deref(), Some(r#"{"a":1}"#));
+        assert!(!contains(&files(), secret.as_bytes()));
     }
 }

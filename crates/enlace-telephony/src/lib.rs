@@ -90,6 +90,11 @@ pub enum LineEvent {
     /// before this. Persist it and pass it as [`HubLineConfig::after`] to resume a later line
     /// without losing or repeating anything. Sent once per burst of events, not per event.
     HubCursor(u64),
+    /// Hub line only: the hub had pruned events this line had not read yet (it was away longer
+    /// than the hub keeps its log). The calls it had open were reported ended as `line_lost`
+    /// (a later event of one continues its record); the agent's state and the day must be read
+    /// again from the hub.
+    HubTruncated,
 }
 
 /// The running phone line.

@@ -283,6 +283,9 @@ export const en: Record<MessageKey, string> = {
   'hub.managementNeedsServer':
     "Your day's summary and the agents' states come from your organization's server, which is not set up on this computer yet. Calls, Dial, Contacts and History work the same without it.",
   'hub.signInToUse': 'Sign in with your organization user to use this section.',
+  'hub.resynced':
+    "You were disconnected from the server longer than it keeps its events: your state and the day's calls were read again.",
+  'hub.resyncedDismiss': 'Got it',
   'hub.streamOffline': 'Connection to the server interrupted; retrying…',
 
   'agentState.available': 'Available',

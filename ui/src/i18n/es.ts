@@ -291,6 +291,9 @@ export const es = {
     'El resumen de tu día y el estado de los agentes vienen del servidor de tu organización, que aún no está configurado en este equipo. Llamadas, Marcar, Contactos e Historial funcionan igual sin él.',
   'hub.signInToUse': 'Ingresa con tu usuario de la organización para usar esta sección.',
   'hub.streamOffline': 'Conexión con el servidor interrumpida; reintentando…',
+  'hub.resynced':
+    'Estuviste desconectado del servidor más tiempo del que guarda sus eventos: se volvieron a leer tu estado y las llamadas del día.',
+  'hub.resyncedDismiss': 'Entendido',
 
   'agentState.available': 'Disponible',
   'agentState.paused': 'En pausa',

@@ -82,6 +82,8 @@ export class AppState {
 
   /** The organization's server: session and agent state (null until the host answered). */
   hub = $state<HubStatusView | null>(null);
+  /** When the host last re-read the hub state after a gap in its stream; null once dismissed. */
+  resyncNoticeAt = $state<number | null>(null);
   /** The supervisor's live table, kept in step by `agents:live`. */
   agentsLive = $state<AgentLiveView[] | null>(null);
   /** The Login screen was asked for (Conectar al servidor). */
@@ -222,7 +224,14 @@ export class AppState {
   /** Applies a hub status (from a command or `hub:status`). */
   setHub(status: HubStatusView): void {
     const wasIn = !!this.hub?.loggedIn;
+    const resynced = status.resyncedAt !== null && status.resyncedAt !== this.hub?.resyncedAt;
     this.hub = status;
+    if (resynced) {
+      // The stream had lost events the server no longer kept: the host read the state again;
+      // the calls are read again here (Gestión reads the day) and the agent is told.
+      this.resyncNoticeAt = status.resyncedAt;
+      void this.load();
+    }
     if (status.loggedIn) {
       this.loginOpen = false;
       this.loginNotice = null;
@@ -352,8 +361,12 @@ export class AppState {
     if (call && call.logState === 'pending') this.calls[id] = { ...call, logState: 'ignored' };
   }
 
-  async saveSettings(settings: SettingsView): Promise<SettingsView> {
-    const saved = await this.platform.settingsSave($state.snapshot(settings));
+  /** `zohoClientSecret`: a new secret, `''` to forget it, `null` to keep the stored one. */
+  async saveSettings(
+    settings: SettingsView,
+    zohoClientSecret: string | null = null,
+  ): Promise<SettingsView> {
+    const saved = await this.platform.settingsSave($state.snapshot(settings), zohoClientSecret);
     this.settings = saved;
     this.applyLanguage();
     return saved;

@@ -66,7 +66,7 @@ export const CRM_SETTINGS_DEFAULTS: Pick<SettingsView, 'salesforce' | 'zoho'> = 
   zoho: {
     accountsServer: 'https://accounts.zoho.com',
     clientId: '',
-    clientSecret: '',
+    clientSecretSet: false,
     redirectPort: 8765,
   },
 };

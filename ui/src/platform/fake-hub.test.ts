@@ -32,6 +32,7 @@ describe('fake hub', () => {
       state: null,
       streamOnline: false,
       detail: null,
+      resyncedAt: null,
     });
     expect((await rejection(new FakePlatform().pauseReasons())).code).toBe('session_expired');
   });

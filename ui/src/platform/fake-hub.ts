@@ -104,6 +104,7 @@ export class FakeHub {
   private readonly reasons = fakePauseReasons();
   private reachable = true;
   private streamOnline = true;
+  private resyncedAt: number | null = null;
   private failures = new Map<string, { count: number; lockedUntil: number; locks: number }>();
   private pauseTotals = new Map<string, number>();
   private readonly baseDay: DayView | null;
@@ -148,6 +149,7 @@ export class FakeHub {
       state: agent ? this.stateView() : null,
       streamOnline: agent !== null && this.streamOnline,
       detail: agent && !this.streamOnline ? 'stream reconnecting' : null,
+      resyncedAt: agent ? this.resyncedAt : null,
     };
   }
 
@@ -282,6 +284,16 @@ export class FakeHub {
     this.statusChanged();
   }
 
+  /**
+   * The stream came back after the hub had pruned events it never delivered: like the real
+   * host, the state is read again (here: unchanged) and hub:status says when (`resyncedAt`).
+   */
+  simulateTruncatedStream(): void {
+    if (!this.current) return;
+    this.resyncedAt = this.now();
+    this.statusChanged();
+  }
+
   /** Another agent changes state (the supervisor's table gets `agents:live`). */
   setOtherAgent(user: string, state: AgentStateKind, reasonName: string | null = null): void {
     const other = this.others.find((o) => o.user === user);
@@ -312,6 +324,7 @@ export class FakeHub {
     this.current = agent;
     this.state = { kind: 'available', reason: null, since: this.now() };
     this.streamOnline = true;
+    this.resyncedAt = null;
     this.agentsLiveChanged.emit(this.liveRows());
   }
 

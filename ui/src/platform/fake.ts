@@ -96,7 +96,7 @@ export const DEFAULT_SETTINGS: SettingsView = {
   zoho: {
     accountsServer: 'https://accounts.zoho.com',
     clientId: '',
-    clientSecret: '',
+    clientSecretSet: false,
     redirectPort: 8765,
   },
 };
@@ -219,6 +219,8 @@ export class FakePlatform implements Platform {
   private readonly now: () => number;
   private calls = new Map<string, CallView>();
   private settings: SettingsView;
+  /** The Zoho client secret "in the keyring" (never part of the settings the UI gets). */
+  zohoClientSecret = '';
   private line: LineStatusView;
   private handlerRegistered: boolean;
   private readonly osLocale: string;
@@ -367,13 +369,26 @@ export class FakePlatform implements Platform {
     return clone(this.settings);
   }
 
-  async settingsSave(settings: SettingsView): Promise<SettingsView> {
+  async settingsSave(
+    settings: SettingsView,
+    zohoClientSecret: string | null = null,
+  ): Promise<SettingsView> {
     this.checkFailure('settingsSave');
     const problem = settingsProblem(settings);
     if (problem) throw problem;
+    if (zohoClientSecret !== null) {
+      if (!this.keyringAvailable) {
+        throw fail('keyring_unavailable', 'no Secret Service provider', 'zohoClientSecret');
+      }
+      this.zohoClientSecret = zohoClientSecret.trim();
+    }
     const country = settings.defaultCountry.trim().toUpperCase();
     const previousKind = this.settings.lineKind;
-    this.settings = clone({ ...settings, defaultCountry: country });
+    this.settings = clone({
+      ...settings,
+      defaultCountry: country,
+      zoho: { ...settings.zoho, clientSecretSet: this.zohoClientSecret !== '' },
+    });
     if (previousKind !== this.settings.lineKind) {
       this.simulateLineStatus({
         kind: this.settings.lineKind,

@@ -50,7 +50,12 @@ export interface Platform {
   callHangup(id: string): Promise<void>;
 
   settingsGet(): Promise<SettingsView>;
-  settingsSave(settings: SettingsView): Promise<SettingsView>;
+  /**
+   * Stores the settings. The Zoho client secret travels only this way, to the keyring:
+   * `zohoClientSecret` is a new secret, `''` forgets it, `null`/absent keeps the stored one.
+   * The host never sends it back (`zoho.clientSecretSet` says whether one is stored).
+   */
+  settingsSave(settings: SettingsView, zohoClientSecret?: string | null): Promise<SettingsView>;
 
   lineStatus(): Promise<LineStatusView>;
   handlerStatus(): Promise<HandlerStatusView>;

@@ -6,6 +6,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...args: unknown[]) => listen(...args) }));
 
 const { createTauriPlatform } = await import('./tauri');
+const { DEFAULT_SETTINGS } = await import('./fake');
 
 beforeEach(() => {
   invoke.mockReset();
@@ -51,6 +52,17 @@ describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
       ['crm_write_retry', { id: 7 }],
       ['crm_write_use_existing', { id: 8 }],
       ['record_open', { crm: 'zoho', kind: 'lead', id: '572' }],
+    ]);
+  });
+
+  it('sends a new Zoho client secret beside the settings, or null to keep the stored one', async () => {
+    const p = createTauriPlatform();
+    const settings = DEFAULT_SETTINGS;
+    await p.settingsSave(settings, 's3cret');
+    await p.settingsSave(settings);
+    expect(invoke.mock.calls).toEqual([
+      ['settings_save', { settings, zohoClientSecret: 's3cret' }],
+      ['settings_save', { settings, zohoClientSecret: null }],
     ]);
   });
 

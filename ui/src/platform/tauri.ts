@@ -64,7 +64,8 @@ export function createTauriPlatform(): Platform {
     callReject: (id) => call<void>('call_reject', { id }),
     callHangup: (id) => call<void>('call_hangup', { id }),
     settingsGet: () => call<SettingsView>('settings_get'),
-    settingsSave: (settings) => call<SettingsView>('settings_save', { settings }),
+    settingsSave: (settings, zohoClientSecret) =>
+      call<SettingsView>('settings_save', { settings, zohoClientSecret: zohoClientSecret ?? null }),
     lineStatus: () => call<LineStatusView>('line_status'),
     handlerStatus: () => call<HandlerStatusView>('handler_status'),
     handlerRegister: () => call<HandlerStatusView>('handler_register'),

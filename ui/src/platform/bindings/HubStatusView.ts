@@ -2,4 +2,9 @@
 import type { AgentStateView } from "./AgentStateView";
 import type { HubAgentView } from "./HubAgentView";
 
-export type HubStatusView = { server: string | null, loggedIn: boolean, agent: HubAgentView | null, state: AgentStateView | null, streamOnline: boolean, detail: string | null, };
+export type HubStatusView = { server: string | null, loggedIn: boolean, agent: HubAgentView | null, state: AgentStateView | null, streamOnline: boolean, detail: string | null, 
+/**
+ * ms since the epoch: the stream had lost events the hub no longer kept, and the agent's
+ * state was read again then. The UI reads the day and the calls again and says so.
+ */
+resyncedAt: number | null, };
