@@ -48,6 +48,34 @@ impl AgentState {
     }
 }
 
+/// The id of a pause reason made on the PBX that the hub does not have (never a stored id).
+pub const PBX_REASON_ID: i64 = 0;
+
+/// A pause made on the PBX (phone key, supervisor console, another AMI client) with a reason
+/// the hub does not have: shown with the PBX's text, stored without a reason.
+pub fn pbx_reason(name: &str) -> PauseReasonRow {
+    PauseReasonRow {
+        id: PBX_REASON_ID,
+        name: name.to_owned(),
+        budget_seconds: None,
+        is_exit: false,
+    }
+}
+
+/// A queue membership change the PBX reported (`QueueMemberPause`, `QueueMemberAdded`,
+/// `QueueMemberRemoved`) that the hub did not ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Paused (with the PBX's reason text, maybe empty) or unpaused.
+    Pause { paused: bool, reason: String },
+    /// Removed from `queue`; `still_in` says whether it is still in any of its queues (`None`
+    /// when the PBX could not say).
+    Removed {
+        queue: String,
+        still_in: Option<bool>,
+    },
+}
+
 pub fn reason_json(reason: &PauseReasonRow) -> Value {
     json!({
         "id": reason.id,
@@ -169,16 +197,17 @@ impl Hub {
         Ok(match state {
             "available" => AgentState::Available { since },
             "on_call" => AgentState::OnCall { since },
-            "paused" => {
-                let reason = match reason_id {
-                    Some(id) => self.store().pause_reason(id).await?,
-                    None => None,
-                };
-                match reason {
+            "paused" => match reason_id {
+                Some(id) => match self.store().pause_reason(id).await? {
                     Some(reason) => AgentState::Paused { reason, since },
                     None => AgentState::Available { since },
-                }
-            }
+                },
+                // Paused on the PBX with a reason the hub does not have.
+                None => AgentState::Paused {
+                    reason: pbx_reason(""),
+                    since,
+                },
+            },
             _ => AgentState::LoggedOut { since },
         })
     }
@@ -188,8 +217,19 @@ impl Hub {
         agent: &AgentRow,
         state: AgentState,
     ) -> Result<AgentState, HubError> {
+        self.record_state_from(agent, state, None).await
+    }
+
+    /// Records and publishes a new state; `source` (e.g. `phone`) says where the change was
+    /// made when it was not through the hub.
+    async fn record_state_from(
+        &self,
+        agent: &AgentRow,
+        state: AgentState,
+        source: Option<&str>,
+    ) -> Result<AgentState, HubError> {
         let reason_id = match &state {
-            AgentState::Paused { reason, .. } => Some(reason.id),
+            AgentState::Paused { reason, .. } if reason.id != PBX_REASON_ID => Some(reason.id),
             _ => None,
         };
         self.store()
@@ -199,6 +239,9 @@ impl Hub {
         payload.insert("agent".into(), agent_json(agent));
         if let Value::Object(fields) = state.to_json() {
             payload.extend(fields);
+        }
+        if let Some(source) = source {
+            payload.insert("source".into(), Value::from(source));
         }
         self.events()
             .append(Some(agent.id), "agent_state", payload, state.since())
@@ -386,6 +429,65 @@ impl Hub {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// A change made on the PBX, not through the hub (the phone's DND key, a supervisor
+    /// console, another AMI client): the agent's state follows it at once and the
+    /// `agent_state` event says `"source": "phone"`. Changes that already match the hub's
+    /// state are ignored; an agent logged out of the hub is left alone.
+    pub(crate) async fn pbx_member_changed(
+        &self,
+        agent_id: i64,
+        change: MemberChange,
+    ) -> Result<(), HubError> {
+        let Some(agent) = self.store().agent_by_id(agent_id).await? else {
+            return Ok(());
+        };
+        let _guard = self.lock_state(agent_id).await?;
+        let current = self.agent_state(agent_id).await?;
+        if matches!(current, AgentState::LoggedOut { .. }) {
+            return Ok(());
+        }
+        let now = self.now();
+        let next = match change {
+            MemberChange::Pause {
+                paused: true,
+                reason,
+            } => {
+                if let AgentState::Paused { reason: r, .. } = &current {
+                    if r.name.eq_ignore_ascii_case(reason.trim()) || r.id == PBX_REASON_ID {
+                        return Ok(());
+                    }
+                }
+                let known = self
+                    .store()
+                    .pause_reasons()
+                    .await?
+                    .into_iter()
+                    .find(|r| !r.is_exit && r.name.eq_ignore_ascii_case(reason.trim()));
+                AgentState::Paused {
+                    reason: known.unwrap_or_else(|| pbx_reason(reason.trim())),
+                    since: now,
+                }
+            }
+            MemberChange::Pause { paused: false, .. } => match current {
+                AgentState::Paused { .. } => AgentState::Available { since: now },
+                _ => return Ok(()),
+            },
+            MemberChange::Removed { queue, still_in } => {
+                if !agent.queues.contains(&queue) || still_in != Some(false) {
+                    return Ok(());
+                }
+                AgentState::LoggedOut { since: now }
+            }
+        };
+        tracing::info!(
+            agent_id,
+            state = next.name(),
+            "agent state changed on the PBX"
+        );
+        self.record_state_from(&agent, next, Some("phone")).await?;
         Ok(())
     }
 

@@ -29,7 +29,7 @@ use enlace_ami::{
 };
 use tokio::sync::mpsc;
 
-use crate::agents::{AgentState, CallPhase, CallUpdate};
+use crate::agents::{AgentState, CallPhase, CallUpdate, MemberChange, PBX_REASON_ID};
 use crate::config::AmiSettings;
 use crate::error::HubError;
 use crate::store::AgentRow;
@@ -59,7 +59,16 @@ impl DialOutcome {
 pub struct Pbx {
     ami: Option<AmiClient>,
     settings: AmiSettings,
+    /// The `QueueMemberPause` events the hub's own QueuePause actions will cause, per
+    /// interface: (paused, reason, when asked). They are echoes, not changes made on the PBX.
+    echoes: std::sync::Mutex<Echoes>,
 }
+
+/// Expected `QueueMemberPause` echoes per interface: (paused, reason, when asked).
+type Echoes = HashMap<String, Vec<(bool, String, std::time::Instant)>>;
+
+/// An expected echo not seen within this long is forgotten (the action failed or timed out).
+const ECHO_WAIT: Duration = Duration::from_secs(30);
 
 fn pbx_error(e: AmiError) -> HubError {
     match e.code() {
@@ -169,10 +178,15 @@ pub(crate) fn plan_resync(
             AgentState::Paused { reason, .. } => Some(reason.name.clone()),
             _ => None,
         };
+        // A pause made on the PBX with a reason the hub does not have: any reason will do.
+        let any_reason =
+            matches!(state, AgentState::Paused { reason, .. } if reason.id == PBX_REASON_ID);
         let drifted = mine
             .iter()
             .filter(|m| agent.queues.contains(&m.queue))
-            .any(|m| m.paused != reason.is_some() || (m.paused && m.reason != reason));
+            .any(|m| {
+                m.paused != reason.is_some() || (m.paused && !any_reason && m.reason != reason)
+            });
         // QueueAdd adds unpaused: a paused agent needs its pause again.
         if drifted || (added && reason.is_some()) {
             fixes.push(Fix::Pause {
@@ -200,6 +214,7 @@ impl Pbx {
                     Pbx {
                         ami: Some(client),
                         settings,
+                        echoes: std::sync::Mutex::default(),
                     },
                     Some(events),
                 )
@@ -208,6 +223,7 @@ impl Pbx {
                 Pbx {
                     ami: None,
                     settings: AmiSettings::default(),
+                    echoes: std::sync::Mutex::default(),
                 },
                 None,
             ),
@@ -251,9 +267,68 @@ impl Pbx {
         if agent.queues.is_empty() {
             return Ok(());
         }
-        ami.queue_pause(&self.interface(agent), reason.is_some(), reason, None)
-            .await
-            .map_err(pbx_error)
+        let interface = self.interface(agent);
+        let echo = (reason.is_some(), reason.unwrap_or_default().to_owned());
+        // One QueueMemberPause per queue of the agent will come back.
+        self.expect_echoes(&interface, &echo, agent.queues.len());
+        let result = ami
+            .queue_pause(&interface, reason.is_some(), reason, None)
+            .await;
+        if let Err(AmiError::Refused { .. }) = &result {
+            self.forget_echoes(&interface, &echo, agent.queues.len());
+        }
+        result.map_err(pbx_error)
+    }
+
+    fn echoes(&self) -> std::sync::MutexGuard<'_, Echoes> {
+        self.echoes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn expect_echoes(&self, interface: &str, echo: &(bool, String), count: usize) {
+        let now = std::time::Instant::now();
+        let mut echoes = self.echoes();
+        let expected = echoes.entry(interface.to_owned()).or_default();
+        expected.retain(|(_, _, at)| now.duration_since(*at) < ECHO_WAIT);
+        for _ in 0..count {
+            expected.push((echo.0, echo.1.clone(), now));
+        }
+    }
+
+    fn forget_echoes(&self, interface: &str, echo: &(bool, String), count: usize) {
+        let mut echoes = self.echoes();
+        if let Some(expected) = echoes.get_mut(interface) {
+            for _ in 0..count {
+                if let Some(i) = expected
+                    .iter()
+                    .rposition(|(p, r, _)| *p == echo.0 && *r == echo.1)
+                {
+                    expected.remove(i);
+                }
+            }
+        }
+    }
+
+    /// Whether a `QueueMemberPause` is the echo of one of the hub's own QueuePause actions
+    /// (then it is consumed).
+    fn is_echo(&self, interface: &str, paused: bool, reason: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut echoes = self.echoes();
+        let Some(expected) = echoes.get_mut(interface) else {
+            return false;
+        };
+        expected.retain(|(_, _, at)| now.duration_since(*at) < ECHO_WAIT);
+        match expected
+            .iter()
+            .position(|(p, r, _)| *p == paused && (!paused || r == reason))
+        {
+            Some(i) => {
+                expected.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Rings the agent's phone and, when answered, calls `number`.
@@ -623,12 +698,40 @@ impl Drop for AbortOnDrop {
 #[derive(Debug)]
 enum AgentWork {
     Call(CallChange),
+    Member(MemberChange),
+    /// Removed from `queue` on the PBX: whether it is still in any of its queues is asked first.
+    Removed {
+        queue: String,
+        interface: String,
+    },
+}
+
+/// The agent whose interface a queue member event names (QueueMemberPause / Added / Removed),
+/// with that interface.
+fn member_agent(
+    packet: &enlace_ami::Packet,
+    members: &HashMap<String, i64>,
+) -> Option<(i64, String)> {
+    ["Interface", "StateInterface"]
+        .iter()
+        .filter_map(|k| packet.get(k))
+        .find_map(|i| members.get(i.trim()).map(|id| (*id, i.trim().to_owned())))
+}
+
+/// Agent ids by queue-member interface.
+fn member_map(interfaces: &[(String, String)]) -> HashMap<String, i64> {
+    interfaces
+        .iter()
+        .filter_map(|(id, interface)| Some((interface.clone(), id.parse().ok()?)))
+        .collect()
 }
 
 /// Tracks the calls and hands each agent's changes to that agent's worker. Never waits for
 /// the PBX: the re-sync after a (re)connection runs on a task of its own.
 async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedReceiver<AmiEvent>) {
-    let mut tracker = CallTracker::new(hub.tracker_interfaces(&pbx).await.unwrap_or_default());
+    let interfaces = hub.tracker_interfaces(&pbx).await.unwrap_or_default();
+    let mut members = member_map(&interfaces);
+    let mut tracker = CallTracker::new(interfaces);
     let mut workers: HashMap<i64, mpsc::UnboundedSender<AgentWork>> = HashMap::new();
     let mut resync: Option<AbortOnDrop> = None;
     while let Some(event) = events.recv().await {
@@ -637,6 +740,7 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
                 tracing::info!(version, "AMI connected");
                 tracker.reset();
                 if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
+                    members = member_map(&interfaces);
                     tracker.set_interfaces(interfaces);
                 }
                 let (hub, pbx) = (hub.clone(), pbx.clone());
@@ -657,10 +761,23 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
                 lost
             }
             AmiEvent::Event(packet) => {
-                if packet.event() == Some("Newchannel") {
+                let name = packet.event().unwrap_or_default();
+                let member_event = matches!(
+                    name,
+                    "QueueMemberPause" | "QueueMemberAdded" | "QueueMemberRemoved"
+                );
+                if name == "Newchannel"
+                    || (member_event && member_agent(&packet, &members).is_none())
+                {
                     // Agents may have been added since: refresh before a call starts.
                     if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
+                        members = member_map(&interfaces);
                         tracker.set_interfaces(interfaces);
+                    }
+                }
+                if member_event {
+                    if let Some((agent_id, work)) = member_work(&pbx, &packet, &members) {
+                        hand_over(&hub, &mut workers, agent_id, work);
                     }
                 }
                 tracker.on_event(&packet, hub.now())
@@ -674,6 +791,37 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
         }
     }
     drop(resync);
+}
+
+/// What a queue member event of an agent's interface asks of the agent's worker: nothing for
+/// the echoes of the hub's own actions and for memberships added unpaused.
+fn member_work(
+    pbx: &Pbx,
+    packet: &enlace_ami::Packet,
+    members: &HashMap<String, i64>,
+) -> Option<(i64, AgentWork)> {
+    let (agent_id, interface) = member_agent(packet, members)?;
+    let paused = packet.get("Paused").map(str::trim) == Some("1");
+    let reason = packet
+        .get("PausedReason")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let work = match packet.event()? {
+        "QueueMemberPause" => {
+            if pbx.is_echo(&interface, paused, &reason) {
+                return None;
+            }
+            AgentWork::Member(MemberChange::Pause { paused, reason })
+        }
+        "QueueMemberAdded" if paused => AgentWork::Member(MemberChange::Pause { paused, reason }),
+        "QueueMemberRemoved" => AgentWork::Removed {
+            queue: packet.get("Queue")?.trim().to_owned(),
+            interface,
+        },
+        _ => return None,
+    };
+    Some((agent_id, work))
 }
 
 /// Queues `work` for the agent's worker, starting it on first use.
@@ -712,6 +860,25 @@ impl Hub {
                     .await
                 {
                     tracing::warn!(error = %e, "recording a call failed");
+                }
+            }
+            AgentWork::Member(change) => {
+                if let Err(e) = self.pbx_member_changed(agent_id, change).await {
+                    tracing::warn!(error = %e, "following a change made on the PBX failed");
+                }
+            }
+            AgentWork::Removed { queue, interface } => {
+                let still_in = match (self.local_pbx(), self.store().agent_by_id(agent_id).await) {
+                    (Some(pbx), Ok(Some(agent))) => pbx.queue_members().await.ok().map(|members| {
+                        members
+                            .iter()
+                            .any(|m| m.interface == interface && agent.queues.contains(&m.queue))
+                    }),
+                    _ => None,
+                };
+                let change = MemberChange::Removed { queue, still_in };
+                if let Err(e) = self.pbx_member_changed(agent_id, change).await {
+                    tracing::warn!(error = %e, "following a change made on the PBX failed");
                 }
             }
         }

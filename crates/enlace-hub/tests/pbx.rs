@@ -390,3 +390,98 @@ async fn a_stalled_pbx_action_for_one_agent_does_not_delay_another() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["state"], "paused");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Changes made on the PBX
+
+fn is_state(e: &Value, state: &str) -> bool {
+    e["type"] == "agent_state" && e["state"] == state
+}
+
+#[tokio::test]
+async fn a_pause_made_on_the_pbx_reaches_the_agent_at_once() {
+    let double = AmiDouble::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    until(&mut ws, |e| is_state(e, "available")).await;
+    eventually("QueueAdd", || double.queue_members("support").len() == 1).await;
+    let baño = reason_id(served.addr, &t).await;
+
+    // Another AMI client (a supervisor console, the phone's DND key through the PBX).
+    let (console, mut console_events) = enlace_ami::AmiClient::start(enlace_ami::AmiConfig::new(
+        double.addr().to_string(),
+        "ami",
+        "amisecret",
+    ));
+    while !matches!(
+        console_events.recv().await,
+        Some(enlace_ami::AmiEvent::Connected { .. })
+    ) {}
+    let ana = "Local/1001@test";
+
+    // A pause with one of the hub's reasons.
+    console
+        .queue_pause(ana, true, Some("Baño"), None)
+        .await
+        .unwrap();
+    let e = until(&mut ws, |e| e["type"] == "agent_state")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (&e["state"], &e["reason"]["name"], &e["source"]),
+        (&json!("paused"), &json!("Baño"), &json!("phone"))
+    );
+    assert_eq!(me(served.addr, &t).await.body["state"]["state"], "paused");
+    // Unpaused there too.
+    console.queue_pause(ana, false, None, None).await.unwrap();
+    let e = until(&mut ws, |e| e["type"] == "agent_state")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (&e["state"], &e["source"]),
+        (&json!("available"), &json!("phone"))
+    );
+    // A reason the hub does not have: paused, with the PBX's text.
+    console
+        .queue_pause(ana, true, Some("DND"), None)
+        .await
+        .unwrap();
+    let e = until(&mut ws, |e| e["type"] == "agent_state")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (&e["state"], &e["reason"]["name"], &e["source"]),
+        (&json!("paused"), &json!("DND"), &json!("phone"))
+    );
+    console.queue_pause(ana, false, None, None).await.unwrap();
+    until(&mut ws, |e| is_state(e, "available")).await;
+
+    // The hub's own pause and unpause come back from the PBX as echoes: no "phone" change.
+    for body in [
+        json!({"state": "paused", "reason": baño}),
+        json!({"state": "available"}),
+    ] {
+        let r = post(served.addr, "/api/v1/me/state", Some(&t), body).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let seen = until(&mut ws, |e| is_state(e, "available")).await;
+    assert!(!seen.iter().any(|e| e.get("source").is_some()), "{seen:?}");
+
+    // Removed from its only queue on the PBX: out of the queue, logged out.
+    console.queue_remove("support", ana).await.unwrap();
+    let e = until(&mut ws, |e| e["type"] == "agent_state")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (&e["state"], &e["source"]),
+        (&json!("logged_out"), &json!("phone"))
+    );
+    console.shutdown().await;
+}

@@ -347,6 +347,58 @@ impl AmiDouble {
         });
     }
 
+    /// Changes a member the way a change made while no client was looking would: nothing is
+    /// sent. Adds it (dynamic) to `queue` when missing, then sets its pause and reason.
+    pub fn set_member_silently(
+        &self,
+        queue: &str,
+        interface: &str,
+        paused: bool,
+        reason: Option<&str>,
+    ) {
+        let now = events::now_secs();
+        let mut st = lock(&self.shared.state);
+        let q = st.queues.entry(queue.to_string()).or_insert(Queue {
+            members: Vec::new(),
+            completed: 0,
+        });
+        if !q.members.iter().any(|m| m.interface == interface) {
+            q.members.push(Member {
+                interface: interface.into(),
+                name: interface.into(),
+                state_interface: interface.into(),
+                dynamic: true,
+                penalty: 0,
+                calls_taken: 0,
+                last_call: 0,
+                last_pause: 0,
+                login_time: now,
+                in_call: false,
+                status: 1,
+                paused: false,
+                reason: String::new(),
+            });
+        }
+        for m in q.members.iter_mut().filter(|m| m.interface == interface) {
+            m.paused = paused;
+            m.reason = if paused {
+                reason.unwrap_or_default().to_string()
+            } else {
+                String::new()
+            };
+            if paused {
+                m.last_pause = now;
+            }
+        }
+    }
+
+    /// Removes a member the way a PBX restart forgets a dynamic member: nothing is sent.
+    pub fn remove_member_silently(&self, queue: &str, interface: &str) {
+        if let Some(q) = lock(&self.shared.state).queues.get_mut(queue) {
+            q.members.retain(|m| m.interface != interface);
+        }
+    }
+
     /// Every action packet received, in order, fields as sent.
     pub fn actions(&self) -> Vec<Vec<(String, String)>> {
         lock(&self.shared.state).actions.clone()
