@@ -343,23 +343,32 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_builder() {
         return "invalid URL or header".into();
     }
+    let mut causes = Vec::new();
     let mut source = e.source();
     while let Some(cause) = source {
-        if let Some(tls) = tls_error(cause) {
-            return format!("TLS error ({tls})");
-        }
-        // hyper-util names the step that failed, never the URL.
-        if cause.to_string() == "dns error" {
-            return "host not found".into();
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused or failed".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                kind => format!("network error ({kind:?})"),
-            };
-        }
+        causes.extend(carried(cause));
         source = cause.source();
+    }
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<rustls::Error>())
+    {
+        return format!("TLS error ({tls})");
+    }
+    // hyper-util names the step that failed, never the URL.
+    if causes.iter().any(|c| c.to_string() == "dns error") {
+        return "host not found".into();
+    }
+    let kinds = causes
+        .iter()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    if let Some(kind) = kinds.rev().find(|k| *k != std::io::ErrorKind::Other) {
+        return match kind {
+            std::io::ErrorKind::ConnectionRefused => "connection refused or failed".into(),
+            std::io::ErrorKind::TimedOut => "timed out".into(),
+            kind => format!("network error ({kind:?})"),
+        };
     }
     if e.is_connect() {
         "connection refused or failed".into()
@@ -370,14 +379,22 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// A rustls error, directly or inside the I/O error tokio-rustls wraps it in.
-fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    cause.downcast_ref::<rustls::Error>().or_else(|| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
+/// `cause` and the errors it carries: an I/O error's `source()` skips the error it wraps
+/// (where hyper and tokio-rustls put the TLS failure), so look inside with `get_ref`.
+fn carried<'a>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut found = vec![cause];
+    let mut current = cause;
+    while let Some(inner) = current
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        found.push(inner);
+        current = inner;
+    }
+    found
 }
 
 #[cfg(test)]
@@ -445,6 +462,100 @@ mod tests {
         assert_eq!(
             read_capped(std::io::repeat(b'x'), None, cap),
             Err(ReadError::TooLarge)
+        );
+    }
+
+    /// A loopback server that answers one request with `head`, then `chunks` chunks of 64 KiB
+    /// (chunked encoding). It stops when the client hangs up.
+    fn raw_server(head: &'static str, chunks: usize) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(read_half) = stream.try_clone() else {
+                return;
+            };
+            let mut reader = BufReader::new(read_half);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut out = stream;
+            if out.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            for _ in 0..chunks {
+                if out.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            let _ = out.write_all(b"0\r\n\r\n");
+        });
+        format!("http://{addr}/services/data")
+    }
+
+    #[test]
+    fn a_reply_over_the_cap_is_cut_off_and_a_bad_reply() {
+        // 5 MiB without a length: reading stops at the 4 MiB cap.
+        let url = raw_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            80,
+        );
+        let err = Http::new()
+            .get(&url, Some("Bearer t"))
+            .err()
+            .expect("too large");
+        assert_eq!(err.code(), enlace_core::ErrorCode::CrmBadReply);
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+
+        // Under the cap the whole body arrives.
+        let url = raw_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            2,
+        );
+        let reply = Http::new().get(&url, None).expect("reply");
+        assert_eq!(reply.body.len(), 2 * 0x10000);
+    }
+
+    /// TLS is rustls with the webpki roots: a certificate no public authority issued is
+    /// refused, and the error names neither the path nor the query.
+    #[test]
+    fn https_refuses_a_certificate_from_an_unknown_issuer() {
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+        let key =
+            rustls::pki_types::PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der());
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![generated.cert.der().clone()], key.into())
+        .expect("server config");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let Ok((mut tcp, _)) = listener.accept() else {
+                return;
+            };
+            if let Ok(mut tls) = rustls::ServerConnection::new(Arc::new(server)) {
+                // Ends when the client refuses the certificate and hangs up.
+                let _ = tls.complete_io(&mut tcp);
+            }
+        });
+        let url = format!("https://localhost:{port}/services/oauth2/revoke?token=secret-token");
+        let err = Http::new().get(&url, None).err().expect("refused");
+        assert_eq!(err.code(), enlace_core::ErrorCode::CrmUnavailable);
+        let text = err.to_string();
+        assert!(text.contains("TLS error"), "{text}");
+        assert!(
+            !text.contains("secret-token") && !text.contains("revoke"),
+            "{text}"
         );
     }
 
