@@ -19,6 +19,9 @@ mod error;
 mod model;
 mod stream;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::error::Error as _;
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
@@ -404,23 +407,32 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_builder() {
         return "invalid address".into();
     }
+    let mut causes = Vec::new();
     let mut source = e.source();
     while let Some(cause) = source {
-        if let Some(tls) = tls_error(cause) {
-            return format!("TLS error: {tls}");
-        }
-        // hyper-util names the step that failed, never the URL.
-        if cause.to_string() == "dns error" {
-            return "host not found".into();
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection failed".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                kind => format!("network error: {kind:?}"),
-            };
-        }
+        causes.extend(carried(cause));
         source = cause.source();
+    }
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|c| c.downcast_ref::<rustls::Error>())
+    {
+        return format!("TLS error: {tls}");
+    }
+    // hyper-util names the step that failed, never the URL.
+    if causes.iter().any(|c| c.to_string() == "dns error") {
+        return "host not found".into();
+    }
+    let kinds = causes
+        .iter()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
+    if let Some(kind) = kinds.rev().find(|k| *k != std::io::ErrorKind::Other) {
+        return match kind {
+            std::io::ErrorKind::ConnectionRefused => "connection failed".into(),
+            std::io::ErrorKind::TimedOut => "timed out".into(),
+            kind => format!("network error: {kind:?}"),
+        };
     }
     if e.is_connect() {
         "connection failed".into()
@@ -429,14 +441,22 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// A rustls error, directly or inside the I/O error tokio-rustls wraps it in.
-fn tls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    cause.downcast_ref::<rustls::Error>().or_else(|| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
+/// `cause` and the errors it carries: an I/O error's `source()` skips the error it wraps
+/// (where hyper and tokio-rustls put the TLS failure), so look inside with `get_ref`.
+fn carried<'a>(
+    cause: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut found = vec![cause];
+    let mut current = cause;
+    while let Some(inner) = current
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        found.push(inner);
+        current = inner;
+    }
+    found
 }
 
 #[cfg(test)]
@@ -498,5 +518,70 @@ mod tests {
             .login("1234567", &Sensitive::new("123456".to_owned()))
             .unwrap_err();
         assert_eq!(e.code(), "hub_unreachable");
+    }
+
+    /// A loopback server that answers one request with `head`, then `chunks` chunks of 64 KiB
+    /// (chunked encoding) when `chunks > 0`. It stops when the client hangs up.
+    fn raw_server(head: &'static str, chunks: usize) -> std::net::SocketAddr {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut out = stream;
+            if out.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            for _ in 0..chunks {
+                if out.write_all(chunk.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            let _ = out.write_all(b"0\r\n\r\n");
+        });
+        addr
+    }
+
+    #[test]
+    fn a_reply_over_the_cap_is_cut_off_and_a_bad_reply() {
+        // 2 MiB without a length: reading stops at the cap.
+        let addr = raw_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            32,
+        );
+        let c = HubClient::new(&format!("http://{addr}")).unwrap();
+        let e = c.me(&Sensitive::new("t".to_owned())).unwrap_err();
+        assert_eq!(e.code(), "hub_bad_reply");
+        assert!(e.to_string().contains("larger than"), "{e}");
+
+        // A declared length over the cap is refused before reading.
+        let addr = raw_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n",
+            0,
+        );
+        let c = HubClient::new(&format!("http://{addr}")).unwrap();
+        let e = c.me(&Sensitive::new("t".to_owned())).unwrap_err();
+        assert_eq!(e.code(), "hub_bad_reply");
+        assert!(e.to_string().contains("larger than"), "{e}");
+    }
+
+    #[test]
+    fn redirects_are_not_followed() {
+        let addr = raw_server(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: https://elsewhere.example/api/v1/me\r\nContent-Length: 0\r\n\r\n",
+            0,
+        );
+        let c = HubClient::new(&format!("http://{addr}")).unwrap();
+        let e = c.me(&Sensitive::new("t".to_owned())).unwrap_err();
+        assert_eq!(e.code(), "hub_bad_reply");
+        assert!(e.to_string().contains("redirect"), "{e}");
     }
 }

@@ -533,3 +533,32 @@ async fn plain_http_is_refused_unless_the_hub_is_on_this_computer() {
     let session = login(&local, "1234567", "123456").await;
     assert_eq!(session.agent.user, "1234567");
 }
+
+/// The client speaks TLS (rustls, webpki roots) and refuses a certificate no public authority
+/// issued, saying so without the address's path or query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_refuses_a_certificate_from_an_unknown_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+    let hub = Hub::open(config(dir.path()), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    seed(&hub).await;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let acceptor = enlace_hub::tls::acceptor(&cert, &key).unwrap();
+    let listener = enlace_hub::tls::TlsListener::new(tcp, acceptor).unwrap();
+    let _server = Served::serve(hub, listener, addr);
+
+    let client = HubClient::new(&format!("https://localhost:{}", addr.port())).unwrap();
+    let e = blocking(move || client.login("1234567", &secret("123456")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "hub_unreachable");
+    assert!(e.to_string().contains("TLS error"), "{e}");
+    assert!(!e.to_string().contains("123456"), "{e}");
+}
