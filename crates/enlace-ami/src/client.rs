@@ -16,10 +16,50 @@ use tokio::time::{interval_at, sleep, timeout, Instant};
 use crate::error::AmiError;
 use crate::packet::{Decoder, Frame, Packet};
 
-/// First reconnection delay; doubles on every failure up to [`MAX_BACKOFF`].
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Reconnection delays while an outage is young (a PBX restart): between these two, with
+/// jitter, so the link is back within about a second of the PBX accepting connections again.
+pub const FAST_RETRY: (Duration, Duration) =
+    (Duration::from_millis(200), Duration::from_millis(700));
+/// How long an outage is retried at the [`FAST_RETRY`] pace before backing off.
+pub const FAST_WINDOW: Duration = Duration::from_secs(60);
+/// First delay once backing off; doubles on every failure up to [`MAX_BACKOFF`] (with jitter).
+pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest reconnection delay.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The wait before the next connection attempt, `outage` into an outage, after `slow_failures`
+/// failures past [`FAST_WINDOW`], with `jitter` in `[0, 1)`: [`FAST_RETRY`] while the outage is
+/// young; then exponential from [`INITIAL_BACKOFF`] to [`MAX_BACKOFF`], each delay between half
+/// and all of its step so that many clients do not retry in step. Pure, so it is unit-tested.
+pub fn retry_delay(outage: Duration, slow_failures: u32, jitter: f64) -> Duration {
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    if outage < FAST_WINDOW {
+        let (low, high) = FAST_RETRY;
+        return low + (high - low).mul_f64(jitter);
+    }
+    let step = INITIAL_BACKOFF
+        .saturating_mul(1u32 << slow_failures.min(16))
+        .min(MAX_BACKOFF);
+    step / 2 + (step / 2).mul_f64(jitter)
+}
+
+/// A number in `[0, 1)` that differs between calls and processes (no RNG dependency: the
+/// standard library's randomly keyed hasher).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
 /// Capacity of the [`AmiEvent`] channel. The connection waits (back-pressure) when it is full,
 /// so consume events on a task that does not itself wait for actions of the same client.
 pub const EVENT_CAPACITY: usize = 4096;
@@ -211,8 +251,10 @@ static CLIENT_SEQ: AtomicU64 = AtomicU64::new(1);
 
 impl AmiClient {
     /// Starts the connection task (must be called inside a tokio runtime). It connects, logs in
-    /// with `Events: on`, pings every `keepalive` and reconnects with exponential back-off
-    /// ([`INITIAL_BACKOFF`] … [`MAX_BACKOFF`]) until [`AmiClient::shutdown`] or until every clone
+    /// with `Events: on`, pings every `keepalive` and reconnects: fast at first (every
+    /// [`FAST_RETRY`] during the first [`FAST_WINDOW`] of an outage, so a restarted PBX is
+    /// back within about a second), then with jittered exponential back-off up to
+    /// [`MAX_BACKOFF`] ([`retry_delay`]), until [`AmiClient::shutdown`] or until every clone
     /// is dropped.
     pub fn start(config: AmiConfig) -> (AmiClient, mpsc::Receiver<AmiEvent>) {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -450,7 +492,9 @@ impl Supervisor {
     }
 
     async fn run(mut self) {
-        let mut backoff = INITIAL_BACKOFF;
+        // When the current outage began (None while connected or before the first attempt).
+        let mut down_since: Option<Instant> = None;
+        let mut slow_failures: u32 = 0;
         let mut reported_down = false;
         loop {
             if *self.shutdown_rx.borrow() {
@@ -475,10 +519,11 @@ impl Supervisor {
                     }
                 }
             };
+            let mut refused = false;
             match outcome {
                 None => break,
                 Some(Ok(link)) => {
-                    let connected_at = Instant::now();
+                    slow_failures = 0;
                     tracing::info!(addr = %self.config.addr, version = %link.version, "AMI connected");
                     self.emit(AmiEvent::Connected {
                         version: link.version.clone(),
@@ -490,16 +535,14 @@ impl Supervisor {
                             tracing::warn!(%reason, "AMI connection lost");
                             reported_down = true;
                             self.emit(AmiEvent::Disconnected { reason }).await;
-                            // A session that lasted resets the back-off; a flapping server
-                            // keeps growing it.
-                            if connected_at.elapsed() > MAX_BACKOFF {
-                                backoff = INITIAL_BACKOFF;
-                            }
+                            down_since = Some(Instant::now());
                         }
                     }
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "AMI connection attempt failed");
+                    // The PBX refused our login: retrying fast would only hammer it.
+                    refused = matches!(err, AmiError::Auth { .. });
                     if !reported_down {
                         reported_down = true;
                         self.emit(AmiEvent::Disconnected {
@@ -509,10 +552,23 @@ impl Supervisor {
                     }
                 }
             }
-            if !self.pause(backoff).await {
+            let mut outage = down_since.get_or_insert_with(Instant::now).elapsed();
+            if refused {
+                outage = outage.max(FAST_WINDOW);
+            }
+            if outage >= FAST_WINDOW {
+                slow_failures = slow_failures.saturating_add(1);
+            }
+            if !self
+                .pause(retry_delay(
+                    outage,
+                    slow_failures.saturating_sub(1),
+                    jitter(),
+                ))
+                .await
+            {
                 break;
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         self.cmd_rx.close();
         while let Ok(c) = self.cmd_rx.try_recv() {
@@ -826,6 +882,35 @@ async fn connect_and_login(config: AmiConfig, login_id: String) -> Result<Link, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reconnection_is_fast_while_an_outage_is_young_then_backs_off_with_jitter() {
+        let secs = Duration::from_secs;
+        // A PBX restarting: whenever it comes back within the first minute, the next attempt
+        // is less than a second away, whatever the jitter.
+        for outage in [0, 1, 4, 8, 30, 59] {
+            for jitter in [0.0, 0.5, 0.999] {
+                let delay = retry_delay(secs(outage), 0, jitter);
+                assert!(delay < secs(1), "{outage} s into the outage: {delay:?}");
+                assert!(delay >= FAST_RETRY.0);
+            }
+        }
+        // Still down after that: growing delays, never over the maximum, spread by jitter.
+        let slow: Vec<Duration> = (0..8).map(|n| retry_delay(secs(60), n, 0.999)).collect();
+        assert!(slow.windows(2).all(|w| w[0] <= w[1]), "{slow:?}");
+        assert!(slow.iter().all(|d| *d <= MAX_BACKOFF));
+        assert!(slow[0] >= INITIAL_BACKOFF / 2);
+        assert!(retry_delay(secs(600), 7, 0.999) > secs(9));
+        assert_ne!(
+            retry_delay(secs(600), 7, 0.0),
+            retry_delay(secs(600), 7, 0.9)
+        );
+        assert!(retry_delay(secs(600), 7, 0.0) >= MAX_BACKOFF / 2);
+        // Garbage jitter is tamed.
+        assert!(retry_delay(secs(600), 40, f64::NAN) <= MAX_BACKOFF);
+        let j = jitter();
+        assert!((0.0..1.0).contains(&j));
+    }
 
     #[test]
     fn originate_reasons() {
