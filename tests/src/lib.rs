@@ -9,8 +9,8 @@
 //!
 //! The e2e tests only run inside `cargo xtask test` / `cargo xtask e2e`, which provide Xvfb, a
 //! private session bus, gnome-keyring and dunst and set `ENLACE_E2E=1`. To add a test of the
-//! window, use [`webdriver::Session`] with the `data-testid`s of `notes/contract.md`; add new
-//! element ids to the contract first.
+//! window, use [`webdriver::Session`] with the `data-testid`s the UI's components set
+//! (`ui/src/panels/`, `ui/src/components/`).
 
 pub mod app;
 pub mod webdriver;

@@ -3,7 +3,8 @@
 //!
 //! They run only when `ENLACE_E2E` is set, which `cargo xtask test` / `cargo xtask e2e` do
 //! inside Xvfb + a private session bus with gnome-keyring and dunst. In that mode nothing is
-//! skipped: a missing app binary or WebDriver fails the test. Element ids: notes/contract.md.
+//! skipped: a missing app binary or WebDriver fails the test. Element ids: the `data-testid`s of
+//! `ui/src/panels/` and `ui/src/components/`.
 
 use std::fmt::Display;
 use std::path::PathBuf;

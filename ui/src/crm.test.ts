@@ -1,4 +1,4 @@
-// The CRM parts of the UI (notes/contract3.md) against the in-memory fake.
+// The CRM parts of the UI against the in-memory fake.
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import { beforeEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// The hub in the UI (notes/contract4.md): Login screen, Pausas, Salida, Gestión, no-hub state.
+// The hub in the UI: Login screen, Pausas, Salida, Gestión, no-hub state.
 // Everything runs against the in-memory fake hub of FakePlatform.
 import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { tick } from 'svelte';

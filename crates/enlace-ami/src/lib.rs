@@ -12,7 +12,7 @@
 //! To add an action, build it on [`AmiClient::action`] (single reply) or [`AmiClient::list`]
 //! (event list) in `client.rs`. To follow a new event in calls, extend
 //! `CallTracker::apply_leg` in `tracker.rs`; keep every fact order-independent.
-//! Facts: `shared/reference/api-facts.md` section D and the transcript in `tests/data/`.
+//! Facts: `../shared/reference/api-facts.md` section D and the transcript in `tests/data/`.
 
 pub mod client;
 pub mod error;

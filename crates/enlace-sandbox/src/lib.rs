@@ -9,10 +9,10 @@
 //! loopback: the doubles only answer.
 //!
 //! [`AmiDouble`] is an Asterisk Manager Interface server on TCP that answers byte for byte like
-//! `reference/asterisk-ami-transcript.txt` (banner, login, originate, queue actions, lists),
-//! runs scripted calls ([`AmiScenario`]) and misbehaves on demand ([`AmiFault`]).
+//! `crates/enlace-ami/tests/data/asterisk-ami-transcript.txt` (banner, login, originate, queue
+//! actions, lists), runs scripted calls ([`AmiScenario`]) and misbehaves on demand ([`AmiFault`]).
 //!
-//! The reply shapes follow `/work/shared/reference/api-facts.md` §A (Salesforce) and §B (Zoho),
+//! The reply shapes follow `../shared/reference/api-facts.md` §A (Salesforce) and §B (Zoho),
 //! errors included. The binary `enlace-sandbox` starts both with demo data
 //! (`cargo run -p enlace-sandbox -- --salesforce-port P --zoho-port Q`).
 //!

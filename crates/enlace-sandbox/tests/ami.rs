@@ -1,6 +1,6 @@
 //! The AMI double over raw TCP, compared with the recorded Asterisk 22 session
 //! (`crates/enlace-ami/tests/data/asterisk-ami-transcript.txt`, a copy of
-//! `/work/shared/reference/asterisk-ami-transcript.txt`). Only values that must differ between
+//! `../shared/reference/asterisk-ami-transcript.txt`). Only values that must differ between
 //! runs are normalized: unique ids and bridge ids (renumbered by first appearance), epoch
 //! seconds and Cdr times.
 

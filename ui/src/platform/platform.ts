@@ -30,9 +30,9 @@ export type Unsubscribe = () => void;
 export type NavigateRequest = NavigateView;
 
 /**
- * Everything the UI may ask of the host. One method per Tauri command of the IPC contract
- * (notes/contract.md, notes/contract3.md) plus one subscription per event. Every method rejects with a
- * {@link WireError}; the UI shows `errors.<code>` and never reads `message`.
+ * Everything the UI may ask of the host. One method per Tauri command (src-tauri/src/commands.rs;
+ * the types are generated from src-tauri/src/wire.rs) plus one subscription per event. Every
+ * method rejects with a {@link WireError}; the UI shows `errors.<code>` and never reads `message`.
  */
 export interface Platform {
   /** `tauri` talks to the real app; `fake` is the in-memory stand-in (tests, browser dev). */
@@ -64,7 +64,7 @@ export interface Platform {
   /** The UI painted its first frame (the cold-start measurement ends here). Call once. */
   uiReady(): Promise<void>;
 
-  // ---- CRM (notes/contract3.md) ----
+  // ---- CRM ----
   crmStatus(): Promise<CrmStatusView>;
   /** Opens the system browser to sign in; resolves once the redirect came back (up to 5 min). */
   crmSignIn(crm: CrmKind): Promise<CrmStatusView>;
@@ -90,7 +90,7 @@ export interface Platform {
   /** Opens the record in the browser. */
   recordOpen(crm: CrmKind, kind: ContactKindView, id: string): Promise<void>;
 
-  // ---- the organization's server, "hub" (notes/contract4.md) ----
+  // ---- the organization's server, "hub" ----
   hubStatus(): Promise<HubStatusView>;
   /**
    * Signs the agent in (7-digit user, 6-digit password). `server` is the server address typed

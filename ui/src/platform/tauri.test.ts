@@ -15,7 +15,7 @@ beforeEach(() => {
   listen.mockResolvedValue(() => {});
 });
 
-describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
+describe('Tauri platform: CRM commands', () => {
   it('invokes each command by its name with camelCase arguments', async () => {
     const p = createTauriPlatform();
     const contact = {
@@ -88,7 +88,7 @@ describe('Tauri platform: CRM commands (notes/contract3.md)', () => {
   });
 });
 
-describe('Tauri platform: hub commands (notes/contract4.md)', () => {
+describe('Tauri platform: hub commands', () => {
   it('invokes each command by its name with camelCase arguments', async () => {
     const p = createTauriPlatform();
     await p.hubStatus();

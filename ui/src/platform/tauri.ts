@@ -48,7 +48,7 @@ function subscribe<T>(event: string, cb: (payload: T) => void): Unsubscribe {
   };
 }
 
-/** The real host: Tauri commands and events of notes/contract.md, contract3.md and contract4.md. */
+/** The real host: the Tauri commands of src-tauri/src/commands.rs and the events of src-tauri/src/shell.rs. */
 export function createTauriPlatform(): Platform {
   return {
     kind: 'tauri',

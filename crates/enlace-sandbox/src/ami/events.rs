@@ -1,6 +1,6 @@
 //! Builders for the AMI events the double emits. Field names and order are copied from
-//! `/work/shared/reference/asterisk-ami-transcript.txt` (Asterisk 22.10.1); builders for events
-//! the transcript does not show (`BlindTransfer`) follow `main/manager_bridges.c` and are marked.
+//! `crates/enlace-ami/tests/data/asterisk-ami-transcript.txt` (Asterisk 22.10.1); builders for
+//! events the transcript does not show (`BlindTransfer`) follow `main/manager_bridges.c` and are marked.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

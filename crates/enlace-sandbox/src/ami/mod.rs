@@ -1,6 +1,6 @@
 //! The Asterisk Manager Interface double ([`AmiDouble`]): a TCP server on `127.0.0.1` (port 0)
 //! that speaks like Asterisk 22 (AMI 11.0.0) byte for byte as recorded in
-//! `/work/shared/reference/asterisk-ami-transcript.txt`, with the rules of api-facts §D.
+//! `crates/enlace-ami/tests/data/asterisk-ami-transcript.txt`, with the rules of api-facts §D.
 //!
 //! One thread per connection (std::net). Supported actions: Login (plain), Logoff, Ping,
 //! Originate (Local channels as recorded; other technologies derived), QueueAdd, QueueRemove,
