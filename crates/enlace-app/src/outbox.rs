@@ -4,9 +4,12 @@
 //! Invariants:
 //! - An entry is queued in the same SQLite transaction that changes its call (`enlace-store`),
 //!   so a crash never loses a write the agent saw accepted.
-//! - Each entry has an idempotency key. Before each attempt the entry is marked in flight; an
-//!   entry found in flight again (a crash, a lost reply) is delivered with `retrying = true`,
-//!   and the CRM client first looks for the record it may already have written.
+//! - Each entry has an idempotency key, written into the CRM with every record it creates
+//!   (Salesforce Task `CallObject`; a `[enlace:{key}]` line in the `Description` of a
+//!   Salesforce Contact/Lead and of a Zoho Contact/Lead/Call). Before each attempt the entry
+//!   is marked in flight; an entry found in flight again (a crash, a lost reply) is delivered
+//!   with `retrying = true`, and the CRM client first looks for that key among the records
+//!   created since the entry was queued — never for records with the same fields.
 //! - Transient failures (network, 5xx, rate limits) wait with exponential back-off; failures
 //!   that need the agent (validation, duplicate, sign-in) stop the entry until they retry it.
 //! - The payload JSON is private to this module: a storage format, not a wire type.
@@ -19,7 +22,7 @@ use enlace_core::{
     CallActivity, CallDirection, CallId, CallRecord, ContactKind, Crm, ErrorCode, NewContact,
     RecordRef, Timestamp,
 };
-use enlace_crm::CrmError;
+use enlace_crm::{CrmError, WriteAttempt};
 use enlace_store::{OutboxEntry, OutboxError};
 use enlace_telephony::CallIdSource;
 use serde::{Deserialize, Serialize};
@@ -324,9 +327,15 @@ fn attempt<H: Host>(
         Ok(p) => p,
         Err(detail) => return Outcome::NeedsAgent(error_of(ErrorCode::Internal, detail, None)),
     };
+    // The key goes with the record and is what a retry looks for (see `WriteAttempt`).
+    let write = WriteAttempt {
+        key: &entry.idempotency_key,
+        queued_at: entry.created_at,
+        retrying,
+    };
     let result = match payload {
         Payload::CreateContact { contact } => link
-            .create_contact(&contact, &entry.idempotency_key, retrying)
+            .create_contact(&contact, &write)
             .map(|created| {
                 let country = lock(&app.settings).default_country;
                 crate::crm::store_contacts(
@@ -387,7 +396,7 @@ fn attempt<H: Host>(
                 subject,
                 comment,
             };
-            link.log_call(&activity, &entry.idempotency_key, retrying)
+            link.log_call(&activity, &write)
         }
     };
     app.crm.persist_refreshed(link);

@@ -384,7 +384,18 @@ async fn a_lead_created_from_a_call_and_the_call_reach_zoho_once_in_order() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     let logged = &calls[0];
     assert_eq!(logged["Subject"], "Consulta de tarifas");
-    assert_eq!(logged["Description"], "Quiere el tour del sábado");
+    // The comment, then the write's idempotency key (what a retry looks for).
+    assert_eq!(
+        logged["Description"],
+        format!(
+            "Quiere el tour del sábado\n\n[enlace:{}]",
+            delivered[1].idempotency_key
+        )
+    );
+    assert_eq!(
+        leads[0]["Description"],
+        format!("[enlace:{}]", delivered[0].idempotency_key)
+    );
     assert_eq!(logged["Call_Type"], "Inbound");
     assert_eq!(logged["Call_Duration"], "02:05");
     assert_eq!(logged["Call_Start_Time"], "2024-06-10T06:13:20+00:00");
@@ -542,24 +553,48 @@ async fn a_duplicate_offers_the_existing_record_and_the_call_is_logged_on_it() {
 
 const CHILD_ENV: &str = "ENLACE_OUTBOX_CHILD";
 
-/// Not a test on its own: the body of the child process of the kill tests. It links Salesforce
-/// with the password flow and lets the courier deliver whatever the database holds.
+/// Not a test on its own: the body of the child process of the kill tests. It links the CRM
+/// named in its spec (Salesforce with the password flow, Zoho through the browser sign-in)
+/// and lets the courier deliver whatever the database holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_child_process() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (db, login_host) = spec.split_once('|').unwrap();
-    let crm = CrmConfig {
-        salesforce: SalesforceConfig {
-            login_host: login_host.to_owned(),
-            redirect_port: 0,
-            ..SalesforceConfig::default()
-        },
-        ..CrmConfig::default()
+    let parts: Vec<&str> = spec.split('|').collect();
+    let (db, crm) = match parts.as_slice() {
+        [db, "salesforce", login_host] => (
+            *db,
+            CrmConfig {
+                salesforce: SalesforceConfig {
+                    login_host: (*login_host).to_owned(),
+                    redirect_port: 0,
+                    ..SalesforceConfig::default()
+                },
+                ..CrmConfig::default()
+            },
+        ),
+        [db, "zoho", accounts, client_id, client_secret] => (
+            *db,
+            CrmConfig {
+                zoho: ZohoConfig {
+                    accounts_server: (*accounts).to_owned(),
+                    client_id: (*client_id).to_owned(),
+                    client_secret: (*client_secret).to_owned(),
+                    redirect_port: 0,
+                },
+                ..CrmConfig::default()
+            },
+        ),
+        _ => panic!("bad child spec {spec:?}"),
     };
+    let zoho = parts[1] == "zoho";
     let h = start(Path::new(db), crm).await;
-    password_link(&h).await;
+    if zoho {
+        h.app.crm_sign_in(Crm::Zoho).await.unwrap();
+    } else {
+        password_link(&h).await;
+    }
     // Deliver until killed.
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
@@ -573,15 +608,48 @@ impl Drop for Child {
     }
 }
 
-fn spawn_child(db: &Path, sf: &SalesforceDouble) -> Child {
+/// The CRM a kill test's child links.
+enum ChildCrm<'a> {
+    Salesforce(&'a SalesforceDouble),
+    Zoho(&'a ZohoDouble),
+}
+
+fn spawn_child(db: &Path, crm: &ChildCrm<'_>) -> Child {
+    let spec = match crm {
+        ChildCrm::Salesforce(sf) => format!("{}|salesforce|{}", db.display(), sf.base_url()),
+        ChildCrm::Zoho(z) => format!(
+            "{}|zoho|{}|{}|{}",
+            db.display(),
+            z.accounts_url(),
+            z.client_id(),
+            z.client_secret()
+        ),
+    };
     let exe = std::env::current_exe().unwrap();
     let child = std::process::Command::new(exe)
         .args(["--exact", "outbox_child_process", "--nocapture"])
-        .env(CHILD_ENV, format!("{}|{}", db.display(), sf.base_url()))
+        .env(CHILD_ENV, spec)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     Child(child)
+}
+
+/// Kill the delivering process with SIGKILL once `posted` says the write reached the CRM
+/// (committed or not, as the injected fault decides), then start another: it must finish the
+/// write exactly once.
+async fn kill_and_restart(
+    db: &Path,
+    crm: &ChildCrm<'_>,
+    posted: impl Fn() -> bool,
+    delivered: impl Fn() -> bool,
+) {
+    let mut first = spawn_child(db, crm);
+    eventually("the write reached the CRM", || posted().then_some(())).await;
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+    let _second = spawn_child(db, crm);
+    eventually("delivered after the restart", || delivered().then_some(())).await;
 }
 
 async fn kill_mid_delivery(fault: Fault, committed_before_kill: bool) {
@@ -617,27 +685,21 @@ async fn kill_mid_delivery(fault: Fault, committed_before_kill: bool) {
         h.app.shutdown().await;
     }
     sf.inject(fault);
-    let mut first = spawn_child(&db, &sf);
-    eventually("the Task POST reached Salesforce", || {
-        sf.requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.path.ends_with("/sobjects/Task/"))
-            .then_some(())
-    })
-    .await;
-    if committed_before_kill {
-        assert_eq!(sf.records("Task").len(), 1, "committed, reply held back");
-    } else {
-        assert!(sf.records("Task").is_empty(), "not committed yet");
-    }
-    let _ = first.0.kill();
-    let _ = first.0.wait();
-
-    let _second = spawn_child(&db, &sf);
-    eventually("delivered after the restart", || {
-        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
-        (w[0].state == OutboxState::Delivered).then_some(())
-    })
+    let committed = sf.records("Task").len() + usize::from(committed_before_kill);
+    kill_and_restart(
+        &db,
+        &ChildCrm::Salesforce(&sf),
+        || {
+            sf.requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.path.ends_with("/sobjects/Task/"))
+                && sf.records("Task").len() == committed
+        },
+        || {
+            let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+            w[0].state == OutboxState::Delivered
+        },
+    )
     .await;
     let tasks = sf.records("Task");
     assert_eq!(tasks.len(), 1, "exactly one activity: {tasks:?}");
@@ -652,4 +714,191 @@ async fn kill_9_after_the_crm_committed_but_before_the_reply_leaves_exactly_one_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_before_the_crm_committed_leaves_exactly_one_activity() {
     kill_mid_delivery(Fault::StallBeforeCommit(Duration::from_secs(60)), false).await;
+}
+
+/// A contact or lead created from a call through the outbox, the delivering process killed
+/// while the creation is at Salesforce: one record in the end, the one carrying the write's
+/// key, even though a record with exactly the same fields already existed.
+async fn kill_mid_creation(kind: ContactKind, fault: Fault, committed_before_kill: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, _zoho) = doubles();
+    let object = match kind {
+        ContactKind::Contact => "Contact",
+        ContactKind::Lead => "Lead",
+    };
+    let mut same =
+        serde_json::json!({"FirstName":"Rosa","LastName":"Jiménez","Phone":"+50688887777"});
+    if kind == ContactKind::Lead {
+        same["Company"] = serde_json::json!("Pura Vida Tours");
+    }
+    let namesake = sf.insert_record(kind, same);
+    let call = ended_call(&db, "call-kill-create", "+50688887777");
+    let new = NewContact {
+        kind,
+        first_name: Some("Rosa".into()),
+        last_name: "Jiménez".into(),
+        email: None,
+        phone: Some("+50688887777".into()),
+        mobile: None,
+        company: (kind == ContactKind::Lead).then(|| "Pura Vida Tours".to_owned()),
+    };
+    // Queued as "Nuevo contacto" queues it (the payload is the outbox's storage format), by a
+    // process that then stops before any delivery.
+    {
+        let store = Store::open(&db).unwrap();
+        let payload = serde_json::json!({"type":"create_contact","kind": kind.as_str(),
+            "first_name": new.first_name, "last_name": new.last_name, "email": new.email,
+            "phone": new.phone, "mobile": new.mobile, "company": new.company});
+        store
+            .queue_create_contact(
+                Some(&call.id),
+                Crm::Salesforce,
+                kind,
+                "enl-kill-create",
+                &payload.to_string(),
+                "Rosa Jiménez",
+                Timestamp(system_now()),
+            )
+            .unwrap();
+    }
+    sf.inject(fault);
+    let committed = 1 + usize::from(committed_before_kill);
+    let path = format!("/sobjects/{object}/");
+    kill_and_restart(
+        &db,
+        &ChildCrm::Salesforce(&sf),
+        || {
+            sf.requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.path.ends_with(&path))
+                && sf.records(object).len() == committed
+        },
+        || {
+            let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+            w[0].state == OutboxState::Delivered
+        },
+    )
+    .await;
+    let records = sf.records(object);
+    assert_eq!(
+        records.len(),
+        2,
+        "the namesake and exactly one new {object}: {records:?}"
+    );
+    let mine = records
+        .iter()
+        .find(|r| r["Id"] != namesake.as_str())
+        .unwrap();
+    assert_eq!(mine["Description"], "[enlace:enl-kill-create]");
+    let log = Store::open(&db)
+        .unwrap()
+        .call_log(&call.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        log.record.unwrap().id.as_deref(),
+        mine["Id"].as_str(),
+        "the call is on the new {object}, not on its namesake"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_salesforce_committed_a_contact_leaves_exactly_that_contact() {
+    kill_mid_creation(
+        ContactKind::Contact,
+        Fault::StallAfterCommit(Duration::from_secs(60)),
+        true,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_salesforce_committed_a_lead_leaves_exactly_that_lead() {
+    kill_mid_creation(
+        ContactKind::Lead,
+        Fault::StallAfterCommit(Duration::from_secs(60)),
+        true,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_before_salesforce_committed_a_lead_creates_it_once_and_not_its_namesake() {
+    kill_mid_creation(
+        ContactKind::Lead,
+        Fault::StallBeforeCommit(Duration::from_secs(60)),
+        false,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_zoho_committed_a_call_leaves_exactly_that_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (_sf, zoho) = doubles();
+    let contact = zoho.insert_record(
+        "Contacts",
+        serde_json::json!({"First_Name":"Ana","Last_Name":"Mora","Phone":"+50640001111"}),
+    );
+    // A colleague already logged a call with the same subject, start and contact.
+    let colleague = zoho.insert_record(
+        "Calls",
+        serde_json::json!({"Subject":"Cobro","Call_Type":"Inbound",
+            "Call_Start_Time":"2024-06-10T06:13:20+00:00","Call_Duration":"02:05",
+            "Who_Id":{"id": contact},"Description":"Registrada por un colega"}),
+    );
+    let call = ended_call(&db, "call-kill-zoho", "+50640001111");
+    Store::open(&db)
+        .unwrap()
+        .attach_record(
+            &call.id,
+            &RecordRef {
+                crm: Crm::Zoho,
+                kind: ContactKind::Contact,
+                id: contact.clone(),
+            },
+            "Ana Mora",
+        )
+        .unwrap();
+    {
+        let h = start(&db, CrmConfig::default()).await;
+        h.app
+            .log_call(&call.id, "Cobro".into(), "Pagará el viernes".into())
+            .await
+            .unwrap();
+        h.app.shutdown().await;
+    }
+    zoho.inject(Fault::StallAfterCommit(Duration::from_secs(60)));
+    kill_and_restart(
+        &db,
+        &ChildCrm::Zoho(&zoho),
+        || zoho.records("Calls").len() == 2,
+        || {
+            let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+            w[0].state == OutboxState::Delivered
+        },
+    )
+    .await;
+    let calls = zoho.records("Calls");
+    assert_eq!(
+        calls.len(),
+        2,
+        "the colleague's and exactly one more: {calls:?}"
+    );
+    let mine = calls
+        .iter()
+        .find(|c| c["id"] != colleague.as_str())
+        .unwrap();
+    let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+    assert_eq!(
+        mine["Description"],
+        format!("Pagará el viernes\n\n[enlace:{}]", w[0].idempotency_key)
+    );
+    assert_eq!(
+        w[0].result_id.as_deref(),
+        mine["id"].as_str(),
+        "not the colleague's call"
+    );
 }

@@ -57,6 +57,15 @@ pub(crate) fn datetime_utc(ts: Timestamp) -> String {
     )
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (a SOQL date-time literal, unquoted).
+pub(crate) fn soql_datetime(ts: Timestamp) -> String {
+    let t = utc(ts);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
 /// `mm:ss`, minutes possibly above 59 (Zoho `Call_Duration`: 4,510 s → "75:10").
 pub(crate) fn minutes_seconds(seconds: u32) -> String {
     format!("{:02}:{:02}", seconds / 60, seconds % 60)
@@ -85,6 +94,10 @@ mod tests {
             "2023-12-31T23:59:59+00:00"
         );
         assert_eq!(date(Timestamp(-1)), "1969-12-31");
+        assert_eq!(
+            soql_datetime(Timestamp(1_718_000_000_999)),
+            "2024-06-10T06:13:20Z"
+        );
     }
 
     #[test]

@@ -132,6 +132,30 @@ pub(crate) fn call_subject(activity: &CallActivity) -> String {
         .to_owned()
 }
 
+/// How much earlier than its queuing a write may look for its key in the CRM: the CRM's
+/// clock and this computer's may disagree.
+pub(crate) const KEY_SEARCH_MARGIN_MS: i64 = 60 * 60 * 1000;
+
+/// The text that carries a write's idempotency key in the `Description` of what it creates
+/// (a Salesforce Contact/Lead, a Zoho Contact/Lead/Call): `[enlace:{key}]`. Both CRMs store
+/// it with the record; neither lets a query filter on a long text field, so a retry reads
+/// the candidates' `Description` and looks for this exact text.
+pub(crate) fn key_marker(key: &str) -> String {
+    format!("[enlace:{key}]")
+}
+
+/// `comment` with the key marker on a line of its own at the end, the whole within `max`
+/// characters (the comment is cut, never the marker).
+pub(crate) fn with_key_marker(comment: &str, key: &str, max: usize) -> String {
+    let marker = key_marker(key);
+    let comment = comment.trim_end();
+    if comment.is_empty() {
+        return marker;
+    }
+    let room = max.saturating_sub(marker.chars().count() + 2);
+    format!("{}\n\n{marker}", truncate_chars(comment, room))
+}
+
 /// Percent-encode a query or path component (everything but RFC 3986 unreserved bytes).
 pub(crate) fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -197,6 +221,22 @@ mod tests {
     fn components_are_percent_encoded() {
         assert_eq!(encode_component("a b+c/ñ\\{"), "a%20b%2Bc%2F%C3%B1%5C%7B");
         assert_eq!(encode_component("00Q5e-._~"), "00Q5e-._~");
+    }
+
+    #[test]
+    fn the_key_marker_closes_the_description() {
+        assert_eq!(key_marker("enl-1"), "[enlace:enl-1]");
+        assert_eq!(with_key_marker("", "enl-1", 100), "[enlace:enl-1]");
+        assert_eq!(
+            with_key_marker("Notas\n", "enl-1", 100),
+            "Notas\n\n[enlace:enl-1]"
+        );
+        let long = "x".repeat(50);
+        let cut = with_key_marker(&long, "enl-1", 30);
+        assert_eq!(cut.chars().count(), 30);
+        assert!(cut.ends_with("\n\n[enlace:enl-1]"), "{cut}");
+        // A key is never found inside a longer one.
+        assert!(!with_key_marker("", "enl-12", 100).contains(&key_marker("enl-1")));
     }
 
     #[test]

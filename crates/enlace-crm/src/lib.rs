@@ -32,5 +32,5 @@ pub use account::{
     CrmAccount, CrmConfig, SalesforceAccount, SalesforceConfig, Tokens, ZohoAccount, ZohoConfig,
 };
 pub use error::{CrmError, DEFAULT_RETRY_AFTER};
-pub use link::CrmLink;
+pub use link::{CrmLink, WriteAttempt};
 pub use oauth::{salesforce_password_sign_in, PendingSignIn};

@@ -13,6 +13,20 @@ use crate::http::Http;
 use crate::input::{validate_new_contact, SearchKey};
 use crate::{salesforce, zoho};
 
+/// One CRM write across its attempts (an outbox entry).
+#[derive(Debug, Clone, Copy)]
+pub struct WriteAttempt<'a> {
+    /// The write's idempotency key. It is stored with what the write creates (Salesforce
+    /// Task: `CallObject`; everything else: a `[enlace:{key}]` line in `Description`) and is
+    /// what a retry looks for.
+    pub key: &'a str,
+    /// When the write was queued: no attempt of it can have reached the CRM earlier.
+    pub queued_at: Timestamp,
+    /// An earlier attempt may have reached the CRM (a lost reply, a crash): look for the key
+    /// first and return what it created instead of writing again.
+    pub retrying: bool,
+}
+
 /// A linked account ready for API calls. Refreshes its access token itself (Salesforce: once
 /// after `INVALID_SESSION_ID`; Zoho: a minute before expiry and once after `INVALID_TOKEN`)
 /// and reports new tokens once through [`CrmLink::take_refreshed_tokens`].
@@ -75,40 +89,40 @@ impl CrmLink {
         }
     }
 
-    /// Create a Contact or Lead. With `retrying`, first look for the record an earlier attempt
-    /// with the same key may have created (by the exact fields sent) and return it.
+    /// Create a Contact or Lead carrying the attempt's key. When `attempt.retrying`, first look
+    /// for the record an earlier attempt created with that key (never by matching fields) and
+    /// return it.
     pub fn create_contact(
         &self,
         new: &NewContact,
-        idempotency_key: &str,
-        retrying: bool,
+        attempt: &WriteAttempt<'_>,
     ) -> Result<Contact, CrmError> {
         validate_new_contact(self.account.crm(), new)?;
         match &self.account {
             CrmAccount::Salesforce(a) => {
                 salesforce::Api::new(&self.session, a, &self.config.salesforce)
-                    .create_contact(new, retrying)
+                    .create_contact(new, attempt)
             }
             CrmAccount::Zoho(a) => {
-                zoho::Api::new(&self.session, a, &self.config.zoho).create_contact(new, retrying)
+                zoho::Api::new(&self.session, a, &self.config.zoho).create_contact(new, attempt)
             }
         }
         .inspect(|_| {
             tracing::debug!(
-                key = idempotency_key,
-                retrying,
+                key = attempt.key,
+                retrying = attempt.retrying,
                 "CRM record created or found"
             );
         })
     }
 
-    /// Save a finished call as a call activity on its record; returns the activity id. With
-    /// `retrying`, an activity an earlier attempt created is found and returned instead.
+    /// Save a finished call as a call activity on its record, carrying the attempt's key;
+    /// returns the activity id. When `attempt.retrying`, an activity an earlier attempt
+    /// created with that key is found and returned instead.
     pub fn log_call(
         &self,
         activity: &CallActivity,
-        idempotency_key: &str,
-        retrying: bool,
+        attempt: &WriteAttempt<'_>,
     ) -> Result<String, CrmError> {
         if activity.record.crm != self.account.crm() {
             return Err(CrmError::Internal {
@@ -120,14 +134,12 @@ impl CrmLink {
             });
         }
         match &self.account {
-            CrmAccount::Salesforce(a) => salesforce::Api::new(
-                &self.session,
-                a,
-                &self.config.salesforce,
-            )
-            .log_call(activity, idempotency_key, retrying),
+            CrmAccount::Salesforce(a) => {
+                salesforce::Api::new(&self.session, a, &self.config.salesforce)
+                    .log_call(activity, attempt)
+            }
             CrmAccount::Zoho(a) => {
-                zoho::Api::new(&self.session, a, &self.config.zoho).log_call(activity, retrying)
+                zoho::Api::new(&self.session, a, &self.config.zoho).log_call(activity, attempt)
             }
         }
     }

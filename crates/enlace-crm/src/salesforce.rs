@@ -2,18 +2,20 @@
 //! REST API v61.0 (SOSL search, sObject create, Task of subtype Call, SOQL existence checks).
 //! Facts: `api-facts.md` section A.
 
-use enlace_core::{CallActivity, CallDirection, Contact, ContactKind, Crm, NewContact, RecordRef};
+use enlace_core::{
+    CallActivity, CallDirection, Contact, ContactKind, Crm, NewContact, RecordRef, Timestamp,
+};
 use enlace_secrets::Sensitive;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::account::{CrmAccount, SalesforceAccount, SalesforceConfig, Tokens};
 use crate::dates;
 use crate::error::CrmError;
 use crate::http::{host_label, Body, Http, Reply};
 use crate::input::{
-    call_subject, contact_from_new, encode_component, record_fields, truncate_chars, FieldNames,
-    SearchKey,
+    call_subject, contact_from_new, encode_component, key_marker, record_fields, truncate_chars,
+    FieldNames, SearchKey, KEY_SEARCH_MARGIN_MS,
 };
 
 /// The API names of the contact form's fields.
@@ -25,7 +27,7 @@ const FIELD_NAMES: FieldNames = FieldNames {
     mobile: "MobilePhone",
     company: "Company",
 };
-use crate::link::Session;
+use crate::link::{Session, WriteAttempt};
 
 /// REST API version of every data call.
 pub(crate) const API_VERSION: &str = "v61.0";
@@ -713,8 +715,8 @@ impl<'a> Api<'a> {
         Ok(records.iter().filter_map(contact_from_record).collect())
     }
 
-    /// `SELECT Id FROM … WHERE …`: the first Id, if any.
-    fn first_id(&self, soql: &str) -> Result<Option<String>, CrmError> {
+    /// The records of a SOQL query.
+    fn query(&self, soql: &str) -> Result<Vec<Value>, CrmError> {
         let url = format!("{}?q={}", self.url("query/"), encode_component(soql));
         let reply = self.send(&url, None)?;
         #[derive(Deserialize)]
@@ -723,17 +725,44 @@ impl<'a> Api<'a> {
             records: Vec<Value>,
         }
         let query: Query = reply.json()?;
-        Ok(query
-            .records
+        Ok(query.records)
+    }
+
+    /// `SELECT Id FROM … WHERE …`: the first Id, if any.
+    fn first_id(&self, soql: &str) -> Result<Option<String>, CrmError> {
+        Ok(self
+            .query(soql)?
             .iter()
             .find_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_owned)))
     }
 
-    pub fn create_contact(&self, new: &NewContact, retrying: bool) -> Result<Contact, CrmError> {
+    /// The Contact or Lead an earlier attempt of `attempt` created: its key marker is in the
+    /// `Description` (see [`key_query`]).
+    fn created_with_key(
+        &self,
+        object: &str,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<Option<String>, CrmError> {
+        let marker = key_marker(attempt.key);
+        let records = self.query(&key_query(object, &self.account.user_id, attempt.queued_at))?;
+        Ok(records.iter().find_map(|r| {
+            let description = r.get("Description").and_then(Value::as_str)?;
+            description
+                .contains(&marker)
+                .then(|| r.get("Id").and_then(Value::as_str).map(str::to_owned))?
+        }))
+    }
+
+    pub fn create_contact(
+        &self,
+        new: &NewContact,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<Contact, CrmError> {
         let object = sobject(new.kind);
-        let (fields, has_last_name) = record_fields(new, &FIELD_NAMES);
-        if retrying && has_last_name {
-            if let Some(id) = self.first_id(&existence_query(object, &fields))? {
+        let (mut fields, _) = record_fields(new, &FIELD_NAMES);
+        fields.insert("Description".into(), json!(key_marker(attempt.key)));
+        if attempt.retrying {
+            if let Some(id) = self.created_with_key(object, attempt)? {
                 tracing::info!(object, "Salesforce record from an earlier attempt found");
                 return Ok(contact_from_new(Crm::Salesforce, new, id));
             }
@@ -748,11 +777,10 @@ impl<'a> Api<'a> {
     pub fn log_call(
         &self,
         activity: &CallActivity,
-        idempotency_key: &str,
-        retrying: bool,
+        attempt: &WriteAttempt<'_>,
     ) -> Result<String, CrmError> {
-        let call_object = truncate_chars(idempotency_key, 255);
-        if retrying {
+        let call_object = truncate_chars(attempt.key, 255);
+        if attempt.retrying {
             let soql = format!(
                 "SELECT Id FROM Task WHERE CallObject = {} LIMIT 1",
                 soql_literal(&call_object)
@@ -774,30 +802,18 @@ fn is_invalid_session(reply: &Reply) -> bool {
         .unwrap_or(false)
 }
 
-/// `SELECT Id FROM {object} WHERE LastName = … AND Email = … AND Phone = …` with the e-mail
-/// and phone that were sent (the mobile, then the first name, when neither was).
-fn existence_query(object: &str, fields: &Map<String, Value>) -> String {
-    let mut names = vec!["LastName"];
-    let has = |f: &str| fields.contains_key(f);
-    names.extend(["Email", "Phone"].into_iter().filter(|f| has(f)));
-    if names.len() == 1 {
-        names.extend(
-            ["MobilePhone", "FirstName"]
-                .into_iter()
-                .filter(|f| has(f))
-                .take(1),
-        );
-    }
-    let conditions: Vec<String> = names
-        .iter()
-        .filter_map(|f| {
-            let v = fields.get(*f)?.as_str()?;
-            Some(format!("{f} = {}", soql_literal(v)))
-        })
-        .collect();
+/// The records of `object` the signed-in user created since the write was queued (an hour
+/// early, for clock skew), oldest first, with their `Description`. SOQL cannot filter on a
+/// long text area, so the key marker is looked for in what this returns; the record an
+/// earlier attempt created is among the first (only what the agent created in the CRM
+/// meanwhile comes before it).
+fn key_query(object: &str, user_id: &str, queued_at: Timestamp) -> String {
+    let since = Timestamp(queued_at.millis().saturating_sub(KEY_SEARCH_MARGIN_MS));
     format!(
-        "SELECT Id FROM {object} WHERE {} LIMIT 1",
-        conditions.join(" AND ")
+        "SELECT Id, Description FROM {object} WHERE CreatedById = {} AND CreatedDate >= {} \
+         ORDER BY CreatedDate ASC LIMIT 200",
+        soql_literal(user_id),
+        dates::soql_datetime(since)
     )
 }
 
@@ -908,18 +924,15 @@ mod tests {
     #[test]
     fn soql_literals_are_escaped() {
         assert_eq!(soql_literal("O'Brien \\ x"), "'O\\'Brien \\\\ x'");
-        let mut fields = Map::new();
-        fields.insert("LastName".into(), json!("D'Arcy"));
-        fields.insert("FirstName".into(), json!("Ana"));
-        fields.insert("Phone".into(), json!("+506 8888 1234"));
+    }
+
+    #[test]
+    fn a_retry_reads_the_users_records_created_since_the_write_was_queued() {
+        // Queued at 2024-06-10T06:13:20Z: from an hour earlier, by key, never by fields.
         assert_eq!(
-            existence_query("Contact", &fields),
-            "SELECT Id FROM Contact WHERE LastName = 'D\\'Arcy' AND Phone = '+506 8888 1234' LIMIT 1"
-        );
-        fields.remove("Phone");
-        assert_eq!(
-            existence_query("Lead", &fields),
-            "SELECT Id FROM Lead WHERE LastName = 'D\\'Arcy' AND FirstName = 'Ana' LIMIT 1"
+            key_query("Lead", "0058d00000Enlc1AAA", Timestamp(1_718_000_000_000)),
+            "SELECT Id, Description FROM Lead WHERE CreatedById = '0058d00000Enlc1AAA' AND \
+             CreatedDate >= 2024-06-10T05:13:20Z ORDER BY CreatedDate ASC LIMIT 200"
         );
     }
 

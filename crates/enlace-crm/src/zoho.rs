@@ -14,8 +14,8 @@ use crate::dates;
 use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
 use crate::http::{host_label, Body, Http, Reply};
 use crate::input::{
-    call_subject, contact_from_new, encode_component, record_fields, truncate_chars, FieldNames,
-    SearchKey,
+    call_subject, contact_from_new, encode_component, key_marker, record_fields, truncate_chars,
+    with_key_marker, FieldNames, SearchKey, KEY_SEARCH_MARGIN_MS,
 };
 
 /// The API names of the contact form's fields.
@@ -27,7 +27,7 @@ const FIELD_NAMES: FieldNames = FieldNames {
     mobile: "Mobile",
     company: "Company",
 };
-use crate::link::Session;
+use crate::link::{Session, WriteAttempt};
 
 const SCOPES: &str = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.READ,\
 ZohoCRM.coql.READ,ZohoSearch.securesearch.READ";
@@ -599,8 +599,9 @@ fn search_word(name: &str) -> String {
         .join(" ")
 }
 
-/// The Calls record of a logged call.
-pub(crate) fn call_record(activity: &CallActivity) -> Value {
+/// The Calls record of a logged call; its `Description` is the agent's comment with the
+/// write's key marker on the last line.
+pub(crate) fn call_record(activity: &CallActivity, key: &str) -> Value {
     let mut record = Map::new();
     record.insert(
         "Subject".into(),
@@ -623,7 +624,7 @@ pub(crate) fn call_record(activity: &CallActivity) -> Value {
     );
     record.insert(
         "Description".into(),
-        json!(truncate_chars(&activity.comment, 32_000)),
+        json!(with_key_marker(&activity.comment, key, 32_000)),
     );
     match activity.record.kind {
         ContactKind::Contact => {
@@ -761,17 +762,35 @@ impl<'a> Api<'a> {
         }
     }
 
-    /// First id a COQL query returns (204: none).
-    fn coql_first_id(&self, query: &str) -> Result<Option<String>, CrmError> {
+    /// The rows a COQL query returns (204: none).
+    fn coql(&self, query: &str) -> Result<Vec<Value>, CrmError> {
         let reply = self.send(&self.url("coql"), Some(&json!({ "select_query": query })))?;
         if reply.status == 204 || reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let value: Value = reply.json()?;
-        Ok(value.pointer("/data/0/id").and_then(|id| match id {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
+        let mut value: Value = reply.json()?;
+        match value.get_mut("data").map(Value::take) {
+            Some(Value::Array(rows)) => Ok(rows),
+            _ => Err(CrmError::bad_reply(
+                &reply.host,
+                "no data in the COQL reply",
+            )),
+        }
+    }
+
+    /// The id of the row whose `Description` holds the key marker of `key`.
+    fn created_with_key(&self, query: &str, key: &str) -> Result<Option<String>, CrmError> {
+        let marker = key_marker(key);
+        Ok(self.coql(query)?.iter().find_map(|row| {
+            let description = row.get("Description").and_then(Value::as_str)?;
+            if !description.contains(&marker) {
+                return None;
+            }
+            match row.get("id")? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
         }))
     }
 
@@ -799,11 +818,17 @@ impl<'a> Api<'a> {
             .ok_or_else(|| CrmError::bad_reply(&reply.host, "inserted, but no id in the reply"))
     }
 
-    pub fn create_contact(&self, new: &NewContact, retrying: bool) -> Result<Contact, CrmError> {
+    pub fn create_contact(
+        &self,
+        new: &NewContact,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<Contact, CrmError> {
         let module = module(new.kind);
-        let (record, has_last_name) = record_fields(new, &FIELD_NAMES);
-        if retrying && has_last_name {
-            if let Some(id) = self.coql_first_id(&existence_query(module, &record))? {
+        let (mut record, _) = record_fields(new, &FIELD_NAMES);
+        record.insert("Description".into(), json!(key_marker(attempt.key)));
+        if attempt.retrying {
+            let query = key_query(module, None, attempt.queued_at);
+            if let Some(id) = self.created_with_key(&query, attempt.key)? {
                 tracing::info!(module, "Zoho record from an earlier attempt found");
                 return Ok(contact_from_new(Crm::Zoho, new, id));
             }
@@ -812,20 +837,15 @@ impl<'a> Api<'a> {
         Ok(contact_from_new(Crm::Zoho, new, id))
     }
 
-    pub fn log_call(&self, activity: &CallActivity, retrying: bool) -> Result<String, CrmError> {
-        let record = call_record(activity);
-        if retrying {
-            let link = match activity.record.kind {
-                ContactKind::Contact => "Who_Id",
-                ContactKind::Lead => "What_Id",
-            };
-            let query = format!(
-                "select id from Calls where Subject = {} and Call_Start_Time = {} and {link} = {} limit 1",
-                coql_literal(record["Subject"].as_str().unwrap_or_default()),
-                coql_literal(record["Call_Start_Time"].as_str().unwrap_or_default()),
-                coql_literal(&activity.record.id),
-            );
-            if let Some(id) = self.coql_first_id(&query)? {
+    pub fn log_call(
+        &self,
+        activity: &CallActivity,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<String, CrmError> {
+        let record = call_record(activity, attempt.key);
+        if attempt.retrying {
+            let query = key_query("Calls", Some(&activity.record), attempt.queued_at);
+            if let Some(id) = self.created_with_key(&query, attempt.key)? {
                 tracing::info!("Zoho call from an earlier attempt found");
                 return Ok(id);
             }
@@ -834,27 +854,29 @@ impl<'a> Api<'a> {
     }
 }
 
-/// `select id from {module} where Last_Name = … and Email = … and Phone = … limit 1` with the
-/// e-mail and phone sent (the mobile, then the first name, when neither was).
-fn existence_query(module: &str, record: &Map<String, Value>) -> String {
-    let mut names = vec!["Last_Name"];
-    let has = |f: &str| record.contains_key(f);
-    names.extend(["Email", "Phone"].into_iter().filter(|f| has(f)));
-    if names.len() == 1 {
-        names.extend(
-            ["Mobile", "First_Name"]
-                .into_iter()
-                .filter(|f| has(f))
-                .take(1),
-        );
-    }
-    let conditions: Vec<String> = names
-        .iter()
-        .filter_map(|f| Some(format!("{f} = {}", coql_literal(record.get(*f)?.as_str()?))))
-        .collect();
+/// The records of `module` created since the write was queued (an hour early, for clock
+/// skew), oldest first, with their `Description` — for a call, only those on its record.
+/// COQL cannot use a multi-line field in criteria, so the key marker is looked for in what
+/// this returns (COQL, not the search API: a just-created record is not searchable yet).
+fn key_query(module: &str, on: Option<&RecordRef>, queued_at: Timestamp) -> String {
+    let since = Timestamp(queued_at.millis().saturating_sub(KEY_SEARCH_MARGIN_MS));
+    let since = coql_literal(&dates::datetime_utc(since));
+    let criteria = match on {
+        Some(record) => {
+            let link = match record.kind {
+                ContactKind::Contact => "Who_Id",
+                ContactKind::Lead => "What_Id",
+            };
+            format!(
+                "({link} = {} and Created_Time >= {since})",
+                coql_literal(&record.id)
+            )
+        }
+        None => format!("Created_Time >= {since}"),
+    };
     format!(
-        "select id from {module} where {} limit 1",
-        conditions.join(" and ")
+        "select id, Description from {module} where {criteria} order by Created_Time asc \
+         limit 200"
     )
 }
 
@@ -1130,15 +1152,16 @@ mod tests {
             subject: "Soporte".into(),
             comment: "ok".into(),
         };
-        let c = call_record(&activity);
+        let c = call_record(&activity, "enl-1");
         assert_eq!(c["Who_Id"]["id"], "1");
         assert_eq!(c["Call_Type"], "Inbound");
         assert_eq!(c["Call_Duration"], "75:10");
         assert_eq!(c["Call_Start_Time"], "2024-06-10T06:13:20+00:00");
+        assert_eq!(c["Description"], "ok\n\n[enlace:enl-1]");
         assert!(c.get("What_Id").is_none() && c.get("Outbound_Call_Status").is_none());
         activity.record.kind = ContactKind::Lead;
         activity.direction = CallDirection::Outgoing;
-        let l = call_record(&activity);
+        let l = call_record(&activity, "enl-1");
         assert_eq!(l["$se_module"], "Leads");
         assert_eq!(l["What_Id"]["id"], "1");
         assert!(l.get("Who_Id").is_none());
@@ -1149,12 +1172,22 @@ mod tests {
     fn coql_and_words_are_safe() {
         assert_eq!(coql_literal("it's \\"), "'it\\'s \\\\'");
         assert_eq!(search_word("  O'Brien (Acme), S.A. "), "O Brien Acme S A");
-        let mut record = Map::new();
-        record.insert("Last_Name".into(), json!("Mora"));
-        record.insert("Email".into(), json!("a@b.cr"));
+        // A retry reads what was created since an hour before the write was queued.
+        let queued = Timestamp(1_718_000_000_000);
         assert_eq!(
-            existence_query("Contacts", &record),
-            "select id from Contacts where Last_Name = 'Mora' and Email = 'a@b.cr' limit 1"
+            key_query("Contacts", None, queued),
+            "select id, Description from Contacts where Created_Time >= \
+             '2024-06-10T05:13:20+00:00' order by Created_Time asc limit 200"
+        );
+        let lead = RecordRef {
+            crm: Crm::Zoho,
+            kind: ContactKind::Lead,
+            id: "57".into(),
+        };
+        assert_eq!(
+            key_query("Calls", Some(&lead), queued),
+            "select id, Description from Calls where (What_Id = '57' and Created_Time >= \
+             '2024-06-10T05:13:20+00:00') order by Created_Time asc limit 200"
         );
     }
 }

@@ -14,7 +14,7 @@ use enlace_core::{
 };
 use enlace_crm::{
     salesforce_password_sign_in, CrmAccount, CrmConfig, CrmError, CrmLink, PendingSignIn,
-    SalesforceConfig, Tokens, ZohoConfig,
+    SalesforceConfig, Tokens, WriteAttempt, ZohoConfig,
 };
 use enlace_sandbox::{Fault, RecordedRequest, SalesforceDouble, ZohoDouble};
 use enlace_secrets::Sensitive;
@@ -173,6 +173,15 @@ fn activity(record: RecordRef, direction: CallDirection) -> CallActivity {
         duration_seconds: 4_510,
         subject: "Consulta de saldo".into(),
         comment: "El cliente pide un estado de cuenta.".into(),
+    }
+}
+
+/// An attempt of a write queued a minute ago.
+fn attempt(key: &str, retrying: bool) -> WriteAttempt<'_> {
+    WriteAttempt {
+        key,
+        queued_at: Timestamp(SystemClock.now().millis() - 60_000),
+        retrying,
     }
 }
 
@@ -441,8 +450,7 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
     let contact = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("ana@acme.example")),
-            "k1",
-            false,
+            &attempt("k1", false),
         )
         .expect("contact");
     assert!(contact.crm_id.starts_with("003"));
@@ -455,7 +463,10 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
     assert_eq!(str_field(&stored[0], "MobilePhone"), "+506 7000-0001");
 
     let lead = link
-        .create_contact(&new_contact(ContactKind::Lead, "Rojas", None), "k2", false)
+        .create_contact(
+            &new_contact(ContactKind::Lead, "Rojas", None),
+            &attempt("k2", false),
+        )
         .expect("lead");
     assert!(lead.crm_id.starts_with("00Q"));
     assert_eq!(lead.company.as_deref(), Some("Acme S.A."));
@@ -466,7 +477,7 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
     let mut no_company = new_contact(ContactKind::Lead, "Rojas", None);
     no_company.company = None;
     let err = link
-        .create_contact(&no_company, "k3", false)
+        .create_contact(&no_company, &attempt("k3", false))
         .expect_err("company");
     assert_eq!(
         (err.code(), err.field()),
@@ -476,7 +487,10 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
 
     // The CRM's own field errors come back with our field names.
     let err = link
-        .create_contact(&new_contact(ContactKind::Contact, "  ", None), "k4", false)
+        .create_contact(
+            &new_contact(ContactKind::Contact, "  ", None),
+            &attempt("k4", false),
+        )
         .expect_err("last name");
     assert_eq!(
         (err.code(), err.field()),
@@ -485,8 +499,7 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
     let err = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("no-es-correo")),
-            "k5",
-            false,
+            &attempt("k5", false),
         )
         .expect_err("email");
     assert_eq!(
@@ -496,8 +509,7 @@ fn salesforce_creates_contacts_and_leads_and_maps_field_errors() {
     let err = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("ana@acme.example")),
-            "k6",
-            false,
+            &attempt("k6", false),
         )
         .expect_err("duplicate");
     assert_eq!(err.code(), ErrorCode::CrmDuplicate);
@@ -527,15 +539,13 @@ fn salesforce_logs_calls_as_tasks_with_every_field() {
                 record(ContactKind::Contact, &contact),
                 CallDirection::Incoming,
             ),
-            "call-1:log",
-            false,
+            &attempt("call-1:log", false),
         )
         .expect("log contact");
     let t2 = link
         .log_call(
             &activity(record(ContactKind::Lead, &lead), CallDirection::Outgoing),
-            "call-2:log",
-            false,
+            &attempt("call-2:log", false),
         )
         .expect("log lead");
     assert!(t1.starts_with("00T") && t2.starts_with("00T"));
@@ -641,11 +651,13 @@ fn salesforce_retrying_after_a_lost_reply_writes_exactly_once() {
     );
     d.inject(Fault::DropReplyAfterCommit);
     let err = link
-        .log_call(&call, "call-1:log", false)
+        .log_call(&call, &attempt("call-1:log", false))
         .expect_err("lost reply");
     assert!(err.is_transient(), "{err}");
     assert_eq!(d.records("Task").len(), 1, "the write was committed");
-    let id = link.log_call(&call, "call-1:log", true).expect("retry");
+    let id = link
+        .log_call(&call, &attempt("call-1:log", true))
+        .expect("retry");
     let tasks = d.records("Task");
     assert_eq!(tasks.len(), 1, "exactly one Task");
     assert_eq!(str_field(&tasks[0], "Id"), id);
@@ -654,10 +666,12 @@ fn salesforce_retrying_after_a_lost_reply_writes_exactly_once() {
     let new = new_contact(ContactKind::Lead, "Quesada", Some("q@acme.example"));
     d.inject(Fault::DropReplyAfterCommit);
     assert!(link
-        .create_contact(&new, "c1", false)
+        .create_contact(&new, &attempt("c1", false))
         .expect_err("lost")
         .is_transient());
-    let created = link.create_contact(&new, "c1", true).expect("retry create");
+    let created = link
+        .create_contact(&new, &attempt("c1", true))
+        .expect("retry create");
     let leads = d.records("Lead");
     assert_eq!(leads.len(), 1, "exactly one Lead");
     assert_eq!(str_field(&leads[0], "Id"), created.crm_id);
@@ -665,8 +679,7 @@ fn salesforce_retrying_after_a_lost_reply_writes_exactly_once() {
     let other = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Nuevo", None),
-            "c2",
-            true,
+            &attempt("c2", true),
         )
         .expect("first attempt flagged as retry");
     assert_eq!(d.records("Contact").len(), 2);
@@ -841,8 +854,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     let contact = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("ana@acme.example")),
-            "k1",
-            false,
+            &attempt("k1", false),
         )
         .expect("contact");
     let stored = d.records("Contacts");
@@ -855,13 +867,19 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     assert_eq!(str_field(&stored[0], "Mobile"), "+506 7000-0001");
 
     let lead = link
-        .create_contact(&new_contact(ContactKind::Lead, "Rojas", None), "k2", false)
+        .create_contact(
+            &new_contact(ContactKind::Lead, "Rojas", None),
+            &attempt("k2", false),
+        )
         .expect("lead");
     assert_eq!(lead.kind, ContactKind::Lead);
     assert_eq!(str_field(&d.records("Leads")[0], "Company"), "Acme S.A.");
 
     let err = link
-        .create_contact(&new_contact(ContactKind::Contact, "", None), "k3", false)
+        .create_contact(
+            &new_contact(ContactKind::Contact, "", None),
+            &attempt("k3", false),
+        )
         .expect_err("last name");
     assert_eq!(
         (err.code(), err.field()),
@@ -870,8 +888,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     let err = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("sin-arroba")),
-            "k4",
-            false,
+            &attempt("k4", false),
         )
         .expect_err("email");
     assert_eq!(
@@ -881,7 +898,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     let mut bad_phone = new_contact(ContactKind::Contact, "Mora", None);
     bad_phone.phone = Some("llamar a Ana".into());
     let err = link
-        .create_contact(&bad_phone, "k5", false)
+        .create_contact(&bad_phone, &attempt("k5", false))
         .expect_err("phone");
     assert_eq!(
         (err.code(), err.field()),
@@ -890,8 +907,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     let err = link
         .create_contact(
             &new_contact(ContactKind::Contact, "Mora", Some("ana@acme.example")),
-            "k6",
-            false,
+            &attempt("k6", false),
         )
         .expect_err("duplicate");
     assert_eq!(
@@ -904,7 +920,7 @@ fn zoho_creates_contacts_and_leads_and_maps_field_errors() {
     let mut no_company = new_contact(ContactKind::Lead, "Rojas", None);
     no_company.company = Some(" ".into());
     assert_eq!(
-        link.create_contact(&no_company, "k7", false)
+        link.create_contact(&no_company, &attempt("k7", false))
             .expect_err("company")
             .field(),
         Some("company")
@@ -929,15 +945,13 @@ fn zoho_logs_calls_for_contacts_and_leads_with_every_field() {
                 record(ContactKind::Contact, &contact),
                 CallDirection::Incoming,
             ),
-            "k1",
-            false,
+            &attempt("k1", false),
         )
         .expect("contact call");
     let c2 = link
         .log_call(
             &activity(record(ContactKind::Lead, &lead), CallDirection::Outgoing),
-            "k2",
-            false,
+            &attempt("k2", false),
         )
         .expect("lead call");
     let posted: Vec<Value> = requests_to(&d.requests(), "/crm/v7/Calls")
@@ -950,9 +964,10 @@ fn zoho_logs_calls_for_contacts_and_leads_with_every_field() {
     assert_eq!(inbound["Call_Type"], "Inbound");
     assert_eq!(inbound["Call_Start_Time"], "2024-06-10T06:13:20+00:00");
     assert_eq!(inbound["Call_Duration"], "75:10");
+    // The comment, then the write's key on a line of its own.
     assert_eq!(
         inbound["Description"],
-        "El cliente pide un estado de cuenta."
+        "El cliente pide un estado de cuenta.\n\n[enlace:k1]"
     );
     assert_eq!(inbound["Who_Id"], json!({"id": contact}));
     assert!(inbound.get("What_Id").is_none() && inbound.get("$se_module").is_none());
@@ -1025,11 +1040,11 @@ fn zoho_retrying_after_a_lost_reply_writes_exactly_once() {
     );
     d.inject(Fault::DropReplyAfterCommit);
     assert!(link
-        .log_call(&call, "k1", false)
+        .log_call(&call, &attempt("k1", false))
         .expect_err("lost")
         .is_transient());
     assert_eq!(d.records("Calls").len(), 1, "committed");
-    let id = link.log_call(&call, "k1", true).expect("retry");
+    let id = link.log_call(&call, &attempt("k1", true)).expect("retry");
     let calls = d.records("Calls");
     assert_eq!(calls.len(), 1, "exactly one call");
     assert_eq!(str_field(&calls[0], "id"), id);
@@ -1038,13 +1053,158 @@ fn zoho_retrying_after_a_lost_reply_writes_exactly_once() {
     let new = new_contact(ContactKind::Contact, "Quesada", Some("q@acme.example"));
     d.inject(Fault::DropReplyAfterCommit);
     assert!(link
-        .create_contact(&new, "c1", false)
+        .create_contact(&new, &attempt("c1", false))
         .expect_err("lost")
         .is_transient());
-    let created = link.create_contact(&new, "c1", true).expect("retry");
+    let created = link
+        .create_contact(&new, &attempt("c1", true))
+        .expect("retry");
     let contacts = d.records("Contacts");
     assert_eq!(contacts.len(), 1, "exactly one contact");
     assert_eq!(str_field(&contacts[0], "id"), created.crm_id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A retry looks for the write's key, never for records with the same fields
+
+#[test]
+fn salesforce_a_retry_finds_its_contact_and_lead_by_key_not_an_unrelated_namesake() {
+    let d = SalesforceDouble::start().expect("double");
+    let link = sf_link(&d);
+    for kind in [ContactKind::Contact, ContactKind::Lead] {
+        let object = match kind {
+            ContactKind::Contact => "Contact",
+            ContactKind::Lead => "Lead",
+        };
+        // Someone else's record with exactly the fields the agent typed.
+        let new = new_contact(kind, "Mora", None);
+        let mut same = json!({"FirstName": "Ana", "LastName": "Mora", "Phone": "+506 8888-1234",
+                              "MobilePhone": "+506 7000-0001"});
+        if kind == ContactKind::Lead {
+            same["Company"] = json!("Acme S.A.");
+        }
+        let namesake = d.insert_record(kind, same);
+
+        // The first attempt never reached the CRM; the retry must create the record.
+        d.inject(Fault::ServerErrors(1));
+        let key = format!("enl-{object}-1");
+        assert!(link
+            .create_contact(&new, &attempt(&key, false))
+            .expect_err("503")
+            .is_transient());
+        let created = link
+            .create_contact(&new, &attempt(&key, true))
+            .expect("retry");
+        assert_ne!(
+            created.crm_id, namesake,
+            "attached to an unrelated {object}"
+        );
+        let records = d.records(object);
+        assert_eq!(records.len(), 2, "{records:?}");
+        let mine = records
+            .iter()
+            .find(|r| str_field(r, "Id") == created.crm_id)
+            .expect("created");
+        assert_eq!(str_field(mine, "Description"), format!("[enlace:{key}]"));
+
+        // A reply lost after the commit: the retry finds that record by its key.
+        let key = format!("enl-{object}-2");
+        d.inject(Fault::DropReplyAfterCommit);
+        assert!(link
+            .create_contact(&new, &attempt(&key, false))
+            .expect_err("lost")
+            .is_transient());
+        let found = link
+            .create_contact(&new, &attempt(&key, true))
+            .expect("retry");
+        let records = d.records(object);
+        assert_eq!(records.len(), 3, "exactly one more {object}");
+        assert_eq!(
+            str_field(
+                records
+                    .iter()
+                    .find(|r| str_field(r, "Id") == found.crm_id)
+                    .expect("found"),
+                "Description"
+            ),
+            format!("[enlace:{key}]")
+        );
+    }
+    // The key was looked for in the user's records created since the write was queued, with
+    // SOQL (no Description filter: Salesforce refuses it on a long text area).
+    let queries: Vec<String> = requests_to(&d.requests(), "/query")
+        .iter()
+        .map(|r| r.query.clone())
+        .collect();
+    assert!(!queries.is_empty());
+    assert!(
+        queries.iter().all(|q| q.contains("CreatedById")),
+        "{queries:?}"
+    );
+}
+
+#[test]
+fn zoho_a_retry_finds_its_contact_and_call_by_key_not_an_unrelated_namesake() {
+    let d = ZohoDouble::start().expect("double");
+    let link = zoho_link(&d);
+    let namesake = d.insert_record(
+        "Contacts",
+        json!({"First_Name": "Ana", "Last_Name": "Mora", "Phone": "+506 8888-1234",
+               "Mobile": "+506 7000-0001"}),
+    );
+    let new = new_contact(ContactKind::Contact, "Mora", None);
+    d.inject(Fault::ServerErrors(1));
+    assert!(link
+        .create_contact(&new, &attempt("enl-c1", false))
+        .expect_err("503")
+        .is_transient());
+    let created = link
+        .create_contact(&new, &attempt("enl-c1", true))
+        .expect("retry");
+    assert_ne!(created.crm_id, namesake, "attached to an unrelated contact");
+    assert_eq!(d.records("Contacts").len(), 2);
+
+    // A call: a colleague already logged one with the same subject, start and contact.
+    let call = activity(
+        RecordRef {
+            crm: Crm::Zoho,
+            kind: ContactKind::Contact,
+            id: namesake.clone(),
+        },
+        CallDirection::Incoming,
+    );
+    let other = d.insert_record(
+        "Calls",
+        json!({"Subject": "Consulta de saldo", "Call_Type": "Inbound",
+               "Call_Start_Time": "2024-06-10T06:13:20+00:00", "Call_Duration": "75:10",
+               "Who_Id": {"id": namesake}, "Description": "Llamada de un colega"}),
+    );
+    d.inject(Fault::ServerErrors(1));
+    assert!(link
+        .log_call(&call, &attempt("enl-l1", false))
+        .expect_err("503")
+        .is_transient());
+    let logged = link
+        .log_call(&call, &attempt("enl-l1", true))
+        .expect("retry");
+    assert_ne!(logged, other, "attached to a colleague's call");
+    assert_eq!(d.records("Calls").len(), 2);
+    // Lost after the commit: found by its key, not written twice.
+    d.inject(Fault::DropReplyAfterCommit);
+    assert!(link
+        .log_call(&call, &attempt("enl-l2", false))
+        .expect_err("lost")
+        .is_transient());
+    let found = link
+        .log_call(&call, &attempt("enl-l2", true))
+        .expect("retry");
+    let calls = d.records("Calls");
+    assert_eq!(calls.len(), 3, "exactly one more call");
+    let mine = calls
+        .iter()
+        .find(|c| str_field(c, "id") == found)
+        .expect("found");
+    assert!(str_field(mine, "Description").ends_with("[enlace:enl-l2]"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1065,14 +1225,14 @@ fn salesforce_a_disabled_object_is_configuration_and_a_deleted_record_is_deleted
     );
     d.disable_object("Task");
     let err = link
-        .log_call(&call, "k1", false)
+        .log_call(&call, &attempt("k1", false))
         .expect_err("no Task object");
     assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
     assert!(!err.to_string().contains("no longer exists"), "{err}");
     assert!(err.needs_agent() && !err.is_transient());
     // Retrying (a SOQL query on the disabled object) says the same.
     let err = link
-        .log_call(&call, "k1", true)
+        .log_call(&call, &attempt("k1", true))
         .expect_err("no Task object");
     assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
 
@@ -1088,7 +1248,9 @@ fn salesforce_a_disabled_object_is_configuration_and_a_deleted_record_is_deleted
         },
         CallDirection::Incoming,
     );
-    let err = link.log_call(&call, "k2", false).expect_err("deleted");
+    let err = link
+        .log_call(&call, &attempt("k2", false))
+        .expect_err("deleted");
     assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
     assert!(err.to_string().contains("no longer exists"), "{err}");
     assert!(d.records("Task").is_empty());
@@ -1108,11 +1270,13 @@ fn zoho_a_disabled_module_is_configuration_and_a_deleted_record_is_deleted() {
         CallDirection::Incoming,
     );
     d.delete_record("Contacts", &contact);
-    let err = link.log_call(&call, "k1", false).expect_err("deleted");
+    let err = link
+        .log_call(&call, &attempt("k1", false))
+        .expect_err("deleted");
     assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
     d.disable_module("Calls");
     let err = link
-        .log_call(&call, "k1", false)
+        .log_call(&call, &attempt("k1", false))
         .expect_err("no Calls module");
     assert_eq!(err.code(), ErrorCode::CrmEndpointNotFound, "{err}");
     assert!(!err.to_string().contains("no longer exists"), "{err}");
@@ -1132,7 +1296,7 @@ fn the_link_refuses_a_record_of_the_other_crm() {
         CallDirection::Incoming,
     );
     assert_eq!(
-        link.log_call(&call, "k", false)
+        link.log_call(&call, &attempt("k", false))
             .expect_err("wrong crm")
             .code(),
         ErrorCode::Internal

@@ -73,6 +73,7 @@ const CONTACT_FIELDS: &[FieldDef] = &[
     f("MailingCity", "Mailing City", Kind::Text(40)),
     f("MailingCountry", "Mailing Country", Kind::Text(80)),
     f("OwnerId", "Owner ID", Kind::Ref(&["005"])),
+    f("CreatedById", "Created By ID", Kind::ReadOnly),
     f("CreatedDate", "Created Date", Kind::ReadOnly),
     f("LastModifiedDate", "Last Modified Date", Kind::ReadOnly),
 ];
@@ -103,6 +104,7 @@ const LEAD_FIELDS: &[FieldDef] = &[
     f("Country", "Country", Kind::Text(80)),
     f("IsConverted", "Converted", Kind::ReadOnly),
     f("OwnerId", "Owner ID", Kind::Ref(&["005", "00G"])),
+    f("CreatedById", "Created By ID", Kind::ReadOnly),
     f("CreatedDate", "Created Date", Kind::ReadOnly),
     f("LastModifiedDate", "Last Modified Date", Kind::ReadOnly),
 ];
@@ -145,6 +147,7 @@ const TASK_FIELDS: &[FieldDef] = &[
     f("CallDisposition", "Call Result", Kind::Text(255)),
     f("IsClosed", "Closed", Kind::ReadOnly),
     f("OwnerId", "Assigned To ID", Kind::Ref(&["005", "00G"])),
+    f("CreatedById", "Created By ID", Kind::ReadOnly),
     f("CreatedDate", "Created Date", Kind::ReadOnly),
     f("LastModifiedDate", "Last Modified Date", Kind::ReadOnly),
 ];
@@ -522,6 +525,9 @@ impl State {
         let owner = self.user_id(SALESFORCE_DEFAULT_USER);
         fields
             .entry("OwnerId")
+            .or_insert_with(|| Value::String(owner.clone()));
+        fields
+            .entry("CreatedById")
             .or_insert_with(|| Value::String(owner));
         match object {
             "Lead" => {
@@ -1327,44 +1333,73 @@ fn query(s: &mut State, req: &Request, version: &str) -> Response {
     for name in sel
         .fields
         .iter()
-        .chain(sel.conditions.iter().map(|(f, _)| f))
+        .chain(sel.conditions.iter().map(|c| &c.field))
+        .chain(sel.order_by.iter().map(|(f, _)| f))
     {
         if field_def(defs, name).is_none() {
             return unknown_field(object, name);
         }
     }
-    let mut records = Vec::new();
-    for rec in s.records.get(object).map(Vec::as_slice).unwrap_or(&[]) {
-        if sel.limit.is_some_and(|l| records.len() >= l) {
-            break;
+    // Long text areas (Description) can be selected but never filtered or sorted on.
+    for name in sel
+        .conditions
+        .iter()
+        .map(|c| &c.field)
+        .chain(sel.order_by.iter().map(|(f, _)| f))
+    {
+        if let Some(def) = field_def(defs, name).filter(|d| is_long_text(d.kind)) {
+            return rest_error(
+                400,
+                "INVALID_FIELD",
+                &format!("field '{}' can not be filtered in a query call", def.name),
+                None,
+            );
         }
-        let ok = sel.conditions.iter().all(|(field, lit)| {
-            let canonical = field_def(defs, field).map(|d| d.name).unwrap_or("");
-            let value = if canonical == "Name" {
-                render(
-                    object,
-                    defs,
-                    &rec.fields,
-                    Some(&["Name".to_string()]),
-                    version,
-                )
-                .get("Name")
-                .cloned()
-            } else {
-                rec.fields.get(canonical).cloned()
-            };
-            lit.matches(value.as_ref())
-        });
-        if ok {
-            records.push(render(
+    }
+    let value_of = |rec: &StoredRecord, field: &str| {
+        let canonical = field_def(defs, field).map(|d| d.name).unwrap_or("");
+        if canonical == "Name" {
+            render(
                 object,
                 defs,
                 &rec.fields,
-                Some(&sel.fields),
+                Some(&["Name".to_string()]),
                 version,
-            ));
+            )
+            .get("Name")
+            .cloned()
+        } else {
+            rec.fields.get(canonical).cloned()
+        }
+    };
+    let mut found: Vec<&StoredRecord> = s
+        .records
+        .get(object)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|rec| {
+            sel.conditions
+                .iter()
+                .all(|c| c.cmp.holds(&c.value, value_of(rec, &c.field).as_ref()))
+        })
+        .collect();
+    if let Some((field, desc)) = &sel.order_by {
+        let key = |rec: &StoredRecord| {
+            value_of(rec, field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .map(|t| crate::sf_search::parse_instant(&t).map_or(t, |ms| format!("{ms:020}")))
+        };
+        found.sort_by_key(|rec| key(rec));
+        if *desc {
+            found.reverse();
         }
     }
+    let records: Vec<Value> = found
+        .into_iter()
+        .take(sel.limit.unwrap_or(usize::MAX))
+        .map(|rec| render(object, defs, &rec.fields, Some(&sel.fields), version))
+        .collect();
     Response::json(
         200,
         &json!({"totalSize": records.len(), "done": true, "records": records}),
@@ -1639,12 +1674,19 @@ fn create(s: &mut State, req: &Request, object: &str, version: &str, user_id: &s
         fields
             .entry("OwnerId")
             .or_insert_with(|| Value::String(user_id.to_string()));
+        // The API user creates the record.
+        fields.insert("CreatedById".into(), Value::String(user_id.to_string()));
     }
     let id = s.store(object, fields);
     Response::json(201, &json!({"id": id, "success": true, "errors": []})).with_header(
         "Location",
         &format!("/services/data/v{version}/sobjects/{object}/{id}"),
     )
+}
+
+/// A long text area (more than 255 characters): not filterable in SOQL.
+fn is_long_text(kind: Kind) -> bool {
+    matches!(kind, Kind::Text(n) if n > 255)
 }
 
 fn max_len(kind: Kind) -> usize {

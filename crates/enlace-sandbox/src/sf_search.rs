@@ -6,9 +6,11 @@
 //! (by the word `OR`); each group is a list of words that must all match. `WHERE` and `ORDER BY`
 //! inside `RETURNING` are accepted and ignored.
 //!
-//! SOQL: `SELECT f, f FROM Obj [WHERE F = 'v' [AND F = 'v']*] [LIMIT n]`; values are quoted
-//! strings (backslash escapes), numbers, `true`, `false` or `null`; string comparison is
-//! case-insensitive like Salesforce's.
+//! SOQL: `SELECT f, f FROM Obj [WHERE F op v [AND F op v]*] [ORDER BY F [ASC|DESC]] [LIMIT n]`
+//! with `op` one of `=`, `>`, `>=`, `<`, `<=`; values are quoted strings (backslash escapes),
+//! numbers, date-times (`2024-06-10T12:00:00Z`, unquoted in SOQL, quoted in COQL), `true`,
+//! `false` or `null`; string comparison is case-insensitive like Salesforce's, date-times
+//! compare as instants.
 
 /// Which fields a SOSL search looks in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,12 +249,137 @@ impl Literal {
     }
 }
 
+/// A comparison of a `WHERE` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Cmp {
+    /// Does the stored value compare with the literal? Date-times (any offset) compare as
+    /// instants, numbers as numbers; `=` is [`Literal::matches`]; other orders are false.
+    pub fn holds(self, lit: &Literal, v: Option<&serde_json::Value>) -> bool {
+        use serde_json::Value;
+        if self == Cmp::Eq {
+            if let (Literal::Str(s), Some(Value::String(t))) = (lit, v) {
+                if let (Some(a), Some(b)) = (parse_instant(t), parse_instant(s)) {
+                    return a == b;
+                }
+            }
+            return lit.matches(v);
+        }
+        let order = match (lit, v) {
+            (Literal::Str(s), Some(Value::String(t))) => {
+                match (parse_instant(t), parse_instant(s)) {
+                    (Some(a), Some(b)) => a.cmp(&b),
+                    _ => t.to_lowercase().cmp(&s.to_lowercase()),
+                }
+            }
+            (Literal::Num(n), Some(Value::Number(m))) => match m.as_f64() {
+                Some(m) => m.total_cmp(n),
+                None => return false,
+            },
+            _ => return false,
+        };
+        match self {
+            Cmp::Gt => order.is_gt(),
+            Cmp::Ge => order.is_ge(),
+            Cmp::Lt => order.is_lt(),
+            Cmp::Le => order.is_le(),
+            Cmp::Eq => order.is_eq(),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM|±HHMM)` → milliseconds since the epoch.
+pub(crate) fn parse_instant(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut rest = &s[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let end = frac
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
+        let digits = &frac[..end];
+        if digits.is_empty() {
+            return None;
+        }
+        millis = format!("{digits:0<3}")[..3].parse().ok()?;
+        rest = &frac[end..];
+    }
+    let offset_secs = match rest {
+        "Z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hm: String = rest[1..].chars().filter(|c| *c != ':').collect();
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let oh: i64 = hm[..2].parse().ok()?;
+            let om: i64 = hm[2..].parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + se - offset_secs) * 1000 + millis)
+}
+
+/// One `WHERE` condition.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Condition {
+    pub field: String,
+    pub cmp: Cmp,
+    pub value: Literal,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Select {
     pub fields: Vec<String>,
     pub object: String,
-    /// `(field, value)` pairs joined by AND.
-    pub conditions: Vec<(String, Literal)>,
+    /// Conditions joined by AND.
+    pub conditions: Vec<Condition>,
+    /// `ORDER BY field [DESC]`: the field and whether descending.
+    pub order_by: Option<(String, bool)>,
     pub limit: Option<usize>,
 }
 
@@ -262,6 +389,9 @@ enum Tok {
     Str(String),
     Comma,
     Eq,
+    Cmp(Cmp),
+    Open,
+    Close,
 }
 
 fn tokenize(q: &str) -> Result<Vec<Tok>, String> {
@@ -276,6 +406,22 @@ fn tokenize(q: &str) -> Result<Vec<Tok>, String> {
         } else if c == '=' {
             it.next();
             out.push(Tok::Eq);
+        } else if c == '(' || c == ')' {
+            // COQL wants criteria in brackets; they group nothing in this subset.
+            it.next();
+            out.push(if c == '(' { Tok::Open } else { Tok::Close });
+        } else if c == '>' || c == '<' {
+            it.next();
+            let or_equal = it.peek() == Some(&'=');
+            if or_equal {
+                it.next();
+            }
+            out.push(Tok::Cmp(match (c, or_equal) {
+                ('>', false) => Cmp::Gt,
+                ('>', true) => Cmp::Ge,
+                (_, false) => Cmp::Lt,
+                (_, true) => Cmp::Le,
+            }));
         } else if c == '\'' {
             it.next();
             let mut s = String::new();
@@ -301,9 +447,17 @@ fn tokenize(q: &str) -> Result<Vec<Tok>, String> {
             }
             out.push(Tok::Str(s));
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || c == '$' {
+            // An unquoted SOQL date-time (`2024-06-10T12:00:00Z`, `…+05:30`) is one word.
+            let datetime = c.is_ascii_digit();
             let mut w = String::new();
             while let Some(&c) = it.peek() {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' || c == '$' {
+                if c.is_ascii_alphanumeric()
+                    || c == '_'
+                    || c == '.'
+                    || c == '-'
+                    || c == '$'
+                    || (datetime && (c == ':' || c == '+'))
+                {
                     w.push(c);
                     it.next();
                 } else {
@@ -355,19 +509,26 @@ pub(crate) fn parse_select(q: &str) -> Result<Select, String> {
     if word(i).is_some_and(|w| w.eq_ignore_ascii_case("WHERE")) {
         i += 1;
         loop {
+            while toks.get(i) == Some(&Tok::Open) {
+                i += 1;
+            }
             let field = word(i)
                 .ok_or_else(|| "unexpected token: expected a field name".to_string())?
                 .to_string();
             i += 1;
-            if toks.get(i) != Some(&Tok::Eq) {
-                return Err("unexpected token: only '=' is supported".into());
-            }
+            let cmp = match toks.get(i) {
+                Some(Tok::Eq) => Cmp::Eq,
+                Some(Tok::Cmp(c)) => *c,
+                _ => return Err("unexpected token: expected =, >, >=, < or <=".into()),
+            };
             i += 1;
             let lit = match toks.get(i) {
                 Some(Tok::Str(s)) => Literal::Str(s.clone()),
                 Some(Tok::Word(w)) if w.eq_ignore_ascii_case("null") => Literal::Null,
                 Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") => Literal::Bool(true),
                 Some(Tok::Word(w)) if w.eq_ignore_ascii_case("false") => Literal::Bool(false),
+                // An unquoted SOQL date-time literal.
+                Some(Tok::Word(w)) if parse_instant(w).is_some() => Literal::Str(w.clone()),
                 Some(Tok::Word(w)) => Literal::Num(
                     w.parse::<f64>()
                         .map_err(|_| format!("unexpected token: '{w}'"))?,
@@ -375,13 +536,39 @@ pub(crate) fn parse_select(q: &str) -> Result<Select, String> {
                 _ => return Err("unexpected token: expected a value".into()),
             };
             i += 1;
-            conditions.push((field, lit));
+            while toks.get(i) == Some(&Tok::Close) {
+                i += 1;
+            }
+            conditions.push(Condition {
+                field,
+                cmp,
+                value: lit,
+            });
             if word(i).is_some_and(|w| w.eq_ignore_ascii_case("AND")) {
                 i += 1;
             } else {
                 break;
             }
         }
+    }
+    let mut order_by = None;
+    if word(i).is_some_and(|w| w.eq_ignore_ascii_case("ORDER"))
+        && word(i + 1).is_some_and(|w| w.eq_ignore_ascii_case("BY"))
+    {
+        let field = word(i + 2)
+            .ok_or_else(|| "unexpected token: expected a field name".to_string())?
+            .to_string();
+        i += 3;
+        let mut desc = false;
+        match word(i) {
+            Some(w) if w.eq_ignore_ascii_case("DESC") => {
+                desc = true;
+                i += 1;
+            }
+            Some(w) if w.eq_ignore_ascii_case("ASC") => i += 1,
+            _ => {}
+        }
+        order_by = Some((field, desc));
     }
     let mut limit = None;
     if word(i).is_some_and(|w| w.eq_ignore_ascii_case("LIMIT")) {
@@ -410,6 +597,7 @@ pub(crate) fn parse_select(q: &str) -> Result<Select, String> {
         fields,
         object,
         conditions,
+        order_by,
         limit,
     })
 }
@@ -420,6 +608,9 @@ fn token_text(t: &Tok) -> String {
         Tok::Str(s) => format!("'{s}'"),
         Tok::Comma => ",".into(),
         Tok::Eq => "=".into(),
+        Tok::Cmp(c) => format!("{c:?}"),
+        Tok::Open => "(".into(),
+        Tok::Close => ")".into(),
     }
 }
 
@@ -476,13 +667,48 @@ mod tests {
         assert_eq!(s.object, "Task");
         assert_eq!(
             s.conditions[0],
-            ("CallObject".to_string(), Literal::Str("k'1".into()))
+            Condition {
+                field: "CallObject".into(),
+                cmp: Cmp::Eq,
+                value: Literal::Str("k'1".into())
+            }
         );
-        assert_eq!(s.conditions[1].1, Literal::Num(5.0));
+        assert_eq!(s.conditions[1].value, Literal::Num(5.0));
         assert_eq!(s.limit, Some(1));
         assert!(parse_select("SELECT FROM Task").is_err());
-        assert!(parse_select("SELECT Id FROM Task WHERE X > 'a'").is_err());
+        assert!(parse_select("SELECT Id FROM Task WHERE X ! 'a'").is_err());
         assert!(parse_select("SELECT Id FROM Task WHERE X = 'a").is_err());
         assert!(parse_select("SELECT Id FROM Task LIMIT 1 extra").is_err());
+    }
+
+    #[test]
+    fn soql_and_coql_ranges_and_order() {
+        let s = parse_select(
+            "SELECT Id, Description FROM Contact WHERE CreatedById = '005x' AND CreatedDate >= 2024-06-10T12:00:00Z ORDER BY CreatedDate ASC LIMIT 200",
+        )
+        .expect("parses");
+        assert_eq!(s.conditions[1].cmp, Cmp::Ge);
+        assert_eq!(
+            s.conditions[1].value,
+            Literal::Str("2024-06-10T12:00:00Z".into())
+        );
+        assert_eq!(s.order_by, Some(("CreatedDate".into(), false)));
+        let c = parse_select(
+            "select id, Description from Calls where (Who_Id = '1' and Created_Time >= '2024-06-10T12:00:00+00:00') order by Created_Time desc limit 200",
+        )
+        .expect("parses");
+        assert_eq!(c.conditions.len(), 2);
+        assert_eq!(c.order_by, Some(("Created_Time".into(), true)));
+        let later = serde_json::json!("2024-06-10T17:30:00+05:30");
+        assert!(Cmp::Ge.holds(&Literal::Str("2024-06-10T12:00:00Z".into()), Some(&later)));
+        assert!(!Cmp::Gt.holds(&Literal::Str("2024-06-10T12:00:00Z".into()), Some(&later)));
+        assert!(Cmp::Eq.holds(&Literal::Str("2024-06-10T12:00:00Z".into()), Some(&later)));
+        let sf = serde_json::json!("2024-06-10T12:00:00.500+0000");
+        assert!(Cmp::Gt.holds(&Literal::Str("2024-06-10T12:00:00Z".into()), Some(&sf)));
+        assert_eq!(
+            parse_instant("2024-06-10T12:00:00Z"),
+            Some(1_718_020_800_000)
+        );
+        assert_eq!(parse_instant("2024-06-10T12:00:00"), None);
     }
 }

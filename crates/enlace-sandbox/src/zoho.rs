@@ -18,7 +18,7 @@ use crate::common::{
     take_fault, with_fault, zoho_datetime, Fault, RecordedRequest,
 };
 use crate::http::{Handler, Reply, Request, Response, Server};
-use crate::sf_search::{parse_select, Literal};
+use crate::sf_search::{parse_instant, parse_select, Cmp, Literal};
 
 /// How long a Zoho grant code stays valid.
 pub const ZOHO_CODE_LIFETIME: Duration = Duration::from_secs(120);
@@ -1704,7 +1704,8 @@ fn coql(s: &mut State, req: &Request) -> Response {
     for f in sel
         .fields
         .iter()
-        .chain(sel.conditions.iter().map(|(f, _)| f))
+        .chain(sel.conditions.iter().map(|c| &c.field))
+        .chain(sel.order_by.iter().map(|(f, _)| f))
     {
         if !fields.contains(&f.as_str()) {
             return envelope(
@@ -1715,6 +1716,16 @@ fn coql(s: &mut State, req: &Request) -> Response {
             );
         }
     }
+    // Multi-line fields (Description) cannot be used in criteria (documented; the exact error
+    // body is a guess).
+    if let Some(c) = sel.conditions.iter().find(|c| c.field == "Description") {
+        return envelope(
+            400,
+            "INVALID_QUERY",
+            "multi-line fields are not supported in criteria",
+            json!({"column_name": c.field}),
+        );
+    }
     let limit = sel.limit.unwrap_or(200);
     if limit > 2000 {
         return envelope(
@@ -1724,7 +1735,7 @@ fn coql(s: &mut State, req: &Request) -> Response {
             json!({"limit": 2000}),
         );
     }
-    let rows: Vec<Value> = s
+    let mut found: Vec<Value> = s
         .records
         .get(m)
         .map(Vec::as_slice)
@@ -1734,8 +1745,22 @@ fn coql(s: &mut State, req: &Request) -> Response {
         .filter(|r| {
             sel.conditions
                 .iter()
-                .all(|(f, lit)| coql_matches(lit, r.get(f.as_str())))
+                .all(|c| coql_matches(c.cmp, &c.value, r.get(c.field.as_str())))
         })
+        .collect();
+    if let Some((field, desc)) = &sel.order_by {
+        let key = |r: &Value| {
+            r.get(field.as_str())
+                .and_then(Value::as_str)
+                .map(|t| parse_instant(t).map_or(t.to_owned(), |ms| format!("{ms:020}")))
+        };
+        found.sort_by_key(key);
+        if *desc {
+            found.reverse();
+        }
+    }
+    let rows: Vec<Value> = found
+        .into_iter()
         .take(limit)
         .map(|r| {
             let mut row = Map::new();
@@ -1756,19 +1781,26 @@ fn coql(s: &mut State, req: &Request) -> Response {
     )
 }
 
-fn coql_matches(lit: &Literal, v: Option<&Value>) -> bool {
+fn coql_matches(cmp: Cmp, lit: &Literal, v: Option<&Value>) -> bool {
     match (lit, v) {
         // Lookups compare by id.
         (Literal::Str(s), Some(Value::Object(o))) => {
-            o.get("id").and_then(Value::as_str) == Some(s.as_str())
+            cmp == Cmp::Eq && o.get("id").and_then(Value::as_str) == Some(s.as_str())
         }
         // Date-times compare as instants, whatever the offset.
         (Literal::Str(s), Some(Value::String(t)))
             if parse_datetime(s).is_some() && parse_datetime(t).is_some() =>
         {
-            parse_datetime(s) == parse_datetime(t)
+            let order = parse_datetime(t).cmp(&parse_datetime(s));
+            match cmp {
+                Cmp::Eq => order.is_eq(),
+                Cmp::Gt => order.is_gt(),
+                Cmp::Ge => order.is_ge(),
+                Cmp::Lt => order.is_lt(),
+                Cmp::Le => order.is_le(),
+            }
         }
-        _ => lit.matches(v),
+        _ => cmp.holds(lit, v),
     }
 }
 

@@ -1592,3 +1592,106 @@ fn zoho_a_disabled_module_and_a_deleted_record() {
         (404, json!("INVALID_URL_PATTERN"))
     );
 }
+
+// ---- looking for a write's key (issue 9, item 17) -----------------------------------------
+
+#[test]
+fn salesforce_soql_reads_recent_records_by_creator_and_refuses_a_description_filter() {
+    let (sf, at, _) = sf_signed_in();
+    let auth = bearer(&at);
+    let created = |last: &str| {
+        let r = post_json(
+            &sf_data(&sf, "sobjects/Contact/"),
+            Some(&auth),
+            &json!({"LastName": last, "Description": format!("[enlace:{last}]")}),
+        )
+        .expect("post");
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["id"].as_str().expect("id").to_owned()
+    };
+    let first = created("Uno");
+    let second = created("Dos");
+    let user = ok_get(
+        &sf_data(&sf, &format!("sobjects/Contact/{first}")),
+        Some(&auth),
+    )
+    .json()["CreatedById"]
+        .as_str()
+        .expect("CreatedById")
+        .to_owned();
+    assert!(user.starts_with("005"));
+    let query = |soql: &str| {
+        ok_get(
+            &sf_data(&sf, &format!("query/?q={}", enc(soql))),
+            Some(&auth),
+        )
+    };
+    let r = query(&format!(
+        "SELECT Id, Description FROM Contact WHERE CreatedById = '{user}' AND CreatedDate >= 2020-01-01T00:00:00Z ORDER BY CreatedDate DESC LIMIT 200"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ids: Vec<String> = r.json()["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|x| x["Id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, [second, first.clone()]);
+    assert_eq!(r.json()["records"][1]["Description"], "[enlace:Uno]");
+    // Nothing created in the future; nobody else's records.
+    let r = query("SELECT Id FROM Contact WHERE CreatedDate >= 2999-01-01T00:00:00Z");
+    assert_eq!(r.json()["totalSize"], 0);
+    let r = query("SELECT Id FROM Contact WHERE CreatedById = '0058d000000XXXXAAA'");
+    assert_eq!(r.json()["totalSize"], 0);
+    // A long text area cannot be filtered on, as in Salesforce.
+    let r = query("SELECT Id FROM Contact WHERE Description = '[enlace:Uno]'");
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!([{"message":"field 'Description' can not be filtered in a query call","errorCode":"INVALID_FIELD"}])
+    );
+    // CreatedById is the API's to set.
+    let r = post_json(
+        &sf_data(&sf, "sobjects/Contact/"),
+        Some(&auth),
+        &json!({"LastName": "X", "CreatedById": user}),
+    )
+    .expect("post");
+    assert_eq!(r.json()[0]["errorCode"], "INVALID_FIELD_FOR_INSERT_UPDATE");
+}
+
+#[test]
+fn zoho_coql_reads_recent_records_in_order_and_refuses_a_description_criterion() {
+    let (z, at, _) = z_signed_in();
+    let auth = zauth(&at);
+    let contact = z.insert_record("Contacts", json!({"Last_Name":"Silva"}));
+    for n in 1..=2 {
+        let r = post_json(
+            &z_api(&z, "Calls"),
+            Some(&auth),
+            &json!({"data":[{"Subject":"x","Call_Type":"Inbound","Call_Start_Time":"2024-06-10T14:05:00+02:00",
+                    "Call_Duration":"02:05","Who_Id":{"id": contact},"Description": format!("[enlace:k{n}]")}]}),
+        )
+        .expect("post");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let coql = |q: &str| {
+        post_json(&z_api(&z, "coql"), Some(&auth), &json!({"select_query": q})).expect("post")
+    };
+    let r = coql(&format!(
+        "select id, Description from Calls where (Who_Id = '{contact}' and Created_Time >= '2020-01-01T00:00:00+00:00') order by Created_Time desc limit 200"
+    ));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let descriptions: Vec<Value> = r.json()["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|row| row["Description"].clone())
+        .collect();
+    assert_eq!(descriptions, [json!("[enlace:k2]"), json!("[enlace:k1]")]);
+    let r = coql("select id from Calls where Created_Time >= '2999-01-01T00:00:00+00:00'");
+    assert_eq!(r.status, 204);
+    let r = coql("select id from Calls where Description = '[enlace:k1]'");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "INVALID_QUERY");
+}
