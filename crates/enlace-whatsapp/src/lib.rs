@@ -1,0 +1,1 @@
+//! `enlace-whatsapp`: the WhatsApp Business Cloud API connector.
