@@ -34,6 +34,12 @@ pub struct FaultPlan {
     pub stall: u32,
     /// Reset when the first byte of a reply arrives (the request was handled, its reply lost).
     pub lose_reply: u32,
+    /// Reset within `max_cut_ms` after the request went up, *while it may still be handled*:
+    /// the one fault that breaks the rule above, to find handlers that are not safe to cancel
+    /// (the server drops a request whose client went away). Off in the soak by default.
+    pub cut_request: u32,
+    /// Upper bound of the delay of `cut_request` (ms).
+    pub max_cut_ms: u64,
     /// Upper bound of the delay before a timed fault (ms).
     pub max_delay_ms: u64,
     /// Upper bound of a stall (ms).
@@ -63,6 +69,7 @@ pub struct FaultCounts {
     pub drops: u64,
     pub stalls: u64,
     pub lost_replies: u64,
+    pub cut_requests: u64,
     /// Connections whose upstream could not be reached (the server was down).
     pub upstream_down: u64,
 }
@@ -102,6 +109,7 @@ enum Fault {
     DropAfter(Duration),
     StallAfter(Duration, Duration),
     LoseReply,
+    CutRequest(Duration),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +126,7 @@ struct Counters {
     drops: AtomicU64,
     stalls: AtomicU64,
     lost_replies: AtomicU64,
+    cut_requests: AtomicU64,
     upstream_down: AtomicU64,
 }
 
@@ -213,6 +222,7 @@ impl FaultProxy {
             drops: get(&c.drops),
             stalls: get(&c.stalls),
             lost_replies: get(&c.lost_replies),
+            cut_requests: get(&c.cut_requests),
             upstream_down: get(&c.upstream_down),
         }
     }
@@ -248,6 +258,10 @@ fn pick(rng: &mut Rng, plan: &FaultPlan) -> Fault {
     edge += plan.lose_reply;
     if roll < edge {
         return Fault::LoseReply;
+    }
+    edge += plan.cut_request;
+    if roll < edge {
+        return Fault::CutRequest(Duration::from_millis(rng.below(plan.max_cut_ms + 1)));
     }
     Fault::None
 }
@@ -326,6 +340,7 @@ async fn relay(
     // Set when a cut must wait for the first byte of the reply.
     let mut cut_on_reply: Option<Ending> = (fault == Fault::LoseReply).then_some(Ending::Reset);
     let mut awaiting_reply = false;
+    let mut cut_armed = false;
     let (mut client_eof, mut up_eof) = (false, false);
     let mut cbuf = vec![0u8; 16 * 1024];
     let mut ubuf = vec![0u8; 16 * 1024];
@@ -343,6 +358,10 @@ async fn relay(
                 Ok(n) => {
                     wait_stall(&mut stalled_until).await;
                     awaiting_reply = true;
+                    if let (Fault::CutRequest(d), false) = (fault, cut_armed) {
+                        cut_armed = true;
+                        timer_at = Instant::now() + d;
+                    }
                     if up.write_all(&cbuf[..n]).await.is_err() {
                         break Ending::Reset;
                     }
@@ -371,6 +390,11 @@ async fn relay(
             },
             _ = tokio::time::sleep_until(timer_at) => {
                 timer_at = far;
+                if cut_armed {
+                    counters.cut_requests.fetch_add(1, Ordering::SeqCst);
+                    reset(&client, Some(&up));
+                    return;
+                }
                 if stall_timer_pending {
                     stall_timer_pending = false;
                     if let Fault::StallAfter(_, d) = fault {

@@ -49,7 +49,7 @@ use serde_json::Value;
 use agent::{follow_stream, http, state_body, Exchange, SharedLog};
 use fault_proxy::{Cut, FaultCounts, FaultPlan, FaultProxy, Rng};
 
-const PASSWORD: &str = "246810";
+pub const PASSWORD: &str = "246810";
 const QUEUE: &str = "support";
 const REASONS: [&str; 4] = ["Baño", "Almuerzo", "Capacitación", "Reunión"];
 /// Generous: conditions are waited for, never timed.
@@ -67,6 +67,10 @@ pub struct Params {
     pub seed: u64,
     /// Where to write the Markdown summary.
     pub summary: Option<PathBuf>,
+    /// Per mille of agent connections cut while their request may still be handled
+    /// ([`FaultPlan::cut_request`]); 0 by default, as a lost reply could then not be told
+    /// apart from a request still in progress.
+    pub cut_requests: u32,
 }
 
 impl Params {
@@ -93,6 +97,9 @@ impl Params {
                 .unwrap_or(secs),
             seed,
             summary: var("ENLACE_SOAK_SUMMARY").map(PathBuf::from),
+            cut_requests: var("ENLACE_SOAK_CUT_REQUESTS")
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
         }
     }
 }
@@ -105,13 +112,13 @@ pub struct Outcome {
 }
 
 /// An `enlace-hub serve` process; SIGKILLed (by PID) when dropped.
-struct HubProcess {
+pub struct HubProcess {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
 }
 
 impl HubProcess {
-    fn start(config: &Path, log: &Path) -> HubProcess {
+    pub fn start(config: &Path, log: &Path) -> HubProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
             .arg("--config")
             .arg(config)
@@ -145,13 +152,13 @@ impl HubProcess {
     }
 
     /// `SIGKILL`: no clean-up at all, like a crashed machine.
-    fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// `SIGINT` (the hub stops gracefully), then `SIGKILL` if it has not within 20 s.
-    fn interrupt(&mut self) {
+    pub fn interrupt(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-INT", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -297,6 +304,7 @@ impl Sim {
                 }
                 self.stats.by_reply += 1;
                 self.applied(ctx, want);
+                self.check_pbx(ctx, "after an accepted change").await;
             }
             Exchange::Reply {
                 status: 502 | 503, ..
@@ -318,8 +326,10 @@ impl Sim {
                 if self.shows(ctx, &state, want) && since >= sent_at {
                     self.stats.by_reconcile += 1;
                     self.applied(ctx, want);
+                    self.check_pbx(ctx, "after a lost reply, applied").await;
                 } else {
                     self.stats.not_applied += 1;
+                    self.check_pbx(ctx, "after a lost reply, not applied").await;
                     if !self.shows(ctx, &state, self.paused) {
                         self.problems.push(format!(
                             "agent {}: after a lost reply the hub shows {state}, expected {:?}",
@@ -329,6 +339,34 @@ impl Sim {
                     }
                 }
             }
+        }
+    }
+
+    /// The PBX must show what the hub recorded: paused with the reason, or not paused. Waited
+    /// for (a hub that was just restarted re-syncs the PBX after connecting), never for ever: a
+    /// PBX left paused by a request the hub did not record would stay that way.
+    async fn check_pbx(&mut self, ctx: &Ctx, when: &str) {
+        let want = self.key(ctx, self.paused);
+        let agrees = || {
+            ctx.double
+                .queue_members(QUEUE)
+                .iter()
+                .find(|(iface, _, _)| *iface == self.interface)
+                .is_some_and(|(_, paused, reason)| {
+                    *paused == want.1.is_some() && (!paused || *reason == want.1)
+                })
+        };
+        if !wait_for(Duration::from_secs(30), agrees).await {
+            let member: Vec<_> = ctx
+                .double
+                .queue_members(QUEUE)
+                .into_iter()
+                .filter(|(iface, _, _)| *iface == self.interface)
+                .collect();
+            self.problems.push(format!(
+                "agent {} {when}: the PBX shows {member:?}, the hub recorded {want:?}",
+                self.index
+            ));
         }
     }
 
@@ -398,7 +436,7 @@ impl Sim {
 }
 
 /// Polls `check` until true or `limit` passes; false on time-out.
-async fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub async fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     loop {
         if check() {
@@ -413,7 +451,7 @@ async fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 /// Waits until the PBX saw a new login followed by a `QueueStatus` (the hub's re-sync after
 /// connecting): from then on its events reach the hub.
-async fn wait_ami_back(double: &AmiDouble, mark: usize) -> bool {
+pub async fn wait_ami_back(double: &AmiDouble, mark: usize) -> bool {
     wait_for(SETTLE, || {
         let actions = double.actions();
         let name = |a: &Vec<(String, String)>| {
@@ -440,7 +478,10 @@ struct FaultLog {
 }
 
 /// Every agent of the organization: (user, agent id, interface).
-async fn organization(dir: &Path, agents: usize) -> (PathBuf, String, Vec<(String, i64, String)>) {
+pub async fn organization(
+    dir: &Path,
+    agents: usize,
+) -> (PathBuf, String, Vec<(String, i64, String)>) {
     let out = Command::new(env!("CARGO_BIN_EXE_enlace-hub"))
         .args(["init", "--dir"])
         .arg(dir)
@@ -487,6 +528,27 @@ async fn organization(dir: &Path, agents: usize) -> (PathBuf, String, Vec<(Strin
     (dir.join("enlace-hub.toml"), url, list)
 }
 
+/// The hub's configuration: the SQLite file at `url`, the PBX at `ami`, a cheap password
+/// cost, pings every 2 s.
+pub fn hub_config(url: &str, ami: SocketAddr) -> HubConfig {
+    HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: url.to_string(),
+        password_memory_kib: CHEAP.memory_kib,
+        password_iterations: CHEAP.iterations,
+        heartbeat_seconds: 2,
+        ami: Some(AmiSettings {
+            addr: ami.to_string(),
+            username: "ami".into(),
+            secret: "amisecret".into(),
+            interface_template: "Local/{extension}@soak".into(),
+            originate_timeout_seconds: 5,
+            ..AmiSettings::default()
+        }),
+        ..HubConfig::default()
+    }
+}
+
 /// Runs the soak and counts.
 pub async fn run(params: Params) -> Outcome {
     println!(
@@ -499,23 +561,7 @@ pub async fn run(params: Params) -> Outcome {
         .await
         .unwrap();
     let (config_path, url, people) = organization(dir.path(), params.agents).await;
-    let config = HubConfig {
-        listen: "127.0.0.1:0".into(),
-        database_url: url.clone(),
-        password_memory_kib: CHEAP.memory_kib,
-        password_iterations: CHEAP.iterations,
-        heartbeat_seconds: 2,
-        ami: Some(AmiSettings {
-            addr: ami_proxy.addr().to_string(),
-            username: "ami".into(),
-            secret: "amisecret".into(),
-            interface_template: "Local/{extension}@soak".into(),
-            originate_timeout_seconds: 5,
-            ..AmiSettings::default()
-        }),
-        ..HubConfig::default()
-    };
-    std::fs::write(&config_path, config.to_toml()).unwrap();
+    std::fs::write(&config_path, hub_config(&url, ami_proxy.addr()).to_toml()).unwrap();
     let mut hub_runs = 0;
     let start_hub = |n: u32| {
         let config_path = config_path.clone();
@@ -612,6 +658,8 @@ pub async fn run(params: Params) -> Outcome {
         drop: 20,
         stall: 40,
         lose_reply: 40,
+        cut_request: params.cut_requests,
+        max_cut_ms: 30,
         max_delay_ms: 3000,
         max_stall_ms: 2500,
     });
@@ -729,6 +777,25 @@ pub async fn run(params: Params) -> Outcome {
                 _ if tries < 50 => tries += 1,
                 other => panic!("GET /me/day: {other:?}"),
             }
+        }
+    }
+    // The PBX must agree with the hub: each agent a member of its queue, paused exactly when
+    // the hub says so, with the hub's reason.
+    let members = double.queue_members(QUEUE);
+    for sim in &sims {
+        let member = members.iter().find(|(iface, _, _)| *iface == sim.interface);
+        let want = sim.expected_states.last().cloned();
+        let agrees = match (&want, member) {
+            (Some((state, reason)), Some((_, paused, pbx_reason))) => {
+                (state == "paused") == *paused && (!*paused || reason == pbx_reason)
+            }
+            _ => false,
+        };
+        if !agrees {
+            problems.push(format!(
+                "agent {}: the PBX shows {member:?}, the hub recorded {want:?}",
+                sim.index
+            ));
         }
     }
     let _ = stream_stop_tx.send(true);
@@ -928,6 +995,7 @@ async fn count(
          | AMI double dropped its connections · AMI link reset · closed · stalled 1.5 s | {dd} · {ar} · {ac} · {ast} |\n\
          | agent↔hub connections through the fault proxy | {conns} |\n\
          | … refused · reset · closed · stalled · reply lost · hub down | {rf} · {rs} · {dr} · {st} · {lr} · {ud} |\n\
+         | … cut while the request was being handled | {cut} |\n\
          | stream (re)connections | {connects} |\n\
          | pause/unpause requests | {req} |\n\
          | … accepted (200) · reply lost, applied · reply lost, not applied · refused (PBX down) | {br} · {bc} · {na} · {rfd} |\n\
@@ -935,6 +1003,7 @@ async fn count(
          | calls produced (AMI double) · recorded · streamed · `GET /me/day` | {tc} · {cr} · {cs} · {cd} |\n\
          | events in the log (visible to the agents) · streamed | {el} · {es} |\n\
          | ids delivered twice · ids missing | {dup} · {missing} |\n\
+         | PBX queue members that disagree with the hub at the end | {pbx} |\n\
          | mismatches | {mm} |\n",
         agents = params.agents,
         secs = ran.as_secs_f64(),
@@ -951,6 +1020,7 @@ async fn count(
         st = f.stalls,
         lr = f.lost_replies,
         ud = f.upstream_down,
+        cut = f.cut_requests,
         req = stats.requests,
         br = stats.by_reply,
         bc = stats.by_reconcile,
@@ -966,6 +1036,7 @@ async fn count(
         el = events_logged,
         es = events_streamed,
         dup = duplicates,
+        pbx = mismatches.iter().filter(|m| m.contains("the PBX shows")).count(),
         mm = mismatches.len(),
     );
     println!("{summary}");
