@@ -9,8 +9,14 @@
 //!   [`crate::store::PBX_LOCK`] on a connection of its own; it runs the AMI connection, the
 //!   call tracking and the housekeeping ([`crate::Hub::tick`]). The others try to take the
 //!   lock every second: when the owner dies its database session ends, the lock is released
-//!   and another instance takes over within about a second. An owner that loses its lock
-//!   connection stops its AMI connection at once, so two owners never act together.
+//!   and another instance takes over within a few seconds — also when the owner's host
+//!   crashes or the network splits, since the server drops a silent session after seconds
+//!   ([`crate::store::SESSION_KEEPALIVES`]). The owner checks its lock connection every
+//!   [`OWNER_CHECK`] (a check unanswered in [`HEALTH_TIMEOUT`] counts as lost) and drops its
+//!   AMI connection as soon as it is lost; a new owner waits [`OWNER_GRACE`], longer than
+//!   that check, before connecting to the PBX, so two owners never act together (a silent
+//!   owner gives up after at most `OWNER_CHECK + HEALTH_TIMEOUT`, before the server frees
+//!   its lock).
 //! - **PBX commands from the other instances** (pause, unpause, queue membership,
 //!   click-to-dial) are rows in `pbx_requests` with `NOTIFY enlace_pbx_requests`; the owner
 //!   claims them, carries them out and writes the reply (`NOTIFY enlace_pbx_replies`). The
@@ -36,8 +42,22 @@ const TICK: Duration = Duration::from_secs(1);
 const REQUEST_STALE_MS: i64 = 15_000;
 /// Answered or abandoned requests are removed after this long.
 pub(crate) const REQUEST_RETENTION_MS: i64 = 10 * 60 * 1000;
-/// How long the owner's lock connection may take to answer its health check.
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often the owner checks that its lock connection is alive.
+pub(crate) const OWNER_CHECK: Duration = Duration::from_millis(500);
+/// How long the owner's lock connection may take to answer its health check. With
+/// [`OWNER_CHECK`] it stays under the time the server takes to drop a silent session.
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a new owner waits after taking the lock before it connects to the PBX: a previous
+/// owner whose session the server ended notices within [`OWNER_CHECK`] and lets go first.
+pub(crate) const OWNER_GRACE: Duration = Duration::from_millis(1500);
+
+/// Whether the lock connection answers in time.
+async fn alive(lock: &mut sqlx::postgres::PgConnection) -> bool {
+    matches!(
+        tokio::time::timeout(HEALTH_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *lock)).await,
+        Ok(Ok(_))
+    )
+}
 
 /// Per-instance cluster state: requests this instance waits on, and the owner's wake-up.
 #[derive(Debug, Default)]
@@ -174,6 +194,15 @@ async fn own_pbx(hub: Hub) {
         }
         match hub.store().try_pbx_ownership().await {
             Ok(Some(mut lock)) => {
+                // A previous owner that just lost its lock lets go of the PBX first.
+                tokio::select! {
+                    _ = tokio::time::sleep(OWNER_GRACE) => {}
+                    _ = stopping.changed() => return,
+                }
+                if !alive(&mut lock).await {
+                    tracing::warn!("lost the PBX ownership lock connection before using it");
+                    continue;
+                }
                 tracing::info!("this instance now owns the PBX connection");
                 let mut tasks = Vec::new();
                 if let Some(settings) = hub.config().ami.clone() {
@@ -192,27 +221,22 @@ async fn own_pbx(hub: Hub) {
                 hub.set_owner(true);
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(TICK) => {}
+                        _ = tokio::time::sleep(OWNER_CHECK) => {}
                         _ = stopping.changed() => break,
                     }
-                    let alive = tokio::time::timeout(
-                        HEALTH_TIMEOUT,
-                        sqlx::query("SELECT 1").execute(&mut lock),
-                    )
-                    .await;
-                    if !matches!(alive, Ok(Ok(_))) {
+                    if !alive(&mut lock).await {
                         tracing::warn!("lost the PBX ownership lock connection; giving up the PBX");
                         break;
                     }
                 }
                 hub.set_owner(false);
+                for task in tasks {
+                    task.abort();
+                }
                 if hub.config().ami.is_some() {
                     if let Some(pbx) = hub.set_local_pbx(None) {
                         pbx.shutdown().await;
                     }
-                }
-                for task in tasks {
-                    task.abort();
                 }
                 drop(lock);
             }
@@ -260,5 +284,64 @@ async fn serve_requests(hub: Hub, pbx: Arc<Pbx>) {
             Err(e) => tracing::warn!(error = %e, "claiming PBX requests failed"),
         }
         let _ = tokio::time::timeout(TICK, hub.cluster().requests.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    /// The session settings that make the server drop a silent peer, as `SHOW` prints them.
+    const EXPECTED: [(&str, &str); 4] = [
+        ("SHOW tcp_keepalives_idle", "2"),
+        ("SHOW tcp_keepalives_interval", "1"),
+        ("SHOW tcp_keepalives_count", "3"),
+        ("SHOW tcp_user_timeout", "5000"),
+    ];
+
+    fn text<R: Row>(row: Result<R, sqlx::Error>) -> String
+    where
+        usize: sqlx::ColumnIndex<R>,
+        for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        match row {
+            Ok(row) => row.try_get::<String, _>(0usize).unwrap_or_default(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_holding_locks_are_dropped_by_the_server_within_seconds_of_silence() {
+        let pg = match enlace_peers::PostgresServer::start() {
+            Ok(pg) => pg,
+            Err(e) => panic!("PostgreSQL test server: {e}"),
+        };
+        let url = match pg.create_database("keepalive") {
+            Ok(url) => url,
+            Err(e) => panic!("createdb: {e}"),
+        };
+        let store = match crate::store::Store::open(&url).await {
+            Ok(store) => store,
+            Err(e) => panic!("open: {e}"),
+        };
+        // The PBX-ownership lock's own connection.
+        let mut lock = match store.try_pbx_ownership().await {
+            Ok(Some(lock)) => lock,
+            other => panic!("ownership lock: {:?}", other.map(|c| c.is_some())),
+        };
+        for (show, want) in EXPECTED {
+            let got = text(sqlx::query(show).fetch_one(&mut lock).await);
+            assert_eq!(got, want, "lock connection: {show}");
+        }
+        // A pooled connection, as the agents' state locks use.
+        let Ok(Some(mut pooled)) = store.lock_agent_state(1).await else {
+            panic!("agent state lock");
+        };
+        for (show, want) in EXPECTED {
+            let got = text(sqlx::query(show).fetch_one(&mut *pooled).await);
+            assert_eq!(got, want, "pool: {show}");
+        }
+        crate::store::Store::unlock_agent_state(pooled, 1).await;
+        store.close().await;
     }
 }

@@ -41,6 +41,28 @@ pub(crate) const EVENT_LOCK: i64 = 0x656e_6c61_6365_0002;
 pub(crate) const PBX_LOCK: i64 = 0x656e_6c61_6365_0003;
 /// Per-agent state locks: this base plus the agent id.
 pub const AGENT_STATE_LOCK_BASE: i64 = 0x656e_6c61_6400_0000;
+/// TCP keepalives of every PostgreSQL session, set on the server's side of the socket (sqlx
+/// exposes no socket options and `unsafe` is forbidden here, so the client side cannot be
+/// tuned): a crashed host or a network split ends the session — and releases its advisory
+/// locks, PBX ownership above all — after about 2 s idle + 3 probes 1 s apart, or 5 s of
+/// unacknowledged data (`tcp_user_timeout`), instead of the two hours of the Linux defaults.
+/// The client side is covered by the owner's health check ([`crate::cluster`]).
+pub(crate) const SESSION_KEEPALIVES: [&str; 4] = [
+    "SET tcp_keepalives_idle = 2",
+    "SET tcp_keepalives_interval = 1",
+    "SET tcp_keepalives_count = 3",
+    "SET tcp_user_timeout = 5000",
+];
+
+/// Applies [`SESSION_KEEPALIVES`]; a server too old for one of them keeps its default.
+async fn set_keepalives(conn: &mut sqlx::postgres::PgConnection) {
+    for statement in SESSION_KEEPALIVES {
+        if let Err(e) = sqlx::raw_sql(statement).execute(&mut *conn).await {
+            tracing::debug!(statement, error = %e, "keepalive setting refused");
+        }
+    }
+}
+
 /// `NOTIFY` channels (PostgreSQL): a new event id; a PBX request id; a PBX reply id.
 pub(crate) const EVENTS_CHANNEL: &str = "enlace_events";
 pub(crate) const PBX_REQUESTS_CHANNEL: &str = "enlace_pbx_requests";
@@ -296,6 +318,17 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
+                    // Pooled sessions hold agents' state locks: a dead peer must free them too.
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            for statement in SESSION_KEEPALIVES {
+                                if let Err(e) = conn.execute(sqlx::raw_sql(statement)).await {
+                                    tracing::debug!(statement, error = %e, "keepalive setting refused");
+                                }
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?
             }
@@ -1043,12 +1076,14 @@ impl Store {
     }
 
     /// Tries to take the PBX-ownership lock on a connection of its own; the lock is held as
-    /// long as the returned connection lives (and dies with it, e.g. when the process dies).
+    /// long as the returned connection lives (and dies with it, e.g. when the process dies, or
+    /// within seconds when the host crashes or the network splits: [`SESSION_KEEPALIVES`]).
     pub(crate) async fn try_pbx_ownership(
         &self,
     ) -> Result<Option<sqlx::postgres::PgConnection>, StoreError> {
         use sqlx::Connection;
         let mut conn = sqlx::postgres::PgConnection::connect(&self.url).await?;
+        set_keepalives(&mut conn).await;
         let got: bool = sqlx::query("SELECT pg_try_advisory_lock($1) AS got")
             .bind(PBX_LOCK)
             .fetch_one(&mut conn)

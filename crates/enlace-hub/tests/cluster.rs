@@ -327,16 +327,18 @@ async fn one_instance_owns_the_pbx_and_another_takes_over_when_it_is_killed() {
         )]
     );
 
-    // The owner dies without a word; B takes the PBX over.
+    // The owner dies without a word; B takes the PBX over, within seconds: its session ends
+    // with the process, B tries the lock every second and waits its grace before connecting.
     let killed = Instant::now();
     a.kill();
     eventually("B connects to the PBX", || {
         double.connections() == 1 && logins(&double) == 2
     })
     .await;
-    eprintln!(
-        "PBX taken over {:?} after the owner was killed",
-        killed.elapsed()
+    let takeover = killed.elapsed();
+    assert!(
+        takeover < Duration::from_secs(5),
+        "PBX ownership took {takeover:?} to move after the owner was killed"
     );
 
     // B now talks to the PBX itself: unpause, and a queue call reaches Ana's stream on B.
@@ -368,4 +370,63 @@ async fn one_instance_owns_the_pbx_and_another_takes_over_when_it_is_killed() {
     assert_eq!(ended["call"]["localNumber"], "1001");
     assert_no_duplicates(&events);
     drop(b);
+}
+
+/// Actions of `name` received by the double, by position in its log.
+fn positions(double: &AmiDouble, name: &str) -> Vec<usize> {
+    double
+        .actions()
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| {
+            a.iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("Action") && v == name)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_loses_its_lock_session_lets_go_of_the_pbx_before_anyone_takes_it() {
+    let pg = PostgresServer::start().unwrap();
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = organization(&pg, "lostlock", dir.path(), Some(double.addr()));
+    let a = Instance::start(&config, &dir.path().join("a.log"));
+    eventually("A connects to the PBX", || double.connections() == 1).await;
+    let b = Instance::start(&config, &dir.path().join("b.log"));
+    let _ = token(b.addr, "1234567", "123456").await;
+
+    // The server ends the owner's lock session (as it does for a silent peer once its
+    // keepalives go unanswered, or an administrator would): the lock is free at once.
+    let mut admin =
+        <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&pg.url("lostlock"))
+            .await
+            .unwrap();
+    let key = 0x656e_6c61_6365_0003_i64; // store::PBX_LOCK
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+         AND classid = ($1 >> 32)::oid AND objid = ($1 & 4294967295)::oid AND granted",
+    )
+    .bind(key)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(ended, [true], "one session held the PBX lock");
+
+    // The old owner logs off, then one instance (whichever takes the lock) logs in again:
+    // never two PBX connections at once.
+    eventually("the PBX is owned again", || {
+        positions(&double, "Login").len() == 2
+    })
+    .await;
+    let logoff = positions(&double, "Logoff");
+    let second_login = positions(&double, "Login")[1];
+    assert!(
+        logoff.first().is_some_and(|l| *l < second_login),
+        "the old owner was still on the PBX when the new one logged in: {:?}",
+        double.actions()
+    );
+    eventually("one PBX connection", || double.connections() == 1).await;
+    drop((a, b));
 }
