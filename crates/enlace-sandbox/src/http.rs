@@ -187,6 +187,15 @@ pub(crate) struct Server {
 impl Server {
     /// Binds `127.0.0.1:port` (0 = any free port) and starts serving.
     pub fn start(port: u16, handler: Handler) -> io::Result<Server> {
+        Server::start_with_body_limit(port, MAX_BODY, handler)
+    }
+
+    /// Like [`Server::start`], accepting request bodies up to `max_body` bytes (media uploads).
+    pub fn start_with_body_limit(
+        port: u16,
+        max_body: usize,
+        handler: Handler,
+    ) -> io::Result<Server> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -194,7 +203,7 @@ impl Server {
         let stop2 = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name(format!("sandbox-accept-{}", addr.port()))
-            .spawn(move || accept_loop(listener, handler, stop2, active))?;
+            .spawn(move || accept_loop(listener, handler, stop2, active, max_body))?;
         Ok(Server {
             addr,
             stop,
@@ -230,6 +239,7 @@ fn accept_loop(
     handler: Handler,
     stop: Arc<AtomicBool>,
     active: Arc<AtomicUsize>,
+    max_body: usize,
 ) {
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -252,21 +262,21 @@ fn accept_loop(
             .name("sandbox-conn".into())
             .spawn(move || {
                 let _guard = guard;
-                serve(stream, &handler);
+                serve(stream, &handler, max_body);
             });
         // If the thread could not start, the closure (and the guard) was dropped: nothing leaks.
         drop(spawned);
     }
 }
 
-fn serve(stream: TcpStream, handler: &Handler) {
+fn serve(stream: TcpStream, handler: &Handler, max_body: usize) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let Ok(read_half) = stream.try_clone() else {
         return;
     };
     let mut reader = BufReader::new(read_half);
-    let reply = match read_request(&mut reader) {
+    let reply = match read_request_limited(&mut reader, max_body) {
         Ok(req) => handler(req),
         Err(ParseError::Io) => return,
         Err(ParseError::Bad(msg)) => Reply::Respond(plain(400, msg)),
@@ -326,7 +336,12 @@ fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Option<String>, Pa
         .map_err(|_| ParseError::Bad("Bad Request: not UTF-8"))
 }
 
+#[cfg(test)]
 fn read_request(reader: &mut impl BufRead) -> Result<Request, ParseError> {
+    read_request_limited(reader, MAX_BODY)
+}
+
+fn read_request_limited(reader: &mut impl BufRead, max_body: usize) -> Result<Request, ParseError> {
     let mut line = read_line(reader, MAX_REQUEST_LINE)?.ok_or(ParseError::Io)?;
     // Tolerate (one) empty line before the request line, as RFC 9112 allows.
     if line.is_empty() {
@@ -382,13 +397,13 @@ fn read_request(reader: &mut impl BufRead) -> Result<Request, ParseError> {
         .map(|v| v.to_ascii_lowercase().contains("chunked"))
         .unwrap_or(false);
     let body = if chunked {
-        read_chunked(reader)?
+        read_chunked(reader, max_body)?
     } else if let Some(len) = find("content-length") {
         let len: usize = len
             .trim()
             .parse()
             .map_err(|_| ParseError::Bad("Bad Request: bad Content-Length"))?;
-        if len > MAX_BODY {
+        if len > max_body {
             return Err(ParseError::TooLarge);
         }
         let mut body = Vec::with_capacity(len.min(64 * 1024));
@@ -415,7 +430,7 @@ fn read_request(reader: &mut impl BufRead) -> Result<Request, ParseError> {
     })
 }
 
-fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ParseError> {
+fn read_chunked(reader: &mut impl BufRead, max_body: usize) -> Result<Vec<u8>, ParseError> {
     let mut body = Vec::new();
     loop {
         let line = read_line(reader, 1024)?.ok_or(ParseError::Io)?;
@@ -431,7 +446,7 @@ fn read_chunked(reader: &mut impl BufRead) -> Result<Vec<u8>, ParseError> {
                 }
             }
         }
-        if body.len().saturating_add(size) > MAX_BODY {
+        if body.len().saturating_add(size) > max_body {
             return Err(ParseError::TooLarge);
         }
         let before = body.len();

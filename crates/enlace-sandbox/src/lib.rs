@@ -16,6 +16,10 @@
 //! errors included. The binary `enlace-sandbox` starts both with demo data
 //! (`cargo run -p enlace-sandbox -- --salesforce-port P --zoho-port Q`).
 //!
+//! [`WhatsAppDouble`] is the WhatsApp Cloud API (api-facts §C, C7): Graph sends, media and
+//! templates over HTTP, and Meta's side of the webhook — signed status and customer-message
+//! POSTs to the app, customers simulated with their 24-hour windows, errors on demand.
+//!
 //! To extend: add an endpoint by adding a match arm in the double's `route`/`api` function and a
 //! test in `tests/doubles.rs`; add a fault by adding a [`Fault`] variant and its handling in
 //! `common::with_fault`; keep every reply byte-for-byte what the real service sends, and mark
@@ -27,6 +31,7 @@ pub mod demo;
 mod http;
 mod salesforce;
 mod sf_search;
+mod whatsapp;
 mod zoho;
 
 pub use ami::{AmiDouble, AmiFault, AmiScenario, OriginateScript};
@@ -34,5 +39,10 @@ pub use common::{Fault, RecordedRequest};
 pub use salesforce::{
     SalesforceDouble, SALESFORCE_CODE_LIFETIME, SALESFORCE_DAILY_LIMIT, SALESFORCE_DEFAULT_USER,
     SALESFORCE_VERSIONS,
+};
+pub use whatsapp::{
+    BatchLayout, DemoCustomers, Inbound, InboundMedia, InboundMessage, MediaKind, ReadMark,
+    SentMessage, StatusPlan, Template, WebhookDelivery, WhatsAppConfig, WhatsAppDouble,
+    WindowRule, DEMO_CUSTOMERS, WHATSAPP_MEDIA_URL_LIFETIME, WHATSAPP_WINDOW,
 };
 pub use zoho::{ZohoDouble, ZOHO_CODE_LIFETIME, ZOHO_DEFAULT_USER};
