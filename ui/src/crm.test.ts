@@ -287,6 +287,44 @@ describe('Salvar (log the call)', () => {
   });
 });
 
+describe('A log whose record was deleted', () => {
+  it('offers to choose another record, then Reintentar sends the log there', async () => {
+    const fake = await setup({ crmLinked: ['salesforce'] });
+    const id = await endedCall(fake, '+50688887777');
+    await attachBySearch('Ana');
+    await fireEvent.click(byId('call-save'));
+    fake.failNextCrmWrite('crm_record_deleted');
+    fake.deliverCrmWrites();
+    await tick();
+    expect(byId('call-crm-error').textContent).toContain(es['errors.crm_record_deleted']);
+    expect(queryId('call-crm-use-existing')).toBeNull();
+    await fireEvent.click(byId('call-crm-choose'));
+    await type('search-input', 'Jorge');
+    await fireEvent.click(byId('search-submit'));
+    const [jorge] = await screen.findAllByTestId('search-result');
+    await fireEvent.click(jorge!);
+    await waitFor(() => expect(queryId('search-dialog')).toBeNull());
+    expect(fake.call(id)?.record?.id).toBe('00Q5e00000JrRmzEAB');
+    await fireEvent.click(byId('call-crm-retry'));
+    await waitFor(() => expect(byId('call-crm-state').dataset.state).toBe('pending'));
+    fake.deliverCrmWrites();
+    await tick();
+    expect(byId('call-crm-state').dataset.state).toBe('delivered');
+  });
+
+  it('says an endpoint the CRM does not offer is a configuration problem, with no chooser', async () => {
+    const fake = await setup({ crmLinked: ['salesforce'] });
+    await endedCall(fake, '+50688887777');
+    await attachBySearch('Ana');
+    await fireEvent.click(byId('call-save'));
+    fake.failNextCrmWrite('crm_endpoint_not_found');
+    fake.deliverCrmWrites();
+    await tick();
+    expect(byId('call-crm-error').textContent).toContain(es['errors.crm_endpoint_not_found']);
+    expect(queryId('call-crm-choose')).toBeNull();
+  });
+});
+
 describe('Configuración: CRM', () => {
   it('shows "Credenciales correctas" in green (with an icon) for a linked CRM', async () => {
     await setup({ crmLinked: ['salesforce'] });

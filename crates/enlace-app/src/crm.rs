@@ -18,7 +18,7 @@ use enlace_crm::{
     salesforce_password_sign_in, CrmAccount, CrmError, CrmLink, PendingSignIn, Tokens,
 };
 use enlace_secrets::{SecretStore, SecretsError, Sensitive};
-use enlace_store::{CallLog, Store};
+use enlace_store::{CallLog, OutboxState, Store};
 
 use crate::error::AppError;
 use crate::outbox::{self, Payload, RecordTarget};
@@ -619,12 +619,18 @@ impl<H: Host> App<H> {
         Ok(log)
     }
 
-    /// Reintentar: a write that needed the agent goes back in line.
+    /// Reintentar: a write that needed the agent goes back in line. A call's log goes to the
+    /// record the call points at now: after `crm_record_deleted` the agent attaches another
+    /// record, then retries.
     pub async fn retry_crm_write(&self, entry: i64) -> Result<Option<CallLog>, AppError> {
         let now = self.shared.clock.now();
         let log = self
             .with_store(move |s| {
-                s.retry_outbox_entry(entry, None, now)?;
+                let retargeted = match s.outbox_entry(entry)? {
+                    Some(e) if e.state == OutboxState::NeedsAttention => retarget_log(s, &e)?,
+                    _ => None,
+                };
+                s.retry_outbox_entry(entry, retargeted.as_deref(), now)?;
                 match s.outbox_entry(entry)?.and_then(|e| e.call_id) {
                     Some(call) => s.call_log(&call),
                     None => Ok(None),
@@ -696,6 +702,47 @@ impl<H: Host> App<H> {
             }
         }
     }
+}
+
+/// The payload of a call's log that needs attention, pointed at the record the call has now
+/// (`None` when that is the record it already names, or the call has none with an id).
+fn retarget_log(
+    store: &Store,
+    entry: &enlace_store::OutboxEntry,
+) -> Result<Option<String>, enlace_store::StoreError> {
+    let Some(call) = entry.call_id.as_ref() else {
+        return Ok(None);
+    };
+    let Ok(Payload::LogCall {
+        call: facts,
+        record: RecordTarget::Known(logged_on),
+        subject,
+        comment,
+    }) = Payload::from_json(&entry.payload)
+    else {
+        return Ok(None);
+    };
+    let current = store
+        .call_log(call)?
+        .and_then(|log| log.record)
+        .and_then(|r| {
+            Some(RecordRef {
+                crm: r.crm,
+                kind: r.kind,
+                id: r.id?,
+            })
+        });
+    Ok(current
+        .filter(|now| now.crm == logged_on.crm && *now != logged_on)
+        .map(|record| {
+            Payload::LogCall {
+                call: facts,
+                record: RecordTarget::Known(record),
+                subject,
+                comment,
+            }
+            .to_json()
+        }))
 }
 
 fn validate_new_contact(mut c: NewContact) -> Result<NewContact, AppError> {

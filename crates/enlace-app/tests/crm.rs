@@ -549,6 +549,62 @@ async fn a_duplicate_offers_the_existing_record_and_the_call_is_logged_on_it() {
     assert_eq!(err.code(), ErrorCode::NotFound);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_on_a_deleted_record_waits_for_another_record_and_goes_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let gone = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Ana","LastName":"Mora"}),
+    );
+    let other = sf.insert_record(
+        ContactKind::Lead,
+        serde_json::json!({"FirstName":"Ana","LastName":"Mora","Company":"Acme"}),
+    );
+    let call = ended_call(&db, "call-gone", "+50640003333");
+    let h = start(&db, config(&sf, &zoho)).await;
+    password_link(&h).await;
+    let attach = |kind, id: &str| RecordRef {
+        crm: Crm::Salesforce,
+        kind,
+        id: id.to_owned(),
+    };
+    h.app
+        .attach_record(&call.id, attach(ContactKind::Contact, &gone))
+        .await
+        .unwrap();
+    sf.delete_record(&gone);
+    h.app
+        .log_call(&call.id, "Soporte".into(), "Sin servicio".into())
+        .await
+        .unwrap();
+    let refused = eventually("the deleted record needs the agent", || {
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        w.into_iter()
+            .find(|w| w.state == OutboxState::NeedsAttention)
+    })
+    .await;
+    assert_eq!(
+        refused.last_error.unwrap().code,
+        ErrorCode::CrmRecordDeleted
+    );
+    // The agent chooses another record and retries: the log goes there.
+    h.app
+        .attach_record(&call.id, attach(ContactKind::Lead, &other))
+        .await
+        .unwrap();
+    h.app.retry_crm_write(refused.id).await.unwrap();
+    eventually("the task delivered", || {
+        let w = Store::open(&db).unwrap().outbox_for_call(&call.id).unwrap();
+        (w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["WhoId"], other.as_str());
+}
+
 // ---- kill -9 in the middle of a delivery ----------------------------------------------------
 
 const CHILD_ENV: &str = "ENLACE_OUTBOX_CHILD";

@@ -159,6 +159,7 @@ export const en: Record<MessageKey, string> = {
   'crmWrite.needs_attention': 'Needs attention',
   'crmWrite.field': '(field: {field})',
   'crmWrite.retry': 'Retry',
+  'crmWrite.chooseAnother': 'Choose another record',
   'crmWrite.useExistingContact': 'Attach to the existing contact',
   'crmWrite.useExistingLead': 'Attach to the existing lead',
   'search.title': 'Search the CRM',
@@ -379,7 +380,7 @@ export const en: Record<MessageKey, string> = {
   'errors.crm_no_permission':
     'Your CRM user is not allowed to do this. Ask your CRM administrator.',
   'errors.crm_record_deleted':
-    'The record no longer exists in the CRM (it was deleted). Choose another contact or lead and retry.',
+    'The record no longer exists in the CRM (it was deleted). Choose another record and press Retry.',
   'errors.crm_endpoint_not_found':
     'The CRM does not offer this feature: the API version is not available or the object is disabled for your organization. This is a configuration problem; ask your CRM administrator.',
   'errors.search_too_short': 'Type at least 2 characters to search.',

@@ -161,6 +161,7 @@ export const es = {
   'crmWrite.needs_attention': 'Requiere atención',
   'crmWrite.field': '(campo: {field})',
   'crmWrite.retry': 'Reintentar',
+  'crmWrite.chooseAnother': 'Elegir otro registro',
   'crmWrite.useExistingContact': 'Asociar al contacto existente',
   'crmWrite.useExistingLead': 'Asociar al candidato existente',
   'search.title': 'Buscar en el CRM',
@@ -389,7 +390,7 @@ export const es = {
   'errors.crm_no_permission':
     'Tu usuario del CRM no tiene permiso para esta operación. Consulta con el administrador del CRM.',
   'errors.crm_record_deleted':
-    'El registro ya no existe en el CRM (fue eliminado). Elige otro contacto o candidato y reintenta.',
+    'El registro ya no existe en el CRM (fue eliminado). Elige otro registro y pulsa Reintentar.',
   'errors.crm_endpoint_not_found':
     'El CRM no ofrece esta función: la versión de la API no está disponible o el objeto está desactivado para tu organización. Es un problema de configuración; consulta con el administrador del CRM.',
   'errors.search_too_short': 'Escribe al menos 2 caracteres para buscar.',
