@@ -181,7 +181,10 @@ async fn wait_status(rx: &mut mpsc::Receiver<LineEvent>, want: &str) -> LineStat
         match next(rx).await {
             LineEvent::Status(s) if s.as_str() == want => return s,
             LineEvent::Call(c) => panic!("unexpected call {c:?}"),
-            LineEvent::Status(_) | LineEvent::AgentState(_) | LineEvent::HubCursor(_) => continue,
+            LineEvent::Status(_)
+            | LineEvent::AgentState(_)
+            | LineEvent::HubCursor(_)
+            | LineEvent::HubTruncated => continue,
         }
     }
 }
@@ -385,7 +388,7 @@ async fn the_line_follows_the_hub_offline_and_back_without_losing_a_call() {
                 }
                 break records;
             }
-            LineEvent::AgentState(_) | LineEvent::HubCursor(_) => {}
+            LineEvent::AgentState(_) | LineEvent::HubCursor(_) | LineEvent::HubTruncated => {}
         }
     };
     assert!(online_again);
