@@ -1,0 +1,1 @@
+//! `ApiErrorCode`: the stable codes of the hub's error replies.

@@ -1,0 +1,1 @@
+//! `HubEvent`: the events of the agent stream.

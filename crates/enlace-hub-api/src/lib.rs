@@ -1,0 +1,13 @@
+//! The hub protocol: what `enlace-hub` and the desktop (`enlace-hub-client`) exchange, declared
+//! once and used by both. No I/O, no axum: plain serde types.
+//!
+//! - [`error`]: `ApiErrorCode`, the stable error codes of every error reply.
+//! - [`events`]: `HubEvent`, the tagged events of the agent stream, with `Unknown` so an older
+//!   desktop keeps working with a newer hub.
+//! - [`types`]: request and response bodies of the HTTP routes.
+//! - [`whatsapp`]: the WhatsApp conversations' payloads.
+
+pub mod error;
+pub mod events;
+pub mod types;
+pub mod whatsapp;
