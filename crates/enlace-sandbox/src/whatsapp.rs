@@ -601,6 +601,8 @@ struct State {
     inbound: Vec<Value>,
     deliveries: Vec<WebhookDelivery>,
     pending: Vec<Pending>,
+    /// A delivery is being posted right now.
+    posting: bool,
     seq: u64,
 }
 
@@ -764,6 +766,7 @@ impl WhatsAppDouble {
                 inbound: Vec::new(),
                 deliveries: Vec::new(),
                 pending: Vec::new(),
+                posting: false,
                 seq: 0,
             }),
             wake: Condvar::new(),
@@ -1030,9 +1033,32 @@ impl WhatsAppDouble {
     pub fn webhooks(&self) -> Vec<WebhookDelivery> {
         self.state().deliveries.clone()
     }
-    /// Webhooks still waiting for their first or next attempt.
+    /// Webhooks still waiting for their first or next attempt (or being posted).
     pub fn webhooks_pending(&self) -> usize {
-        self.state().pending.len()
+        let st = self.state();
+        st.pending.len() + usize::from(st.posting)
+    }
+
+    /// Waits until every queued webhook was acknowledged or given up (retries included), at most
+    /// `timeout`; `true` when idle. Webhooks queued while there is no URL do not count.
+    pub fn wait_webhooks_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.state();
+        loop {
+            if st.pending.is_empty() && !st.posting {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .shared
+                .wake
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
     }
 
     /// A demo customer who writes every `every` (first message at once); stops when dropped.
@@ -1214,6 +1240,7 @@ fn webhook_loop(shared: &Arc<Shared>) {
                 match next {
                     Some((i, due)) if due <= now => {
                         let p = st.pending.remove(i);
+                        st.posting = true;
                         let d = &st.deliveries[p.delivery];
                         let url = st.config.webhook_url.clone();
                         let root = st.config.webhook_root_cert_der.clone();
@@ -1256,6 +1283,7 @@ fn webhook_loop(shared: &Arc<Shared>) {
             }
         };
         let mut st = lock(&shared.state);
+        st.posting = false;
         let (max, base) = (st.config.webhook_max_attempts, st.config.webhook_retry_base);
         let d = &mut st.deliveries[idx];
         d.attempts.push(status);
@@ -1266,6 +1294,8 @@ fn webhook_loop(shared: &Arc<Shared>) {
             let backoff = base.saturating_mul(1u32 << n.min(16)).min(BACKOFF_CAP);
             st.schedule(idx, backoff);
         }
+        drop(st);
+        shared.wake.notify_all();
     }
 }
 
