@@ -1,0 +1,6 @@
+//! The crate's one integration binary: webhook fixtures (api-facts C2), the client against a
+//! local HTTP server speaking the Graph API's wire format, and property tests.
+
+mod client;
+mod properties;
+mod webhook;
