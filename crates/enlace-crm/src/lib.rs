@@ -34,3 +34,11 @@ pub use account::{
 pub use error::{CrmError, DEFAULT_RETRY_AFTER};
 pub use link::{CrmLink, WriteAttempt};
 pub use oauth::{salesforce_password_sign_in, PendingSignIn};
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (not an API): each provider's replies
+/// read without the network.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::salesforce::fuzzing as salesforce;
+    pub use crate::zoho::fuzzing as zoho;
+}

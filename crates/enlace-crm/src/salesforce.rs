@@ -1155,3 +1155,6 @@ mod tests {
         assert_eq!(body["Description"], "Notas");
     }
 }
+
+#[doc(hidden)]
+pub mod fuzzing;

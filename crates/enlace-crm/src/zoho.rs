@@ -1191,3 +1191,6 @@ mod tests {
         );
     }
 }
+
+#[doc(hidden)]
+pub mod fuzzing;

@@ -495,3 +495,46 @@ async fn run_stream(
         }
     }
 }
+
+/// Entry points for the cargo-fuzz targets in `fuzz/` (not an API): what the routes do with a
+/// request's bytes before any database or PBX work.
+#[doc(hidden)]
+pub mod fuzzing {
+    use axum::http::Uri;
+    use axum::Json;
+
+    use super::{json_rejection, DayQuery, DialBody, LoginBody, StateBody, StreamQuery};
+
+    /// `body` as the JSON body of `POST /sessions` (`route` 0), `POST /me/state` (1) or
+    /// `POST /calls` (2, any other value), read as the route's extractor reads it; for a call,
+    /// whether the hub accepts the number. `Ok(false)`: parsed, refused.
+    pub fn body(route: u8, body: &[u8]) -> Result<bool, String> {
+        match route {
+            0 => Json::<LoginBody>::from_bytes(body)
+                .map(|_| true)
+                .map_err(|r| json_rejection(r).to_string()),
+            1 => Json::<StateBody>::from_bytes(body)
+                .map(|Json(state)| !format!("{state:?}").is_empty())
+                .map_err(|r| json_rejection(r).to_string()),
+            _ => Json::<DialBody>::from_bytes(body)
+                .map(|Json(dial)| crate::pbx::is_dialable(dial.number.trim()))
+                .map_err(|r| json_rejection(r).to_string()),
+        }
+    }
+
+    /// `query` as the query string of `GET /me/day` (`route` 0) or `GET /stream` (any other).
+    pub fn query(route: u8, query: &str) -> Result<Option<i64>, String> {
+        let uri: Uri = format!("/?{query}")
+            .parse()
+            .map_err(|_| "not a URI".to_owned())?;
+        let read = |e: axum::extract::rejection::QueryRejection| e.body_text();
+        match route {
+            0 => axum::extract::Query::<DayQuery>::try_from_uri(&uri)
+                .map(|q| q.0.since)
+                .map_err(read),
+            _ => axum::extract::Query::<StreamQuery>::try_from_uri(&uri)
+                .map(|q| q.0.after)
+                .map_err(read),
+        }
+    }
+}
