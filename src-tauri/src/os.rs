@@ -1,10 +1,10 @@
 //! Adapters from the shell to `enlace-os`: the tel:/callto: handler, the incoming-call
 //! notification and the doctor, converted to wire types.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use enlace_app::LineKind;
+use enlace_app::doctor::DoctorLine;
+use enlace_app::DemoLine;
 use enlace_os::{doctor as checks, handler, notify};
 
 use crate::channel::BuildChannel;
@@ -114,73 +114,19 @@ pub fn internal(e: impl std::fmt::Display) -> WireError {
     }
 }
 
-/// Is something listening on a loopback TCP port? Read from the kernel's socket table, so the
-/// check does not take baresip's single ctrl_tcp client slot away from a running Enlace.
-#[cfg(target_os = "linux")]
-fn loopback_listening(addr: SocketAddr) -> Option<bool> {
-    if !addr.ip().is_loopback() {
-        return None;
-    }
-    let port = format!(":{:04X}", addr.port());
-    let mut any_table = false;
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        any_table = true;
-        let listening = text.lines().skip(1).any(|line| {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            // local_address is column 1, st (state) column 3; 0A = LISTEN
-            cols.get(1).is_some_and(|local| local.ends_with(&port)) && cols.get(3) == Some(&"0A")
-        });
-        if listening {
-            return Some(true);
-        }
-    }
-    any_table.then_some(false)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn loopback_listening(_addr: SocketAddr) -> Option<bool> {
-    None
-}
-
-fn probe_phone_line(address: &str) -> Result<(), String> {
-    let addr: SocketAddr = address
-        .parse()
-        .map_err(|_| format!("{address:?} is not an address"))?;
-    match loopback_listening(addr) {
-        Some(true) => Ok(()),
-        Some(false) => Err("nothing listens on that port".to_owned()),
-        None => checks::check_tcp(address, Duration::from_secs(2)),
-    }
-}
+/// How long the doctor waits for the phone line to answer.
+const LINE_ANSWER: Duration = Duration::from_secs(5);
 
 /// All checks of `enlace doctor`.
 pub fn doctor(channel: BuildChannel) -> checks::DoctorReport {
     let spec = handler_spec(channel);
     let mut all = checks::check_handlers(&handler::status(&spec));
-    let settings = enlace_app::settings::saved_settings(&channel.data_dir()).unwrap_or_default();
-    let demo = std::env::var("ENLACE_DEMO_LINE").ok();
-    let line = match settings.line_kind {
-        LineKind::Baresip => checks::PhoneLine::Baresip {
-            ctrl_address: &settings.baresip_ctrl_address,
-        },
-        LineKind::HandOff => checks::PhoneLine::HandOff,
-        LineKind::None | LineKind::Hub => {
-            match demo.as_deref().and_then(|d| d.split_whitespace().next()) {
-                Some(ctrl) => checks::PhoneLine::Baresip { ctrl_address: ctrl },
-                None => checks::PhoneLine::NotConfigured,
-            }
-        }
-    };
-    let address = match line {
-        checks::PhoneLine::Baresip { ctrl_address } => ctrl_address.to_owned(),
-        _ => String::new(),
-    };
-    all.push(checks::check_phone_line(line, || {
-        probe_phone_line(&address)
-    }));
+    let secrets = enlace_secrets::SecretStore::new(channel.secrets());
+    let demo = std::env::var("ENLACE_DEMO_LINE")
+        .ok()
+        .and_then(|d| DemoLine::parse(&d));
+    let line = enlace_app::doctor::doctor_line(&channel.data_dir(), &secrets, demo.as_ref());
+    all.push(phone_line(line));
     all.push(checks::check_keyring(|| {
         checks::probe_keyring(channel.secrets())
     }));
@@ -188,17 +134,46 @@ pub fn doctor(channel: BuildChannel) -> checks::DoctorReport {
     checks::DoctorReport::new(all)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_listener_is_seen_without_connecting() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        assert_eq!(probe_phone_line(&addr.to_string()), Ok(()));
-        drop(listener);
-        assert!(probe_phone_line(&addr.to_string()).is_err());
-        assert!(probe_phone_line("not an address").is_err());
+/// Asks the line itself: baresip a command (unless a program, such as the running Enlace,
+/// holds its only control connection), the hub its session and stream.
+fn phone_line(line: DoctorLine) -> checks::Check {
+    use checks::{LineProbe, PhoneLine};
+    let answer = |r: Result<String, String>| r.map_or_else(LineProbe::Failed, LineProbe::Answered);
+    match line {
+        DoctorLine::Baresip(addr) => {
+            let address = addr.to_string();
+            checks::check_phone_line(
+                PhoneLine::Baresip {
+                    ctrl_address: &address,
+                },
+                || {
+                    if checks::server_has_client(addr) == Some(true) {
+                        return LineProbe::NotAsked(
+                        "a program (the running Enlace?) is connected to it, and baresip keeps \
+                         one control connection: asking would drop it"
+                            .to_owned(),
+                    );
+                    }
+                    answer(enlace_app::doctor::ask_baresip(addr, LINE_ANSWER))
+                },
+            )
+        }
+        DoctorLine::Hub { client, token } => checks::check_phone_line(
+            PhoneLine::Hub {
+                server: client.base_url(),
+            },
+            || answer(enlace_app::doctor::ask_hub(&client, &token, LINE_ANSWER)),
+        ),
+        DoctorLine::HubNotLoggedIn { server } => {
+            checks::check_phone_line(PhoneLine::HubNotLoggedIn { server: &server }, || {
+                LineProbe::NotAsked(String::new())
+            })
+        }
+        DoctorLine::HandOff => {
+            checks::check_phone_line(PhoneLine::HandOff, || LineProbe::NotAsked(String::new()))
+        }
+        DoctorLine::None => checks::check_phone_line(PhoneLine::NotConfigured, || {
+            LineProbe::NotAsked(String::new())
+        }),
     }
 }

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use enlace_app::{Activity, App, AppOptions, DemoLine, DomainEvent, Host, Language};
 use enlace_core::{CallId, Contact, SystemClock};
 use enlace_os::browser::Browser;
-use enlace_store::Store;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -378,6 +377,8 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
     let channel = BuildChannel::current();
     let mut context = tauri::generate_context!();
     channel.apply(context.config_mut());
+    // The window (and taskbar) icon of the channel: dev builds wear the "DEV" band.
+    context.set_default_window_icon(Image::from_bytes(channel.window_icon()).ok());
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|handle, argv, _cwd| {
@@ -468,27 +469,13 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
 
 /// Open the store (or degrade to memory, saying why) and start the app.
 async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
-    let mut problems = Vec::new();
     let data_dir = channel.data_dir();
-    let store = match std::fs::create_dir_all(&data_dir)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            Store::open(&data_dir.join(enlace_app::DATABASE_FILE)).map_err(|e| e.to_string())
-        }) {
-        Ok(store) => store,
+    let (store, problems) = match enlace_app::open_store(&data_dir) {
+        Ok(opened) => opened,
         Err(e) => {
-            tracing::error!(error = %e, "cannot open the database; running from memory");
-            problems.push(format!(
-                "storage: {e} — calls are kept only until Enlace closes"
-            ));
-            match Store::open_in_memory() {
-                Ok(s) => s,
-                Err(e) => {
-                    // An in-memory SQLite failing means the process is out of memory.
-                    tracing::error!(error = %e, "cannot open an in-memory database");
-                    std::process::exit(70);
-                }
-            }
+            // An in-memory SQLite failing means the process is out of memory.
+            tracing::error!(error = %e, "cannot open an in-memory database");
+            std::process::exit(70);
         }
     };
     let options = AppOptions {

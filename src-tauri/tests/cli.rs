@@ -4,9 +4,14 @@
 use std::process::Command;
 
 fn enlace(args: &[&str]) -> (i32, String, String) {
+    enlace_with(args, &[])
+}
+
+fn enlace_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let data = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_enlace"))
         .args(args)
+        .envs(env.iter().copied())
         .env("ENLACE_DATA_DIR", data.path())
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
@@ -117,4 +122,39 @@ fn doctor_reports_one_line_per_check() {
     // Without a phone line configured the doctor must say so (and fail).
     assert_ne!(code, 0);
     assert!(stdout.contains("problem"), "{stdout}");
+}
+
+#[test]
+fn doctor_asks_baresip_itself_and_leaves_a_connected_enlace_alone() {
+    let baresip =
+        enlace_peers::Baresip::start(enlace_peers::BaresipConfig::agent()).expect("baresip");
+    let demo = format!("{} 127.0.0.1:5060", baresip.ctrl_addr());
+    let line = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains("phone line"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (_, stdout, _) = enlace_with(&["doctor"], &[("ENLACE_DEMO_LINE", &demo)]);
+    let answered = line(&stdout);
+    assert!(answered.starts_with("ok "), "{stdout}");
+    assert!(answered.contains("baresip answers: sip:1001@"), "{stdout}");
+
+    // A program holds baresip's one control connection (as the running Enlace does): the
+    // doctor does not take it away.
+    let held = std::net::TcpStream::connect(baresip.ctrl_addr()).unwrap();
+    let (_, stdout, _) = enlace_with(&["doctor"], &[("ENLACE_DEMO_LINE", &demo)]);
+    assert!(line(&stdout).starts_with("not checked "), "{stdout}");
+    held.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let still_open = match std::io::Read::read(&mut &held, &mut byte) {
+        Ok(n) => n > 0,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    };
+    assert!(still_open, "the held connection was dropped");
 }

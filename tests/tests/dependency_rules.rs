@@ -1,7 +1,9 @@
 //! The architecture's dependency rules, checked on the real workspace (`cargo metadata`) and
 //! on the real UI sources:
 //! - only `enlace-desktop` depends (directly or transitively) on `tauri` / any `tauri-*` crate;
-//! - `enlace-core` depends on no `enlace-*` crate;
+//! - `enlace-core` depends on no `enlace-*` crate, nor on `serde`: domain types are not
+//!   `Serialize` (the shell converts them to wire types; storage formats live beside their
+//!   owners);
 //! - only `enlace-store` depends on `rusqlite`, only `enlace-secrets` on `keyring`;
 //! - nothing depends on `enlace-desktop`;
 //! - one HTTP client and one TLS stack: nothing pulls `ureq`, OpenSSL, `native-tls` or
@@ -148,6 +150,9 @@ fn violations(graph: &Graph) -> Vec<String> {
             for dep in direct.iter().filter(|d| d.starts_with("enlace-")) {
                 found.push(format!("enlace-core depends on {dep}"));
             }
+            if direct.iter().any(|d| d == "serde") {
+                found.push("enlace-core depends on serde (domain types are not Serialize)".into());
+            }
         }
         for (crate_name, owner) in [("rusqlite", "enlace-store"), ("keyring", "enlace-secrets")] {
             if member != owner && direct.iter().any(|d| d == crate_name) {
@@ -235,7 +240,11 @@ fn synthetic(packages: &[(&str, &[(&str, &str)])], members: &[&str]) -> Value {
 fn each_rule_catches_its_violation() {
     let metadata = synthetic(
         &[
-            ("enlace-core", &[("enlace-store", "dev")]),
+            (
+                "enlace-core",
+                &[("enlace-store", "dev"), ("serde", "normal")],
+            ),
+            ("serde", &[]),
             ("enlace-store", &[("rusqlite", "normal")]),
             (
                 "enlace-app",
@@ -278,6 +287,7 @@ fn each_rule_catches_its_violation() {
     let problems = violations(&Graph::from_metadata(&metadata));
     let expect = [
         "enlace-core depends on enlace-store",
+        "enlace-core depends on serde (domain types are not Serialize)",
         "enlace-app depends on tauri, tauri-plugin-deep-link",
         "enlace-app depends on keyring (only enlace-secrets may)",
         "enlace-os depends on tauri, tauri-plugin-deep-link",

@@ -125,7 +125,7 @@ pub struct ExitCheck {
     pub pending_writes: u32,
 }
 
-fn token_ref(server: &str, user: &str) -> String {
+pub(crate) fn token_ref(server: &str, user: &str) -> String {
     format!("hub/{server}/{user}")
 }
 

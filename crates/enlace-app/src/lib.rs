@@ -12,6 +12,7 @@
 //! caller's thread.
 
 pub mod crm;
+pub mod doctor;
 mod error;
 pub mod hub;
 mod outbox;
@@ -658,6 +659,48 @@ const HISTORY_LIMIT: usize = 500;
 
 /// File name of the database inside the data folder.
 pub const DATABASE_FILE: &str = enlace_store::DATABASE_FILE_NAME;
+
+/// Opens the database in `data_dir` (creating the folder), or, when that fails, a database in
+/// memory so the app still starts. The problems returned say what is wrong and what it means
+/// (the shell shows them in the window): a database that could not be opened, and a data
+/// folder inside the system's temporary folder (it may be emptied at any reboot). `Err` only
+/// when not even a database in memory opens.
+pub fn open_store(data_dir: &std::path::Path) -> Result<(Store, Vec<String>), AppError> {
+    let mut problems = Vec::new();
+    if in_temporary_folder(data_dir) {
+        problems.push(format!(
+            "data folder: {} is inside the system's temporary folder and may be emptied at the \
+             next restart — set {} to a lasting folder",
+            data_dir.display(),
+            enlace_store::DATA_DIR_ENV
+        ));
+    }
+    let opened = std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))
+        .and_then(|()| Store::open(&data_dir.join(DATABASE_FILE)).map_err(|e| e.to_string()));
+    let store = match opened {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the database; running from memory");
+            problems.push(format!(
+                "storage: {e} — calls are kept only until Enlace closes"
+            ));
+            Store::open_in_memory()?
+        }
+    };
+    Ok((store, problems))
+}
+
+/// Whether `dir` lies in the system's temporary folder (`$TMPDIR`, `/tmp`, `/var/tmp`).
+fn in_temporary_folder(dir: &std::path::Path) -> bool {
+    let mut temporary = vec![std::env::temp_dir()];
+    if cfg!(unix) {
+        temporary.extend(["/tmp", "/var/tmp"].map(PathBuf::from));
+    }
+    temporary
+        .iter()
+        .any(|t| dir.starts_with(t) || t.canonicalize().is_ok_and(|t| dir.starts_with(t)))
+}
 
 fn is_ringing_in(c: &CallRecord) -> bool {
     c.direction == CallDirection::Incoming && c.status == CallStatus::Ringing

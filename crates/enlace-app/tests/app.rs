@@ -348,3 +348,72 @@ async fn a_zoho_client_secret_an_older_version_stored_moves_to_the_keyring() {
     assert_eq!(app.settings().zoho.client_id, "1000.OLD");
     assert!(app.settings_problem().is_none());
 }
+
+#[test]
+fn the_doctor_asks_baresip_itself_not_just_its_port() {
+    use enlace_app::doctor::ask_baresip;
+    let mut baresip =
+        enlace_peers::Baresip::start(enlace_peers::BaresipConfig::agent()).expect("baresip");
+    let addr = baresip.ctrl_addr();
+    let said = ask_baresip(addr, Duration::from_secs(10)).expect("baresip answers");
+    assert!(said.contains("sip:1001@"), "{said}");
+    assert!(said.starts_with("baresip answers: sip:1001@"), "{said}");
+
+    // Something listens on the port but is not baresip: it never answers the command.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = ask_baresip(silent.local_addr().unwrap(), Duration::from_millis(300)).unwrap_err();
+    assert!(err.starts_with("no reply to reginfo"), "{err}");
+
+    baresip.kill();
+    let err = ask_baresip(addr, Duration::from_secs(2)).unwrap_err();
+    assert!(err.starts_with("no connection"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_cannot_be_opened_leaves_the_app_running_from_memory_and_saying_why() {
+    // Not under the system's temporary folder, so that warning stays out of the way.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(
+        dir.path().join(enlace_app::DATABASE_FILE),
+        b"this is not an SQLite database, but it is long enough to look like a header......",
+    )
+    .unwrap();
+    let (store, problems) = enlace_app::open_store(dir.path()).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("storage: "), "{problems:?}");
+    assert!(problems[0].contains("until Enlace closes"), "{problems:?}");
+    assert_eq!(store.journal_mode().unwrap(), "memory");
+
+    let (tx, _events) = mpsc::unbounded_channel();
+    let app = App::start(
+        ChannelHost(tx),
+        store,
+        Arc::new(SystemClock),
+        AppOptions::default(),
+    )
+    .await
+    .expect("the app starts from memory");
+    assert!(app.history().await.unwrap().is_empty());
+    let mut settings = app.settings();
+    settings.notifications = false;
+    app.save_settings(settings)
+        .await
+        .expect("settings work, in memory");
+    assert!(!app.settings().notifications);
+
+    // A good folder: no problem at all.
+    let good = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (store, problems) = enlace_app::open_store(&good.path().join("enlace")).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(store.journal_mode().unwrap(), "wal");
+}
+
+#[test]
+fn a_data_folder_in_the_temporary_folder_is_a_warning() {
+    let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let (store, problems) = enlace_app::open_store(&dir.path().join("enlace")).unwrap();
+    assert_eq!(store.journal_mode().unwrap(), "wal", "it still works");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("data folder: "), "{problems:?}");
+    assert!(problems[0].contains("ENLACE_DATA_DIR"), "{problems:?}");
+}

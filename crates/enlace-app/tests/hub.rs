@@ -460,3 +460,63 @@ async fn after_a_gap_the_hub_no_longer_keeps_the_state_is_read_again_and_said() 
     assert!(app.hub_status().resynced_at.is_some());
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doctor_asks_the_hub_and_its_stream_with_the_saved_session() {
+    use enlace_app::doctor::{ask_hub, doctor_line, DoctorLine};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestHub::start(dir.path(), None, Arc::new(SystemClock)).await;
+    let secrets = SecretStore::in_memory();
+    let (tx, _events) = mpsc::unbounded_channel();
+    let app = App::start(
+        TestHost(tx),
+        Store::open(&dir.path().join(enlace_app::DATABASE_FILE)).unwrap(),
+        Arc::new(SystemClock),
+        AppOptions {
+            secrets: Some(secrets.clone()),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.hub_login(&server.url(), "1234567", Sensitive::new("123456".into()))
+        .await
+        .unwrap();
+
+    // The doctor runs in its own process: a plain thread here, off the runtime.
+    let ask = |dir: std::path::PathBuf, secrets: SecretStore| {
+        std::thread::spawn(move || match doctor_line(&dir, &secrets, None) {
+            DoctorLine::Hub { client, token } => ask_hub(&client, &token, WAIT),
+            other => Err(format!("not the hub line: {other:?}")),
+        })
+        .join()
+        .unwrap()
+    };
+    let said = ask(dir.path().to_owned(), secrets.clone()).expect("the hub answers");
+    assert!(said.contains("stream is up"), "{said}");
+    assert!(said.contains("Ana (user 1234567"), "{said}");
+
+    // The session ends at the hub (another desk's Salida would do the same): the doctor says so.
+    let entry = format!("hub/{}/1234567", server.url());
+    let token = secrets.get(&entry).unwrap();
+    let client = HubClient::new(&server.url()).unwrap();
+    tokio::task::spawn_blocking(move || client.logout(&token).unwrap())
+        .await
+        .unwrap();
+    let err = ask(dir.path().to_owned(), secrets.clone()).unwrap_err();
+    assert!(err.contains("session_expired"), "{err}");
+
+    // Logged out here: the server is configured, nobody is logged in.
+    app.hub_logout().await.unwrap();
+    let line = {
+        let (dir, secrets) = (dir.path().to_owned(), secrets.clone());
+        std::thread::spawn(move || doctor_line(&dir, &secrets, None))
+            .join()
+            .unwrap()
+    };
+    assert!(
+        matches!(&line, DoctorLine::HubNotLoggedIn { server: s } if *s == server.url()),
+        "{line:?}"
+    );
+    app.shutdown().await;
+}

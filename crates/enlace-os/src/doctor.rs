@@ -3,9 +3,13 @@
 //! shown. Each check is built from a probe's outcome, so the texts are unit-tested without the
 //! probes and the caller decides when (and on which thread) a probe runs.
 //!
+//! A check is `ok`, a `problem` (with the fix) or `not checked` — what this system does not
+//! let Enlace look at (the default handler and notifications on Windows and macOS), or a line
+//! the doctor must not disturb. The phone line is asked itself (a command and its reply, the
+//! hub's session and stream; see `enlace_app::doctor`), never judged by an open port.
+//!
 //! Typical assembly (in the shell or the CLI):
 //! ```no_run
-//! use std::time::Duration;
 //! use enlace_os::doctor::*;
 //! use enlace_os::{handler, notify};
 //!
@@ -13,7 +17,7 @@
 //! let ctrl = "127.0.0.1:4444";
 //! let mut checks = check_handlers(&handler::status(&spec));
 //! checks.push(check_phone_line(PhoneLine::Baresip { ctrl_address: ctrl }, || {
-//!     check_tcp(ctrl, Duration::from_secs(2))
+//!     LineProbe::Answered("baresip answers: sip:1001@pbx (registered)".into())
 //! }));
 //! checks.push(check_keyring(|| probe_keyring(enlace_secrets::Channel::Dev)));
 //! checks.push(check_notifications(notify::probe_server));
@@ -21,8 +25,7 @@
 //! ```
 
 use std::fmt;
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use enlace_secrets::{Channel, SecretsError};
 
@@ -68,13 +71,33 @@ impl CheckName {
     }
 }
 
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Ok,
+    /// Something to fix (see [`Check::fix`]).
+    Problem,
+    /// This system (or the situation) does not let Enlace look; the detail says why.
+    NotChecked,
+}
+
+impl CheckStatus {
+    /// `ok`, `problem`, `not checked`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Problem => "problem",
+            CheckStatus::NotChecked => "not checked",
+        }
+    }
+}
+
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// What was checked.
     pub name: CheckName,
-    /// It is fine.
-    pub ok: bool,
+    pub status: CheckStatus,
     /// What was found (one line).
     pub detail: String,
     /// What the user can do, when not ok (and sometimes a caveat when ok).
@@ -85,7 +108,7 @@ impl Check {
     fn ok(name: CheckName, detail: impl Into<String>) -> Self {
         Check {
             name,
-            ok: true,
+            status: CheckStatus::Ok,
             detail: detail.into(),
             fix: None,
         }
@@ -94,19 +117,36 @@ impl Check {
     fn problem(name: CheckName, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Check {
             name,
-            ok: false,
+            status: CheckStatus::Problem,
             detail: detail.into(),
             fix: Some(fix.into()),
         }
     }
+
+    fn not_checked(name: CheckName, detail: impl Into<String>, hint: Option<String>) -> Self {
+        Check {
+            name,
+            status: CheckStatus::NotChecked,
+            detail: detail.into(),
+            fix: hint,
+        }
+    }
+
+    /// Nothing to fix: ok, or not checked.
+    pub fn ok_or_unchecked(&self) -> bool {
+        self.status != CheckStatus::Problem
+    }
 }
 
+/// What the doctor says on systems that do not let it look.
+pub const NOT_CHECKED_HERE: &str = "not checked on this system";
+
 impl fmt::Display for Check {
-    /// `ok      tel: handler — Enlace is the default` /
-    /// `problem keyring — no Secret Service … — fix: …`
+    /// `ok          tel: handler — Enlace is the default` /
+    /// `problem     keyring — no Secret Service … — fix: …`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = if self.ok { "ok" } else { "problem" };
-        write!(f, "{status:<8}{} — {}", self.name.label(), self.detail)?;
+        let status = self.status.label();
+        write!(f, "{status:<12}{} — {}", self.name.label(), self.detail)?;
         if let Some(fix) = &self.fix {
             write!(f, " — fix: {fix}")?;
         }
@@ -127,9 +167,9 @@ impl DoctorReport {
         DoctorReport { checks }
     }
 
-    /// Every check is ok.
+    /// No check found a problem (checks this system cannot do are not problems).
     pub fn all_ok(&self) -> bool {
-        self.checks.iter().all(|c| c.ok)
+        self.checks.iter().all(Check::ok_or_unchecked)
     }
 
     /// The check with this name.
@@ -165,6 +205,14 @@ pub fn check_handlers(status: &HandlerStatus) -> Vec<Check> {
             };
             match status.scheme(scheme) {
                 Some(s) if s.registered => Check::ok(name, "Enlace is the default"),
+                // Windows and macOS: the installer declares the schemes; nothing to read here.
+                Some(s) if s.detail.as_deref() == Some(crate::handler::BUNDLE_REGISTERED_DETAIL) => {
+                    Check::not_checked(
+                        name,
+                        format!("{NOT_CHECKED_HERE} (the installer registers Enlace)"),
+                        Some(handler_settings_fix().to_owned()),
+                    )
+                }
                 other => {
                     let detail = other
                         .and_then(|s| s.detail.clone())
@@ -184,7 +232,7 @@ pub fn check_handlers(status: &HandlerStatus) -> Vec<Check> {
         .collect()
 }
 
-/// The configured phone line, as the doctor needs it.
+/// The phone line the app would use, as the doctor needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhoneLine<'a> {
     /// A baresip softphone controlled over `ctrl_tcp` at this address.
@@ -194,58 +242,106 @@ pub enum PhoneLine<'a> {
     },
     /// Calls are handed to another program (a SIP URI or a command); nothing to reach.
     HandOff,
+    /// The organization's server (a session is saved).
+    Hub {
+        /// e.g. `https://hub.example.com`.
+        server: &'a str,
+    },
+    /// A server is configured but nobody is logged in.
+    HubNotLoggedIn { server: &'a str },
     /// No line is configured.
     NotConfigured,
 }
 
-/// The phone-line check; `probe` (e.g. [`check_tcp`]) runs only for a baresip line.
-///
-/// baresip's `ctrl_tcp` serves one client at a time and a new connection disconnects the
-/// previous one: while Enlace itself is connected, prefer its own line status over probing.
-pub fn check_phone_line(line: PhoneLine<'_>, probe: impl FnOnce() -> Result<(), String>) -> Check {
+/// What asking the line gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProbe {
+    /// The line answered; what it said (one line).
+    Answered(String),
+    /// Not asked; why (e.g. asking would take baresip away from the running Enlace).
+    NotAsked(String),
+    /// It did not answer, or refused; what happened.
+    Failed(String),
+}
+
+/// The phone-line check; `probe` asks the line (a command and its reply) and runs only for a
+/// baresip or hub line.
+pub fn check_phone_line(line: PhoneLine<'_>, probe: impl FnOnce() -> LineProbe) -> Check {
     let name = CheckName::PhoneLine;
     match line {
         PhoneLine::NotConfigured => Check::problem(
             name,
             "no phone line is configured",
-            "choose a phone line in Settings (baresip or hand-off to another program)",
+            "choose a phone line in Settings (baresip or hand-off to another program), or log \
+             in to your organization's server",
         ),
         PhoneLine::HandOff => Check::ok(name, "calls are handed to another program"),
+        PhoneLine::HubNotLoggedIn { server } => Check::problem(
+            name,
+            format!("the organization's server {server} is configured but nobody is logged in"),
+            "log in from the Enlace window (your 7-digit user and 6-digit password)",
+        ),
+        PhoneLine::Hub { server } => match probe() {
+            LineProbe::Answered(said) => Check::ok(name, format!("{server}: {said}")),
+            LineProbe::NotAsked(why) => Check::not_checked(name, format!("{server}: {why}"), None),
+            LineProbe::Failed(e) => Check::problem(
+                name,
+                format!("the organization's server {server} does not answer as it should: {e}"),
+                "check the network and the server address; if the session ended, log in again \
+                 from the Enlace window; if it persists, tell your administrator",
+            ),
+        },
         PhoneLine::Baresip { ctrl_address } => match probe() {
-            Ok(()) => Check::ok(name, format!("baresip answers on {ctrl_address}")),
-            Err(e) => Check::problem(
+            LineProbe::Answered(said) => Check::ok(name, format!("{said} (on {ctrl_address})")),
+            LineProbe::NotAsked(why) => Check::not_checked(
+                name,
+                format!("baresip on {ctrl_address}: {why}"),
+                Some("the Enlace window shows the line's state; close Enlace and run `enlace doctor` again to ask baresip itself".to_owned()),
+            ),
+            LineProbe::Failed(e) => Check::problem(
                 name,
                 format!("baresip does not answer on {ctrl_address}: {e}"),
                 format!(
                     "start baresip with the ctrl_tcp module listening on {ctrl_address} \
                      (module ctrl_tcp.so and ctrl_tcp_listen in ~/.baresip/config), or fix the \
-                     address in Settings; note that baresip's ctrl_tcp accepts one client and a \
-                     new connection drops the previous one, so close any other program using it"
+                     address in Settings; check its SIP account in ~/.baresip/accounts; note that \
+                     baresip's ctrl_tcp accepts one client and a new connection drops the \
+                     previous one, so close any other program using it"
                 ),
             ),
         },
     }
 }
 
-/// Connects to `addr` (host:port) within `timeout` and disconnects at once.
-///
-/// Against baresip's `ctrl_tcp` this drops whichever client was connected before.
-pub fn check_tcp(addr: &str, timeout: Duration) -> Result<(), String> {
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("invalid address {addr}: {e}"))?
-        .collect();
-    let mut last = format!("{addr} resolves to no address");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, timeout) {
-            Ok(stream) => {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-                return Ok(());
-            }
-            Err(e) => last = e.to_string(),
+/// Is a program connected to the TCP server at `addr` (e.g. Enlace to baresip's `ctrl_tcp`)?
+/// Read from the kernel's socket table (Linux), without connecting. `None` where it cannot be
+/// told (another OS, an address that is not loopback, no socket table).
+pub fn server_has_client(addr: SocketAddr) -> Option<bool> {
+    if !addr.ip().is_loopback() || !cfg!(target_os = "linux") {
+        return None;
+    }
+    let mut any_table = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        any_table = true;
+        if established_on_local_port(&text, addr.port()) {
+            return Some(true);
         }
     }
-    Err(last)
+    any_table.then_some(false)
+}
+
+/// Whether a `/proc/net/tcp` table has an established connection whose local port is `port`
+/// (the server's side of a client's connection).
+fn established_on_local_port(table: &str, port: u16) -> bool {
+    let port = format!(":{port:04X}");
+    table.lines().skip(1).any(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // local_address is column 1, st (state) column 3; 01 = ESTABLISHED
+        cols.get(1).is_some_and(|local| local.ends_with(&port)) && cols.get(3) == Some(&"01")
+    })
 }
 
 /// Why the keyring probe failed, as the doctor needs it.
@@ -315,14 +411,15 @@ pub fn check_notifications(probe: impl FnOnce() -> Result<ServerInfo, NotifyErro
         ),
         Ok(info) => Check {
             name,
-            ok: true,
+            status: CheckStatus::Ok,
             detail: format!(
                 "{} {} shows notifications without buttons",
                 info.name, info.version
             ),
             fix: Some("answer incoming calls from the Enlace window".to_owned()),
         },
-        Err(NotifyError::Unsupported) => Check::ok(name, "shown by the operating system"),
+        // Windows and macOS show them without a server to ask.
+        Err(NotifyError::Unsupported) => Check::not_checked(name, NOT_CHECKED_HERE, None),
         Err(e) => Check::problem(
             name,
             e.to_string(),
@@ -340,7 +437,11 @@ mod tests {
     fn check(name: CheckName, ok: bool, detail: &str, fix: Option<&str>) -> Check {
         Check {
             name,
-            ok,
+            status: if ok {
+                CheckStatus::Ok
+            } else {
+                CheckStatus::Problem
+            },
             detail: detail.into(),
             fix: fix.map(Into::into),
         }
@@ -359,12 +460,25 @@ mod tests {
         ]);
         assert_eq!(
             report.render_text(),
-            "ok      tel: handler — Enlace is the default\n\
-             problem keyring — no Secret Service on the session bus — fix: install gnome-keyring and log in to a desktop session\n"
+            "ok          tel: handler — Enlace is the default\n\
+             problem     keyring — no Secret Service on the session bus — fix: install gnome-keyring and log in to a desktop session\n"
         );
         assert!(!report.all_ok());
-        assert_eq!(report.get(CheckName::Keyring).map(|c| c.ok), Some(false));
+        assert_eq!(
+            report.get(CheckName::Keyring).map(|c| c.status),
+            Some(CheckStatus::Problem)
+        );
         assert!(DoctorReport::default().all_ok());
+        let unchecked =
+            DoctorReport::new(vec![check_notifications(|| Err(NotifyError::Unsupported))]);
+        assert_eq!(
+            unchecked.render_text(),
+            "not checked notifications — not checked on this system\n"
+        );
+        assert!(
+            unchecked.all_ok(),
+            "what cannot be checked is not a problem"
+        );
     }
 
     fn status(tel: Option<&str>, callto: Option<&str>, can_register: bool) -> HandlerStatus {
@@ -389,16 +503,16 @@ mod tests {
         ));
         assert_eq!(
             checks[0].to_string(),
-            "ok      tel: handler — Enlace is the default"
+            "ok          tel: handler — Enlace is the default"
         );
         assert_eq!(
             checks[1].to_string(),
-            "problem callto: handler — callto: links open teams.desktop, not Enlace — fix: press “Make Enlace the default” in Settings"
+            "problem     callto: handler — callto: links open teams.desktop, not Enlace — fix: press “Make Enlace the default” in Settings"
         );
 
         let missing = "xdg-mime not found — install xdg-utils";
         let checks = check_handlers(&status(Some(missing), Some(missing), false));
-        assert!(!checks[0].ok);
+        assert_eq!(checks[0].status, CheckStatus::Problem);
         assert_eq!(checks[0].detail, missing);
         assert!(checks[0]
             .fix
@@ -406,62 +520,112 @@ mod tests {
             .unwrap_or("")
             .starts_with("install xdg-utils"));
 
-        let bundled = "registered at install by the bundle (check Settings → Default apps)";
+        // Windows and macOS: what the platform module reports there is not checked, not a
+        // problem (nor a fixed "ok").
+        let bundled = crate::handler::BUNDLE_REGISTERED_DETAIL;
         let checks = check_handlers(&status(Some(bundled), Some(bundled), false));
         assert_eq!(checks[1].name, CheckName::HandlerCallto);
+        assert_eq!(checks[1].status, CheckStatus::NotChecked);
+        assert!(checks[1].detail.starts_with(NOT_CHECKED_HERE));
         assert_eq!(checks[1].fix.as_deref(), Some(handler_settings_fix()));
     }
 
     #[test]
-    fn phone_line_checks() {
+    fn phone_line_checks_say_what_the_line_answered() {
         let addr = "127.0.0.1:4444";
-        let ok = check_phone_line(PhoneLine::Baresip { ctrl_address: addr }, || Ok(()));
+        let baresip = PhoneLine::Baresip { ctrl_address: addr };
+        let said = "baresip answers: sip:1001@pbx (registered)";
+        let ok = check_phone_line(baresip, || LineProbe::Answered(said.into()));
         assert_eq!(
             ok.to_string(),
-            "ok      phone line — baresip answers on 127.0.0.1:4444"
+            "ok          phone line — baresip answers: sip:1001@pbx (registered) (on 127.0.0.1:4444)"
         );
 
-        let bad = check_phone_line(PhoneLine::Baresip { ctrl_address: addr }, || {
-            Err("Connection refused (os error 111)".into())
+        let bad = check_phone_line(baresip, || {
+            LineProbe::Failed("no reply to reginfo within 3 s".into())
         });
-        assert!(!bad.ok);
+        assert_eq!(bad.status, CheckStatus::Problem);
         assert_eq!(
             bad.detail,
-            "baresip does not answer on 127.0.0.1:4444: Connection refused (os error 111)"
+            "baresip does not answer on 127.0.0.1:4444: no reply to reginfo within 3 s"
         );
         let fix = bad.fix.unwrap_or_default();
         assert!(fix.contains("ctrl_tcp_listen"), "{fix}");
         assert!(fix.contains("accepts one client"), "{fix}");
 
+        let busy = check_phone_line(baresip, || {
+            LineProbe::NotAsked("Enlace is connected to it".into())
+        });
+        assert_eq!(busy.status, CheckStatus::NotChecked);
+        assert!(busy.fix.unwrap_or_default().contains("close Enlace"));
+
+        let hub = PhoneLine::Hub {
+            server: "https://hub.example.com",
+        };
+        let up = check_phone_line(hub, || LineProbe::Answered("its event stream is up".into()));
+        assert_eq!(
+            up.to_string(),
+            "ok          phone line — https://hub.example.com: its event stream is up"
+        );
+        let down = check_phone_line(hub, || {
+            LineProbe::Failed("its event stream is down: HTTP 502".into())
+        });
+        assert_eq!(down.status, CheckStatus::Problem);
+        assert!(down.detail.contains("HTTP 502"), "{}", down.detail);
+
         let mut probed = false;
         let handoff = check_phone_line(PhoneLine::HandOff, || {
             probed = true;
-            Ok(())
+            LineProbe::Answered(String::new())
         });
         assert!(
-            handoff.ok && !probed,
+            handoff.status == CheckStatus::Ok && !probed,
             "a hand-off line has nothing to probe"
         );
 
-        let none = check_phone_line(PhoneLine::NotConfigured, || Ok(()));
-        assert_eq!(
-            none.to_string(),
-            "problem phone line — no phone line is configured — fix: choose a phone line in Settings (baresip or hand-off to another program)"
+        let nobody = check_phone_line(
+            PhoneLine::HubNotLoggedIn {
+                server: "https://hub.example.com",
+            },
+            || unreachable!("nothing to ask"),
         );
+        assert_eq!(nobody.status, CheckStatus::Problem);
+        assert!(
+            nobody.detail.contains("nobody is logged in"),
+            "{}",
+            nobody.detail
+        );
+
+        let none = check_phone_line(PhoneLine::NotConfigured, || {
+            LineProbe::Answered(String::new())
+        });
+        assert_eq!(none.status, CheckStatus::Problem);
+        assert_eq!(none.detail, "no phone line is configured");
     }
 
     #[test]
-    fn tcp_check_connects_to_a_listener_and_reports_a_closed_port() {
+    fn a_client_of_a_local_server_is_read_from_the_socket_table() {
+        // /proc/net/tcp: a listener on 4444 (0x115C), then Enlace's connection to it (local
+        // side 4444 on the server's socket, state 01) and an unrelated one.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n\
+             0: 0100007F:115C 00000000:0000 0A 00000000:00000000\n\
+             1: 0100007F:115C 0100007F:D431 01 00000000:00000000\n\
+             2: 0100007F:D431 0100007F:115C 01 00000000:00000000\n";
+        assert!(established_on_local_port(table, 4444));
+        let listening_only = "  sl  local_address rem_address   st\n\
+             0: 0100007F:115C 00000000:0000 0A\n\
+             2: 0100007F:D431 0100007F:1F90 01\n";
+        assert!(!established_on_local_port(listening_only, 4444));
+
+        // The real table: a client connected to a listener here is seen.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        assert_eq!(check_tcp(&addr, Duration::from_secs(5)), Ok(()));
-        // The probe really connected: the listener has a pending connection.
-        let (_peer, _) = listener.accept().unwrap();
-        drop(listener);
-        let err = check_tcp(&addr, Duration::from_secs(5)).unwrap_err();
-        assert!(err.to_lowercase().contains("refused"), "{err}");
-        let err = check_tcp("not an address", Duration::from_secs(1)).unwrap_err();
-        assert!(err.starts_with("invalid address"), "{err}");
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(server_has_client(addr), Some(false));
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let (_server_side, _) = listener.accept().unwrap();
+        assert_eq!(server_has_client(addr), Some(true));
+        let remote: SocketAddr = "192.0.2.1:4444".parse().unwrap();
+        assert_eq!(server_has_client(remote), None, "not a local server");
     }
 
     #[test]
@@ -469,14 +633,14 @@ mod tests {
         let ok = check_keyring(|| Ok(()));
         assert_eq!(
             ok.to_string(),
-            "ok      keyring — the OS keyring stores and reads secrets"
+            "ok          keyring — the OS keyring stores and reads secrets"
         );
 
         let unavailable = SecretsError::Unavailable {
             detail: "The name org.freedesktop.secrets was not provided".into(),
         };
         let none = check_keyring(|| Err(KeyringFailure::from(&unavailable)));
-        assert!(!none.ok);
+        assert_eq!(none.status, CheckStatus::Problem);
         assert_eq!(
             none.detail,
             "no Secret Service on the session bus, or it is locked \
@@ -487,7 +651,7 @@ mod tests {
         assert!(fix.contains("--unlock"), "{fix}");
         assert!(none
             .to_string()
-            .starts_with("problem keyring — no Secret Service on the session bus"));
+            .starts_with("problem     keyring — no Secret Service on the session bus"));
 
         let other = SecretsError::Keyring {
             detail: "2 keyring items match x".into(),
@@ -497,7 +661,7 @@ mod tests {
             failed.detail,
             "the OS keyring failed: keyring error: 2 keyring items match x"
         );
-        assert!(!failed.ok && failed.fix.is_some());
+        assert!(failed.status == CheckStatus::Problem && failed.fix.is_some());
     }
 
     #[test]
@@ -512,10 +676,10 @@ mod tests {
         let with = check_notifications(|| Ok(info(&["actions", "body"])));
         assert_eq!(
             with.to_string(),
-            "ok      notifications — dunst 1.9.0 shows notifications with buttons"
+            "ok          notifications — dunst 1.9.0 shows notifications with buttons"
         );
         let without = check_notifications(|| Ok(info(&["body"])));
-        assert!(without.ok);
+        assert_eq!(without.status, CheckStatus::Ok);
         assert_eq!(
             without.fix.as_deref(),
             Some("answer incoming calls from the Enlace window")
@@ -525,7 +689,7 @@ mod tests {
                 "org.freedesktop.Notifications was not provided".into(),
             ))
         });
-        assert!(!none.ok);
+        assert_eq!(none.status, CheckStatus::Problem);
         assert_eq!(
             none.detail,
             "no notification server on the session bus: org.freedesktop.Notifications was not provided"
