@@ -104,10 +104,25 @@ pub struct StreamLog {
     pub last_id: i64,
 }
 
+/// An agent's stream log and its current session token (a new one after each login).
 #[derive(Debug, Default)]
-pub struct SharedLog(Mutex<StreamLog>);
+pub struct SharedLog(Mutex<StreamLog>, Mutex<String>);
 
 impl SharedLog {
+    pub fn token(&self) -> String {
+        self.1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_token(&self, token: &str) {
+        *self
+            .1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = token.to_owned();
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, StreamLog> {
         self.0
             .lock()
@@ -134,15 +149,15 @@ impl SharedLog {
 }
 
 /// Keeps the agent's stream open through `addr` until `stop` turns true, resuming after the
-/// last id received every time it is cut.
+/// last id received every time it is cut, with the agent's current token.
 pub async fn follow_stream(
     addr: SocketAddr,
-    token: String,
     log: Arc<SharedLog>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     while !*stop.borrow() {
         let after = log.lock().last_id;
+        let token = log.token();
         let connected = tokio::select! {
             c = connect(addr, &token, after) => c,
             _ = stop.changed() => return,

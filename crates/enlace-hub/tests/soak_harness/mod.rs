@@ -49,6 +49,8 @@ use serde_json::Value;
 use agent::{follow_stream, http, state_body, Exchange, SharedLog};
 use fault_proxy::{Cut, FaultCounts, FaultPlan, FaultProxy, Rng};
 
+/// The supervisor's user (no queue).
+const SUPERVISOR: &str = "7000000";
 pub const PASSWORD: &str = "246810";
 const QUEUE: &str = "support";
 const REASONS: [&str; 4] = ["Baño", "Almuerzo", "Capacitación", "Reunión"];
@@ -196,6 +198,8 @@ struct Ctx {
     /// wait for the calls in progress and no call starts meanwhile.
     gate: tokio::sync::RwLock<()>,
     reasons: Vec<(i64, String)>,
+    /// A supervisor's token: `GET /agents` shows any agent's state, logged out or not.
+    supervisor: String,
     call_seq: AtomicU64,
     stop: tokio::sync::watch::Receiver<bool>,
 }
@@ -203,6 +207,8 @@ struct Ctx {
 #[derive(Debug, Default, Clone, Copy)]
 struct Stats {
     requests: u64,
+    exits: u64,
+    logins: u64,
     by_reply: u64,
     by_reconcile: u64,
     refused: u64,
@@ -214,6 +220,8 @@ struct Stats {
 impl Stats {
     fn add(&mut self, o: &Stats) {
         self.requests += o.requests;
+        self.exits += o.exits;
+        self.logins += o.logins;
         self.by_reply += o.by_reply;
         self.by_reconcile += o.by_reconcile;
         self.refused += o.refused;
@@ -227,9 +235,11 @@ impl Stats {
 struct Sim {
     index: usize,
     agent_id: i64,
+    user: String,
     interface: String,
     token: String,
     rng: Rng,
+    logged_in: bool,
     /// Index in `Ctx::reasons` while paused.
     paused: Option<usize>,
     expected_states: Vec<StateKey>,
@@ -257,10 +267,16 @@ impl Sim {
     async fn run(mut self, ctx: Arc<Ctx>) -> Sim {
         loop {
             if *ctx.stop.borrow() {
+                // End logged in, so the day can be read with the agent's token.
+                if !self.logged_in {
+                    self.log_in(&ctx).await;
+                }
                 return self;
             }
             let roll = self.rng.below(100);
             match self.paused {
+                _ if !self.logged_in => self.log_in(&ctx).await,
+                _ if roll < 4 => self.exit(&ctx).await,
                 None if roll < 45 => {
                     let r = self.rng.below(ctx.reasons.len() as u64) as usize;
                     self.change(&ctx, Some(r)).await;
@@ -279,6 +295,114 @@ impl Sim {
                 _ = stop.changed() => {}
             }
         }
+    }
+
+    /// Salida: the hub ends the agent's sessions and logs it out. A lost reply is settled with
+    /// the supervisor's view (logged out since the request) and the agent's own (`GET /me`
+    /// still answering: not applied).
+    async fn exit(&mut self, ctx: &Ctx) {
+        let sent_at = now_ms();
+        self.stats.requests += 1;
+        let body = serde_json::json!({"state": "exit"});
+        let reply = http(
+            ctx.hub,
+            "POST",
+            "/api/v1/me/state",
+            Some(&self.token),
+            Some(&body),
+        )
+        .await;
+        match reply {
+            Exchange::Reply { status: 200, body } => {
+                if body["state"] != "logged_out" {
+                    self.problems.push(format!(
+                        "agent {}: exit accepted but the reply says {body}",
+                        self.index
+                    ));
+                }
+                self.stats.by_reply += 1;
+                self.logged_out();
+            }
+            Exchange::Reply { status, body } if status < 500 => self.problems.push(format!(
+                "agent {}: exit answered {status} {body}",
+                self.index
+            )),
+            Exchange::Reply { .. } | Exchange::Lost => {
+                self.stats.lost += 1;
+                let deadline = Instant::now() + SETTLE;
+                loop {
+                    if let Some(state) = self.supervised_state(ctx).await {
+                        if state["state"] == "logged_out"
+                            && state["since"].as_i64().unwrap_or(0) >= sent_at
+                        {
+                            self.stats.by_reconcile += 1;
+                            self.logged_out();
+                            break;
+                        }
+                    }
+                    // Still logged in: applied only if the session is gone (the logout
+                    // follows, from the request or from the housekeeping).
+                    match http(ctx.hub, "GET", "/api/v1/me", Some(&self.token), None).await {
+                        Exchange::Reply { status: 200, body } => {
+                            self.stats.not_applied += 1;
+                            if !self.shows(ctx, &body["state"], self.paused) {
+                                self.problems.push(format!(
+                                    "agent {}: after a lost exit reply the hub shows {}",
+                                    self.index, body["state"]
+                                ));
+                            }
+                            break;
+                        }
+                        _ if Instant::now() > deadline => {
+                            self.problems
+                                .push(format!("agent {}: exit never settled", self.index));
+                            break;
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            }
+        }
+        self.check_pbx(ctx, "after an exit").await;
+    }
+
+    fn logged_out(&mut self) {
+        self.stats.exits += 1;
+        self.logged_in = false;
+        self.paused = None;
+        self.expected_states.push(("logged_out".into(), None));
+    }
+
+    /// This agent's state as a supervisor sees it.
+    async fn supervised_state(&self, ctx: &Ctx) -> Option<Value> {
+        match http(
+            ctx.hub,
+            "GET",
+            "/api/v1/agents",
+            Some(&ctx.supervisor),
+            None,
+        )
+        .await
+        {
+            Exchange::Reply { status: 200, body } => body
+                .as_array()?
+                .iter()
+                .find(|a| a["id"] == self.agent_id)
+                .map(|a| a["state"].clone()),
+            _ => None,
+        }
+    }
+
+    /// Logs in (again after lost replies: only a logged-out agent's login is recorded, so
+    /// however many got through there is one `available`).
+    async fn log_in(&mut self, ctx: &Ctx) {
+        self.token = login(ctx.hub, &self.user).await;
+        self.log.set_token(&self.token);
+        self.stats.logins += 1;
+        self.logged_in = true;
+        self.paused = None;
+        self.expected_states.push(("available".into(), None));
+        self.check_pbx(ctx, "after a login").await;
     }
 
     /// Pause with reason `want` (or unpause when `None`), and learn whether it happened.
@@ -346,15 +470,22 @@ impl Sim {
     /// for (a hub that was just restarted re-syncs the PBX after connecting), never for ever: a
     /// PBX left paused by a request the hub did not record would stay that way.
     async fn check_pbx(&mut self, ctx: &Ctx, when: &str) {
-        let want = self.key(ctx, self.paused);
+        let want = if self.logged_in {
+            self.key(ctx, self.paused)
+        } else {
+            ("logged_out".into(), None)
+        };
         let agrees = || {
-            ctx.double
-                .queue_members(QUEUE)
+            let members = ctx.double.queue_members(QUEUE);
+            let member = members
                 .iter()
-                .find(|(iface, _, _)| *iface == self.interface)
-                .is_some_and(|(_, paused, reason)| {
-                    *paused == want.1.is_some() && (!paused || *reason == want.1)
-                })
+                .find(|(iface, _, _)| *iface == self.interface);
+            match member {
+                None => !self.logged_in,
+                Some((_, paused, reason)) => {
+                    self.logged_in && *paused == want.1.is_some() && (!paused || *reason == want.1)
+                }
+            }
         };
         if !wait_for(Duration::from_secs(30), agrees).await {
             let member: Vec<_> = ctx
@@ -394,7 +525,7 @@ impl Sim {
     /// until the stream shows the call ended and the agent available again.
     async fn take_call(&mut self, ctx: &Ctx) {
         let _gate = ctx.gate.read().await;
-        if *ctx.stop.borrow() {
+        if *ctx.stop.borrow() || !self.logged_in || self.paused.is_some() {
             return;
         }
         let seq = ctx.call_seq.fetch_add(1, Ordering::SeqCst);
@@ -432,6 +563,21 @@ impl Sim {
                 self.index
             ));
         }
+    }
+}
+
+/// Logs `user` in through `addr`, again after every lost reply; returns the token.
+async fn login(addr: SocketAddr, user: &str) -> String {
+    let body = serde_json::json!({"user": user, "password": PASSWORD});
+    loop {
+        if let Exchange::Reply { status, body } =
+            http(addr, "POST", "/api/v1/sessions", None, Some(&body)).await
+        {
+            assert_eq!(status, 201, "login {user}: {body}");
+            assert_eq!(body["state"]["state"], "available", "login {user}: {body}");
+            return body["token"].as_str().unwrap().to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -518,6 +664,20 @@ pub async fn organization(
             .unwrap();
         list.push((user, id, format!("Local/{extension}@soak")));
     }
+    store
+        .insert_agent(
+            &NewAgent {
+                user: SUPERVISOR,
+                password_hash: &hash,
+                name: "Supervisora",
+                extension: "9999",
+                queues: &[],
+                supervisor: true,
+            },
+            now,
+        )
+        .await
+        .unwrap();
     for reason in REASONS {
         store
             .insert_pause_reason(reason, None, false, now)
@@ -594,42 +754,30 @@ pub async fn run(params: Params) -> Outcome {
     // a session per login that got through; the lost ones simply expire).
     let mut logins = Vec::new();
     for (user, _, _) in &people {
-        let addr = hub_proxy.addr();
-        let user = user.clone();
-        logins.push(tokio::spawn(async move {
-            let body = serde_json::json!({"user": user, "password": PASSWORD});
-            loop {
-                if let Exchange::Reply { status, body } =
-                    http(addr, "POST", "/api/v1/sessions", None, Some(&body)).await
-                {
-                    assert_eq!(status, 201, "login {user}: {body}");
-                    return body;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }));
+        let (addr, user) = (hub_proxy.addr(), user.clone());
+        logins.push(tokio::spawn(async move { login(addr, &user).await }));
     }
+    let supervisor = login(hub_proxy.addr(), SUPERVISOR).await;
     let mut sims = Vec::new();
     let (stream_stop_tx, stream_stop) = tokio::sync::watch::channel(false);
     let mut streams = Vec::new();
-    for (i, ((_, id, interface), login)) in people.iter().zip(logins).enumerate() {
-        let login = login.await.unwrap();
-        assert_eq!(login["state"]["state"], "available", "{login}");
-        assert_eq!(login["agent"]["id"], *id);
-        let token = login["token"].as_str().unwrap().to_string();
+    for (i, ((user, id, interface), token)) in people.iter().zip(logins).enumerate() {
+        let token = token.await.unwrap();
         let log = Arc::new(SharedLog::default());
+        log.set_token(&token);
         streams.push(tokio::spawn(follow_stream(
             hub_proxy.addr(),
-            token.clone(),
             Arc::clone(&log),
             stream_stop.clone(),
         )));
         sims.push(Sim {
             index: i,
             agent_id: *id,
+            user: user.clone(),
             interface: interface.clone(),
             token,
             rng: Rng::new(params.seed.wrapping_mul(1_000_003).wrapping_add(i as u64)),
+            logged_in: true,
             paused: None,
             expected_states: vec![("available".into(), None)],
             expected_calls: Vec::new(),
@@ -673,6 +821,7 @@ pub async fn run(params: Params) -> Outcome {
         double: Arc::clone(&double),
         gate: tokio::sync::RwLock::new(()),
         reasons,
+        supervisor,
         call_seq: AtomicU64::new(0),
         stop,
     });
@@ -791,8 +940,11 @@ pub async fn run(params: Params) -> Outcome {
         let want = sim.expected_states.last().cloned();
         let agrees = match (&want, member) {
             (Some((state, reason)), Some((_, paused, pbx_reason))) => {
-                (state == "paused") == *paused && (!*paused || reason == pbx_reason)
+                state != "logged_out"
+                    && (state == "paused") == *paused
+                    && (!*paused || reason == pbx_reason)
             }
+            (Some((state, _)), None) => state == "logged_out",
             _ => false,
         };
         if !agrees {
@@ -1001,7 +1153,7 @@ async fn count(
          | … refused · reset · closed · stalled · reply lost · hub down | {rf} · {rs} · {dr} · {st} · {lr} · {ud} |\n\
          | … cut while the request was being handled | {cut} |\n\
          | stream (re)connections | {connects} |\n\
-         | pause/unpause requests | {req} |\n\
+         | state requests (pause, unpause, exit) · exits · logins | {req} · {ex} · {li} |\n\
          | … accepted (200) · reply lost, applied · reply lost, not applied · refused (PBX down) | {br} · {bc} · {na} · {rfd} |\n\
          | state changes produced · recorded · streamed | {se} · {sr} · {ss} |\n\
          | calls produced (AMI double) · recorded · streamed · `GET /me/day` | {tc} · {cr} · {cs} · {cd} |\n\
@@ -1026,6 +1178,8 @@ async fn count(
         ud = f.upstream_down,
         cut = f.cut_requests,
         req = stats.requests,
+        ex = stats.exits,
+        li = stats.logins,
         br = stats.by_reply,
         bc = stats.by_reconcile,
         na = stats.not_applied,
