@@ -761,7 +761,7 @@ fn nanos(ns: f64) -> String {
 }
 
 /// `2 × <model name>, 23.4 GiB RAM`, from /proc.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -783,7 +783,7 @@ fn machine() -> String {
 }
 
 /// `YYYY-MM-DD` (UTC) without a date library (days-from-civil inverse, H. Hinnant).
-fn today_utc() -> String {
+pub(crate) fn today_utc() -> String {
     let days = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 86_400);

@@ -12,6 +12,7 @@ mod bench;
 mod cmd;
 mod demo_hub;
 mod desktop;
+mod fuzz;
 mod paths;
 mod run;
 mod session;
@@ -35,8 +36,14 @@ commands:
                              peers) and run the app (needs a display)
   test                       everything CI checks: UI lint/check/test/build, rustfmt, clippy,
                              dependency rules, then all tests (incl. the e2e tests of the real
-                             window) under Xvfb with a private D-Bus, gnome-keyring and dunst
+                             window) under Xvfb with a private D-Bus, gnome-keyring and dunst,
+                             then every fuzz target for 30 s
   e2e [filter…]              only the end-to-end tests, in the same headless session
+  fuzz [--secs N] [--stable] [target…]
+                             build the cargo-fuzz targets in fuzz/ (nightly + ASan when
+                             installed; --stable: RUSTC_BOOTSTRAP=1, no sanitizer), seed them
+                             from the test data, run each N seconds (default 60), write
+                             target/fuzz/summary.md; a crash or hang fails
   bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
                              idle memory, Linphone comparison, tel: dial latency) written to
                              target/bench/summary.md
@@ -72,6 +79,7 @@ fn dispatch(args: &[String]) -> TaskResult<ExitCode> {
         "run" => run::run(rest),
         "test" => test::test().map(|()| ExitCode::SUCCESS),
         "e2e" => test::e2e(rest).map(|()| ExitCode::SUCCESS),
+        "fuzz" => fuzz::fuzz(rest).map(|()| ExitCode::SUCCESS),
         "bench" => bench::bench(rest).map(|()| ExitCode::SUCCESS),
         "soak" => soak::soak(rest),
         // Inner halves, re-executed by the commands above inside xvfb-run + dbus-run-session.

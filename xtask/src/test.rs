@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
 use crate::session::{self, Desktop};
-use crate::{desktop, paths, setup, ui};
+use crate::{desktop, fuzz, paths, setup, ui};
 
 /// Set for the tests inside the session: the e2e tests must not skip, the keyring and
 /// notification tests must find their daemons.
@@ -71,7 +71,9 @@ fn test_steps(report: &mut Report) -> TaskResult<()> {
     })?;
     report.step("tests in Xvfb + dbus session", || {
         session::reexec_headless(&["test-session"], &[])
-    })
+    })?;
+    // Built once, then each target for a short run (crash or hang fails).
+    fuzz::test_step(report)
 }
 
 /// `cargo xtask e2e [test name filter…]`: rebuild the UI and the app, then only the e2e binary.

@@ -1,0 +1,58 @@
+//! Fuzz the desktop's reading of what the hub sends (`enlace-hub-client`): the WebSocket
+//! stream's text frames (`StreamEvent::parse` and its typed accessors) and the JSON replies of
+//! the HTTP routes. A hub, or whatever answers at its address, is not trusted.
+//!
+//! Input: the first byte picks what the rest is (a stream frame most of the time).
+//! Properties: no panic; an event is typed only for its own kind.
+#![no_main]
+
+use enlace_hub_client::{fuzzing, DaySummary, HubCallPhase, Me, PauseReason, StreamEvent};
+use libfuzzer_sys::fuzz_target;
+
+fn stream_frame(text: &str) {
+    let Some(event) = StreamEvent::parse(text) else {
+        return;
+    };
+    if let Some((phase, call)) = event.call() {
+        let kind = match phase {
+            HubCallPhase::Ringing => "call_ringing",
+            HubCallPhase::Answered => "call_answered",
+            HubCallPhase::Ended => "call_ended",
+        };
+        assert_eq!(event.kind, kind);
+        let _ = format!("{call:?}");
+    }
+    if let Some((agent, state)) = event.agent_state() {
+        assert_eq!(event.kind, "agent_state");
+        let _ = (format!("{agent:?}"), state.kind.as_str());
+    }
+    if let Some((_, state)) = event.pause_budget_exceeded() {
+        assert_eq!(event.kind, "pause_budget_exceeded");
+        assert!(state.reason.is_some());
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    match pick {
+        0..=2 => {
+            let _ = fuzzing::reply(pick, body);
+        }
+        3 => {
+            let _ = serde_json::from_slice::<Me>(body);
+        }
+        4 => {
+            let _ = serde_json::from_slice::<DaySummary>(body);
+        }
+        5 => {
+            let _ = serde_json::from_slice::<Vec<PauseReason>>(body);
+        }
+        _ => {
+            if let Ok(text) = std::str::from_utf8(body) {
+                stream_frame(text);
+            }
+        }
+    }
+});
