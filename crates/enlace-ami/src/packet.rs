@@ -162,7 +162,9 @@ impl Decoder {
             self.line(&line, &mut out);
         }
         self.buf.drain(..start);
-        if self.buf.len() > MAX_LINE {
+        // An unfinished line over the limit (a CR that may precede its LF does not count).
+        let pending = self.buf.len() - usize::from(self.buf.last() == Some(&b'\r'));
+        if pending > MAX_LINE {
             self.buf.clear();
             if !self.skipping_line {
                 self.fail(format!("line longer than {MAX_LINE} bytes"), &mut out);

@@ -163,6 +163,26 @@ proptest! {
     }
 }
 
+/// Found by the `ami_decoder` fuzz target: a line of exactly `MAX_LINE` bytes was accepted when
+/// read at once but refused (and its packet lost) when a read ended between its CR and LF.
+#[test]
+fn a_longest_line_is_kept_whatever_the_read_sizes() {
+    let value = "a".repeat(enlace_ami::MAX_LINE - "Key: ".len());
+    let bytes = format!("Key: {value}\r\n\r\n").into_bytes();
+    let cr = bytes.len() - 3;
+    for split in [cr, cr + 1, bytes.len()] {
+        let mut d = Decoder::new();
+        let mut frames = d.push(&bytes[..split]);
+        frames.extend(d.push(&bytes[split..]));
+        let expected = Packet::new().with("Key", value.clone());
+        assert_eq!(
+            frames,
+            vec![Ok(Frame::Packet(expected))],
+            "split at {split}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // In-test AMI server replaying the transcript.
 
