@@ -23,9 +23,14 @@
 //! (130429, 131056, 190, … synchronously), [`WhatsAppDouble::fail_next_send`] (131026, 131053, …
 //! as a `failed` status) and the transport [`Fault`]s the CRM doubles share.
 //!
-//! Guesses (not in api-facts) are marked "guess" below: the HTTP status of most Graph errors
-//! (400), the texts of some `details`, the expired download URL's 404, a reaction removal
-//! without `emoji`, the 20 MB cap on request bodies (Meta allows 100 MB documents).
+//! Not Meta's: `POST /_sandbox/customers/{wa_id}/messages` and `POST /_sandbox/clock` (no
+//! token; see `control`) let another process make a customer write or move the clock.
+//!
+//! Guesses (not in api-facts): `sha256` is base64 in webhooks and hex from `GET /{media-id}`;
+//! most Graph errors are HTTP 400; the texts of some `details`; an expired or forged download
+//! URL answers 404; a reaction removal leaves `emoji` out; a file of another kind than the send
+//! type fails later with 131053; request bodies are capped at 20 MB (Meta takes 100 MB
+//! documents).
 //!
 //! To extend: add a send type in `validate_send`, an inbound type to [`Inbound`] and
 //! `inbound_object`, a route in `route`; test it in `tests/whatsapp.rs`.
@@ -669,7 +674,9 @@ impl State {
     }
 
     fn media_url(&self, id: &str) -> String {
-        let ext = self.now_secs() + self.config.media_url_lifetime.as_secs();
+        let ext = self
+            .now_secs()
+            .saturating_add(self.config.media_url_lifetime.as_secs());
         let hash = hex(&hmac_sha256(
             &self.url_key,
             format!("{id}:{ext}").as_bytes(),
@@ -1660,6 +1667,9 @@ fn is_version(s: &str) -> bool {
 }
 
 fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
+    if let Some(rest) = req.decoded_path().strip_prefix("/_sandbox/") {
+        return Reply::Respond(control(shared, &req, rest));
+    }
     let mut st = lock(&shared.state);
     st.requests.push(RecordedRequest::from(&req));
     let path = req.decoded_path();
@@ -1712,6 +1722,57 @@ fn handle(shared: &Arc<Shared>, req: Request) -> Reply {
             shared.wake.notify_all();
             reply
         }
+    }
+}
+
+/// The double's own control surface (not Meta's), for scripts and other processes:
+/// * `POST /_sandbox/customers/{wa_id}/messages` with a C2 message object without `from`, `id`,
+///   `timestamp` (e.g. `{"type":"text","text":{"body":"Hola"}}`), optional `"profile_name"`:
+///   the customer sends it → `{"id":"wamid…"}`;
+/// * `POST /_sandbox/clock` with `{"advance_seconds":N}`.
+fn control(shared: &Shared, req: &Request, rest: &str) -> Response {
+    let body: Value = match serde_json::from_slice(&req.body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ if req.method != "POST" => return Response::new(405),
+        _ => return invalid("The request body must be a JSON object."),
+    };
+    let seg: Vec<&str> = rest.split('/').collect();
+    match (req.method.as_str(), seg.as_slice()) {
+        ("POST", ["customers", wa_id, "messages"]) => {
+            let wa_id = digits(wa_id);
+            if wa_id.len() < 7 || wa_id.len() > 15 {
+                return invalid("The wa_id must have 7 to 15 digits.");
+            }
+            if body["type"].as_str().is_none() {
+                return missing("The parameter type is required.");
+            }
+            let mut message = body.clone();
+            let name = message
+                .as_object_mut()
+                .and_then(|o| o.remove("profile_name"))
+                .and_then(|v| v.as_str().map(str::to_string));
+            if let Some(name) = name {
+                let mut st = lock(&shared.state);
+                let c = st.customers.entry(wa_id.clone()).or_insert(Customer {
+                    name: String::new(),
+                    last_inbound: None,
+                });
+                c.name = name;
+            }
+            message["from"] = json!(wa_id);
+            let m = InboundMessage::new(&wa_id, Inbound::Raw(message));
+            let ids = customer_batch(shared, BatchLayout::OneChange, vec![m]);
+            Response::json(200, &json!({"id": ids.first()}))
+        }
+        ("POST", ["clock"]) => {
+            let Some(secs) = body["advance_seconds"].as_u64() else {
+                return missing("The parameter advance_seconds is required.");
+            };
+            let mut st = lock(&shared.state);
+            st.clock_offset = st.clock_offset.saturating_add(Duration::from_secs(secs));
+            Response::json(200, &json!({"success": true}))
+        }
+        _ => Response::new(404),
     }
 }
 
@@ -2445,7 +2506,10 @@ fn list_templates(st: &State, req: &Request) -> Response {
         let Some(i) = decode(&after) else {
             return invalid("Param after is not a valid cursor.");
         };
-        (i + 1, (i + 1 + limit).min(all.len()))
+        (
+            i.saturating_add(1),
+            i.saturating_add(1).saturating_add(limit).min(all.len()),
+        )
     } else if let Some(before) = req.query_param("before") {
         let Some(i) = decode(&before) else {
             return invalid("Param before is not a valid cursor.");

@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use enlace_sandbox::{
     BatchLayout, Fault, Inbound, InboundMedia, InboundMessage, StatusPlan, Template,
     WhatsAppConfig, WhatsAppDouble, WindowRule,
@@ -770,6 +771,87 @@ fn faults_on_demand_refuse_or_fail_the_next_send() {
         .all(|h| status_of(h)["id"] == json!(sent[2].wamid)));
     wa.inject(Fault::SlowReply(Duration::from_millis(10)));
     assert_eq!(send(&wa, &text(CUSTOMER, "j")).status, 200);
+    wa.inject(Fault::StallBeforeCommit(Duration::from_millis(10)));
+    assert_eq!(send(&wa, &text(CUSTOMER, "k")).status, 200);
+    wa.inject(Fault::HtmlErrorPage);
+    let html = send(&wa, &text(CUSTOMER, "l"));
+    assert_eq!(html.status, 502);
+    assert!(html
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/html")));
+    wa.inject(Fault::Truncated);
+    let cut = send(&wa, &text(CUSTOMER, "m"));
+    assert_eq!(cut.status, 200);
+    assert!(serde_json::from_slice::<Value>(&cut.body).is_err());
+    wa.inject(Fault::DropConnection);
+    let url = format!("{}/{}/messages", wa.graph_url(), wa.phone_number_id());
+    let dropped = client()
+        .post(url)
+        .header("Authorization", bearer(&wa))
+        .json(&text(CUSTOMER, "n"))
+        .send();
+    assert!(dropped.is_err());
+    let bodies: Vec<Value> = wa
+        .sent_messages()
+        .iter()
+        .map(|s| s.body["text"]["body"].clone())
+        .collect();
+    // The truncated reply's send was committed; the dropped connection's was not.
+    // (The image send in between has no text body.)
+    assert_eq!(Value::from(bodies), json!(["g", null, "i", "j", "k", "m"]));
+}
+
+#[test]
+fn the_control_route_makes_a_customer_write_and_moves_the_clock() {
+    let (wa, hook) = double_with_hook();
+    let r = finish(
+        client()
+            .post(format!("{}/_sandbox/customers/5215500001111/messages", wa.base_url()))
+            .json(&json!({"type": "text", "text": {"body": "Hola desde fuera"}, "profile_name": "Rosa"}))
+            .send(),
+    );
+    assert_eq!(r.status, 200);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    let got = hook.wait_signed(1, &wa.app_secret());
+    let value = &got[0]["entry"][0]["changes"][0]["value"];
+    assert_eq!(value["messages"][0]["id"], json!(id));
+    assert_eq!(value["messages"][0]["from"], "5215500001111");
+    assert_eq!(value["messages"][0]["text"]["body"], "Hola desde fuera");
+    assert!(value["messages"][0]["timestamp"].is_string());
+    assert_eq!(value["contacts"][0]["profile"]["name"], "Rosa");
+    assert!(wa.window_open("5215500001111"));
+    let r = finish(
+        client()
+            .post(format!("{}/_sandbox/clock", wa.base_url()))
+            .json(&json!({"advance_seconds": 86_401}))
+            .send(),
+    );
+    assert_eq!(r.status, 200);
+    assert!(!wa.window_open("5215500001111"));
+    let bad = finish(
+        client()
+            .post(format!("{}/_sandbox/customers/abc/messages", wa.base_url()))
+            .json(&json!({"type": "text"}))
+            .send(),
+    );
+    graph_error(&bad, 400, 100);
+    let no_type = finish(
+        client()
+            .post(format!(
+                "{}/_sandbox/customers/5215500001111/messages",
+                wa.base_url()
+            ))
+            .json(&json!({"text": {"body": "x"}}))
+            .send(),
+    );
+    graph_error(&no_type, 400, 131008);
+    let unknown = finish(
+        client()
+            .post(format!("{}/_sandbox/nope", wa.base_url()))
+            .json(&json!({}))
+            .send(),
+    );
+    assert_eq!(unknown.status, 404);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -1386,6 +1468,19 @@ fn templates_are_listed_in_pages_with_cursors_fields_and_filters() {
         ),
     );
     graph_error(&bad, 400, 100);
+    // A cursor at the very end of the counter gives an empty page, not a crash.
+    let huge = base64::engine::general_purpose::STANDARD.encode(format!("MAXIMUM:{}", usize::MAX));
+    let end = get(
+        &wa,
+        &format!(
+            "{}/{}/message_templates?after={}",
+            wa.graph_url(),
+            wa.waba_id(),
+            form_urlencoded::byte_serialize(huge.as_bytes()).collect::<String>()
+        ),
+    );
+    assert_eq!(end.status, 200);
+    assert_eq!(end.json()["data"], json!([]));
 }
 
 // ----------------------------------------------------------------------------------------------
