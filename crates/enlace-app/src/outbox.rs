@@ -334,9 +334,8 @@ fn attempt<H: Host>(
         retrying,
     };
     let result = match payload {
-        Payload::CreateContact { contact } => link
-            .create_contact(&contact, &write)
-            .map(|created| {
+        Payload::CreateContact { contact } => {
+            link.create_contact(&contact, &write).map(|created| {
                 let country = lock(&app.settings).default_country;
                 crate::crm::store_contacts(
                     &lock(&app.store),
@@ -344,7 +343,8 @@ fn attempt<H: Host>(
                     country,
                 );
                 created.crm_id
-            }),
+            })
+        }
         Payload::LogCall {
             call,
             record,
