@@ -9,13 +9,16 @@
 //!    (`tel://`, `callto://`, spaces, `%20`, `,`/`?` cut-offs, `sip:` user parts).
 //! 3. **Numbering** ([`numbering`]): E.164 normalization with libphonenumber metadata (the
 //!    `phonenumber` crate, whose database is a process-wide lazy static: nothing is rebuilt
-//!    per call), the short-extension rule and the Mexican legacy prefixes.
+//!    per call), the short-extension rule, the Mexican legacy prefixes and Brazil's ninth digit
+//!    (the key and equivalent forms of a customer's number live in [`crate::number`]).
 //!
 //! To extend: add a scheme in `uri::scheme_kind`, a parameter in `uri::apply_param`, or a
 //! country rule next to `numbering::mexico_legacy`; add rows to `tests/dial_table.rs`.
 
-mod numbering;
+pub(crate) mod numbering;
 mod uri;
+
+pub use crate::number::equivalent_digits;
 
 pub use numbering::REGEX_CACHE_CAPACITY;
 
@@ -171,33 +174,6 @@ pub fn format_for_display(target: &DialTarget) -> String {
         }
         DialTarget::Extension(ext) => ext.clone(),
     }
-}
-
-/// The digit-only forms under which the same phone number may be stored or searched in a CRM,
-/// most specific first, without duplicates: the E.164 digits (`50688881234`), the national
-/// significant number (`88881234`), and the digits as typed when they differ (`0050688881234`).
-/// Input that is not a valid number yields only its digits (empty when it has none), so a
-/// partial number typed in a search box still finds something.
-pub fn equivalent_digits(input: &str, default_country: Country) -> Vec<String> {
-    let mut forms: Vec<String> = Vec::with_capacity(3);
-    let mut push = |form: String| {
-        if !form.is_empty() && !forms.contains(&form) {
-            forms.push(form);
-        }
-    };
-    if let Ok(DialTarget::Number { e164, .. }) = parse_dial_uri(input, default_country) {
-        if let Some((code, national)) = numbering::split_e164(&e164) {
-            push(format!("{code}{national}"));
-            push(national);
-        }
-    }
-    let typed: String = input
-        .chars()
-        .take(MAX_INPUT_BYTES)
-        .filter(char::is_ascii_digit)
-        .collect();
-    push(typed);
-    forms
 }
 
 /// The ASCII digits of `s`, in order (`"+506 4000-4000"` → `"50640004000"`); handy for

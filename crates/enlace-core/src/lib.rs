@@ -1,5 +1,6 @@
 //! `enlace-core` is the pure domain of Enlace: phone numbers and dial targets (`tel:`,
-//! `callto:`, `sip:` parsing and normalization), calls and their life cycle, stable error
+//! `callto:`, `sip:` parsing and normalization), customer numbers (one key for calls,
+//! WhatsApp and CRMs: [`CustomerNumber`]), calls and their life cycle, stable error
 //! codes, CRM records as the app sees them and the injected [`Clock`]. It performs no I/O and depends on no other crate of ours.
 //!
 //! To extend: add a module per domain concept; keep types free of `Serialize` (wire types
@@ -10,6 +11,7 @@ pub mod clock;
 pub mod crm;
 pub mod dial;
 pub mod error;
+pub mod number;
 
 pub use call::{CallDirection, CallId, CallRecord, CallStatus, EndReason, LogState};
 pub use clock::{Clock, SystemClock, Timestamp};
@@ -19,3 +21,4 @@ pub use dial::{
     DialTarget, MAX_EXTENSION_LEN, MAX_INPUT_BYTES, MAX_LOCAL_DIGITS, REGEX_CACHE_CAPACITY,
 };
 pub use error::ErrorCode;
+pub use number::{CustomerNumber, NumberKey};

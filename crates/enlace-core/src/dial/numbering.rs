@@ -13,7 +13,7 @@
 use super::uri::{Context, Subscriber};
 use super::{Country, DialError, DialTarget, MAX_EXTENSION_LEN, MAX_LOCAL_DIGITS};
 use phonenumber::country::Id;
-use phonenumber::{Mode, PhoneNumber};
+use phonenumber::{Mode, PhoneNumber, Type};
 use std::sync::Once;
 
 /// Compiled numbering-plan patterns kept in memory (see the module documentation).
@@ -125,22 +125,97 @@ fn national_e164(digits: &str, region: Id) -> Option<String> {
     })
 }
 
-/// The E.164 form of a parsed number, applying the Mexican mobile-`1` rule, if valid.
+/// The E.164 form of a parsed number, applying the retired mobile forms (Mexico's `1`,
+/// Brazil's missing ninth digit), if valid.
 fn valid_e164(parsed: &PhoneNumber) -> Option<String> {
     if parsed.is_valid() {
         return Some(parsed.format().mode(Mode::E164).to_string());
     }
-    // `00 52 1 55…` dialed from abroad, or `1 55…` typed in Mexico, parse to `+521…`.
+    // `00 52 1 55…` dialed from abroad, or `1 55…` typed in Mexico, parse to `+521…`;
+    // `(11) 8765-4321` typed in Brazil parses to `+551187654321`.
     let e164 = parsed.format().mode(Mode::E164).to_string();
     let digits = e164.strip_prefix('+')?;
     let fixed = mexico_mobile_one(digits);
-    if fixed.len() == digits.len() {
+    if fixed.len() != digits.len() {
+        let reparsed = phonenumber::parse(None, format!("+{fixed}")).ok()?;
+        return reparsed
+            .is_valid()
+            .then(|| reparsed.format().mode(Mode::E164).to_string());
+    }
+    let with_nine = brazil_ninth_digit(digits)?;
+    let reparsed = phonenumber::parse(None, format!("+{with_nine}")).ok()?;
+    let mobile = reparsed.number_type(&phonenumber::metadata::DATABASE) == Type::Mobile;
+    (reparsed.is_valid() && mobile).then(|| reparsed.format().mode(Mode::E164).to_string())
+}
+
+/// Brazil gave every mobile a leading `9` (2012–2016): an 8-digit mobile number (first digit
+/// 6 to 9) after the 2-digit area code becomes 9 digits: `55 11 8765 4321` →
+/// `55 11 98765 4321`. Landlines (first digit 2 to 5) never get it. Only the shape is checked
+/// here; the caller keeps the result only when the metadata says it is a valid mobile and the
+/// original was not a valid number.
+pub(crate) fn brazil_ninth_digit(digits: &str) -> Option<String> {
+    let national = digits.strip_prefix("55")?;
+    let bytes = national.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().all(u8::is_ascii_digit)
+        && bytes[0] != b'0'
+        && bytes[1] != b'0'
+        && (b'6'..=b'9').contains(&bytes[2]);
+    shaped.then(|| format!("55{}9{}", &national[..2], &national[2..]))
+}
+
+/// What the numbering data says about a valid E.164 string, for [`crate::number`].
+pub(crate) struct NumberFacts {
+    /// Country calling code (`54`).
+    pub code: String,
+    /// National significant number (`91161234567`).
+    pub national: String,
+    /// Region (`AR`), when the number belongs to one.
+    pub region: Option<Country>,
+    /// The metadata classifies it as a mobile number.
+    pub mobile: bool,
+    /// Digits of the national format, trunk prefix included (`01115 61234567`).
+    pub national_format_digits: String,
+}
+
+/// The facts of a valid E.164 string (`+` and digits), `None` when it is not valid.
+pub(crate) fn facts(e164: &str) -> Option<NumberFacts> {
+    ensure_regex_cache();
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    if !parsed.is_valid() {
         return None;
     }
-    let reparsed = phonenumber::parse(None, format!("+{fixed}")).ok()?;
-    reparsed
-        .is_valid()
-        .then(|| reparsed.format().mode(Mode::E164).to_string())
+    let code = parsed.code().value().to_string();
+    let national = e164
+        .strip_prefix('+')?
+        .strip_prefix(code.as_str())?
+        .to_owned();
+    let region = parsed
+        .country()
+        .id()
+        .and_then(|id| Country::parse(id.as_ref()).ok());
+    let mobile = parsed.number_type(&phonenumber::metadata::DATABASE) == Type::Mobile;
+    let national_format_digits = parsed
+        .format()
+        .mode(Mode::National)
+        .to_string()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    Some(NumberFacts {
+        code,
+        national,
+        region,
+        mobile,
+        national_format_digits,
+    })
+}
+
+/// The E.164 string of international digits (no `+`): a wa_id, or a number written with its
+/// country code. Applies the retired mobile forms; `None` when not a valid number.
+pub(crate) fn international_e164(digits: &str) -> Option<String> {
+    ensure_regex_cache();
+    global_e164(digits)
 }
 
 /// Mexico retired the mobile `1` after `+52` in 2019: `521 55 1234 5678` → `52 55 1234 5678`.
@@ -178,26 +253,13 @@ fn main_region(code: &str) -> Option<Id> {
 }
 
 /// International format (`+506 4000 4000`) of an E.164 string.
-pub(super) fn international(e164: &str) -> Option<String> {
+pub(crate) fn international(e164: &str) -> Option<String> {
     ensure_regex_cache();
     if !e164.starts_with('+') {
         return None;
     }
     let parsed = phonenumber::parse(None, e164).ok()?;
     Some(parsed.format().mode(Mode::International).to_string())
-}
-
-/// The country calling code and national significant number of a valid E.164 string
-/// (`+50640004000` → `("506", "40004000")`).
-pub(super) fn split_e164(e164: &str) -> Option<(String, String)> {
-    ensure_regex_cache();
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    let code = parsed.code().value().to_string();
-    let national = e164
-        .strip_prefix('+')?
-        .strip_prefix(code.as_str())?
-        .to_owned();
-    Some((code, national))
 }
 
 #[cfg(test)]
@@ -210,6 +272,25 @@ mod tests {
         assert_eq!(mexico_mobile_one("525512345678"), "525512345678");
         assert_eq!(mexico_mobile_one("52155123456789"), "52155123456789");
         assert_eq!(mexico_mobile_one("12015550123"), "12015550123");
+    }
+
+    #[test]
+    fn brazil_ninth_digit_only_for_the_old_mobile_shape() {
+        assert_eq!(
+            brazil_ninth_digit("551187654321").as_deref(),
+            Some("5511987654321")
+        );
+        assert_eq!(
+            brazil_ninth_digit("552166543210").as_deref(),
+            Some("5521966543210")
+        );
+        // Landlines start 2 to 5.
+        assert_eq!(brazil_ninth_digit("551134567890"), None);
+        assert_eq!(brazil_ninth_digit("551156789012"), None);
+        // Already 9 digits, another country, malformed area.
+        assert_eq!(brazil_ninth_digit("5511987654321"), None);
+        assert_eq!(brazil_ninth_digit("541187654321"), None);
+        assert_eq!(brazil_ninth_digit("550187654321"), None);
     }
 
     #[test]
