@@ -42,7 +42,7 @@ pub use salesforce::{
 };
 pub use whatsapp::{
     BatchLayout, DemoCustomers, Inbound, InboundMedia, InboundMessage, MediaKind, ReadMark,
-    SentMessage, StatusPlan, Template, WebhookDelivery, WhatsAppConfig, WhatsAppDouble,
-    WindowRule, DEMO_CUSTOMERS, WHATSAPP_MEDIA_URL_LIFETIME, WHATSAPP_WINDOW,
+    SentMessage, StatusPlan, Template, WebhookDelivery, WhatsAppConfig, WhatsAppDouble, WindowRule,
+    DEMO_CUSTOMERS, WHATSAPP_MEDIA_URL_LIFETIME, WHATSAPP_WINDOW,
 };
 pub use zoho::{ZohoDouble, ZOHO_CODE_LIFETIME, ZOHO_DEFAULT_USER};
