@@ -5,7 +5,8 @@
 //! - every path a Markdown code span or a source comment (Rust, TypeScript, JavaScript,
 //!   Svelte) names — a name with a `/` and a file extension, such as
 //!   `crates/enlace-core/src/lib.rs` — exists, read from the file's folder, its package
-//!   (`Cargo.toml` / `package.json`, and its `src/`) or the repository root; `../shared/…` is
+//!   (`Cargo.toml` / `package.json`, and its `src/`), the folder of its sibling packages or the
+//!   repository root; `../shared/…` is
 //!   the design and reference folder beside the repository (checked when that folder is there);
 //! - no comment or Markdown file names a machine-specific absolute path (`/work/…`,
 //!   `/home/…`): it means nothing on another machine.
@@ -269,6 +270,10 @@ fn check_mention(root: &Path, file: &Path, target: &str) -> Option<&'static str>
         bases.push(dir.to_path_buf());
         if let Some(package) = package_root(root, dir) {
             bases.push(package.join("src"));
+            // A sibling crate named from its folder: `enlace-hub/src/…` inside `crates/`.
+            if let Some(siblings) = package.parent() {
+                bases.push(siblings.to_path_buf());
+            }
             bases.push(package);
         }
     }
@@ -390,7 +395,8 @@ fn the_checker_finds_each_kind_of_broken_reference() {
         "crates/a/src/lib.rs",
         &lines(&[
             "//! Reads `src/there.rs`, [`x`](missing/thing.md) and /work/shared/reference/facts.md.",
-            "/// See migrations/NNNN_name.sql and crates/a/src/there.rs.",
+            "/// See migrations/NNNN_name.sql, crates/a/src/there.rs and b/src/gone.rs.",
+            "/// The sibling crate's a/src/there.rs.",
             "let s = \"not/a/comment.md\";",
         ]),
     );
@@ -415,6 +421,7 @@ fn the_checker_finds_each_kind_of_broken_reference() {
             want("README.md", 2, "notes/contract.md"),
             want("crates/a/src/lib.rs", 1, "missing/thing.md"),
             want("crates/a/src/lib.rs", 1, "/work/shared/reference/facts.md"),
+            want("crates/a/src/lib.rs", 2, "b/src/gone.rs"),
             want("ui/src/x.ts", 1, "notes/contract3.md"),
         ]
     );

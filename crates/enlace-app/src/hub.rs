@@ -10,7 +10,7 @@
 //! - Every HTTP call to the hub runs on the blocking pool.
 //! - The hub line's stream is followed, not polled: the agent's own state changes (from any
 //!   of its sessions, or the hub's) arrive as [`DomainEvent::AgentState`]; for a supervisor,
-//!   every agent's change updates the live table ([`LiveTable`], seeded from
+//!   every agent's change updates the live table (`LiveTable`, seeded from
 //!   `GET /api/v1/agents` at login and whenever Gestión asks) and is emitted whole as
 //!   [`DomainEvent::AgentsLive`]. A state only replaces an older one (by its `since`), so the
 //!   replay of the log and a late snapshot never step back in time.

@@ -4,8 +4,13 @@
 //!
 //! It owns the flow between the pure domain (`enlace-core`), the store (`enlace-store`), the
 //! phone line (`enlace-telephony`), the CRMs (`enlace-crm`, writes through the outbox courier
-//! in [`outbox`]) and the keyring (`enlace-secrets`). The desktop shell implements [`Host`] to turn events into
-//! UI events, notifications and tray pictures; tests implement it with a channel.
+//! in `outbox`) and the keyring (`enlace-secrets`). The desktop shell implements [`Host`] to
+//! turn events into UI events, notifications and tray pictures; tests implement it with a
+//! channel.
+//!
+//! Start-up never fails on storage: [`open_store`] falls back to a database in memory and
+//! returns what to tell the agent (also a data folder in the temporary folder). [`doctor`]
+//! holds what `enlace doctor` asks the phone line.
 //!
 //! To extend: add a use-case as a method on [`App`]; if the UI must react to something new, add
 //! a [`DomainEvent`] variant. Blocking work (SQLite) runs on the blocking pool, never on the
