@@ -2,28 +2,34 @@
 //! with a [`FaultProxy`] between the agents and the hub and another between the hub and the
 //! AMI double. Meanwhile the hub is killed with `SIGKILL` and restarted, the AMI double drops
 //! its connections, the AMI link is reset, closed and stalled. At the end what the harness
-//! produced is counted against what the hub recorded (its database, `GET /me/day`) and what
-//! each agent's stream delivered: they must match exactly.
+//! produced is counted against what the hub recorded (its database, `GET /me/day`), what each
+//! agent's stream delivered and what the PBX shows: they must match exactly.
 //!
 //! What counts as produced:
-//! - **State changes**: each agent's login (`available`), every pause or unpause the hub
-//!   *accepted*, and the `on_call` → `available` pair of each of its calls. A request is
-//!   accepted when its reply is 200. A 502/503 reply (PBX refused or offline) is a refusal:
-//!   nothing changed. A request whose reply was lost (refused, reset, closed, hub killed) may or
-//!   may not have been applied; the agent then does what a real client does: it reads its state
-//!   (`GET /me`, retried until the hub answers) and counts the request as applied exactly when
-//!   the hub shows the requested state with `since` at or after the moment the request was
-//!   sent (each agent is the only one changing its own state, and the proxy never cuts a
-//!   request that is still being handled: see [`fault_proxy`]).
+//! - **State changes**: each login of a logged-out agent (`available`), every pause, unpause
+//!   and exit (`logged_out`) the hub *accepted*, and the `on_call` → `available` pair of each
+//!   call. A request is accepted when its reply is 200. A 502/503 reply (PBX refused or
+//!   offline) is a refusal: nothing changed. A request whose reply was lost (refused, reset,
+//!   closed, hub killed) may or may not have been applied; the agent then does what a real
+//!   client does: it reads its state (`GET /me`, retried until the hub answers; after an exit
+//!   the supervisor's `GET /agents`, as the agent's session may be gone) and counts the request
+//!   as applied exactly when the hub shows the requested state with `since` at or after the
+//!   moment the request was sent. That is exact because each agent is the only one changing
+//!   its own state and the proxy never cuts a request that is still being handled (see
+//!   [`fault_proxy`]). A login is retried until it answers: the hub records `available` only
+//!   for a logged-out agent, so retries add no record.
 //! - **Calls**: every call the AMI double completed (`InboundViaQueue`, a unique caller
-//!   number each). Calls run only while the hub is connected to the PBX: before a hub kill or
-//!   an AMI disconnect the harness waits until the calls in progress ended (a call in progress
-//!   when the PBX link or the hub dies is a different story, with its own tests); AMI stalls
-//!   happen during calls.
+//!   number each, to an available agent). Calls run only while the hub is connected to the
+//!   PBX: before a hub kill or an AMI disconnect the harness waits until the calls in progress
+//!   ended (a call cut by the PBX link or the hub dying has its own tests); AMI stalls happen
+//!   during calls.
 //!
-//! Recorded and streamed: each agent's rows in `agent_state_log` and `calls`, its `callsIn` of
-//! `GET /me/day`, and its stream (resumed with `?after=<last id>` after every cut): no id twice,
-//! and the ids it received equal the ids of the events in the log it may see.
+//! Checked: each agent's rows in `agent_state_log` (in order) and `calls` (each once, ended),
+//! its `callsIn` of `GET /me/day`, its stream (resumed with `?after=<last id>` after every
+//! cut): no id twice, the ids received equal the ids of the log events it may see, and its
+//! `agent_state`/`call_ended` events equal what it produced; and the PBX's queue member after
+//! every change (paused with the hub's reason exactly when the hub says, absent when logged
+//! out).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
