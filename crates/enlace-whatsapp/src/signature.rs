@@ -237,8 +237,7 @@ mod tests {
 
     #[test]
     fn a_known_vector_matches() {
-        // HMAC-SHA256(key = "key", "The quick brown fox jumps over the lazy dog") from RFC 4231
-        // style published vectors.
+        // The widely published HMAC-SHA256 example: key "key", the quick brown fox.
         let header = sign(
             &AppSecret::new("key"),
             b"The quick brown fox jumps over the lazy dog",
