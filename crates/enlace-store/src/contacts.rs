@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use enlace_core::{equivalent_digits, Contact, ContactKind, Country, Crm, Timestamp};
+use enlace_core::{
+    equivalent_digits, Contact, ContactKind, Country, Crm, CustomerNumber, Timestamp,
+};
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::StoreError;
@@ -28,6 +30,8 @@ const MAX_RESULTS: usize = 200;
 const MAX_RANKED: usize = 256;
 /// Most contacts returned for one caller.
 const MAX_CALLER_MATCHES: usize = 50;
+/// Most digit forms of a caller looked up (an Argentine mobile has 5, plus the typed digits).
+const MAX_CALLER_FORMS: usize = 12;
 
 const CONTACT_COLUMNS: &str = "c.id, c.crm, c.crm_id, c.kind, c.first_name, c.last_name, c.email, \
      c.phone, c.mobile, c.company, c.updated_at";
@@ -169,43 +173,74 @@ impl Store {
         number: &str,
         country: Country,
     ) -> Result<Vec<StoredContact>> {
-        let forms = equivalent_digits(number, country);
-        let Some(first) = forms.first() else {
+        let customer = CustomerNumber::parse(number, country).ok();
+        self.contacts_for_forms(customer.as_ref(), &equivalent_digits(number, country))
+    }
+
+    /// Caller identification of a number already resolved, such as a WhatsApp `wa_id`
+    /// ([`CustomerNumber::from_wa_id`]): the same rules as [`Store::contacts_for_caller`], so
+    /// `5215512345678` finds a contact saved as "+52 55 1234 5678".
+    pub fn contacts_for_customer(&self, number: &CustomerNumber) -> Result<Vec<StoredContact>> {
+        self.contacts_for_forms(Some(number), number.equivalent_forms())
+    }
+
+    fn contacts_for_forms(
+        &self,
+        customer: Option<&CustomerNumber>,
+        forms: &[String],
+    ) -> Result<Vec<StoredContact>> {
+        let forms = forms
+            .get(..forms.len().min(MAX_CALLER_FORMS))
+            .unwrap_or(&[]);
+        if forms.is_empty() {
             return Ok(Vec::new());
+        }
+        let tails: Vec<&str> = forms.iter().filter_map(|f| tail_of(f)).collect();
+        let placeholders = |from: usize, count: usize| -> String {
+            (from..from + count)
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        let caller_e164 = e164_of(&forms);
-        let form = |i: usize| forms.get(i).unwrap_or(first).as_str();
-        let tail = |i: usize| tail_of(form(i)).unwrap_or("");
         let sql = format!(
             "SELECT {CONTACT_COLUMNS}, p.e164, p.digits
              FROM contact_phones p JOIN contacts c ON c.id = p.contact_id
-             WHERE p.digits IN (?1, ?2, ?3) OR p.tail IN (?4, ?5, ?6)
+             WHERE p.digits IN ({}) OR p.tail IN ({})
              ORDER BY c.id
-             LIMIT 500"
+             LIMIT 500",
+            placeholders(1, forms.len()),
+            placeholders(forms.len() + 1, tails.len().max(1)),
         );
+        let mut values: Vec<&str> = forms.iter().map(String::as_str).collect();
+        if tails.is_empty() {
+            values.push("");
+        }
+        values.extend(tails);
+        // The stored number (its key, or its E.164 digits if indexed before keys existed)
+        // is the caller's when it is one of the caller's international forms.
+        let same_number = |stored: &str| {
+            customer.is_some_and(|c| c.international_forms().iter().any(|f| f == stored))
+        };
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![form(0), form(1), form(2), tail(0), tail(1), tail(2)],
-            |row| {
-                Ok((
-                    read_raw(row)?,
-                    row.get::<_, Option<String>>(11)?,
-                    row.get::<_, String>(12)?,
-                ))
-            },
-        )?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values), |row| {
+            Ok((
+                read_raw(row)?,
+                row.get::<_, Option<String>>(11)?,
+                row.get::<_, String>(12)?,
+            ))
+        })?;
         // Best score per contact: 0 = same international number, 1 = a shared digit form,
         // 2 = a shared ending.
         let mut best: HashMap<i64, (u8, RawContact)> = HashMap::new();
         for row in rows {
             let (raw, stored_e164, digits) = row?;
-            if let (Some(caller), Some(stored)) = (caller_e164, stored_e164.as_deref()) {
-                if caller != stored {
+            if let (Some(_), Some(stored)) = (customer, stored_e164.as_deref()) {
+                if !same_number(stored) {
                     continue;
                 }
             }
             let score = if forms.contains(&digits) {
-                if caller_e164.is_some() && caller_e164 == stored_e164.as_deref() {
+                if stored_e164.as_deref().is_some_and(same_number) {
                     0
                 } else {
                     1
@@ -298,9 +333,10 @@ fn write_contact(
     Ok(id)
 }
 
-/// The E.164 digits among `forms` as [`equivalent_digits`] returns them: a valid number
-/// yields its E.164 digits first and its national number second (never equal: the country
-/// code is not empty); anything else yields at most the typed digits.
+/// The number key among `forms` as [`equivalent_digits`] returns them (stored in the `e164`
+/// column): a valid number yields its key first and at least one more form (its national
+/// number; never equal: the country code is not empty); anything else yields at most the
+/// typed digits.
 fn e164_of(forms: &[String]) -> Option<&str> {
     if forms.len() >= 2 {
         forms.first().map(String::as_str)

@@ -1688,3 +1688,113 @@ fn version_3_outbox_entries_read_without_a_matched_record() {
     assert_eq!(error.code, ErrorCode::CrmDuplicate);
     assert_eq!(error.existing, None);
 }
+
+/// Issue 10: a WhatsApp customer is identified by the contact saved in the CRM, whichever form
+/// of the same mobile each side holds (Mexico's `521`, Brazil's ninth digit, Argentina's `9`).
+#[test]
+fn whatsapp_customers_are_identified_across_mobile_number_forms() {
+    use enlace_core::CustomerNumber;
+    let (_dir, store) = temp_store();
+    let mx = Country::parse("MX").unwrap();
+    store
+        .upsert_contacts(
+            &[
+                contact("003N", "Mexico", "Sin Uno", "m@x", Some("+52 55 1234 5678")),
+                contact(
+                    "003O",
+                    "Brasil",
+                    "Sin Nueve",
+                    "b@x",
+                    Some("+55 11 8765-4321"),
+                ),
+                contact(
+                    "003P",
+                    "Brasil",
+                    "Con Nueve",
+                    "c@x",
+                    Some("+55 21 99876-5432"),
+                ),
+                contact(
+                    "003Q",
+                    "Argentina",
+                    "Sin Nueve",
+                    "a@x",
+                    Some("+54 11 6123-4567"),
+                ),
+                contact("003R", "Brasil", "Fijo", "f@x", Some("+55 11 3456-7890")),
+                contact("003T", "Mexico", "Otro", "o@x", Some("+52 55 1234 5679")),
+            ],
+            mx,
+        )
+        .unwrap();
+    let by_wa_id = |wa_id: &str| -> Vec<String> {
+        let number = CustomerNumber::from_wa_id(wa_id).unwrap();
+        store
+            .contacts_for_customer(&number)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.contact.crm_id)
+            .collect()
+    };
+    assert_eq!(by_wa_id("5215512345678"), ["003N"]);
+    assert_eq!(by_wa_id("525512345678"), ["003N"]);
+    assert_eq!(
+        by_wa_id("5511987654321"),
+        ["003O"],
+        "wa_id with the ninth digit"
+    );
+    assert_eq!(
+        by_wa_id("552198765432"),
+        ["003P"],
+        "wa_id without the ninth digit"
+    );
+    assert_eq!(by_wa_id("5491161234567"), ["003Q"]);
+    // A landline is not a mobile missing its 9: 11 93456-7890 is another number.
+    assert!(by_wa_id("5511934567890").is_empty());
+    assert_eq!(by_wa_id("551134567890"), ["003R"]);
+    // Calls use the same forms: the number as the phone line reports it.
+    let by_call = |number: &str| -> Vec<String> {
+        store
+            .contacts_for_caller(number, mx)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.contact.crm_id)
+            .collect()
+    };
+    assert_eq!(by_call("+5215512345678"), ["003N"]);
+    assert_eq!(by_call("044 55 1234 5678"), ["003N"]);
+    assert_eq!(by_call("+55 11 98765-4321"), ["003O"]);
+    assert_eq!(by_call("+54 9 11 6123-4567"), ["003Q"]);
+}
+
+/// A cache indexed before number keys existed holds E.164 digits (`5491161234567`) where it
+/// now holds keys (`541161234567`): such rows are still the caller's number, no rebuild needed.
+#[test]
+fn phone_rows_indexed_before_number_keys_still_identify_the_caller() {
+    use enlace_core::CustomerNumber;
+    let (dir, store) = temp_store();
+    let ar = Country::parse("AR").unwrap();
+    store
+        .upsert_contact(
+            &contact("003U", "Viejo", "Índice", "v@x", Some("+54 9 11 6123-4567")),
+            ar,
+        )
+        .unwrap();
+    // The rows as the previous release wrote them.
+    let conn = raw(&dir);
+    conn.execute("DELETE FROM contact_phones", []).unwrap();
+    conn.execute(
+        "INSERT INTO contact_phones (digits, contact_id, e164, tail)
+         SELECT '5491161234567', id, '5491161234567', '1234567' FROM contacts
+         UNION ALL SELECT '91161234567', id, '5491161234567', '1234567' FROM contacts",
+        [],
+    )
+    .unwrap();
+    let number = CustomerNumber::from_wa_id("5491161234567").unwrap();
+    let found = store.contacts_for_customer(&number).unwrap();
+    assert_eq!(crm_ids(&found), ["003U"]);
+    assert_eq!(
+        crm_ids(&store.contacts_for_caller("+54 11 6123-4567", ar).unwrap()),
+        ["003U"]
+    );
+}
