@@ -156,7 +156,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
 
 pub fn router(hub: Hub) -> Router {
     let mut router = Router::new();
-    for (_, path, handler) in routes() {
+    for (_, path, handler) in routes().into_iter().chain(crate::whatsapp::api::routes()) {
         router = router.route(path, handler);
     }
     router

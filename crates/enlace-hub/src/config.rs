@@ -21,6 +21,11 @@ pub const AMI_SECRET_ENV: &str = "ENLACE_HUB_AMI_SECRET";
 /// `database_url_file`; the command line's `--database` overrides it).
 pub const DATABASE_URL_ENV: &str = "ENLACE_HUB_DATABASE_URL";
 
+/// Environment variables holding the WhatsApp secrets (override `whatsapp.*` and `*_file`).
+pub const WHATSAPP_VERIFY_TOKEN_ENV: &str = "ENLACE_HUB_WHATSAPP_VERIFY_TOKEN";
+pub const WHATSAPP_APP_SECRET_ENV: &str = "ENLACE_HUB_WHATSAPP_APP_SECRET";
+pub const WHATSAPP_ACCESS_TOKEN_ENV: &str = "ENLACE_HUB_WHATSAPP_ACCESS_TOKEN";
+
 /// What `Debug` prints instead of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
@@ -42,6 +47,9 @@ pub struct HubConfig {
     pub tls: Option<TlsConfig>,
     /// The Asterisk manager connection; without it the hub runs without a PBX.
     pub ami: Option<AmiSettings>,
+    /// The WhatsApp Cloud API (`[whatsapp]`); without it the hub has no WhatsApp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<WhatsAppSettings>,
     /// Days the event log keeps events for resuming streams.
     pub event_retention_days: u32,
     /// Minutes a session lives without being used (renewed on every use).
@@ -94,6 +102,96 @@ impl Default for AmiSettings {
     }
 }
 
+/// `[whatsapp]`: the organization's WhatsApp Business Account. The three secrets may also come
+/// from `*_file` keys or the `ENLACE_HUB_WHATSAPP_*` variables; `Debug` redacts them.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsAppSettings {
+    /// The token Meta echoes when verifying the webhook (`hub.verify_token`).
+    pub verify_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify_token_file: Option<String>,
+    /// The app secret: the key of `X-Hub-Signature-256`.
+    pub app_secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_secret_file: Option<String>,
+    /// The Graph API access token (System User).
+    pub access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_token_file: Option<String>,
+    /// `https://graph.facebook.com/v21.0` by default (tests point it at the double).
+    pub graph_url: String,
+    /// The WhatsApp Business Account id (its templates).
+    pub waba_id: String,
+    /// The business numbers and the queue each one's conversations go to.
+    pub numbers: Vec<WhatsAppNumber>,
+    /// Messages per second the outbox sends from one number (Meta's default throughput: 80).
+    pub messages_per_second: u32,
+    /// Pair limit (one customer): a burst of this many messages, then one every
+    /// `pair_interval_ms`.
+    pub pair_burst: u32,
+    pub pair_interval_ms: u64,
+    /// Most open conversations routed to one agent.
+    pub max_open_per_agent: u32,
+    /// Minutes before the 24-hour window ends that `window_closing` is sent.
+    pub window_warning_minutes: u32,
+    /// Folder for media files (relative to the working directory); `whatsapp-media` by default.
+    pub media_dir: String,
+}
+
+/// `[[whatsapp.numbers]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsAppNumber {
+    pub phone_number_id: String,
+    pub display_number: String,
+    pub queue: String,
+}
+
+impl Default for WhatsAppSettings {
+    fn default() -> Self {
+        WhatsAppSettings {
+            verify_token: String::new(),
+            verify_token_file: None,
+            app_secret: String::new(),
+            app_secret_file: None,
+            access_token: String::new(),
+            access_token_file: None,
+            graph_url: "https://graph.facebook.com/v21.0".into(),
+            waba_id: String::new(),
+            numbers: Vec::new(),
+            messages_per_second: 80,
+            pair_burst: 5,
+            pair_interval_ms: 6_000,
+            max_open_per_agent: 10,
+            window_warning_minutes: 60,
+            media_dir: "whatsapp-media".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WhatsAppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatsAppSettings")
+            .field("verify_token", &REDACTED)
+            .field("verify_token_file", &self.verify_token_file)
+            .field("app_secret", &REDACTED)
+            .field("app_secret_file", &self.app_secret_file)
+            .field("access_token", &REDACTED)
+            .field("access_token_file", &self.access_token_file)
+            .field("graph_url", &self.graph_url)
+            .field("waba_id", &self.waba_id)
+            .field("numbers", &self.numbers)
+            .field("messages_per_second", &self.messages_per_second)
+            .field("pair_burst", &self.pair_burst)
+            .field("pair_interval_ms", &self.pair_interval_ms)
+            .field("max_open_per_agent", &self.max_open_per_agent)
+            .field("window_warning_minutes", &self.window_warning_minutes)
+            .field("media_dir", &self.media_dir)
+            .finish()
+    }
+}
+
 impl Default for HubConfig {
     fn default() -> Self {
         HubConfig {
@@ -103,6 +201,7 @@ impl Default for HubConfig {
             trusted_proxies: Vec::new(),
             tls: None,
             ami: None,
+            whatsapp: None,
             event_retention_days: 7,
             session_idle_minutes: 12 * 60,
             session_max_hours: 7 * 24,
@@ -125,6 +224,7 @@ impl std::fmt::Debug for HubConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("tls", &self.tls)
             .field("ami", &self.ami)
+            .field("whatsapp", &self.whatsapp)
             .field("event_retention_days", &self.event_retention_days)
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("session_max_hours", &self.session_max_hours)
@@ -243,6 +343,9 @@ impl HubConfig {
     /// Whether the file itself holds a secret (an AMI secret, a database URL with a password).
     pub fn holds_inline_secret(&self) -> bool {
         self.ami.as_ref().is_some_and(|a| !a.secret.is_empty())
+            || self.whatsapp.as_ref().is_some_and(|w| {
+                !w.verify_token.is_empty() || !w.app_secret.is_empty() || !w.access_token.is_empty()
+            })
             || crate::store::url_has_password(&self.database_url)
     }
 
@@ -266,6 +369,28 @@ impl HubConfig {
             }
             if let Some(secret) = env(AMI_SECRET_ENV).filter(|v| !v.is_empty()) {
                 ami.secret = secret;
+            }
+        }
+        if let Some(wa) = &mut self.whatsapp {
+            for (value, file, var) in [
+                (
+                    &mut wa.verify_token,
+                    &wa.verify_token_file,
+                    WHATSAPP_VERIFY_TOKEN_ENV,
+                ),
+                (&mut wa.app_secret, &wa.app_secret_file, WHATSAPP_APP_SECRET_ENV),
+                (
+                    &mut wa.access_token,
+                    &wa.access_token_file,
+                    WHATSAPP_ACCESS_TOKEN_ENV,
+                ),
+            ] {
+                if let Some(file) = file {
+                    *value = read_secret_file(&in_base(file))?;
+                }
+                if let Some(secret) = env(var).filter(|v| !v.is_empty()) {
+                    *value = secret;
+                }
             }
         }
         Ok(())
@@ -302,6 +427,31 @@ impl HubConfig {
             }
             if !ami.secret.is_empty() && ami.secret_file.is_some() {
                 return Err("ami: set secret or secret_file, not both".into());
+            }
+        }
+        if let Some(wa) = &config.whatsapp {
+            for (value, file, name) in [
+                (&wa.verify_token, &wa.verify_token_file, "verify_token"),
+                (&wa.app_secret, &wa.app_secret_file, "app_secret"),
+                (&wa.access_token, &wa.access_token_file, "access_token"),
+            ] {
+                if !value.is_empty() && file.is_some() {
+                    return Err(format!("whatsapp: set {name} or {name}_file, not both"));
+                }
+            }
+            if wa.messages_per_second == 0 || wa.pair_burst == 0 {
+                return Err(
+                    "whatsapp.messages_per_second and whatsapp.pair_burst must be at least 1"
+                        .into(),
+                );
+            }
+            let mut seen = std::collections::HashSet::new();
+            for n in &wa.numbers {
+                if n.phone_number_id.trim().is_empty() || !seen.insert(&n.phone_number_id) {
+                    return Err(
+                        "whatsapp.numbers: each phone_number_id must be set and unique".into(),
+                    );
+                }
             }
         }
         config.proxies()?;

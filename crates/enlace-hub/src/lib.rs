@@ -30,6 +30,7 @@ pub mod pbx;
 pub mod store;
 pub mod testing;
 pub mod tls;
+pub mod whatsapp;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -76,6 +77,8 @@ struct HubInner {
     budget_warned: std::sync::Mutex<HashSet<i64>>,
     /// One lock per user being logged in (see `auth`).
     login_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
+    /// WhatsApp: the Graph client, the outbox's pacing (see [`whatsapp`]).
+    whatsapp: whatsapp::Runtime,
 }
 
 impl std::fmt::Debug for Hub {
@@ -110,6 +113,7 @@ impl Hub {
             let (pbx, rx) = Pbx::start(config.ami.clone());
             (Some(Arc::new(pbx)), rx)
         };
+        let whatsapp = whatsapp::Runtime::new(config.whatsapp.clone())?;
         let hub = Hub {
             inner: Arc::new(HubInner {
                 events,
@@ -125,6 +129,7 @@ impl Hub {
                 stopping: tokio::sync::watch::Sender::new(false),
                 budget_warned: std::sync::Mutex::new(HashSet::new()),
                 login_locks: std::sync::Mutex::new(std::collections::HashMap::new()),
+                whatsapp,
             }),
         };
         if let (Some(pbx), Some(rx)) = (pbx, ami_events) {
@@ -132,6 +137,9 @@ impl Hub {
         }
         if clustered {
             cluster::start(&hub);
+        }
+        if hub.config().whatsapp.is_some() {
+            tokio::spawn(whatsapp::run(hub.clone()));
         }
         Ok(hub)
     }

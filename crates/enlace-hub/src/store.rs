@@ -19,6 +19,12 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+mod whatsapp;
+pub use whatsapp::{
+    CommentRow, ConversationRow, MediaRow, MessageRow, NewInbound, NewOutbound, StatusFact,
+    TemplateRow,
+};
+
 /// Embedded migrations per backend: (version, SQL). Append only; never edit a released one.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -26,6 +32,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_pbx_requests.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_whatsapp.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -33,6 +40,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_pbx_requests.sql"),
     ),
+    (3, include_str!("../migrations/postgres/0003_whatsapp.sql")),
 ];
 
 /// Advisory-lock keys (PostgreSQL), one per purpose.

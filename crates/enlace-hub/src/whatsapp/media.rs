@@ -1,0 +1,184 @@
+//! Media kept by the hub: inbound files are downloaded once (Meta keeps them 7 days), checked
+//! against their SHA-256 and written to the media folder (`whatsapp.media_dir`), never into
+//! database rows; agents' uploads are checked against api-facts C4 (type, size, content) before
+//! they are stored, and uploaded to Meta when first sent. A file is named by its hub media id
+//! (random hex), so no name from outside reaches the file system.
+
+use enlace_whatsapp::{check_upload, InboundMedia, MediaKind};
+use sha2::{Digest, Sha256};
+
+use crate::error::HubError;
+use crate::store::MediaRow;
+use crate::Hub;
+
+use super::WaError;
+
+fn new_media_id() -> Result<String, HubError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| HubError::Internal(format!("random: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+fn is_media_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Hub {
+    fn wa_media_path(&self, id: &str) -> Option<std::path::PathBuf> {
+        let dir = &self.wa().settings.as_ref()?.media_dir;
+        is_media_id(id).then(|| std::path::Path::new(dir).join(id))
+    }
+
+    async fn wa_put_media(
+        &self,
+        bytes: &[u8],
+        mime: &str,
+        filename: Option<&str>,
+        wa_media_id: Option<&str>,
+    ) -> Result<MediaRow, HubError> {
+        let id = new_media_id()?;
+        let path = self
+            .wa_media_path(&id)
+            .ok_or_else(|| HubError::Internal("no media folder".into()))?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| HubError::Internal(format!("media folder: {e}")))?;
+        }
+        let tmp = path.with_extension("part");
+        tokio::fs::write(&tmp, bytes)
+            .await
+            .map_err(|e| HubError::Internal(format!("media write: {e}")))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| HubError::Internal(format!("media write: {e}")))?;
+        let row = MediaRow {
+            id,
+            mime_type: mime.to_owned(),
+            size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            sha256: hex(&Sha256::digest(bytes)),
+            filename: filename.map(str::to_owned),
+            wa_media_id: wa_media_id.map(str::to_owned),
+            created_at: self.now(),
+        };
+        self.store().insert_wa_media(&row).await?;
+        Ok(row)
+    }
+
+    /// Downloads an inbound message's media once, checks its hash and keeps it.
+    pub(crate) async fn wa_keep_inbound_media(
+        &self,
+        message_id: i64,
+        media: &InboundMedia,
+    ) -> Result<(), HubError> {
+        let Some(graph) = self.wa().graph.clone() else {
+            return Ok(());
+        };
+        let file = graph
+            .download_media(&media.id, media.sha256.as_deref())
+            .await
+            .map_err(|e| HubError::Internal(format!("media download: {}", e.code())))?;
+        let mime = file
+            .mime_type
+            .clone()
+            .or_else(|| media.mime_type.clone())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let row = self
+            .wa_put_media(&file.bytes, &mime, None, Some(&media.id))
+            .await?;
+        self.store()
+            .set_wa_message_media(message_id, &row.id)
+            .await?;
+        Ok(())
+    }
+
+    /// An agent's upload: checked (C4) and kept; returns its record.
+    pub async fn wa_upload_media(
+        &self,
+        kind: &str,
+        mime: &str,
+        filename: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<MediaRow, WaError> {
+        if self.wa().settings.is_none() {
+            return Err(WaError::NotConfigured);
+        }
+        let kind = match kind {
+            "image" => MediaKind::Image,
+            "audio" => MediaKind::Audio,
+            "video" => MediaKind::Video,
+            "document" => MediaKind::Document,
+            "sticker" => MediaKind::Sticker,
+            _ => {
+                return Err(WaError::Invalid {
+                    code: "whatsapp_media_kind",
+                    message: "kind must be image, audio, video, document or sticker".into(),
+                })
+            }
+        };
+        let checked = check_upload(kind, mime, bytes).map_err(|e| WaError::Invalid {
+            code: e.code(),
+            message: e.to_string(),
+        })?;
+        let _ = checked;
+        Ok(self.wa_put_media(bytes, mime, filename, None).await?)
+    }
+
+    /// The bytes and record of a hub media.
+    pub async fn wa_read_media(&self, id: &str) -> Result<(MediaRow, Vec<u8>), HubError> {
+        let row = if is_media_id(id) {
+            self.store().wa_media(id).await?
+        } else {
+            None
+        };
+        let row = row.ok_or_else(|| HubError::NotFound("media".into()))?;
+        let path = self
+            .wa_media_path(&row.id)
+            .ok_or_else(|| HubError::NotFound("media".into()))?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(|_| HubError::NotFound("media file".into()))?;
+        Ok((row, bytes))
+    }
+
+    /// The WhatsApp media id to send a hub media with (uploaded to Meta the first time).
+    pub(crate) async fn wa_media_for_send(
+        &self,
+        phone_number_id: &str,
+        id: &str,
+    ) -> Result<String, enlace_whatsapp::WhatsAppError> {
+        let bad = |detail: &str| enlace_whatsapp::WhatsAppError::BadReply {
+            detail: detail.to_owned(),
+        };
+        let (row, bytes) = self
+            .wa_read_media(id)
+            .await
+            .map_err(|_| bad("the media file is gone"))?;
+        if let Some(remote) = &row.wa_media_id {
+            return Ok(remote.clone());
+        }
+        let graph = self
+            .wa()
+            .graph
+            .clone()
+            .ok_or_else(|| bad("no access token"))?;
+        let kind = MediaKind::for_mime(&row.mime_type).unwrap_or(MediaKind::Document);
+        let remote = graph
+            .upload_media(
+                phone_number_id,
+                kind,
+                &row.mime_type,
+                row.filename.as_deref().unwrap_or("file"),
+                bytes,
+            )
+            .await?;
+        if let Err(e) = self.store().set_wa_media_remote(&row.id, &remote).await {
+            tracing::warn!(error = %e, "whatsapp: media id not recorded");
+        }
+        Ok(remote)
+    }
+}

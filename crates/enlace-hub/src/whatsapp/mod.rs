@@ -1,0 +1,326 @@
+//! WhatsApp in the hub: Meta's webhook ([`intake`]: signed raw bodies stored before the 200,
+//! processed after into conversations, messages and statuses), conversation routing
+//! ([`routing`]), the outbox that delivers what agents send ([`outbox`]) and the agents' API
+//! ([`api`]). The protocol itself (signatures, parsing, sends, Graph errors) is
+//! `enlace-whatsapp`'s; the SQL is in `store::whatsapp`.
+//!
+//! One worker per instance ([`run`]) processes stored webhooks, delivers the outbox and sends
+//! `window_closing` warnings; it works only on the instance that holds the housekeeping
+//! ([`Hub::is_owner`]: always with SQLite, exactly one instance with PostgreSQL), so routing
+//! and delivery order never race between instances. Any instance accepts webhooks and agents'
+//! requests: they only write rows.
+//!
+//! Stream events (each stored in the event log, so resumable): `message_received`,
+//! `message_status`, `conversation_assigned`, `conversation_attended`, `comment_added`,
+//! `window_closing` go to the conversation's agent, or to every agent of its queue while it is
+//! unassigned; `whatsapp_alert` (token expired, unknown number) to every supervisor.
+
+pub mod api;
+pub mod intake;
+pub mod media;
+pub mod outbox;
+pub mod routing;
+
+use std::sync::Mutex as SyncMutex;
+use std::time::Duration;
+
+use enlace_whatsapp::{AccessToken, AppSecret, GraphClient, GraphConfig};
+use serde_json::{json, Map, Value};
+use tokio::sync::Notify;
+
+use crate::config::WhatsAppSettings;
+use crate::error::HubError;
+use crate::store::{ConversationRow, MessageRow};
+use crate::Hub;
+
+/// The customer-service window: 24 hours from the customer's last message.
+pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// How often the worker looks for work when nothing wakes it.
+const POLL: Duration = Duration::from_millis(200);
+
+/// The WhatsApp part of a running hub (inert without `[whatsapp]`).
+pub struct Runtime {
+    pub(crate) settings: Option<WhatsAppSettings>,
+    pub(crate) graph: Option<GraphClient>,
+    pub(crate) app_secret: Option<AppSecret>,
+    /// Wakes the worker (a webhook stored, a message queued).
+    pub(crate) wake: Notify,
+    pub(crate) pacing: SyncMutex<outbox::Pacing>,
+    /// Set while Meta refuses the organization's token (190): the outbox waits.
+    pub(crate) token_blocked_until: SyncMutex<Option<i64>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    pub(crate) fn new(settings: Option<WhatsAppSettings>) -> Result<Runtime, HubError> {
+        let graph = match &settings {
+            Some(s) if !s.access_token.is_empty() => Some(
+                GraphClient::new(
+                    GraphConfig::new(AccessToken::new(s.access_token.clone()))
+                        .with_base_url(s.graph_url.clone()),
+                )
+                .map_err(|e| HubError::Internal(format!("whatsapp: {e}")))?,
+            ),
+            _ => None,
+        };
+        let app_secret = settings
+            .as_ref()
+            .filter(|s| !s.app_secret.is_empty())
+            .map(|s| AppSecret::new(s.app_secret.clone()));
+        Ok(Runtime {
+            settings,
+            graph,
+            app_secret,
+            wake: Notify::new(),
+            pacing: SyncMutex::new(outbox::Pacing::default()),
+            token_blocked_until: SyncMutex::new(None),
+        })
+    }
+}
+
+/// Why a WhatsApp request was refused (beyond the hub's own errors): stable codes.
+#[derive(Debug)]
+pub enum WaError {
+    Hub(HubError),
+    /// A free-form message outside the 24-hour window: only these templates can be sent.
+    WindowClosed {
+        templates: Vec<Value>,
+    },
+    /// The message cannot be sent as given (`enlace_whatsapp::SendError` code).
+    Invalid {
+        code: &'static str,
+        message: String,
+    },
+    /// WhatsApp is not configured on this hub.
+    NotConfigured,
+    /// Meta refused or could not be reached (templates refresh, media).
+    Upstream {
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl From<HubError> for WaError {
+    fn from(e: HubError) -> Self {
+        WaError::Hub(e)
+    }
+}
+
+impl From<crate::store::StoreError> for WaError {
+    fn from(e: crate::store::StoreError) -> Self {
+        WaError::Hub(HubError::Store(e))
+    }
+}
+
+impl axum::response::IntoResponse for WaError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::StatusCode;
+        let (status, body) = match self {
+            WaError::Hub(e) => return e.into_response(),
+            WaError::WindowClosed { templates } => (
+                StatusCode::CONFLICT,
+                json!({
+                    "code": "window_closed",
+                    "message": "more than 24 hours since the customer's last message: send a template",
+                    "templates": templates,
+                }),
+            ),
+            WaError::Invalid { code, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({"code": code, "message": message}),
+            ),
+            WaError::NotConfigured => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"code": "whatsapp_not_configured", "message": "WhatsApp is not configured on this hub"}),
+            ),
+            WaError::Upstream { code, message } => (
+                StatusCode::BAD_GATEWAY,
+                json!({"code": code, "message": message}),
+            ),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// A message as the API and the stream show it.
+pub fn message_json(m: &MessageRow) -> Value {
+    let content: Value = serde_json::from_str(&m.content).unwrap_or(Value::Null);
+    let error = match (m.error_code, &m.error_title) {
+        (None, None) => Value::Null,
+        (code, title) => json!({
+            "code": code,
+            "title": title,
+            "details": m.error_details,
+            "kind": code.map(|c| enlace_whatsapp::ErrorClass::of(c).code()),
+        }),
+    };
+    json!({
+        "id": m.id,
+        "conversationId": m.conversation_id,
+        "wamid": m.wamid,
+        "clientId": m.client_id,
+        "direction": m.direction,
+        "type": m.msg_type,
+        "content": content,
+        "text": summary(&m.msg_type, &content),
+        "mediaId": m.media_id,
+        "status": m.status,
+        "error": error,
+        "agentId": m.agent_id,
+        "at": m.at,
+    })
+}
+
+/// A short text for lists and notifications: the body, caption or a placeholder.
+fn summary(msg_type: &str, content: &Value) -> Value {
+    let pick = |path: &[&str]| {
+        let mut v = content;
+        for p in path {
+            v = v.get(p)?;
+        }
+        v.as_str().map(str::to_owned)
+    };
+    let text = match msg_type {
+        "text" => pick(&["text", "body"]).or_else(|| pick(&["body"])),
+        "image" | "video" | "document" => {
+            pick(&[msg_type, "caption"]).or_else(|| pick(&["caption"]))
+        }
+        "button" => pick(&["button", "text"]),
+        "interactive" | "button_reply" | "list_reply" => {
+            pick(&["interactive", "button_reply", "title"])
+                .or_else(|| pick(&["interactive", "list_reply", "title"]))
+        }
+        "template" => pick(&["name"]),
+        _ => None,
+    };
+    text.map(Value::from).unwrap_or(Value::Null)
+}
+
+/// A conversation as the API and the stream show it.
+pub fn conversation_json(c: &ConversationRow, now: i64) -> Value {
+    let window_ends = c.last_customer_at.map(|t| t + WINDOW_MS);
+    json!({
+        "id": c.id,
+        "phoneNumberId": c.phone_number_id,
+        "waId": c.wa_id,
+        "profileName": c.profile_name,
+        "queue": c.queue,
+        "state": c.state,
+        "agentId": c.agent_id,
+        "lastCustomerMessageAt": c.last_customer_at,
+        "windowEndsAt": window_ends,
+        "windowOpen": window_ends.is_some_and(|end| now < end),
+        "unread": c.unread,
+        "lastMessageAt": c.last_message_at,
+    })
+}
+
+impl Hub {
+    pub(crate) fn wa(&self) -> &Runtime {
+        &self.inner.whatsapp
+    }
+
+    /// The configured number `phone_number_id`, if any.
+    pub(crate) fn wa_number(
+        &self,
+        phone_number_id: &str,
+    ) -> Option<&crate::config::WhatsAppNumber> {
+        self.wa()
+            .settings
+            .as_ref()?
+            .numbers
+            .iter()
+            .find(|n| n.phone_number_id == phone_number_id)
+    }
+
+    /// Appends a conversation event for whoever sees the conversation: its agent, or every
+    /// agent of its queue while unassigned (supervisors see it in their list).
+    pub(crate) async fn wa_event(
+        &self,
+        conversation: &ConversationRow,
+        event_type: &str,
+        payload: Map<String, Value>,
+    ) -> Result<(), HubError> {
+        let now = self.now();
+        let targets: Vec<i64> = match conversation.agent_id {
+            Some(agent) => vec![agent],
+            None => self
+                .store()
+                .agents()
+                .await?
+                .into_iter()
+                .filter(|a| !a.disabled && a.queues.contains(&conversation.queue))
+                .map(|a| a.id)
+                .collect(),
+        };
+        for agent in targets {
+            self.events()
+                .append(Some(agent), event_type, payload.clone(), now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Tells administrators: stored in `wa_alerts`, logged, and a `whatsapp_alert` event to
+    /// every supervisor.
+    pub(crate) async fn wa_alert(&self, code: &str, detail: &str) -> Result<(), HubError> {
+        let now = self.now();
+        tracing::warn!(code, detail, "WhatsApp needs an administrator");
+        self.store().insert_wa_alert(code, detail, now).await?;
+        let mut payload = Map::new();
+        payload.insert("code".into(), Value::from(code));
+        payload.insert("detail".into(), Value::from(detail));
+        for agent in self.store().agents().await? {
+            if agent.supervisor && !agent.disabled {
+                self.events()
+                    .append(Some(agent.id), "whatsapp_alert", payload.clone(), now)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The worker of one instance: processes stored webhooks, delivers the outbox and warns of
+/// closing windows while this instance is the owner; stops with the hub.
+pub(crate) async fn run(hub: Hub) {
+    let mut stopping = hub.stopping();
+    let mut started = false;
+    loop {
+        if hub.is_owner() {
+            if !started {
+                // Messages a stopped hub left mid-call go back to the queue (at least once).
+                match hub.store().requeue_wa_sending().await {
+                    Ok(_) => started = true,
+                    Err(e) => tracing::warn!(error = %e, "whatsapp: requeue failed"),
+                }
+            }
+            if let Err(e) = hub.wa_process_webhooks().await {
+                tracing::warn!(error = %e, "whatsapp: webhook processing failed");
+            }
+            if let Err(e) = hub.wa_deliver_outbox().await {
+                tracing::warn!(error = %e, "whatsapp: outbox failed");
+            }
+            if let Err(e) = hub.wa_warn_windows().await {
+                tracing::warn!(error = %e, "whatsapp: window warnings failed");
+            }
+        } else {
+            started = false;
+        }
+        tokio::select! {
+            _ = hub.wa().wake.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stopping.changed() => return,
+        }
+        if *stopping.borrow() {
+            return;
+        }
+    }
+}

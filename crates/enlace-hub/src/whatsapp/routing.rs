@@ -1,0 +1,113 @@
+//! Who serves a conversation. A new conversation, one reopened by the customer after
+//! "attended", or one still unassigned goes to an agent of the number's queue who is available
+//! (or on a call: logged in and not paused) and has fewer than `max_open_per_agent` open
+//! conversations: the agent who served the customer last when eligible, otherwise the one with
+//! the fewest open conversations (then the lowest id). Paused, logged-out and disabled agents
+//! get none; without an eligible agent the conversation stays unassigned, visible to the
+//! queue's agents (who can take it) and to supervisors (who can reassign it).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::agents::AgentState;
+use crate::error::HubError;
+use crate::store::ConversationRow;
+use crate::Hub;
+
+impl Hub {
+    /// Reopens an attended conversation and routes an unassigned one; returns it as it is now.
+    pub(crate) async fn wa_route_if_needed(
+        &self,
+        conversation_id: i64,
+    ) -> Result<ConversationRow, HubError> {
+        let conversation = self
+            .store()
+            .wa_conversation(conversation_id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+        let reopened = conversation.state != "open";
+        if !reopened && conversation.agent_id.is_some() {
+            return Ok(conversation);
+        }
+        let chosen = self.wa_choose_agent(&conversation).await?;
+        self.store()
+            .set_wa_conversation(conversation.id, "open", chosen)
+            .await?;
+        let updated = self
+            .store()
+            .wa_conversation(conversation.id)
+            .await?
+            .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+        if chosen.is_some() {
+            self.wa_assigned_event(&updated, None).await?;
+        }
+        Ok(updated)
+    }
+
+    /// The agent a conversation goes to, if any is eligible.
+    pub(crate) async fn wa_choose_agent(
+        &self,
+        conversation: &ConversationRow,
+    ) -> Result<Option<i64>, HubError> {
+        if conversation.queue.is_empty() {
+            return Ok(None);
+        }
+        let cap = self
+            .wa()
+            .settings
+            .as_ref()
+            .map_or(10, |s| i64::from(s.max_open_per_agent));
+        let counts: HashMap<i64, i64> = self.store().wa_open_counts().await?.into_iter().collect();
+        let mut eligible = Vec::new();
+        for agent in self.store().agents().await? {
+            if agent.disabled || !agent.queues.contains(&conversation.queue) {
+                continue;
+            }
+            let state = self.agent_state(agent.id).await?;
+            if !matches!(
+                state,
+                AgentState::Available { .. } | AgentState::OnCall { .. }
+            ) {
+                continue;
+            }
+            let open = counts.get(&agent.id).copied().unwrap_or(0);
+            if open < cap {
+                eligible.push((open, agent.id));
+            }
+        }
+        if let Some(last) = conversation.last_agent_id {
+            if eligible.iter().any(|(_, id)| *id == last) {
+                return Ok(Some(last));
+            }
+        }
+        eligible.sort();
+        Ok(eligible.first().map(|(_, id)| *id))
+    }
+
+    /// `conversation_assigned` to the new agent (and to the previous one, who loses it).
+    pub(crate) async fn wa_assigned_event(
+        &self,
+        conversation: &ConversationRow,
+        previous: Option<i64>,
+    ) -> Result<(), HubError> {
+        let now = self.now();
+        let mut payload = Map::new();
+        payload.insert(
+            "conversation".into(),
+            super::conversation_json(conversation, now),
+        );
+        payload.insert(
+            "previousAgentId".into(),
+            previous.map_or(Value::Null, Value::from),
+        );
+        self.wa_event(conversation, "conversation_assigned", payload.clone())
+            .await?;
+        if let Some(prev) = previous.filter(|p| Some(*p) != conversation.agent_id) {
+            self.events()
+                .append(Some(prev), "conversation_assigned", payload, now)
+                .await?;
+        }
+        Ok(())
+    }
+}

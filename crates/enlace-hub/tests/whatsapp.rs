@@ -1,0 +1,1352 @@
+//! WhatsApp in the hub, end to end: the real hub (`Served`, SQLite) against the WhatsApp Cloud
+//! API double of `enlace-sandbox`, which posts signed webhooks to the hub like Meta and takes
+//! the hub's sends like the Graph API. Agents use the real HTTP API and stream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlace_core::{Clock, Timestamp};
+use enlace_hub::auth::{hash_password, PasswordCost};
+use enlace_hub::config::{WhatsAppNumber, WhatsAppSettings};
+use enlace_hub::store::NewAgent;
+use enlace_hub::testing::Served;
+use enlace_hub::HubConfig;
+use enlace_sandbox::{
+    BatchLayout, Inbound, InboundMedia, InboundMessage, MediaKind, StatusPlan, WhatsAppDouble,
+};
+use serde_json::{json, Value};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHEAP: PasswordCost = PasswordCost {
+    memory_kib: 64,
+    iterations: 1,
+};
+const QUEUE: &str = "support";
+const ANA: (&str, &str) = ("1234567", "123456");
+const BETO: (&str, &str) = ("2345678", "234567");
+const SARA: (&str, &str) = ("3456789", "345678");
+const VERIFY: &str = "verify-me-7f3a";
+
+/// The hub's clock: real time (so the double's timestamps agree), moved forward by tests.
+#[derive(Debug, Clone)]
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn new() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        TestClock(Arc::new(AtomicI64::new(i64::try_from(now).unwrap())))
+    }
+    fn advance(&self, d: Duration) {
+        self.0
+            .fetch_add(i64::try_from(d.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+fn settings(wa: &WhatsAppDouble, dir: &Path) -> WhatsAppSettings {
+    WhatsAppSettings {
+        verify_token: VERIFY.into(),
+        app_secret: wa.app_secret(),
+        access_token: wa.access_token(),
+        graph_url: wa.graph_url(),
+        waba_id: wa.waba_id(),
+        numbers: vec![WhatsAppNumber {
+            phone_number_id: wa.phone_number_id(),
+            display_number: wa.display_phone_number(),
+            queue: QUEUE.into(),
+        }],
+        pair_burst: 1000,
+        pair_interval_ms: 1,
+        media_dir: dir.join("media").display().to_string(),
+        ..WhatsAppSettings::default()
+    }
+}
+
+fn config(dir: &Path, wa: WhatsAppSettings) -> HubConfig {
+    HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", dir.join("hub.db").display()),
+        password_memory_kib: CHEAP.memory_kib,
+        password_iterations: CHEAP.iterations,
+        heartbeat_seconds: 3600,
+        whatsapp: Some(wa),
+        ..HubConfig::default()
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    wa: WhatsAppDouble,
+    clock: TestClock,
+    server: Option<Served>,
+    settings: WhatsAppSettings,
+}
+
+impl Env {
+    async fn start(tune: impl FnOnce(&mut WhatsAppSettings)) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let wa = WhatsAppDouble::start().unwrap();
+        let mut s = settings(&wa, dir.path());
+        tune(&mut s);
+        let clock = TestClock::new();
+        let server = Served::start(
+            config(dir.path(), s.clone()),
+            Arc::new(clock.clone()),
+            "127.0.0.1:0",
+        )
+        .await;
+        seed(&server).await;
+        wa.set_webhook_url(Some(&format!("{}/webhooks/whatsapp", server.url())));
+        Env {
+            dir,
+            wa,
+            clock,
+            server: Some(server),
+            settings: s,
+        }
+    }
+
+    fn server(&self) -> &Served {
+        self.server.as_ref().unwrap()
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server().addr
+    }
+
+    /// Stops the hub and starts it again on the same database (and the same address).
+    async fn restart(&mut self, tune: impl FnOnce(&mut WhatsAppSettings)) {
+        let old = self.server.take().unwrap();
+        let addr = old.addr.to_string();
+        old.shutdown().await;
+        tune(&mut self.settings);
+        let server = Served::start(
+            config(self.dir.path(), self.settings.clone()),
+            Arc::new(self.clock.clone()),
+            &addr,
+        )
+        .await;
+        self.server = Some(server);
+    }
+}
+
+async fn seed(server: &Served) {
+    let hash = |p: &str| hash_password(p, CHEAP).unwrap();
+    for (i, ((user, password), name, supervisor)) in [
+        (ANA, "Ana", false),
+        (BETO, "Beto", false),
+        (SARA, "Sara", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let h = hash(password);
+        server
+            .hub
+            .store()
+            .insert_agent(
+                &NewAgent {
+                    user,
+                    password_hash: &h,
+                    name,
+                    extension: &format!("100{i}"),
+                    queues: &[QUEUE.to_string()],
+                    supervisor,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str, token: &str) -> Reply {
+    http(addr, "GET", path, Some(token), None).await
+}
+
+/// Waits (polling) until `check` returns `Some`.
+async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn conversations(addr: SocketAddr, token: &str) -> Vec<Value> {
+    let r = get(addr, "/api/v1/conversations", token).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body.as_array().unwrap().clone()
+}
+
+async fn messages(addr: SocketAddr, token: &str, conversation: i64) -> Vec<Value> {
+    let r = get(
+        addr,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        token,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["messages"].as_array().unwrap().clone()
+}
+
+/// The conversation with customer `wa_id` as a supervisor sees it (waits for it).
+async fn conversation_of(env: &Env, boss: &str, wa_id: &str) -> Value {
+    processed(env).await;
+    let addr = env.addr();
+    let wa_id = wa_id.to_string();
+    wait_for(&format!("conversation with {wa_id}"), || {
+        let wa_id = wa_id.clone();
+        async move {
+            conversations(addr, boss)
+                .await
+                .into_iter()
+                .find(|c| c["waId"] == wa_id.as_str())
+        }
+    })
+    .await
+}
+
+async fn send_text(
+    addr: SocketAddr,
+    token: &str,
+    conversation: i64,
+    client: &str,
+    text: &str,
+) -> Reply {
+    post(
+        addr,
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(token),
+        json!({"clientId": client, "type": "text", "body": text}),
+    )
+    .await
+}
+
+/// A POST with any headers and body, answered raw.
+async fn raw_post(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn webhook_body(phone_number_id: &str, wamid: &str, from: &str, text: &str) -> String {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Cliente"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": "1700000000",
+                          "type": "text", "text": {"body": text}, "a_new_field": {"x": 1}}]
+        }}]}]
+    })
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webhook: verification and signatures
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_answers_the_challenge_only_to_the_right_token() {
+    let env = Env::start(|_| {}).await;
+    let url = format!("{}/webhooks/whatsapp", env.server().url());
+    let wa = &env.wa;
+    let (good, bad) = tokio::task::block_in_place(|| {
+        (
+            wa.verify_webhook(&url, VERIFY).unwrap(),
+            wa.verify_webhook(&url, "wrong").unwrap(),
+        )
+    });
+    assert!(good, "the right token gets the challenge back");
+    assert!(!bad);
+    let r = http(
+        env.addr(),
+        "GET",
+        "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=42",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = http(
+        env.addr(),
+        "GET",
+        &format!(
+            "/webhooks/whatsapp?hub.mode=unsubscribe&hub.verify_token={VERIFY}&hub.challenge=42"
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_correctly_signed_raw_bodies_are_stored() {
+    let env = Env::start(|_| {}).await;
+    let store = env.server().hub.store().clone();
+    let secret = enlace_whatsapp::AppSecret::new(env.wa.app_secret());
+    let body = webhook_body(
+        &env.wa.phone_number_id(),
+        "wamid.SIG1",
+        "5215512345678",
+        "hola",
+    );
+    let good = enlace_whatsapp::sign(&secret, body.as_bytes());
+
+    // Missing, wrong, and a body parsed and written again (same JSON, other bytes): 401.
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let wrong = enlace_whatsapp::sign(&enlace_whatsapp::AppSecret::new("other"), body.as_bytes());
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &wrong)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let reserialized =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(&body).unwrap()).unwrap();
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &good)],
+        reserialized.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        store.wa_webhook_counts().await.unwrap().0,
+        0,
+        "nothing stored"
+    );
+
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &good)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(store.wa_webhook_counts().await.unwrap().0, 1);
+    // The same body again (Meta's retry): stored again, processed, the message kept once.
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &good)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sara = token(env.addr(), SARA.0, SARA.1).await;
+    let c = conversation_of(&env, &sara, "5215512345678").await;
+    wait_for("both webhooks processed", || {
+        let store = store.clone();
+        async move { (store.wa_webhook_counts().await.unwrap() == (2, 0)).then_some(()) }
+    })
+    .await;
+    let list = messages(env.addr(), &sara, c["id"].as_i64().unwrap()).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["wamid"], "wamid.SIG1");
+    // Unknown fields are kept with the message.
+    assert_eq!(list[0]["content"]["a_new_field"]["x"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_not_configured_is_stored_and_reported() {
+    let env = Env::start(|_| {}).await;
+    let sara = token(env.addr(), SARA.0, SARA.1).await;
+    let mut ws = stream(env.addr(), &sara, 0).await;
+    let secret = enlace_whatsapp::AppSecret::new(env.wa.app_secret());
+    let body = webhook_body("999000999", "wamid.UNK1", "5491123456789", "¿hay alguien?");
+    let sig = enlace_whatsapp::sign(&secret, body.as_bytes());
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &sig)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let events = until(&mut ws, |e| e["type"] == "whatsapp_alert").await;
+    assert_eq!(events.last().unwrap()["code"], "whatsapp_unknown_number");
+    let c = conversation_of(&env, &sara, "5491123456789").await;
+    assert_eq!(c["phoneNumberId"], "999000999");
+    assert_eq!(c["agentId"], Value::Null);
+    assert_eq!(
+        messages(env.addr(), &sara, c["id"].as_i64().unwrap())
+            .await
+            .len(),
+        1
+    );
+    let alerts = env.server().hub.store().wa_alerts().await.unwrap();
+    assert!(alerts
+        .iter()
+        .any(|(code, _, _)| code == "whatsapp_unknown_number"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound messages
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_inbound_type_is_stored_once_and_streamed() {
+    let env = Env::start(|_| {}).await;
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let mut ws = stream(env.addr(), &ana, 0).await;
+    let customer = "5215511112222";
+    env.wa.add_customer(customer, "Lucía");
+    let photo: Vec<u8> = [b"\xFF\xD8\xFF\xE0".to_vec(), vec![7u8; 300]].concat();
+    let contents = vec![
+        Inbound::Text("hola".into()),
+        Inbound::Media(InboundMedia::with_bytes(
+            MediaKind::Image,
+            "image/jpeg",
+            photo.clone(),
+        )),
+        Inbound::Media(InboundMedia::voice_note()),
+        Inbound::Media(InboundMedia::audio_file()),
+        Inbound::Media(InboundMedia::video(Some("mira"))),
+        Inbound::Media(InboundMedia::document("factura.pdf", None)),
+        Inbound::Media(InboundMedia::sticker(true)),
+        Inbound::Location {
+            latitude: 19.43,
+            longitude: -99.13,
+            name: Some("Zócalo".into()),
+            address: None,
+            url: None,
+        },
+        Inbound::Contacts(
+            json!([{"name": {"formatted_name": "Pepe"}, "phones": [{"phone": "+5215500000000"}]}]),
+        ),
+        Inbound::TemplateButton {
+            text: "Sí".into(),
+            payload: "YES".into(),
+        },
+        Inbound::Order {
+            catalog_id: "cat1".into(),
+            text: None,
+            product_items: json!([{"product_retailer_id": "sku1", "quantity": 2, "item_price": 10.5, "currency": "MXN"}]),
+        },
+        Inbound::Unsupported,
+        Inbound::Raw(json!({"type": "future_type", "future_type": {"x": 1}})),
+    ];
+    let n = contents.len();
+    let mut wamids = Vec::new();
+    for c in contents {
+        wamids.push(env.wa.customer_sends(customer, c));
+    }
+    let first = wamids[0].clone();
+    let reaction = env.wa.customer_sends(
+        customer,
+        Inbound::Reaction {
+            message_id: first,
+            emoji: Some("👍".into()),
+        },
+    );
+    wamids.push(reaction);
+    // Meta retries: every webhook posted again, byte for byte.
+    for i in 0..env.wa.webhooks().len() {
+        env.wa.redeliver(i);
+    }
+    let events = until(&mut ws, |e| {
+        e["type"] == "message_received" && e["message"]["wamid"] == wamids[n].as_str()
+    })
+    .await;
+    let received: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "message_received")
+        .collect();
+    assert_eq!(received.len(), n + 1);
+    assert!(env.wa.wait_webhooks_idle(WAIT));
+
+    let c = conversation_of(&env, &ana, customer).await;
+    assert_eq!(c["profileName"], "Lucía");
+    assert_eq!(
+        c["agentId"],
+        json!(
+            events
+                .iter()
+                .find(|e| e["type"] == "conversation_assigned")
+                .unwrap()["conversation"]["agentId"]
+        )
+    );
+    let list = wait_for("every webhook processed", || {
+        let store = env.server().hub.store().clone();
+        let addr = env.addr();
+        let ana = ana.clone();
+        let id = c["id"].as_i64().unwrap();
+        async move {
+            let (_, pending) = store.wa_webhook_counts().await.unwrap();
+            if pending > 0 {
+                return None;
+            }
+            Some(messages(addr, &ana, id).await)
+        }
+    })
+    .await;
+    assert_eq!(list.len(), n + 1, "each wamid once");
+    let types: Vec<&str> = list.iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "text",
+            "image",
+            "audio",
+            "audio",
+            "video",
+            "document",
+            "sticker",
+            "location",
+            "contacts",
+            "button",
+            "order",
+            "unsupported",
+            "future_type",
+            "reaction"
+        ]
+    );
+    assert!(list
+        .iter()
+        .all(|m| m["direction"] == "in" && m["status"] == "received"));
+    assert_eq!(list[0]["text"], "hola");
+    // Media kept by the hub, byte for byte.
+    let media = list[1]["mediaId"].as_str().expect("image kept");
+    let r = raw_get(env.addr(), &format!("/api/v1/media/{media}"), &ana).await;
+    assert_eq!(r, photo);
+    assert!(list[2]["mediaId"].is_string() && list[5]["mediaId"].is_string());
+}
+
+async fn raw_get(addr: SocketAddr, path: &str, token: &str) -> Vec<u8> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    raw[split + 4..].to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_in_every_layout_are_read_whole() {
+    let env = Env::start(|_| {}).await;
+    let sara = token(env.addr(), SARA.0, SARA.1).await;
+    let mut all = Vec::new();
+    for (i, layout) in [
+        BatchLayout::OneChange,
+        BatchLayout::ChangePerMessage,
+        BatchLayout::EntryPerMessage,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let msgs = (0..3)
+            .map(|j| {
+                InboundMessage::new(
+                    &format!("52155{i}000000{j}"),
+                    Inbound::Text(format!("m{i}{j}")),
+                )
+            })
+            .collect();
+        all.extend(env.wa.customer_sends_batch(layout, msgs));
+    }
+    assert!(env.wa.wait_webhooks_idle(WAIT));
+    let store = env.server().hub.store().clone();
+    for wamid in all {
+        let store = store.clone();
+        wait_for("message stored", || {
+            let store = store.clone();
+            let wamid = wamid.clone();
+            async move { store.wa_message_by_wamid(&wamid).await.unwrap() }
+        })
+        .await;
+    }
+    assert_eq!(conversations(env.addr(), &sara).await.len(), 9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statuses
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_out_of_order_and_repeated_keep_the_highest() {
+    let env = Env::start(|_| {}).await;
+    env.wa.set_status_plan(StatusPlan {
+        out_of_order: true,
+        duplicate: true,
+        ..StatusPlan::default()
+    });
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let customer = "5215522223333";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let c = conversation_of(&env, &ana, customer).await;
+    let id = c["id"].as_i64().unwrap();
+    let r = send_text(env.addr(), &ana, id, "c-1", "¿En qué le ayudo?").await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let read = wait_for("status read", || {
+        let ana = ana.clone();
+        let addr = env.addr();
+        async move {
+            messages(addr, &ana, id)
+                .await
+                .into_iter()
+                .find(|m| m["direction"] == "out" && m["status"] == "read")
+        }
+    })
+    .await;
+    assert!(env.wa.wait_webhooks_idle(WAIT));
+    // Every status was processed; `read` stays although `sent` and `delivered` came after it.
+    wait_for("webhooks processed", || {
+        let store = env.server().hub.store().clone();
+        async move { (store.wa_webhook_counts().await.unwrap().1 == 0).then_some(()) }
+    })
+    .await;
+    let m = messages(env.addr(), &ana, id)
+        .await
+        .into_iter()
+        .find(|m| m["direction"] == "out")
+        .unwrap();
+    assert_eq!(m["status"], "read");
+    assert_eq!(m["wamid"], read["wamid"]);
+    assert!(m["wamid"].as_str().unwrap().starts_with("wamid."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_status_keeps_code_title_and_details() {
+    let env = Env::start(|_| {}).await;
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let customer = "5215533334444";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    env.wa.fail_next_send(131026);
+    let mut ws = stream(env.addr(), &ana, 0).await;
+    assert_eq!(
+        send_text(env.addr(), &ana, id, "f-1", "hola").await.status,
+        202
+    );
+    let events = until(&mut ws, |e| {
+        e["type"] == "message_status" && e["message"]["status"] == "failed"
+    })
+    .await;
+    let m = &events.last().unwrap()["message"];
+    assert_eq!(m["error"]["code"], 131026);
+    assert_eq!(m["error"]["kind"], "whatsapp_undeliverable");
+    assert!(m["error"]["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(m["error"]["details"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_before_the_send_reply_is_kept_and_applied() {
+    let env = Env::start(|_| {}).await;
+    let hub = env.server().hub.clone();
+    let store = hub.store().clone();
+    let secret = enlace_whatsapp::AppSecret::new(env.wa.app_secret());
+    let wamid = "wamid.EARLY1";
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "1", "phone_number_id": env.wa.phone_number_id()},
+        "statuses": [{"id": wamid, "status": "delivered", "timestamp": "1700000001", "recipient_id": "5215544445555"}]
+    }}]}]}).to_string();
+    let sig = enlace_whatsapp::sign(&secret, body.as_bytes());
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &sig)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for("processed", || {
+        let store = store.clone();
+        async move { (store.wa_webhook_counts().await.unwrap() == (1, 0)).then_some(()) }
+    })
+    .await;
+    // Now the send reply arrives for a message queued meanwhile.
+    let conv = store
+        .ensure_wa_conversation(&env.wa.phone_number_id(), "5215544445555", QUEUE, hub.now())
+        .await
+        .unwrap();
+    let (m, _) = store
+        .insert_wa_outbound(&enlace_hub::store::NewOutbound {
+            conversation_id: conv,
+            client_id: "early-1",
+            msg_type: "text",
+            content: r#"{"type":"text","body":"x"}"#,
+            media_id: None,
+            agent_id: None,
+            at: hub.now(),
+        })
+        .await
+        .unwrap();
+    assert!(store.claim_wa_outbound(m.id).await.unwrap());
+    hub.wa_message_accepted(m.id, wamid).await.unwrap();
+    let m = store.wa_message(m.id).await.unwrap().unwrap();
+    assert_eq!(m.status, "delivered");
+    assert_eq!(m.wamid.as_deref(), Some(wamid));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 24-hour window
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_form_outside_the_window_is_refused_with_the_templates() {
+    let env = Env::start(|s| s.window_warning_minutes = 60).await;
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let customer = "5215566667777";
+    // Starting from a call card without a window: text refused, template sent.
+    let start = |message: Value, client: &str| {
+        let ana = ana.clone();
+        let addr = env.addr();
+        let phone = env.wa.display_phone_number();
+        let client = client.to_string();
+        async move {
+            post(
+                addr,
+                "/api/v1/conversations",
+                Some(&ana),
+                json!({"businessNumber": phone, "customerNumber": format!("+{customer}"),
+                       "clientId": client, "message": message}),
+            )
+            .await
+        }
+    };
+    let r = start(json!({"type": "text", "body": "hola"}), "w-1").await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert_eq!(r.body["code"], "window_closed");
+    let names: Vec<&str> = r.body["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"hello_world"), "{names:?}");
+    assert!(
+        !names.contains(&"promo_temporada"),
+        "paused templates are not offered"
+    );
+    assert!(env.wa.sent_messages().is_empty(), "nothing reached Meta");
+    let r = start(
+        json!({"type": "template", "name": "hello_world", "language": "en_US"}),
+        "w-2",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    wait_for("template sent", || async {
+        (env.wa.sent_messages().len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(env.wa.sent_messages()[0].kind, "template");
+
+    // The customer answers: the window opens; it closes 24 h later; a warning an hour before.
+    let mut ws = stream(env.addr(), &ana, 0).await;
+    env.wa
+        .customer_sends(customer, Inbound::Text("¿qué tal?".into()));
+    until(&mut ws, |e| e["type"] == "message_received").await;
+    let id = r.body["conversation"]["id"].as_i64().unwrap();
+    assert_eq!(
+        send_text(env.addr(), &ana, id, "w-3", "todo bien")
+            .await
+            .status,
+        202
+    );
+    env.clock.advance(Duration::from_secs(23 * 3600 + 30 * 60));
+    let e = until(&mut ws, |e| e["type"] == "window_closing").await;
+    assert_eq!(e.last().unwrap()["conversation"]["id"], id);
+    env.clock.advance(Duration::from_secs(3600));
+    // A new session (the old one expired with the clock's jump).
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let r = send_text(env.addr(), &ana, id, "w-4", "¿sigue ahí?").await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["code"], "window_closed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+/// Waits until every webhook the double posted was acknowledged and processed.
+async fn processed(env: &Env) {
+    let wa = &env.wa;
+    assert!(tokio::task::block_in_place(|| wa.wait_webhooks_idle(WAIT)));
+    let store = env.server().hub.store().clone();
+    wait_for("webhooks processed", || {
+        let store = store.clone();
+        async move { (store.wa_webhook_counts().await.unwrap().1 == 0).then_some(()) }
+    })
+    .await;
+}
+
+async fn owner(env: &Env, sara: &str, wa_id: &str) -> Option<i64> {
+    processed(env).await;
+    conversation_of(env, sara, wa_id).await["agentId"].as_i64()
+}
+
+async fn login_available(addr: SocketAddr, who: (&str, &str)) -> String {
+    token(addr, who.0, who.1).await
+}
+
+async fn agent_id(addr: SocketAddr, token: &str) -> i64 {
+    me(addr, token).await.body["agent"]["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_fewest_open_cap_pause_sticky_take_and_reassign() {
+    let env = Env::start(|s| s.max_open_per_agent = 2).await;
+    let addr = env.addr();
+    let ana = login_available(addr, ANA).await;
+    let beto = login_available(addr, BETO).await;
+    let sara = token(addr, SARA.0, SARA.1).await;
+    // Sara is a supervisor in the queue too: pause her so routing is between Ana and Beto.
+    let reasons = get(addr, "/api/v1/pause-reasons", &sara).await;
+    let reason = match reasons.body.as_array().and_then(|a| a.first()) {
+        Some(r) => r["id"].as_i64().unwrap(),
+        None => env
+            .server()
+            .hub
+            .store()
+            .insert_pause_reason("Comida", None, false, 0)
+            .await
+            .unwrap(),
+    };
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&sara),
+        json!({"state": "paused", "reason": reason}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (ana_id, beto_id) = (agent_id(addr, &ana).await, agent_id(addr, &beto).await);
+
+    env.wa
+        .customer_sends("5215500000001", Inbound::Text("1".into()));
+    assert_eq!(
+        owner(&env, &sara, "5215500000001").await,
+        Some(ana_id),
+        "tie: lowest id"
+    );
+    env.wa
+        .customer_sends("5215500000002", Inbound::Text("2".into()));
+    assert_eq!(
+        owner(&env, &sara, "5215500000002").await,
+        Some(beto_id),
+        "fewest open"
+    );
+    env.wa
+        .customer_sends("5215500000003", Inbound::Text("3".into()));
+    assert_eq!(owner(&env, &sara, "5215500000003").await, Some(ana_id));
+
+    // Beto pauses: he gets none; Ana is at her cap: the next one waits unassigned.
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&beto),
+        json!({"state": "paused", "reason": reason}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    env.wa
+        .customer_sends("5215500000004", Inbound::Text("4".into()));
+    let c4 = conversation_of(&env, &sara, "5215500000004").await;
+    wait_for("processed", || {
+        let store = env.server().hub.store().clone();
+        async move { (store.wa_webhook_counts().await.unwrap().1 == 0).then_some(()) }
+    })
+    .await;
+    assert_eq!(c4["agentId"], Value::Null);
+    // Queue agents see the unassigned one; Beto takes it; Ana cannot take it then.
+    let visible: Vec<i64> = conversations(addr, &ana)
+        .await
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert!(visible.contains(&c4["id"].as_i64().unwrap()));
+    let c4_id = c4["id"].as_i64().unwrap();
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c4_id}/assign"),
+        Some(&beto),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], beto_id);
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c4_id}/assign"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_ne!(r.status, 200);
+    let c3 = conversation_of(&env, &sara, "5215500000003").await["id"]
+        .as_i64()
+        .unwrap();
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c3}/assign"),
+        Some(&ana),
+        json!({"agentId": beto_id}),
+    )
+    .await;
+    assert_eq!(r.status, 403, "only supervisors reassign");
+    // The supervisor reassigns to Ana; Beto hears he lost it.
+    let mut beto_ws = stream(addr, &beto, 0).await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c4_id}/assign"),
+        Some(&sara),
+        json!({"agentId": ana_id}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["agentId"], ana_id);
+    until(&mut beto_ws, |e| {
+        e["type"] == "conversation_assigned"
+            && e["previousAgentId"] == beto_id
+            && e["conversation"]["id"] == c4_id
+    })
+    .await;
+
+    // Sticky: Beto back, 1 (Ana's) attended; the customer writes again: back to Ana although
+    // Beto has fewer open conversations... once Ana is under her cap.
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&beto),
+        json!({"state": "available"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let c1 = conversation_of(&env, &sara, "5215500000001").await["id"]
+        .as_i64()
+        .unwrap();
+    for c in [c1, c3] {
+        let r = post(
+            addr,
+            &format!("/api/v1/conversations/{c}/attended"),
+            Some(&ana),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["state"], "attended");
+    }
+    env.wa
+        .customer_sends("5215500000001", Inbound::Text("otra vez".into()));
+    let again = wait_for("reopened", || {
+        let sara = sara.clone();
+        async move {
+            let c = conversations(addr, &sara)
+                .await
+                .into_iter()
+                .find(|c| c["id"] == c1)?;
+            (c["state"] == "open").then_some(c)
+        }
+    })
+    .await;
+    assert_eq!(
+        again["agentId"], ana_id,
+        "the agent who served the customer last"
+    );
+    // Attended ones stay searchable.
+    let r = get(addr, "/api/v1/conversations?search=5215500000003", &ana).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["state"], "attended");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_keeps_order_ignores_repeats_and_backs_off() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let customer = "5215588889999";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    env.wa.reject_next_send(130429);
+    let texts: Vec<String> = (1..=6).map(|i| format!("mensaje {i}")).collect();
+    for (i, t) in texts.iter().enumerate() {
+        let r = send_text(addr, &ana, id, &format!("o-{i}"), t).await;
+        assert_eq!(r.status, 202, "{:?}", r.body);
+    }
+    // A retried request (same client id): the same message, not a new one.
+    let r = send_text(addr, &ana, id, "o-0", "mensaje 1").await;
+    assert_eq!(r.status, 200);
+    // The first send met 130429: it waits its back-off and nothing overtakes it.
+    wait_for("the rate limit met", || async {
+        let sent = env
+            .wa
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/messages"))
+            .count();
+        (sent >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        env.wa.sent_messages().is_empty(),
+        "nothing overtakes the delayed first message"
+    );
+    env.clock.advance(Duration::from_secs(600));
+    wait_for("all sent", || async {
+        (env.wa.sent_messages().len() == 6).then_some(())
+    })
+    .await;
+    let bodies: Vec<String> = env
+        .wa
+        .sent_messages()
+        .iter()
+        .map(|s| s.body["text"]["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, texts);
+    let first = messages(addr, &ana, id)
+        .await
+        .into_iter()
+        .find(|m| m["clientId"] == "o-0")
+        .unwrap();
+    assert!(first["wamid"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_closed_by_meta_fails_the_message_with_131047() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let customer = "5215512121212";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    // Meta's window closed although the hub still counted it open (clocks differ).
+    env.wa
+        .set_last_inbound(customer, Duration::from_secs(25 * 3600));
+    let mut ws = stream(addr, &ana, 0).await;
+    assert_eq!(send_text(addr, &ana, id, "x-1", "hola").await.status, 202);
+    let e = until(&mut ws, |e| {
+        e["type"] == "message_status" && e["message"]["status"] == "failed"
+    })
+    .await;
+    let m = &e.last().unwrap()["message"];
+    assert_eq!(m["error"]["code"], 131047);
+    assert_eq!(m["error"]["kind"], "whatsapp_window_closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_holds_messages_tells_supervisors_and_loses_none() {
+    let mut env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let sara = token(addr, SARA.0, SARA.1).await;
+    let customer = "5215534343434";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    let mut boss = stream(addr, &sara, 0).await;
+    env.wa.expire_token(&env.wa.access_token());
+    for i in 0..3 {
+        assert_eq!(
+            send_text(addr, &ana, id, &format!("t-{i}"), &format!("t{i}"))
+                .await
+                .status,
+            202
+        );
+    }
+    let e = until(&mut boss, |e| e["type"] == "whatsapp_alert").await;
+    assert_eq!(e.last().unwrap()["code"], "whatsapp_token_expired");
+    let list = messages(addr, &ana, id).await;
+    assert!(list
+        .iter()
+        .filter(|m| m["direction"] == "out")
+        .all(|m| m["status"] == "queued"));
+    // The administrator replaces the token: everything goes, once, in order.
+    env.wa.add_token("EAAGnewtoken123");
+    drop(boss);
+    env.restart(|s| s.access_token = "EAAGnewtoken123".into())
+        .await;
+    wait_for("delivered", || async {
+        (env.wa.sent_messages().len() == 3).then_some(())
+    })
+    .await;
+    let bodies: Vec<String> = env
+        .wa
+        .sent_messages()
+        .iter()
+        .map(|s| s.body["text"]["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, ["t0", "t1", "t2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_stopped_mid_delivery_loses_nothing_and_doubles_nothing() {
+    // A slow pair limit: the outbox is mid-way when the hub stops.
+    let mut env = Env::start(|s| {
+        s.pair_burst = 2;
+        s.pair_interval_ms = 400;
+    })
+    .await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let customer = "5215556565656";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    let texts: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(
+            send_text(addr, &ana, id, &format!("k-{i}"), t).await.status,
+            202
+        );
+    }
+    wait_for("some sent", || async {
+        (env.wa.sent_messages().len() >= 2).then_some(())
+    })
+    .await;
+    env.restart(|_| {}).await;
+    let addr = env.addr();
+    // The desktop retries what it had sent (same client ids): nothing new is queued.
+    let ana = token(addr, ANA.0, ANA.1).await;
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(
+            send_text(addr, &ana, id, &format!("k-{i}"), t).await.status,
+            200
+        );
+    }
+    wait_for("all sent", || async {
+        (env.wa.sent_messages().len() >= 8).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bodies: Vec<String> = env
+        .wa
+        .sent_messages()
+        .iter()
+        .map(|s| s.body["text"]["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, texts, "each once, in order");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents' API: comments, read, templates, media upload, quick addresses
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_read_templates_media_and_lists() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let customer = "5215578787878";
+    let wamid = env
+        .wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let c = conversation_of(&env, &ana, customer).await;
+    let id = c["id"].as_i64().unwrap();
+    assert_eq!(c["unread"], 1);
+    let mut ws = stream(addr, &ana, 0).await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{id}/comments"),
+        Some(&ana),
+        json!({"body": "cliente VIP"}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    until(&mut ws, |e| {
+        e["type"] == "comment_added" && e["comment"]["body"] == "cliente VIP"
+    })
+    .await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{id}/read"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(conversation_of(&env, &ana, customer).await["unread"], 0);
+    wait_for("read mark", || async {
+        env.wa
+            .read_marks()
+            .iter()
+            .any(|m| m.message_id == wamid)
+            .then_some(())
+    })
+    .await;
+
+    let r = get(addr, "/api/v1/whatsapp/templates", &ana).await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "hello_world"));
+    env.wa.add_template(enlace_sandbox::Template::new(
+        "nuevo",
+        "es_MX",
+        "UTILITY",
+        "Hola {{1}}",
+    ));
+    let cached = get(addr, "/api/v1/whatsapp/templates", &ana).await;
+    assert!(
+        !cached
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "nuevo"),
+        "cached"
+    );
+    let fresh = get(addr, "/api/v1/whatsapp/templates?refresh=true", &ana).await;
+    assert!(fresh
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "nuevo"));
+
+    // Media: C4 checked before storing; a good upload is sent by id.
+    let (status, body) = raw_post(
+        addr,
+        "/api/v1/media?kind=image&filename=x.gif",
+        &[
+            ("Authorization", &format!("Bearer {ana}")),
+            ("Content-Type", "image/gif"),
+        ],
+        b"GIF89a....",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("whatsapp_media"), "{body}");
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![1u8; 200]].concat();
+    let (status, body) = raw_post(
+        addr,
+        "/api/v1/media?kind=image&filename=plano.png",
+        &[
+            ("Authorization", &format!("Bearer {ana}")),
+            ("Content-Type", "image/png"),
+        ],
+        &png,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let media: Value = serde_json::from_str(&body).unwrap();
+    let media_id = media["id"].as_str().unwrap();
+    assert_eq!(
+        raw_get(addr, &format!("/api/v1/media/{media_id}"), &ana).await,
+        png
+    );
+    let r = post(addr, &format!("/api/v1/conversations/{id}/messages"), Some(&ana),
+        json!({"clientId": "m-1", "type": "media", "kind": "image", "mediaId": media_id, "caption": "el plano"})).await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let sent = wait_for("image sent", || async {
+        env.wa
+            .sent_messages()
+            .into_iter()
+            .find(|s| s.kind == "image")
+    })
+    .await;
+    let remote = sent.body["image"]["id"].as_str().unwrap();
+    assert_eq!(
+        env.wa.media_bytes(remote).unwrap(),
+        png,
+        "uploaded to Meta byte for byte"
+    );
+
+    let store = env.server().hub.store();
+    store
+        .insert_wa_quick_address("Oficina", "Av. Reforma 1, CDMX", 0)
+        .await
+        .unwrap();
+    store
+        .insert_wa_canned_response("/hola", "¡Hola! ¿En qué le ayudo?", 0)
+        .await
+        .unwrap();
+    let r = get(addr, "/api/v1/quick-addresses", &ana).await;
+    assert_eq!(r.body[0]["address"], "Av. Reforma 1, CDMX");
+    let r = get(addr, "/api/v1/canned-responses", &ana).await;
+    assert_eq!(r.body[0]["shortcut"], "/hola");
+}
