@@ -1,1 +1,104 @@
-//! `ApiErrorCode`: the stable codes of the hub's error replies.
+//! `ApiErrorCode`: the stable codes of the hub's error replies (`{code, message, retryAfter?}`).
+//!
+//! To add a code: add a variant here (its wire name is the snake_case of the variant), add it
+//! to [`ApiErrorCode::ALL`] (a test checks the list against the OpenAPI schema), map the hub's
+//! error onto it (`enlace-hub/src/error.rs`) and the client's (`enlace-hub-client/src/error.rs`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Why the hub refused a request. Clients act on the code, never on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorCode {
+    /// Wrong user or password (401).
+    BadCredentials,
+    /// Too many failed logins; `retryAfter` says how long to wait (429).
+    Throttled,
+    /// The agent was disabled by an administrator (403).
+    AgentDisabled,
+    /// The session ended or never existed: log in again (401).
+    SessionExpired,
+    /// No such route or thing (404).
+    NotFound,
+    /// The request is malformed (400).
+    InvalidRequest,
+    /// The request body is over the limit (413).
+    PayloadTooLarge,
+    /// Only supervisors may do this (403).
+    Forbidden,
+    /// The hub cannot reach the phone system (503).
+    PbxOffline,
+    /// The phone system refused the action (502).
+    PbxRefused,
+    /// The hub failed; the message says nothing more (500).
+    Internal,
+    /// Never sent: what a client reads for a code that a newer hub added.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ApiErrorCode {
+    /// Every code a hub sends (not [`ApiErrorCode::Unknown`]).
+    pub const ALL: &'static [ApiErrorCode] = &[
+        ApiErrorCode::BadCredentials,
+        ApiErrorCode::Throttled,
+        ApiErrorCode::AgentDisabled,
+        ApiErrorCode::SessionExpired,
+        ApiErrorCode::NotFound,
+        ApiErrorCode::InvalidRequest,
+        ApiErrorCode::PayloadTooLarge,
+        ApiErrorCode::Forbidden,
+        ApiErrorCode::PbxOffline,
+        ApiErrorCode::PbxRefused,
+        ApiErrorCode::Internal,
+    ];
+
+    /// The wire form (`bad_credentials`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiErrorCode::BadCredentials => "bad_credentials",
+            ApiErrorCode::Throttled => "throttled",
+            ApiErrorCode::AgentDisabled => "agent_disabled",
+            ApiErrorCode::SessionExpired => "session_expired",
+            ApiErrorCode::NotFound => "not_found",
+            ApiErrorCode::InvalidRequest => "invalid_request",
+            ApiErrorCode::PayloadTooLarge => "payload_too_large",
+            ApiErrorCode::Forbidden => "forbidden",
+            ApiErrorCode::PbxOffline => "pbx_offline",
+            ApiErrorCode::PbxRefused => "pbx_refused",
+            ApiErrorCode::Internal => "internal",
+            ApiErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+/// The body of every error reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    pub code: ApiErrorCode,
+    /// For people; may change. Never parsed.
+    #[serde(default)]
+    pub message: String,
+    /// Seconds to wait before retrying (throttled logins), also in the `Retry-After` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_codes_are_tolerated() {
+        for code in ApiErrorCode::ALL {
+            let text = serde_json::to_string(code).unwrap();
+            assert_eq!(text, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ApiErrorCode>(&text).unwrap(), *code);
+        }
+        let newer: ApiError =
+            serde_json::from_str(r#"{"code":"quota_exceeded","message":"m"}"#).unwrap();
+        assert_eq!(newer.code, ApiErrorCode::Unknown);
+    }
+}

@@ -11,3 +11,15 @@ pub mod error;
 pub mod events;
 pub mod types;
 pub mod whatsapp;
+
+pub use error::{ApiError, ApiErrorCode};
+pub use events::{
+    AgentStateChanged, CallChanged, DialFailed, EventEnvelope, HubCallPhase, HubEvent,
+    PauseBudgetExceeded, StateSource, StreamTruncated,
+};
+pub use types::{
+    Agent, AgentOverview, AgentState, AgentStateKind, DayPause, DayQuery, DaySummary,
+    DialOutcomeCode, DialReply, DialRequest, HangupCause, HubCall, HubCallDirection,
+    HubDialAttempt, HubDialFailure, LoginRequest, Me, PauseReason, SessionCreated, StateRequest,
+    StreamQuery,
+};

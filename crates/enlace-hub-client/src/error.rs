@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use enlace_hub_api::ApiErrorCode;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HubError {
     /// Wrong user or password.
@@ -85,22 +87,28 @@ impl HubError {
     /// Builds the error from the hub's JSON error body (`{code, message, retryAfter?}`).
     pub(crate) fn from_api(
         status: u16,
-        code: &str,
+        code: ApiErrorCode,
         message: String,
         retry_after: Option<Duration>,
     ) -> HubError {
         match code {
-            "bad_credentials" => HubError::BadCredentials,
-            "throttled" => HubError::Throttled { retry_after },
-            "agent_disabled" => HubError::AgentDisabled,
-            "session_expired" => HubError::SessionExpired,
-            "forbidden" => HubError::Forbidden,
-            "pbx_offline" => HubError::PbxOffline(message),
-            "pbx_refused" => HubError::PbxRefused(message),
-            "invalid_request" | "payload_too_large" => HubError::InvalidRequest(message),
-            "not_found" => HubError::NotFound(message),
-            _ if status >= 500 => HubError::Server(format!("HTTP {status}: {message}")),
-            _ => HubError::BadReply(format!("HTTP {status} with code `{code}`: {message}")),
+            ApiErrorCode::BadCredentials => HubError::BadCredentials,
+            ApiErrorCode::Throttled => HubError::Throttled { retry_after },
+            ApiErrorCode::AgentDisabled => HubError::AgentDisabled,
+            ApiErrorCode::SessionExpired => HubError::SessionExpired,
+            ApiErrorCode::Forbidden => HubError::Forbidden,
+            ApiErrorCode::PbxOffline => HubError::PbxOffline(message),
+            ApiErrorCode::PbxRefused => HubError::PbxRefused(message),
+            ApiErrorCode::InvalidRequest | ApiErrorCode::PayloadTooLarge => {
+                HubError::InvalidRequest(message)
+            }
+            ApiErrorCode::NotFound => HubError::NotFound(message),
+            ApiErrorCode::Internal | ApiErrorCode::Unknown if status >= 500 => {
+                HubError::Server(format!("HTTP {status}: {message}"))
+            }
+            ApiErrorCode::Internal | ApiErrorCode::Unknown => HubError::BadReply(format!(
+                "HTTP {status} with a code this version does not know: {message}"
+            )),
         }
     }
 }
@@ -126,10 +134,23 @@ mod tests {
             ("something_new", 418, "hub_bad_reply"),
         ];
         for (api, status, ours) in cases {
-            let e = HubError::from_api(status, api, "m".into(), None);
+            // The body as the hub sends it, read into the shared enum (no string matching).
+            let body = format!(r#"{{"code":"{api}","message":"m"}}"#);
+            let reply: enlace_hub_api::ApiError = serde_json::from_str(&body).unwrap();
+            let e = HubError::from_api(status, reply.code, reply.message, None);
             assert_eq!(e.code(), ours, "{api}");
         }
-        let t = HubError::from_api(429, "throttled", "m".into(), Some(Duration::from_secs(8)));
+        // Every code a hub sends maps to a variant other than "unknown code".
+        for code in ApiErrorCode::ALL {
+            let e = HubError::from_api(500, *code, "m".into(), None);
+            assert!(!matches!(e, HubError::BadReply(_)), "{code:?}");
+        }
+        let t = HubError::from_api(
+            429,
+            ApiErrorCode::Throttled,
+            "m".into(),
+            Some(Duration::from_secs(8)),
+        );
         assert_eq!(t.retry_after(), Some(Duration::from_secs(8)));
         assert!(t.to_string().contains("8 s"));
     }

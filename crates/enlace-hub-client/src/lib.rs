@@ -12,7 +12,11 @@
 //! cross a network in the clear. Session tokens are [`enlace_secrets::Sensitive`] and are never
 //! logged or put in errors.
 //!
-//! To extend: add the route's reply type to `model`, a method here that calls `request` and
+//! The shapes are `enlace-hub-api`'s, shared with the hub (re-exported as [`api`]); stream
+//! events are typed ([`api::HubEvent`], `Unknown` for what a newer hub added) and error codes
+//! are [`api::ApiErrorCode`], never compared as strings.
+//!
+//! To extend: add the route's types to `enlace-hub-api`, a method here that calls `request` and
 //! parses it, and a test against the real hub in `tests/`.
 
 mod error;
@@ -33,6 +37,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use error::HubError;
+/// The hub protocol (shared with the hub): `HubEvent`, `ApiErrorCode`, request and reply types.
+pub use enlace_hub_api as api;
 pub use model::{
     Agent, AgentLive, AgentState, AgentStateKind, DayPause, DaySummary, DialOutcome, HangupCause,
     HubCall, HubCallDirection, HubCallPhase, HubDialAttempt, HubDialFailure, Me, PauseReason,
@@ -180,12 +186,7 @@ impl HubClient {
             Method::Post(body),
             REQUEST_TIMEOUT,
         )?;
-        Ok(Session {
-            token: Sensitive::new(wire.token),
-            expires_at: wire.expires_at,
-            agent: wire.agent,
-            state: wire.state,
-        })
+        Ok(Session::from(wire))
     }
 
     /// Ends this session (`DELETE /api/v1/sessions/current`). The agent is logged out of the
@@ -224,7 +225,7 @@ impl HubClient {
         self.call(
             "/api/v1/me/state",
             Some(token),
-            Method::Post(change.to_json()),
+            Method::Post(to_value(&change.to_request())?),
             REQUEST_TIMEOUT,
         )
     }
@@ -235,10 +236,12 @@ impl HubClient {
         let wire: model::DialWire = self.call(
             "/api/v1/calls",
             Some(token),
-            Method::Post(serde_json::json!({ "number": number })),
+            Method::Post(to_value(&enlace_hub_api::DialRequest {
+                number: number.to_owned(),
+            })?),
             DIAL_TIMEOUT,
         )?;
-        Ok(wire.into_outcome())
+        Ok(model::dial_outcome(wire))
     }
 
     /// The agent's day since local midnight of the hub (`GET /api/v1/me/day`).
@@ -265,14 +268,7 @@ impl HubClient {
     pub fn agents(&self, token: &Sensitive<String>) -> Result<Vec<AgentLive>, HubError> {
         let wire: Vec<model::AgentLiveWire> =
             self.call("/api/v1/agents", Some(token), Method::Get, REQUEST_TIMEOUT)?;
-        Ok(wire
-            .into_iter()
-            .map(|w| AgentLive {
-                agent: w.agent,
-                disabled: w.disabled,
-                state: w.state,
-            })
-            .collect())
+        Ok(wire.into_iter().map(AgentLive::from).collect())
     }
 
     /// Opens the agent's event stream after event `after` (`None`: the whole retained log).
@@ -346,19 +342,10 @@ impl HubClient {
                 "HTTP {status} redirect; Enlace does not follow redirects (check the hub address)"
             )));
         }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct ApiError {
-            code: String,
-            #[serde(default)]
-            message: String,
-            #[serde(default)]
-            retry_after: Option<u64>,
-        }
-        match serde_json::from_slice::<ApiError>(&body) {
+        match serde_json::from_slice::<enlace_hub_api::ApiError>(&body) {
             Ok(e) => {
                 let retry = e.retry_after.map(Duration::from_secs).or(retry_header);
-                Err(HubError::from_api(status, &e.code, e.message, retry))
+                Err(HubError::from_api(status, e.code, e.message, retry))
             }
             Err(_) if status >= 500 => Err(HubError::Unreachable(format!(
                 "HTTP {status} without the hub's error body (a proxy in front of it?)"
@@ -372,6 +359,11 @@ impl HubClient {
 
 /// Reads `body` up to `cap` bytes, chunk by chunk; one byte more (or a `declared`
 /// Content-Length over the cap) is a bad reply.
+/// A request body as JSON.
+fn to_value(body: &impl serde::Serialize) -> Result<Value, HubError> {
+    serde_json::to_value(body).map_err(|e| HubError::InvalidRequest(e.to_string()))
+}
+
 fn read_capped(body: impl Read, declared: Option<u64>, cap: u64) -> Result<Vec<u8>, HubError> {
     let too_large = || HubError::BadReply(format!("the reply is larger than {cap} bytes"));
     if declared.is_some_and(|n| n > cap) {

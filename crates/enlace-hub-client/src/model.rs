@@ -1,70 +1,17 @@
-//! The hub's JSON shapes as Rust types (camelCase on the wire, see the hub's `openapi.json`).
-//! Unknown fields are ignored so a newer hub keeps working with an older desktop.
-
-use serde::Deserialize;
-use serde_json::{Map, Value};
+//! The hub's shapes: the protocol types of `enlace-hub-api` (shared with the hub, camelCase on
+//! the wire, unknown fields ignored so a newer hub keeps working with an older desktop), plus
+//! the client's own forms of a few replies (a session whose token is `Sensitive`, dial
+//! outcomes, state changes).
 
 use enlace_secrets::Sensitive;
 
-/// An agent as the hub describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Agent {
-    pub id: i64,
-    /// The 7-digit login.
-    pub user: String,
-    pub name: String,
-    pub extension: String,
-    #[serde(default)]
-    pub queues: Vec<String>,
-    #[serde(default)]
-    pub supervisor: bool,
-}
-
-/// A pause reason (`Salida` has `is_exit`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PauseReason {
-    pub id: i64,
-    pub name: String,
-    #[serde(default)]
-    pub budget_seconds: Option<i64>,
-    #[serde(default)]
-    pub is_exit: bool,
-}
-
-/// The kind of an agent state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStateKind {
-    Available,
-    Paused,
-    OnCall,
-    LoggedOut,
-}
-
-impl AgentStateKind {
-    /// `available` / `paused` / `on_call` / `logged_out` (the UI's `AgentStateKind`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            AgentStateKind::Available => "available",
-            AgentStateKind::Paused => "paused",
-            AgentStateKind::OnCall => "on_call",
-            AgentStateKind::LoggedOut => "logged_out",
-        }
-    }
-}
-
-/// An agent's state: `{state, since, reason}` (reason only when paused).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct AgentState {
-    #[serde(rename = "state")]
-    pub kind: AgentStateKind,
-    /// ms since the epoch (hub clock).
-    pub since: i64,
-    #[serde(default)]
-    pub reason: Option<PauseReason>,
-}
+/// One event of the agent's stream: `{id, type, at}` and a typed [`enlace_hub_api::HubEvent`].
+pub use enlace_hub_api::EventEnvelope as StreamEvent;
+pub use enlace_hub_api::{
+    Agent, AgentOverview, AgentState, AgentStateKind, DayPause, DaySummary, HangupCause, HubCall,
+    HubCallDirection, HubCallPhase, HubDialAttempt, HubDialFailure, Me, PauseReason,
+};
+use enlace_hub_api::{DialOutcomeCode, DialReply, SessionCreated, StateRequest};
 
 /// What an agent asks for (`POST /api/v1/me/state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,13 +25,11 @@ pub enum StateChange {
 }
 
 impl StateChange {
-    pub(crate) fn to_json(self) -> Value {
+    pub(crate) fn to_request(self) -> StateRequest {
         match self {
-            StateChange::Available => serde_json::json!({ "state": "available" }),
-            StateChange::Paused { reason_id } => {
-                serde_json::json!({ "state": "paused", "reason": reason_id })
-            }
-            StateChange::Exit => serde_json::json!({ "state": "exit" }),
+            StateChange::Available => StateRequest::Available,
+            StateChange::Paused { reason_id } => StateRequest::Paused { reason: reason_id },
+            StateChange::Exit => StateRequest::Exit,
         }
     }
 }
@@ -109,22 +54,18 @@ impl std::fmt::Debug for Session {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SessionWire {
-    pub token: String,
-    pub expires_at: i64,
-    pub agent: Agent,
-    pub state: AgentState,
-}
+/// The wire form of a login reply.
+pub(crate) type SessionWire = SessionCreated;
 
-/// `GET /api/v1/me`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    pub agent: Agent,
-    pub state: AgentState,
-    pub expires_at: i64,
+impl From<SessionCreated> for Session {
+    fn from(wire: SessionCreated) -> Session {
+        Session {
+            token: Sensitive::new(wire.token),
+            expires_at: wire.expires_at,
+            agent: wire.agent,
+            state: wire.state,
+        }
+    }
 }
 
 /// Outcome of a click-to-dial: the hub rings the agent's own phone first, then the number.
@@ -141,43 +82,18 @@ pub enum DialOutcome {
     },
 }
 
-#[derive(Deserialize)]
-pub(crate) struct DialWire {
-    pub outcome: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-}
+/// The wire form of a dial reply.
+pub(crate) type DialWire = DialReply;
 
-impl DialWire {
-    pub fn into_outcome(self) -> DialOutcome {
-        match self.outcome.as_str() {
-            "answered" => DialOutcome::Answered,
-            "no_answer" => DialOutcome::NoAnswer,
-            "busy" => DialOutcome::Busy,
-            other => DialOutcome::Failed {
-                reason: self.reason.unwrap_or_else(|| other.to_owned()),
-            },
-        }
+pub(crate) fn dial_outcome(wire: DialReply) -> DialOutcome {
+    match wire.outcome {
+        DialOutcomeCode::Answered => DialOutcome::Answered,
+        DialOutcomeCode::NoAnswer => DialOutcome::NoAnswer,
+        DialOutcomeCode::Busy => DialOutcome::Busy,
+        DialOutcomeCode::Failed => DialOutcome::Failed {
+            reason: wire.reason.unwrap_or_else(|| "failed".to_owned()),
+        },
     }
-}
-
-/// Time spent in one pause reason.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct DayPause {
-    pub reason: PauseReason,
-    pub seconds: i64,
-}
-
-/// `GET /api/v1/me/day`: the agent's day at a glance.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DaySummary {
-    pub since: i64,
-    pub calls_in: u32,
-    pub calls_out: u32,
-    pub talk_seconds: i64,
-    #[serde(default)]
-    pub pauses: Vec<DayPause>,
 }
 
 /// One agent in a supervisor's overview (`GET /api/v1/agents`).
@@ -188,189 +104,23 @@ pub struct AgentLive {
     pub state: AgentState,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct AgentLiveWire {
-    #[serde(flatten)]
-    pub agent: Agent,
-    #[serde(default)]
-    pub disabled: bool,
-    pub state: AgentState,
-}
+/// The wire form of one overview row.
+pub(crate) type AgentLiveWire = AgentOverview;
 
-/// Direction of a PBX call, seen from the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HubCallDirection {
-    Incoming,
-    Outgoing,
-}
-
-/// The phase a call event reports (`call_ringing` / `call_answered` / `call_ended`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HubCallPhase {
-    Ringing,
-    Answered,
-    Ended,
-}
-
-/// The Q.850 cause of a hang-up.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct HangupCause {
-    pub code: u32,
-    pub text: String,
-}
-
-/// A call of the agent, from the `call` field of a call event.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HubCall {
-    /// The PBX's id for the call (Asterisk Linkedid); the same for every event of the call.
-    pub id: String,
-    pub direction: HubCallDirection,
-    pub other_number: String,
-    #[serde(default)]
-    pub other_name: Option<String>,
-    pub ringing_at: i64,
-    #[serde(default)]
-    pub answered_at: Option<i64>,
-    #[serde(default)]
-    pub ended_at: Option<i64>,
-    #[serde(default)]
-    pub duration_seconds: u32,
-    #[serde(default)]
-    pub hangup_cause: Option<HangupCause>,
-    /// The agent's own extension on the call (`localNumber`); absent from older hubs.
-    #[serde(default)]
-    pub local_number: Option<String>,
-}
-
-/// Why a click-to-dial failed: the agent's own phone never answered the PBX's first leg.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HubDialFailure {
-    Busy,
-    NoAnswer,
-    /// Not registered, no route, congestion.
-    Unreachable,
-    /// The phone declined.
-    Refused,
-    /// A reason this desktop does not know yet (a newer hub).
-    #[serde(other)]
-    Other,
-}
-
-/// A dial attempt (`dial_failed` event): a click-to-dial the agent's phone never answered. It
-/// is not a call: nobody was called.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HubDialAttempt {
-    /// The PBX's id for it (a Linkedid, or `originate-…` when no channel was ever made).
-    pub id: String,
-    /// The number that was to be called.
-    #[serde(default)]
-    pub number: String,
-    pub reason: HubDialFailure,
-    #[serde(default)]
-    pub local_number: Option<String>,
-    pub started_at: i64,
-    #[serde(default)]
-    pub ended_at: Option<i64>,
-    #[serde(default)]
-    pub hangup_cause: Option<HangupCause>,
-}
-
-/// One event of the agent's stream: `{id, type, at, …payload}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamEvent {
-    /// Increasing id in the hub's durable log; resume with `after = id`.
-    pub id: u64,
-    /// `agent_state`, `call_ringing`, `call_answered`, `call_ended`, `dial_failed`,
-    /// `pause_budget_exceeded`, …
-    pub kind: String,
-    /// ms since the epoch (hub clock).
-    pub at: i64,
-    /// Every other field of the event.
-    pub payload: Map<String, Value>,
-}
-
-impl StreamEvent {
-    /// Parses one text frame of the stream.
-    pub fn parse(text: &str) -> Option<StreamEvent> {
-        let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
-            return None;
-        };
-        let id = map.remove("id")?.as_u64()?;
-        let kind = match map.remove("type")? {
-            Value::String(s) => s,
-            _ => return None,
-        };
-        let at = map.remove("at")?.as_i64()?;
-        Some(StreamEvent {
-            id,
-            kind,
-            at,
-            payload: map,
-        })
-    }
-
-    /// The call and its phase, for `call_ringing` / `call_answered` / `call_ended` events.
-    pub fn call(&self) -> Option<(HubCallPhase, HubCall)> {
-        let phase = match self.kind.as_str() {
-            "call_ringing" => HubCallPhase::Ringing,
-            "call_answered" => HubCallPhase::Answered,
-            "call_ended" => HubCallPhase::Ended,
-            _ => return None,
-        };
-        let call = serde_json::from_value(self.payload.get("call")?.clone()).ok()?;
-        Some((phase, call))
-    }
-
-    /// The dial attempt of a `dial_failed` event.
-    pub fn dial_failed(&self) -> Option<HubDialAttempt> {
-        if self.kind != "dial_failed" {
-            return None;
+impl From<AgentOverview> for AgentLive {
+    fn from(wire: AgentOverview) -> AgentLive {
+        AgentLive {
+            agent: wire.agent,
+            disabled: wire.disabled,
+            state: wire.state,
         }
-        serde_json::from_value(self.payload.get("attempt")?.clone()).ok()
-    }
-
-    /// The agent (when the event names one) and its new state, for `agent_state` events.
-    pub fn agent_state(&self) -> Option<(Option<Agent>, AgentState)> {
-        if self.kind != "agent_state" {
-            return None;
-        }
-        let state = serde_json::from_value(Value::Object(self.payload.clone())).ok()?;
-        let agent = self
-            .payload
-            .get("agent")
-            .and_then(|a| serde_json::from_value(a.clone()).ok());
-        Some((agent, state))
-    }
-
-    /// The agent (when the event names one) and its pause, for `pause_budget_exceeded` events:
-    /// the pause (`reason`, `since`) ran past its reason's budget.
-    pub fn pause_budget_exceeded(&self) -> Option<(Option<Agent>, AgentState)> {
-        if self.kind != "pause_budget_exceeded" {
-            return None;
-        }
-        let reason: PauseReason =
-            serde_json::from_value(self.payload.get("reason")?.clone()).ok()?;
-        let since = self.payload.get("since")?.as_i64()?;
-        let agent = self
-            .payload
-            .get("agent")
-            .and_then(|a| serde_json::from_value(a.clone()).ok());
-        let state = AgentState {
-            kind: AgentStateKind::Paused,
-            since,
-            reason: Some(reason),
-        };
-        Some((agent, state))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use enlace_hub_api::HubEvent;
     use serde_json::json;
 
     #[test]
@@ -386,14 +136,12 @@ mod tests {
         .to_string();
         let e = StreamEvent::parse(&text).unwrap();
         assert_eq!((e.id, e.kind.as_str(), e.at), (12, "call_ended", 1000));
-        let (phase, call) = e.call().unwrap();
+        let (phase, call) = e.event.call().unwrap();
         assert_eq!(phase, HubCallPhase::Ended);
         assert_eq!(call.direction, HubCallDirection::Incoming);
         assert_eq!(call.other_name.as_deref(), Some("Cliente"));
-        assert_eq!(call.hangup_cause.unwrap().code, 16);
+        assert_eq!(call.hangup_cause.as_ref().unwrap().code, 16);
         assert_eq!(call.local_number, None, "older hubs send no localNumber");
-        assert!(e.agent_state().is_none());
-        assert!(e.pause_budget_exceeded().is_none());
     }
 
     #[test]
@@ -406,7 +154,8 @@ mod tests {
             }
         })
         .to_string();
-        let (phase, call) = StreamEvent::parse(&text).unwrap().call().unwrap();
+        let e = StreamEvent::parse(&text).unwrap();
+        let (phase, call) = e.event.call().unwrap();
         assert_eq!(phase, HubCallPhase::Ringing);
         assert_eq!(call.local_number.as_deref(), Some("1001"));
     }
@@ -423,15 +172,20 @@ mod tests {
         })
         .to_string();
         let e = StreamEvent::parse(&text).unwrap();
-        assert!(e.call().is_none());
-        let attempt = e.dial_failed().unwrap();
+        assert!(e.event.call().is_none());
+        let HubEvent::DialFailed(failed) = e.event else {
+            panic!("not a dial attempt: {e:?}");
+        };
+        let attempt = failed.attempt;
         assert_eq!(attempt.reason, HubDialFailure::Busy);
         assert_eq!(attempt.number, "5551234");
         assert_eq!(attempt.local_number.as_deref(), Some("1001"));
         assert_eq!(attempt.hangup_cause.unwrap().code, 17);
         let newer = text.replace("\"busy\"", "\"carrier_lost\"");
-        let attempt = StreamEvent::parse(&newer).unwrap().dial_failed().unwrap();
-        assert_eq!(attempt.reason, HubDialFailure::Other);
+        let HubEvent::DialFailed(failed) = StreamEvent::parse(&newer).unwrap().event else {
+            panic!("not a dial attempt");
+        };
+        assert_eq!(failed.attempt.reason, HubDialFailure::Other);
     }
 
     #[test]
@@ -444,15 +198,18 @@ mod tests {
         })
         .to_string();
         let e = StreamEvent::parse(&text).unwrap();
-        assert!(e.agent_state().is_none());
-        let (agent, state) = e.pause_budget_exceeded().unwrap();
-        assert_eq!(agent.unwrap().user, "2345678");
-        assert_eq!(state.kind, AgentStateKind::Paused);
-        assert_eq!(state.since, 1_000);
-        assert_eq!(state.reason.unwrap().name, "Baño");
-        let mut broken = e.clone();
-        broken.payload.remove("reason");
-        assert!(broken.pause_budget_exceeded().is_none());
+        let HubEvent::PauseBudgetExceeded(over) = &e.event else {
+            panic!("not a budget event: {e:?}");
+        };
+        assert_eq!(over.agent.as_ref().unwrap().user, "2345678");
+        assert_eq!(over.since, 1_000);
+        assert_eq!(over.reason.name, "Baño");
+        // Without its reason it is not a budget event this desktop can show: acknowledged.
+        let broken = text.replace("\"reason\"", "\"motivo\"");
+        assert_eq!(
+            StreamEvent::parse(&broken).unwrap().event,
+            HubEvent::Unknown
+        );
     }
 
     #[test]
@@ -465,10 +222,13 @@ mod tests {
         })
         .to_string();
         let e = StreamEvent::parse(&text).unwrap();
-        let (agent, state) = e.agent_state().unwrap();
-        assert_eq!(agent.unwrap().extension, "1001");
-        assert_eq!(state.kind, AgentStateKind::Paused);
-        assert_eq!(state.reason.unwrap().budget_seconds, Some(900));
+        let HubEvent::AgentState(changed) = e.event else {
+            panic!("not a state event");
+        };
+        assert_eq!(changed.agent.unwrap().extension, "1001");
+        assert_eq!(changed.state.kind, AgentStateKind::Paused);
+        assert_eq!(changed.state.reason.unwrap().budget_seconds, Some(900));
+        assert_eq!(changed.source, None);
         for bad in [
             "",
             "[]",
@@ -477,5 +237,13 @@ mod tests {
         ] {
             assert!(StreamEvent::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_newer_hubs_event_is_unknown() {
+        let text = json!({"id": 4, "type": "message_received", "at": 6, "message": {}});
+        let e = StreamEvent::parse(&text.to_string()).unwrap();
+        assert_eq!((e.id, e.kind.as_str()), (4, "message_received"));
+        assert_eq!(e.event, HubEvent::Unknown);
     }
 }

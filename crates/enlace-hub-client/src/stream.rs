@@ -35,6 +35,8 @@ const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 const HEALTHY_AFTER: Duration = Duration::from_secs(5);
 
 /// What the stream yields.
+// Events are the common case and each is moved once through the channel: not boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum HubEvent {
     /// Connected (again); events follow.
@@ -53,9 +55,6 @@ pub enum HubEvent {
         oldest_available: Option<u64>,
     },
 }
-
-/// `type` of the hub's notice that events were pruned before the client read them.
-const STREAM_TRUNCATED: &str = "stream_truncated";
 
 /// Reconnection and liveness settings of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,11 +264,8 @@ async fn follow(
                     continue;
                 };
                 // The notice carries the id asked for (not a new one): never skipped.
-                if event.kind == STREAM_TRUNCATED {
-                    let oldest_available = event
-                        .payload
-                        .get("oldestAvailable")
-                        .and_then(serde_json::Value::as_u64);
+                if let enlace_hub_api::HubEvent::StreamTruncated(notice) = &event.event {
+                    let oldest_available = notice.oldest_available;
                     tracing::info!(
                         ?oldest_available,
                         "hub stream: events were pruned before we read them"

@@ -5,7 +5,11 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Map, Value};
+use enlace_hub_api as api;
+use enlace_hub_api::{
+    AgentStateChanged, CallChanged, DialFailed, HubCallDirection, HubDialAttempt, HubDialFailure,
+    HubEvent, PauseBudgetExceeded, StateSource,
+};
 
 use crate::error::HubError;
 use crate::store::{AgentRow, CallRow, PauseReasonRow};
@@ -39,12 +43,20 @@ impl AgentState {
     }
 
     /// `{state, since, reason}` (reason null unless paused).
-    pub fn to_json(&self) -> Value {
-        let reason = match self {
-            AgentState::Paused { reason, .. } => reason_json(reason),
-            _ => Value::Null,
+    pub fn to_api(&self) -> api::AgentState {
+        let (kind, reason) = match self {
+            AgentState::LoggedOut { .. } => (api::AgentStateKind::LoggedOut, None),
+            AgentState::Available { .. } => (api::AgentStateKind::Available, None),
+            AgentState::Paused { reason, .. } => {
+                (api::AgentStateKind::Paused, Some(reason_api(reason)))
+            }
+            AgentState::OnCall { .. } => (api::AgentStateKind::OnCall, None),
         };
-        json!({ "state": self.name(), "since": self.since(), "reason": reason })
+        api::AgentState {
+            kind,
+            since: self.since(),
+            reason,
+        }
     }
 }
 
@@ -76,24 +88,24 @@ pub enum MemberChange {
     },
 }
 
-pub fn reason_json(reason: &PauseReasonRow) -> Value {
-    json!({
-        "id": reason.id,
-        "name": reason.name,
-        "budgetSeconds": reason.budget_seconds,
-        "isExit": reason.is_exit,
-    })
+pub fn reason_api(reason: &PauseReasonRow) -> api::PauseReason {
+    api::PauseReason {
+        id: reason.id,
+        name: reason.name.clone(),
+        budget_seconds: reason.budget_seconds,
+        is_exit: reason.is_exit,
+    }
 }
 
-pub fn agent_json(agent: &AgentRow) -> Value {
-    json!({
-        "id": agent.id,
-        "user": agent.user,
-        "name": agent.name,
-        "extension": agent.extension,
-        "queues": agent.queues,
-        "supervisor": agent.supervisor,
-    })
+pub fn agent_api(agent: &AgentRow) -> api::Agent {
+    api::Agent {
+        id: agent.id,
+        user: agent.user.clone(),
+        name: agent.name.clone(),
+        extension: agent.extension.clone(),
+        queues: agent.queues.clone(),
+        supervisor: agent.supervisor,
+    }
 }
 
 /// What an agent asks for.
@@ -125,9 +137,9 @@ pub enum CallPhase {
     Answered,
     Ended,
     /// A click-to-dial the agent's phone never answered: a dial attempt, not a call; `reason`
-    /// is `busy`, `no_answer`, `unreachable` or `refused`.
+    /// says why the agent's phone did not answer.
     Failed {
-        reason: &'static str,
+        reason: HubDialFailure,
     },
 }
 
@@ -226,7 +238,7 @@ impl Hub {
         &self,
         agent: &AgentRow,
         state: AgentState,
-        source: Option<&str>,
+        source: Option<StateSource>,
     ) -> Result<AgentState, HubError> {
         let reason_id = match &state {
             AgentState::Paused { reason, .. } if reason.id != PBX_REASON_ID => Some(reason.id),
@@ -235,16 +247,13 @@ impl Hub {
         self.store()
             .append_state(agent.id, state.name(), reason_id, state.since())
             .await?;
-        let mut payload = Map::new();
-        payload.insert("agent".into(), agent_json(agent));
-        if let Value::Object(fields) = state.to_json() {
-            payload.extend(fields);
-        }
-        if let Some(source) = source {
-            payload.insert("source".into(), Value::from(source));
-        }
+        let event = HubEvent::AgentState(AgentStateChanged {
+            agent: Some(agent_api(agent)),
+            state: state.to_api(),
+            source,
+        });
         self.events()
-            .append(Some(agent.id), "agent_state", payload, state.since())
+            .append_event(Some(agent.id), &event, state.since())
             .await?;
         Ok(state)
     }
@@ -348,28 +357,29 @@ impl Hub {
         let hangup_cause = call
             .hangup_cause
             .as_ref()
-            .map(|(code, text)| json!({"code": code, "text": text}));
+            .map(|(code, text)| api::HangupCause {
+                code: *code,
+                text: text.clone(),
+            });
         let state = match call.state {
             CallPhase::Ringing => "ringing",
             CallPhase::Answered => "answered",
             CallPhase::Ended => "ended",
             CallPhase::Failed { reason } => {
                 if announce {
-                    let mut payload = Map::new();
-                    payload.insert(
-                        "attempt".into(),
-                        json!({
-                            "id": call.id,
-                            "number": call.other_number,
-                            "reason": reason,
-                            "localNumber": agent.extension,
-                            "startedAt": call.ringing_at,
-                            "endedAt": call.ended_at,
-                            "hangupCause": hangup_cause,
-                        }),
-                    );
+                    let event = HubEvent::DialFailed(DialFailed {
+                        attempt: HubDialAttempt {
+                            id: call.id.clone(),
+                            number: call.other_number.clone(),
+                            reason,
+                            local_number: Some(agent.extension.clone()),
+                            started_at: call.ringing_at,
+                            ended_at: call.ended_at,
+                            hangup_cause,
+                        },
+                    });
                     self.events()
-                        .append(Some(agent_id), "dial_failed", payload, self.now())
+                        .append_event(Some(agent_id), &event, self.now())
                         .await?;
                 }
                 return Ok(());
@@ -396,25 +406,32 @@ impl Hub {
         if !announce {
             return Ok(());
         }
-        let mut payload = Map::new();
-        payload.insert(
-            "call".into(),
-            json!({
-                "id": call.id,
-                "direction": if call.incoming { "incoming" } else { "outgoing" },
-                "otherNumber": call.other_number,
-                "otherName": call.other_name,
-                "localNumber": agent.extension,
-                "ringingAt": call.ringing_at,
-                "answeredAt": call.answered_at,
-                "endedAt": call.ended_at,
-                "durationSeconds": call.duration_seconds,
-                "hangupCause": hangup_cause,
-            }),
-        );
+        let changed = CallChanged {
+            call: api::HubCall {
+                id: call.id.clone(),
+                direction: if call.incoming {
+                    HubCallDirection::Incoming
+                } else {
+                    HubCallDirection::Outgoing
+                },
+                other_number: call.other_number.clone(),
+                other_name: call.other_name.clone(),
+                ringing_at: call.ringing_at,
+                answered_at: call.answered_at,
+                ended_at: call.ended_at,
+                duration_seconds: call.duration_seconds,
+                hangup_cause,
+                local_number: Some(agent.extension.clone()),
+            },
+        };
+        let event = match call.state {
+            CallPhase::Ringing => HubEvent::CallRinging(changed),
+            CallPhase::Answered => HubEvent::CallAnswered(changed),
+            _ => HubEvent::CallEnded(changed),
+        };
         let at = self.now();
         self.events()
-            .append(Some(agent_id), &format!("call_{state}"), payload, at)
+            .append_event(Some(agent_id), &event, at)
             .await?;
         let _guard = self.lock_state(agent_id).await?;
         let current = self.agent_state(agent_id).await?;
@@ -487,7 +504,8 @@ impl Hub {
             state = next.name(),
             "agent state changed on the PBX"
         );
-        self.record_state_from(&agent, next, Some("phone")).await?;
+        self.record_state_from(&agent, next, Some(StateSource::Phone))
+            .await?;
         Ok(())
     }
 
@@ -524,16 +542,14 @@ impl Hub {
             if !first {
                 continue;
             }
-            let mut payload = Map::new();
-            payload.insert("agent".into(), agent_json(&agent));
-            payload.insert("reason".into(), reason_json(&reason));
-            payload.insert("since".into(), Value::from(row.at));
-            payload.insert(
-                "overSeconds".into(),
-                Value::from((now - row.at) / 1000 - budget),
-            );
+            let event = HubEvent::PauseBudgetExceeded(PauseBudgetExceeded {
+                agent: Some(agent_api(&agent)),
+                reason: reason_api(&reason),
+                since: row.at,
+                over_seconds: (now - row.at) / 1000 - budget,
+            });
             self.events()
-                .append(Some(agent.id), "pause_budget_exceeded", payload, now)
+                .append_event(Some(agent.id), &event, now)
                 .await?;
         }
         // Pauses that ended need no memory.

@@ -1,6 +1,8 @@
 //! The HTTP API (axum): JSON in and out, errors as `{code, message, retryAfter?}`, a 64 KiB
-//! body limit, and the WebSocket stream of events. Every route is declared once in
-//! [`routes`], which builds the router and is checked against `openapi.json` by a test.
+//! body limit, and the WebSocket stream of events. Bodies, replies and events are the types of
+//! `enlace-hub-api`. Every route is declared once in [`routes`], which builds the router; the
+//! OpenAPI document is generated from the handlers' `#[utoipa::path]` (see [`crate::openapi`],
+//! which says how to add a route) and a test fails when a route is missing from it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,21 +18,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::serve::IncomingStream;
 use axum::{Json, Router};
+use enlace_hub_api::{
+    AgentOverview, AgentState, ApiError, DayPause, DayQuery, DaySummary, DialReply, DialRequest,
+    EventEnvelope, HubEvent, LoginRequest, Me, PauseReason, SessionCreated, StateRequest,
+    StreamQuery, StreamTruncated,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::agents::{agent_json, reason_json, StateRequest};
+use crate::agents::{agent_api, reason_api};
 use crate::auth::Authed;
 use crate::error::HubError;
 use crate::Hub;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// The OpenAPI 3.1 description of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// The OpenAPI 3.1 description of this API, generated from the types (see [`crate::openapi`]).
+pub static OPENAPI: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(crate::openapi::document);
 /// WebSocket close code sent when the session ends (logout, exit, expiry, disabled agent).
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 const REPLAY_PAGE: i64 = 500;
@@ -55,11 +61,12 @@ impl IntoResponse for HubError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({ "code": self.code(), "message": message });
         let retry_after = self.retry_after();
-        if let Some(secs) = retry_after {
-            body["retryAfter"] = Value::from(secs);
-        }
+        let body = ApiError {
+            code: self.api_code(),
+            message,
+            retry_after,
+        };
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -101,7 +108,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> HubError {
+pub(crate) fn json_rejection(rejection: JsonRejection) -> HubError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         HubError::TooLarge
     } else {
@@ -154,9 +161,17 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
     ]
 }
 
+/// Every route the router serves: [`routes`] and each feature module's own list.
+pub fn every_route() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
+    routes()
+        .into_iter()
+        .chain(crate::whatsapp::api::routes())
+        .collect()
+}
+
 pub fn router(hub: Hub) -> Router {
     let mut router = Router::new();
-    for (_, path, handler) in routes().into_iter().chain(crate::whatsapp::api::routes()) {
+    for (_, path, handler) in every_route() {
         router = router.route(path, handler);
     }
     router
@@ -205,27 +220,21 @@ where
     result
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginBody {
-    user: String,
-    password: String,
-}
-
-impl std::fmt::Debug for LoginBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginBody")
-            .field("user", &self.user)
-            .field("password", &crate::config::REDACTED)
-            .finish()
-    }
-}
-
-async fn create_session(
+/// Logs an agent in.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    request_body = LoginRequest,
+    responses(
+        (status = 201, description = "Logged in", body = SessionCreated),
+        (status = 400, description = "Malformed body", body = ApiError),
+        (status = 401, description = "bad_credentials", body = ApiError),
+        (status = 403, description = "agent_disabled", body = ApiError),
+        (status = 429, description = "throttled (Retry-After)", body = ApiError),
+    ))]
+pub(crate) async fn create_session(
     State(hub): State<Hub>,
     ConnectInfo(PeerAddr(peer)): ConnectInfo<PeerAddr>,
     headers: axum::http::HeaderMap,
-    body: Result<Json<LoginBody>, JsonRejection>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, HubError> {
     // The parser's message may quote a value (a password sent as a number): not repeated.
     let body = match body {
@@ -246,130 +255,191 @@ async fn create_session(
     let state = hub.agent_state(login.agent.id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": login.token,
-            "expiresAt": login.expires_at,
-            "agent": agent_json(&login.agent),
-            "state": state.to_json(),
-        })),
+        Json(SessionCreated {
+            token: login.token,
+            expires_at: login.expires_at,
+            agent: agent_api(&login.agent),
+            state: state.to_api(),
+        }),
     )
         .into_response())
 }
 
-async fn delete_session(State(hub): State<Hub>, authed: Authed) -> Result<StatusCode, HubError> {
+/// Logs out: ends this session.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn delete_session(
+    State(hub): State<Hub>,
+    authed: Authed,
+) -> Result<StatusCode, HubError> {
     hub.logout(&authed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(hub): State<Hub>, authed: Authed) -> Result<Json<Value>, HubError> {
+/// The agent, its state and the session's expiry.
+#[utoipa::path(get, path = "/api/v1/me", tag = "agent", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The agent", body = Me),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn me(State(hub): State<Hub>, authed: Authed) -> Result<Json<Me>, HubError> {
     let state = hub.agent_state(authed.agent.id).await?;
-    Ok(Json(json!({
-        "agent": agent_json(&authed.agent),
-        "state": state.to_json(),
-        "expiresAt": authed.expires_at,
-    })))
+    Ok(Json(Me {
+        agent: agent_api(&authed.agent),
+        state: state.to_api(),
+        expires_at: authed.expires_at,
+    }))
 }
 
-async fn pause_reasons(State(hub): State<Hub>, _authed: Authed) -> Result<Json<Value>, HubError> {
+/// The organization's pause reasons (`Salida` has `isExit`).
+#[utoipa::path(get, path = "/api/v1/pause-reasons", tag = "agent", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Pause reasons", body = [PauseReason]),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn pause_reasons(
+    State(hub): State<Hub>,
+    _authed: Authed,
+) -> Result<Json<Vec<PauseReason>>, HubError> {
     let reasons = hub.store().pause_reasons().await?;
-    Ok(Json(Value::Array(
-        reasons.iter().map(reason_json).collect(),
-    )))
+    Ok(Json(reasons.iter().map(reason_api).collect()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
-enum StateBody {
-    Available,
-    Paused { reason: i64 },
-    Exit,
-}
-
-async fn set_state(
+/// Changes the agent's state (mirrored to the PBX first; a refusal leaves it unchanged).
+#[utoipa::path(post, path = "/api/v1/me/state", tag = "agent", security(("bearer" = [])),
+    request_body = StateRequest,
+    responses(
+        (status = 200, description = "The new state", body = AgentState),
+        (status = 400, description = "invalid_request", body = ApiError),
+        (status = 401, description = "session_expired", body = ApiError),
+        (status = 502, description = "pbx_refused", body = ApiError),
+        (status = 503, description = "pbx_offline", body = ApiError),
+    ))]
+pub(crate) async fn set_state(
     State(hub): State<Hub>,
     authed: Authed,
-    Body(body): Body<StateBody>,
-) -> Result<Json<Value>, HubError> {
+    Body(body): Body<StateRequest>,
+) -> Result<Json<AgentState>, HubError> {
     let request = match body {
-        StateBody::Available => StateRequest::Available,
-        StateBody::Paused { reason } => StateRequest::Paused { reason_id: reason },
-        StateBody::Exit => StateRequest::Exit,
+        StateRequest::Available => crate::agents::StateRequest::Available,
+        StateRequest::Paused { reason } => {
+            crate::agents::StateRequest::Paused { reason_id: reason }
+        }
+        StateRequest::Exit => crate::agents::StateRequest::Exit,
     };
     let state = hub.request_state(&authed.agent, request).await?;
-    Ok(Json(state.to_json()))
+    Ok(Json(state.to_api()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DialBody {
-    number: String,
-}
-
-async fn dial(
+/// Click-to-dial: rings the agent's phone, then the number (waits for the agent's phone).
+#[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])),
+    request_body = DialRequest,
+    responses(
+        (status = 200, description = "How the agent's leg ended", body = DialReply),
+        (status = 400, description = "invalid_request", body = ApiError),
+        (status = 401, description = "session_expired", body = ApiError),
+        (status = 502, description = "pbx_refused", body = ApiError),
+        (status = 503, description = "pbx_offline", body = ApiError),
+    ))]
+pub(crate) async fn dial(
     State(hub): State<Hub>,
     authed: Authed,
-    Body(body): Body<DialBody>,
-) -> Result<Json<Value>, HubError> {
+    Body(body): Body<DialRequest>,
+) -> Result<Json<DialReply>, HubError> {
     let outcome = hub.dial(&authed.agent, body.number.trim()).await?;
     let reason = match &outcome {
-        crate::pbx::DialOutcome::Failed { reason } => Value::from(reason.clone()),
-        _ => Value::Null,
+        crate::pbx::DialOutcome::Failed { reason } => Some(reason.clone()),
+        _ => None,
     };
-    Ok(Json(json!({ "outcome": outcome.code(), "reason": reason })))
+    Ok(Json(DialReply {
+        outcome: outcome.api_code(),
+        reason,
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-struct DayQuery {
-    since: Option<i64>,
-}
-
-async fn day(
+/// The agent's day: calls, talk time and pauses since `since`.
+#[utoipa::path(get, path = "/api/v1/me/day", tag = "agent", security(("bearer" = [])),
+    params(DayQuery),
+    responses(
+        (status = 200, description = "The day", body = DaySummary),
+        (status = 400, description = "invalid_request", body = ApiError),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn day(
     State(hub): State<Hub>,
     authed: Authed,
     Params(query): Params<DayQuery>,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Json<DaySummary>, HubError> {
     let now = hub.now();
     let since = query.since.unwrap_or(now - now.rem_euclid(86_400_000));
     let summary = hub.day_summary(authed.agent.id, since).await?;
-    Ok(Json(json!({
-        "since": summary.since,
-        "callsIn": summary.calls_in,
-        "callsOut": summary.calls_out,
-        "talkSeconds": summary.talk_seconds,
-        "pauses": summary.pauses.iter().map(|(reason, seconds)| json!({
-            "reason": reason_json(reason),
-            "seconds": seconds,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(DaySummary {
+        since: summary.since,
+        calls_in: summary.calls_in,
+        calls_out: summary.calls_out,
+        talk_seconds: summary.talk_seconds,
+        pauses: summary
+            .pauses
+            .iter()
+            .map(|(reason, seconds)| DayPause {
+                reason: reason_api(reason),
+                seconds: *seconds,
+            })
+            .collect(),
+    }))
 }
 
-async fn agents(State(hub): State<Hub>, authed: Authed) -> Result<Json<Value>, HubError> {
+/// Supervisors: every agent with its state.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "supervisors", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every agent", body = [AgentOverview]),
+        (status = 401, description = "session_expired", body = ApiError),
+        (status = 403, description = "forbidden", body = ApiError),
+    ))]
+pub(crate) async fn agents(
+    State(hub): State<Hub>,
+    authed: Authed,
+) -> Result<Json<Vec<AgentOverview>>, HubError> {
     if !authed.agent.supervisor {
         return Err(HubError::Forbidden);
     }
     let list = hub.agents_overview().await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         list.iter()
-            .map(|(agent, state)| {
-                let mut a = agent_json(agent);
-                a["disabled"] = Value::from(agent.disabled);
-                a["state"] = state.to_json();
-                a
+            .map(|(agent, state)| AgentOverview {
+                agent: agent_api(agent),
+                disabled: agent.disabled,
+                state: state.to_api(),
             })
             .collect(),
-    )))
+    ))
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+pub(crate) async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.as_str(),
+    )
+        .into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamQuery {
-    after: Option<i64>,
-}
-
-async fn stream(
+/// The agent's event stream (WebSocket). Each text message is one event: `{id, type, at}`
+/// (`EnvelopeFields`) plus the fields of one `HubEvent`, in id order, each once. Resume with
+/// `after` = the last id received. Close code 4001: the session ended.
+#[utoipa::path(get, path = "/api/v1/stream", tag = "stream", security(("bearer" = [])),
+    params(StreamQuery),
+    responses(
+        (status = 101, description = "WebSocket; every message is EnvelopeFields + HubEvent", body = HubEvent),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn stream(
     State(hub): State<Hub>,
     authed: Authed,
     Params(query): Params<StreamQuery>,
@@ -429,13 +499,15 @@ async fn run_stream(
     // so it refreshes its state (GET /me) instead of trusting a log with a hole.
     let pruned = hub.store().pruned_through().await?;
     if after < pruned {
-        let notice = json!({
-            "id": after,
-            "type": "stream_truncated",
-            "at": hub.now(),
-            "oldestAvailable": pruned + 1,
-        });
-        tx.send(Message::Text(notice.to_string().into()))
+        let notice = EventEnvelope {
+            id: u64::try_from(after).unwrap_or(0),
+            at: hub.now(),
+            kind: "stream_truncated".into(),
+            event: HubEvent::StreamTruncated(StreamTruncated {
+                oldest_available: u64::try_from(pruned + 1).ok(),
+            }),
+        };
+        tx.send(Message::Text(notice.to_json().to_string().into()))
             .await
             .map_err(send_err)?;
     }
@@ -463,7 +535,7 @@ async fn run_stream(
                         tx.send(Message::Text(live.text.clone())).await.map_err(send_err)?;
                         let ended = event.agent_id == Some(me)
                             && event.event_type == "agent_state"
-                            && event.payload.get("state").and_then(Value::as_str) == Some("logged_out");
+                            && event.payload.get("state").and_then(serde_json::Value::as_str) == Some("logged_out");
                         if ended && !hub.session_alive(&authed.token_hash).await? {
                             let _ = tx.send(close(CLOSE_SESSION_ENDED, "session ended")).await;
                             return Ok(());
@@ -503,7 +575,12 @@ pub mod fuzzing {
     use axum::http::Uri;
     use axum::Json;
 
-    use super::{json_rejection, DayQuery, DialBody, LoginBody, StateBody, StreamQuery};
+    use enlace_hub_api::{
+        DayQuery, DialRequest as DialBody, LoginRequest as LoginBody, StateRequest as StateBody,
+        StreamQuery,
+    };
+
+    use super::json_rejection;
 
     /// `body` as the JSON body of `POST /sessions` (`route` 0), `POST /me/state` (1) or
     /// `POST /calls` (2, any other value), read as the route's extractor reads it; for a call,

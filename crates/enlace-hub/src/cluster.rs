@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use enlace_hub_api::ApiErrorCode;
 use tokio::sync::Notify;
 
 use crate::error::HubError;
@@ -262,14 +263,14 @@ async fn serve_requests(hub: Hub, pbx: Arc<Pbx>) {
                     tokio::spawn(async move {
                         let reply = if hub.now().saturating_sub(created_at) > REQUEST_STALE_MS {
                             PbxReply::Failed {
-                                code: "pbx_offline".into(),
+                                code: ApiErrorCode::PbxOffline,
                                 message: "the request waited too long for the PBX".into(),
                             }
                         } else {
                             match serde_json::from_str::<PbxCommand>(&text) {
                                 Ok(command) => hub.execute_pbx_command(&pbx, command).await,
                                 Err(e) => PbxReply::Failed {
-                                    code: "invalid_request".into(),
+                                    code: ApiErrorCode::InvalidRequest,
                                     message: format!("unreadable PBX request: {e}"),
                                 },
                             }

@@ -1,6 +1,8 @@
 //! The hub's error type. Every variant has a stable `code` the desktop acts on; messages are
 //! for people and may change.
 
+use enlace_hub_api::ApiErrorCode;
+
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,21 +34,26 @@ pub enum HubError {
 }
 
 impl HubError {
-    /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    /// Stable machine-readable code, as the API sends it.
+    pub fn api_code(&self) -> ApiErrorCode {
         match self {
-            HubError::BadCredentials => "bad_credentials",
-            HubError::Throttled { .. } => "throttled",
-            HubError::AgentDisabled => "agent_disabled",
-            HubError::SessionExpired => "session_expired",
-            HubError::NotFound(_) => "not_found",
-            HubError::InvalidRequest(_) => "invalid_request",
-            HubError::TooLarge => "payload_too_large",
-            HubError::Forbidden => "forbidden",
-            HubError::PbxOffline(_) => "pbx_offline",
-            HubError::PbxRefused(_) => "pbx_refused",
-            HubError::Store(_) | HubError::Internal(_) => "internal",
+            HubError::BadCredentials => ApiErrorCode::BadCredentials,
+            HubError::Throttled { .. } => ApiErrorCode::Throttled,
+            HubError::AgentDisabled => ApiErrorCode::AgentDisabled,
+            HubError::SessionExpired => ApiErrorCode::SessionExpired,
+            HubError::NotFound(_) => ApiErrorCode::NotFound,
+            HubError::InvalidRequest(_) => ApiErrorCode::InvalidRequest,
+            HubError::TooLarge => ApiErrorCode::PayloadTooLarge,
+            HubError::Forbidden => ApiErrorCode::Forbidden,
+            HubError::PbxOffline(_) => ApiErrorCode::PbxOffline,
+            HubError::PbxRefused(_) => ApiErrorCode::PbxRefused,
+            HubError::Store(_) | HubError::Internal(_) => ApiErrorCode::Internal,
         }
+    }
+
+    /// [`HubError::api_code`] as text.
+    pub fn code(&self) -> &'static str {
+        self.api_code().as_str()
     }
 
     /// Seconds the client should wait before retrying, when that is known.

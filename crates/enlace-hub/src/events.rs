@@ -70,18 +70,9 @@ impl Event {
         }
     }
 
-    /// Wire form: `{id, type, at, …payload}`.
+    /// Wire form: `{id, type, at, …payload}` ([`enlace_hub_api::EventEnvelope`]).
     pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("id".into(), Value::from(self.id));
-        map.insert("type".into(), Value::from(self.event_type.clone()));
-        map.insert("at".into(), Value::from(self.at));
-        for (k, v) in &self.payload {
-            if !map.contains_key(k) {
-                map.insert(k.clone(), v.clone());
-            }
-        }
-        Value::Object(map)
+        enlace_hub_api::events::wire(self.id, &self.event_type, self.at, &self.payload)
     }
 }
 
@@ -268,7 +259,24 @@ impl EventLog {
         }
     }
 
-    /// Appends durably, then fans out.
+    /// Appends `event` durably, then fans out. `HubEvent::Unknown` is refused (nothing to send).
+    pub async fn append_event(
+        &self,
+        agent_id: Option<i64>,
+        event: &enlace_hub_api::HubEvent,
+        at: i64,
+    ) -> Result<Arc<Event>, StoreError> {
+        let Some((kind, payload)) = event.to_parts() else {
+            return Err(StoreError::Invalid(format!(
+                "event {} has no wire form",
+                event.kind()
+            )));
+        };
+        self.append(agent_id, kind, payload, at).await
+    }
+
+    /// Appends durably, then fans out. Prefer [`EventLog::append_event`]: a `type` that is
+    /// not a [`enlace_hub_api::HubEvent`] variant reaches desktops as `Unknown`.
     pub async fn append(
         &self,
         agent_id: Option<i64>,

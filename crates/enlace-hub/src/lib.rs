@@ -15,7 +15,8 @@
 //!
 //! To extend: add SQL to `store` (new migration file for schema changes), the behaviour as an
 //! `impl Hub` method in the module that owns the concern, then the route in `api::routes()` and
-//! in `openapi.json` (a test fails if a route is missing there).
+//! its `#[utoipa::path]` in [`openapi`] (a test fails if a route is missing there); the wire
+//! types live in `enlace-hub-api`.
 
 pub mod agents;
 pub mod api;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod forwarded;
+pub mod openapi;
 pub mod pbx;
 pub mod store;
 pub mod testing;

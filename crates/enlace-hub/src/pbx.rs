@@ -27,6 +27,7 @@ use enlace_ami::{
     AmiClient, AmiConfig, AmiError, AmiEvent, CallChange, CallTracker, Direction, Originate,
     OriginateOutcome, PbxCall, PbxCallState,
 };
+use enlace_hub_api::{ApiErrorCode, DialOutcomeCode, HubDialFailure};
 use tokio::sync::mpsc;
 
 use crate::agents::{AgentState, CallPhase, CallUpdate, MemberChange, PBX_REASON_ID};
@@ -45,12 +46,13 @@ pub enum DialOutcome {
 }
 
 impl DialOutcome {
-    pub fn code(&self) -> &'static str {
+    /// The outcome as the API sends it.
+    pub fn api_code(&self) -> DialOutcomeCode {
         match self {
-            DialOutcome::Answered => "answered",
-            DialOutcome::NoAnswer => "no_answer",
-            DialOutcome::Busy => "busy",
-            DialOutcome::Failed { .. } => "failed",
+            DialOutcome::Answered => DialOutcomeCode::Answered,
+            DialOutcome::NoAnswer => DialOutcomeCode::NoAnswer,
+            DialOutcome::Busy => DialOutcomeCode::Busy,
+            DialOutcome::Failed { .. } => DialOutcomeCode::Failed,
         }
     }
 }
@@ -421,11 +423,11 @@ pub(crate) enum PbxCommand {
 pub(crate) enum PbxReply {
     Done,
     Dialed {
-        outcome: String,
+        outcome: DialOutcomeCode,
         reason: Option<String>,
     },
     Failed {
-        code: String,
+        code: ApiErrorCode,
         message: String,
     },
 }
@@ -433,7 +435,7 @@ pub(crate) enum PbxReply {
 impl PbxReply {
     fn from_error(e: &HubError) -> PbxReply {
         PbxReply::Failed {
-            code: e.code().to_owned(),
+            code: e.api_code(),
             message: e.to_string(),
         }
     }
@@ -442,17 +444,17 @@ impl PbxReply {
     pub(crate) fn into_result(self) -> Result<Option<DialOutcome>, HubError> {
         match self {
             PbxReply::Done => Ok(None),
-            PbxReply::Dialed { outcome, reason } => Ok(Some(match outcome.as_str() {
-                "answered" => DialOutcome::Answered,
-                "no_answer" => DialOutcome::NoAnswer,
-                "busy" => DialOutcome::Busy,
-                _ => DialOutcome::Failed {
+            PbxReply::Dialed { outcome, reason } => Ok(Some(match outcome {
+                DialOutcomeCode::Answered => DialOutcome::Answered,
+                DialOutcomeCode::NoAnswer => DialOutcome::NoAnswer,
+                DialOutcomeCode::Busy => DialOutcome::Busy,
+                DialOutcomeCode::Failed => DialOutcome::Failed {
                     reason: reason.unwrap_or_default(),
                 },
             })),
-            PbxReply::Failed { code, message } => Err(match code.as_str() {
-                "pbx_offline" => HubError::PbxOffline(message),
-                "invalid_request" => HubError::InvalidRequest(message),
+            PbxReply::Failed { code, message } => Err(match code {
+                ApiErrorCode::PbxOffline => HubError::PbxOffline(message),
+                ApiErrorCode::InvalidRequest => HubError::InvalidRequest(message),
                 _ => HubError::PbxRefused(message),
             }),
         }
@@ -593,7 +595,7 @@ impl Hub {
             },
             PbxCommand::Dial { number, .. } => match pbx.dial(&agent, &number).await {
                 Ok(outcome) => PbxReply::Dialed {
-                    outcome: outcome.code().to_owned(),
+                    outcome: outcome.api_code(),
                     reason: match outcome {
                         DialOutcome::Failed { reason } => Some(reason),
                         _ => None,
@@ -654,7 +656,12 @@ fn to_update(call: &PbxCall) -> CallUpdate {
             PbxCallState::Answered => CallPhase::Answered,
             PbxCallState::Ended => CallPhase::Ended,
             PbxCallState::Failed(failure) => CallPhase::Failed {
-                reason: failure.code(),
+                reason: match failure {
+                    enlace_ami::DialFailure::Busy => HubDialFailure::Busy,
+                    enlace_ami::DialFailure::NoAnswer => HubDialFailure::NoAnswer,
+                    enlace_ami::DialFailure::Unreachable => HubDialFailure::Unreachable,
+                    enlace_ami::DialFailure::Refused => HubDialFailure::Refused,
+                },
             },
         },
         ringing_at: call.ringing_at,

@@ -1233,7 +1233,7 @@ async fn a_pause_is_refused_while_the_pbx_is_unreachable() {
 
 #[tokio::test]
 async fn openapi_documents_every_route_and_is_served() {
-    let doc: Value = serde_json::from_str(enlace_hub::api::OPENAPI).unwrap();
+    let doc: Value = serde_json::from_str(&enlace_hub::api::OPENAPI).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     for (method, path, _) in enlace_hub::api::routes() {
         assert!(

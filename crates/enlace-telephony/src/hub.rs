@@ -30,6 +30,7 @@ use std::sync::Arc;
 use enlace_core::{
     CallDirection, CallRecord, CallStatus, Clock, DialTarget, EndReason, LogState, Timestamp,
 };
+use enlace_hub_client::api::HubEvent as ApiEvent;
 use enlace_hub_client::{
     Agent, AgentState, DialOutcome, HangupCause, HubCall, HubCallDirection, HubCallPhase,
     HubClient, HubDialAttempt, HubDialFailure, HubError, HubEvent, StreamEvent, StreamOptions,
@@ -351,26 +352,36 @@ impl Follower {
 
     /// One hub event: its line event (if any) out, then its id recorded.
     async fn handle(&mut self, event: &StreamEvent) {
-        let out = if let Some((phase, call)) = event.call() {
-            self.calls
-                .apply(event.at, phase, &call)
-                .map(LineEvent::Call)
-        } else if let Some(attempt) = event.dial_failed() {
-            self.calls.attempt(event.at, &attempt).map(LineEvent::Call)
-        } else if let Some((agent, state)) = event.agent_state() {
-            Some(LineEvent::AgentState(AgentUpdate {
-                agent,
-                state,
+        let out = match &event.event {
+            ApiEvent::CallRinging(_) | ApiEvent::CallAnswered(_) | ApiEvent::CallEnded(_) => event
+                .event
+                .call()
+                .and_then(|(phase, call)| self.calls.apply(event.at, phase, call))
+                .map(LineEvent::Call),
+            ApiEvent::DialFailed(failed) => self
+                .calls
+                .attempt(event.at, &failed.attempt)
+                .map(LineEvent::Call),
+            ApiEvent::AgentState(changed) => Some(LineEvent::AgentState(AgentUpdate {
+                agent: changed.agent.clone(),
+                state: changed.state.clone(),
                 over_budget: false,
-            }))
-        } else if let Some((agent, state)) = event.pause_budget_exceeded() {
-            Some(LineEvent::AgentState(AgentUpdate {
-                agent,
-                state,
+            })),
+            ApiEvent::PauseBudgetExceeded(over) => Some(LineEvent::AgentState(AgentUpdate {
+                agent: over.agent.clone(),
+                state: AgentState {
+                    kind: enlace_hub_client::AgentStateKind::Paused,
+                    since: over.since,
+                    reason: Some(over.reason.clone()),
+                },
                 over_budget: true,
-            }))
-        } else {
-            None
+            })),
+            // Not the line's (chats, the stream's own notices) or unknown to this desktop (a
+            // newer hub): acknowledged on purpose, its id is recorded below like any other.
+            _ => {
+                tracing::debug!(kind = %event.kind, "hub line: event not for the line");
+                None
+            }
         };
         if let Some(out) = out {
             let _ = self.events.send(out).await;
