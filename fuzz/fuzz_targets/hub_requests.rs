@@ -50,17 +50,34 @@ fn addresses(data: &[u8]) {
         let got = client_address(peer, &headers, &proxies);
         if !proxies.iter().any(|c| c.contains(peer.to_canonical())) {
             assert_eq!(got, peer.to_canonical());
-        } else if got != peer.to_canonical() && got.is_ipv4() {
-            // (IPv4 text is canonical; IPv6 has many spellings of one address.)
-            let named = got.to_string();
+        } else if got != peer.to_canonical() {
             assert!(
-                headers
-                    .values()
-                    .any(|v| String::from_utf8_lossy(v.as_bytes()).contains(&named)),
+                named(&headers).contains(&got),
                 "{got} is neither the peer nor named in the headers"
             );
         }
     }
+}
+
+/// Every address written in the header values (bare, `[v6]`, with a port), canonical.
+fn named(headers: &HeaderMap) -> Vec<IpAddr> {
+    let separators = [',', ';', '=', '"', '[', ']', ' ', '\t'];
+    let mut found = Vec::new();
+    for value in headers.values() {
+        let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        for token in text.split(separators) {
+            let ip = token.parse::<IpAddr>().ok().or_else(|| {
+                // `host:port`, a port being up to five digits.
+                let (host, port) = token.rsplit_once(':')?;
+                let port_ok =
+                    (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit());
+                port_ok.then(|| host.parse::<IpAddr>().ok()).flatten()
+            });
+            found.extend(ip.map(|ip| ip.to_canonical()));
+        }
+        // `[v6]:port` splits into `v6` and `:port`; the v6 part is already a token.
+    }
+    found
 }
 
 fuzz_target!(|data: &[u8]| {

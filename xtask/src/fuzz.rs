@@ -41,7 +41,7 @@ pub struct Target {
     pub name: &'static str,
     pub owner: &'static str,
     /// Longest input (libFuzzer `-max_len`); `None`: libFuzzer's default (4096 bytes, or the
-    /// largest seed).
+    /// largest seed). The AMI targets go past `MAX_LINE` (8 KiB) so overlong lines are reached.
     pub max_len: Option<usize>,
 }
 
@@ -65,7 +65,7 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "ami_decoder",
         owner: "enlace-ami",
-        max_len: Some(12 * 1024),
+        max_len: Some(9 * 1024),
     },
     Target {
         name: "ami_tracker",
@@ -310,37 +310,34 @@ fn seed(target: &str) -> TaskResult<()> {
             let text = fs::read(&path)
                 .map_err(|e| TaskError::io(format!("read {}", path.display()), e))?;
             let blocks = transcript_blocks(&text);
-            // The decoder target reads a chunk size first, the tracker a clock step.
-            let prefix = if target == "ami_decoder" { 7 } else { 10 };
-            let mut seeds: Vec<(String, Vec<u8>)> = blocks
-                .iter()
-                .enumerate()
-                .map(|(i, block)| {
-                    (
-                        format!("transcript-{i:03}"),
-                        [&[prefix][..], block].concat(),
-                    )
-                })
-                .collect();
-            if target == "ami_decoder" {
-                // Each packet alone too: small inputs mutate faster.
+            // The decoder target reads a chunk size first (7: 8 bytes), the tracker a clock step
+            // (10: about a second).
+            let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+            if target == "ami_tracker" {
+                // Whole blocks: the event sequences of each call, and the session end to end.
+                for (i, block) in blocks.iter().enumerate() {
+                    seeds.push((format!("transcript-{i:03}"), [&[10][..], block].concat()));
+                }
+                seeds.push((
+                    "transcript-all".into(),
+                    [vec![10], blocks.concat()].concat(),
+                ));
+            } else {
+                // One packet per seed (the banner alone too): small inputs mutate faster.
                 let mut packet = Vec::new();
                 for line in blocks
                     .iter()
                     .flat_map(|b| b.split_inclusive(|c| *c == b'\n'))
                 {
                     packet.extend_from_slice(line);
-                    if line == b"\r\n" || line == b"\n" {
+                    let end = line == b"\r\n" || line == b"\n" || line.starts_with(b"Asterisk");
+                    if end {
                         let name = format!("packet-{:03}", seeds.len());
-                        seeds.push((name, [&[prefix][..], &packet].concat()));
+                        seeds.push((name, [&[7][..], &packet].concat()));
                         packet.clear();
                     }
                 }
             }
-            seeds.push((
-                "transcript-all".into(),
-                [vec![prefix], blocks.concat()].concat(),
-            ));
             seeds
         }
         "whatsapp" => {
