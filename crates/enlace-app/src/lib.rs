@@ -19,6 +19,7 @@
 pub mod crm;
 pub mod doctor;
 mod error;
+pub mod feed;
 pub mod hub;
 mod outbox;
 pub mod settings;
