@@ -33,6 +33,15 @@ pub enum ApiErrorCode {
     PbxRefused,
     /// The hub failed; the message says nothing more (500).
     Internal,
+    /// WhatsApp: more than 24 hours since the customer wrote; send a template (409, with
+    /// `templates`).
+    WindowClosed,
+    /// WhatsApp: the message or file cannot be sent as given (400; the message says why).
+    WhatsappInvalidMessage,
+    /// WhatsApp is not configured on this hub (503).
+    WhatsappNotConfigured,
+    /// WhatsApp (Meta) refused or could not be reached (502).
+    WhatsappUnavailable,
     /// Never sent: what a client reads for a code that a newer hub added.
     #[serde(other)]
     Unknown,
@@ -52,6 +61,10 @@ impl ApiErrorCode {
         ApiErrorCode::PbxOffline,
         ApiErrorCode::PbxRefused,
         ApiErrorCode::Internal,
+        ApiErrorCode::WindowClosed,
+        ApiErrorCode::WhatsappInvalidMessage,
+        ApiErrorCode::WhatsappNotConfigured,
+        ApiErrorCode::WhatsappUnavailable,
     ];
 
     /// The wire form (`bad_credentials`, …).
@@ -68,6 +81,10 @@ impl ApiErrorCode {
             ApiErrorCode::PbxOffline => "pbx_offline",
             ApiErrorCode::PbxRefused => "pbx_refused",
             ApiErrorCode::Internal => "internal",
+            ApiErrorCode::WindowClosed => "window_closed",
+            ApiErrorCode::WhatsappInvalidMessage => "whatsapp_invalid_message",
+            ApiErrorCode::WhatsappNotConfigured => "whatsapp_not_configured",
+            ApiErrorCode::WhatsappUnavailable => "whatsapp_unavailable",
             ApiErrorCode::Unknown => "unknown",
         }
     }

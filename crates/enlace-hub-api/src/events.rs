@@ -38,6 +38,18 @@ pub enum HubEvent {
     /// `after` up to `oldestAvailable - 1` were removed by retention; refresh state with
     /// `GET /api/v1/me`.
     StreamTruncated(StreamTruncated),
+    /// WhatsApp (see [`crate::whatsapp`]): a customer wrote.
+    MessageReceived(crate::whatsapp::MessageReceived),
+    /// An outbound WhatsApp message progressed or failed.
+    MessageStatus(crate::whatsapp::MessageStatus),
+    /// A conversation was given to an agent (sent to the new and the previous one).
+    ConversationAssigned(crate::whatsapp::ConversationAssigned),
+    ConversationAttended(crate::whatsapp::ConversationAttended),
+    CommentAdded(crate::whatsapp::CommentAdded),
+    /// The 24-hour window of a conversation ends soon.
+    WindowClosing(crate::whatsapp::WindowClosing),
+    /// Supervisors: WhatsApp needs an administrator (token expired, unknown number).
+    WhatsappAlert(crate::whatsapp::WhatsappAlert),
     /// An event this reader does not know (sent by a newer hub). Never sent by a hub.
     #[serde(other)]
     Unknown,
@@ -53,6 +65,13 @@ impl HubEvent {
         "call_ended",
         "dial_failed",
         "stream_truncated",
+        "message_received",
+        "message_status",
+        "conversation_assigned",
+        "conversation_attended",
+        "comment_added",
+        "window_closing",
+        "whatsapp_alert",
     ];
 
     /// The wire `type`.
@@ -65,6 +84,13 @@ impl HubEvent {
             HubEvent::CallEnded(_) => "call_ended",
             HubEvent::DialFailed(_) => "dial_failed",
             HubEvent::StreamTruncated(_) => "stream_truncated",
+            HubEvent::MessageReceived(_) => "message_received",
+            HubEvent::MessageStatus(_) => "message_status",
+            HubEvent::ConversationAssigned(_) => "conversation_assigned",
+            HubEvent::ConversationAttended(_) => "conversation_attended",
+            HubEvent::CommentAdded(_) => "comment_added",
+            HubEvent::WindowClosing(_) => "window_closing",
+            HubEvent::WhatsappAlert(_) => "whatsapp_alert",
             HubEvent::Unknown => "unknown",
         }
     }
@@ -321,6 +347,10 @@ mod tests {
                 oldest_available: Some(7),
             }),
         ];
+        let events: Vec<HubEvent> = events
+            .into_iter()
+            .chain(crate::whatsapp::tests::sample_events())
+            .collect();
         assert_eq!(events.len(), HubEvent::KINDS.len());
         for (n, event) in events.into_iter().enumerate() {
             let envelope = EventEnvelope {

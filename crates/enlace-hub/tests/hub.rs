@@ -1235,7 +1235,7 @@ async fn a_pause_is_refused_while_the_pbx_is_unreachable() {
 async fn openapi_documents_every_route_and_is_served() {
     let doc: Value = serde_json::from_str(&enlace_hub::api::OPENAPI).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for (method, path, _) in enlace_hub::api::routes() {
+    for (method, path, _) in enlace_hub::api::every_route() {
         assert!(
             doc["paths"][path][method].is_object(),
             "{method} {path} missing from openapi.json"
@@ -1247,7 +1247,7 @@ async fn openapi_documents_every_route_and_is_served() {
         .values()
         .map(|p| p.as_object().unwrap().len())
         .sum();
-    assert_eq!(documented, enlace_hub::api::routes().len());
+    assert_eq!(documented, enlace_hub::api::every_route().len());
 
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();

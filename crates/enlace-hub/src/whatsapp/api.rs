@@ -7,8 +7,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use enlace_hub_api::whatsapp::{
+    AssignRequest, CannedResponse, Comment, CommentAdded, CommentRequest, Conversation,
+    ConversationAttended, ConversationQuery, ConversationStarted, MediaUploadQuery, MediaUploaded,
+    Message, MessagePage, MessageQuery, MessageTemplate, QuickAddress, SendMessageRequest,
+    StartConversationRequest, TemplateQuery, WindowClosedError,
+};
+use enlace_hub_api::{ApiError, HubEvent};
 
 use crate::api::{Body, Params};
 use crate::auth::Authed;
@@ -17,32 +22,34 @@ use crate::store::{ConversationRow, NewOutbound, TemplateRow};
 use crate::Hub;
 
 use super::outbox::SendRequest;
-use super::{conversation_json, message_json, WaError, WINDOW_MS};
+use super::{conversation_api, message_api, WaError, WINDOW_MS};
 
 /// Largest webhook body (Meta's batches are far smaller).
 const WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
 /// Largest upload: the largest document WhatsApp carries.
 const UPLOAD_LIMIT: usize = 100 * 1_000_000;
 
-/// Every WhatsApp route: (method, path, handler).
+/// Every WhatsApp route: (method, path, handler), one per method (each documented in
+/// `crate::openapi`).
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
     vec![
+        ("get", "/webhooks/whatsapp", get(super::intake::verify)),
         (
-            "get",
+            "post",
             "/webhooks/whatsapp",
-            get(super::intake::verify)
-                .post(super::intake::receive)
-                .layer(DefaultBodyLimit::max(WEBHOOK_LIMIT)),
+            post(super::intake::receive).layer(DefaultBodyLimit::max(WEBHOOK_LIMIT)),
         ),
-        (
-            "get",
-            "/api/v1/conversations",
-            get(list_conversations).post(start_conversation),
-        ),
+        ("get", "/api/v1/conversations", get(list_conversations)),
+        ("post", "/api/v1/conversations", post(start_conversation)),
         (
             "get",
             "/api/v1/conversations/{id}/messages",
-            get(list_messages).post(send_message),
+            get(list_messages),
+        ),
+        (
+            "post",
+            "/api/v1/conversations/{id}/messages",
+            post(send_message),
         ),
         ("post", "/api/v1/conversations/{id}/read", post(mark_read)),
         (
@@ -50,10 +57,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
             "/api/v1/conversations/{id}/attended",
             post(attended),
         ),
+        ("get", "/api/v1/conversations/{id}/comments", get(comments)),
         (
             "post",
             "/api/v1/conversations/{id}/comments",
-            post(add_comment).get(comments),
+            post(add_comment),
         ),
         ("post", "/api/v1/conversations/{id}/assign", post(assign)),
         (
@@ -68,8 +76,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
     ]
 }
 
-/// The conversation, if `authed` may see it: supervisors all; agents theirs and the
-/// unassigned ones of their queues.
+/// The conversation, if `authed` may see it: supervisors all; agents theirs, the unassigned
+/// ones of their queues and those they served last.
 async fn visible(hub: &Hub, authed: &Authed, id: i64) -> Result<ConversationRow, HubError> {
     let c = hub
         .store()
@@ -88,81 +96,85 @@ async fn visible(hub: &Hub, authed: &Authed, id: i64) -> Result<ConversationRow,
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    search: Option<String>,
+async fn reread(hub: &Hub, id: i64) -> Result<ConversationRow, HubError> {
+    hub.store()
+        .wa_conversation(id)
+        .await?
+        .ok_or_else(|| HubError::NotFound("conversation".into()))
 }
 
-async fn list_conversations(
+/// Open conversations assigned to me and my queues' unassigned ones (supervisors: all open
+/// ones); with `search`, any state, by number or name.
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "whatsapp", security(("bearer" = [])),
+    params(ConversationQuery),
+    responses(
+        (status = 200, description = "Newest activity first", body = [Conversation]),
+        (status = 401, description = "session_expired", body = ApiError),
+    ))]
+pub(crate) async fn list_conversations(
     State(hub): State<Hub>,
     authed: Authed,
-    Params(q): Params<ListQuery>,
-) -> Result<Json<Value>, HubError> {
+    Params(q): Params<ConversationQuery>,
+) -> Result<Json<Vec<Conversation>>, HubError> {
     let a = &authed.agent;
     let list = hub
         .store()
         .wa_conversations(a.id, &a.queues, a.supervisor, q.search.as_deref(), 500)
         .await?;
     let now = hub.now();
-    Ok(Json(Value::Array(
-        list.iter().map(|c| conversation_json(c, now)).collect(),
-    )))
+    Ok(Json(
+        list.iter().map(|c| conversation_api(c, now)).collect(),
+    ))
 }
 
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    before: Option<i64>,
-    limit: Option<i64>,
-}
-
-async fn list_messages(
+/// A page of a conversation's messages, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id"), MessageQuery),
+    responses(
+        (status = 200, description = "The page", body = MessagePage),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn list_messages(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-    Params(q): Params<PageQuery>,
-) -> Result<Json<Value>, HubError> {
+    Params(q): Params<MessageQuery>,
+) -> Result<Json<MessagePage>, HubError> {
     let c = visible(&hub, &authed, id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let page = hub.store().wa_messages(c.id, q.before, limit).await?;
-    let next = if page.len() as i64 == limit {
-        page.first().map(|m| Value::from(m.id))
+    let next_before = if page.len() as i64 == limit {
+        page.first().map(|m| m.id)
     } else {
         None
     };
-    Ok(Json(json!({
-        "messages": page.iter().map(message_json).collect::<Vec<_>>(),
-        "nextBefore": next,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-struct SendBody {
-    #[serde(rename = "clientId")]
-    client_id: String,
-    #[serde(flatten)]
-    message: SendRequest,
+    Ok(Json(MessagePage {
+        messages: page.iter().map(message_api).collect(),
+        next_before,
+    }))
 }
 
 /// The approved templates (cached; fetched when the cache is empty).
-async fn approved_templates(hub: &Hub) -> Vec<Value> {
+async fn approved_templates(hub: &Hub) -> Vec<MessageTemplate> {
     match hub.wa_templates(false).await {
         Ok(list) => list
             .iter()
             .filter(|t| t.status.eq_ignore_ascii_case("APPROVED"))
-            .map(template_json)
+            .map(template_api)
             .collect(),
         Err(_) => Vec::new(),
     }
 }
 
-fn template_json(t: &TemplateRow) -> Value {
-    json!({
-        "name": t.name,
-        "language": t.language,
-        "status": t.status,
-        "category": t.category,
-        "components": serde_json::from_str::<Value>(&t.components).unwrap_or(Value::Null),
-    })
+fn template_api(t: &TemplateRow) -> MessageTemplate {
+    MessageTemplate {
+        name: t.name.clone(),
+        language: t.language.clone(),
+        status: t.status.clone(),
+        category: t.category.clone(),
+        components: serde_json::from_str(&t.components).unwrap_or(serde_json::Value::Null),
+    }
 }
 
 impl Hub {
@@ -179,27 +191,22 @@ impl Hub {
         }
         let client_id = client_id.trim();
         if client_id.is_empty() || client_id.len() > 128 {
-            return Err(WaError::Invalid {
-                code: "invalid_request",
-                message: "clientId must be 1 to 128 characters".into(),
-            });
+            return Err(WaError::Hub(HubError::InvalidRequest(
+                "clientId must be 1 to 128 characters".into(),
+            )));
         }
         if let Some(existing) = self.store().wa_message_by_client_id(client_id).await? {
             if existing.conversation_id != c.id {
-                return Err(WaError::Invalid {
-                    code: "client_id_reused",
-                    message: "this clientId belongs to another conversation".into(),
-                });
+                return Err(WaError::Hub(HubError::InvalidRequest(
+                    "this clientId belongs to another conversation".into(),
+                )));
             }
             return Ok((existing, false));
         }
         // Validated now so the agent hears about a bad message at once.
-        message
-            .build(&c.wa_id, None)
-            .map_err(|e| WaError::Invalid {
-                code: e.code(),
-                message: e.to_string(),
-            })?;
+        super::outbox::build(message, &c.wa_id, None).map_err(|e| WaError::Invalid {
+            message: e.to_string(),
+        })?;
         let now = self.now();
         let window_open = c.last_customer_at.is_some_and(|t| now < t + WINDOW_MS);
         if !message.is_template() && !window_open {
@@ -250,7 +257,6 @@ impl Hub {
                 .list_templates(&settings.waba_id)
                 .await
                 .map_err(|e| WaError::Upstream {
-                    code: e.code(),
                     message: e.to_string(),
                 })?;
         let rows: Vec<TemplateRow> = list
@@ -268,24 +274,36 @@ impl Hub {
     }
 }
 
-async fn send_message(
+/// Queues a message (text, template, media, location, reaction). A repeated `clientId`
+/// answers 200 with the first message and sends nothing; writing to an unassigned
+/// conversation takes it.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    request_body = SendMessageRequest,
+    responses(
+        (status = 202, description = "Queued", body = Message),
+        (status = 200, description = "Already queued with this clientId", body = Message),
+        (status = 400, description = "whatsapp_invalid_message, invalid_request", body = ApiError),
+        (status = 404, description = "not_found", body = ApiError),
+        (status = 409, description = "window_closed: send one of these templates", body = WindowClosedError),
+        (status = 503, description = "whatsapp_not_configured", body = ApiError),
+    ))]
+pub(crate) async fn send_message(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-    Body(body): Body<SendBody>,
+    Body(body): Body<SendMessageRequest>,
 ) -> Result<Response, WaError> {
     let c = visible(&hub, &authed, id).await?;
-    if c.agent_id.is_none() {
-        // Writing to an unassigned conversation takes it.
-        if hub
+    if c.agent_id.is_none()
+        && hub
             .store()
             .take_wa_conversation(c.id, authed.agent.id)
             .await?
-        {
-            if let Some(updated) = hub.store().wa_conversation(c.id).await? {
-                hub.wa_assigned_event(&updated, None).await?;
-            }
-        }
+    {
+        hub.wa_assigned_event(&reread(&hub, c.id).await?, None)
+            .await?;
     }
     let (row, created) = hub
         .wa_queue_message(&c, authed.agent.id, &body.client_id, &body.message)
@@ -295,53 +313,39 @@ async fn send_message(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(message_json(&row))).into_response())
+    Ok((status, Json(message_api(&row))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StartBody {
-    /// The business number: its phone_number_id or its display number.
-    #[serde(rename = "businessNumber")]
-    business_number: String,
-    #[serde(rename = "customerNumber")]
-    customer_number: String,
-    #[serde(rename = "clientId")]
-    client_id: String,
-    message: SendRequest,
-}
-
-async fn start_conversation(
+/// Starts (or continues) a conversation from a call card: a template, or text inside the
+/// window. The conversation is mine.
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "whatsapp", security(("bearer" = [])),
+    request_body = StartConversationRequest,
+    responses(
+        (status = 201, description = "Queued", body = ConversationStarted),
+        (status = 400, description = "whatsapp_invalid_message, invalid_request", body = ApiError),
+        (status = 404, description = "not_found: no such business number", body = ApiError),
+        (status = 409, description = "window_closed: send one of these templates", body = WindowClosedError),
+        (status = 503, description = "whatsapp_not_configured", body = ApiError),
+    ))]
+pub(crate) async fn start_conversation(
     State(hub): State<Hub>,
     authed: Authed,
-    Body(body): Body<StartBody>,
+    Body(body): Body<StartConversationRequest>,
 ) -> Result<Response, WaError> {
     let Some(settings) = &hub.wa().settings else {
         return Err(WaError::NotConfigured);
     };
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
     let wanted = body.business_number.trim();
-    let wanted_digits: String = wanted.chars().filter(char::is_ascii_digit).collect();
     let number = settings
         .numbers
         .iter()
-        .find(|n| {
-            n.phone_number_id == wanted
-                || n.display_number
-                    .chars()
-                    .filter(char::is_ascii_digit)
-                    .collect::<String>()
-                    == wanted_digits
-        })
+        .find(|n| n.phone_number_id == wanted || digits(&n.display_number) == digits(wanted))
         .ok_or_else(|| HubError::NotFound("business number".into()))?
         .clone();
-    let customer: String = body
-        .customer_number
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let customer = digits(&body.customer_number);
     if customer.len() < 5 || customer.len() > 20 {
         return Err(WaError::Invalid {
-            code: "whatsapp_bad_recipient",
             message: "the customer number must have 5 to 20 digits".into(),
         });
     }
@@ -350,32 +354,35 @@ async fn start_conversation(
         .store()
         .ensure_wa_conversation(&number.phone_number_id, &customer, &number.queue, now)
         .await?;
-    let c = hub
-        .store()
-        .wa_conversation(id)
-        .await?
-        .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+    let c = reread(&hub, id).await?;
     if c.agent_id.is_none() || c.state != "open" {
         hub.store()
             .set_wa_conversation(c.id, "open", Some(authed.agent.id))
             .await?;
     }
-    let c = hub
-        .store()
-        .wa_conversation(id)
-        .await?
-        .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+    let c = reread(&hub, id).await?;
     let (row, _) = hub
         .wa_queue_message(&c, authed.agent.id, &body.client_id, &body.message)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"conversation": conversation_json(&c, now), "message": message_json(&row)})),
+        Json(ConversationStarted {
+            conversation: conversation_api(&c, now),
+            message: message_api(&row),
+        }),
     )
         .into_response())
 }
 
-async fn mark_read(
+/// Marks the conversation read (unread 0) and the customer's last message read on WhatsApp.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    responses(
+        (status = 204, description = "Read"),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn mark_read(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
@@ -404,43 +411,51 @@ async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn attended(
+/// Marks the conversation attended: closed (it reopens when the customer writes) and still
+/// searchable.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/attended", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "Attended", body = Conversation),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn attended(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Json<Conversation>, HubError> {
     let c = visible(&hub, &authed, id).await?;
     hub.store()
         .set_wa_conversation(c.id, "attended", None)
         .await?;
-    let updated = hub
-        .store()
-        .wa_conversation(c.id)
-        .await?
-        .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+    let updated = reread(&hub, c.id).await?;
     let now = hub.now();
-    let mut payload = Map::new();
-    payload.insert("conversation".into(), conversation_json(&updated, now));
-    payload.insert("by".into(), Value::from(authed.agent.id));
+    let event = HubEvent::ConversationAttended(ConversationAttended {
+        conversation: conversation_api(&updated, now),
+        by: authed.agent.id,
+    });
     // The agent who had it hears it (the conversation now has none).
     let target = c.agent_id.unwrap_or(authed.agent.id);
-    hub.events()
-        .append(Some(target), "conversation_attended", payload, now)
-        .await?;
-    Ok(Json(conversation_json(&updated, now)))
+    hub.events().append_event(Some(target), &event, now).await?;
+    Ok(Json(conversation_api(&updated, now)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommentBody {
-    body: String,
-}
-
-async fn add_comment(
+/// Adds an internal comment (never sent to the customer).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/comments", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    request_body = CommentRequest,
+    responses(
+        (status = 201, description = "Added", body = Comment),
+        (status = 400, description = "invalid_request", body = ApiError),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn add_comment(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-    Body(body): Body<CommentBody>,
+    Body(body): Body<CommentRequest>,
 ) -> Result<Response, HubError> {
     let c = visible(&hub, &authed, id).await?;
     let text = body.body.trim();
@@ -449,54 +464,73 @@ async fn add_comment(
             "a comment has 1 to 4096 characters".into(),
         ));
     }
-    let comment = hub
+    let row = hub
         .store()
         .insert_wa_comment(c.id, authed.agent.id, text, hub.now())
         .await?;
-    let json = json!({
-        "id": comment.id,
-        "conversationId": comment.conversation_id,
-        "agentId": comment.agent_id,
-        "body": comment.body,
-        "at": comment.at,
-    });
-    let mut payload = Map::new();
-    payload.insert("comment".into(), json.clone());
-    hub.wa_event(&c, "comment_added", payload).await?;
-    Ok((StatusCode::CREATED, Json(json)).into_response())
+    let comment = Comment {
+        id: row.id,
+        conversation_id: row.conversation_id,
+        agent_id: row.agent_id,
+        body: row.body,
+        at: row.at,
+    };
+    hub.wa_event(
+        &c,
+        HubEvent::CommentAdded(CommentAdded {
+            comment: comment.clone(),
+        }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(comment)).into_response())
 }
 
-async fn comments(
+/// The conversation's internal comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/comments", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "Comments", body = [Comment]),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn comments(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-) -> Result<Json<Value>, HubError> {
+) -> Result<Json<Vec<Comment>>, HubError> {
     let c = visible(&hub, &authed, id).await?;
     let list = hub.store().wa_comments(c.id).await?;
-    Ok(Json(Value::Array(
-        list.iter()
-            .map(|m| {
-                json!({"id": m.id, "conversationId": m.conversation_id, "agentId": m.agent_id,
-                       "body": m.body, "at": m.at})
+    Ok(Json(
+        list.into_iter()
+            .map(|m| Comment {
+                id: m.id,
+                conversation_id: m.conversation_id,
+                agent_id: m.agent_id,
+                body: m.body,
+                at: m.at,
             })
             .collect(),
-    )))
+    ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AssignBody {
-    /// The agent to give it to; absent: me (taking an unassigned conversation).
-    #[serde(default, rename = "agentId")]
-    agent_id: Option<i64>,
-}
-
-async fn assign(
+/// A supervisor gives the conversation to `agentId`; an agent takes an unassigned one (no
+/// `agentId`).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    request_body = AssignRequest,
+    responses(
+        (status = 200, description = "Assigned", body = Conversation),
+        (status = 400, description = "invalid_request: another agent has it", body = ApiError),
+        (status = 403, description = "forbidden: only supervisors give it to someone else", body = ApiError),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn assign(
     State(hub): State<Hub>,
     authed: Authed,
     Path(id): Path<i64>,
-    Body(body): Body<AssignBody>,
-) -> Result<Json<Value>, HubError> {
+    Body(body): Body<AssignRequest>,
+) -> Result<Json<Conversation>, HubError> {
     let c = visible(&hub, &authed, id).await?;
     let me = &authed.agent;
     let target = body.agent_id.unwrap_or(me.id);
@@ -525,26 +559,25 @@ async fn assign(
                 .await?;
         }
     }
-    let updated = hub
-        .store()
-        .wa_conversation(c.id)
-        .await?
-        .ok_or_else(|| HubError::NotFound("conversation".into()))?;
+    let updated = reread(&hub, c.id).await?;
     hub.wa_assigned_event(&updated, c.agent_id).await?;
-    Ok(Json(conversation_json(&updated, hub.now())))
+    Ok(Json(conversation_api(&updated, hub.now())))
 }
 
-#[derive(Debug, Deserialize)]
-struct UploadQuery {
-    kind: String,
-    filename: Option<String>,
-}
-
-/// `POST /media?kind=image&filename=…` with the file as the body and its `Content-Type`.
-async fn upload_media(
+/// Uploads a file to send: the body is the file, `Content-Type` its type. WhatsApp's type and
+/// size limits are checked first.
+#[utoipa::path(post, path = "/api/v1/media", tag = "whatsapp", security(("bearer" = [])),
+    params(MediaUploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Kept", body = MediaUploaded),
+        (status = 400, description = "whatsapp_invalid_message: type, size or content refused", body = ApiError),
+        (status = 413, description = "payload_too_large", body = ApiError),
+    ))]
+pub(crate) async fn upload_media(
     State(hub): State<Hub>,
     _authed: Authed,
-    Params(q): Params<UploadQuery>,
+    Params(q): Params<MediaUploadQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WaError> {
@@ -558,12 +591,24 @@ async fn upload_media(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": row.id, "mimeType": row.mime_type, "size": row.size, "sha256": row.sha256})),
+        Json(MediaUploaded {
+            id: row.id,
+            mime_type: row.mime_type,
+            size: row.size,
+            sha256: row.sha256,
+        }),
     )
         .into_response())
 }
 
-async fn download_media(
+/// A file kept by the hub (a customer's or an upload), with its type.
+#[utoipa::path(get, path = "/api/v1/media/{id}", tag = "whatsapp", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Media id")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn download_media(
     State(hub): State<Hub>,
     _authed: Authed,
     Path(id): Path<String>,
@@ -585,37 +630,50 @@ async fn download_media(
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct TemplatesQuery {
-    refresh: Option<bool>,
-}
-
-async fn templates(
+/// The WhatsApp Business Account's templates (cached; `refresh=true` asks Meta again).
+#[utoipa::path(get, path = "/api/v1/whatsapp/templates", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(TemplateQuery),
+    responses(
+        (status = 200, description = "Templates", body = [MessageTemplate]),
+        (status = 502, description = "whatsapp_unavailable", body = ApiError),
+        (status = 503, description = "whatsapp_not_configured", body = ApiError),
+    ))]
+pub(crate) async fn templates(
     State(hub): State<Hub>,
     _authed: Authed,
-    Params(q): Params<TemplatesQuery>,
-) -> Result<Json<Value>, WaError> {
+    Params(q): Params<TemplateQuery>,
+) -> Result<Json<Vec<MessageTemplate>>, WaError> {
     let list = hub.wa_templates(q.refresh.unwrap_or(false)).await?;
-    Ok(Json(Value::Array(list.iter().map(template_json).collect())))
+    Ok(Json(list.iter().map(template_api).collect()))
 }
 
-async fn quick_addresses(State(hub): State<Hub>, _authed: Authed) -> Result<Json<Value>, HubError> {
-    let list = hub.store().wa_quick_addresses().await?;
-    Ok(Json(Value::Array(
-        list.into_iter()
-            .map(|(id, name, address)| json!({"id": id, "name": name, "address": address}))
-            .collect(),
-    )))
-}
-
-async fn canned_responses(
+/// The organization's quick addresses.
+#[utoipa::path(get, path = "/api/v1/quick-addresses", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 200, description = "Addresses", body = [QuickAddress])))]
+pub(crate) async fn quick_addresses(
     State(hub): State<Hub>,
     _authed: Authed,
-) -> Result<Json<Value>, HubError> {
-    let list = hub.store().wa_canned_responses().await?;
-    Ok(Json(Value::Array(
+) -> Result<Json<Vec<QuickAddress>>, HubError> {
+    let list = hub.store().wa_quick_addresses().await?;
+    Ok(Json(
         list.into_iter()
-            .map(|(id, shortcut, body)| json!({"id": id, "shortcut": shortcut, "body": body}))
+            .map(|(id, name, address)| QuickAddress { id, name, address })
             .collect(),
-    )))
+    ))
+}
+
+/// The organization's canned responses.
+#[utoipa::path(get, path = "/api/v1/canned-responses", tag = "whatsapp", security(("bearer" = [])),
+    responses((status = 200, description = "Responses", body = [CannedResponse])))]
+pub(crate) async fn canned_responses(
+    State(hub): State<Hub>,
+    _authed: Authed,
+) -> Result<Json<Vec<CannedResponse>>, HubError> {
+    let list = hub.store().wa_canned_responses().await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|(id, shortcut, body)| CannedResponse { id, shortcut, body })
+            .collect(),
+    ))
 }

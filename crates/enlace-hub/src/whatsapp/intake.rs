@@ -15,11 +15,13 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use enlace_hub_api::whatsapp as wire;
+use enlace_hub_api::HubEvent;
 use enlace_whatsapp::{
     parse_webhook, verify_signature, verify_subscription_query, ApiError, InboundMessage,
     MessagesValue, StatusUpdate, SIGNATURE_HEADER,
 };
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::error::HubError;
 use crate::store::{NewInbound, StatusFact};
@@ -28,7 +30,18 @@ use crate::Hub;
 /// Webhook bodies processed per round.
 const BATCH: i64 = 64;
 
-/// `GET /webhooks/whatsapp`: 200 with `hub.challenge` as plain text, or 403.
+/// Meta's subscription handshake: 200 with `hub.challenge` as plain text when `hub.mode` is
+/// `subscribe` and `hub.verify_token` matches, otherwise 403.
+#[utoipa::path(get, path = "/webhooks/whatsapp", tag = "webhooks",
+    params(
+        ("hub.mode" = String, Query, description = "subscribe"),
+        ("hub.verify_token" = String, Query, description = "whatsapp.verify_token"),
+        ("hub.challenge" = String, Query, description = "Echoed back"),
+    ),
+    responses(
+        (status = 200, description = "The challenge", content_type = "text/plain", body = String),
+        (status = 403, description = "Refused"),
+    ))]
 pub(crate) async fn verify(State(hub): State<Hub>, RawQuery(query): RawQuery) -> Response {
     let expected = hub
         .wa()
@@ -51,7 +64,16 @@ pub(crate) async fn verify(State(hub): State<Hub>, RawQuery(query): RawQuery) ->
     }
 }
 
-/// `POST /webhooks/whatsapp`: signature, durable store, 200.
+/// Meta's events: `X-Hub-Signature-256` checked over the raw body (401 when missing or wrong,
+/// nothing stored), the body stored, then 200; processed afterwards.
+#[utoipa::path(post, path = "/webhooks/whatsapp", tag = "webhooks",
+    params(("X-Hub-Signature-256" = String, Header, description = "sha256=HMAC(app secret, body)")),
+    request_body(content = String, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored"),
+        (status = 401, description = "Signature missing or wrong"),
+        (status = 500, description = "Not stored: Meta retries"),
+    ))]
 pub(crate) async fn receive(State(hub): State<Hub>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(secret) = hub.wa().app_secret.as_ref() else {
         return (
@@ -226,14 +248,11 @@ impl Hub {
             .wa_message(message_id)
             .await?
             .ok_or_else(|| HubError::Internal("message vanished".into()))?;
-        let mut payload = Map::new();
-        payload.insert(
-            "conversation".into(),
-            super::conversation_json(&conversation, now),
-        );
-        payload.insert("message".into(), super::message_json(&message));
-        self.wa_event(&conversation, "message_received", payload)
-            .await
+        let event = HubEvent::MessageReceived(wire::MessageReceived {
+            conversation: super::conversation_api(&conversation, now),
+            message: super::message_api(&message),
+        });
+        self.wa_event(&conversation, event).await
     }
 
     /// Applies a status (keeping the highest) or keeps it until its message has a wamid.
@@ -291,11 +310,11 @@ impl Hub {
         else {
             return Ok(());
         };
-        let mut payload = Map::new();
-        payload.insert("conversationId".into(), Value::from(conversation.id));
-        payload.insert("message".into(), super::message_json(message));
-        self.wa_event(&conversation, "message_status", payload)
-            .await
+        let event = HubEvent::MessageStatus(wire::MessageStatus {
+            conversation_id: conversation.id,
+            message: super::message_api(message),
+        });
+        self.wa_event(&conversation, event).await
     }
 }
 

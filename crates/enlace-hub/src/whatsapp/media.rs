@@ -115,16 +115,13 @@ impl Hub {
             "sticker" => MediaKind::Sticker,
             _ => {
                 return Err(WaError::Invalid {
-                    code: "whatsapp_media_kind",
                     message: "kind must be image, audio, video, document or sticker".into(),
                 })
             }
         };
-        let checked = check_upload(kind, mime, bytes).map_err(|e| WaError::Invalid {
-            code: e.code(),
-            message: e.to_string(),
+        check_upload(kind, mime, bytes).map_err(|e| WaError::Invalid {
+            message: format!("{} ({})", e, e.code()),
         })?;
-        let _ = checked;
         Ok(self.wa_put_media(bytes, mime, filename, None).await?)
     }
 

@@ -24,8 +24,10 @@ pub mod routing;
 use std::sync::Mutex as SyncMutex;
 use std::time::Duration;
 
+use enlace_hub_api::whatsapp as wire;
+use enlace_hub_api::HubEvent;
 use enlace_whatsapp::{AccessToken, AppSecret, GraphClient, GraphConfig};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::sync::Notify;
 
 use crate::config::WhatsAppSettings;
@@ -91,18 +93,17 @@ pub enum WaError {
     Hub(HubError),
     /// A free-form message outside the 24-hour window: only these templates can be sent.
     WindowClosed {
-        templates: Vec<Value>,
+        templates: Vec<wire::MessageTemplate>,
     },
-    /// The message cannot be sent as given (`enlace_whatsapp::SendError` code).
+    /// The message or file cannot be sent as given (`whatsapp_invalid_message`; the message
+    /// says why).
     Invalid {
-        code: &'static str,
         message: String,
     },
     /// WhatsApp is not configured on this hub.
     NotConfigured,
-    /// Meta refused or could not be reached (templates refresh, media).
+    /// Meta refused or could not be reached (`whatsapp_unavailable`: templates, media).
     Upstream {
-        code: &'static str,
         message: String,
     },
 }
@@ -126,23 +127,26 @@ impl axum::response::IntoResponse for WaError {
             WaError::Hub(e) => return e.into_response(),
             WaError::WindowClosed { templates } => (
                 StatusCode::CONFLICT,
-                json!({
-                    "code": "window_closed",
-                    "message": "more than 24 hours since the customer's last message: send a template",
-                    "templates": templates,
-                }),
+                serde_json::to_value(wire::WindowClosedError {
+                    code: enlace_hub_api::ApiErrorCode::WindowClosed,
+                    message:
+                        "more than 24 hours since the customer's last message: send a template"
+                            .into(),
+                    templates,
+                })
+                .unwrap_or(Value::Null),
             ),
-            WaError::Invalid { code, message } => (
+            WaError::Invalid { message } => (
                 StatusCode::BAD_REQUEST,
-                json!({"code": code, "message": message}),
+                json!({"code": "whatsapp_invalid_message", "message": message}),
             ),
             WaError::NotConfigured => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"code": "whatsapp_not_configured", "message": "WhatsApp is not configured on this hub"}),
             ),
-            WaError::Upstream { code, message } => (
+            WaError::Upstream { message } => (
                 StatusCode::BAD_GATEWAY,
-                json!({"code": code, "message": message}),
+                json!({"code": "whatsapp_unavailable", "message": message}),
             ),
         };
         (status, axum::Json(body)).into_response()
@@ -150,36 +154,36 @@ impl axum::response::IntoResponse for WaError {
 }
 
 /// A message as the API and the stream show it.
-pub fn message_json(m: &MessageRow) -> Value {
+pub fn message_api(m: &MessageRow) -> wire::Message {
     let content: Value = serde_json::from_str(&m.content).unwrap_or(Value::Null);
     let error = match (m.error_code, &m.error_title) {
-        (None, None) => Value::Null,
-        (code, title) => json!({
-            "code": code,
-            "title": title,
-            "details": m.error_details,
-            "kind": code.map(|c| enlace_whatsapp::ErrorClass::of(c).code()),
+        (None, None) => None,
+        (code, title) => Some(wire::MessageError {
+            code,
+            title: title.clone(),
+            details: m.error_details.clone(),
+            kind: code.map(|c| enlace_whatsapp::ErrorClass::of(c).code().to_owned()),
         }),
     };
-    json!({
-        "id": m.id,
-        "conversationId": m.conversation_id,
-        "wamid": m.wamid,
-        "clientId": m.client_id,
-        "direction": m.direction,
-        "type": m.msg_type,
-        "content": content,
-        "text": summary(&m.msg_type, &content),
-        "mediaId": m.media_id,
-        "status": m.status,
-        "error": error,
-        "agentId": m.agent_id,
-        "at": m.at,
-    })
+    wire::Message {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        wamid: m.wamid.clone(),
+        client_id: m.client_id.clone(),
+        direction: m.direction.clone(),
+        kind: m.msg_type.clone(),
+        text: summary(&m.msg_type, &content),
+        content,
+        media_id: m.media_id.clone(),
+        status: m.status.clone(),
+        error,
+        agent_id: m.agent_id,
+        at: m.at,
+    }
 }
 
-/// A short text for lists and notifications: the body, caption or a placeholder.
-fn summary(msg_type: &str, content: &Value) -> Value {
+/// A short text for lists and notifications: the body, caption or a title.
+fn summary(msg_type: &str, content: &Value) -> Option<String> {
     let pick = |path: &[&str]| {
         let mut v = content;
         for p in path {
@@ -187,7 +191,7 @@ fn summary(msg_type: &str, content: &Value) -> Value {
         }
         v.as_str().map(str::to_owned)
     };
-    let text = match msg_type {
+    match msg_type {
         "text" => pick(&["text", "body"]).or_else(|| pick(&["body"])),
         "image" | "video" | "document" => {
             pick(&[msg_type, "caption"]).or_else(|| pick(&["caption"]))
@@ -199,27 +203,26 @@ fn summary(msg_type: &str, content: &Value) -> Value {
         }
         "template" => pick(&["name"]),
         _ => None,
-    };
-    text.map(Value::from).unwrap_or(Value::Null)
+    }
 }
 
 /// A conversation as the API and the stream show it.
-pub fn conversation_json(c: &ConversationRow, now: i64) -> Value {
+pub fn conversation_api(c: &ConversationRow, now: i64) -> wire::Conversation {
     let window_ends = c.last_customer_at.map(|t| t + WINDOW_MS);
-    json!({
-        "id": c.id,
-        "phoneNumberId": c.phone_number_id,
-        "waId": c.wa_id,
-        "profileName": c.profile_name,
-        "queue": c.queue,
-        "state": c.state,
-        "agentId": c.agent_id,
-        "lastCustomerMessageAt": c.last_customer_at,
-        "windowEndsAt": window_ends,
-        "windowOpen": window_ends.is_some_and(|end| now < end),
-        "unread": c.unread,
-        "lastMessageAt": c.last_message_at,
-    })
+    wire::Conversation {
+        id: c.id,
+        phone_number_id: c.phone_number_id.clone(),
+        wa_id: c.wa_id.clone(),
+        profile_name: c.profile_name.clone(),
+        queue: c.queue.clone(),
+        state: c.state.clone(),
+        agent_id: c.agent_id,
+        last_customer_message_at: c.last_customer_at,
+        window_ends_at: window_ends,
+        window_open: window_ends.is_some_and(|end| now < end),
+        unread: c.unread,
+        last_message_at: c.last_message_at,
+    }
 }
 
 impl Hub {
@@ -245,8 +248,7 @@ impl Hub {
     pub(crate) async fn wa_event(
         &self,
         conversation: &ConversationRow,
-        event_type: &str,
-        payload: Map<String, Value>,
+        event: HubEvent,
     ) -> Result<(), HubError> {
         let now = self.now();
         let targets: Vec<i64> = match conversation.agent_id {
@@ -261,9 +263,7 @@ impl Hub {
                 .collect(),
         };
         for agent in targets {
-            self.events()
-                .append(Some(agent), event_type, payload.clone(), now)
-                .await?;
+            self.events().append_event(Some(agent), &event, now).await?;
         }
         Ok(())
     }
@@ -274,13 +274,14 @@ impl Hub {
         let now = self.now();
         tracing::warn!(code, detail, "WhatsApp needs an administrator");
         self.store().insert_wa_alert(code, detail, now).await?;
-        let mut payload = Map::new();
-        payload.insert("code".into(), Value::from(code));
-        payload.insert("detail".into(), Value::from(detail));
+        let event = HubEvent::WhatsappAlert(wire::WhatsappAlert {
+            code: code.to_owned(),
+            detail: detail.to_owned(),
+        });
         for agent in self.store().agents().await? {
             if agent.supervisor && !agent.disabled {
                 self.events()
-                    .append(Some(agent.id), "whatsapp_alert", payload.clone(), now)
+                    .append_event(Some(agent.id), &event, now)
                     .await?;
             }
         }

@@ -16,12 +16,11 @@
 
 use std::collections::HashMap;
 
+use enlace_hub_api::HubEvent;
 use enlace_whatsapp::{
     ErrorClass, MediaKind, OutboundMessage, SendError, Template, TemplateComponent,
     TemplateParameter, WhatsAppError,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::error::HubError;
 use crate::store::{ConversationRow, MessageRow};
@@ -32,49 +31,8 @@ const ROUND: i64 = 200;
 /// How long the outbox waits before probing an expired token again.
 const TOKEN_PROBE_MS: i64 = 60_000;
 
-/// What an agent sends (the body of `POST /conversations/{id}/messages`, without `clientId`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SendRequest {
-    Text {
-        body: String,
-        #[serde(default, rename = "previewUrl")]
-        preview_url: bool,
-    },
-    Template {
-        name: String,
-        language: String,
-        /// Body parameters, in order.
-        #[serde(default)]
-        parameters: Vec<String>,
-    },
-    Media {
-        /// `image`, `audio`, `video`, `document` or `sticker`.
-        kind: String,
-        /// The hub's media id (`POST /media`) or a WhatsApp media id.
-        #[serde(rename = "mediaId")]
-        media_id: String,
-        #[serde(default)]
-        caption: Option<String>,
-        #[serde(default)]
-        filename: Option<String>,
-    },
-    Location {
-        latitude: f64,
-        longitude: f64,
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        address: Option<String>,
-    },
-    Reaction {
-        /// The wamid reacted to.
-        #[serde(rename = "messageId")]
-        message_id: String,
-        #[serde(default)]
-        emoji: Option<String>,
-    },
-}
+/// What an agent sends (stored as the outbound message's content).
+pub use enlace_hub_api::whatsapp::OutgoingMessage as SendRequest;
 
 fn media_kind(kind: &str) -> Result<MediaKind, SendError> {
     Ok(match kind {
@@ -87,82 +45,68 @@ fn media_kind(kind: &str) -> Result<MediaKind, SendError> {
     })
 }
 
-impl SendRequest {
-    /// The wire `type` of the message.
-    pub fn type_name(&self) -> &str {
-        match self {
-            SendRequest::Text { .. } => "text",
-            SendRequest::Template { .. } => "template",
-            SendRequest::Media { kind, .. } => kind,
-            SendRequest::Location { .. } => "location",
-            SendRequest::Reaction { .. } => "reaction",
+/// The validated message of `request` to `to`; `media_id` replaces the request's media id
+/// (the WhatsApp one of a hub media).
+pub fn build(
+    request: &SendRequest,
+    to: &str,
+    media_id: Option<&str>,
+) -> Result<OutboundMessage, SendError> {
+    match request {
+        SendRequest::Text { body, preview_url } => {
+            Ok(OutboundMessage::text(to, body)?.with_preview_url(*preview_url))
         }
-    }
-
-    /// Whether it may go outside the 24-hour window (templates only).
-    pub fn is_template(&self) -> bool {
-        matches!(self, SendRequest::Template { .. })
-    }
-
-    /// The validated message to `to`; `media_id` replaces the request's media id (the WhatsApp
-    /// one of a hub media).
-    pub fn build(&self, to: &str, media_id: Option<&str>) -> Result<OutboundMessage, SendError> {
-        match self {
-            SendRequest::Text { body, preview_url } => {
-                Ok(OutboundMessage::text(to, body)?.with_preview_url(*preview_url))
-            }
-            SendRequest::Template {
-                name,
-                language,
-                parameters,
-            } => {
-                let components = if parameters.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![TemplateComponent::Body(
-                        parameters
-                            .iter()
-                            .map(|p| TemplateParameter::Text(p.clone()))
-                            .collect(),
-                    )]
-                };
-                OutboundMessage::template(
-                    to,
-                    Template {
-                        name: name.clone(),
-                        language: language.clone(),
-                        components,
-                    },
-                )
-            }
-            SendRequest::Media {
-                kind,
-                media_id: requested,
-                caption,
-                filename,
-            } => OutboundMessage::media(
+        SendRequest::Template {
+            name,
+            language,
+            parameters,
+        } => {
+            let components = if parameters.is_empty() {
+                Vec::new()
+            } else {
+                vec![TemplateComponent::Body(
+                    parameters
+                        .iter()
+                        .map(|p| TemplateParameter::Text(p.clone()))
+                        .collect(),
+                )]
+            };
+            OutboundMessage::template(
                 to,
-                media_kind(kind)?,
-                media_id.unwrap_or(requested),
-                caption.as_deref(),
-                filename.as_deref(),
-                false,
-            ),
-            SendRequest::Location {
-                latitude,
-                longitude,
-                name,
-                address,
-            } => OutboundMessage::location(
-                to,
-                *latitude,
-                *longitude,
-                name.as_deref(),
-                address.as_deref(),
-            ),
-            SendRequest::Reaction { message_id, emoji } => {
-                OutboundMessage::reaction(to, message_id, emoji.as_deref())
-            }
+                Template {
+                    name: name.clone(),
+                    language: language.clone(),
+                    components,
+                },
+            )
+        }
+        SendRequest::Media {
+            kind,
+            media_id: requested,
+            caption,
+            filename,
+        } => OutboundMessage::media(
+            to,
+            media_kind(kind)?,
+            media_id.unwrap_or(requested),
+            caption.as_deref(),
+            filename.as_deref(),
+            false,
+        ),
+        SendRequest::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => OutboundMessage::location(
+            to,
+            *latitude,
+            *longitude,
+            name.as_deref(),
+            address.as_deref(),
+        ),
+        SendRequest::Reaction { message_id, emoji } => {
+            OutboundMessage::reaction(to, message_id, emoji.as_deref())
         }
     }
 }
@@ -312,7 +256,7 @@ impl Hub {
             }
             _ => None,
         };
-        let built = match request.build(&conversation.wa_id, media_id.as_deref()) {
+        let built = match build(&request, &conversation.wa_id, media_id.as_deref()) {
             Ok(b) => b,
             Err(e) => {
                 self.store()
@@ -434,17 +378,11 @@ impl Hub {
             .wa_windows_closing(now, super::WINDOW_MS, lead)
             .await?
         {
-            let mut payload = Map::new();
-            payload.insert(
-                "conversation".into(),
-                super::conversation_json(&conversation, now),
-            );
-            payload.insert(
-                "windowEndsAt".into(),
-                Value::from(conversation.last_customer_at.unwrap_or(0) + super::WINDOW_MS),
-            );
-            self.wa_event(&conversation, "window_closing", payload)
-                .await?;
+            let event = HubEvent::WindowClosing(enlace_hub_api::whatsapp::WindowClosing {
+                conversation: super::conversation_api(&conversation, now),
+                window_ends_at: conversation.last_customer_at.unwrap_or(0) + super::WINDOW_MS,
+            });
+            self.wa_event(&conversation, event).await?;
         }
         Ok(())
     }

@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use enlace_hub_api::whatsapp as wire;
+use enlace_hub_api::HubEvent;
 
 use crate::agents::AgentState;
 use crate::error::HubError;
@@ -92,21 +93,13 @@ impl Hub {
         previous: Option<i64>,
     ) -> Result<(), HubError> {
         let now = self.now();
-        let mut payload = Map::new();
-        payload.insert(
-            "conversation".into(),
-            super::conversation_json(conversation, now),
-        );
-        payload.insert(
-            "previousAgentId".into(),
-            previous.map_or(Value::Null, Value::from),
-        );
-        self.wa_event(conversation, "conversation_assigned", payload.clone())
-            .await?;
+        let event = HubEvent::ConversationAssigned(wire::ConversationAssigned {
+            conversation: super::conversation_api(conversation, now),
+            previous_agent_id: previous,
+        });
+        self.wa_event(conversation, event.clone()).await?;
         if let Some(prev) = previous.filter(|p| Some(*p) != conversation.agent_id) {
-            self.events()
-                .append(Some(prev), "conversation_assigned", payload, now)
-                .await?;
+            self.events().append_event(Some(prev), &event, now).await?;
         }
         Ok(())
     }
