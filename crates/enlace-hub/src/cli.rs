@@ -72,6 +72,32 @@ pub enum Command {
     /// Manages pause reasons.
     #[command(subcommand, name = "pause-reason")]
     PauseReason(PauseReasonCommand),
+    /// Manages the organization's WhatsApp quick addresses.
+    #[command(subcommand, name = "quick-address")]
+    QuickAddress(QuickAddressCommand),
+    /// Manages the organization's WhatsApp canned responses.
+    #[command(subcommand, name = "canned-response")]
+    CannedResponse(CannedResponseCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum QuickAddressCommand {
+    /// Adds an address agents can send in one click.
+    Add {
+        name: String,
+        address: String,
+    },
+    List,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CannedResponseCommand {
+    /// Adds a prepared answer, e.g. `/hola "¡Hola! ¿En qué le ayudo?"`.
+    Add {
+        shortcut: String,
+        body: String,
+    },
+    List,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -264,6 +290,20 @@ pub async fn run_with_password(
         Command::Agent(cmd) => {
             let config = load(&cli)?;
             agent(&config, cmd.clone(), stdin_password, out).await
+        }
+        Command::QuickAddress(cmd) => {
+            let config = load(&cli)?;
+            let store = open_store(&config).await?;
+            let done = quick_lists(&store, QuickList::Address(cmd.clone()), out).await;
+            store.close().await;
+            done
+        }
+        Command::CannedResponse(cmd) => {
+            let config = load(&cli)?;
+            let store = open_store(&config).await?;
+            let done = quick_lists(&store, QuickList::Canned(cmd.clone()), out).await;
+            store.close().await;
+            done
         }
         Command::PauseReason(PauseReasonCommand::Add { name, budget }) => {
             let config = load(&cli)?;
@@ -531,4 +571,69 @@ mod tests {
         assert_eq!(parse_budget("5d"), None);
         assert_eq!(parse_budget("m"), None);
     }
+}
+
+enum QuickList {
+    Address(QuickAddressCommand),
+    Canned(CannedResponseCommand),
+}
+
+/// `quick-address` and `canned-response`: organization-wide lists the agents' app shows.
+async fn quick_lists(
+    store: &crate::store::Store,
+    cmd: QuickList,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let check = |what: &str, text: &str, max: usize| {
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > max {
+            Err(CliError::Usage(format!(
+                "{what} must have 1 to {max} characters"
+            )))
+        } else {
+            Ok(text.to_owned())
+        }
+    };
+    let duplicate = |what: &str, key: &str| CliError::Usage(format!("{what} {key:?} exists"));
+    match cmd {
+        QuickList::Address(QuickAddressCommand::Add { name, address }) => {
+            let name = check("the name", &name, 64)?;
+            let address = check("the address", &address, 1024)?;
+            let id = match store
+                .insert_wa_quick_address(&name, &address, now_ms())
+                .await
+            {
+                Err(StoreError::Duplicate) => {
+                    return Err(duplicate("a quick address named", &name))
+                }
+                other => other.map_err(HubError::from)?,
+            };
+            writeln!(out, "quick address {id}: {name}")?;
+        }
+        QuickList::Address(QuickAddressCommand::List) => {
+            for (id, name, address) in store.wa_quick_addresses().await.map_err(HubError::from)? {
+                writeln!(out, "{id}\t{name}\t{address}")?;
+            }
+        }
+        QuickList::Canned(CannedResponseCommand::Add { shortcut, body }) => {
+            let shortcut = check("the shortcut", &shortcut, 32)?;
+            let body = check("the response", &body, 4096)?;
+            let id = match store
+                .insert_wa_canned_response(&shortcut, &body, now_ms())
+                .await
+            {
+                Err(StoreError::Duplicate) => {
+                    return Err(duplicate("a canned response", &shortcut))
+                }
+                other => other.map_err(HubError::from)?,
+            };
+            writeln!(out, "canned response {id}: {shortcut}")?;
+        }
+        QuickList::Canned(CannedResponseCommand::List) => {
+            for (id, shortcut, body) in store.wa_canned_responses().await.map_err(HubError::from)? {
+                writeln!(out, "{id}\t{shortcut}\t{body}")?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1350,3 +1350,53 @@ async fn comments_read_templates_media_and_lists() {
     let r = get(addr, "/api/v1/canned-responses", &ana).await;
     assert_eq!(r.body[0]["shortcut"], "/hola");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Administrator's CLI: quick addresses and canned responses
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_adds_quick_addresses_and_canned_responses_agents_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("org");
+    let (ok, _, err) = hub_bin(&["init", "--dir", home.to_str().unwrap()], dir.path());
+    assert!(ok, "{err}");
+    let c = home.join("enlace-hub.toml");
+    let c = c.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", c];
+        all.extend_from_slice(args);
+        hub_bin(&all, dir.path())
+    };
+    let (ok, out, err) = run(&["quick-address", "add", "Oficina", "Av. Reforma 1, CDMX"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Oficina"), "{out}");
+    assert!(
+        !run(&["quick-address", "add", "Oficina", "otra"]).0,
+        "duplicate accepted"
+    );
+    assert!(
+        !run(&["quick-address", "add", " ", "x"]).0,
+        "empty name accepted"
+    );
+    let (ok, _, err) = run(&[
+        "canned-response",
+        "add",
+        "/hola",
+        "¡Hola! ¿En qué le ayudo?",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = run(&["quick-address", "list"]);
+    assert!(ok && out.contains("Av. Reforma 1, CDMX"), "{out}");
+    let (ok, out, _) = run(&["canned-response", "list"]);
+    assert!(ok && out.contains("/hola"), "{out}");
+    // The same database, read by the store the API uses.
+    let cfg = HubConfig::load(std::path::Path::new(c)).unwrap();
+    let store = enlace_hub::store::Store::open(&cfg.database_url)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.wa_canned_responses().await.unwrap()[0].2,
+        "¡Hola! ¿En qué le ayudo?"
+    );
+    store.close().await;
+}
