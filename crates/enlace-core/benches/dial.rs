@@ -1,9 +1,10 @@
-//! Throughput of `parse_dial_uri` (parse + normalize) over a mix of realistic inputs.
+//! Throughput of `parse_dial_uri` (parse + normalize) over a mix of realistic inputs, of
+//! customer-number resolution (wa_ids) and of `equivalent_digits`.
 //!
 //! Run: `cargo bench -p enlace-core --bench dial -- --quick` (or `--measurement-time 2`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use enlace_core::{format_for_display, parse_dial_uri, Country};
+use enlace_core::{equivalent_digits, format_for_display, parse_dial_uri, Country, CustomerNumber};
 use std::hint::black_box;
 
 /// Twenty inputs an agent's machine really sees: CRM links, web pages, the dial pad, SIP
@@ -58,6 +59,32 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             for target in &targets {
                 black_box(format_for_display(black_box(target)));
+            }
+        })
+    });
+    // WhatsApp wa_ids: Mexico with and without the 1, Argentina with the 9, Brazil with and
+    // without the ninth digit, Costa Rica.
+    let wa_ids = [
+        "5215512345678",
+        "525512345678",
+        "5491161234567",
+        "5511987654321",
+        "551187654321",
+        "50688881234",
+    ];
+    group.throughput(Throughput::Elements(wa_ids.len() as u64));
+    group.bench_function("customer_number/wa_id6", |b| {
+        b.iter(|| {
+            for wa_id in &wa_ids {
+                let _ = black_box(CustomerNumber::from_wa_id(black_box(wa_id)));
+            }
+        })
+    });
+    group.throughput(Throughput::Elements(inputs.len() as u64));
+    group.bench_function("equivalent_digits/mix20", |b| {
+        b.iter(|| {
+            for (input, country) in &inputs {
+                black_box(equivalent_digits(black_box(input), *country));
             }
         })
     });
