@@ -557,22 +557,6 @@ async fn serve(config: HubConfig, out: &mut impl std::io::Write) -> Result<(), C
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn budgets_parse() {
-        assert_eq!(parse_budget("15m"), Some(900));
-        assert_eq!(parse_budget("90s"), Some(90));
-        assert_eq!(parse_budget("1h"), Some(3600));
-        assert_eq!(parse_budget("10"), Some(600));
-        assert_eq!(parse_budget("0m"), None);
-        assert_eq!(parse_budget("5d"), None);
-        assert_eq!(parse_budget("m"), None);
-    }
-}
-
 enum QuickList {
     Address(QuickAddressCommand),
     Canned(CannedResponseCommand),
@@ -636,4 +620,20 @@ async fn quick_lists(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!(parse_budget("15m"), Some(900));
+        assert_eq!(parse_budget("90s"), Some(90));
+        assert_eq!(parse_budget("1h"), Some(3600));
+        assert_eq!(parse_budget("10"), Some(600));
+        assert_eq!(parse_budget("0m"), None);
+        assert_eq!(parse_budget("5d"), None);
+        assert_eq!(parse_budget("m"), None);
+    }
 }
