@@ -4,10 +4,10 @@
 //! The pipeline (see [`parse_dial_uri`]) is pure and runs in three steps:
 //!
 //! 1. **Screening** (this module): length, control characters, emptiness.
-//! 2. **Syntax** ([`uri`]): scheme, percent-decoding, shell/script characters, RFC 3966
+//! 2. **Syntax** (`uri`): scheme, percent-decoding, shell/script characters, RFC 3966
 //!    parameters (`ext`, `phone-context`, `isub`) and the liberal real-world forms
 //!    (`tel://`, `callto://`, spaces, `%20`, `,`/`?` cut-offs, `sip:` user parts).
-//! 3. **Numbering** ([`numbering`]): E.164 normalization with libphonenumber metadata (the
+//! 3. **Numbering** (`numbering`): E.164 normalization with libphonenumber metadata (the
 //!    `phonenumber` crate, whose database is a process-wide lazy static: nothing is rebuilt
 //!    per call), the short-extension rule, the Mexican legacy prefixes and Brazil's ninth digit
 //!    (the key and equivalent forms of a customer's number live in [`crate::number`]).

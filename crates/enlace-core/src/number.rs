@@ -24,7 +24,7 @@
 //!   is gets the `9` when that makes a valid mobile; landlines (2 to 5) never do. The key and
 //!   E.164 have the `9`.
 //!
-//! To extend: add a country's variants in [`CustomerNumber::from_e164`] and rows to
+//! To extend: add a country's variants in `CustomerNumber::from_e164` and rows to
 //! `tests/customer_number.rs`; the property tests check that every form resolves to the key.
 
 use crate::dial::numbering::{self, NumberFacts};
