@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use enlace_core::SystemClock;
 use enlace_hub::auth::{hash_password, PasswordCost};
-use enlace_hub::config::{AmiSettings, AMI_SECRET_ENV, DATABASE_URL_ENV};
+use enlace_hub::config::{
+    AmiSettings, WhatsAppNumber, WhatsAppSettings, AMI_SECRET_ENV, DATABASE_URL_ENV,
+    WHATSAPP_ACCESS_TOKEN_ENV, WHATSAPP_APP_SECRET_ENV, WHATSAPP_VERIFY_TOKEN_ENV,
+};
 use enlace_hub::store::{NewAgent, Store};
 use enlace_hub::testing::Served;
 use enlace_hub::HubConfig;
@@ -772,4 +775,213 @@ async fn without_trust_forwarded_headers_are_ignored() {
         429
     );
     server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// WhatsApp secrets (issue 10)
+
+const WA_VERIFY: &str = "wa-verify-9d2c71";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_log_of_whatsapp_traffic_holds_no_whatsapp_secret() {
+    let wa = enlace_sandbox::WhatsAppDouble::start().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The app secret in a private file, the access token in the environment, the verify token
+    // in the (private) configuration file.
+    std::fs::write(dir.join("wa.secret"), format!("{}\n", wa.app_secret())).unwrap();
+    #[cfg(unix)]
+    chmod(&dir.join("wa.secret"), 0o600);
+    let config = init(dir, |c| {
+        c.whatsapp = Some(WhatsAppSettings {
+            verify_token: WA_VERIFY.into(),
+            app_secret_file: Some("wa.secret".into()),
+            graph_url: wa.graph_url(),
+            waba_id: wa.waba_id(),
+            numbers: vec![WhatsAppNumber {
+                phone_number_id: wa.phone_number_id(),
+                display_number: wa.display_phone_number(),
+                queue: "support".into(),
+            }],
+            ..WhatsAppSettings::default()
+        })
+    });
+    let c = config.to_str().unwrap();
+    let (ok, _, err) = hub_bin_input(
+        &[
+            "--config",
+            c,
+            "agent",
+            "add",
+            "--name",
+            "Ana",
+            "--extension",
+            "1001",
+            "--queue",
+            "support",
+            "--user",
+            USER,
+            "--password-stdin",
+        ],
+        dir,
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(ok, "{err}");
+    let token_env = wa.access_token();
+    let (child, addr) = serve(
+        &config,
+        dir,
+        &[
+            ("RUST_LOG", "trace"),
+            (WHATSAPP_ACCESS_TOKEN_ENV, token_env.as_str()),
+        ],
+    );
+    let url = format!("http://{addr}/webhooks/whatsapp");
+    assert!(tokio::task::block_in_place(|| wa.verify_webhook(&url, WA_VERIFY)).unwrap());
+    wa.set_webhook_url(Some(&url));
+    let token = login(addr, USER, PASSWORD).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wa.customer_sends(
+        "5215512345678",
+        enlace_sandbox::Inbound::Text("hola".into()),
+    );
+    wa.customer_sends(
+        "5215512345678",
+        enlace_sandbox::Inbound::Media(enlace_sandbox::InboundMedia::image(None)),
+    );
+    let id = loop_until_conversation(addr, &token).await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(&token),
+        json!({"clientId": "s-1", "type": "text", "body": "¿En qué le ayudo?"}),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    eventually("sent", || wa.sent_messages().len() == 1).await;
+    assert!(tokio::task::block_in_place(|| wa.wait_webhooks_idle(WAIT)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(child);
+
+    let log = format!(
+        "{}\n{}",
+        std::fs::read_to_string(dir.join("serve.out")).unwrap(),
+        std::fs::read_to_string(dir.join("serve.err")).unwrap()
+    );
+    assert!(log.contains("TRACE"), "{log}");
+    let app_secret = wa.app_secret();
+    for (secret, needle) in [
+        ("the access token", token_env.as_str()),
+        ("the app secret", app_secret.as_str()),
+        ("the verify token", WA_VERIFY),
+    ] {
+        assert!(
+            !log.contains(needle),
+            "{secret} in the log: {:?}",
+            lines_with(&log, needle)
+        );
+    }
+}
+
+async fn loop_until_conversation(addr: SocketAddr, token: &str) -> i64 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let r = http(addr, "GET", "/api/v1/conversations", Some(token), None).await;
+        if let Some(id) = r.body.get(0).and_then(|c| c["id"].as_i64()) {
+            return id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no conversation: {:?}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[test]
+fn whatsapp_secrets_come_from_files_or_the_environment_and_debug_redacts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = dir.join("enlace-hub.toml");
+    for (name, value) in [
+        ("vt", "file-verify"),
+        ("as", "file-app-secret"),
+        ("at", "file-access-token"),
+    ] {
+        std::fs::write(dir.join(name), format!("{value}\n")).unwrap();
+        #[cfg(unix)]
+        chmod(&dir.join(name), 0o600);
+    }
+    std::fs::write(
+        &config,
+        "[whatsapp]\nverify_token_file = \"vt\"\napp_secret_file = \"as\"\naccess_token_file = \"at\"\n",
+    )
+    .unwrap();
+    let loaded = HubConfig::load_with_env(&config, &|_| None).unwrap();
+    let wa = loaded.whatsapp.clone().unwrap();
+    assert_eq!(
+        (
+            wa.verify_token.as_str(),
+            wa.app_secret.as_str(),
+            wa.access_token.as_str()
+        ),
+        ("file-verify", "file-app-secret", "file-access-token")
+    );
+    assert_eq!(wa.graph_url, "https://graph.facebook.com/v21.0");
+    let env = |name: &str| match name {
+        n if n == WHATSAPP_VERIFY_TOKEN_ENV => Some("env-verify".to_string()),
+        n if n == WHATSAPP_APP_SECRET_ENV => Some("env-app-secret".to_string()),
+        n if n == WHATSAPP_ACCESS_TOKEN_ENV => Some("env-access-token".to_string()),
+        _ => None,
+    };
+    let from_env = HubConfig::load_with_env(&config, &env).unwrap();
+    let wa2 = from_env.whatsapp.clone().unwrap();
+    assert_eq!(
+        (
+            wa2.verify_token.as_str(),
+            wa2.app_secret.as_str(),
+            wa2.access_token.as_str()
+        ),
+        ("env-verify", "env-app-secret", "env-access-token")
+    );
+    let shown = format!("{loaded:?} {from_env:?}");
+    for secret in [
+        "file-verify",
+        "file-app-secret",
+        "file-access-token",
+        "env-verify",
+        "env-app-secret",
+        "env-access-token",
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    // A secret file others can read is refused; a secret inline makes the config private.
+    #[cfg(unix)]
+    {
+        chmod(&dir.join("at"), 0o644);
+        let e = HubConfig::load_with_env(&config, &|_| None).unwrap_err();
+        assert_eq!(e.code(), "secret_file_exposed");
+        std::fs::write(&config, "[whatsapp]\naccess_token = \"inline-token\"\n").unwrap();
+        chmod(&config, 0o644);
+        let e = HubConfig::load_with_env(&config, &|_| None).unwrap_err();
+        assert_eq!(e.code(), "secret_file_exposed");
+        assert!(!e.to_string().contains("inline-token"));
+    }
+    // Both forms at once is a mistake.
+    std::fs::write(
+        &config,
+        "[whatsapp]\napp_secret = \"x\"\napp_secret_file = \"as\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    chmod(&config, 0o600);
+    assert_eq!(
+        HubConfig::load_with_env(&config, &|_| None)
+            .unwrap_err()
+            .code(),
+        "config_invalid"
+    );
 }
