@@ -141,6 +141,22 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
              agent {user} / {password}, supervisor {sup_user} / {sup_password}",
             hub.url
         );
+        println!(
+            "  WhatsApp: number +{} (WhatsApp Cloud API double); a demo customer writes every {} \
+             minutes, the first now. The desktop's inbox arrives with issue 11; meanwhile, as the \
+             demo agent:",
+            hub.whatsapp_number,
+            crate::demo_hub::WHATSAPP_EVERY.as_secs() / 60
+        );
+        println!(
+            "    T=$(curl -s {url}/api/v1/sessions -H 'Content-Type: application/json' \
+             -d '{{\"user\":\"{user}\",\"password\":\"{password}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
+            url = hub.url
+        );
+        println!(
+            "    curl -s {url}/api/v1/conversations -H \"Authorization: Bearer $T\"",
+            url = hub.url
+        );
     }
     println!(
         "try: xdg-open tel:+50640004000   (P7: on a bare X server use `gio open tel:+50640004000`)"
