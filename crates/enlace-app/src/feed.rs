@@ -51,6 +51,10 @@ pub trait FeedConsumer: Send {
     fn notice<'a>(&'a mut self, _item: &'a StreamItem) -> Stored<'a> {
         Box::pin(async { Ok(()) })
     }
+    /// The feed stops for good (logout, end of the session). Default: nothing.
+    fn finish(&mut self) -> Stored<'_> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Where the cursor is kept (for the app: its settings row, per hub and user).
@@ -119,6 +123,7 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 pub struct HubFeed {
     task: Option<JoinHandle<()>>,
     last: tokio::sync::watch::Receiver<Option<u64>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl HubFeed {
@@ -130,10 +135,12 @@ impl HubFeed {
         cursor: Box<dyn CursorSink>,
     ) -> HubFeed {
         let (last_tx, last) = tokio::sync::watch::channel(after);
-        let task = tokio::spawn(run(source, consumers, cursor, last_tx));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(run(source, consumers, cursor, last_tx, stopping));
         HubFeed {
             task: Some(task),
             last,
+            stop,
         }
     }
 
@@ -151,8 +158,16 @@ impl HubFeed {
             .is_ok()
     }
 
-    /// Stops the feed after the event in hand (if any) is abandoned: it is read again next
-    /// time, from the saved cursor.
+    /// Stops the feed: an event still being offered is abandoned (read again next time, from
+    /// the saved cursor), then every consumer finishes ([`FeedConsumer::finish`]).
+    pub async fn shutdown(mut self) {
+        self.stop.send_replace(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Stops the feed at once, without the consumers' finish.
     pub fn stop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
@@ -171,14 +186,22 @@ async fn run(
     mut consumers: Vec<Box<dyn FeedConsumer>>,
     mut cursor: Box<dyn CursorSink>,
     last: tokio::sync::watch::Sender<Option<u64>>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    while let Some(item) = source.next().await {
+    loop {
+        let item = tokio::select! {
+            item = source.next() => item,
+            _ = stopping.wait_for(|stop| *stop) => None,
+        };
+        let Some(item) = item else { break };
         match &item {
             StreamItem::Event(event) => {
                 if last.borrow().is_some_and(|l| event.id <= l) {
                     continue;
                 }
-                deliver(event, &mut consumers, cursor.as_mut()).await;
+                if !deliver(event, &mut consumers, cursor.as_mut(), &mut stopping).await {
+                    break;
+                }
                 last.send_replace(Some(event.id));
             }
             other => {
@@ -190,14 +213,29 @@ async fn run(
             }
         }
     }
+    for consumer in consumers.iter_mut() {
+        if let Err(reason) = consumer.finish().await {
+            tracing::warn!(consumer = consumer.name(), %reason, "hub feed: finishing");
+        }
+    }
+}
+
+/// Waits `wait` unless the feed is stopping; `false` when it is.
+async fn pause(wait: Duration, stopping: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stopping.wait_for(|stop| *stop) => false,
+    }
 }
 
 /// Offers `event` to every consumer until each stored its part, then saves the cursor.
+/// `false` when the feed stopped first (the cursor was not saved).
 async fn deliver(
     event: &EventEnvelope,
     consumers: &mut [Box<dyn FeedConsumer>],
     cursor: &mut dyn CursorSink,
-) {
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
     let mut stored = vec![false; consumers.len()];
     let mut wait = RETRY_MIN;
     loop {
@@ -220,7 +258,9 @@ async fn deliver(
         if stored.iter().all(|done| *done) {
             break;
         }
-        tokio::time::sleep(wait).await;
+        if !pause(wait, stopping).await {
+            return false;
+        }
         wait = (wait * 2).min(RETRY_MAX);
     }
     if matches!(event.event, HubEvent::Unknown) {
@@ -233,9 +273,12 @@ async fn deliver(
     let mut wait = RETRY_MIN;
     while let Err(reason) = cursor.save(event.id).await {
         tracing::warn!(id = event.id, %reason, "hub feed: could not save the cursor");
-        tokio::time::sleep(wait).await;
+        if !pause(wait, stopping).await {
+            return false;
+        }
         wait = (wait * 2).min(RETRY_MAX);
     }
+    true
 }
 
 #[cfg(test)]

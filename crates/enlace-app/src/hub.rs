@@ -5,20 +5,24 @@
 //! Invariants:
 //! - The session token lives in the keyring entry `hub/<server>/<user>` and in memory; the
 //!   database keeps only the server address and the user (settings).
-//! - While a session is open the phone line is the hub line (calls from the hub's stream,
-//!   click-to-dial through the PBX); logging out returns to the line chosen in Settings.
+//! - While a session is open the phone line is the hub line (click-to-dial through the PBX);
+//!   logging out returns to the line chosen in Settings.
+//! - The session's stream is the [`HubFeed`]'s (`crate::feed`), for the session's life, not
+//!   the line's: it hands calls to the call list (through the line's [`HubCallTracker`]),
+//!   states to Pausas and the supervisor's table, chats to the inbox (nothing stored before
+//!   issue 11), and saves the cursor only after all of them stored an event.
 //! - Every HTTP call to the hub runs on the blocking pool.
-//! - The hub line's stream is followed, not polled: the agent's own state changes (from any
+//! - The stream is followed, not polled: the agent's own state changes (from any
 //!   of its sessions, or the hub's) arrive as [`DomainEvent::AgentState`]; for a supervisor,
 //!   every agent's change updates the live table (`LiveTable`, seeded from
 //!   `GET /api/v1/agents` at login and whenever Gestión asks) and is emitted whole as
 //!   [`DomainEvent::AgentsLive`]. A state only replaces an older one (by its `since`), so the
 //!   replay of the log and a late snapshot never step back in time.
 //! - Where the stream stopped ([`settings::HubCursor`], its own settings row, per hub and
-//!   user) is saved after every burst of events and given to the next line of the same
-//!   session, with the calls already stored, so restarting the app neither loses nor repeats
-//!   a call. Logging in afresh or out drops it.
-//! - When the hub had pruned events the line had not read ([`LineEvent::HubTruncated`]), the
+//!   user) is saved after every event all consumers stored and given to the next feed of the
+//!   same session, with the calls already stored, so restarting the app neither loses nor
+//!   repeats a call. Logging in afresh or out drops it.
+//! - When the hub had pruned events the feed had not read (as [`LineEvent::HubTruncated`]), the
 //!   agent's state (and a supervisor's table) is read again from the hub and the status says
 //!   when ([`HubStatus::resynced_at`]): the UI reads the day again and tells the agent.
 //!
@@ -26,13 +30,18 @@
 
 use std::sync::Arc;
 
+use enlace_core::{CallRecord, EndReason};
 use enlace_core::{ErrorCode, LogState, Timestamp};
+use enlace_hub_client::api::{EventEnvelope, HubEvent};
+use enlace_hub_client::HubEvent as StreamItem;
 use enlace_hub_client::{
     Agent, AgentLive, AgentState, AgentStateKind, DaySummary, HubClient, HubError, PauseReason,
     StateChange,
 };
 use enlace_secrets::{SecretsError, Sensitive};
-use enlace_telephony::{AgentUpdate, HubLineConfig, LineConfig};
+use enlace_telephony::{AgentUpdate, HubCallTracker, HubLineConfig, LineConfig, LineStatus};
+
+use crate::feed::{CursorSink, FeedConsumer, HubFeed, InboxConsumer, Stored};
 
 use crate::error::AppError;
 use crate::settings::{self, HubCursor};
@@ -213,6 +222,7 @@ impl<H: Host> App<H> {
         let supervisor = session.agent.supervisor;
         self.open_session(client, token, session.agent, session.state, None);
         self.restart_line().await;
+        self.start_feed().await;
         if supervisor {
             self.seed_live_in_background();
         }
@@ -261,19 +271,29 @@ impl<H: Host> App<H> {
             token: Sensitive::new(session.token.expose().clone()),
             after: session.last_event_id,
             known_calls,
+            // The session's HubFeed follows the stream; the line only dials.
+            follow_stream: false,
         };
         Some((LineConfig::Hub(config), session.serial))
     }
 
     /// The hub line handled every event up to `id`: remember it, and save it for a restart.
     pub(crate) async fn on_hub_cursor(&self, serial: u64, id: u64) {
+        if let Err(e) = self.save_hub_cursor(serial, id).await {
+            tracing::warn!(code = %e.code(), "could not save where the hub stream stopped");
+        }
+    }
+
+    /// Saves `id` as the last hub event of session `serial` every part of the app stored (a
+    /// session that ended has nothing to save).
+    pub(crate) async fn save_hub_cursor(&self, serial: u64, id: u64) -> Result<(), AppError> {
         let cursor = {
             let mut hub = lock(&self.shared.hub);
             let Some(session) = hub.as_mut().filter(|s| s.serial == serial) else {
-                return;
+                return Ok(());
             };
             if session.last_event_id.is_some_and(|last| last >= id) {
-                return;
+                return Ok(());
             }
             session.last_event_id = Some(id);
             HubCursor {
@@ -282,11 +302,64 @@ impl<H: Host> App<H> {
                 last_event_id: id,
             }
         };
-        if let Err(e) = self
-            .with_store(move |s| s.set_setting_json(settings::HUB_CURSOR_KEY, &cursor))
+        self.with_store(move |s| s.set_setting_json(settings::HUB_CURSOR_KEY, &cursor))
             .await
-        {
-            tracing::warn!(code = %e.code(), "could not save where the hub stream stopped");
+    }
+
+    /// Follows the open session's stream with a [`HubFeed`] (replacing an earlier one): calls
+    /// to the call list (through a [`HubCallTracker`]), states to Pausas and the supervisor's
+    /// table, chats to the inbox; the cursor is saved once all of them stored an event.
+    pub(crate) async fn start_feed(&self) {
+        let Some(session) = lock(&self.shared.hub).clone() else {
+            return;
+        };
+        let known_calls = match self.with_store(|s| s.call_history(KNOWN_CALLS)).await {
+            Ok(calls) => calls,
+            Err(e) => {
+                tracing::warn!(code = %e.code(), "could not read the calls the hub feed resumes");
+                Vec::new()
+            }
+        };
+        let after = session.last_event_id;
+        let tracker = HubCallTracker::new(
+            Arc::clone(&self.shared.clock),
+            Arc::clone(&self.shared.call_ids),
+            after,
+            known_calls,
+        );
+        self.on_status(LineStatus::Connecting);
+        let stream = session.client.stream(&session.token, after);
+        let consumers: Vec<Box<dyn FeedConsumer>> = vec![
+            Box::new(CallsConsumer {
+                app: self.clone(),
+                serial: session.serial,
+                tracker,
+                pending: None,
+                had_cursor: after.is_some(),
+            }),
+            Box::new(StatesConsumer {
+                app: self.clone(),
+                serial: session.serial,
+            }),
+            Box::new(InboxConsumer),
+        ];
+        let cursor = Box::new(SessionCursor {
+            app: self.clone(),
+            serial: session.serial,
+        });
+        let feed = HubFeed::start(stream, after, consumers, cursor);
+        let earlier = self.shared.feed.lock().await.replace(feed);
+        if let Some(earlier) = earlier {
+            earlier.shutdown().await;
+        }
+    }
+
+    /// Stops the session's feed: calls still open end as `line_lost` (a later session that
+    /// resumes the stream continues them).
+    pub(crate) async fn stop_feed(&self) {
+        let feed = self.shared.feed.lock().await.take();
+        if let Some(feed) = feed {
+            feed.shutdown().await;
         }
     }
 
@@ -417,6 +490,7 @@ impl<H: Host> App<H> {
                 let supervisor = me.agent.supervisor;
                 self.open_session(client, Arc::new(token), me.agent, me.state, after);
                 self.restart_line().await;
+                self.start_feed().await;
                 if supervisor {
                     self.seed_live_in_background();
                 }
@@ -455,7 +529,8 @@ impl<H: Host> App<H> {
             Ok(())
         })
         .await;
-        // The session's line is drained by the restart, so its cursor is not saved again.
+        // The session's feed and line are drained first, so its cursor is not saved again.
+        self.stop_feed().await;
         self.restart_line().await;
         self.forget_cursor().await;
     }
@@ -601,5 +676,145 @@ impl From<HubError> for AppError {
         };
         let wait = e.retry_after().map(|d| d.as_secs());
         AppError::Hub(e.to_string(), code, wait)
+    }
+}
+
+/// The hub feed's consumer of calls: the line's records, stored in the call list.
+struct CallsConsumer<H: Host> {
+    app: App<H>,
+    serial: u64,
+    tracker: HubCallTracker,
+    /// The record of an event offered again (the tracker already moved past it).
+    pending: Option<(u64, Option<CallRecord>)>,
+    /// Whether this session's stream had a position (then a truncation lost state).
+    had_cursor: bool,
+}
+
+impl<H: Host> CallsConsumer<H> {
+    fn current(&self) -> bool {
+        lock(&self.app.shared.hub)
+            .as_ref()
+            .is_some_and(|s| s.serial == self.serial)
+    }
+}
+
+impl<H: Host> FeedConsumer for CallsConsumer<H> {
+    fn name(&self) -> &'static str {
+        "calls"
+    }
+
+    fn store<'a>(&'a mut self, event: &'a EventEnvelope) -> Stored<'a> {
+        Box::pin(async move {
+            self.had_cursor = true;
+            let record = match self.pending.take() {
+                Some((id, record)) if id == event.id => record,
+                _ => self.tracker.event(event),
+            };
+            let Some(record) = record else {
+                return Ok(());
+            };
+            if let Err(e) = self.app.on_hub_call(record.clone()).await {
+                self.pending = Some((event.id, Some(record)));
+                return Err(e.to_string());
+            }
+            Ok(())
+        })
+    }
+
+    fn notice<'a>(&'a mut self, item: &'a StreamItem) -> Stored<'a> {
+        Box::pin(async move {
+            if !self.current() {
+                return Ok(());
+            }
+            match item {
+                StreamItem::Online => self.app.on_status(LineStatus::Online),
+                StreamItem::Offline { reason } => self.app.on_status(LineStatus::Offline {
+                    reason: format!("the hub is not reachable: {reason}"),
+                }),
+                StreamItem::SessionEnded => self.app.on_status(LineStatus::Offline {
+                    reason: "the hub session ended; log in again".into(),
+                }),
+                // A stream without a position expects older events to be gone.
+                StreamItem::Truncated { .. } if !self.had_cursor => {
+                    tracing::debug!("hub feed: older events were pruned before it started");
+                }
+                StreamItem::Truncated { .. } => {
+                    tracing::warn!("hub feed: events were pruned before it read them");
+                    for record in self.tracker.lose_open() {
+                        if let Err(e) = self.app.on_hub_call(record).await {
+                            tracing::warn!(code = %e.code(), "could not store a lost call");
+                        }
+                    }
+                    self.app.on_hub_truncated(self.serial).await;
+                }
+                StreamItem::Event(_) => {}
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(&mut self) -> Stored<'_> {
+        Box::pin(async move {
+            for record in self.tracker.close_all(EndReason::LineLost) {
+                if let Err(e) = self.app.on_hub_call(record).await {
+                    tracing::warn!(code = %e.code(), "could not store a call left open");
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The hub feed's consumer of agents' states: Pausas (the agent's own) and the supervisor's
+/// live table, both kept in memory.
+struct StatesConsumer<H: Host> {
+    app: App<H>,
+    serial: u64,
+}
+
+impl<H: Host> FeedConsumer for StatesConsumer<H> {
+    fn name(&self) -> &'static str {
+        "states"
+    }
+
+    fn store<'a>(&'a mut self, event: &'a EventEnvelope) -> Stored<'a> {
+        Box::pin(async move {
+            let update = match &event.event {
+                HubEvent::AgentState(changed) => AgentUpdate {
+                    agent: changed.agent.clone(),
+                    state: changed.state.clone(),
+                    over_budget: false,
+                },
+                HubEvent::PauseBudgetExceeded(over) => AgentUpdate {
+                    agent: over.agent.clone(),
+                    state: AgentState {
+                        kind: AgentStateKind::Paused,
+                        since: over.since,
+                        reason: Some(over.reason.clone()),
+                    },
+                    over_budget: true,
+                },
+                _ => return Ok(()),
+            };
+            self.app.on_agent_update(self.serial, update);
+            Ok(())
+        })
+    }
+}
+
+/// The cursor of the hub session `serial`: its settings row.
+struct SessionCursor<H: Host> {
+    app: App<H>,
+    serial: u64,
+}
+
+impl<H: Host> CursorSink for SessionCursor<H> {
+    fn save(&mut self, id: u64) -> Stored<'_> {
+        Box::pin(async move {
+            self.app
+                .save_hub_cursor(self.serial, id)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }

@@ -186,6 +186,8 @@ struct Shared<H: Host> {
     live: Mutex<Option<hub::LiveTable>>,
     /// One line restart at a time.
     restarting: tokio::sync::Mutex<()>,
+    /// The hub session's event stream and its consumers (see `feed`, `hub`).
+    feed: tokio::sync::Mutex<Option<feed::HubFeed>>,
 }
 
 struct Line {
@@ -245,6 +247,7 @@ impl<H: Host> App<H> {
             hub_serial: std::sync::atomic::AtomicU64::new(0),
             live: Mutex::new(None),
             restarting: tokio::sync::Mutex::new(()),
+            feed: tokio::sync::Mutex::new(None),
             host,
             store,
             clock,
@@ -445,6 +448,8 @@ impl<H: Host> App<H> {
     /// Stop the phone line (on quit); its last events (calls it closed, where the hub stream
     /// stopped) are handled before this returns.
     pub async fn shutdown(&self) {
+        // The hub feed first: its last events and open calls are stored before the line goes.
+        self.stop_feed().await;
         let _one = self.shared.restarting.lock().await;
         self.stop_line().await;
     }
@@ -575,18 +580,8 @@ impl<H: Host> App<H> {
     }
 
     async fn on_call(&self, record: CallRecord) {
-        if is_ringing_in(&record) && !lock(&self.shared.state).open.contains_key(&record.id) {
-            self.trace("ringing");
-        }
-        let stored = {
-            let r = record.clone();
-            self.with_store(move |s| {
-                s.upsert_call(&r)?;
-                s.call(&r.id)
-            })
-            .await
-        };
-        let record = match stored {
+        self.trace_ringing(&record);
+        let record = match self.store_call(&record).await {
             Ok(Some(r)) => r,
             Ok(None) => record,
             Err(e) => {
@@ -595,6 +590,36 @@ impl<H: Host> App<H> {
                 record
             }
         };
+        self.show_call(record).await;
+    }
+
+    /// A call from the hub feed: stored first; when it cannot be, nothing is shown and the
+    /// error goes back to the feed, which offers the event again (its cursor stays put).
+    pub(crate) async fn on_hub_call(&self, record: CallRecord) -> Result<(), AppError> {
+        self.trace_ringing(&record);
+        let stored = self.store_call(&record).await?;
+        self.show_call(stored.unwrap_or(record)).await;
+        Ok(())
+    }
+
+    async fn store_call(&self, record: &CallRecord) -> Result<Option<CallRecord>, AppError> {
+        let r = record.clone();
+        self.with_store(move |s| {
+            s.upsert_call(&r)?;
+            s.call(&r.id)
+        })
+        .await
+    }
+
+    /// Benchmarks: a call starts ringing in.
+    fn trace_ringing(&self, record: &CallRecord) {
+        if is_ringing_in(record) && !lock(&self.shared.state).open.contains_key(&record.id) {
+            self.trace("ringing");
+        }
+    }
+
+    /// The stored call in the app's state and the UI: ringing pop-up, caller ID, call list.
+    async fn show_call(&self, record: CallRecord) {
         let was_ringing_in = {
             let mut state = lock(&self.shared.state);
             let previous = if record.status == CallStatus::Ended {

@@ -520,3 +520,53 @@ async fn the_doctor_asks_the_hub_and_its_stream_with_the_saved_session() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_a_newer_hub_is_acknowledged_once_and_the_feed_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestHub::start(dir.path(), None, Arc::new(SystemClock)).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(dir.path(), &secrets).await;
+    app.hub_login(&server.url(), "1234567", Sensitive::new("123456".into()))
+        .await
+        .unwrap();
+    online(&mut events).await;
+    let ana = server
+        .hub
+        .store()
+        .agent_by_user("1234567")
+        .await
+        .unwrap()
+        .unwrap();
+    // A type this desktop does not know (as a newer hub would send), then one it knows.
+    let mut payload = serde_json::Map::new();
+    payload.insert("message".into(), serde_json::json!({"text": "hola"}));
+    let unknown = server
+        .hub
+        .events()
+        .append(Some(ana.id), "message_received", payload, server.hub.now())
+        .await
+        .unwrap();
+    pause_from_elsewhere(&server.url()).await;
+    let state = next_matching(&mut events, |e| match e {
+        DomainEvent::AgentState(s) => Some(s.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        state.kind,
+        AgentStateKind::Paused,
+        "the event after it arrived"
+    );
+    // The cursor went past the unknown event: a restart does not read it again.
+    let mut saved = None;
+    for _ in 0..400 {
+        saved = cursor_row(dir.path()).map(|c| c.last_event_id);
+        if saved.is_some_and(|id| id > unknown.id as u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(saved.is_some_and(|id| id > unknown.id as u64), "{saved:?}");
+    app.shutdown().await;
+}

@@ -1,6 +1,11 @@
 //! The hub line: the organization's PBX seen through `enlace-hub`. The agent talks on its own
 //! desk phone or softphone registered to the PBX; this line only watches and dials.
 //!
+//! In the app the stream belongs to the login session's `HubFeed` (enlace-app), which turns
+//! call events into records with a [`HubCallTracker`] (the rules below) and starts this line
+//! with [`HubLineConfig::follow_stream`] `false`: it then only dials. Followed by the line
+//! itself (`true`), as described here:
+//!
 //! - Calls come from the hub's stream (`call_ringing` / `call_answered` / `call_ended`) and
 //!   become [`LineEvent::Call`] records whose `line_call_id` is the hub's call id (Asterisk's
 //!   Linkedid); our record id comes from the [`CallIdSource`] and stays the same for a call.
@@ -69,6 +74,10 @@ pub struct HubLineConfig {
     /// events of a call that is still open or ended as `line_lost` continue that record (same
     /// id); events of a call that ended otherwise are not reported again.
     pub known_calls: Vec<CallRecord>,
+    /// `true`: the line follows the hub's stream itself. `false`: the app's `HubFeed` owns
+    /// the stream and turns call events into records with a [`HubCallTracker`]; the line only
+    /// dials, and is online from the start (the feed reports the stream's connection).
+    pub follow_stream: bool,
 }
 
 impl HubLineConfig {
@@ -78,6 +87,7 @@ impl HubLineConfig {
             token,
             after: None,
             known_calls: Vec::new(),
+            follow_stream: true,
         }
     }
 }
@@ -99,6 +109,7 @@ impl PartialEq for HubLineConfig {
             && self.token.expose() == other.token.expose()
             && self.after == other.after
             && self.known_calls == other.known_calls
+            && self.follow_stream == other.follow_stream
     }
 }
 
@@ -144,6 +155,19 @@ impl HubLine {
         ids: Arc<dyn CallIdSource>,
         events: mpsc::Sender<LineEvent>,
     ) -> HubLine {
+        if !config.follow_stream {
+            // The feed that follows the stream reports the connection.
+            drop(events);
+            let (_, status) = watch::channel(LineStatus::Online);
+            return HubLine {
+                client: config.client,
+                token: config.token,
+                status,
+                last: Arc::new(AtomicU64::new(config.after.unwrap_or(0))),
+                stop: None,
+                task: None,
+            };
+        }
         let (status_tx, status_rx) = watch::channel(LineStatus::Connecting);
         let _ = events.try_send(LineEvent::Status(LineStatus::Connecting));
         let last = Arc::new(AtomicU64::new(config.after.unwrap_or(0)));
@@ -395,6 +419,61 @@ impl Follower {
         }
         self.status.send_replace(status.clone());
         let _ = self.events.send(LineEvent::Status(status)).await;
+    }
+}
+
+/// The hub's call events turned into [`CallRecord`]s for whoever follows the stream (the
+/// app's `HubFeed`), with the same rules as the line's own follower: a record id per call
+/// that stays the same, known calls continued or kept quiet, a resumed stream's calls
+/// reported, a fresh one's history not.
+pub struct HubCallTracker {
+    calls: HubCalls,
+}
+
+impl std::fmt::Debug for HubCallTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubCallTracker")
+            .field("open", &self.calls.open.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubCallTracker {
+    /// `after`: the cursor the stream resumes from (`None`: only changes stamped from now on
+    /// are reported); `known_calls`: the calls stored so far (see [`HubLineConfig`]).
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn CallIdSource>,
+        after: Option<u64>,
+        known_calls: Vec<CallRecord>,
+    ) -> HubCallTracker {
+        let report_from = match after {
+            Some(_) => None,
+            None => Some(clock.now().0),
+        };
+        let mut calls = HubCalls::new(clock, ids, report_from);
+        calls.know(known_calls);
+        HubCallTracker { calls }
+    }
+
+    /// The record a call or dial-attempt event changes, if any (`None` for other events).
+    pub fn event(&mut self, event: &StreamEvent) -> Option<CallRecord> {
+        match &event.event {
+            ApiEvent::DialFailed(failed) => self.calls.attempt(event.at, &failed.attempt),
+            other => other
+                .call()
+                .and_then(|(phase, call)| self.calls.apply(event.at, phase, call)),
+        }
+    }
+
+    /// The hub pruned events not read yet: the open calls, ended as `line_lost` (resumable).
+    pub fn lose_open(&mut self) -> Vec<CallRecord> {
+        self.calls.lose_open()
+    }
+
+    /// The stream is left for good (logout): the open calls, ended with `reason`.
+    pub fn close_all(&mut self, reason: EndReason) -> Vec<CallRecord> {
+        self.calls.close_all(reason)
     }
 }
 

@@ -36,7 +36,7 @@ pub use baresip::{BaresipConfig, BaresipLine, Timings};
 pub use calls::{CallIdSource, CallTracker, RandomCallIds};
 pub use error::LineError;
 pub use handoff::{HandOffConfig, HandOffLine, HandOffMode};
-pub use hub::{AgentUpdate, HubLine, HubLineConfig};
+pub use hub::{AgentUpdate, HubCallTracker, HubLine, HubLineConfig};
 
 /// Capacity of the event channel returned by [`PhoneLine::start`].
 pub const EVENT_CHANNEL_CAPACITY: usize = 256;
