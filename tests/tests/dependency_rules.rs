@@ -20,6 +20,16 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 const SHELL: &str = "enlace-desktop";
+/// The hub protocol crate is types only: none of these (I/O, the server's framework).
+const PROTOCOL: &str = "enlace-hub-api";
+const PROTOCOL_FORBIDDEN: &[&str] = &[
+    "axum",
+    "tokio",
+    "reqwest",
+    "sqlx",
+    "hyper",
+    "tokio-tungstenite",
+];
 
 fn workspace_root() -> PathBuf {
     enlace_tests::app::workspace_root()
@@ -164,6 +174,16 @@ fn violations(graph: &Graph) -> Vec<String> {
         if direct.iter().any(|d| d == SHELL) {
             found.push(format!("{member} depends on {SHELL}"));
         }
+        if member == PROTOCOL {
+            let io: Vec<String> = graph
+                .reach(member)
+                .into_iter()
+                .filter(|n| PROTOCOL_FORBIDDEN.contains(&n.as_str()))
+                .collect();
+            if !io.is_empty() {
+                found.push(format!("{PROTOCOL} pulls {} (no I/O)", io.join(", ")));
+            }
+        }
         let second: Vec<String> = graph
             .reach(member)
             .into_iter()
@@ -273,6 +293,9 @@ fn each_rule_catches_its_violation() {
             ("enlace-crm", &[("ureq", "normal")]),
             ("ureq", &[("native-tls", "normal")]),
             ("native-tls", &[]),
+            ("enlace-hub-api", &[("serde", "normal"), ("axum", "normal")]),
+            ("axum", &[("tokio", "normal")]),
+            ("tokio", &[]),
         ],
         &[
             "enlace-core",
@@ -282,6 +305,7 @@ fn each_rule_catches_its_violation() {
             "xtask",
             "enlace-desktop",
             "enlace-crm",
+            "enlace-hub-api",
         ],
     );
     let problems = violations(&Graph::from_metadata(&metadata));
@@ -296,6 +320,7 @@ fn each_rule_catches_its_violation() {
         // xtask reaches tauri through enlace-desktop
         "xtask depends on tauri, tauri-plugin-deep-link",
         "enlace-crm pulls native-tls, ureq (one HTTP client: reqwest over rustls)",
+        "enlace-hub-api pulls axum, tokio (no I/O)",
     ];
     for e in expect {
         assert!(
