@@ -25,6 +25,8 @@ pub const DATABASE_URL_ENV: &str = "ENLACE_HUB_DATABASE_URL";
 pub const WHATSAPP_VERIFY_TOKEN_ENV: &str = "ENLACE_HUB_WHATSAPP_VERIFY_TOKEN";
 pub const WHATSAPP_APP_SECRET_ENV: &str = "ENLACE_HUB_WHATSAPP_APP_SECRET";
 pub const WHATSAPP_ACCESS_TOKEN_ENV: &str = "ENLACE_HUB_WHATSAPP_ACCESS_TOKEN";
+/// Environment variable holding the media store's S3 secret access key.
+pub const WHATSAPP_S3_SECRET_ENV: &str = "ENLACE_HUB_WHATSAPP_S3_SECRET_ACCESS_KEY";
 
 /// What `Debug` prints instead of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
@@ -136,7 +138,40 @@ pub struct WhatsAppSettings {
     /// Minutes before the 24-hour window ends that `window_closing` is sent.
     pub window_warning_minutes: u32,
     /// Folder for media files (relative to the working directory); `whatsapp-media` by default.
+    /// Used when `s3` is not set (one instance).
     pub media_dir: String,
+    /// S3-compatible storage for media files, shared by several instances (`[whatsapp.s3]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Settings>,
+}
+
+/// `[whatsapp.s3]`: where media files go when several instances share the work. The secret
+/// key may come from `secret_access_key_file` or [`WHATSAPP_S3_SECRET_ENV`].
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    /// `https://s3.amazonaws.com`, or a compatible server (`http://` is allowed on purpose for a
+    /// local one).
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key_file: Option<String>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &REDACTED)
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .finish()
+    }
 }
 
 /// `[[whatsapp.numbers]]`.
@@ -166,6 +201,7 @@ impl Default for WhatsAppSettings {
             max_open_per_agent: 10,
             window_warning_minutes: 60,
             media_dir: "whatsapp-media".into(),
+            s3: None,
         }
     }
 }
@@ -188,6 +224,7 @@ impl std::fmt::Debug for WhatsAppSettings {
             .field("max_open_per_agent", &self.max_open_per_agent)
             .field("window_warning_minutes", &self.window_warning_minutes)
             .field("media_dir", &self.media_dir)
+            .field("s3", &self.s3)
             .finish()
     }
 }
@@ -344,7 +381,12 @@ impl HubConfig {
     pub fn holds_inline_secret(&self) -> bool {
         self.ami.as_ref().is_some_and(|a| !a.secret.is_empty())
             || self.whatsapp.as_ref().is_some_and(|w| {
-                !w.verify_token.is_empty() || !w.app_secret.is_empty() || !w.access_token.is_empty()
+                !w.verify_token.is_empty()
+                    || !w.app_secret.is_empty()
+                    || !w.access_token.is_empty()
+                    || w.s3
+                        .as_ref()
+                        .is_some_and(|s| !s.secret_access_key.is_empty())
             })
             || crate::store::url_has_password(&self.database_url)
     }
@@ -378,7 +420,11 @@ impl HubConfig {
                     &wa.verify_token_file,
                     WHATSAPP_VERIFY_TOKEN_ENV,
                 ),
-                (&mut wa.app_secret, &wa.app_secret_file, WHATSAPP_APP_SECRET_ENV),
+                (
+                    &mut wa.app_secret,
+                    &wa.app_secret_file,
+                    WHATSAPP_APP_SECRET_ENV,
+                ),
                 (
                     &mut wa.access_token,
                     &wa.access_token_file,
@@ -390,6 +436,14 @@ impl HubConfig {
                 }
                 if let Some(secret) = env(var).filter(|v| !v.is_empty()) {
                     *value = secret;
+                }
+            }
+            if let Some(s3) = &mut wa.s3 {
+                if let Some(file) = &s3.secret_access_key_file {
+                    s3.secret_access_key = read_secret_file(&in_base(file))?;
+                }
+                if let Some(secret) = env(WHATSAPP_S3_SECRET_ENV).filter(|v| !v.is_empty()) {
+                    s3.secret_access_key = secret;
                 }
             }
         }

@@ -578,6 +578,12 @@ async fn every_inbound_type_is_stored_once_and_streamed() {
     let media = list[1]["mediaId"].as_str().expect("image kept");
     let r = raw_get(env.addr(), &format!("/api/v1/media/{media}"), &ana).await;
     assert_eq!(r, photo);
+    // Meta keeps a customer's file 7 days; the hub keeps its copy.
+    let remote = list[1]["content"]["image"]["id"].as_str().unwrap();
+    env.wa.advance_clock(Duration::from_secs(8 * 86_400));
+    assert!(env.wa.media_bytes(remote).is_none(), "Meta's copy expired");
+    let r = raw_get(env.addr(), &format!("/api/v1/media/{media}"), &ana).await;
+    assert_eq!(r, photo);
     assert!(list[2]["mediaId"].is_string() && list[5]["mediaId"].is_string());
 }
 
@@ -1399,4 +1405,133 @@ async fn the_cli_adds_quick_addresses_and_canned_responses_agents_see() {
         "¡Hola! ¿En qué le ayudo?"
     );
     store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media on S3-compatible storage (moto's S3 server from PyPI)
+
+/// moto's S3 server on a free loopback port; killed when dropped.
+struct Moto {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moto_server (pip install 'moto[server]') must be installed");
+    let moto = Moto { child, port };
+    wait_for("moto listening", || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    moto
+}
+
+/// An unsigned S3 request to moto (it does not check signatures by default).
+async fn s3_raw(port: u16, method: &str, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_goes_to_s3_compatible_storage_and_outlives_metas_copy() {
+    let moto = start_moto().await;
+    let (status, text) = s3_raw(moto.port, "PUT", "/enlace-media").await;
+    assert_eq!(status, 200, "{text}");
+    let port = moto.port;
+    let env = Env::start(move |s| {
+        s.s3 = Some(enlace_hub::config::S3Settings {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: "enlace-media".into(),
+            region: "us-east-1".into(),
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+            secret_access_key_file: None,
+        });
+    })
+    .await;
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    let customer = "5215590909090";
+    let doc: Vec<u8> = [b"%PDF-1.7\n".to_vec(), vec![42u8; 5000]].concat();
+    env.wa.customer_sends(
+        customer,
+        Inbound::Media(InboundMedia::with_bytes(
+            MediaKind::Document,
+            "application/pdf",
+            doc.clone(),
+        )),
+    );
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    let m = messages(env.addr(), &ana, id).await.remove(0);
+    let media = m["mediaId"].as_str().expect("kept").to_string();
+    // In the bucket, not in the database.
+    let (status, listing) = s3_raw(moto.port, "GET", "/enlace-media?list-type=2").await;
+    assert_eq!(status, 200);
+    assert!(listing.contains(&media), "{listing}");
+    let remote = m["content"]["document"]["id"].as_str().unwrap();
+    env.wa.advance_clock(Duration::from_secs(8 * 86_400));
+    assert!(env.wa.media_bytes(remote).is_none());
+    assert_eq!(
+        raw_get(env.addr(), &format!("/api/v1/media/{media}"), &ana).await,
+        doc
+    );
+    // An upload goes there too.
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![3u8; 100]].concat();
+    let (status, body) = raw_post(
+        env.addr(),
+        "/api/v1/media?kind=image&filename=a.png",
+        &[
+            ("Authorization", &format!("Bearer {ana}")),
+            ("Content-Type", "image/png"),
+        ],
+        &png,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let up: Value = serde_json::from_str(&body).unwrap();
+    let up = up["id"].as_str().unwrap();
+    assert_eq!(
+        raw_get(env.addr(), &format!("/api/v1/media/{up}"), &ana).await,
+        png
+    );
+    let (_, listing) = s3_raw(moto.port, "GET", "/enlace-media?list-type=2").await;
+    assert!(listing.contains(up), "{listing}");
 }

@@ -1,11 +1,18 @@
 //! Media kept by the hub: inbound files are downloaded once (Meta keeps them 7 days), checked
-//! against their SHA-256 and written to the media folder (`whatsapp.media_dir`), never into
-//! database rows; agents' uploads are checked against api-facts C4 (type, size, content) before
-//! they are stored, and uploaded to Meta when first sent. A file is named by its hub media id
-//! (random hex), so no name from outside reaches the file system.
+//! against their SHA-256 and written through the `object_store` crate — a local folder
+//! (`whatsapp.media_dir`, one instance) or S3-compatible storage (`[whatsapp.s3]`, several
+//! instances) — never into database rows; agents' uploads are checked against api-facts C4
+//! (type, size, content) before they are stored, and uploaded to Meta when first sent. A file
+//! is named by its hub media id (random hex), so no name from outside reaches the storage.
+
+use std::sync::Arc;
 
 use enlace_whatsapp::{check_upload, InboundMedia, MediaKind};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
+
+use crate::config::WhatsAppSettings;
 
 use crate::error::HubError;
 use crate::store::MediaRow;
@@ -27,10 +34,43 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The media storage of `settings`: S3 when `[whatsapp.s3]` is set, else the local folder
+/// (created if missing).
+pub(crate) fn open_media_store(
+    settings: &WhatsAppSettings,
+) -> Result<Arc<dyn ObjectStore>, HubError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        HubError::Internal(format!("whatsapp media storage ({what}): {e}"))
+    };
+    if let Some(s3) = &settings.s3 {
+        let region = if s3.region.is_empty() {
+            "us-east-1"
+        } else {
+            s3.region.as_str()
+        };
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(s3.endpoint.clone())
+            .with_allow_http(s3.endpoint.starts_with("http://"))
+            .with_bucket_name(s3.bucket.clone())
+            .with_region(region)
+            .with_access_key_id(s3.access_key_id.clone())
+            .with_secret_access_key(s3.secret_access_key.clone())
+            .build()
+            .map_err(|e| fail("s3", &e))?;
+        return Ok(Arc::new(store));
+    }
+    std::fs::create_dir_all(&settings.media_dir).map_err(|e| fail("folder", &e))?;
+    let local = object_store::local::LocalFileSystem::new_with_prefix(&settings.media_dir)
+        .map_err(|e| fail("folder", &e))?;
+    Ok(Arc::new(local))
+}
+
 impl Hub {
-    fn wa_media_path(&self, id: &str) -> Option<std::path::PathBuf> {
-        let dir = &self.wa().settings.as_ref()?.media_dir;
-        is_media_id(id).then(|| std::path::Path::new(dir).join(id))
+    fn wa_media_store(&self) -> Result<&Arc<dyn ObjectStore>, HubError> {
+        self.wa()
+            .media
+            .as_ref()
+            .ok_or_else(|| HubError::Internal("no media storage".into()))
     }
 
     async fn wa_put_media(
@@ -41,19 +81,11 @@ impl Hub {
         wa_media_id: Option<&str>,
     ) -> Result<MediaRow, HubError> {
         let id = new_media_id()?;
-        let path = self
-            .wa_media_path(&id)
-            .ok_or_else(|| HubError::Internal("no media folder".into()))?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| HubError::Internal(format!("media folder: {e}")))?;
-        }
-        let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, bytes)
-            .await
-            .map_err(|e| HubError::Internal(format!("media write: {e}")))?;
-        tokio::fs::rename(&tmp, &path)
+        self.wa_media_store()?
+            .put(
+                &ObjectPath::from(id.as_str()),
+                PutPayload::from(bytes.to_vec()),
+            )
             .await
             .map_err(|e| HubError::Internal(format!("media write: {e}")))?;
         let row = MediaRow {
@@ -133,13 +165,19 @@ impl Hub {
             None
         };
         let row = row.ok_or_else(|| HubError::NotFound("media".into()))?;
-        let path = self
-            .wa_media_path(&row.id)
-            .ok_or_else(|| HubError::NotFound("media".into()))?;
-        let bytes = tokio::fs::read(&path)
+        let read = self
+            .wa_media_store()?
+            .get(&ObjectPath::from(row.id.as_str()))
             .await
-            .map_err(|_| HubError::NotFound("media file".into()))?;
-        Ok((row, bytes))
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => HubError::NotFound("media file".into()),
+                other => HubError::Internal(format!("media read: {other}")),
+            })?;
+        let bytes = read
+            .bytes()
+            .await
+            .map_err(|e| HubError::Internal(format!("media read: {e}")))?;
+        Ok((row, bytes.to_vec()))
     }
 
     /// The WhatsApp media id to send a hub media with (uploaded to Meta the first time).

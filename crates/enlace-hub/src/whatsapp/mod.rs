@@ -50,6 +50,8 @@ pub struct Runtime {
     pub(crate) pacing: SyncMutex<outbox::Pacing>,
     /// Set while Meta refuses the organization's token (190): the outbox waits.
     pub(crate) token_blocked_until: SyncMutex<Option<i64>>,
+    /// Where media bytes go (see [`media`]).
+    pub(crate) media: Option<std::sync::Arc<dyn object_store::ObjectStore>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -76,7 +78,12 @@ impl Runtime {
             .as_ref()
             .filter(|s| !s.app_secret.is_empty())
             .map(|s| AppSecret::new(s.app_secret.clone()));
+        let media = match &settings {
+            Some(s) => Some(media::open_media_store(s)?),
+            None => None,
+        };
         Ok(Runtime {
+            media,
             settings,
             graph,
             app_secret,
