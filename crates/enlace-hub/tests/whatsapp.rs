@@ -1535,3 +1535,48 @@ async fn media_goes_to_s3_compatible_storage_and_outlives_metas_copy() {
     let (_, listing) = s3_raw(moto.port, "GET", "/enlace-media?list-type=2").await;
     assert!(listing.contains(up), "{listing}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Several instances on PostgreSQL
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgresql_webhook_on_one_agent_on_the_other() {
+    let pg = enlace_peers::PostgresServer::start().unwrap();
+    let url = pg.create_database("whatsapp").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let clock = TestClock::new();
+    let cfg = || HubConfig {
+        database_url: url.clone(),
+        ..config(dir.path(), settings(&wa, dir.path()))
+    };
+    let a = Served::start(cfg(), Arc::new(clock.clone()), "127.0.0.1:0").await;
+    seed(&a).await;
+    let b = Served::start(cfg(), Arc::new(clock.clone()), "127.0.0.1:0").await;
+    // Meta posts to instance A; Ana works on instance B.
+    wa.set_webhook_url(Some(&format!("{}/webhooks/whatsapp", a.url())));
+    let ana = token(b.addr, ANA.0, ANA.1).await;
+    let mut ws = stream(b.addr, &ana, 0).await;
+    let customer = "5215543214321";
+    let wamid = wa.customer_sends(customer, Inbound::Text("hola desde A".into()));
+    let e = until(&mut ws, |e| e["type"] == "message_received").await;
+    let received = e.last().unwrap();
+    assert_eq!(received["message"]["wamid"], wamid.as_str());
+    let id = received["conversation"]["id"].as_i64().unwrap();
+    let r = send_text(b.addr, &ana, id, "pg-1", "respuesta desde B").await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let e = until(&mut ws, |e| {
+        e["type"] == "message_status" && e["message"]["status"] == "read"
+    })
+    .await;
+    assert_eq!(e.last().unwrap()["message"]["clientId"], "pg-1");
+    let sent = wa.sent_messages();
+    assert_eq!(sent.len(), 1, "sent once by the one instance that delivers");
+    assert_eq!(sent[0].body["text"]["body"], "respuesta desde B");
+    // Both instances see the same conversation.
+    for addr in [a.addr, b.addr] {
+        let list = conversations(addr, &ana).await;
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["waId"], customer);
+    }
+}
