@@ -75,7 +75,7 @@ impl FeedConsumer for InboxConsumer {
 
     fn store<'a>(&'a mut self, event: &'a EventEnvelope) -> Stored<'a> {
         Box::pin(async move {
-            if matches!(event.event, HubEvent::Unknown) && is_chat(&event.kind) {
+            if is_chat(&event.event) {
                 tracing::debug!(id = event.id, kind = %event.kind, "inbox: chat event (stored in issue 11)");
             }
             Ok(())
@@ -83,16 +83,17 @@ impl FeedConsumer for InboxConsumer {
     }
 }
 
-/// Chat event types (their `HubEvent` variants come with the hub's conversations).
-fn is_chat(kind: &str) -> bool {
+/// The chat events (WhatsApp conversations).
+fn is_chat(event: &HubEvent) -> bool {
     matches!(
-        kind,
-        "message_received"
-            | "message_status"
-            | "conversation_assigned"
-            | "conversation_attended"
-            | "comment_added"
-            | "window_closing"
+        event,
+        HubEvent::MessageReceived(_)
+            | HubEvent::MessageStatus(_)
+            | HubEvent::ConversationAssigned(_)
+            | HubEvent::ConversationAttended(_)
+            | HubEvent::CommentAdded(_)
+            | HubEvent::WindowClosing(_)
+            | HubEvent::WhatsappAlert(_)
     )
 }
 
@@ -408,12 +409,12 @@ mod tests {
     async fn a_newer_hubs_event_is_acknowledged_once_after_the_consumers() {
         let (tx, mut feed, journal) = start(0);
         tx.send(event(
-            r#"{"id":7,"type":"message_received","at":1,"message":{"text":"hola"}}"#,
+            r#"{"id":7,"type":"campaign_started","at":1,"campaign":{"name":"x"}}"#,
         ))
         .await
         .unwrap();
         // The stream may deliver an id again after a reconnection: not handled twice.
-        tx.send(event(r#"{"id":7,"type":"message_received","at":1}"#))
+        tx.send(event(r#"{"id":7,"type":"campaign_started","at":1}"#))
             .await
             .unwrap();
         tx.send(state_event(8)).await.unwrap();

@@ -540,11 +540,11 @@ async fn an_event_of_a_newer_hub_is_acknowledged_once_and_the_feed_goes_on() {
         .unwrap();
     // A type this desktop does not know (as a newer hub would send), then one it knows.
     let mut payload = serde_json::Map::new();
-    payload.insert("message".into(), serde_json::json!({"text": "hola"}));
+    payload.insert("campaign".into(), serde_json::json!({"name": "Navidad"}));
     let unknown = server
         .hub
         .events()
-        .append(Some(ana.id), "message_received", payload, server.hub.now())
+        .append(Some(ana.id), "campaign_started", payload, server.hub.now())
         .await
         .unwrap();
     pause_from_elsewhere(&server.url()).await;
