@@ -62,6 +62,9 @@ const QUEUE: &str = "support";
 const REASONS: [&str; 4] = ["Baño", "Almuerzo", "Capacitación", "Reunión"];
 /// Generous: conditions are waited for, never timed.
 const SETTLE: Duration = Duration::from_secs(180);
+/// For a call to end on the agent's stream (it takes milliseconds; calls hold off the faults
+/// of the PBX link, so a call that never settles must not hold them off for long).
+const CALL_SETTLE: Duration = Duration::from_secs(60);
 const CHEAP: PasswordCost = PasswordCost {
     memory_kib: 64,
     iterations: 1,
@@ -551,7 +554,7 @@ impl Sim {
         self.expected_calls.push(number.clone());
         self.expected_states.push(("on_call".into(), None));
         self.expected_states.push(("available".into(), None));
-        let settled = wait_for(SETTLE, || {
+        let settled = wait_for(CALL_SETTLE, || {
             let log = self.log.lock();
             let ended = log.events.iter().position(|e| {
                 e["type"] == "call_ended" && e["call"]["otherNumber"] == number.as_str()
@@ -880,6 +883,16 @@ pub async fn run(params: Params) -> Outcome {
             break;
         }
         drop(gate);
+        println!(
+            "soak: {:>5.1} s  fault {round} done ({})",
+            started.elapsed().as_secs_f64(),
+            [
+                "AMI double drop",
+                "hub SIGKILL + restart",
+                "AMI link reset",
+                "AMI link closed"
+            ][(round % 4) as usize]
+        );
         round += 1;
         next += interval;
     }
@@ -893,8 +906,10 @@ pub async fn run(params: Params) -> Outcome {
 
     // Quiet network: every stream must catch up with what its agent produced.
     hub_proxy.set_plan(FaultPlan::none());
+    let catch_up = Instant::now() + SETTLE;
     for sim in &sims {
-        let caught_up = wait_for(SETTLE, || {
+        let left = catch_up.saturating_duration_since(Instant::now());
+        let caught_up = wait_for(left, || {
             let log = sim.log.lock();
             let states = log
                 .events
