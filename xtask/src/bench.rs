@@ -31,6 +31,8 @@ const IDLE: Duration = Duration::from_secs(5);
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Short criterion runs for everything but the headline `dial` bench.
 const SHORT_CRITERION: &[&str] = &["--warm-up-time", "1", "--measurement-time", "2"];
+/// The file benches append summary rows to (read by `enlace-hub`'s `hub` bench).
+const ROWS_ENV: &str = "ENLACE_BENCH_ROWS";
 
 /// `cargo xtask bench`.
 pub fn bench(args: &[String]) -> TaskResult<()> {
@@ -96,15 +98,43 @@ fn other_criterion_benches() -> TaskResult<()> {
     if benches.is_empty() {
         println!("no other bench targets in the workspace");
     }
+    let rows = rows_path()?;
+    let _ = std::fs::remove_file(&rows);
     for (package, bench) in benches {
         cmd::run(
             cmd::cargo()
                 .args(["bench", "--locked", "-p", &package, "--bench", &bench, "--"])
                 .args(SHORT_CRITERION)
+                .env(ROWS_ENV, &rows)
                 .current_dir(paths::root()),
         )?;
     }
     Ok(())
+}
+
+/// Where benches append their own Markdown rows (`| what | p50 | p99 | max |`) during this run.
+fn rows_path() -> TaskResult<PathBuf> {
+    Ok(bench_dir()?.join("rows.md"))
+}
+
+/// The section of the rows benches appended in this run (the hub's WhatsApp webhooks), if any.
+fn rows_section(since: SystemTime) -> String {
+    let Ok(path) = rows_path() else {
+        return String::new();
+    };
+    let fresh = path
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= since);
+    let rows = if fresh {
+        std::fs::read_to_string(&path).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if rows.trim().is_empty() {
+        return String::new();
+    }
+    format!("## Latency and throughput (this run)\n\n| measure | p50 / value | p99 | max |\n|---|---|---|---|\n{rows}\n")
 }
 
 /// The app-level measurements: builds the release app and measures it in a headless
@@ -683,6 +713,7 @@ fn write_summary(started: SystemTime, app_section: &str) -> TaskResult<()> {
         let _ = writeln!(md, "| {id} | {} | {} |", nanos(median), nanos(mean));
     }
     md.push('\n');
+    md.push_str(&rows_section(started));
     md.push_str(app_section);
     let path = bench_dir()?.join("summary.md");
     std::fs::write(&path, &md)

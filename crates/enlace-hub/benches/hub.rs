@@ -13,6 +13,15 @@
 //!    `append`, which includes the SQLite insert) → the text frame read by each client (wall
 //!    clock in the child: both processes read the same system clock). Printed as a table with
 //!    p50/p99/max; criterion's mean is not enough here.
+//! 3. **WhatsApp webhooks**: signed webhook POSTs as Meta sends them (one text message each,
+//!    distinct wamids, 2,000 customers) from 16 keep-alive connections on loopback (a tokio
+//!    client in this process): accepted/s and the time to the 200 (stored raw, processed after);
+//!    then with 1,000 agents of the number's queue available and their streams connected, a new
+//!    customer's message POSTed one at a time → its `message_received` read on the routed
+//!    agent's stream (wall clock in both processes), p50/p99/max.
+//!
+//! With `ENLACE_BENCH_ROWS` set to a file (`cargo xtask bench` does), the WhatsApp rows are
+//! appended to it as Markdown for `target/bench/summary.md`.
 //!
 //! Run: `cargo bench -p enlace-hub --bench hub -- --warm-up-time 1 --measurement-time 2`.
 //! `HUB_BENCH_STREAMS=1000,10000` (the default) picks the N values. Each process holds N
@@ -56,6 +65,10 @@ const LOGIN_CLIENTS: usize = 4;
 const CONNECTING: usize = 64;
 /// Set (to the hub's address) when this binary runs as the stream client process.
 const CLIENTS_ENV: &str = "ENLACE_HUB_BENCH_CLIENTS";
+/// What the client process reports as the `seq` of a `message_received` frame.
+const MESSAGE_RECEIVED: u64 = u64::MAX;
+/// A file the summary rows are appended to (set by `cargo xtask bench`).
+const ROWS_ENV: &str = "ENLACE_BENCH_ROWS";
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -83,8 +96,8 @@ fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("hub.db").display())
 }
 
-/// Inserts agents `0..n` (users from [`user`]) with one shared password hash.
-async fn add_agents(hub: &Hub, n: usize, hash: &str) -> Vec<i64> {
+/// Inserts agents `0..n` (users from [`user`]) in `queues`, with one shared password hash.
+async fn add_agents(hub: &Hub, n: usize, hash: &str, queues: &[String]) -> Vec<i64> {
     let now = hub.now();
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
@@ -98,7 +111,7 @@ async fn add_agents(hub: &Hub, n: usize, hash: &str) -> Vec<i64> {
                     password_hash: hash,
                     name: &format!("Agente {i}"),
                     extension: &extension,
-                    queues: &[],
+                    queues,
                     supervisor: false,
                 },
                 now,
@@ -140,7 +153,7 @@ fn bench_logins(c: &mut Criterion) {
     let cost = server.hub.config().password_cost();
     assert_eq!(cost, PasswordCost::default(), "production cost");
     let hash = hash_password(PASSWORD, cost).unwrap();
-    rt.block_on(add_agents(&server.hub, LOGIN_CLIENTS, &hash));
+    rt.block_on(add_agents(&server.hub, LOGIN_CLIENTS, &hash, &[]));
     let addr = server.addr;
     assert_eq!(rt.block_on(http_login(addr, &user(0))), 201);
     eprintln!(
@@ -242,7 +255,12 @@ async fn client(
         if let Message::Text(text) = message {
             let at = unix_nanos();
             let event: Value = serde_json::from_str(&text).unwrap();
-            if let Some(seq) = event["seq"].as_u64() {
+            let seq = match event["seq"].as_u64() {
+                Some(seq) => Some(seq),
+                None if event["type"] == "message_received" => Some(MESSAGE_RECEIVED),
+                None => None,
+            };
+            if let Some(seq) = seq {
                 if seen.send((seq, at)).is_err() {
                     return;
                 }
@@ -467,7 +485,7 @@ fn fan_out(n: usize, broadcasts: u64, targeted: u64, topology: Topology) {
     let hub = server.hub.clone();
     let streams_addr = streams_from.as_ref().map_or(server.addr, |s| s.addr);
     let hash = hash_password(PASSWORD, CHEAP).unwrap();
-    let agents = hub_rt.block_on(add_agents(&hub, n, &hash));
+    let agents = hub_rt.block_on(add_agents(&hub, n, &hash, &[]));
     let now = hub.now();
     let expires = now + 3_600_000;
     let tokens: Vec<String> = agents
@@ -569,6 +587,351 @@ fn bench_fan_out(benchmarking: bool) {
     fan_out(n, broadcasts, targeted, Topology::TwoInstancesOnPostgres);
 }
 
+// ---------------------------------------------------------------------------------------------
+// WhatsApp webhooks
+
+/// The queue of the WhatsApp benchmarks' business number (the double's default number).
+const WA_QUEUE: &str = "support";
+
+/// A hub with `[whatsapp]` pointing at a WhatsApp Cloud API double (one number, queue
+/// [`WA_QUEUE`]).
+async fn serve_whatsapp(dir: &Path, wa: &enlace_sandbox::WhatsAppDouble) -> Served {
+    let settings = enlace_hub::config::WhatsAppSettings {
+        verify_token: "bench-verify".into(),
+        app_secret: wa.app_secret(),
+        access_token: wa.access_token(),
+        graph_url: wa.graph_url(),
+        waba_id: wa.waba_id(),
+        numbers: vec![enlace_hub::config::WhatsAppNumber {
+            phone_number_id: wa.phone_number_id(),
+            display_number: format!("+{}", wa.display_phone_number()),
+            queue: WA_QUEUE.into(),
+        }],
+        media_dir: dir.join("media").display().to_string(),
+        ..enlace_hub::config::WhatsAppSettings::default()
+    };
+    let config = HubConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url: sqlite_url(dir),
+        whatsapp: Some(settings),
+        ..HubConfig::default()
+    };
+    Served::start(config, Arc::new(SystemClock), "127.0.0.1:0").await
+}
+
+/// A webhook POST as Meta sends it: one text message from customer `customer`, wamid unique to
+/// `n`, signed with the app secret. Returns the whole HTTP/1.1 request (keep-alive).
+fn webhook_request(
+    addr: SocketAddr,
+    wa: &enlace_sandbox::WhatsAppDouble,
+    secret: &enlace_whatsapp::AppSecret,
+    n: u64,
+    customer: u64,
+) -> Vec<u8> {
+    let wa_id = format!("52155{:08}", customer);
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": wa.waba_id(),
+            "changes": [{
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {
+                        "display_phone_number": wa.display_phone_number(),
+                        "phone_number_id": wa.phone_number_id(),
+                    },
+                    "contacts": [{"profile": {"name": format!("Cliente {customer}")}, "wa_id": wa_id}],
+                    "messages": [{
+                        "from": wa_id,
+                        "id": format!("wamid.HBgNNTIxNTU{customer:08}FQIAEhggQkVOQ0gt{n:016X}AA=="),
+                        "timestamp": (unix_nanos() / 1_000_000_000).to_string(),
+                        "text": {"body": "Hola, ¿me pueden ayudar con mi pedido? Llegó incompleto."},
+                        "type": "text",
+                    }],
+                },
+                "field": "messages",
+            }],
+        }],
+    })
+    .to_string();
+    let signature = enlace_whatsapp::sign(secret, body.as_bytes());
+    format!(
+        "POST /webhooks/whatsapp HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: facebookexternalua\r\n\
+         Content-Type: application/json\r\n{}: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+        enlace_whatsapp::SIGNATURE_HEADER,
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `request` on a keep-alive connection and reads the reply; returns its status.
+async fn roundtrip(
+    stream: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    request: &[u8],
+) -> u16 {
+    use tokio::io::AsyncBufReadExt;
+    stream.get_mut().write_all(request).await.unwrap();
+    let mut status = 0;
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = stream.read_line(&mut line).await.unwrap();
+        assert!(read > 0, "the hub closed the connection");
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if status == 0 {
+            status = trimmed
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+        } else if let Some((name, value)) = trimmed.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.unwrap();
+    status
+}
+
+async fn connect(addr: SocketAddr) -> tokio::io::BufReader<tokio::net::TcpStream> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    tokio::io::BufReader::new(stream)
+}
+
+/// Waits until the hub processed every stored webhook; returns how long that took.
+fn wait_processed(hub_rt: &Runtime, hub: &Hub) -> Duration {
+    let started = Instant::now();
+    while !hub_rt
+        .block_on(hub.store().pending_wa_webhooks(1))
+        .unwrap()
+        .is_empty()
+    {
+        assert!(started.elapsed() < WAIT * 5, "webhooks not processed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+/// Webhook intake on one instance: `connections` keep-alive connections each POST `per_conn`
+/// signed webhooks back to back (a client runtime of its own, in this process); every reply
+/// must be 200. Prints accepted/s and the time to the 200, then how long processing took.
+fn webhook_intake(connections: usize, per_conn: usize) {
+    let hub_rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let wa = enlace_sandbox::WhatsAppDouble::start().unwrap();
+    let server = hub_rt.block_on(serve_whatsapp(dir.path(), &wa));
+    let hub = server.hub.clone();
+    let addr = server.addr;
+    let secret = enlace_whatsapp::AppSecret::new(wa.app_secret());
+    // Bodies built and signed before the clock starts; 2,000 customers (conversations).
+    let requests: Vec<Vec<Vec<u8>>> = (0..connections)
+        .map(|c| {
+            (0..per_conn)
+                .map(|i| {
+                    let n = (c * per_conn + i) as u64;
+                    webhook_request(addr, &wa, &secret, n, n % 2_000)
+                })
+                .collect()
+        })
+        .collect();
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (times, elapsed) = client_rt.block_on(async move {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for mine in requests {
+            tasks.push(tokio::spawn(async move {
+                let mut stream = connect(addr).await;
+                let mut times = Vec::with_capacity(mine.len());
+                for request in mine {
+                    let sent = Instant::now();
+                    let status = roundtrip(&mut stream, &request).await;
+                    assert_eq!(status, 200, "webhook not accepted");
+                    times.push(sent.elapsed());
+                }
+                times
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.extend(t.await.unwrap());
+        }
+        (times, started.elapsed())
+    });
+    let processing = wait_processed(&hub_rt, &hub);
+    let total = times.len();
+    let p = percentiles(times);
+    let per_second = total as f64 / elapsed.as_secs_f64();
+    let what = format!("webhook POST → 200 ({connections} connections)");
+    print_row(1, &what, &p);
+    eprintln!(
+        "{:>7} webhooks accepted/s: {per_second:.0} ({total} in {elapsed:.2?}); all processed \
+         {processing:.2?} after the last 200",
+        1
+    );
+    summary_row(
+        &format!("hub: webhooks accepted/s ({connections} connections)"),
+        &format!("{per_second:.0}/s"),
+        "",
+        "",
+    );
+    summary_row(&what, &fmt_d(p.p50), &fmt_d(p.p99), &fmt_d(p.max));
+    hub_rt.block_on(server.shutdown());
+    hub_rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// Webhook → the assigned agent's stream with `n` agents of the number's queue available and
+/// their streams connected (client process as in the fan-out): each POST is a new customer, so
+/// the conversation is routed; latency is the POST being written → the `message_received`
+/// frame read on the agent's stream.
+fn webhook_to_stream(n: usize, samples: usize) {
+    let needed = n + 100;
+    if let Some(limit) = open_files_limit() {
+        if limit < needed {
+            eprintln!("{n:>7} webhook → stream skipped: needs ~{needed} open files, `ulimit -n` is {limit}");
+            return;
+        }
+    }
+    let hub_rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let wa = enlace_sandbox::WhatsAppDouble::start().unwrap();
+    let server = hub_rt.block_on(serve_whatsapp(dir.path(), &wa));
+    let hub = server.hub.clone();
+    let addr = server.addr;
+    let secret = enlace_whatsapp::AppSecret::new(wa.app_secret());
+    let hash = hash_password(PASSWORD, CHEAP).unwrap();
+    let agents = hub_rt.block_on(add_agents(&hub, n, &hash, &[WA_QUEUE.to_owned()]));
+    let now = hub.now();
+    let tokens: Vec<String> = agents
+        .iter()
+        .map(|&id| {
+            hub_rt.block_on(async {
+                hub.store()
+                    .append_state(id, "available", None, now)
+                    .await
+                    .unwrap();
+                let token = auth::new_token().unwrap();
+                hub.store()
+                    .insert_session(
+                        &auth::token_hash(&token),
+                        id,
+                        now,
+                        now + 3_600_000,
+                        "127.0.0.1",
+                    )
+                    .await
+                    .unwrap();
+                token
+            })
+        })
+        .collect();
+    let (clients, ready, seen) = spawn_clients(addr, &tokens);
+    ready.recv_timeout(WAIT).expect("every stream connects");
+    let mut stream = hub_rt.block_on(connect(addr));
+    // Warm-up (not measured): the first conversation, the first routing.
+    let request = webhook_request(addr, &wa, &secret, 0, 0);
+    assert_eq!(hub_rt.block_on(roundtrip(&mut stream, &request)), 200);
+    wait_message_received(&seen);
+    let mut to_200 = Vec::with_capacity(samples);
+    let mut to_stream = Vec::with_capacity(samples);
+    for k in 1..=samples as u64 {
+        let request = webhook_request(addr, &wa, &secret, k, k);
+        let posted = unix_nanos();
+        let sent = Instant::now();
+        assert_eq!(hub_rt.block_on(roundtrip(&mut stream, &request)), 200);
+        to_200.push(sent.elapsed());
+        let at = wait_message_received(&seen);
+        let nanos = u64::try_from(at.saturating_sub(posted)).unwrap_or(u64::MAX);
+        to_stream.push(Duration::from_nanos(nanos));
+    }
+    // Every conversation was routed to an agent (not left to the whole queue).
+    let assigned: i64 = hub_rt
+        .block_on(hub.store().wa_open_counts())
+        .unwrap()
+        .iter()
+        .map(|(_, open)| open)
+        .sum();
+    assert_eq!(
+        assigned,
+        i64::try_from(samples).unwrap() + 1,
+        "every conversation routed"
+    );
+    let p = percentiles(to_stream);
+    let what = "webhook POST → agent's stream (message_received)";
+    print_row(n, what, &p);
+    print_row(
+        n,
+        "webhook POST → 200 (one at a time)",
+        &percentiles(to_200),
+    );
+    summary_row(
+        &format!("hub: {what}, {n} streams"),
+        &fmt_d(p.p50),
+        &fmt_d(p.p99),
+        &fmt_d(p.max),
+    );
+    hub_rt.block_on(server.shutdown());
+    drop(clients);
+    hub_rt.shutdown_timeout(Duration::from_secs(5));
+}
+
+/// When the next `message_received` frame was read (other frames are not reported).
+fn wait_message_received(seen: &std_mpsc::Receiver<Seen>) -> u128 {
+    loop {
+        let (seq, at) = seen
+            .recv_timeout(WAIT)
+            .expect("the message reaches the agent's stream");
+        if seq == MESSAGE_RECEIVED {
+            return at;
+        }
+    }
+}
+
+fn bench_whatsapp(benchmarking: bool) {
+    eprintln!(
+        "WhatsApp webhooks (loopback, {} cores)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    eprintln!(
+        "{:>7} {:<46} {:>8} {:>10} {:>10} {:>10}",
+        "N", "", "samples", "p50", "p99", "max"
+    );
+    if benchmarking {
+        webhook_intake(16, 500);
+        webhook_to_stream(1_000, 200);
+    } else {
+        webhook_intake(2, 10);
+        webhook_to_stream(20, 3);
+    }
+}
+
+fn fmt_d(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Appends one Markdown row `| what | p50 | p99 | max |` to the file named by
+/// `ENLACE_BENCH_ROWS` (set by `cargo xtask bench`, which puts the rows in its summary).
+fn summary_row(what: &str, p50: &str, p99: &str, max: &str) {
+    let Ok(path) = std::env::var(ROWS_ENV) else {
+        return;
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(file, "| {what} | {p50} | {p99} | {max} |").unwrap();
+}
+
 fn main() {
     if let Ok(addr) = std::env::var(CLIENTS_ENV) {
         client_process(&addr);
@@ -579,4 +942,5 @@ fn main() {
     bench_logins(&mut criterion);
     criterion.final_summary();
     bench_fan_out(benchmarking);
+    bench_whatsapp(benchmarking);
 }
