@@ -1202,6 +1202,9 @@ async fn a_hub_stopped_mid_delivery_loses_nothing_and_doubles_nothing() {
             200
         );
     }
+    // A message cut off mid-call waits a hold: Meta's statuses first show what it has.
+    processed(&env).await;
+    env.clock.advance(Duration::from_secs(60));
     wait_for("all sent", || async {
         (env.wa.sent_messages().len() >= 8).then_some(())
     })
@@ -1579,4 +1582,50 @@ async fn two_instances_on_postgresql_webhook_on_one_agent_on_the_other() {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0]["waId"], customer);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_reply_lost_in_a_restart_is_recovered_from_the_status_not_sent_again() {
+    let mut env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let customer = "5215567676767";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    // Meta takes the message, then its reply is held back while the hub stops.
+    env.wa.inject(enlace_sandbox::Fault::StallAfterCommit(
+        Duration::from_secs(3),
+    ));
+    assert_eq!(
+        send_text(addr, &ana, id, "lost-1", "¿me recibe?")
+            .await
+            .status,
+        202
+    );
+    wait_for("Meta has it", || async {
+        (env.wa.sent_messages().len() == 1).then_some(())
+    })
+    .await;
+    env.restart(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    // Its statuses (retried by Meta until the hub is back) carry the callback data.
+    let m = wait_for("recovered", || {
+        let ana = ana.clone();
+        async move {
+            messages(addr, &ana, id)
+                .await
+                .into_iter()
+                .find(|m| m["clientId"] == "lost-1" && m["status"] == "read")
+        }
+    })
+    .await;
+    assert_eq!(m["wamid"], env.wa.sent_messages()[0].wamid.as_str());
+    // Long after the hold, still once.
+    env.clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.wa.sent_messages().len(), 1, "not sent twice");
 }

@@ -61,6 +61,10 @@ pub struct OutboundMessage {
     pub to: String,
     /// `context.message_id`: the wamid this message replies to (quotes).
     pub reply_to: Option<String>,
+    /// `biz_opaque_callback_data`: echoed in every status webhook of this message, so a sender
+    /// that lost the send reply (a crash, a cut connection) can still recognize it (at most 512
+    /// characters).
+    pub callback_data: Option<String>,
     pub content: OutboundContent,
 }
 
@@ -301,6 +305,17 @@ impl OutboundMessage {
     }
 
     /// Let WhatsApp show a preview of the first URL in a text (ignored for other types).
+    /// Data Meta echoes in this message's status webhooks (`biz_opaque_callback_data`).
+    pub fn with_callback_data(mut self, data: &str) -> Result<OutboundMessage, SendError> {
+        if data.is_empty() || data.chars().count() > 512 || data.chars().any(char::is_control) {
+            return Err(SendError::BadField {
+                what: "callback data",
+            });
+        }
+        self.callback_data = Some(data.to_owned());
+        Ok(self)
+    }
+
     pub fn with_preview_url(mut self, on: bool) -> OutboundMessage {
         if let OutboundContent::Text { preview_url, .. } = &mut self.content {
             *preview_url = on;
@@ -317,6 +332,7 @@ impl OutboundMessage {
         Ok(OutboundMessage {
             to: to.to_owned(),
             reply_to: None,
+            callback_data: None,
             content,
         })
     }
@@ -342,6 +358,9 @@ impl OutboundMessage {
         body.insert("type".into(), json!(type_name));
         if let Some(id) = &self.reply_to {
             body.insert("context".into(), json!({ "message_id": id }));
+        }
+        if let Some(data) = &self.callback_data {
+            body.insert("biz_opaque_callback_data".into(), json!(data));
         }
         let object = match &self.content {
             OutboundContent::Text { body, preview_url } => {
@@ -517,6 +536,19 @@ fn check_id(id: &str, what: &'static str) -> Result<(), SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn callback_data_is_sent_and_checked() {
+        let m = OutboundMessage::text("5215512345678", "hola")
+            .unwrap()
+            .with_callback_data("enlace:42")
+            .unwrap();
+        assert_eq!(m.to_json()["biz_opaque_callback_data"], "enlace:42");
+        let plain = OutboundMessage::text("5215512345678", "hola").unwrap();
+        assert!(plain.to_json().get("biz_opaque_callback_data").is_none());
+        assert!(plain.clone().with_callback_data("").is_err());
+        assert!(plain.with_callback_data(&"x".repeat(513)).is_err());
+    }
 
     fn parse(s: &str) -> Value {
         serde_json::from_str(s).expect("json")

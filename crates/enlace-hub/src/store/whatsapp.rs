@@ -606,14 +606,16 @@ impl Store {
         rows.iter().map(message_from_row).collect()
     }
 
-    /// Messages left `sending` by a hub that stopped mid-call go back to the queue.
-    pub async fn requeue_wa_sending(&self) -> Result<u64, StoreError> {
-        Ok(
-            sqlx::query("UPDATE wa_messages SET status = 'queued' WHERE status = 'sending'")
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
+    /// Messages left `sending` by a hub that stopped mid-call go back to the queue, due at
+    /// `next_at` (meanwhile a status webhook naming them may show Meta had them).
+    pub async fn requeue_wa_sending(&self, next_at: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE wa_messages SET status = 'queued', next_attempt_at = $1 WHERE status = 'sending'",
         )
+        .bind(next_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Claims a queued message for sending; `false` when another worker has it.
@@ -651,7 +653,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE wa_messages SET status = 'queued', next_attempt_at = $1, error_code = $2, \
-             error_title = $3 WHERE id = $4",
+             error_title = $3 WHERE id = $4 AND wamid IS NULL",
         )
         .bind(next_at)
         .bind(error_code)
@@ -671,7 +673,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE wa_messages SET status = 'failed', status_rank = 2, error_code = $1, \
-             error_title = $2, error_details = $3 WHERE id = $4",
+             error_title = $2, error_details = $3 WHERE id = $4 AND wamid IS NULL",
         )
         .bind(error_code)
         .bind(error_title)

@@ -197,7 +197,15 @@ impl Hub {
             }
         }
         for status in value.statuses.iter().flatten() {
-            self.wa_status(&status_fact(status)).await?;
+            let fact = status_fact(status);
+            if let Some(id) = status
+                .callback_data
+                .as_deref()
+                .and_then(super::outbox::message_of_callback)
+            {
+                self.wa_adopt(id, &fact.wamid).await?;
+            }
+            self.wa_status(&fact).await?;
         }
         Ok(())
     }
@@ -281,6 +289,23 @@ impl Hub {
                 Ok(())
             }
         }
+    }
+
+    /// A status names our message `id` (its callback data) while the hub has no wamid for it:
+    /// the send reply was lost (a crash, a cut connection). Meta has it: the wamid is taken and
+    /// the message leaves the outbox, never sent twice.
+    async fn wa_adopt(&self, id: i64, wamid: &str) -> Result<(), HubError> {
+        let Some(m) = self.store().wa_message(id).await? else {
+            return Ok(());
+        };
+        if m.direction == "out" && m.wamid.is_none() {
+            tracing::info!(
+                message = id,
+                "whatsapp: a lost send reply recovered from a status"
+            );
+            self.wa_message_accepted(id, wamid).await?;
+        }
+        Ok(())
     }
 
     /// Applies the statuses that came before the send reply of `wamid`.

@@ -304,8 +304,10 @@ pub(crate) async fn run(hub: Hub) {
     loop {
         if hub.is_owner() {
             if !started {
-                // Messages a stopped hub left mid-call go back to the queue (at least once).
-                match hub.store().requeue_wa_sending().await {
+                // Messages a stopped hub left mid-call go back to the queue after a hold: a
+                // status webhook carrying their callback data shows Meta had them.
+                let hold = hub.now().saturating_add(outbox::AMBIGUOUS_HOLD_MS);
+                match hub.store().requeue_wa_sending(hold).await {
                     Ok(_) => started = true,
                     Err(e) => tracing::warn!(error = %e, "whatsapp: requeue failed"),
                 }

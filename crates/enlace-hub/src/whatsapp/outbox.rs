@@ -30,6 +30,20 @@ use crate::Hub;
 const ROUND: i64 = 200;
 /// How long the outbox waits before probing an expired token again.
 const TOKEN_PROBE_MS: i64 = 60_000;
+/// A send whose outcome is unknown (the connection broke, the hub stopped mid-call) waits this
+/// long before it is sent again: a status webhook carrying its callback data
+/// (`enlace:{message id}`) meanwhile shows Meta has it, and it is not sent twice.
+pub const AMBIGUOUS_HOLD_MS: i64 = 15_000;
+
+/// The callback data of message `id` (echoed in its status webhooks).
+pub fn callback_of(id: i64) -> String {
+    format!("enlace:{id}")
+}
+
+/// The message id in callback data written by [`callback_of`].
+pub fn message_of_callback(data: &str) -> Option<i64> {
+    data.strip_prefix("enlace:")?.parse().ok()
+}
 
 /// What an agent sends (stored as the outbound message's content).
 pub use enlace_hub_api::whatsapp::OutgoingMessage as SendRequest;
@@ -256,7 +270,9 @@ impl Hub {
             }
             _ => None,
         };
-        let built = match build(&request, &conversation.wa_id, media_id.as_deref()) {
+        let built = match build(&request, &conversation.wa_id, media_id.as_deref())
+            .and_then(|m| m.with_callback_data(&callback_of(message.id)))
+        {
             Ok(b) => b,
             Err(e) => {
                 self.store()
@@ -338,7 +354,11 @@ impl Hub {
                 let delay = code
                     .and_then(|c| enlace_whatsapp::retry_delay(c, attempt, jitter()))
                     .unwrap_or_else(|| std::time::Duration::from_secs(1 << attempt.min(8)));
-                let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                let mut delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+                if code.is_none() {
+                    // No answer: Meta may have it; wait for a status naming it first.
+                    delay_ms = delay_ms.max(AMBIGUOUS_HOLD_MS);
+                }
                 self.store()
                     .reschedule_wa_outbound(
                         message.id,
