@@ -526,6 +526,13 @@ async fn every_inbound_type_is_stored_once_and_streamed() {
 
     let c = conversation_of(&env, &ana, customer).await;
     assert_eq!(c["profileName"], "Lucía");
+    let found = get(env.addr(), "/api/v1/conversations?search=luc%C3%ADa", &ana).await;
+    assert_eq!(found.body.as_array().unwrap().len(), 1, "{:?}", found.body);
+    let none = get(env.addr(), "/api/v1/conversations?search=%25", &ana).await;
+    assert!(
+        none.body.as_array().unwrap().is_empty(),
+        "LIKE wildcards are literal"
+    );
     assert_eq!(
         c["agentId"],
         json!(
@@ -1576,6 +1583,8 @@ async fn two_instances_on_postgresql_webhook_on_one_agent_on_the_other() {
     let sent = wa.sent_messages();
     assert_eq!(sent.len(), 1, "sent once by the one instance that delivers");
     assert_eq!(sent[0].body["text"]["body"], "respuesta desde B");
+    let r = get(b.addr, "/api/v1/conversations?search=4321", &ana).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{:?}", r.body);
     // Both instances see the same conversation.
     for addr in [a.addr, b.addr] {
         let list = conversations(addr, &ana).await;

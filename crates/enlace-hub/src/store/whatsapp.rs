@@ -359,13 +359,36 @@ impl Store {
         search: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ConversationRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM wa_conversations ORDER BY last_message_at DESC, id DESC")
-                .fetch_all(&self.pool)
-                .await?;
         let needle = search
             .map(|s| s.trim().to_lowercase())
             .filter(|s| !s.is_empty());
+        // Narrowed in SQL (open ones, or the search's matches); visibility checked below.
+        let rows = match &needle {
+            None => {
+                sqlx::query(
+                    "SELECT * FROM wa_conversations WHERE state = 'open' \
+                     ORDER BY last_message_at DESC, id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(n) => {
+                let pattern = format!(
+                    "%{}%",
+                    n.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                sqlx::query(
+                    "SELECT * FROM wa_conversations WHERE wa_id LIKE $1 ESCAPE '\\' \
+                     OR LOWER(profile_name) LIKE $1 ESCAPE '\\' \
+                     ORDER BY last_message_at DESC, id DESC",
+                )
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         let mut out = Vec::new();
         for r in &rows {
             let c = conversation_from_row(r)?;
