@@ -295,12 +295,16 @@ pub struct CannedResponse {
     pub body: String,
 }
 
-/// Query of `POST /api/v1/media` (the body is the file, with its `Content-Type`).
+/// Query of `POST /api/v1/media`. The body is `multipart/form-data` with the file in a part
+/// named `file` (its own `Content-Type` and file name), or the file itself with its
+/// `Content-Type`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MediaUploadQuery {
-    /// `image`, `audio`, `video`, `document` or `sticker`.
-    pub kind: String,
+    /// `image`, `audio`, `video`, `document` or `sticker`; by default the kind WhatsApp sends
+    /// that type as.
+    pub kind: Option<String>,
+    /// The name the customer sees (documents); a multipart file's own name by default.
     pub filename: Option<String>,
 }
 

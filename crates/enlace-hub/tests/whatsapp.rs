@@ -1331,6 +1331,48 @@ async fn comments_read_templates_media_and_lists() {
     assert_eq!(status, 201, "{body}");
     let media: Value = serde_json::from_str(&body).unwrap();
     let media_id = media["id"].as_str().unwrap();
+
+    // The same as multipart/form-data: type and name from the part.
+    let pdf: Vec<u8> = [b"%PDF-1.7\n".to_vec(), vec![9u8; 300]].concat();
+    let boundary = "enlace-boundary-7d2";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"factura.pdf\"\r\n\
+         Content-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&pdf);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, body) = raw_post(
+        addr,
+        "/api/v1/media",
+        &[
+            ("Authorization", &format!("Bearer {ana}")),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        &form,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["mimeType"], "application/pdf");
+    let doc_id = doc["id"].as_str().unwrap();
+    assert_eq!(
+        raw_get(addr, &format!("/api/v1/media/{doc_id}"), &ana).await,
+        pdf
+    );
+    let stored = env
+        .server()
+        .hub
+        .store()
+        .wa_media(doc_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.filename.as_deref(), Some("factura.pdf"));
     assert_eq!(
         raw_get(addr, &format!("/api/v1/media/{media_id}"), &ana).await,
         png

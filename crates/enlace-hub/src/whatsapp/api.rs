@@ -564,11 +564,11 @@ pub(crate) async fn assign(
     Ok(Json(conversation_api(&updated, hub.now())))
 }
 
-/// Uploads a file to send: the body is the file, `Content-Type` its type. WhatsApp's type and
-/// size limits are checked first.
+/// Uploads a file to send: `multipart/form-data` with a `file` part, or the file itself as the
+/// body with its `Content-Type`. WhatsApp's type and size limits are checked first.
 #[utoipa::path(post, path = "/api/v1/media", tag = "whatsapp", security(("bearer" = [])),
     params(MediaUploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Vec<u8>, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Kept", body = MediaUploaded),
         (status = 400, description = "whatsapp_invalid_message: type, size or content refused", body = ApiError),
@@ -578,16 +578,62 @@ pub(crate) async fn upload_media(
     State(hub): State<Hub>,
     _authed: Authed,
     Params(q): Params<MediaUploadQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, WaError> {
-    let mime = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
+    use axum::extract::FromRequest;
+    let content_type = header_text(request.headers(), header::CONTENT_TYPE)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let bad = |m: String| WaError::Hub(HubError::InvalidRequest(m));
+    let (mime, filename, bytes) = if content_type.starts_with("multipart/form-data") {
+        let mut form = axum::extract::Multipart::from_request(request, &hub)
+            .await
+            .map_err(|e| bad(e.body_text()))?;
+        let mut file = None;
+        while let Some(field) = form.next_field().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WaError::Hub(HubError::TooLarge)
+            } else {
+                bad(e.body_text())
+            }
+        })? {
+            if field.name() != Some("file") {
+                continue;
+            }
+            let mime = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let name = field.file_name().map(str::to_owned);
+            let data = field.bytes().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    WaError::Hub(HubError::TooLarge)
+                } else {
+                    bad(e.body_text())
+                }
+            })?;
+            file = Some((mime, name, data));
+            break;
+        }
+        file.ok_or_else(|| bad("the form has no part named file".into()))?
+    } else {
+        let data = Bytes::from_request(request, &hub).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                WaError::Hub(HubError::TooLarge)
+            } else {
+                bad(e.body_text())
+            }
+        })?;
+        (content_type, None, data)
+    };
+    let kind = match &q.kind {
+        Some(k) => k.clone(),
+        None => enlace_whatsapp::MediaKind::for_mime(&mime)
+            .map(|k| k.as_str().to_owned())
+            .unwrap_or_default(),
+    };
+    let filename = q.filename.clone().or(filename);
     let row = hub
-        .wa_upload_media(&q.kind, &mime, q.filename.as_deref(), &body)
+        .wa_upload_media(&kind, &mime, filename.as_deref(), &bytes)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -599,6 +645,13 @@ pub(crate) async fn upload_media(
         }),
     )
         .into_response())
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// A file kept by the hub (a customer's or an upload), with its type.
