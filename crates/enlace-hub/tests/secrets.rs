@@ -947,8 +947,16 @@ fn whatsapp_secrets_come_from_files_or_the_environment_and_debug_redacts_them() 
         ),
         ("env-verify", "env-app-secret", "env-access-token")
     );
-    let shown = format!("{loaded:?} {from_env:?}");
+    let with_s3 = WhatsAppSettings {
+        s3: Some(enlace_hub::config::S3Settings {
+            secret_access_key: "s3-secret-key-51f".into(),
+            ..Default::default()
+        }),
+        ..WhatsAppSettings::default()
+    };
+    let shown = format!("{loaded:?} {from_env:?} {with_s3:?}");
     for secret in [
+        "s3-secret-key-51f",
         "file-verify",
         "file-app-secret",
         "file-access-token",
