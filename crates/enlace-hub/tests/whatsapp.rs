@@ -1680,3 +1680,43 @@ async fn a_send_reply_lost_in_a_restart_is_recovered_from_the_status_not_sent_ag
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(env.wa.sent_messages().len(), 1, "not sent twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_conversation_goes_to_the_agent_who_becomes_available() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let reason = env
+        .server()
+        .hub
+        .store()
+        .insert_pause_reason("Comida", None, false, 0)
+        .await
+        .unwrap();
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&ana),
+        json!({"state": "paused", "reason": reason}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Beto and Sara never logged in: nobody can take it.
+    env.wa
+        .customer_sends("5215501010101", Inbound::Text("¿hay alguien?".into()));
+    let c = conversation_of(&env, &ana, "5215501010101").await;
+    assert_eq!(c["agentId"], Value::Null);
+    let mut ws = stream(addr, &ana, 0).await;
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&ana),
+        json!({"state": "available"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let e = until(&mut ws, |e| e["type"] == "conversation_assigned").await;
+    let ana_id = agent_id(addr, &ana).await;
+    assert_eq!(e.last().unwrap()["conversation"]["agentId"], ana_id);
+    assert_eq!(e.last().unwrap()["conversation"]["id"], c["id"]);
+}

@@ -335,6 +335,18 @@ impl Store {
         Ok(())
     }
 
+    /// Open conversations waiting for an agent (with a queue), oldest activity first.
+    pub async fn wa_unassigned_open(&self, limit: i64) -> Result<Vec<ConversationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM wa_conversations WHERE state = 'open' AND agent_id IS NULL \
+             AND queue <> '' ORDER BY last_message_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(conversation_from_row).collect()
+    }
+
     /// Open conversations per assigned agent.
     pub async fn wa_open_counts(&self) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(

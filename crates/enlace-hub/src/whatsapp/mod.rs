@@ -37,6 +37,8 @@ use crate::Hub;
 
 /// The customer-service window: 24 hours from the customer's last message.
 pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// How often waiting conversations are offered again to agents who became available.
+const ROUTE_WAITING_EVERY: Duration = Duration::from_secs(1);
 /// How often the worker looks for work when nothing wakes it.
 const POLL: Duration = Duration::from_millis(200);
 
@@ -301,6 +303,7 @@ impl Hub {
 pub(crate) async fn run(hub: Hub) {
     let mut stopping = hub.stopping();
     let mut started = false;
+    let mut last_routing = tokio::time::Instant::now();
     loop {
         if hub.is_owner() {
             if !started {
@@ -314,6 +317,12 @@ pub(crate) async fn run(hub: Hub) {
             }
             if let Err(e) = hub.wa_process_webhooks().await {
                 tracing::warn!(error = %e, "whatsapp: webhook processing failed");
+            }
+            if last_routing.elapsed() >= ROUTE_WAITING_EVERY {
+                last_routing = tokio::time::Instant::now();
+                if let Err(e) = hub.wa_route_waiting().await {
+                    tracing::warn!(error = %e, "whatsapp: routing waiting conversations failed");
+                }
             }
             if let Err(e) = hub.wa_deliver_outbox().await {
                 tracing::warn!(error = %e, "whatsapp: outbox failed");

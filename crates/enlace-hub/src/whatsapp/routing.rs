@@ -86,6 +86,28 @@ impl Hub {
         Ok(eligible.first().map(|(_, id)| *id))
     }
 
+    /// Gives waiting (unassigned) conversations to agents who became eligible since (back from
+    /// a pause, logged in, under their cap again). The worker calls it.
+    pub async fn wa_route_waiting(&self) -> Result<usize, HubError> {
+        let mut routed = 0;
+        for conversation in self.store().wa_unassigned_open(100).await? {
+            let Some(agent) = self.wa_choose_agent(&conversation).await? else {
+                continue;
+            };
+            if self
+                .store()
+                .take_wa_conversation(conversation.id, agent)
+                .await?
+            {
+                if let Some(updated) = self.store().wa_conversation(conversation.id).await? {
+                    self.wa_assigned_event(&updated, None).await?;
+                }
+                routed += 1;
+            }
+        }
+        Ok(routed)
+    }
+
     /// `conversation_assigned` to the new agent (and to the previous one, who loses it).
     pub(crate) async fn wa_assigned_event(
         &self,
