@@ -221,7 +221,9 @@ mod tests {
     #[test]
     fn forwarded_addresses_are_believed_only_from_trusted_peers() {
         let proxies = cidrs(&["127.0.0.1/32", "10.0.0.0/8"]);
-        let table: &[(&str, &[(&'static str, &[u8])], &str)] = &[
+        // (TCP peer, request headers, client address the hub believes)
+        type Case<'a> = (&'a str, &'a [(&'static str, &'a [u8])], &'a str);
+        let table: &[Case] = &[
             // Untrusted peer: headers ignored.
             (
                 "198.51.100.1",
