@@ -1720,3 +1720,45 @@ async fn a_waiting_conversation_goes_to_the_agent_who_becomes_available() {
     assert_eq!(e.last().unwrap()["conversation"]["agentId"], ana_id);
     assert_eq!(e.last().unwrap()["conversation"]["id"], c["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_meta_could_not_hand_over_is_fetched_again_later() {
+    let env = Env::start(|_| {}).await;
+    let ana = token(env.addr(), ANA.0, ANA.1).await;
+    // Meta fails the first look-ups of the file (its 500, code 131000).
+    env.wa.inject(enlace_sandbox::Fault::ServerErrors(3));
+    let photo: Vec<u8> = [b"\xFF\xD8\xFF\xE0".to_vec(), vec![5u8; 200]].concat();
+    let customer = "5215502020202";
+    env.wa.customer_sends(
+        customer,
+        Inbound::Media(InboundMedia::with_bytes(
+            MediaKind::Image,
+            "image/jpeg",
+            photo.clone(),
+        )),
+    );
+    let id = conversation_of(&env, &ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    // Stored at once without its file; a later attempt gets it.
+    let first = messages(env.addr(), &ana, id).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["mediaId"], Value::Null, "the first download failed");
+    env.clock.advance(Duration::from_secs(60));
+    let media = wait_for("the file fetched again", || {
+        let ana = ana.clone();
+        let addr = env.addr();
+        let clock = env.clock.clone();
+        async move {
+            clock.advance(Duration::from_secs(31));
+            messages(addr, &ana, id).await[0]["mediaId"]
+                .as_str()
+                .map(str::to_owned)
+        }
+    })
+    .await;
+    assert_eq!(
+        raw_get(env.addr(), &format!("/api/v1/media/{media}"), &ana).await,
+        photo
+    );
+}

@@ -335,6 +335,23 @@ impl Store {
         Ok(())
     }
 
+    /// Inbound media messages whose file the hub does not have yet, received after `since`.
+    pub async fn wa_media_missing(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM wa_messages WHERE direction = 'in' AND media_id IS NULL AND at >= $1 \
+             AND msg_type IN ('image', 'audio', 'video', 'document', 'sticker') ORDER BY id LIMIT $2",
+        )
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
     /// Open conversations waiting for an agent (with a queue), oldest activity first.
     pub async fn wa_unassigned_open(&self, limit: i64) -> Result<Vec<ConversationRow>, StoreError> {
         let rows = sqlx::query(

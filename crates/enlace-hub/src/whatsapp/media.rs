@@ -20,6 +20,9 @@ use crate::Hub;
 
 use super::WaError;
 
+/// Wait between two downloads of the same missing file.
+pub const MEDIA_RETRY_MS: i64 = 30_000;
+
 fn new_media_id() -> Result<String, HubError> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| HubError::Internal(format!("random: {e}")))?;
@@ -126,6 +129,57 @@ impl Hub {
             .set_wa_message_media(message_id, &row.id)
             .await?;
         Ok(())
+    }
+
+    /// Fetches again the customers' files a first download missed (Meta unreachable), while
+    /// Meta still has them (7 days); each at most every [`MEDIA_RETRY_MS`]. The worker calls it.
+    pub async fn wa_retry_inbound_media(&self) -> Result<usize, HubError> {
+        let now = self.now();
+        let week = 7 * 86_400_000;
+        let mut kept = 0;
+        for message in self
+            .store()
+            .wa_media_missing(now.saturating_sub(week), 20)
+            .await?
+        {
+            {
+                let mut tries = self
+                    .wa()
+                    .media_retries
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                // The first download has just failed: the next try waits too.
+                let next = tries
+                    .entry(message.id)
+                    .or_insert(now.saturating_add(MEDIA_RETRY_MS));
+                if now < *next {
+                    continue;
+                }
+                *next = now.saturating_add(MEDIA_RETRY_MS);
+            }
+            let raw: serde_json::Value = match serde_json::from_str(&message.content) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            let Ok(parsed) = enlace_whatsapp::webhook::parse_message(&raw) else {
+                continue;
+            };
+            let Some(media) = parsed.kind.media() else {
+                continue;
+            };
+            match self.wa_keep_inbound_media(message.id, media).await {
+                Ok(()) => {
+                    kept += 1;
+                    self.wa()
+                        .media_retries
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&message.id);
+                }
+                Err(e) => tracing::debug!(error = %e, "whatsapp: media still not downloaded"),
+            }
+        }
+        Ok(kept)
     }
 
     /// An agent's upload: checked (C4) and kept; returns its record.

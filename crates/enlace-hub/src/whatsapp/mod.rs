@@ -52,6 +52,8 @@ pub struct Runtime {
     pub(crate) pacing: SyncMutex<outbox::Pacing>,
     /// Set while Meta refuses the organization's token (190): the outbox waits.
     pub(crate) token_blocked_until: SyncMutex<Option<i64>>,
+    /// Missing inbound files: message id → when to try the download again (hub clock).
+    pub(crate) media_retries: SyncMutex<std::collections::HashMap<i64, i64>>,
     /// Where media bytes go (see [`media`]).
     pub(crate) media: Option<std::sync::Arc<dyn object_store::ObjectStore>>,
 }
@@ -85,6 +87,7 @@ impl Runtime {
             None => None,
         };
         Ok(Runtime {
+            media_retries: SyncMutex::new(std::collections::HashMap::new()),
             media,
             settings,
             graph,
@@ -323,6 +326,9 @@ pub(crate) async fn run(hub: Hub) {
                 if let Err(e) = hub.wa_route_waiting().await {
                     tracing::warn!(error = %e, "whatsapp: routing waiting conversations failed");
                 }
+            }
+            if let Err(e) = hub.wa_retry_inbound_media().await {
+                tracing::warn!(error = %e, "whatsapp: media retry failed");
             }
             if let Err(e) = hub.wa_deliver_outbox().await {
                 tracing::warn!(error = %e, "whatsapp: outbox failed");
