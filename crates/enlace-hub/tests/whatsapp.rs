@@ -415,6 +415,33 @@ async fn only_correctly_signed_raw_bodies_are_stored() {
     assert_eq!(list[0]["wamid"], "wamid.SIG1");
     // Unknown fields are kept with the message.
     assert_eq!(list[0]["content"]["a_new_field"]["x"], 1);
+    // Processed bodies are removed after 8 days; a late retry of Meta's still adds nothing.
+    env.clock.advance(Duration::from_secs(9 * 86_400));
+    wait_for("old bodies pruned", || {
+        let store = store.clone();
+        async move { (store.wa_webhook_counts().await.unwrap() == (0, 0)).then_some(()) }
+    })
+    .await;
+    let (status, _) = raw_post(
+        env.addr(),
+        "/webhooks/whatsapp",
+        &[("X-Hub-Signature-256", &good)],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for("processed", || {
+        let store = store.clone();
+        async move { (store.wa_webhook_counts().await.unwrap() == (1, 0)).then_some(()) }
+    })
+    .await;
+    let sara = token(env.addr(), SARA.0, SARA.1).await;
+    assert_eq!(
+        messages(env.addr(), &sara, c["id"].as_i64().unwrap())
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1743,7 +1770,11 @@ async fn a_file_meta_could_not_hand_over_is_fetched_again_later() {
     // Stored at once without its file; a later attempt gets it.
     let first = messages(env.addr(), &ana, id).await;
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0]["mediaId"], Value::Null, "the first download failed");
+    assert_eq!(
+        first[0]["mediaId"],
+        Value::Null,
+        "the first download failed"
+    );
     env.clock.advance(Duration::from_secs(60));
     let media = wait_for("the file fetched again", || {
         let ana = ana.clone();

@@ -202,6 +202,17 @@ impl Store {
         Ok(())
     }
 
+    /// Removes processed webhook bodies received before `before`; returns how many.
+    pub async fn prune_wa_webhooks(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM wa_webhooks WHERE processed_at IS NOT NULL AND received_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     /// How many webhooks are stored, and how many of them wait to be processed.
     pub async fn wa_webhook_counts(&self) -> Result<(i64, i64), StoreError> {
         let r = sqlx::query(

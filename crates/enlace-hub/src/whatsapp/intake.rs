@@ -29,6 +29,11 @@ use crate::Hub;
 
 /// Webhook bodies processed per round.
 const BATCH: i64 = 64;
+/// A webhook whose processing failed this many times in a row is set aside (marked processed
+/// with its error, administrators told) so the ones after it are not held up; its body stays.
+const MAX_FAILURES: u32 = 5;
+/// Processed webhook bodies are kept this long (Meta retries for 7 days), then removed.
+pub const WEBHOOK_RETENTION_MS: i64 = 8 * 86_400_000;
 
 /// Meta's subscription handshake: 200 with `hub.challenge` as plain text when `hub.mode` is
 /// `subscribe` and `hub.verify_token` matches, otherwise 403.
@@ -127,13 +132,48 @@ impl Hub {
             for (id, body) in pending {
                 let error = match parse_webhook(body.as_bytes()) {
                     Ok(batch) => {
+                        let mut failed = None;
                         for value in batch.messages_values() {
-                            self.wa_process_value(value).await?;
+                            if let Err(e) = self.wa_process_value(value).await {
+                                failed = Some(e);
+                                break;
+                            }
                         }
-                        None
+                        if let Some(e) = failed {
+                            let failures = {
+                                let mut map = self
+                                    .wa()
+                                    .webhook_failures
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                let n = map.entry(id).or_insert(0);
+                                *n += 1;
+                                *n
+                            };
+                            if failures < MAX_FAILURES {
+                                // Tried again next round (a busy or unreachable database).
+                                return Err(e);
+                            }
+                            self.wa_alert(
+                                "whatsapp_webhook_unprocessed",
+                                &format!(
+                                    "webhook {id} set aside after {failures} failures ({})",
+                                    e.code()
+                                ),
+                            )
+                            .await?;
+                            Some(format!("set aside: {}", e.code()))
+                        } else {
+                            None
+                        }
                     }
                     Err(e) => Some(e.to_string()),
                 };
+                self.wa()
+                    .webhook_failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&id);
                 self.store()
                     .finish_wa_webhook(id, self.now(), error.as_deref())
                     .await?;

@@ -52,6 +52,8 @@ pub struct Runtime {
     pub(crate) pacing: SyncMutex<outbox::Pacing>,
     /// Set while Meta refuses the organization's token (190): the outbox waits.
     pub(crate) token_blocked_until: SyncMutex<Option<i64>>,
+    /// Consecutive processing failures per stored webhook id.
+    pub(crate) webhook_failures: SyncMutex<std::collections::HashMap<i64, u32>>,
     /// Missing inbound files: message id → when to try the download again (hub clock).
     pub(crate) media_retries: SyncMutex<std::collections::HashMap<i64, i64>>,
     /// Where media bytes go (see [`media`]).
@@ -87,6 +89,7 @@ impl Runtime {
             None => None,
         };
         Ok(Runtime {
+            webhook_failures: SyncMutex::new(std::collections::HashMap::new()),
             media_retries: SyncMutex::new(std::collections::HashMap::new()),
             media,
             settings,
@@ -323,6 +326,10 @@ pub(crate) async fn run(hub: Hub) {
             }
             if last_routing.elapsed() >= ROUTE_WAITING_EVERY {
                 last_routing = tokio::time::Instant::now();
+                let before = hub.now().saturating_sub(intake::WEBHOOK_RETENTION_MS);
+                if let Err(e) = hub.store().prune_wa_webhooks(before).await {
+                    tracing::warn!(error = %e, "whatsapp: webhook pruning failed");
+                }
                 if let Err(e) = hub.wa_route_waiting().await {
                     tracing::warn!(error = %e, "whatsapp: routing waiting conversations failed");
                 }
