@@ -55,6 +55,8 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "fonts-dejavu-core",
     "libglib2.0-bin",
     "postgresql",
+    // pip for moto's S3 server (ensure_python_peers)
+    "python3-pip",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.
@@ -131,6 +133,32 @@ pub fn setup(report: &mut Report) -> TaskResult<()> {
     })?;
     report.step("toolchain components", ensure_rust_components)?;
     report.step("ui packages (npm ci)", ensure_ui_packages)?;
+    report.step("python test peers (moto S3 server)", ensure_python_peers)?;
+    Ok(())
+}
+
+/// moto's S3 server (PyPI), the S3-compatible storage the hub's WhatsApp media tests use.
+const PYTHON_PEERS: &[&str] = &["moto[server]>=5,<6"];
+
+/// `pip install` of [`PYTHON_PEERS`] when `moto_server` is missing (with
+/// `--break-system-packages` where the system Python refuses otherwise).
+fn ensure_python_peers() -> TaskResult<()> {
+    if cmd::which("moto_server").is_some() {
+        println!("moto_server is installed");
+        return Ok(());
+    }
+    let pip = |extra: &[&str]| {
+        let mut c = Command::new("python3");
+        c.args(["-m", "pip", "install", "--quiet"])
+            .args(extra)
+            .args(PYTHON_PEERS);
+        c
+    };
+    cmd::run(&mut pip(&[])).or_else(|_| cmd::run(&mut pip(&["--break-system-packages"])))?;
+    if let Some(pyenv) = cmd::which("pyenv") {
+        // pyenv's shims learn about new console scripts only after a rehash.
+        let _ = cmd::run(Command::new(pyenv).arg("rehash"));
+    }
     Ok(())
 }
 
