@@ -452,18 +452,20 @@ impl Hub {
     /// A change made on the PBX, not through the hub (the phone's DND key, a supervisor
     /// console, another AMI client): the agent's state follows it at once and the
     /// `agent_state` event says `"source": "phone"`. Changes that already match the hub's
-    /// state are ignored; an agent logged out of the hub is left alone.
+    /// state are ignored; an agent logged out of the hub is left alone, and so is a state
+    /// entered after the hub saw the PBX's change (`seen`, hub clock): the newer change wins.
     pub(crate) async fn pbx_member_changed(
         &self,
         agent_id: i64,
         change: MemberChange,
+        seen: i64,
     ) -> Result<(), HubError> {
         let Some(agent) = self.store().agent_by_id(agent_id).await? else {
             return Ok(());
         };
         let _guard = self.lock_state(agent_id).await?;
         let current = self.agent_state(agent_id).await?;
-        if matches!(current, AgentState::LoggedOut { .. }) {
+        if matches!(current, AgentState::LoggedOut { .. }) || current.since() > seen {
             return Ok(());
         }
         let now = self.now();

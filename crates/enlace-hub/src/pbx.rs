@@ -61,13 +61,35 @@ impl DialOutcome {
 pub struct Pbx {
     ami: Option<AmiClient>,
     settings: AmiSettings,
-    /// The `QueueMemberPause` events the hub's own QueuePause actions will cause, per
-    /// interface: (paused, reason, when asked). They are echoes, not changes made on the PBX.
+    /// The queue member events the hub's own QueuePause / QueueAdd / QueueRemove actions will
+    /// cause, per interface, with when asked. They are echoes, not changes made on the PBX.
     echoes: std::sync::Mutex<Echoes>,
 }
 
-/// Expected `QueueMemberPause` echoes per interface: (paused, reason, when asked).
-type Echoes = HashMap<String, Vec<(bool, String, std::time::Instant)>>;
+/// A queue member event the hub's own action will cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Echo {
+    /// `QueueMemberPause` (paused, reason).
+    Pause(bool, String),
+    /// `QueueMemberAdded` to the queue.
+    Added(String),
+    /// `QueueMemberRemoved` from the queue.
+    Removed(String),
+}
+
+impl Echo {
+    /// Whether `seen` (an event's fields) is this expected echo.
+    fn matches(&self, seen: &Echo) -> bool {
+        match (self, seen) {
+            (Echo::Pause(p, r), Echo::Pause(sp, sr)) => p == sp && (!*p || r == sr),
+            (Echo::Added(q), Echo::Added(sq)) | (Echo::Removed(q), Echo::Removed(sq)) => q == sq,
+            _ => false,
+        }
+    }
+}
+
+/// Expected echoes per interface: (echo, when asked).
+type Echoes = HashMap<String, Vec<(Echo, std::time::Instant)>>;
 
 /// An expected echo not seen within this long is forgotten (the action failed or timed out).
 const ECHO_WAIT: Duration = Duration::from_secs(30);
@@ -243,7 +265,10 @@ impl Pbx {
         let Some(ami) = &self.ami else { return };
         let interface = self.interface(agent);
         for queue in &agent.queues {
+            let echo = Echo::Added(queue.clone());
+            self.expect_echoes(&interface, &echo, 1);
             if let Err(e) = ami.queue_add(queue, &interface, &agent.name).await {
+                self.forget_echoes(&interface, &echo, 1);
                 tracing::warn!(queue, interface, error = %e, "QueueAdd failed; retried on reconnect");
             }
         }
@@ -253,7 +278,10 @@ impl Pbx {
         let Some(ami) = &self.ami else { return };
         let interface = self.interface(agent);
         for queue in &agent.queues {
+            let echo = Echo::Removed(queue.clone());
+            self.expect_echoes(&interface, &echo, 1);
             if let Err(e) = ami.queue_remove(queue, &interface).await {
+                self.forget_echoes(&interface, &echo, 1);
                 tracing::warn!(queue, interface, error = %e, "QueueRemove failed");
             }
         }
@@ -270,7 +298,7 @@ impl Pbx {
             return Ok(());
         }
         let interface = self.interface(agent);
-        let echo = (reason.is_some(), reason.unwrap_or_default().to_owned());
+        let echo = Echo::Pause(reason.is_some(), reason.unwrap_or_default().to_owned());
         // One QueueMemberPause per queue of the agent will come back.
         self.expect_echoes(&interface, &echo, agent.queues.len());
         let result = ami
@@ -288,43 +316,37 @@ impl Pbx {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn expect_echoes(&self, interface: &str, echo: &(bool, String), count: usize) {
+    fn expect_echoes(&self, interface: &str, echo: &Echo, count: usize) {
         let now = std::time::Instant::now();
         let mut echoes = self.echoes();
         let expected = echoes.entry(interface.to_owned()).or_default();
-        expected.retain(|(_, _, at)| now.duration_since(*at) < ECHO_WAIT);
+        expected.retain(|(_, at)| now.duration_since(*at) < ECHO_WAIT);
         for _ in 0..count {
-            expected.push((echo.0, echo.1.clone(), now));
+            expected.push((echo.clone(), now));
         }
     }
 
-    fn forget_echoes(&self, interface: &str, echo: &(bool, String), count: usize) {
+    fn forget_echoes(&self, interface: &str, echo: &Echo, count: usize) {
         let mut echoes = self.echoes();
         if let Some(expected) = echoes.get_mut(interface) {
             for _ in 0..count {
-                if let Some(i) = expected
-                    .iter()
-                    .rposition(|(p, r, _)| *p == echo.0 && *r == echo.1)
-                {
+                if let Some(i) = expected.iter().rposition(|(e, _)| e == echo) {
                     expected.remove(i);
                 }
             }
         }
     }
 
-    /// Whether a `QueueMemberPause` is the echo of one of the hub's own QueuePause actions
-    /// (then it is consumed).
-    fn is_echo(&self, interface: &str, paused: bool, reason: &str) -> bool {
+    /// Whether a queue member event is the echo of one of the hub's own QueuePause /
+    /// QueueAdd / QueueRemove actions (then it is consumed).
+    fn is_echo(&self, interface: &str, seen: &Echo) -> bool {
         let now = std::time::Instant::now();
         let mut echoes = self.echoes();
         let Some(expected) = echoes.get_mut(interface) else {
             return false;
         };
-        expected.retain(|(_, _, at)| now.duration_since(*at) < ECHO_WAIT);
-        match expected
-            .iter()
-            .position(|(p, r, _)| *p == paused && (!paused || r == reason))
-        {
+        expected.retain(|(_, at)| now.duration_since(*at) < ECHO_WAIT);
+        match expected.iter().position(|(e, _)| e.matches(seen)) {
             Some(i) => {
                 expected.remove(i);
                 true
@@ -378,12 +400,23 @@ impl Pbx {
     async fn apply(&self, fix: &Fix) -> Result<(), HubError> {
         let Some(ami) = &self.ami else { return Ok(()) };
         match fix {
-            Fix::Add { queue, agent } => ami
-                .queue_add(queue, &self.interface(agent), &agent.name)
-                .await
-                .map_err(pbx_error),
+            Fix::Add { queue, agent } => {
+                let (interface, echo) = (self.interface(agent), Echo::Added(queue.clone()));
+                self.expect_echoes(&interface, &echo, 1);
+                let result = ami.queue_add(queue, &interface, &agent.name).await;
+                if result.is_err() {
+                    self.forget_echoes(&interface, &echo, 1);
+                }
+                result.map_err(pbx_error)
+            }
             Fix::Remove { queue, interface } => {
-                ami.queue_remove(queue, interface).await.map_err(pbx_error)
+                let echo = Echo::Removed(queue.clone());
+                self.expect_echoes(interface, &echo, 1);
+                let result = ami.queue_remove(queue, interface).await;
+                if result.is_err() {
+                    self.forget_echoes(interface, &echo, 1);
+                }
+                result.map_err(pbx_error)
             }
             Fix::Pause { agent, reason } => self.pause(agent, reason.as_deref()).await,
         }
@@ -705,11 +738,14 @@ impl Drop for AbortOnDrop {
 #[derive(Debug)]
 enum AgentWork {
     Call(CallChange),
-    Member(MemberChange),
-    /// Removed from `queue` on the PBX: whether it is still in any of its queues is asked first.
+    /// A change made on the PBX, with when the hub saw it (hub clock, ms).
+    Member(MemberChange, i64),
+    /// Removed from `queue` on the PBX (seen at `seen`, hub clock): whether it is still in any
+    /// of its queues is asked first.
     Removed {
         queue: String,
         interface: String,
+        seen: i64,
     },
 }
 
@@ -783,7 +819,8 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
                     }
                 }
                 if member_event {
-                    if let Some((agent_id, work)) = member_work(&pbx, &packet, &members) {
+                    if let Some((agent_id, work)) = member_work(&pbx, &packet, &members, hub.now())
+                    {
                         hand_over(&hub, &mut workers, agent_id, work);
                     }
                 }
@@ -806,6 +843,7 @@ fn member_work(
     pbx: &Pbx,
     packet: &enlace_ami::Packet,
     members: &HashMap<String, i64>,
+    seen: i64,
 ) -> Option<(i64, AgentWork)> {
     let (agent_id, interface) = member_agent(packet, members)?;
     let paused = packet.get("Paused").map(str::trim) == Some("1");
@@ -814,18 +852,30 @@ fn member_work(
         .unwrap_or_default()
         .trim()
         .to_owned();
+    let queue = packet.get("Queue").unwrap_or_default().trim().to_owned();
     let work = match packet.event()? {
         "QueueMemberPause" => {
-            if pbx.is_echo(&interface, paused, &reason) {
+            if pbx.is_echo(&interface, &Echo::Pause(paused, reason.clone())) {
                 return None;
             }
-            AgentWork::Member(MemberChange::Pause { paused, reason })
+            AgentWork::Member(MemberChange::Pause { paused, reason }, seen)
         }
-        "QueueMemberAdded" if paused => AgentWork::Member(MemberChange::Pause { paused, reason }),
-        "QueueMemberRemoved" => AgentWork::Removed {
-            queue: packet.get("Queue")?.trim().to_owned(),
-            interface,
-        },
+        "QueueMemberAdded" => {
+            if pbx.is_echo(&interface, &Echo::Added(queue)) || !paused {
+                return None;
+            }
+            AgentWork::Member(MemberChange::Pause { paused, reason }, seen)
+        }
+        "QueueMemberRemoved" => {
+            if queue.is_empty() || pbx.is_echo(&interface, &Echo::Removed(queue.clone())) {
+                return None;
+            }
+            AgentWork::Removed {
+                queue,
+                interface,
+                seen,
+            }
+        }
         _ => return None,
     };
     Some((agent_id, work))
@@ -869,12 +919,16 @@ impl Hub {
                     tracing::warn!(error = %e, "recording a call failed");
                 }
             }
-            AgentWork::Member(change) => {
-                if let Err(e) = self.pbx_member_changed(agent_id, change).await {
+            AgentWork::Member(change, seen) => {
+                if let Err(e) = self.pbx_member_changed(agent_id, change, seen).await {
                     tracing::warn!(error = %e, "following a change made on the PBX failed");
                 }
             }
-            AgentWork::Removed { queue, interface } => {
+            AgentWork::Removed {
+                queue,
+                interface,
+                seen,
+            } => {
                 let still_in = match (self.local_pbx(), self.store().agent_by_id(agent_id).await) {
                     (Some(pbx), Ok(Some(agent))) => pbx.queue_members().await.ok().map(|members| {
                         members
@@ -884,7 +938,7 @@ impl Hub {
                     _ => None,
                 };
                 let change = MemberChange::Removed { queue, still_in };
-                if let Err(e) = self.pbx_member_changed(agent_id, change).await {
+                if let Err(e) = self.pbx_member_changed(agent_id, change, seen).await {
                     tracing::warn!(error = %e, "following a change made on the PBX failed");
                 }
             }

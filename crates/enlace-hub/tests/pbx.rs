@@ -485,3 +485,76 @@ async fn a_pause_made_on_the_pbx_reaches_the_agent_at_once() {
     );
     console.shutdown().await;
 }
+
+#[tokio::test]
+async fn logging_in_right_after_exit_is_not_undone_by_the_exit_echo() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    eventually("QueueAdd", || double.queue_members("support").len() == 1).await;
+
+    // The PBX is slow: the hub's look at the queues and its next QueueAdd wait.
+    double.hold_replies("QueueStatus", None);
+    double.hold_replies("QueueAdd", None);
+    let r = post(
+        served.addr,
+        "/api/v1/me/state",
+        Some(&t),
+        json!({"state": "exit"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    eventually("QueueRemove", || double.queue_members("support").is_empty()).await;
+    // Were the QueueRemove's echo taken for a change made on the PBX, the hub would now ask
+    // the PBX whether the agent is still in a queue (held): give that a chance to happen
+    // first, as in the field, where the echo was followed after the next login.
+    for _ in 0..100 {
+        if double.held_replies() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Logging in again while the QueueRemove's echo is still being followed.
+    let login = {
+        let addr = served.addr;
+        tokio::spawn(async move { token(addr, "1234567", "123456").await })
+    };
+    eventually("the login's QueueAdd reaches the PBX", || {
+        !actions_named(&double, "QueueAdd").is_empty()
+            && *actions_named(&double, "QueueAdd").last().unwrap()
+                > *actions_named(&double, "QueueRemove").last().unwrap()
+    })
+    .await;
+    double.release_replies();
+    let t = login.await.unwrap();
+    eventually("back in the queue", || {
+        double.queue_members("support").len() == 1
+    })
+    .await;
+
+    // A pause made on the PBX afterwards is followed after any earlier member event: the
+    // agent is still logged in, and no change came from the "phone" but that pause.
+    let mut ws = stream(served.addr, &t, 0).await;
+    let (console, mut console_events) = enlace_ami::AmiClient::start(enlace_ami::AmiConfig::new(
+        double.addr().to_string(),
+        "ami",
+        "amisecret",
+    ));
+    while !matches!(
+        console_events.recv().await,
+        Some(enlace_ami::AmiEvent::Connected { .. })
+    ) {}
+    console
+        .queue_pause("Local/1001@test", true, Some("DND"), None)
+        .await
+        .unwrap();
+    let seen = until(&mut ws, |e| is_state(e, "paused")).await;
+    let phone: Vec<_> = seen.iter().filter(|e| e["source"] == "phone").collect();
+    assert_eq!(phone.len(), 1, "{seen:?}");
+    let r = me(served.addr, &t).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["state"]["state"], "paused");
+    console.shutdown().await;
+}
