@@ -344,6 +344,10 @@ pub struct CallTracker {
     by_channel: HashMap<String, (String, String)>,
     by_uniqueid: HashMap<String, (String, String)>,
     orphan_cdrs: VecDeque<Packet>,
+    /// Calls [`CallTracker::end_all`] ended (the connection was lost), with when: their later
+    /// events (on a new connection) are ignored, so no call is ended twice. Kept across
+    /// [`CallTracker::reset`]; forgotten after [`STALE_MS`].
+    lost: HashMap<(String, String), i64>,
 }
 
 /// `Local/1002@agents/n` → `Local/1002@agents`.
@@ -440,6 +444,8 @@ impl CallTracker {
             }
             entry.ended_at = Some(now_ms.max(entry.first_at));
             entry.cause = Some(cause.clone());
+            self.lost
+                .insert((entry.linkedid.clone(), entry.agent.clone()), now_ms);
             let call = entry.snapshot();
             entry.announced = Some(Phase::of(call.state));
             out.push(CallChange {
@@ -473,6 +479,9 @@ impl CallTracker {
 
         if name.eq_ignore_ascii_case("Cdr") {
             if let Some(key) = self.cdr_target(event) {
+                if self.lost.contains_key(&key) {
+                    return Vec::new();
+                }
                 remember(self, &key, &mut touched, &mut before);
                 self.apply_cdr(&key, event);
             } else if event
@@ -514,6 +523,9 @@ impl CallTracker {
                     }
                     None => continue,
                 };
+                if self.lost.contains_key(&key) {
+                    continue;
+                }
                 remember(self, &key, &mut touched, &mut before);
                 self.apply_leg(&key, &exten, name, event, prefix, channel, uniqueid, now_ms);
             }
@@ -810,6 +822,8 @@ impl CallTracker {
     }
 
     fn prune(&mut self, now_ms: i64) {
+        self.lost
+            .retain(|_, at| now_ms.saturating_sub(*at) <= STALE_MS);
         let before = self.calls.len();
         self.calls.retain(|_, e| {
             let ended_long_ago = e

@@ -558,3 +558,58 @@ async fn logging_in_right_after_exit_is_not_undone_by_the_exit_echo() {
     assert_eq!(r.body["state"]["state"], "paused");
     console.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_call_ended_as_lost_on_a_reconnection_is_not_taken_up_again() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    until(&mut ws, |e| is_state(e, "available")).await;
+    eventually("QueueAdd", || double.queue_members("support").len() == 1).await;
+
+    // The connection drops during a call; the call goes on and ends on the PBX, its later
+    // events arriving on the new connection.
+    let runner = {
+        let d = double.clone();
+        tokio::task::spawn_blocking(move || d.run(inbound("1001", 3000)))
+    };
+    until(&mut ws, |e| e["type"] == "call_answered").await;
+    double.inject(AmiFault::DropConnections);
+    until(&mut ws, |e| e["type"] == "call_ended").await;
+    let stored = served.hub.store().calls_since(1, 0).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    eventually("the hub reconnects", || double.connections() == 1).await;
+    runner.await.unwrap();
+
+    // A change made on the PBX after the call: everything the call's late events caused
+    // comes before it.
+    let (console, mut console_events) = enlace_ami::AmiClient::start(enlace_ami::AmiConfig::new(
+        double.addr().to_string(),
+        "ami",
+        "amisecret",
+    ));
+    while !matches!(
+        console_events.recv().await,
+        Some(enlace_ami::AmiEvent::Connected { .. })
+    ) {}
+    console
+        .queue_pause("Local/1001@test", true, Some("DND"), None)
+        .await
+        .unwrap();
+    let seen = until(&mut ws, |e| is_state(e, "paused")).await;
+    assert!(
+        !seen.iter().any(is_call_event),
+        "the lost call came back: {seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|e| is_state(e, "on_call")),
+        "the lost call came back: {seen:?}"
+    );
+    // The stored call keeps the facts it ended with (answered_at not overwritten).
+    let after = served.hub.store().calls_since(1, 0).await.unwrap();
+    assert_eq!(format!("{after:?}"), format!("{stored:?}"));
+    console.shutdown().await;
+}
