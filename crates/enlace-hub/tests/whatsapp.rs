@@ -1793,3 +1793,116 @@ async fn a_file_meta_could_not_hand_over_is_fetched_again_later() {
         photo
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// One customer, one conversation, whatever form the number arrives in
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_is_one_conversation_whichever_form_the_number_takes() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    // Mexico: the same mobile with and without the old `1` after `52`.
+    env.wa
+        .customer_sends("5215512345678", Inbound::Text("hola".into()));
+    let id = conversation_of(&env, &ana, "5215512345678").await["id"]
+        .as_i64()
+        .unwrap();
+    env.wa
+        .customer_sends("525512345678", Inbound::Text("sigo aquí".into()));
+    // The address follows the customer's latest wa_id; the conversation stays the same.
+    let c = conversation_of(&env, &ana, "525512345678").await;
+    assert_eq!(c["id"], id);
+    let all = conversations(addr, &ana).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let inbound = messages(addr, &ana, id)
+        .await
+        .into_iter()
+        .filter(|m| m["direction"] == "in")
+        .count();
+    assert_eq!(inbound, 2);
+    // A reply goes to the latest wa_id.
+    assert_eq!(
+        send_text(addr, &ana, id, "n-1", "¿en qué ayudo?")
+            .await
+            .status,
+        202
+    );
+    wait_for("reply sent", || async {
+        (env.wa.sent_messages().len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(env.wa.sent_messages()[0].to, "525512345678");
+
+    // Started from a typed number: the same conversation.
+    let r = post(
+        addr,
+        "/api/v1/conversations",
+        Some(&ana),
+        json!({"businessNumber": env.wa.display_phone_number(),
+               "customerNumber": "+52 55 1234 5678", "clientId": "n-2",
+               "message": {"type": "text", "body": "le escribo de nuevo"}}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["conversation"]["id"], id);
+    assert_eq!(r.body["conversation"]["waId"], "525512345678");
+    assert_eq!(conversations(addr, &ana).await.len(), 1);
+    wait_for("second reply sent", || async {
+        (env.wa.sent_messages().len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(env.wa.sent_messages()[1].to, "525512345678");
+
+    // Search finds it by the number in any form.
+    for search in ["%2B52%2055%201234%205678", "5215512345678", "5512345678"] {
+        let r = get(
+            addr,
+            &format!("/api/v1/conversations?search={search}"),
+            &ana,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let ids: Vec<&Value> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["id"])
+            .collect();
+        assert_eq!(ids, [&json!(id)], "search {search}");
+    }
+
+    // Brazil (with and without the ninth digit) and Argentina (with and without the mobile
+    // `9`) resolve the same way; a wa_id that does not resolve is kept as it came.
+    let store = env.server().hub.store();
+    let phone = env.wa.phone_number_id();
+    let now = env.server().hub.now();
+    for (a, b) in [
+        ("5511987654321", "551187654321"),
+        ("5491161234567", "541161234567"),
+    ] {
+        let first = store
+            .ensure_wa_conversation(&phone, a, QUEUE, now)
+            .await
+            .unwrap();
+        let second = store
+            .ensure_wa_conversation(&phone, b, QUEUE, now)
+            .await
+            .unwrap();
+        assert_eq!(first, second, "{a} and {b}");
+        assert_eq!(
+            store.wa_conversation(first).await.unwrap().unwrap().wa_id,
+            a
+        );
+    }
+    let odd = store
+        .ensure_wa_conversation(&phone, "999", QUEUE, now)
+        .await
+        .unwrap();
+    let row = store.wa_conversation(odd).await.unwrap().unwrap();
+    assert_eq!(
+        (row.customer_key.as_str(), row.wa_id.as_str()),
+        ("999", "999")
+    );
+}

@@ -11,10 +11,14 @@ CREATE TABLE wa_webhooks (
 );
 CREATE INDEX wa_webhooks_pending ON wa_webhooks(processed_at, id);
 
--- One per (business number, customer wa_id).
+-- One per (business number, customer): `customer_key` is the customer's number key
+-- (enlace_core::NumberKey of the wa_id, or the wa_id's digits when it does not resolve), so
+-- `5215512345678` and `525512345678` are one conversation; `wa_id` is the latest address the
+-- customer wrote from (or a send reply named), the one the outbox sends to.
 CREATE TABLE wa_conversations (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     phone_number_id  TEXT    NOT NULL,
+    customer_key     TEXT    NOT NULL,
     wa_id            TEXT    NOT NULL,
     profile_name     TEXT    NOT NULL DEFAULT '',
     queue            TEXT    NOT NULL DEFAULT '',
@@ -26,7 +30,7 @@ CREATE TABLE wa_conversations (
     unread           BIGINT  NOT NULL DEFAULT 0,
     last_message_at  BIGINT  NOT NULL,
     created_at       BIGINT  NOT NULL,
-    UNIQUE (phone_number_id, wa_id)
+    UNIQUE (phone_number_id, customer_key)
 );
 CREATE INDEX wa_conversations_agent ON wa_conversations(agent_id, state);
 

@@ -6,13 +6,28 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use enlace_core::CustomerNumber;
+
 use super::{map_unique, Store, StoreError};
 
-/// One conversation: a business number and a customer's `wa_id`.
+/// The key a customer's conversations are found by: the [`enlace_core::NumberKey`] of the
+/// `wa_id` (so `5215512345678` and `525512345678` are one customer), or its digits when it does
+/// not resolve (nothing is lost, it just matches itself only).
+pub fn wa_customer_key(wa_id: &str) -> String {
+    match CustomerNumber::from_wa_id(wa_id) {
+        Ok(number) => number.into_key().as_str().to_owned(),
+        Err(_) => wa_id.chars().filter(char::is_ascii_digit).collect(),
+    }
+}
+
+/// One conversation: a business number and a customer (by number key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRow {
     pub id: i64,
     pub phone_number_id: String,
+    /// The customer's number key ([`wa_customer_key`]); unique per business number.
+    pub customer_key: String,
+    /// The latest `wa_id` the customer wrote from (or a send reply named): where replies go.
     pub wa_id: String,
     pub profile_name: String,
     pub queue: String,
@@ -123,6 +138,7 @@ fn conversation_from_row(r: &AnyRow) -> Result<ConversationRow, StoreError> {
     Ok(ConversationRow {
         id: r.try_get("id")?,
         phone_number_id: r.try_get("phone_number_id")?,
+        customer_key: r.try_get("customer_key")?,
         wa_id: r.try_get("wa_id")?,
         profile_name: r.try_get("profile_name")?,
         queue: r.try_get("queue")?,
@@ -233,21 +249,24 @@ impl Store {
         row.as_ref().map(conversation_from_row).transpose()
     }
 
+    /// The conversation of the customer whose number `wa_id` is (any of its forms, or its key).
     pub async fn wa_conversation_by_key(
         &self,
         phone_number_id: &str,
         wa_id: &str,
     ) -> Result<Option<ConversationRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT * FROM wa_conversations WHERE phone_number_id = $1 AND wa_id = $2")
-                .bind(phone_number_id)
-                .bind(wa_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT * FROM wa_conversations WHERE phone_number_id = $1 AND customer_key = $2",
+        )
+        .bind(phone_number_id)
+        .bind(wa_customer_key(wa_id))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(conversation_from_row).transpose()
     }
 
-    /// Creates the conversation (state `open`, unassigned) or returns the existing one's id.
+    /// Creates the conversation of the customer `wa_id` resolves to (state `open`, unassigned,
+    /// replies to `wa_id`) or returns the existing one's id (its address unchanged).
     pub async fn ensure_wa_conversation(
         &self,
         phone_number_id: &str,
@@ -256,10 +275,11 @@ impl Store {
         now: i64,
     ) -> Result<i64, StoreError> {
         let inserted = sqlx::query(
-            "INSERT INTO wa_conversations (phone_number_id, wa_id, queue, state, last_message_at, created_at) \
-             VALUES ($1, $2, $3, 'open', $4, $4) ON CONFLICT (phone_number_id, wa_id) DO NOTHING RETURNING id",
+            "INSERT INTO wa_conversations (phone_number_id, customer_key, wa_id, queue, state, last_message_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'open', $5, $5) ON CONFLICT (phone_number_id, customer_key) DO NOTHING RETURNING id",
         )
         .bind(phone_number_id)
+        .bind(wa_customer_key(wa_id))
         .bind(wa_id)
         .bind(queue)
         .bind(now)
@@ -275,16 +295,19 @@ impl Store {
         Ok(existing.id)
     }
 
-    /// A customer message arrived: name, window start (never moved back), unread count.
+    /// A customer message arrived from `wa_id`: name, window start (never moved back), unread
+    /// count; `wa_id` becomes the reply address unless a later message came before it.
     pub async fn touch_wa_conversation_inbound(
         &self,
         id: i64,
+        wa_id: &str,
         profile_name: Option<&str>,
         customer_at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE wa_conversations SET profile_name = COALESCE($1, profile_name), \
+             wa_id = CASE WHEN last_customer_at IS NULL OR last_customer_at <= $2 THEN $5 ELSE wa_id END, \
              last_customer_at = CASE WHEN last_customer_at IS NULL OR last_customer_at < $2 THEN $2 ELSE last_customer_at END, \
              unread = unread + 1, last_message_at = $3 WHERE id = $4",
         )
@@ -292,6 +315,7 @@ impl Store {
         .bind(customer_at)
         .bind(now)
         .bind(id)
+        .bind(wa_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -390,7 +414,8 @@ impl Store {
 
     /// Conversations, newest activity first: `all` (supervisors) or the open ones assigned to
     /// `agent_id` plus the open unassigned ones of `queues`; `search` matches the customer's
-    /// number or name (any state).
+    /// name or number (any state): part of the wa_id or of the number key, or the key of the
+    /// number written in any form (`+52 55 1234 5678` finds the wa_id `5215512345678`).
     pub async fn wa_conversations(
         &self,
         agent_id: i64,
@@ -402,6 +427,14 @@ impl Store {
         let needle = search
             .map(|s| s.trim().to_lowercase())
             .filter(|s| !s.is_empty());
+        // The digits of a number-like needle, and the key they resolve to.
+        let number = needle.as_deref().and_then(|n| {
+            let digits: String = n.chars().filter(char::is_ascii_digit).collect();
+            (!digits.is_empty()).then(|| {
+                let key = wa_customer_key(&digits);
+                (digits, key)
+            })
+        });
         // Narrowed in SQL (open ones, or the search's matches); visibility checked below.
         let rows = match &needle {
             None => {
@@ -413,18 +446,28 @@ impl Store {
                 .await?
             }
             Some(n) => {
-                let pattern = format!(
-                    "%{}%",
-                    n.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
+                let like = |s: &str| {
+                    format!(
+                        "%{}%",
+                        s.replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                    )
+                };
+                let (digits, key) = match &number {
+                    Some((digits, key)) => (like(digits), like(key)),
+                    None => (like(n), like(n)),
+                };
                 sqlx::query(
                     "SELECT * FROM wa_conversations WHERE wa_id LIKE $1 ESCAPE '\\' \
                      OR LOWER(profile_name) LIKE $1 ESCAPE '\\' \
+                     OR wa_id LIKE $2 ESCAPE '\\' OR customer_key LIKE $2 ESCAPE '\\' \
+                     OR customer_key LIKE $3 ESCAPE '\\' \
                      ORDER BY last_message_at DESC, id DESC",
                 )
-                .bind(pattern)
+                .bind(like(n))
+                .bind(digits)
+                .bind(key)
                 .fetch_all(&self.pool)
                 .await?
             }
@@ -434,8 +477,14 @@ impl Store {
             let c = conversation_from_row(r)?;
             let visible = match &needle {
                 Some(n) => {
+                    let number_matches = number.as_ref().is_some_and(|(digits, key)| {
+                        c.wa_id.contains(digits.as_str())
+                            || c.customer_key.contains(digits.as_str())
+                            || c.customer_key.contains(key.as_str())
+                    });
                     (all || c.agent_id == Some(agent_id) || queues.contains(&c.queue))
-                        && (c.wa_id.contains(n.as_str())
+                        && (number_matches
+                            || c.wa_id.contains(n.as_str())
                             || c.profile_name.to_lowercase().contains(n.as_str()))
                 }
                 None => {
@@ -961,8 +1010,9 @@ impl Store {
 }
 
 impl Store {
-    /// The send reply named the customer's real `wa_id`: the conversation takes it, or its
-    /// messages move to the conversation that already has it.
+    /// The send reply named the customer's real `wa_id`: the conversation takes it as its
+    /// address (and its key), or its messages move to the conversation that already has that
+    /// customer, which then replies to `wa_id`.
     pub async fn rekey_wa_conversation(&self, id: i64, wa_id: &str) -> Result<i64, StoreError> {
         let Some(conversation) = self.wa_conversation(id).await? else {
             return Ok(id);
@@ -970,6 +1020,7 @@ impl Store {
         if let Some(existing) = self
             .wa_conversation_by_key(&conversation.phone_number_id, wa_id)
             .await?
+            .filter(|c| c.id != id)
         {
             let mut tx = self.pool.begin().await?;
             for statement in [
@@ -986,11 +1037,17 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("UPDATE wa_conversations SET wa_id = $1 WHERE id = $2")
+                .bind(wa_id)
+                .bind(existing.id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             return Ok(existing.id);
         }
-        sqlx::query("UPDATE wa_conversations SET wa_id = $1 WHERE id = $2")
+        sqlx::query("UPDATE wa_conversations SET wa_id = $1, customer_key = $2 WHERE id = $3")
             .bind(wa_id)
+            .bind(wa_customer_key(wa_id))
             .bind(id)
             .execute(&self.pool)
             .await

@@ -283,7 +283,7 @@ impl Hub {
             return Ok(()); // A retry of a message already stored.
         };
         self.store()
-            .touch_wa_conversation_inbound(conversation_id, name, sent_at, now)
+            .touch_wa_conversation_inbound(conversation_id, &m.from, name, sent_at, now)
             .await?;
         let conversation = self.wa_route_if_needed(conversation_id).await?;
         if let Some(media) = m.kind.media() {
