@@ -1896,6 +1896,23 @@ async fn a_customer_is_one_conversation_whichever_form_the_number_takes() {
             a
         );
     }
+    // A message that was written before the latest one (delivered late) does not move the
+    // address back.
+    let late = store
+        .wa_conversation(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .last_customer_at
+        .unwrap()
+        - 60_000;
+    store
+        .touch_wa_conversation_inbound(id, "5215512345678", None, late, now)
+        .await
+        .unwrap();
+    let row = store.wa_conversation(id).await.unwrap().unwrap();
+    assert_eq!(row.wa_id, "525512345678");
+    assert_eq!(row.customer_key, "525512345678");
     let odd = store
         .ensure_wa_conversation(&phone, "999", QUEUE, now)
         .await
