@@ -419,6 +419,21 @@ impl CallTracker {
         self.orphan_cdrs.clear();
     }
 
+    /// Whether the call `id` of `agent` was ended as lost.
+    pub fn is_lost(&self, id: &str, agent: &str) -> bool {
+        self.lost.contains_key(&(id.to_owned(), agent.to_owned()))
+    }
+
+    /// Treats the call `id` (its `Linkedid`) of `agent` as ended as lost (like
+    /// [`CallTracker::end_all`] does): its later events are ignored.
+    pub fn mark_lost(&mut self, id: &str, agent: &str, now_ms: i64) {
+        let key = (id.to_owned(), agent.to_owned());
+        self.calls.remove(&key);
+        self.by_channel.retain(|_, k| *k != key);
+        self.by_uniqueid.retain(|_, k| *k != key);
+        self.lost.insert(key, now_ms);
+    }
+
     /// Calls currently known (in no particular order).
     pub fn calls(&self) -> Vec<PbxCall> {
         self.calls.values().map(Entry::snapshot).collect()

@@ -738,6 +738,9 @@ impl Drop for AbortOnDrop {
 #[derive(Debug)]
 enum AgentWork {
     Call(CallChange),
+    /// A stored call the PBX no longer reports (it ended while the hub was not listening):
+    /// ended as lost.
+    EndLost(CallUpdate),
     /// A change made on the PBX, with when the hub saw it (hub clock, ms).
     Member(MemberChange, i64),
     /// Removed from `queue` on the PBX (seen at `seen`, hub clock): whether it is still in any
@@ -785,6 +788,32 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
                 if let Ok(interfaces) = hub.tracker_interfaces(&pbx).await {
                     members = member_map(&interfaces);
                     tracker.set_interfaces(interfaces);
+                }
+                // Calls stored as not ended that this connection's tracker does not know
+                // (the hub was down or lost the PBX while they ended): their end is gone
+                // with the events of the gap, so they end now as lost and free their agents.
+                // Their later events, should they still be going on, are ignored.
+                match hub.store().open_calls().await {
+                    Ok(open) => {
+                        let now = hub.now();
+                        for row in open {
+                            let agent = row.agent_id.to_string();
+                            if tracker.is_lost(&row.call_id, &agent) {
+                                // Already ended (when the connection dropped), maybe not
+                                // stored yet.
+                                continue;
+                            }
+                            tracker.mark_lost(&row.call_id, &row.agent_id.to_string(), now);
+                            let agent_id = row.agent_id;
+                            hand_over(
+                                &hub,
+                                &mut workers,
+                                agent_id,
+                                AgentWork::EndLost(lost_end(&row, now)),
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading the calls not ended failed"),
                 }
                 let (hub, pbx) = (hub.clone(), pbx.clone());
                 // A re-sync still running for an earlier connection is replaced.
@@ -835,6 +864,25 @@ async fn act_on_events(hub: Hub, pbx: Arc<Pbx>, mut events: mpsc::UnboundedRecei
         }
     }
     drop(resync);
+}
+
+/// The end, as lost at `now`, of a stored call that has not ended.
+fn lost_end(row: &crate::store::CallRow, now: i64) -> CallUpdate {
+    let ended_at = now.max(row.ringing_at);
+    CallUpdate {
+        id: row.call_id.clone(),
+        incoming: row.direction == "incoming",
+        other_number: row.other_number.clone(),
+        other_name: None,
+        state: CallPhase::Ended,
+        ringing_at: row.ringing_at,
+        answered_at: row.answered_at,
+        ended_at: Some(ended_at),
+        duration_seconds: row.answered_at.map_or(0, |a| {
+            u32::try_from(ended_at.saturating_sub(a) / 1000).unwrap_or(u32::MAX)
+        }),
+        hangup_cause: Some((0, LOST_CAUSE.to_owned())),
+    }
 }
 
 /// What a queue member event of an agent's interface asks of the agent's worker: nothing for
@@ -917,6 +965,11 @@ impl Hub {
                     .await
                 {
                     tracing::warn!(error = %e, "recording a call failed");
+                }
+            }
+            AgentWork::EndLost(update) => {
+                if let Err(e) = self.call_changed(agent_id, &update, true).await {
+                    tracing::warn!(error = %e, "ending a lost call failed");
                 }
             }
             AgentWork::Member(change, seen) => {

@@ -838,6 +838,20 @@ impl Store {
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
+        Self::call_rows(&rows)
+    }
+
+    /// Every stored call that has not ended (ringing or answered), oldest first.
+    pub async fn open_calls(&self) -> Result<Vec<CallRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM calls WHERE state <> 'ended' AND ended_at IS NULL ORDER BY ringing_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Self::call_rows(&rows)
+    }
+
+    fn call_rows(rows: &[AnyRow]) -> Result<Vec<CallRow>, StoreError> {
         rows.iter()
             .map(|r| {
                 Ok(CallRow {

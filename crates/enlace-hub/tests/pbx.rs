@@ -613,3 +613,47 @@ async fn a_call_ended_as_lost_on_a_reconnection_is_not_taken_up_again() {
     assert_eq!(format!("{after:?}"), format!("{stored:?}"));
     console.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_call_that_ended_while_the_hub_was_down_is_ended_as_lost_at_start() {
+    let double = Arc::new(AmiDouble::start().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), Some(&double)).await;
+    eventually("the hub connects to the PBX", || double.connections() == 1).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let mut ws = stream(served.addr, &t, 0).await;
+    eventually("QueueAdd", || double.queue_members("support").len() == 1).await;
+    let runner = {
+        let d = double.clone();
+        tokio::task::spawn_blocking(move || d.run(inbound("1001", 1500)))
+    };
+    until(&mut ws, |e| e["type"] == "call_answered").await;
+    let answered = until(&mut ws, |e| is_state(e, "on_call")).await;
+    let last = ids(&answered).last().copied().unwrap();
+    // The hub goes away mid-call; the call ends meanwhile.
+    drop(ws);
+    served.shutdown().await;
+    runner.await.unwrap();
+
+    let served = Served::start(
+        config(dir.path(), Some(&double)),
+        Arc::new(SystemClock),
+        "127.0.0.1:0",
+    )
+    .await;
+    let mut ws = stream(served.addr, &t, last).await;
+    let ended = until(&mut ws, |e| e["type"] == "call_ended")
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(
+        ended["call"]["hangupCause"]["text"], "connection to the PBX lost",
+        "{ended:?}"
+    );
+    until(&mut ws, |e| is_state(e, "available")).await;
+    let r = me(served.addr, &t).await;
+    assert_eq!(r.body["state"]["state"], "available", "{:?}", r.body);
+    let calls = served.hub.store().calls_since(1, 0).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].state, "ended");
+}
