@@ -244,16 +244,19 @@ impl Hub {
             AgentState::Paused { reason, .. } if reason.id != PBX_REASON_ID => Some(reason.id),
             _ => None,
         };
-        self.store()
-            .append_state(agent.id, state.name(), reason_id, state.since())
-            .await?;
         let event = HubEvent::AgentState(AgentStateChanged {
             agent: Some(agent_api(agent)),
             state: state.to_api(),
             source,
         });
+        // One transaction: a state GET /me shows is always one the stream delivers.
         self.events()
-            .append_event(Some(agent.id), &event, state.since())
+            .append_state_event(
+                agent.id,
+                (state.name(), reason_id, state.since()),
+                &event,
+                state.since(),
+            )
             .await?;
         Ok(state)
     }

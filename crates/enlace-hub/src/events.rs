@@ -275,6 +275,41 @@ impl EventLog {
         self.append(agent_id, kind, payload, at).await
     }
 
+    /// Appends an agent's state row and its `event` in one transaction, then fans the event
+    /// out: a state is never stored without the event that announces it.
+    pub async fn append_state_event(
+        &self,
+        agent_id: i64,
+        state: (&str, Option<i64>, i64),
+        event: &enlace_hub_api::HubEvent,
+        at: i64,
+    ) -> Result<Arc<Event>, StoreError> {
+        let Some((kind, payload)) = event.to_parts() else {
+            return Err(StoreError::Invalid(format!(
+                "event {} has no wire form",
+                event.kind()
+            )));
+        };
+        let text = Value::Object(payload.clone()).to_string();
+        let _guard = self.write.lock().await;
+        let (_, id) = self
+            .store
+            .append_state_and_event(agent_id, state.0, state.1, state.2, kind, &text, at)
+            .await?;
+        let event = Arc::new(Event {
+            id,
+            agent_id: Some(agent_id),
+            event_type: kind.to_owned(),
+            at,
+            payload,
+        });
+        if self.cursor.is_none() {
+            let live = Arc::new(Live::new(event.clone()));
+            lock(&self.routes).publish(&live);
+        }
+        Ok(event)
+    }
+
     /// Appends durably, then fans out. Prefer [`EventLog::append_event`]: a `type` that is
     /// not a [`enlace_hub_api::HubEvent`] variant reaches desktops as `Unknown`.
     pub async fn append(

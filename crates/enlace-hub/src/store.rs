@@ -753,6 +753,54 @@ impl Store {
         .try_get("id")?)
     }
 
+    /// Appends a state row and its event in one transaction (so no state is stored that the
+    /// stream never delivers); returns (state row id, event id). On PostgreSQL the event
+    /// advisory lock is taken first, as in [`Store::append_event`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append_state_and_event(
+        &self,
+        agent_id: i64,
+        state: &str,
+        reason_id: Option<i64>,
+        at: i64,
+        event_type: &str,
+        payload: &str,
+        event_at: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EVENT_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let state_id: i64 = sqlx::query(
+            "INSERT INTO agent_state_log (agent_id, state, reason_id, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(state)
+        .bind(reason_id)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let event_id: i64 = sqlx::query(
+            "INSERT INTO events (agent_id, event_type, payload, at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(Some(agent_id))
+        .bind(event_type)
+        .bind(payload)
+        .bind(event_at)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        if self.backend == Backend::Postgres {
+            notify(&mut tx, EVENTS_CHANNEL, event_id).await?;
+        }
+        tx.commit().await?;
+        Ok((state_id, event_id))
+    }
+
     fn state_from_row(r: &AnyRow) -> Result<StateRow, StoreError> {
         Ok(StateRow {
             id: r.try_get("id")?,

@@ -657,3 +657,46 @@ async fn a_call_that_ended_while_the_hub_was_down_is_ended_as_lost_at_start() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].state, "ended");
 }
+
+// ---------------------------------------------------------------------------------------------
+// State changes and their events
+
+#[tokio::test]
+async fn a_state_is_stored_only_together_with_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), None).await;
+    let t = token(served.addr, "1234567", "123456").await;
+    let baño = reason_id(served.addr, &t).await;
+
+    // The event log refuses writes (a crash between the two writes looks the same to a
+    // reader): the state change must not be stored either.
+    let db = sqlx::AnyPool::connect(&format!("sqlite://{}", dir.path().join("hub.db").display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let r = post(
+        served.addr,
+        "/api/v1/me/state",
+        Some(&t),
+        json!({"state": "paused", "reason": baño}),
+    )
+    .await;
+    assert_ne!(r.status, 200, "{:?}", r.body);
+    sqlx::query("DROP TRIGGER refuse_events")
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+
+    let r = me(served.addr, &t).await;
+    assert_eq!(r.body["state"]["state"], "available", "{:?}", r.body);
+    // The stream delivers exactly what GET /me shows.
+    let mut ws = stream(served.addr, &t, 0).await;
+    let e = until(&mut ws, |e| e["type"] == "agent_state").await;
+    assert_eq!(e.last().unwrap()["state"], "available");
+}
