@@ -36,9 +36,9 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use error::HubError;
 /// The hub protocol (shared with the hub): `HubEvent`, `ApiErrorCode`, request and reply types.
 pub use enlace_hub_api as api;
+pub use error::HubError;
 pub use model::{
     Agent, AgentLive, AgentState, AgentStateKind, DayPause, DaySummary, DialOutcome, HangupCause,
     HubCall, HubCallDirection, HubCallPhase, HubDialAttempt, HubDialFailure, Me, PauseReason,
