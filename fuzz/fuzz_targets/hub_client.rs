@@ -31,9 +31,12 @@ fn stream_frame(text: &str) {
         }
         typed => assert_eq!(event.kind, typed.kind()),
     }
-    // What was read writes back to the same event.
-    let again = StreamEvent::parse(&event.to_json().to_string()).expect("re-read");
-    assert_eq!(again.event, event.event);
+    // What was read as a typed event writes back to the same event. (`Unknown` keeps no
+    // payload, so its envelope cannot be written back as what it was.)
+    if event.event != HubEvent::Unknown {
+        let again = StreamEvent::parse(&event.to_json().to_string()).expect("re-read");
+        assert_eq!(again.event, event.event);
+    }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -397,3 +397,22 @@ mod tests {
         assert_eq!(v["state"], "available");
     }
 }
+
+#[cfg(test)]
+mod fuzz_regressions {
+    use super::*;
+
+    /// Found by the `hub_client` fuzz target: a known type whose payload does not parse (a
+    /// float where an id belongs) is `Unknown`, never that type with invented fields; the
+    /// envelope keeps its id and kind so the cursor still moves past it.
+    #[test]
+    fn a_known_type_with_a_malformed_payload_is_unknown() {
+        let text = r#"{"id":4,"type":"stream_truncated","at":7,"oldestAvailable":1E0}"#;
+        let envelope = EventEnvelope::parse(text).expect("an envelope");
+        assert_eq!(envelope.event, HubEvent::Unknown);
+        assert_eq!(
+            (envelope.id, envelope.kind.as_str()),
+            (4, "stream_truncated")
+        );
+    }
+}
