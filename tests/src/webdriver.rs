@@ -595,6 +595,12 @@ impl Drop for Session {
                 .stderr(Stdio::null())
                 .status();
         }
+        // A killed app leaves the session bus (and its single-instance name) a moment after
+        // the signal: wait until it is gone, or the next app forwards its start to a dying one.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.app_pids.iter().any(still_running) && Instant::now() < deadline {
+            sleep(Duration::from_millis(20));
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

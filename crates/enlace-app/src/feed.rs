@@ -117,6 +117,9 @@ impl FeedSource for tokio::sync::mpsc::Receiver<StreamItem> {
 /// Back-off between attempts to store an event again.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long [`HubFeed::shutdown`] waits for the feed to stop before abandoning it (quitting
+/// must not hang on a consumer or a stalled stream; the saved cursor makes this safe).
+const STOP_DRAIN: Duration = Duration::from_secs(2);
 
 /// A running feed; dropping it stops it (what was not stored is read again next time, from
 /// the saved cursor).
@@ -163,8 +166,11 @@ impl HubFeed {
     /// the saved cursor), then every consumer finishes ([`FeedConsumer::finish`]).
     pub async fn shutdown(mut self) {
         self.stop.send_replace(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(STOP_DRAIN, &mut task).await.is_err() {
+                tracing::warn!("the hub feed did not stop in time; abandoned at its saved cursor");
+                task.abort();
+            }
         }
     }
 
