@@ -292,6 +292,7 @@ pub async fn agent_exit_check(shell: State<'_, Shell>) -> Reply<ExitCheckView> {
     Ok(ExitCheckView {
         pending_calls: check.pending_calls,
         pending_writes: check.pending_writes,
+        chats: Vec::new(),
     })
 }
 

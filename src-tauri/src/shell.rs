@@ -255,6 +255,7 @@ fn notification_action(handle: AppHandle, id: CallId, action: os::NotificationAc
                     "app:navigate",
                     NavigateView {
                         panel: "calls".into(),
+                        conversation_id: None,
                     },
                 );
                 Ok(())

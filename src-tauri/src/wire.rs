@@ -17,6 +17,9 @@ use enlace_telephony::LineStatus;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub mod inbox;
+pub use inbox::*;
+
 /// The one error shape the UI sees. It acts on `code`; `message` is for logs and tooltips.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -816,6 +819,8 @@ impl HubStatusView {
 pub struct ExitCheckView {
     pub pending_calls: u32,
     pub pending_writes: u32,
+    /// Open chats assigned to the agent (Salida offers to hand them back to the queue).
+    pub chats: Vec<inbox::ExitChatView>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -913,8 +918,13 @@ pub struct AppInfoView {
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
 pub struct NavigateView {
     pub panel: String,
+    /// `panel` = `inbox`: the conversation to open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub conversation_id: Option<i64>,
 }
 
 #[cfg(test)]
@@ -944,7 +954,16 @@ mod tests {
             PauseReasonView,
             ExitCheckView,
             DayView,
-            AgentLiveView
+            AgentLiveView,
+            ConversationView,
+            ChatPageView,
+            OutgoingMessageInput,
+            TemplateView,
+            CannedResponseView,
+            BusinessNumberView,
+            InboxCountsView,
+            InboxMessageEvent,
+            InboxFilter
         );
     }
 

@@ -1,5 +1,16 @@
 import type {
   AgentLiveView,
+  BusinessNumberView,
+  CannedResponseView,
+  ChatCommentView,
+  ChatMessageView,
+  ChatPageView,
+  ConversationView,
+  InboxCountsView,
+  InboxFilter,
+  InboxMessageEvent,
+  OutgoingMessageInput,
+  TemplateView,
   AgentStateView,
   AppInfoView,
   CallView,
@@ -112,6 +123,52 @@ export interface Platform {
   agentDay(): Promise<DayView>;
   /** Supervisors only (`forbidden` otherwise). */
   agentsLive(): Promise<AgentLiveView[]>;
+
+  // ---- Omnicanalidad (WhatsApp through the hub; wire types in src-tauri/src/wire/inbox.rs) ----
+  /** Open conversations from this computer's cache (instant), latest activity first. `search`
+   * (number or name; may be empty) also finds attended ones. */
+  inboxConversations(filter: InboxFilter, search: string): Promise<ConversationView[]>;
+  /** Counts for the side-bar badge and the tray (also pushed by `onInboxCounts`). */
+  inboxCounts(): Promise<InboxCountsView>;
+  /** A page of the timeline, oldest first: the newest page when `before` is null. Cache first;
+   * the hub fills what the cache lacks (`offline` says when it could not be asked). */
+  inboxTimeline(conversationId: number, before: number | null, limit: number): Promise<ChatPageView>;
+  /** The chat is on screen (`null`: none is): marks it read at the hub and keeps its
+   * notifications quiet while it stays on screen. */
+  inboxViewing(conversationId: number | null): Promise<void>;
+  /** Queues a message (kept here first, shown `pending`, sent in order; `clientId` makes a
+   * repeat harmless). Rejects with `window_closed` for free text once the window closed. */
+  inboxSend(conversationId: number, clientId: string, message: OutgoingMessageInput): Promise<ChatMessageView>;
+  /** Sends a failed message again (a new attempt of the same content); answers the new one. */
+  inboxRetry(conversationId: number, key: string): Promise<ChatMessageView>;
+  inboxComment(conversationId: number, body: string): Promise<ChatCommentView>;
+  /** Marcar atendido (and, when the setting is on, queues the transcript to the CRM). */
+  inboxAttended(conversationId: number): Promise<ConversationView>;
+  /** Takes an unassigned conversation of the agent's queues. */
+  inboxTake(conversationId: number): Promise<ConversationView>;
+  /** Hands the conversation back to its queue. */
+  inboxRelease(conversationId: number): Promise<ConversationView>;
+  inboxTemplates(): Promise<TemplateView[]>;
+  inboxCannedResponses(): Promise<CannedResponseView[]>;
+  inboxNumbers(): Promise<BusinessNumberView[]>;
+  /** WhatsApp from a call card: starts (or continues) a conversation with `customerNumber`. */
+  inboxStart(
+    businessNumber: string,
+    customerNumber: string,
+    clientId: string,
+    message: OutgoingMessageInput,
+  ): Promise<ConversationView>;
+  /** A URL the webview can show for a hub media id (images, audio, video, stickers). */
+  mediaUrl(mediaId: string): string;
+  /** Downloads the file (cached) and opens it with the OS's program for it. */
+  mediaOpen(mediaId: string): Promise<void>;
+  /** Opens an http(s) URL (a map link) in the system browser. */
+  openExternal(url: string): Promise<void>;
+
+  onInboxChanged(cb: (conversation: ConversationView) => void): Unsubscribe;
+  onInboxMessage(cb: (event: InboxMessageEvent) => void): Unsubscribe;
+  onInboxComment(cb: (comment: ChatCommentView) => void): Unsubscribe;
+  onInboxCounts(cb: (counts: InboxCountsView) => void): Unsubscribe;
 
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe;
   onLineStatus(cb: (status: LineStatusView) => void): Unsubscribe;
