@@ -25,6 +25,9 @@ use crate::paths;
 
 /// Seconds per target in `cargo xtask test`.
 pub const TEST_SECS: u64 = 30;
+/// Targets run at once in `cargo xtask test` (one per core of the 2-core test machines; each
+/// libFuzzer process is single-threaded).
+const TEST_JOBS: usize = 2;
 /// Seconds per target in `cargo xtask fuzz` without `--secs`.
 const DEFAULT_SECS: u64 = 60;
 /// One input running longer than this is a hang (libFuzzer `-timeout`).
@@ -186,6 +189,7 @@ pub fn fuzz(args: &[String]) -> TaskResult<()> {
 pub fn test_step(report: &mut Report) -> TaskResult<()> {
     let options = Options {
         secs: TEST_SECS,
+        jobs: TEST_JOBS,
         ..Options::default()
     };
     run(report, &options)
@@ -197,6 +201,8 @@ struct Options {
     secs: u64,
     stable: bool,
     targets: Vec<String>,
+    /// Targets fuzzed at the same time (`--jobs N`).
+    jobs: usize,
 }
 
 impl Default for Options {
@@ -205,6 +211,7 @@ impl Default for Options {
             secs: DEFAULT_SECS,
             stable: false,
             targets: Vec::new(),
+            jobs: 1,
         }
     }
 }
@@ -220,6 +227,14 @@ fn parse_args(args: &[String]) -> TaskResult<Options> {
             options.secs =
                 value.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
                     TaskError::Usage(format!("--secs needs seconds, got {value:?}"))
+                })?;
+        } else if let Some(value) = arg
+            .strip_prefix("--jobs=")
+            .or_else(|| (arg == "--jobs").then(|| rest.next().map_or("", String::as_str)))
+        {
+            options.jobs =
+                value.parse().ok().filter(|j| *j > 0).ok_or_else(|| {
+                    TaskError::Usage(format!("--jobs needs a count, got {value:?}"))
                 })?;
         } else if arg == "--stable" {
             options.stable = true;
@@ -256,10 +271,27 @@ fn run(report: &mut Report, options: &Options) -> TaskResult<()> {
     })?;
     let started = now_utc();
     let mut outcomes = Vec::new();
-    for target in &targets {
-        let name = format!("fuzz {} ({secs} s)", target.name);
-        let outcome = report.step(&name, || run_target(&build_dir, target, secs))?;
-        outcomes.push(outcome);
+    for group in targets.chunks(options.jobs.max(1)) {
+        let names: Vec<&str> = group.iter().map(|t| t.name).collect();
+        let name = format!("fuzz {} ({secs} s)", names.join(" + "));
+        let done = report.step(&name, || {
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = group
+                    .iter()
+                    .map(|target| scope.spawn(|| run_target(&build_dir, target, secs)))
+                    .collect();
+                runs.into_iter()
+                    .map(|run| {
+                        run.join().unwrap_or_else(|_| {
+                            Err(TaskError::Precondition(
+                                "a fuzz runner thread panicked".into(),
+                            ))
+                        })
+                    })
+                    .collect::<TaskResult<Vec<Outcome>>>()
+            })
+        })?;
+        outcomes.extend(done);
     }
     let summary = summary_md(&started, toolchain, secs, &outcomes);
     report.step("write target/fuzz/summary.md", || {
@@ -626,9 +658,12 @@ Action: Login\r\n\r\n\n##### 0.2 <<< RECEIVED (raw)\nResponse: Success\r\n\r\n\n
                 secs: 5,
                 stable: true,
                 targets: vec!["dial".to_owned()],
+                jobs: 1,
             }
         );
         assert_eq!(args(&["--secs=7"]).unwrap().secs, 7);
+        assert_eq!(args(&["--jobs", "2"]).unwrap().jobs, 2);
+        assert!(args(&["--jobs", "0"]).is_err());
         assert!(args(&["--secs"]).is_err());
         assert!(args(&["--secs", "0"]).is_err());
         assert!(args(&["nope"]).is_err());

@@ -37,12 +37,13 @@ commands:
   test                       everything CI checks: UI lint/check/test/build, rustfmt, clippy,
                              dependency rules, then all tests (incl. the e2e tests of the real
                              window) under Xvfb with a private D-Bus, gnome-keyring and dunst,
-                             then every fuzz target for 30 s
+                             then every fuzz target for 30 s (two at a time)
   e2e [filter…]              only the end-to-end tests, in the same headless session
-  fuzz [--secs N] [--stable] [target…]
+  fuzz [--secs N] [--jobs N] [--stable] [target…]
                              build the cargo-fuzz targets in fuzz/ (nightly + ASan when
                              installed; --stable: RUSTC_BOOTSTRAP=1, no sanitizer), seed them
-                             from the test data, run each N seconds (default 60), write
+                             from the test data, run each N seconds (default 60; --jobs
+                             targets at a time, default 1), write
                              target/fuzz/summary.md; a crash or hang fails
   bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
                              idle memory, Linphone comparison, tel: dial latency) written to
