@@ -2,7 +2,14 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
 const listen = vi.fn();
-vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+/** What Tauri's injected `convertFileSrc` does on Linux and macOS (tauri/scripts/core.js). */
+const convertFileSrc = vi.fn(
+  (path: string, protocol = 'asset') => `${protocol}://localhost/${encodeURIComponent(path)}`,
+);
+vi.mock('@tauri-apps/api/core', () => ({
+  invoke: (...args: unknown[]) => invoke(...args),
+  convertFileSrc: (path: string, protocol?: string) => convertFileSrc(path, protocol),
+}));
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...args: unknown[]) => listen(...args) }));
 
 const { createTauriPlatform } = await import('./tauri');
@@ -134,5 +141,112 @@ describe('Tauri platform: hub commands', () => {
       field: null,
       retryAfterSeconds: 45,
     });
+  });
+});
+
+describe('Tauri platform: inbox commands', () => {
+  it('invokes each command by its name with camelCase arguments', async () => {
+    const p = createTauriPlatform();
+    const text = { type: 'text' as const, body: 'Hola 👋' };
+    const template = {
+      type: 'template' as const,
+      name: 'seguimiento',
+      language: 'es_MX',
+      parameters: ['Ana'],
+    };
+    await p.inboxConversations('mine', '');
+    await p.inboxCounts();
+    await p.inboxTimeline(4, null, 50);
+    await p.inboxTimeline(4, 1700000000000, 50);
+    await p.inboxViewing(4);
+    await p.inboxViewing(null);
+    await p.inboxSend(4, 'c-1', text);
+    await p.inboxRetry(4, 'c:c-1');
+    await p.inboxComment(4, 'llamar mañana');
+    await p.inboxAttended(4);
+    await p.inboxTake(5);
+    await p.inboxRelease(5);
+    await p.inboxTemplates();
+    await p.inboxCannedResponses();
+    await p.inboxNumbers();
+    await p.inboxStart('1234', '+5215512345678', 'c-2', template);
+    await p.mediaOpen('0f3a');
+    await p.openExternal('https://maps.google.com/?q=19.4,-99.1');
+    expect(invoke.mock.calls).toEqual([
+      ['inbox_conversations', { filter: 'mine', search: '' }],
+      ['inbox_counts', undefined],
+      ['inbox_timeline', { conversationId: 4, before: null, limit: 50 }],
+      ['inbox_timeline', { conversationId: 4, before: 1700000000000, limit: 50 }],
+      ['inbox_viewing', { conversationId: 4 }],
+      ['inbox_viewing', { conversationId: null }],
+      ['inbox_send', { conversationId: 4, clientId: 'c-1', message: text }],
+      ['inbox_retry', { conversationId: 4, key: 'c:c-1' }],
+      ['inbox_comment', { conversationId: 4, body: 'llamar mañana' }],
+      ['inbox_attended', { conversationId: 4 }],
+      ['inbox_take', { conversationId: 5 }],
+      ['inbox_release', { conversationId: 5 }],
+      ['inbox_templates', undefined],
+      ['inbox_canned_responses', undefined],
+      ['inbox_numbers', undefined],
+      [
+        'inbox_start',
+        {
+          businessNumber: '1234',
+          customerNumber: '+5215512345678',
+          clientId: 'c-2',
+          message: template,
+        },
+      ],
+      ['media_open', { mediaId: '0f3a' }],
+      ['open_external', { url: 'https://maps.google.com/?q=19.4,-99.1' }],
+    ]);
+  });
+
+  it('turns a refused send into a WireError', async () => {
+    invoke.mockRejectedValueOnce({ code: 'window_closed', message: 'x' });
+    await expect(
+      createTauriPlatform().inboxSend(4, 'c-1', { type: 'text', body: 'hola' }),
+    ).rejects.toEqual({ code: 'window_closed', message: 'x', field: null });
+  });
+
+  it('shows media through the enlace-media scheme, the id encoded as one path segment', () => {
+    const p = createTauriPlatform();
+    expect(p.mediaUrl('0f3a9c')).toBe('enlace-media://localhost/0f3a9c');
+    // An id that is not plain stays one segment; the host refuses it.
+    expect(p.mediaUrl('../x')).toBe('enlace-media://localhost/..%2Fx');
+    expect(convertFileSrc).toHaveBeenCalledWith('0f3a9c', 'enlace-media');
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('listens to inbox:changed, inbox:message, inbox:comment and inbox:counts', () => {
+    const p = createTauriPlatform();
+    const stops = [
+      p.onInboxChanged(() => {}),
+      p.onInboxMessage(() => {}),
+      p.onInboxComment(() => {}),
+      p.onInboxCounts(() => {}),
+    ];
+    expect(listen.mock.calls.map((c) => c[0])).toEqual([
+      'inbox:changed',
+      'inbox:message',
+      'inbox:comment',
+      'inbox:counts',
+    ]);
+    stops.forEach((stop) => stop());
+  });
+
+  it('hands the counts payload to the callback', async () => {
+    let handler: ((e: { payload: unknown }) => void) | undefined;
+    listen.mockImplementationOnce((_event: string, h: (e: { payload: unknown }) => void) => {
+      handler = h;
+      return Promise.resolve(() => {});
+    });
+    const seen: unknown[] = [];
+    const stop = createTauriPlatform().onInboxCounts((c) => seen.push(c));
+    const counts = { waiting: 2, unread: 1, pendingSends: 0, online: true, available: true };
+    handler!({ payload: counts });
+    stop();
+    handler!({ payload: { ...counts, waiting: 9 } });
+    expect(seen).toEqual([counts]);
   });
 });

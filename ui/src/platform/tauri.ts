@@ -1,24 +1,40 @@
-import { invoke } from '@tauri-apps/api/core';
+import { convertFileSrc, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { toWireError, type Platform, type Unsubscribe } from './platform';
 import type {
   AgentLiveView,
   AgentStateView,
   AppInfoView,
+  BusinessNumberView,
   CallView,
+  CannedResponseView,
+  ChatCommentView,
+  ChatMessageView,
+  ChatPageView,
   ContactView,
+  ConversationView,
   CrmStatusView,
   DayView,
   DialView,
   ExitCheckView,
   HandlerStatusView,
   HubStatusView,
+  InboxCountsView,
+  InboxMessageEvent,
   LineStatusView,
   NavigateView,
   PauseReasonView,
   SettingsView,
+  TemplateView,
   WireError,
 } from './types';
+
+/**
+ * The URI scheme the host serves cached WhatsApp media on (src-tauri/src/media.rs). The URL is
+ * Tauri's own per-OS form: `enlace-media://localhost/<id>` on Linux and macOS,
+ * `http://enlace-media.localhost/<id>` on Windows.
+ */
+export const MEDIA_SCHEME = 'enlace-media';
 
 /** Invokes a command; a rejection always becomes a {@link WireError}. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -96,6 +112,38 @@ export function createTauriPlatform(): Platform {
     agentExit: () => call<HubStatusView>('agent_exit'),
     agentDay: () => call<DayView>('agent_day'),
     agentsLive: () => call<AgentLiveView[]>('agents_live'),
+    inboxConversations: (filter, search) =>
+      call<ConversationView[]>('inbox_conversations', { filter, search }),
+    inboxCounts: () => call<InboxCountsView>('inbox_counts'),
+    inboxTimeline: (conversationId, before, limit) =>
+      call<ChatPageView>('inbox_timeline', { conversationId, before, limit }),
+    inboxViewing: (conversationId) => call<void>('inbox_viewing', { conversationId }),
+    inboxSend: (conversationId, clientId, message) =>
+      call<ChatMessageView>('inbox_send', { conversationId, clientId, message }),
+    inboxRetry: (conversationId, key) =>
+      call<ChatMessageView>('inbox_retry', { conversationId, key }),
+    inboxComment: (conversationId, body) =>
+      call<ChatCommentView>('inbox_comment', { conversationId, body }),
+    inboxAttended: (conversationId) => call<ConversationView>('inbox_attended', { conversationId }),
+    inboxTake: (conversationId) => call<ConversationView>('inbox_take', { conversationId }),
+    inboxRelease: (conversationId) => call<ConversationView>('inbox_release', { conversationId }),
+    inboxTemplates: () => call<TemplateView[]>('inbox_templates'),
+    inboxCannedResponses: () => call<CannedResponseView[]>('inbox_canned_responses'),
+    inboxNumbers: () => call<BusinessNumberView[]>('inbox_numbers'),
+    inboxStart: (businessNumber, customerNumber, clientId, message) =>
+      call<ConversationView>('inbox_start', {
+        businessNumber,
+        customerNumber,
+        clientId,
+        message,
+      }),
+    mediaUrl: (mediaId) => convertFileSrc(mediaId, MEDIA_SCHEME),
+    mediaOpen: (mediaId) => call<void>('media_open', { mediaId }),
+    openExternal: (url) => call<void>('open_external', { url }),
+    onInboxChanged: (cb) => subscribe<ConversationView>('inbox:changed', cb),
+    onInboxMessage: (cb) => subscribe<InboxMessageEvent>('inbox:message', cb),
+    onInboxComment: (cb) => subscribe<ChatCommentView>('inbox:comment', cb),
+    onInboxCounts: (cb) => subscribe<InboxCountsView>('inbox:counts', cb),
     onCallUpdated: (cb) => subscribe<CallView>('call:updated', cb),
     onLineStatus: (cb) => subscribe<LineStatusView>('line:status', cb),
     onDialFailed: (cb) => subscribe<WireError>('dial:failed', (e) => cb(toWireError(e))),
