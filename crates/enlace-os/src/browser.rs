@@ -1,10 +1,14 @@
-//! Open a web page in the agent's browser: CRM sign-in pages and records (Historial's Ver).
+//! Open a web page in the agent's browser (CRM sign-in pages and records, map links of chat
+//! locations) and a downloaded file with the program the OS has for it (chat documents).
 //!
-//! Only `http`/`https` URLs without whitespace or control characters are opened, and always
-//! as one argument of the OS opener (`xdg-open`, `open`, `explorer.exe`) — never through a
-//! shell. A [`Browser::Program`] (e.g. from `ENLACE_BROWSER="curl -sfL"`) replaces the opener:
-//! the end-to-end tests use it to follow the sign-in redirects without a desktop browser.
+//! Only `http`/`https` URLs without whitespace or control characters are opened, and only
+//! absolute paths of existing files; always as one argument of the OS opener (`xdg-open`,
+//! `open`, `explorer.exe`) — never through a shell. A [`Browser::Program`] (e.g. from
+//! `ENLACE_BROWSER="curl -sfL"`) replaces the opener for both: the end-to-end tests use it to
+//! follow the sign-in redirects without a desktop browser.
 
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// How URLs are opened.
@@ -30,6 +34,17 @@ impl Browser {
     /// Open `url`; returns once the opener started (it is reaped on a thread).
     pub fn open(&self, url: &str) -> Result<(), BrowserError> {
         check_url(url)?;
+        self.start(url.as_ref())
+    }
+
+    /// Open the file at `path` (absolute, existing) with the OS's program for its type;
+    /// returns once the opener started.
+    pub fn open_file(&self, path: &Path) -> Result<(), BrowserError> {
+        check_file(path)?;
+        self.start(path.as_os_str())
+    }
+
+    fn start(&self, target: &OsStr) -> Result<(), BrowserError> {
         let mut cmd = match self {
             Browser::System => system_opener(),
             Browser::Program { program, args } => {
@@ -38,7 +53,7 @@ impl Browser {
                 cmd
             }
         };
-        cmd.arg(url)
+        cmd.arg(target)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -56,6 +71,8 @@ impl Browser {
 pub enum BrowserError {
     #[error("only http and https addresses are opened")]
     NotWeb,
+    #[error("only an existing file given by its absolute path is opened")]
+    NotFile,
     #[error("could not start the browser: {0}")]
     Failed(String),
 }
@@ -65,6 +82,16 @@ fn check_url(url: &str) -> Result<(), BrowserError> {
     let web = lower.starts_with("https://") || lower.starts_with("http://");
     if !web || url.len() > 8_192 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(BrowserError::NotWeb);
+    }
+    Ok(())
+}
+
+fn check_file(path: &Path) -> Result<(), BrowserError> {
+    let clean = path
+        .to_str()
+        .is_some_and(|p| !p.chars().any(char::is_control));
+    if !clean || !path.is_absolute() || !path.is_file() {
+        return Err(BrowserError::NotFile);
     }
     Ok(())
 }
@@ -97,6 +124,47 @@ mod tests {
         ] {
             assert_eq!(check_url(bad), Err(BrowserError::NotWeb), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_existing_files_by_absolute_path_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("factura.pdf");
+        std::fs::write(&file, b"%PDF-1.4").unwrap();
+        assert!(check_file(&file).is_ok());
+        for bad in [
+            dir.path().to_path_buf(),
+            dir.path().join("missing.pdf"),
+            Path::new("factura.pdf").to_path_buf(),
+            dir.path().join("a\nb"),
+        ] {
+            assert_eq!(check_file(&bad), Err(BrowserError::NotFile), "{bad:?}");
+        }
+    }
+
+    /// The path is one argument, as it is (GNU `cp -t <dir> <file>` copies what it received).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_reaches_the_program_as_one_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("foto de Ana; rm -rf x.jpg");
+        std::fs::write(&file, b"jpeg").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let program = Browser::Program {
+            program: "cp".into(),
+            args: vec!["-t".into(), out.display().to_string()],
+        };
+        program.open_file(&file).unwrap();
+        let copied = out.join("foto de Ana; rm -rf x.jpg");
+        // The opener runs on its own; wait for its copy (bounded), no timing asserted.
+        for _ in 0..400 {
+            if std::fs::read(&copied).is_ok_and(|b| b == b"jpeg") {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the program never received the path");
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //!   Linux/BSD desktops) make it so by writing a `.desktop` file and calling `xdg-mime`.
 //!   Windows and macOS get their registration from the installer bundle; here they only report.
 //! - [`notify`]: the incoming-call desktop notification (answer / reject buttons when the
-//!   notification server supports actions) and a probe of the notification server.
-//! - [`browser`]: open sign-in pages and CRM records in the agent's browser.
+//!   notification server supports actions), the chat-message notification (a click opens the
+//!   chat) and a probe of the notification server.
+//! - [`browser`]: open sign-in pages, CRM records and map links in the agent's browser, and
+//!   downloaded chat documents with the OS's program for them.
 //! - [`doctor`]: the checks behind `enlace doctor` and the Settings check list, each with a
 //!   one-line detail and a fix text.
 //!

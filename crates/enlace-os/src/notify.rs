@@ -1,4 +1,5 @@
-//! The incoming-call desktop notification and a probe of the notification server.
+//! The incoming-call and chat-message desktop notifications and a probe of the notification
+//! server.
 //!
 //! On freedesktop systems the notification goes over D-Bus (`org.freedesktop.Notifications`)
 //! through notify-rust: app name `Enlace`, urgency critical, category [`CALL_CATEGORY`], the
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex};
 
 /// Notification category hint of incoming calls (vendor-specific, per the spec's `x-` rule).
 pub const CALL_CATEGORY: &str = "x-enlace.call";
+/// Notification category hint of a chat message (the specification's own category).
+pub const CHAT_CATEGORY: &str = "im.received";
 /// Action key of the answer button.
 pub const ACTION_ANSWER: &str = "answer";
 /// Action key of the reject button.
@@ -66,6 +69,16 @@ pub struct IncomingCall {
     pub answer_label: String,
     /// Label of the reject button, e.g. "Rechazar".
     pub reject_label: String,
+}
+
+/// A chat message to announce (a customer wrote, or a conversation was assigned). Texts are
+/// already worded; both are untrusted (the customer chose them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// The customer's name or number.
+    pub summary: String,
+    /// A preview of the message.
+    pub body: String,
 }
 
 /// Name, vendor, version and capabilities of the running notification server.
@@ -220,6 +233,16 @@ impl CallNotification {
     }
 }
 
+/// Shows a chat-message notification; `on_action` later receives [`NotificationAction::Focus`]
+/// when it is clicked (servers with the `actions` capability), or
+/// [`NotificationAction::Dismissed`], once, on another thread.
+pub fn show_chat_message(
+    message: &ChatMessage,
+    on_action: ActionCallback,
+) -> Result<CallNotification, NotifyError> {
+    platform::show_chat_message(message, on_action)
+}
+
 /// Asks the notification server who it is and what it can do (for `enlace doctor`).
 pub fn probe_server() -> Result<ServerInfo, NotifyError> {
     platform::probe_server()
@@ -286,6 +309,41 @@ mod platform {
                 .action(ACTION_ANSWER, &call.answer_label)
                 .action(ACTION_REJECT, &call.reject_label);
         }
+        show_and_wait(&n, actions, on_action)
+    }
+
+    pub(super) fn show_chat_message(
+        message: &ChatMessage,
+        on_action: ActionCallback,
+    ) -> Result<CallNotification, NotifyError> {
+        let capabilities =
+            notify_rust::get_capabilities().map_err(|e| NotifyError::NoServer(e.to_string()))?;
+        let actions = capabilities.iter().any(|c| c == "actions");
+        let markup = capabilities.iter().any(|c| c == "body-markup");
+        let body = if markup {
+            escape_markup_text(message.body.trim())
+        } else {
+            message.body.trim().to_owned()
+        };
+        let mut n = Notification::new();
+        n.appname(APP_NAME)
+            .summary(message.summary.trim())
+            .body(&body)
+            .icon("mail-unread")
+            .hint(Hint::Category(CHAT_CATEGORY.to_owned()))
+            .urgency(Urgency::Normal);
+        if actions {
+            n.action(ACTION_DEFAULT, message.summary.trim());
+        }
+        show_and_wait(&n, actions, on_action)
+    }
+
+    /// Shows `n` and waits for the user's response on a thread of its own.
+    fn show_and_wait(
+        n: &Notification,
+        actions: bool,
+        on_action: ActionCallback,
+    ) -> Result<CallNotification, NotifyError> {
         let handle = Arc::new(n.show().map_err(|e| NotifyError::Show(e.to_string()))?);
         let id = handle.id();
         let callback = Once::new(on_action);
@@ -356,6 +414,24 @@ mod platform {
 
     pub(super) fn probe_server() -> Result<ServerInfo, NotifyError> {
         Err(NotifyError::Unsupported)
+    }
+
+    /// Windows/macOS: a plain notification (clicks are not reported).
+    pub(super) fn show_chat_message(
+        message: &ChatMessage,
+        on_action: ActionCallback,
+    ) -> Result<CallNotification, NotifyError> {
+        Notification::new()
+            .appname(APP_NAME)
+            .summary(message.summary.trim())
+            .body(message.body.trim())
+            .show()
+            .map_err(|e| NotifyError::Show(e.to_string()))?;
+        Ok(CallNotification {
+            id: 0,
+            actions: false,
+            callback: Once::new(on_action),
+        })
     }
 
     /// Windows/macOS: a plain notification (no buttons); the in-app incoming card answers.

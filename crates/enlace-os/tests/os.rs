@@ -336,8 +336,12 @@ fn squash(text: &str) -> String {
 
 const WAITER_SUBSCRIBED: &str = "member='NotificationClosed'";
 
+/// The notification tests click "the newest notification" (`dunstctl action 0`): one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn incoming_call_notification_on_the_session_bus() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let required = std::env::var("ENLACE_REQUIRE_NOTIFICATIONS").as_deref() == Ok("1");
     let info = match notify::probe_server() {
         Ok(info) => info,
@@ -441,4 +445,67 @@ fn incoming_call_notification_on_the_session_bus() {
         actions.recv_timeout(Duration::from_secs(20)),
         Err(mpsc::RecvTimeoutError::Disconnected)
     );
+}
+
+#[test]
+fn chat_message_notification_on_the_session_bus() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let required = std::env::var("ENLACE_REQUIRE_NOTIFICATIONS").as_deref() == Ok("1");
+    let info = match notify::probe_server() {
+        Ok(info) => info,
+        Err(e) if required => panic!("ENLACE_REQUIRE_NOTIFICATIONS=1 but: {e}"),
+        Err(e) => {
+            println!("skipped: {e} (run under dbus-run-session with dunst)");
+            return;
+        }
+    };
+    let monitor = Monitor::start(&[
+        "interface='org.freedesktop.Notifications'",
+        "member='AddMatch'",
+    ]);
+
+    // Summary: the customer; body: the preview (escaped when the server reads markup).
+    let (callback, actions) = channel_callback();
+    let message = notify::ChatMessage {
+        summary: "Lucía Quesada".into(),
+        body: "¿Tienen <envío> a Cartago?".into(),
+    };
+    let shown = notify::show_chat_message(&message, callback).unwrap();
+    assert_eq!(shown.has_actions(), info.supports_actions());
+    let text = monitor.wait_for("the Notify call and the action listener", |t| {
+        t.contains("member=Notify") && t.contains(WAITER_SUBSCRIBED)
+    });
+    let flat = squash(&text);
+    let notify_call = &flat[flat.find("member=Notify ").expect("a Notify call")..];
+    let expect = |needle: &str| assert!(notify_call.contains(needle), "{needle}: {notify_call}");
+    expect(r#"string "Enlace" uint32 0 string "mail-unread" string "Lucía Quesada""#);
+    if info.supports_body_markup() {
+        expect(r#"string "¿Tienen &lt;envío&gt; a Cartago?""#);
+    } else {
+        expect(r#"string "¿Tienen <envío> a Cartago?""#);
+    }
+    if info.supports_actions() {
+        expect(r#"array [ string "default" string "Lucía Quesada" ]"#);
+    }
+    expect(r#"string "category" variant string "im.received""#);
+    expect(r#"string "urgency" variant byte 1"#);
+
+    // Clicking it reaches the callback as Focus (the shell opens the chat).
+    if info.name == "dunst" && info.supports_actions() {
+        let out = Command::new("dunstctl")
+            .args(["action", "0"])
+            .output()
+            .expect("dunstctl runs");
+        assert!(out.status.success(), "{out:?}");
+        let got = actions
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("no action ({e}): {}", monitor.snapshot()));
+        assert_eq!(got, NotificationAction::Focus);
+    } else {
+        println!(
+            "click not simulated: server is {} ({:?})",
+            info.name, info.capabilities
+        );
+    }
+    shown.close();
 }
