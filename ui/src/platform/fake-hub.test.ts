@@ -123,7 +123,7 @@ describe('fake hub', () => {
     await fake.callDial('+50640004000');
     const id = (await fake.callsHistory())[0]!.id;
     fake.simulateHangup(id);
-    expect(await fake.agentExitCheck()).toEqual({ pendingCalls: 1, pendingWrites: 0 });
+    expect(await fake.agentExitCheck()).toEqual({ pendingCalls: 1, pendingWrites: 0, chats: [] });
     const status = await fake.agentExit();
     expect(status).toMatchObject({ server: FAKE_HUB_SERVER, loggedIn: false, state: null });
     expect(live.at(-1)?.find((r) => r.user === SUPERVISOR.user)?.state).toBe('logged_out');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAKE_SALESFORCE_USER, FakePlatform } from './fake';
-import type { CallView, WireError } from './types';
+import { FAKE_HUB_AGENTS, FAKE_HUB_SERVER } from './fake-hub';
+import type { CallView, InboxCountsView, InboxMessageEvent, WireError } from './types';
 
 function setup() {
   let clock = Date.UTC(2025, 10, 23, 15, 0, 0);
@@ -311,5 +312,183 @@ describe('FakePlatform CRM', () => {
       zoho: { ...settings.zoho, accountsServer: 'https://accounts.zoho.eu' },
     });
     expect(saved.zoho.accountsServer).toBe('https://accounts.zoho.eu');
+  });
+});
+
+describe('FakePlatform inbox (Omnicanalidad)', () => {
+  function inboxSetup(options: ConstructorParameters<typeof FakePlatform>[0] = {}) {
+    let clock = Date.UTC(2025, 10, 23, 15, 0, 0);
+    const fake = new FakePlatform({
+      now: () => clock,
+      hubServer: FAKE_HUB_SERVER,
+      hubLoggedInAs: FAKE_HUB_AGENTS.agent.user,
+      crmLinked: ['salesforce'],
+      inbox: 'demo',
+      ...options,
+    });
+    const counts: InboxCountsView[] = [];
+    const messages: InboxMessageEvent[] = [];
+    fake.onInboxCounts((c) => counts.push(c));
+    fake.onInboxMessage((m) => messages.push(m));
+    return { fake, counts, messages, advance: (ms: number) => (clock += ms) };
+  }
+
+  it('lists the open conversations of each filter, latest activity first, with CRM names', async () => {
+    const { fake } = inboxSetup();
+    const mine = await fake.inboxConversations('mine', '');
+    expect(mine.map((c) => c.customer)).toEqual([
+      '+5215512345678',
+      '+5491145678901',
+      '+51987654321',
+    ]);
+    expect(mine[0]).toMatchObject({ customerName: 'Carlos Méndez', unread: 3, mine: true });
+    expect(mine[1]!.windowOpen).toBe(true);
+    expect(mine[2]!.windowOpen).toBe(false);
+    const unassigned = await fake.inboxConversations('unassigned', '');
+    expect(unassigned.map((c) => c.customer)).toEqual(['+50688887777']);
+    const queues = await fake.inboxConversations('queues', '');
+    expect(queues).toHaveLength(5);
+    expect(queues.find((c) => c.customer === '+573001234567')?.agentName).toBe('Lucía Fernández');
+    // Search also finds attended conversations, by number or name.
+    const found = await fake.inboxConversations('mine', '55 9876 5432');
+    expect(found.map((c) => c.state)).toEqual(['attended']);
+    expect((await fake.inboxConversations('mine', 'carlos')).map((c) => c.id)).toEqual([
+      mine[0]!.id,
+    ]);
+    expect(await fake.inboxCounts()).toEqual({
+      waiting: 3,
+      unread: 1,
+      pendingSends: 0,
+      online: true,
+      available: true,
+    });
+  });
+
+  it('sends text whose status advances to read, and refuses free text once the window closed', async () => {
+    const { fake, messages } = inboxSetup();
+    const [first, , closed] = await fake.inboxConversations('mine', '');
+    const sent = await fake.inboxSend(first!.id, 'client-1', { type: 'text', body: 'Hola' });
+    expect(sent).toMatchObject({ key: 'c:client-1', status: 'queued', outgoing: true });
+    expect(await fake.inboxSend(first!.id, 'client-1', { type: 'text', body: 'Hola' })).toEqual(
+      sent,
+    );
+    fake.inbox.deliverAll();
+    const statuses = messages.filter((m) => m.message.key === 'c:client-1');
+    expect(statuses.map((m) => m.message.status)).toEqual([
+      'queued',
+      'sending',
+      'sent',
+      'delivered',
+      'read',
+    ]);
+    const refused = await rejection(
+      fake.inboxSend(closed!.id, 'client-2', { type: 'text', body: 'Hola' }),
+    );
+    expect(refused.code).toBe('window_closed');
+    const template = await fake.inboxSend(closed!.id, 'client-3', {
+      type: 'template',
+      name: 'recordatorio_cita',
+      language: 'es',
+      parameters: ['lunes 1'],
+    });
+    expect(template.text).toContain('lunes 1');
+  });
+
+  it('keeps messages typed offline pending and sends them once when the stream is back', async () => {
+    const { fake, counts, messages } = inboxSetup();
+    const [first] = await fake.inboxConversations('mine', '');
+    fake.hub.setStreamOnline(false);
+    const pending = await fake.inboxSend(first!.id, 'offline-1', { type: 'text', body: 'Ya voy' });
+    expect(pending.status).toBe('pending');
+    expect(counts.at(-1)).toMatchObject({ pendingSends: 1, online: false });
+    fake.inbox.advance();
+    expect(fake.inbox.messages(first!.id).at(-1)?.status).toBe('pending');
+    fake.hub.setStreamOnline(true);
+    const taken = messages.filter((m) => m.message.key === 'c:offline-1');
+    expect(taken.map((m) => m.message.status)).toEqual(['pending', 'queued']);
+    expect(counts.at(-1)).toMatchObject({ pendingSends: 0, online: true });
+  });
+
+  it('marks attended, takes, releases and lists open chats at Salida', async () => {
+    const { fake, counts } = inboxSetup();
+    const [first] = await fake.inboxConversations('mine', '');
+    expect((await fake.agentExitCheck()).chats.map((c) => c.id)).toContain(first!.id);
+    await fake.inboxAttended(first!.id);
+    expect(counts.at(-1)?.waiting).toBe(2);
+    expect((await fake.inboxConversations('mine', '')).map((c) => c.id)).not.toContain(first!.id);
+    const [waiting] = await fake.inboxConversations('unassigned', '');
+    expect((await fake.inboxTake(waiting!.id)).mine).toBe(true);
+    expect(counts.at(-1)?.waiting).toBe(3);
+    expect((await fake.inboxRelease(waiting!.id)).agentId).toBeNull();
+    const other = (await fake.inboxConversations('queues', '')).find((c) => !c.mine && c.agentId);
+    expect((await rejection(fake.inboxTake(other!.id))).code).toBe('forbidden');
+  });
+
+  it('counts a customer message as unread unless the chat is on screen', async () => {
+    const { fake, counts } = inboxSetup({ inbox: [] });
+    expect(await fake.inboxCounts()).toMatchObject({ waiting: 0, unread: 0 });
+    const message = fake.inbox.simulateCustomerMessage('+5215511112222', 'Hola');
+    expect(counts.at(-1)).toMatchObject({ waiting: 1, unread: 1 });
+    await fake.inboxViewing(message.conversationId);
+    expect(counts.at(-1)).toMatchObject({ waiting: 1, unread: 0 });
+    fake.inbox.simulateCustomerMessage('+5215511112222', '¿Sigue ahí?');
+    expect(fake.inbox.conversation(message.conversationId)?.unread).toBe(0);
+  });
+
+  it('starts a conversation from a call: templates only without an open window', async () => {
+    const { fake } = inboxSetup({ inbox: [] });
+    const [number] = await fake.inboxNumbers();
+    const text = { type: 'text', body: 'Hola' } as const;
+    const closed = await rejection(
+      fake.inboxStart(number!.phoneNumberId, '+50670001234', 'a', text),
+    );
+    expect(closed.code).toBe('window_closed');
+    const started = await fake.inboxStart(number!.phoneNumberId, '+506 7000 1234', 'b', {
+      type: 'template',
+      name: 'retomar_conversacion',
+      language: 'es',
+      parameters: [],
+    });
+    expect(started).toMatchObject({ customer: '+50670001234', mine: true, windowOpen: false });
+    expect(started.customerName).toBe('Ana Rodríguez');
+    expect((await rejection(fake.inboxStart(number!.phoneNumberId, 'hola', 'c', text))).code).toBe(
+      'not_a_phone_number',
+    );
+  });
+
+  it('pages the timeline oldest first and says when the hub could not be asked', async () => {
+    const { fake } = inboxSetup({ inbox: [] });
+    for (let i = 0; i < 7; i += 1) fake.inbox.simulateCustomerMessage('+5215511112222', `m${i}`);
+    const id = fake.inbox.messages(1)[0]!.conversationId;
+    const newest = await fake.inboxTimeline(id, null, 3);
+    expect(newest.messages.map((m) => m.text)).toEqual(['m4', 'm5', 'm6']);
+    const older = await fake.inboxTimeline(id, newest.nextBefore, 5);
+    expect(older.messages.map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(older.nextBefore).toBeNull();
+    fake.hub.setStreamOnline(false);
+    expect((await fake.inboxTimeline(id, null, 3)).offline).toBe(true);
+  });
+
+  it('says chats are unavailable without a hub session or without WhatsApp', async () => {
+    expect(await new FakePlatform({ inbox: 'demo' }).inboxCounts()).toMatchObject({
+      available: false,
+      waiting: 0,
+    });
+    const { fake } = inboxSetup({ hubWhatsApp: false });
+    expect((await fake.inboxCounts()).available).toBe(false);
+    expect((await rejection(fake.inboxTemplates())).code).toBe('whatsapp_not_configured');
+  });
+
+  it('fails a send with the reason and sends it again on retry', async () => {
+    const { fake } = inboxSetup();
+    const [first] = await fake.inboxConversations('mine', '');
+    fake.inbox.failNextSend();
+    await fake.inboxSend(first!.id, 'x', { type: 'text', body: 'Hola' });
+    fake.inbox.deliverAll();
+    const failed = fake.inbox.messages(first!.id).find((m) => m.key === 'c:x');
+    expect(failed).toMatchObject({ status: 'failed', error: { kind: 'whatsapp_undeliverable' } });
+    const again = await fake.inboxRetry(first!.id, 'c:x');
+    expect(again).toMatchObject({ text: 'Hola', status: 'queued' });
+    expect(again.key).not.toBe('c:x');
   });
 });

@@ -1,8 +1,20 @@
 import { Emitter, FakeHub, type FakeHubOptions } from './fake-hub';
+import { FakeInbox, type FakeInboxOptions } from './fake-inbox';
 import { type Platform, type Unsubscribe } from './platform';
 import type {
   AgentLiveView,
   AgentStateView,
+  BusinessNumberView,
+  CannedResponseView,
+  ChatCommentView,
+  ChatMessageView,
+  ChatPageView,
+  ConversationView,
+  InboxCountsView,
+  InboxFilter,
+  InboxMessageEvent,
+  OutgoingMessageInput,
+  TemplateView,
   AppInfoView,
   CallView,
   ContactKindView,
@@ -28,7 +40,7 @@ import type {
 } from './types';
 
 /** Options for {@link FakePlatform}; everything has a sensible default. */
-export interface FakeOptions extends FakeHubOptions {
+export interface FakeOptions extends FakeHubOptions, FakeInboxOptions {
   /** Clock in ms since the epoch; inject one to make durations deterministic. */
   now?: () => number;
   /** Calls present at start (any order). */
@@ -240,6 +252,13 @@ export class FakePlatform implements Platform {
    */
   readonly hub: FakeHub;
 
+  /**
+   * The WhatsApp inbox (Omnicanalidad) of the signed-in agent. Drive it with
+   * `inbox.simulateCustomerMessage`, `inbox.advance` (statuses move one step), `inbox.failNextSend`,
+   * `inbox.simulateAssign`; the stream going down (`hub.setStreamOnline(false)`) keeps sends pending.
+   */
+  readonly inbox: FakeInbox;
+
   /** Every record opened with `recordOpen`, in order. */
   readonly openedRecords: { crm: CrmKind; kind: ContactKindView; id: string }[] = [];
   /** Every CRM whose sign-in page was "opened", in order. */
@@ -287,6 +306,13 @@ export class FakePlatform implements Platform {
     this.crmDelivery = options.crmDelivery ?? 'manual';
     this.autoDeliverMs = options.autoDeliverMs ?? 900;
     this.hub = new FakeHub(this.now, options, () => this.pendingWork());
+    this.inbox = new FakeInbox(
+      this.now,
+      this.hub,
+      options,
+      (number) => this.nameOf(number),
+      () => (this.settings as { chatLogToCrm?: boolean }).chatLogToCrm === true,
+    );
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -670,6 +696,118 @@ export class FakePlatform implements Platform {
     return this.hub.live();
   }
 
+  // ---- Omnicanalidad (the fake inbox: fake-inbox.ts) -------------------------------------
+
+  async inboxConversations(filter: InboxFilter, search: string): Promise<ConversationView[]> {
+    this.checkFailure('inboxConversations');
+    return this.inbox.conversationsFor(filter, search);
+  }
+
+  async inboxCounts(): Promise<InboxCountsView> {
+    this.checkFailure('inboxCounts');
+    return this.inbox.countsView();
+  }
+
+  async inboxTimeline(
+    conversationId: number,
+    before: number | null,
+    limit: number,
+  ): Promise<ChatPageView> {
+    this.checkFailure('inboxTimeline');
+    return this.inbox.timeline(conversationId, before, limit);
+  }
+
+  async inboxViewing(conversationId: number | null): Promise<void> {
+    this.checkFailure('inboxViewing');
+    this.inbox.setViewing(conversationId);
+  }
+
+  async inboxSend(
+    conversationId: number,
+    clientId: string,
+    message: OutgoingMessageInput,
+  ): Promise<ChatMessageView> {
+    this.checkFailure('inboxSend');
+    return this.inbox.send(conversationId, clientId, clone(message));
+  }
+
+  async inboxRetry(conversationId: number, key: string): Promise<ChatMessageView> {
+    this.checkFailure('inboxRetry');
+    return this.inbox.retry(conversationId, key);
+  }
+
+  async inboxComment(conversationId: number, body: string): Promise<ChatCommentView> {
+    this.checkFailure('inboxComment');
+    return this.inbox.addComment(conversationId, body);
+  }
+
+  async inboxAttended(conversationId: number): Promise<ConversationView> {
+    this.checkFailure('inboxAttended');
+    return this.inbox.attended(conversationId);
+  }
+
+  async inboxTake(conversationId: number): Promise<ConversationView> {
+    this.checkFailure('inboxTake');
+    return this.inbox.take(conversationId);
+  }
+
+  async inboxRelease(conversationId: number): Promise<ConversationView> {
+    this.checkFailure('inboxRelease');
+    return this.inbox.release(conversationId);
+  }
+
+  async inboxTemplates(): Promise<TemplateView[]> {
+    this.checkFailure('inboxTemplates');
+    return this.inbox.templateList();
+  }
+
+  async inboxCannedResponses(): Promise<CannedResponseView[]> {
+    this.checkFailure('inboxCannedResponses');
+    return this.inbox.cannedResponses();
+  }
+
+  async inboxNumbers(): Promise<BusinessNumberView[]> {
+    this.checkFailure('inboxNumbers');
+    return this.inbox.numberList();
+  }
+
+  async inboxStart(
+    businessNumber: string,
+    customerNumber: string,
+    clientId: string,
+    message: OutgoingMessageInput,
+  ): Promise<ConversationView> {
+    this.checkFailure('inboxStart');
+    return this.inbox.start(businessNumber, customerNumber, clientId, clone(message));
+  }
+
+  mediaUrl(mediaId: string): string {
+    return this.inbox.mediaUrl(mediaId);
+  }
+
+  async mediaOpen(mediaId: string): Promise<void> {
+    this.checkFailure('mediaOpen');
+    this.inbox.mediaOpen(mediaId);
+  }
+
+  async openExternal(url: string): Promise<void> {
+    this.checkFailure('openExternal');
+    this.inbox.openExternal(url);
+  }
+
+  onInboxChanged(cb: (conversation: ConversationView) => void): Unsubscribe {
+    return this.inbox.changed.on(cb);
+  }
+  onInboxMessage(cb: (event: InboxMessageEvent) => void): Unsubscribe {
+    return this.inbox.message.on(cb);
+  }
+  onInboxComment(cb: (comment: ChatCommentView) => void): Unsubscribe {
+    return this.inbox.comment.on(cb);
+  }
+  onInboxCounts(cb: (counts: InboxCountsView) => void): Unsubscribe {
+    return this.inbox.counts.on(cb);
+  }
+
   // ---- events ---------------------------------------------------------------------------
 
   onCallUpdated(cb: (call: CallView) => void): Unsubscribe {
@@ -741,8 +879,9 @@ export class FakePlatform implements Platform {
     this.dialFailed.emit(fail(code, code));
   }
 
-  simulateNavigate(panel: string): void {
-    this.navigate.emit({ panel });
+  /** A notification or the tray asks for a panel (`inbox` with a conversation: that chat). */
+  simulateNavigate(panel: string, conversationId?: number): void {
+    this.navigate.emit(conversationId === undefined ? { panel } : { panel, conversationId });
   }
 
   /**
@@ -830,9 +969,19 @@ export class FakePlatform implements Platform {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** What a Salida would leave behind: calls still to log, CRM writes not delivered. */
+  /** The CRM name the contacts cache has for a number (the first match), or null. */
+  private nameOf(number: string): string | null {
+    const match = this.cachedRecords().find(
+      (c) =>
+        (!!c.phone && sameNumber(c.phone, number)) || (!!c.mobile && sameNumber(c.mobile, number)),
+    );
+    return match?.name ?? null;
+  }
+
+  /** What a Salida would leave behind: calls still to log, CRM writes not delivered, chats. */
   private pendingWork(): ExitCheckView {
     return {
+      chats: this.inbox.exitChats(),
       pendingCalls: [...this.calls.values()].filter(
         (c) => c.status === 'ended' && c.logState === 'pending',
       ).length,

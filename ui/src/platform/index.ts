@@ -23,6 +23,18 @@ export {
   fakePauseReasons,
   type FakeHubOptions,
 } from './fake-hub';
+export {
+  FAKE_INBOX_AGENTS,
+  FakeInbox,
+  WINDOW_MS,
+  demoChats,
+  fakeBusinessNumbers,
+  fakeCannedResponses,
+  fakeTemplates,
+  type FakeChatSeed,
+  type FakeChatSeedMessage,
+  type FakeInboxOptions,
+} from './fake-inbox';
 export { retryAfterOf, type WireErrorWithWait } from './platform';
 
 /** True inside the Tauri webview. */
@@ -46,6 +58,8 @@ export function createPlatform(): Platform {
     calls: demoCalls(Date.now()),
     crmLinked: ['salesforce'],
     crmDelivery: 'auto',
+    inbox: 'demo',
+    inboxDelivery: 'auto',
     settings: { zoho: { ...DEFAULT_SETTINGS.zoho, clientId: '1000.DEMOCLIENTID' } },
   });
   (window as unknown as { enlaceFake: FakePlatform }).enlaceFake = fake;
