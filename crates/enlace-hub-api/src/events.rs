@@ -21,6 +21,9 @@ use utoipa::ToSchema;
 use crate::types::{Agent, AgentState, HubCall, HubDialAttempt, PauseReason};
 
 /// One event of an agent's stream.
+// Events are moved a few at a time (never stored in bulk), so the size of the WhatsApp
+// variants (a conversation and a message) costs nothing worth a box in every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubEvent {

@@ -23,3 +23,10 @@ pub use types::{
     HubDialAttempt, HubDialFailure, LoginRequest, Me, PauseReason, SessionCreated, StateRequest,
     StreamQuery,
 };
+pub use whatsapp::{
+    AssignRequest, BusinessNumber, CannedResponse, Comment, CommentAdded, CommentRequest,
+    Conversation, ConversationAssigned, ConversationAttended, ConversationStarted, MediaUploaded,
+    Message, MessageError, MessagePage, MessageReceived, MessageStatus, MessageTemplate,
+    OutgoingMessage, QuickAddress, SendMessageRequest, StartConversationRequest, WhatsappAlert,
+    WindowClosedError, WindowClosing,
+};

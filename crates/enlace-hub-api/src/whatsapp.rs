@@ -37,6 +37,13 @@ pub struct Conversation {
     #[serde(default)]
     pub unread: i64,
     pub last_message_at: i64,
+    /// The assigned agent's display name (`null` while unassigned).
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    /// The newest message (filled by `GET /api/v1/conversations` and the stream events that
+    /// carry a conversation; `null` elsewhere or before the first message).
+    #[serde(default)]
+    pub last_message: Option<Message>,
 }
 
 /// Why WhatsApp refused or failed a message.
@@ -247,7 +254,7 @@ pub struct AssignRequest {
 }
 
 /// A message template of the organization's WhatsApp Business Account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageTemplate {
     pub name: String,
@@ -277,6 +284,23 @@ pub struct WindowClosedError {
     pub code: crate::ApiErrorCode,
     pub message: String,
     pub templates: Vec<MessageTemplate>,
+}
+
+/// A business number the organization sends from (`GET /api/v1/whatsapp/numbers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessNumber {
+    /// Meta's `phone_number_id`: what `StartConversationRequest::business_number` takes.
+    pub phone_number_id: String,
+    /// The number as customers see it (`+52 55 1234 5678`); empty when not configured.
+    #[serde(default)]
+    pub display_number: String,
+    /// A name for the agent to pick it by (`Ventas`); empty when not configured.
+    #[serde(default)]
+    pub name: String,
+    /// The queue its conversations go to.
+    #[serde(default)]
+    pub queue: String,
 }
 
 /// An address the organization shares often.
@@ -395,6 +419,8 @@ pub(crate) mod tests {
             window_open: true,
             unread: 1,
             last_message_at: 10,
+            agent_name: Some("Ana".into()),
+            last_message: None,
         };
         let message = Message {
             id: 3,
@@ -457,6 +483,28 @@ pub(crate) mod tests {
                 detail: "190".into(),
             }),
         ]
+    }
+
+    #[test]
+    fn a_conversation_without_the_newer_fields_still_reads() {
+        let c: Conversation = serde_json::from_str(
+            r#"{"id":1,"phoneNumberId":"1","waId":"52","state":"open","lastMessageAt":5}"#,
+        )
+        .unwrap();
+        assert_eq!(c.agent_name, None);
+        assert_eq!(c.last_message, None);
+        let events = sample_events();
+        let HubEvent::MessageReceived(received) = &events[0] else {
+            panic!("the first sample is message_received");
+        };
+        let mut with = received.conversation.clone();
+        with.last_message = Some(received.message.clone());
+        let wire = serde_json::to_value(&with).unwrap();
+        assert_eq!(wire["agentName"], "Ana");
+        assert_eq!(wire["lastMessage"]["text"], "hola");
+        assert_eq!(serde_json::from_value::<Conversation>(wire).unwrap(), with);
+        let n: BusinessNumber = serde_json::from_str(r#"{"phoneNumberId":"106"}"#).unwrap();
+        assert_eq!(n.display_number, "");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use enlace_hub_api::whatsapp::MessageTemplate;
 use enlace_hub_api::ApiErrorCode;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +35,25 @@ pub enum HubError {
     /// The thing asked for does not exist on the hub.
     #[error("not found on the hub: {0}")]
     NotFound(String),
+    /// More than 24 hours since the customer's last message: only a template can go out;
+    /// `templates` are the approved ones the hub offers.
+    #[error("the 24-hour window is closed: send a template ({message})")]
+    WindowClosed {
+        message: String,
+        templates: Vec<MessageTemplate>,
+    },
+    /// WhatsApp would refuse the message or file as given (the message says why).
+    #[error("WhatsApp cannot send this: {0}")]
+    WhatsappInvalidMessage(String),
+    /// WhatsApp is not configured on the hub.
+    #[error("WhatsApp is not configured on the hub")]
+    WhatsappNotConfigured,
+    /// Meta refused or could not be reached (templates, media).
+    #[error("WhatsApp is not available: {0}")]
+    WhatsappUnavailable(String),
+    /// A file is larger than the caller allows (`limit` bytes): not downloaded.
+    #[error("the file is larger than {limit} bytes")]
+    MediaTooLarge { limit: u64 },
     /// The hub could not be reached (DNS, connection refused, timeout, TLS).
     #[error("the hub is not reachable: {0}")]
     Unreachable(String),
@@ -68,6 +88,11 @@ impl HubError {
             HubError::PbxRefused(_) => "pbx_refused",
             HubError::InvalidRequest(_) => "invalid_request",
             HubError::NotFound(_) => "not_found",
+            HubError::WindowClosed { .. } => "window_closed",
+            HubError::WhatsappInvalidMessage(_) => "whatsapp_invalid_message",
+            HubError::WhatsappNotConfigured => "whatsapp_not_configured",
+            HubError::WhatsappUnavailable(_) => "whatsapp_unavailable",
+            HubError::MediaTooLarge { .. } => "media_too_large",
             HubError::Unreachable(_) => "hub_unreachable",
             HubError::BadReply(_) => "hub_bad_reply",
             HubError::Server(_) => "hub_error",
@@ -84,7 +109,16 @@ impl HubError {
         }
     }
 
-    /// Builds the error from the hub's JSON error body (`{code, message, retryAfter?}`).
+    /// The templates a `window_closed` refusal offered (empty for other errors).
+    pub fn templates(&self) -> &[MessageTemplate] {
+        match self {
+            HubError::WindowClosed { templates, .. } => templates,
+            _ => &[],
+        }
+    }
+
+    /// Builds the error from the hub's JSON error body (`{code, message, retryAfter?}`);
+    /// `window_closed` carries no templates here (the caller reads them from the body).
     pub(crate) fn from_api(
         status: u16,
         code: ApiErrorCode,
@@ -103,6 +137,13 @@ impl HubError {
                 HubError::InvalidRequest(message)
             }
             ApiErrorCode::NotFound => HubError::NotFound(message),
+            ApiErrorCode::WindowClosed => HubError::WindowClosed {
+                message,
+                templates: Vec::new(),
+            },
+            ApiErrorCode::WhatsappInvalidMessage => HubError::WhatsappInvalidMessage(message),
+            ApiErrorCode::WhatsappNotConfigured => HubError::WhatsappNotConfigured,
+            ApiErrorCode::WhatsappUnavailable => HubError::WhatsappUnavailable(message),
             // `internal`, a code this version does not know, and codes of features this
             // client has no variant for yet (add one here when the desktop acts on it).
             other if status >= 500 => {
@@ -134,6 +175,10 @@ mod tests {
             ("payload_too_large", 413, "invalid_request"),
             ("not_found", 404, "not_found"),
             ("internal", 500, "hub_error"),
+            ("window_closed", 409, "window_closed"),
+            ("whatsapp_invalid_message", 400, "whatsapp_invalid_message"),
+            ("whatsapp_not_configured", 503, "whatsapp_not_configured"),
+            ("whatsapp_unavailable", 502, "whatsapp_unavailable"),
             ("something_new", 418, "hub_bad_reply"),
         ];
         for (api, status, ours) in cases {

@@ -1,7 +1,8 @@
 //! `enlace-hub-client`: the desktop's client of `enlace-hub`, the organization's server.
 //!
 //! It owns the hub's HTTP API as Rust calls ([`HubClient`]: login, logout, me, pause reasons,
-//! state changes, click-to-dial, the day summary, the supervisors' overview) and the agent's
+//! state changes, click-to-dial, the day summary, the supervisors' overview, the WhatsApp
+//! inbox: conversations, messages, comments, templates, numbers, media) and the agent's
 //! event stream ([`HubStream`]: a WebSocket that reconnects with back-off and resumes from the
 //! last event id, so no event is lost or repeated).
 //!
@@ -31,6 +32,11 @@ use std::io::Read;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use enlace_hub_api::whatsapp::{
+    AssignRequest, BusinessNumber, CannedResponse, Comment, CommentRequest, Conversation,
+    ConversationStarted, Message, MessagePage, MessageTemplate, QuickAddress, SendMessageRequest,
+    StartConversationRequest, WindowClosedError,
+};
 use enlace_secrets::Sensitive;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
@@ -48,10 +54,26 @@ pub use stream::{HubEvent, HubStream, StreamOptions};
 
 /// Largest reply body read from the hub.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// Largest conversation list or message page (500 items with their content).
+pub const LIST_BODY_BYTES: u64 = 32 * 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// Click-to-dial waits for the agent's phone to be answered (the hub's originate timeout).
 const DIAL_TIMEOUT: Duration = Duration::from_secs(90);
+/// A page of up to 500 messages.
+const MESSAGES_TIMEOUT: Duration = Duration::from_secs(30);
+/// A file of up to 100 MB.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A file downloaded from the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    /// The hub's `Content-Type` (`application/octet-stream` when it sent none).
+    pub mime_type: String,
+    /// The file's name when the hub knows it (documents), without path separators.
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
 
 /// A client of one hub (cheap to clone).
 #[derive(Clone)]
@@ -287,6 +309,254 @@ impl HubClient {
         stream::start(self.ws_origin(), token.clone(), after, options)
     }
 
+    // ---- WhatsApp conversations ----
+
+    /// The conversations this agent sees (`GET /api/v1/conversations`), newest activity
+    /// first: its own open ones and every open one of its queues, assigned to others or not
+    /// (supervisors: all open ones); with `search`, attended ones too, by number or name.
+    pub fn conversations(
+        &self,
+        token: &Sensitive<String>,
+        search: Option<&str>,
+    ) -> Result<Vec<Conversation>, HubError> {
+        let path = match search.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => format!("/api/v1/conversations?search={}", query_value(s)),
+            None => "/api/v1/conversations".to_owned(),
+        };
+        self.call_capped(
+            &path,
+            Some(token),
+            Method::Get,
+            MESSAGES_TIMEOUT,
+            LIST_BODY_BYTES,
+        )
+    }
+
+    /// A page of a conversation's messages, oldest first: the newest `limit` (1–500), or
+    /// those before message `before` (`MessagePage::next_before` of the previous page).
+    pub fn messages(
+        &self,
+        token: &Sensitive<String>,
+        conversation_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<MessagePage, HubError> {
+        let mut path = format!(
+            "/api/v1/conversations/{conversation_id}/messages?limit={}",
+            limit.clamp(1, 500)
+        );
+        if let Some(before) = before {
+            path.push_str(&format!("&before={before}"));
+        }
+        self.call_capped(
+            &path,
+            Some(token),
+            Method::Get,
+            MESSAGES_TIMEOUT,
+            LIST_BODY_BYTES,
+        )
+    }
+
+    /// Queues a message (`POST /api/v1/conversations/{id}/messages`). A repeated `clientId`
+    /// returns the first message and sends nothing, so resending after a lost reply is safe.
+    /// Outside the 24-hour window a free-form message is [`HubError::WindowClosed`], which
+    /// carries the templates that can go instead.
+    pub fn send_message(
+        &self,
+        token: &Sensitive<String>,
+        conversation_id: i64,
+        request: &SendMessageRequest,
+    ) -> Result<Message, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            Some(token),
+            Method::Post(to_value(request)?),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Starts (or continues) a conversation from a call card (`POST /api/v1/conversations`);
+    /// the conversation becomes this agent's.
+    pub fn start_conversation(
+        &self,
+        token: &Sensitive<String>,
+        request: &StartConversationRequest,
+    ) -> Result<ConversationStarted, HubError> {
+        self.call(
+            "/api/v1/conversations",
+            Some(token),
+            Method::Post(to_value(request)?),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Marks the conversation read (`POST /api/v1/conversations/{id}/read`).
+    pub fn mark_read(&self, token: &Sensitive<String>, id: i64) -> Result<(), HubError> {
+        self.call::<Option<Value>>(
+            &format!("/api/v1/conversations/{id}/read"),
+            Some(token),
+            Method::Post(Value::Null),
+            REQUEST_TIMEOUT,
+        )
+        .map(|_| ())
+    }
+
+    /// Marks the conversation attended (`POST /api/v1/conversations/{id}/attended`).
+    pub fn mark_attended(
+        &self,
+        token: &Sensitive<String>,
+        id: i64,
+    ) -> Result<Conversation, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{id}/attended"),
+            Some(token),
+            Method::Post(Value::Null),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// The conversation's internal comments, oldest first.
+    pub fn comments(&self, token: &Sensitive<String>, id: i64) -> Result<Vec<Comment>, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{id}/comments"),
+            Some(token),
+            Method::Get,
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Adds an internal comment (never sent to the customer).
+    pub fn add_comment(
+        &self,
+        token: &Sensitive<String>,
+        id: i64,
+        body: &str,
+    ) -> Result<Comment, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{id}/comments"),
+            Some(token),
+            Method::Post(to_value(&CommentRequest {
+                body: body.to_owned(),
+            })?),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Takes an unassigned conversation of one of the agent's queues
+    /// (`POST /api/v1/conversations/{id}/assign` without `agentId`).
+    pub fn take(&self, token: &Sensitive<String>, id: i64) -> Result<Conversation, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{id}/assign"),
+            Some(token),
+            Method::Post(to_value(&AssignRequest::default())?),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Hands the conversation back to its queue (`POST /api/v1/conversations/{id}/release`):
+    /// only its agent or a supervisor.
+    pub fn release(&self, token: &Sensitive<String>, id: i64) -> Result<Conversation, HubError> {
+        self.call(
+            &format!("/api/v1/conversations/{id}/release"),
+            Some(token),
+            Method::Post(Value::Null),
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// The WhatsApp Business Account's templates (the hub's cache; `refresh` asks Meta again).
+    pub fn templates(
+        &self,
+        token: &Sensitive<String>,
+        refresh: bool,
+    ) -> Result<Vec<MessageTemplate>, HubError> {
+        let path = if refresh {
+            "/api/v1/whatsapp/templates?refresh=true"
+        } else {
+            "/api/v1/whatsapp/templates"
+        };
+        self.call(path, Some(token), Method::Get, REQUEST_TIMEOUT)
+    }
+
+    /// The organization's canned responses.
+    pub fn canned_responses(
+        &self,
+        token: &Sensitive<String>,
+    ) -> Result<Vec<CannedResponse>, HubError> {
+        self.call(
+            "/api/v1/canned-responses",
+            Some(token),
+            Method::Get,
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// The organization's quick addresses.
+    pub fn quick_addresses(
+        &self,
+        token: &Sensitive<String>,
+    ) -> Result<Vec<QuickAddress>, HubError> {
+        self.call(
+            "/api/v1/quick-addresses",
+            Some(token),
+            Method::Get,
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// The business numbers the agent may send from (`GET /api/v1/whatsapp/numbers`).
+    pub fn whatsapp_numbers(
+        &self,
+        token: &Sensitive<String>,
+    ) -> Result<Vec<BusinessNumber>, HubError> {
+        self.call(
+            "/api/v1/whatsapp/numbers",
+            Some(token),
+            Method::Get,
+            REQUEST_TIMEOUT,
+        )
+    }
+
+    /// Downloads a file kept by the hub (`GET /api/v1/media/{id}`). A file over `max_bytes`
+    /// is [`HubError::MediaTooLarge`] and is not read past the limit. `media_id` comes from
+    /// messages (untrusted): it is percent-encoded as one path segment.
+    pub fn download_media(
+        &self,
+        token: &Sensitive<String>,
+        media_id: &str,
+        max_bytes: u64,
+    ) -> Result<MediaFile, HubError> {
+        if media_id.is_empty() {
+            return Err(HubError::InvalidRequest("empty media id".into()));
+        }
+        let mut response = self.send(
+            &format!("/api/v1/media/{}", path_segment(media_id)),
+            Some(token),
+            Method::Get,
+            MEDIA_TIMEOUT,
+        )?;
+        let header = |name: reqwest::header::HeaderName| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let mime_type = header(CONTENT_TYPE).unwrap_or_else(|| "application/octet-stream".into());
+        let filename = header(reqwest::header::CONTENT_DISPOSITION)
+            .as_deref()
+            .and_then(disposition_filename);
+        let declared = response.content_length();
+        let bytes = read_limited(&mut response, declared, max_bytes, || {
+            HubError::MediaTooLarge { limit: max_bytes }
+        })?;
+        Ok(MediaFile {
+            mime_type,
+            filename,
+            bytes,
+        })
+    }
+
     fn call<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -294,6 +564,40 @@ impl HubClient {
         method: Method,
         timeout: Duration,
     ) -> Result<T, HubError> {
+        self.call_capped(path, token, method, timeout, MAX_BODY_BYTES)
+    }
+
+    /// [`HubClient::call`] with a larger body cap (lists).
+    fn call_capped<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&Sensitive<String>>,
+        method: Method,
+        timeout: Duration,
+        cap: u64,
+    ) -> Result<T, HubError> {
+        let route = path.split('?').next().unwrap_or(path);
+        let mut response = self.send(path, token, method, timeout)?;
+        let status = response.status().as_u16();
+        let declared = response.content_length();
+        let body = read_capped(&mut response, declared, cap)?;
+        if status == 204 || body.iter().all(u8::is_ascii_whitespace) {
+            return serde_json::from_value(Value::Null).map_err(|_| {
+                HubError::BadReply(format!("HTTP {status} without a body on {route}"))
+            });
+        }
+        serde_json::from_slice(&body)
+            .map_err(|e| HubError::BadReply(format!("unexpected JSON on {route}: {e}")))
+    }
+
+    /// Sends the request; a 2xx reply is returned unread, anything else becomes the error.
+    fn send(
+        &self,
+        path: &str,
+        token: Option<&Sensitive<String>>,
+        method: Method,
+        timeout: Duration,
+    ) -> Result<reqwest::blocking::Response, HubError> {
         let url = format!("{}{path}", self.origin);
         let route = path.split('?').next().unwrap_or(path);
         tracing::debug!(route, "hub request");
@@ -319,6 +623,10 @@ impl HubClient {
             .send()
             .map_err(|e| HubError::Unreachable(describe(&e)))?;
         let status = response.status().as_u16();
+        tracing::debug!(route, status, "hub reply");
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
         let retry_header = response
             .headers()
             .get("retry-after")
@@ -327,22 +635,22 @@ impl HubClient {
             .map(Duration::from_secs);
         let declared = response.content_length();
         let body = read_capped(&mut response, declared, MAX_BODY_BYTES)?;
-        tracing::debug!(route, status, "hub reply");
-        if (200..300).contains(&status) {
-            if status == 204 || body.iter().all(u8::is_ascii_whitespace) {
-                return serde_json::from_value(Value::Null).map_err(|_| {
-                    HubError::BadReply(format!("HTTP {status} without a body on {route}"))
-                });
-            }
-            return serde_json::from_slice(&body)
-                .map_err(|e| HubError::BadReply(format!("unexpected JSON on {route}: {e}")));
-        }
         if (300..400).contains(&status) {
             return Err(HubError::BadReply(format!(
                 "HTTP {status} redirect; Enlace does not follow redirects (check the hub address)"
             )));
         }
         match serde_json::from_slice::<enlace_hub_api::ApiError>(&body) {
+            Ok(e) if e.code == enlace_hub_api::ApiErrorCode::WindowClosed => {
+                // The refusal lists the templates that can go instead.
+                let templates = serde_json::from_slice::<WindowClosedError>(&body)
+                    .map(|w| w.templates)
+                    .unwrap_or_default();
+                Err(HubError::WindowClosed {
+                    message: e.message,
+                    templates,
+                })
+            }
             Ok(e) => {
                 let retry = e.retry_after.map(Duration::from_secs).or(retry_header);
                 Err(HubError::from_api(status, e.code, e.message, retry))
@@ -357,15 +665,85 @@ impl HubClient {
     }
 }
 
-/// Reads `body` up to `cap` bytes, chunk by chunk; one byte more (or a `declared`
-/// Content-Length over the cap) is a bad reply.
 /// A request body as JSON.
 fn to_value(body: &impl serde::Serialize) -> Result<Value, HubError> {
     serde_json::to_value(body).map_err(|e| HubError::InvalidRequest(e.to_string()))
 }
 
+/// A query value, form-encoded.
+fn query_value(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A path segment from untrusted text: every byte but `A-Z a-z 0-9 - _ ~` percent-encoded
+/// (dots too, so `.` and `..` cannot climb the path).
+fn path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'~' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The file name of a `Content-Disposition` header: `filename*=UTF-8''…` first, then
+/// `filename="…"`; path separators and control characters never survive.
+fn disposition_filename(header: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for part in header.split(';').map(str::trim) {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "filename*" => {
+                let value = value.trim();
+                if let Some(encoded) = value
+                    .get(..7)
+                    .filter(|p| p.eq_ignore_ascii_case("utf-8''"))
+                    .map(|_| &value[7..])
+                {
+                    let bytes: Vec<u8> = url::form_urlencoded::parse(
+                        format!("x={}", encoded.replace('+', "%2B")).as_bytes(),
+                    )
+                    .next()
+                    .map(|(_, v)| v.into_owned().into_bytes())
+                    .unwrap_or_default();
+                    extended = String::from_utf8(bytes).ok();
+                }
+            }
+            "filename" => plain = Some(value.trim().trim_matches('"').to_owned()),
+            _ => {}
+        }
+    }
+    let name: String = extended
+        .or(plain)?
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
+        .collect();
+    let name = name.trim().to_owned();
+    (!name.is_empty() && name != "." && name != "..").then_some(name)
+}
+
+/// Reads `body` up to `cap` bytes, chunk by chunk; one byte more (or a `declared`
+/// Content-Length over the cap) is a bad reply.
 fn read_capped(body: impl Read, declared: Option<u64>, cap: u64) -> Result<Vec<u8>, HubError> {
-    let too_large = || HubError::BadReply(format!("the reply is larger than {cap} bytes"));
+    read_limited(body, declared, cap, || {
+        HubError::BadReply(format!("the reply is larger than {cap} bytes"))
+    })
+}
+
+/// [`read_capped`] with the error for "too large" given.
+fn read_limited(
+    body: impl Read,
+    declared: Option<u64>,
+    cap: u64,
+    too_large: impl Fn() -> HubError,
+) -> Result<Vec<u8>, HubError> {
     if declared.is_some_and(|n| n > cap) {
         return Err(too_large());
     }

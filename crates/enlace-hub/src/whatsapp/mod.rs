@@ -237,6 +237,8 @@ pub fn conversation_api(c: &ConversationRow, now: i64) -> wire::Conversation {
         window_open: window_ends.is_some_and(|end| now < end),
         unread: c.unread,
         last_message_at: c.last_message_at,
+        agent_name: None,
+        last_message: None,
     }
 }
 
