@@ -2,7 +2,9 @@
 //! `rusqlite`. It holds the calls (Llamadas and Historial) with the CRM record each is about,
 //! the dial attempts, the settings (one JSON document per key), the linked CRM accounts, the
 //! outbox of CRM writes (delivered in order per CRM, exactly once; see [`OutboxEntry`]) and the
-//! local cache of CRM contacts with its FTS5 index and caller-ID phone index.
+//! local cache of CRM contacts with its FTS5 index and caller-ID phone index, and the inbox
+//! cache (WhatsApp conversations, messages, comments and the sends waiting for the hub; see
+//! [`ChatMessage`]).
 //!
 //! Invariants:
 //! - The schema is the ordered list of plain `.sql` files in `migrations/`, embedded in the
@@ -20,6 +22,7 @@
 //! [`StoreError`] variant with a stable [`enlace_core::ErrorCode`].
 
 mod calls;
+mod chats;
 mod contacts;
 mod crm_accounts;
 mod dial_attempts;
@@ -37,6 +40,10 @@ use enlace_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
 pub use calls::{CallLog, CallRecordLink};
+pub use chats::{
+    ChatComment, ChatConversation, ChatConversationFacts, ChatCounts, ChatError, ChatFilter,
+    ChatMessage, ChatPage, ChatSend, ChatState, ChatStatus, MAX_CHAT_PAGE,
+};
 pub use contacts::StoredContact;
 pub use crm_accounts::StoredCrmAccount;
 pub use dial_attempts::{DialAttempt, DialAttemptId};

@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_outbox_existing_record",
         sql: include_str!("../migrations/0004_outbox_existing_record.sql"),
     },
+    Migration {
+        name: "0005_chats",
+        sql: include_str!("../migrations/0005_chats.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {
