@@ -1,8 +1,9 @@
 //! `enlace-crm` owns everything Enlace says to a CRM: signing in (browser OAuth through a
 //! loopback redirect, Salesforce's legacy username-password flow), keeping tokens fresh,
-//! searching Contacts and Leads, creating them, and logging calls as CRM activities with
-//! idempotent retries. Blocking HTTP (`reqwest::blocking`, rustls) with fixed timeouts, no
-//! automatic redirects and a body cap; every failure is a [`CrmError`] with a stable code.
+//! searching Contacts and Leads, creating them, and logging calls and attended WhatsApp
+//! conversations (`chat.rs`) as CRM activities with idempotent retries. Blocking HTTP
+//! (`reqwest::blocking`, rustls) with fixed timeouts, no automatic redirects and a body cap;
+//! every failure is a [`CrmError`] with a stable code.
 //!
 //! Layout: [`CrmLink`] (`link.rs`) is the facade — one closed `match` on the account per
 //! operation (style rule 10) into `salesforce.rs` or `zoho.rs`, which hold each API's wire
@@ -19,6 +20,7 @@
 //! This crate never depends on rusqlite, keyring or tauri.
 
 mod account;
+mod chat;
 mod dates;
 mod error;
 mod http;
@@ -31,6 +33,7 @@ mod zoho;
 pub use account::{
     CrmAccount, CrmConfig, SalesforceAccount, SalesforceConfig, Tokens, ZohoAccount, ZohoConfig,
 };
+pub use chat::ChatActivity;
 pub use error::{CrmError, DEFAULT_RETRY_AFTER};
 pub use link::{CrmLink, WriteAttempt};
 pub use oauth::{salesforce_password_sign_in, PendingSignIn};

@@ -8,6 +8,7 @@ use enlace_core::{CallActivity, Clock, Contact, Country, Crm, NewContact, Record
 use enlace_secrets::Sensitive;
 
 use crate::account::{CrmAccount, CrmConfig, Tokens};
+use crate::chat::ChatActivity;
 use crate::error::CrmError;
 use crate::http::Http;
 use crate::input::{validate_new_contact, SearchKey};
@@ -140,6 +141,35 @@ impl CrmLink {
             }
             CrmAccount::Zoho(a) => {
                 zoho::Api::new(&self.session, a, &self.config.zoho).log_call(activity, attempt)
+            }
+        }
+    }
+
+    /// Save an attended WhatsApp conversation with its transcript, carrying the attempt's key;
+    /// returns the id of what was created (Salesforce Task; Zoho Note, or Call when the chat
+    /// has no record). When `attempt.retrying`, what an earlier attempt created with that key
+    /// is found and returned instead.
+    pub fn log_chat(
+        &self,
+        chat: &ChatActivity,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<String, CrmError> {
+        if let Some(record) = chat.record.as_ref().filter(|r| r.crm != self.account.crm()) {
+            return Err(CrmError::Internal {
+                detail: format!(
+                    "a {} record cannot be logged in {}",
+                    record.crm.as_str(),
+                    self.account.crm().as_str()
+                ),
+            });
+        }
+        match &self.account {
+            CrmAccount::Salesforce(a) => {
+                salesforce::Api::new(&self.session, a, &self.config.salesforce)
+                    .log_chat(chat, attempt)
+            }
+            CrmAccount::Zoho(a) => {
+                zoho::Api::new(&self.session, a, &self.config.zoho).log_chat(chat, attempt)
             }
         }
     }

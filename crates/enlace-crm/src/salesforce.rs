@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::account::{CrmAccount, SalesforceAccount, SalesforceConfig, Tokens};
+use crate::chat::{transcript_with_marker, ChatActivity, TRANSCRIPT_FIELD_MAX};
 use crate::dates;
 use crate::error::CrmError;
 use crate::http::{host_label, Body, Http, Reply};
@@ -794,6 +795,40 @@ impl<'a> Api<'a> {
         let reply = self.send(&self.url("sobjects/Task/"), Some(&task))?;
         created_id(&reply)
     }
+
+    /// A conversation as a completed Task (subtype Task) on its Contact or Lead, or without
+    /// `WhoId` when it has none; the key marker closes the `Description`.
+    pub fn log_chat(
+        &self,
+        chat: &ChatActivity,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<String, CrmError> {
+        if attempt.retrying {
+            if let Some(id) = self.created_with_key("Task", attempt)? {
+                tracing::info!("Salesforce chat Task from an earlier attempt found");
+                return Ok(id);
+            }
+        }
+        let task = chat_task_body(chat, attempt.key);
+        let reply = self.send(&self.url("sobjects/Task/"), Some(&task))?;
+        created_id(&reply)
+    }
+}
+
+/// The Task body of a logged conversation. `ActivityDate` is the day it ended, in UTC.
+pub(crate) fn chat_task_body(chat: &ChatActivity, key: &str) -> Value {
+    let mut task = json!({
+        "Subject": chat.subject(255),
+        "Description": transcript_with_marker(&chat.transcript, key, TRANSCRIPT_FIELD_MAX),
+        "Status": "Completed",
+        "Priority": "Normal",
+        "ActivityDate": dates::date(chat.ended_at),
+        "TaskSubtype": "Task",
+    });
+    if let Some(record) = &chat.record {
+        task["WhoId"] = json!(record.id);
+    }
+    task
 }
 
 fn is_invalid_session(reply: &Reply) -> bool {

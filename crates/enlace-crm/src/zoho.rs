@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::account::{CrmAccount, Tokens, ZohoAccount, ZohoConfig};
+use crate::chat::{transcript_with_marker, ChatActivity, TRANSCRIPT_FIELD_MAX};
 use crate::dates;
 use crate::error::{CrmError, DEFAULT_RETRY_AFTER};
 use crate::http::{host_label, Body, Http, Reply};
@@ -484,7 +485,7 @@ fn item_error(status: u16, item: &Value, reply: &Reply, module: Option<ContactKi
             detail: format!("{code}: {}", text("message")),
         },
         // A call's Who_Id / What_Id that Zoho no longer knows: the record was deleted.
-        (_, "INVALID_DATA") if matches!(api_name, "Who_Id" | "What_Id") => {
+        (_, "INVALID_DATA") if matches!(api_name, "Who_Id" | "What_Id" | "Parent_Id") => {
             CrmError::RecordDeleted {
                 crm: Crm::Zoho,
                 detail: message,
@@ -852,6 +853,116 @@ impl<'a> Api<'a> {
         }
         self.insert("Calls", record)
     }
+
+    /// A conversation as a Note on its Contact or Lead, or — a Note needs a parent — as a
+    /// completed inbound Call without `Who_Id`; the key marker closes `Note_Content` /
+    /// `Description`.
+    pub fn log_chat(
+        &self,
+        chat: &ChatActivity,
+        attempt: &WriteAttempt<'_>,
+    ) -> Result<String, CrmError> {
+        match &chat.record {
+            Some(parent) => {
+                if attempt.retrying {
+                    if let Some(id) = self.note_with_key(parent, attempt.key)? {
+                        tracing::info!("Zoho chat note from an earlier attempt found");
+                        return Ok(id);
+                    }
+                }
+                self.insert("Notes", chat_note(chat, parent, attempt.key))
+            }
+            None => {
+                if attempt.retrying {
+                    let query = key_query("Calls", None, attempt.queued_at);
+                    if let Some(id) = self.created_with_key(&query, attempt.key)? {
+                        tracing::info!("Zoho chat call from an earlier attempt found");
+                        return Ok(id);
+                    }
+                }
+                self.insert("Calls", chat_call(chat, attempt.key))
+            }
+        }
+    }
+
+    /// The note on `parent` whose `Note_Content` holds the key marker of `key`: the record's
+    /// notes, oldest first, a page of 200 at a time (at most [`NOTE_PAGES`] pages).
+    fn note_with_key(&self, parent: &RecordRef, key: &str) -> Result<Option<String>, CrmError> {
+        let marker = key_marker(key);
+        for page in 1..=NOTE_PAGES {
+            let url = format!(
+                "{}?fields=Note_Content,Created_Time&per_page=200&page={page}",
+                self.url(&format!(
+                    "{}/{}/Notes",
+                    module(parent.kind),
+                    encode_component(&parent.id)
+                ))
+            );
+            let reply = self.send(&url, None)?;
+            if reply.status == 204 || reply.body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            let value: Value = reply.json()?;
+            let notes = value
+                .get("data")
+                .and_then(Value::as_array)
+                .ok_or_else(|| CrmError::bad_reply(&reply.host, "no data in the notes reply"))?;
+            let found = notes.iter().find_map(|note| {
+                let content = note.get("Note_Content").and_then(Value::as_str)?;
+                if !content.contains(&marker) {
+                    return None;
+                }
+                match note.get("id")? {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+            let more = value
+                .pointer("/info/more_records")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !more {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Pages of a record's notes a retry reads looking for its key (200 notes each).
+const NOTE_PAGES: u32 = 10;
+
+/// Longest `Note_Title` sent (the API's limit is not in the fact sheet; titles here are short).
+const NOTE_TITLE_MAX: usize = 120;
+
+/// The Notes record of a conversation on its Contact or Lead (`POST /crm/v7/Notes`:
+/// `Parent_Id` with the parent's module and id, `Note_Content` mandatory).
+pub(crate) fn chat_note(chat: &ChatActivity, parent: &RecordRef, key: &str) -> Value {
+    json!({
+        "Parent_Id": {
+            "module": { "api_name": module(parent.kind) },
+            "id": parent.id,
+        },
+        "Note_Title": chat.subject(NOTE_TITLE_MAX),
+        "Note_Content": transcript_with_marker(&chat.transcript, key, TRANSCRIPT_FIELD_MAX),
+    })
+}
+
+/// The Calls record of a conversation with no Contact or Lead: a completed inbound call from
+/// the first message to the last (Subject, Call_Type, Call_Start_Time and Call_Duration are
+/// what a completed call requires; `Who_Id` is optional).
+pub(crate) fn chat_call(chat: &ChatActivity, key: &str) -> Value {
+    json!({
+        "Subject": chat.subject(200),
+        "Call_Type": "Inbound",
+        "Call_Start_Time": dates::datetime_utc(chat.started_at),
+        "Call_Duration": dates::minutes_seconds(chat.duration_seconds()),
+        "Description": transcript_with_marker(&chat.transcript, key, TRANSCRIPT_FIELD_MAX),
+    })
 }
 
 /// The records of `module` created since the write was queued (an hour early, for clock

@@ -13,8 +13,8 @@ use enlace_core::{
     RecordRef, SystemClock, Timestamp,
 };
 use enlace_crm::{
-    salesforce_password_sign_in, CrmAccount, CrmConfig, CrmError, CrmLink, PendingSignIn,
-    SalesforceConfig, Tokens, WriteAttempt, ZohoConfig,
+    salesforce_password_sign_in, ChatActivity, CrmAccount, CrmConfig, CrmError, CrmLink,
+    PendingSignIn, SalesforceConfig, Tokens, WriteAttempt, ZohoConfig,
 };
 use enlace_sandbox::{Fault, RecordedRequest, SalesforceDouble, ZohoDouble};
 use enlace_secrets::Sensitive;
@@ -1302,4 +1302,218 @@ fn the_link_refuses_a_record_of_the_other_crm() {
         ErrorCode::Internal
     );
     assert!(requests_to(&d.requests(), "/Calls").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attended WhatsApp conversations
+
+fn chat(record: Option<RecordRef>) -> ChatActivity {
+    ChatActivity {
+        record,
+        customer: "+50688881234".into(),
+        customer_name: Some("Ana Mora".into()),
+        // 2024-06-10T06:13:20Z to 06:20:45Z.
+        started_at: Timestamp(1_718_000_000_000),
+        ended_at: Timestamp(1_718_000_445_000),
+        transcript: "[10/06/2024 00:13] Cliente: Hola, ¿mi pedido?\n\
+                     [10/06/2024 00:20] Agente: Sale mañana 👍"
+            .into(),
+    }
+}
+
+/// A transcript far longer than any CRM text field: 3,000 messages.
+fn long_transcript() -> String {
+    (0..3_000)
+        .map(|i| {
+            format!(
+                "[10/06/2024 00:{:02}] Cliente: mensaje {i:04} del cliente",
+                i % 60
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn salesforce_logs_a_chat_as_a_completed_task_with_the_transcript_and_the_key() {
+    let d = SalesforceDouble::start().expect("double");
+    let contact_id = d.insert_record(
+        ContactKind::Contact,
+        json!({"LastName": "Mora", "Phone": "+50688881234"}),
+    );
+    let link = sf_link(&d);
+    let on_contact = chat(Some(RecordRef {
+        crm: Crm::Salesforce,
+        kind: ContactKind::Contact,
+        id: contact_id.clone(),
+    }));
+    let id = link
+        .log_chat(&on_contact, &attempt("chat-1", false))
+        .expect("log chat");
+    let tasks = d.records("Task");
+    assert_eq!(tasks.len(), 1);
+    let task = &tasks[0];
+    assert_eq!(str_field(task, "Id"), id);
+    assert!(id.starts_with("00T"));
+    assert_eq!(str_field(task, "Subject"), "WhatsApp +50688881234");
+    assert_eq!(str_field(task, "WhoId"), contact_id);
+    assert_eq!(str_field(task, "TaskSubtype"), "Task");
+    assert_eq!(str_field(task, "Status"), "Completed");
+    assert_eq!(str_field(task, "Priority"), "Normal");
+    assert_eq!(str_field(task, "ActivityDate"), "2024-06-10");
+    assert_eq!(
+        str_field(task, "Description"),
+        "[10/06/2024 00:13] Cliente: Hola, ¿mi pedido?\n[10/06/2024 00:20] Agente: Sale mañana \
+         👍\n\n[enlace:chat-1]"
+    );
+    assert_eq!(task["IsClosed"], true);
+
+    // No record: a Task without WhoId; a long transcript is cut to the field, newest kept.
+    let unknown = ChatActivity {
+        transcript: long_transcript(),
+        ..chat(None)
+    };
+    link.log_chat(&unknown, &attempt("chat-2", false))
+        .expect("log chat without a record");
+    let tasks = d.records("Task");
+    assert_eq!(tasks.len(), 2);
+    assert!(
+        tasks[1].get("WhoId").is_none_or(Value::is_null),
+        "{}",
+        tasks[1]
+    );
+    let description = str_field(&tasks[1], "Description");
+    assert!(description.chars().count() <= 32_000);
+    assert!(
+        description.starts_with("[Transcripción recortada"),
+        "{}",
+        &description[..100]
+    );
+    assert!(description.ends_with("mensaje 2999 del cliente\n\n[enlace:chat-2]"));
+
+    // A lost reply, then the retry: exactly one Task, found by its key.
+    d.inject(Fault::DropReplyAfterCommit);
+    assert!(link
+        .log_chat(&on_contact, &attempt("chat-3", false))
+        .expect_err("lost reply")
+        .is_transient());
+    assert_eq!(d.records("Task").len(), 3, "the write was committed");
+    let again = link
+        .log_chat(&on_contact, &attempt("chat-3", true))
+        .expect("retry");
+    let tasks = d.records("Task");
+    assert_eq!(tasks.len(), 3, "exactly one Task for chat-3");
+    assert_eq!(str_field(&tasks[2], "Id"), again);
+
+    // A deleted record needs the agent.
+    assert!(d.delete_record(&contact_id));
+    let err = link
+        .log_chat(&on_contact, &attempt("chat-4", false))
+        .expect_err("deleted");
+    assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
+}
+
+#[test]
+fn zoho_logs_a_chat_as_a_note_on_its_record_or_a_call_without_one() {
+    let d = ZohoDouble::start().expect("double");
+    let contact = d.insert_record("Contacts", json!({"Last_Name": "Mora"}));
+    let lead = d.insert_record("Leads", json!({"Last_Name": "Soto", "Company": "Acme"}));
+    let link = zoho_link(&d);
+    let on = |kind: ContactKind, id: &str| {
+        chat(Some(RecordRef {
+            crm: Crm::Zoho,
+            kind,
+            id: id.to_owned(),
+        }))
+    };
+    let note_id = link
+        .log_chat(&on(ContactKind::Contact, &contact), &attempt("z-1", false))
+        .expect("note on a contact");
+    link.log_chat(&on(ContactKind::Lead, &lead), &attempt("z-2", false))
+        .expect("note on a lead");
+    let notes = d.records("Notes");
+    assert_eq!(notes.len(), 2);
+    assert_eq!(str_field(&notes[0], "id"), note_id);
+    assert_eq!(notes[0]["Parent_Id"]["module"]["api_name"], "Contacts");
+    assert_eq!(notes[0]["Parent_Id"]["id"], json!(contact));
+    assert_eq!(notes[1]["Parent_Id"]["module"]["api_name"], "Leads");
+    assert_eq!(str_field(&notes[0], "Note_Title"), "WhatsApp +50688881234");
+    assert_eq!(
+        str_field(&notes[0], "Note_Content"),
+        "[10/06/2024 00:13] Cliente: Hola, ¿mi pedido?\n[10/06/2024 00:20] Agente: Sale mañana \
+         👍\n\n[enlace:z-1]"
+    );
+    assert!(d.records("Calls").is_empty());
+
+    // No record: a completed inbound Call without Who_Id, cut like the Task.
+    let unknown = ChatActivity {
+        transcript: long_transcript(),
+        ..chat(None)
+    };
+    link.log_chat(&unknown, &attempt("z-3", false))
+        .expect("call without a record");
+    let calls = d.records("Calls");
+    assert_eq!(calls.len(), 1);
+    let call = &calls[0];
+    assert_eq!(str_field(call, "Subject"), "WhatsApp +50688881234");
+    assert_eq!(str_field(call, "Call_Type"), "Inbound");
+    assert_eq!(
+        str_field(call, "Call_Start_Time"),
+        "2024-06-10T06:13:20+00:00"
+    );
+    assert_eq!(str_field(call, "Call_Duration"), "07:25");
+    assert!(call.get("Who_Id").is_none_or(Value::is_null));
+    let description = str_field(call, "Description");
+    assert!(description.chars().count() <= 32_000);
+    assert!(description.starts_with("[Transcripción recortada"));
+    assert!(description.ends_with("mensaje 2999 del cliente\n\n[enlace:z-3]"));
+
+    // Lost replies, then retries: exactly one note and one call, found by their keys.
+    let on_contact = on(ContactKind::Contact, &contact);
+    d.inject(Fault::DropReplyAfterCommit);
+    assert!(link
+        .log_chat(&on_contact, &attempt("z-4", false))
+        .expect_err("lost")
+        .is_transient());
+    assert_eq!(d.records("Notes").len(), 3, "committed");
+    let found = link
+        .log_chat(&on_contact, &attempt("z-4", true))
+        .expect("retry");
+    assert_eq!(d.records("Notes").len(), 3, "exactly one note for z-4");
+    assert_eq!(str_field(&d.records("Notes")[2], "id"), found);
+    d.inject(Fault::DropReplyAfterCommit);
+    assert!(link
+        .log_chat(&chat(None), &attempt("z-5", false))
+        .expect_err("lost")
+        .is_transient());
+    link.log_chat(&chat(None), &attempt("z-5", true))
+        .expect("retry");
+    assert_eq!(d.records("Calls").len(), 2, "exactly one call for z-5");
+    // A retry of a write that never arrived writes it.
+    link.log_chat(&on_contact, &attempt("z-6", true))
+        .expect("first attempt flagged as retry");
+    assert_eq!(d.records("Notes").len(), 4);
+
+    // A deleted parent needs the agent.
+    assert!(d.delete_record("Leads", &lead));
+    let err = link
+        .log_chat(&on(ContactKind::Lead, &lead), &attempt("z-7", false))
+        .expect_err("deleted");
+    assert_eq!(err.code(), ErrorCode::CrmRecordDeleted, "{err}");
+}
+
+#[test]
+fn a_chat_on_a_record_of_the_other_crm_is_refused() {
+    let d = ZohoDouble::start().expect("double");
+    let link = zoho_link(&d);
+    let wrong = chat(Some(RecordRef {
+        crm: Crm::Salesforce,
+        kind: ContactKind::Contact,
+        id: "0035e00000ABCDeAAF".into(),
+    }));
+    let err = link
+        .log_chat(&wrong, &attempt("x", false))
+        .expect_err("other CRM");
+    assert_eq!(err.code(), ErrorCode::Internal);
+    assert!(d.records("Notes").is_empty() && d.records("Calls").is_empty());
 }

@@ -1,6 +1,8 @@
 //! The Zoho CRM double: an accounts server under `{base}/accounts` (authorize, token, refresh,
 //! revoke, user info) and the CRM API v7 under `{base}` (search, insert Contacts/Leads/Calls,
-//! COQL, org, current user), with the reply shapes of api-facts §B.
+//! Notes on a record, COQL, org, current user), with the reply shapes of api-facts §B and of
+//! Zoho's Notes API (`POST /Notes` with `Parent_Id` {module, id} and a mandatory
+//! `Note_Content`; `GET /{module}/{id}/Notes?fields=…`, oldest first, 204 when none).
 //!
 //! Guesses (UNCONFIRMED in the fact sheet) made here, so a client must tolerate variation:
 //! `phone=` matches digits-only equality with any phone field; `email=` is a case-insensitive
@@ -29,6 +31,19 @@ const MAX_REFRESH_TOKENS_PER_USER: usize = 20;
 const MAX_REFRESHES_PER_WINDOW: usize = 10;
 const REFRESH_WINDOW: Duration = Duration::from_secs(600);
 const MAX_INSERT: usize = 100;
+/// Longest `Note_Content` and `Note_Title` accepted (guesses: the real limits are not in the
+/// fact sheet; the content's is taken as the Description's).
+const NOTE_CONTENT_MAX: usize = 32_000;
+const NOTE_TITLE_MAX: usize = 120;
+const NOTE_FIELDS: &[&str] = &[
+    "id",
+    "Note_Title",
+    "Note_Content",
+    "Parent_Id",
+    "Owner",
+    "Created_Time",
+    "Modified_Time",
+];
 
 const MODULES: [&str; 3] = ["Contacts", "Leads", "Calls"];
 const CONTACT_PHONES: &[&str] = &["Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone"];
@@ -361,11 +376,13 @@ impl ZohoDouble {
         }
     }
 
-    /// Everything stored in a module, as the API shows it.
+    /// Everything stored in a module (`"Notes"` too), as the API shows it.
     pub fn records(&self, module_name: &str) -> Vec<Value> {
         let s = lock(&self.state);
-        let Some((m, _)) = module(module_name) else {
-            return Vec::new();
+        let m = match module(module_name) {
+            Some((m, _)) => m,
+            None if module_name.eq_ignore_ascii_case("Notes") => "Notes",
+            None => return Vec::new(),
         };
         s.records
             .get(m)
@@ -606,7 +623,7 @@ fn handle(state: &Arc<Mutex<State>>, req: Request) -> Reply {
         && path
             .strip_prefix("/crm/")
             .and_then(|p| p.split_once('/'))
-            .is_some_and(|(_, m)| module(m).is_some());
+            .is_some_and(|(_, m)| module(m).is_some() || m == "Notes" || m.ends_with("/Notes"));
     let taken = {
         let mut s = lock(state);
         s.requests.push(RecordedRequest::from(&req));
@@ -983,6 +1000,24 @@ fn api(s: &mut State, req: &Request, path: &str) -> Response {
             )
         }
         ["coql"] if method == "POST" => coql(s, req),
+        ["Notes"] if method == "POST" => insert_notes(s, req, None, &email),
+        [m, id, "Notes"] => match module(m) {
+            Some((m, _)) if s.find(m, id).is_none() => envelope(
+                400,
+                "INVALID_DATA",
+                "the related id given seems to be invalid",
+                json!({"api_name": "Parent_Id"}),
+            ),
+            Some((m, _)) if method == "GET" => notes_of(s, req, m, id),
+            Some((m, _)) if method == "POST" => insert_notes(s, req, Some((m, id)), &email),
+            Some(_) => envelope(
+                400,
+                "INVALID_REQUEST_METHOD",
+                "The http request method type is not a valid one",
+                json!({}),
+            ),
+            None => invalid_module(),
+        },
         [m, "search"] if method == "GET" => match module(m) {
             Some((m, fields)) if m != "Calls" => search(s, req, m, fields),
             Some(_) => envelope(
@@ -1664,6 +1699,249 @@ fn validate(
         }
     }
     Ok(obj.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notes
+
+/// `POST /Notes` (each note names its parent in `Parent_Id`) or `POST /{module}/{id}/Notes`
+/// (`parent`; a `Parent_Id` in the note must then name the same record).
+fn insert_notes(
+    s: &mut State,
+    req: &Request,
+    parent: Option<(&'static str, &str)>,
+    email: &str,
+) -> Response {
+    let body: Value = match serde_json::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(_) => return envelope(400, "INVALID_DATA", "JSON is not well formed", json!({})),
+    };
+    let Some(items) = body.get("data").and_then(Value::as_array) else {
+        return envelope(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param_name": "data"}),
+        );
+    };
+    if items.is_empty() || items.len() > MAX_INSERT {
+        return envelope(
+            400,
+            "INVALID_DATA",
+            "the given data is not valid",
+            json!({"expected_data_type": "jsonarray", "api_name": "data"}),
+        );
+    }
+    let mut results = Vec::new();
+    let (mut ok, mut failed) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        match validate_note(s, i, item, parent) {
+            Err(e) => {
+                failed += 1;
+                results.push(e);
+            }
+            Ok(fields) => {
+                ok += 1;
+                let id = s.store("Notes", fields);
+                let now = s
+                    .find("Notes", &id)
+                    .and_then(|r| r.fields.get("Created_Time").cloned())
+                    .unwrap_or(Value::Null);
+                let who = s.owner(email);
+                let who = json!({"name": who["name"], "id": who["id"]});
+                results.push(json!({
+                    "code": "SUCCESS",
+                    "details": {"Modified_Time": now, "Modified_By": who, "Created_Time": now, "id": id, "Created_By": who},
+                    "message": "record added",
+                    "status": "success"
+                }));
+            }
+        }
+    }
+    let status = match (ok, failed) {
+        (_, 0) => 201,
+        (0, _) => 400,
+        _ => 207,
+    };
+    Response::json(status, &json!({"data": results}))
+}
+
+/// One note: `Note_Content` a non-empty string within its limit, `Note_Title` a string within
+/// its limit, `Parent_Id` an object naming a module (`module.api_name`) and an existing record
+/// of it (`id`) — the v2 shape (`Parent_Id` a string plus `se_module`) is refused.
+fn validate_note(
+    s: &State,
+    i: usize,
+    item: &Value,
+    parent: Option<(&'static str, &str)>,
+) -> Result<Map<String, Value>, Value> {
+    let Some(obj) = item.as_object() else {
+        return Err(record_error(
+            "INVALID_DATA",
+            "the given data is not valid",
+            json!({"expected_data_type": "jsonobject", "json_path": format!("$.data[{i}]")}),
+        ));
+    };
+    let invalid = |f: &str, kind: &str| {
+        field_error(
+            "INVALID_DATA",
+            "the given data is not valid",
+            i,
+            f,
+            &[("expected_data_type", json!(kind))],
+        )
+    };
+    let too_long = |f: &str, max: usize| {
+        field_error(
+            "INVALID_DATA",
+            "the given data is not valid",
+            i,
+            f,
+            &[("maximum_length", json!(max))],
+        )
+    };
+    let mandatory =
+        |f: &str| field_error("MANDATORY_NOT_FOUND", "required field not found", i, f, &[]);
+    if obj.contains_key("id") {
+        return Err(invalid("id", "bigint"));
+    }
+    for k in obj.keys() {
+        if !NOTE_FIELDS.contains(&k.as_str()) {
+            // Unknown fields, and `se_module`: the v2 shape, where this version wants the
+            // module inside `Parent_Id`.
+            return Err(invalid(k, "field"));
+        }
+    }
+    match obj.get("Note_Content") {
+        None | Some(Value::Null) => return Err(mandatory("Note_Content")),
+        Some(Value::String(t)) if t.trim().is_empty() => return Err(mandatory("Note_Content")),
+        Some(Value::String(t)) if t.chars().count() > NOTE_CONTENT_MAX => {
+            return Err(too_long("Note_Content", NOTE_CONTENT_MAX))
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(invalid("Note_Content", "textarea")),
+    }
+    match obj.get("Note_Title") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t.chars().count() > NOTE_TITLE_MAX => {
+            return Err(too_long("Note_Title", NOTE_TITLE_MAX))
+        }
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(invalid("Note_Title", "text")),
+    }
+    let named = match obj.get("Parent_Id") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => {
+            let module_name = p
+                .get("module")
+                .and_then(|m| m.get("api_name"))
+                .and_then(Value::as_str);
+            let id = p.get("id").and_then(Value::as_str);
+            match (module_name, id) {
+                (Some(m), Some(id)) => Some((m.to_owned(), id.to_owned())),
+                _ => return Err(invalid("Parent_Id", "jsonobject")),
+            }
+        }
+        Some(_) => return Err(invalid("Parent_Id", "jsonobject")),
+    };
+    let (module_name, id) = match (named, parent) {
+        (None, None) => return Err(mandatory("Parent_Id")),
+        (None, Some((m, id))) => (m.to_owned(), id.to_owned()),
+        (Some((m, id)), Some((pm, pid))) if !m.eq_ignore_ascii_case(pm) || id != pid => {
+            return Err(invalid("Parent_Id", "jsonobject"))
+        }
+        (Some(named), _) => named,
+    };
+    let Some((m, _)) = module(&module_name) else {
+        return Err(invalid("Parent_Id", "module"));
+    };
+    if s.disabled.contains(m) {
+        return Err(invalid("Parent_Id", "module"));
+    }
+    let Some(record) = s.find(m, &id) else {
+        return Err(field_error(
+            "INVALID_DATA",
+            "the related id given seems to be invalid",
+            i,
+            "Parent_Id",
+            &[("expected_data_type", json!("lookup"))],
+        ));
+    };
+    let name = render(&record.fields, None)
+        .get("Full_Name")
+        .or_else(|| record.fields.get("Subject"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut fields = Map::new();
+    for f in ["Note_Title", "Note_Content"] {
+        if let Some(v) = obj.get(f).filter(|v| !v.is_null()) {
+            fields.insert(f.to_owned(), v.clone());
+        }
+    }
+    fields.insert(
+        "Parent_Id".into(),
+        json!({"module": {"api_name": m}, "name": name, "id": id}),
+    );
+    Ok(fields)
+}
+
+/// `GET /{module}/{id}/Notes?fields=…`: the record's notes, oldest first, `per_page` (at most
+/// 200) from `page`; 204 when there are none; `fields` is mandatory.
+fn notes_of(s: &State, req: &Request, module_name: &str, id: &str) -> Response {
+    let Some(fields) = req.query_param("fields").filter(|f| !f.trim().is_empty()) else {
+        return envelope(
+            400,
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param_name": "fields"}),
+        );
+    };
+    let fields: Vec<String> = fields.split(',').map(|f| f.trim().to_owned()).collect();
+    if let Some(bad) = fields.iter().find(|f| !NOTE_FIELDS.contains(&f.as_str())) {
+        return envelope(
+            400,
+            "INVALID_DATA",
+            "the given data is not valid",
+            json!({"api_name": bad}),
+        );
+    }
+    let per_page = req
+        .query_param("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(200)
+        .clamp(1, 200);
+    let page = req
+        .query_param("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let all: Vec<&Stored> = s
+        .records
+        .get("Notes")
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|n| {
+            n.fields.get("Parent_Id").is_some_and(|p| {
+                p.get("id").and_then(Value::as_str) == Some(id)
+                    && p.pointer("/module/api_name").and_then(Value::as_str) == Some(module_name)
+            })
+        })
+        .collect();
+    let rows: Vec<Value> = all
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|n| render(&n.fields, Some(&fields)))
+        .collect();
+    if rows.is_empty() {
+        return Response::new(204);
+    }
+    let more = all.len() > page.saturating_mul(per_page);
+    Response::json(
+        200,
+        &json!({"data": rows, "info": {"per_page": per_page, "count": rows.len(), "page": page, "more_records": more}}),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

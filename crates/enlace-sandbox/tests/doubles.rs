@@ -1291,6 +1291,106 @@ fn zoho_calls_validation_and_coql() {
 }
 
 #[test]
+fn zoho_notes_need_a_parent_and_content_and_list_oldest_first() {
+    let (z, at, _) = z_signed_in();
+    let auth = zauth(&at);
+    let contact = z.insert_record("Contacts", json!({"Last_Name":"Silva"}));
+    let lead = z.insert_record("Leads", json!({"Last_Name":"Gómez","Company":"Textiles"}));
+    let note =
+        |n: Value| post_json(&z_api(&z, "Notes"), Some(&auth), &json!({"data":[n]})).expect("post");
+    let parent = |module: &str, id: &str| json!({"module":{"api_name": module}, "id": id});
+    let ok = note(
+        json!({"Parent_Id": parent("Contacts", &contact), "Note_Title":"WhatsApp", "Note_Content":"primera"}),
+    );
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert_eq!(ok.json()["data"][0]["message"], "record added");
+    let second = note(json!({"Parent_Id": parent("Contacts", &contact), "Note_Content":"segunda"}));
+    assert_eq!(second.status, 201, "{}", second.body);
+    let on_lead = post_json(
+        &z_api(&z, &format!("Leads/{lead}/Notes")),
+        Some(&auth),
+        &json!({"data":[{"Note_Content":"del lead"}]}),
+    )
+    .expect("post");
+    assert_eq!(on_lead.status, 201, "{}", on_lead.body);
+    let stored = z.records("Notes");
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[2]["Parent_Id"]["module"]["api_name"], "Leads");
+    assert_eq!(stored[2]["Parent_Id"]["id"], json!(lead));
+
+    let api_name = |r: Reply| {
+        (
+            r.status,
+            r.json()["data"][0]["code"].clone(),
+            r.json()["data"][0]["details"]["api_name"].clone(),
+        )
+    };
+    assert_eq!(
+        api_name(note(json!({"Parent_Id": parent("Contacts", &contact)}))),
+        (400, json!("MANDATORY_NOT_FOUND"), json!("Note_Content"))
+    );
+    assert_eq!(
+        api_name(note(json!({"Note_Content":"huérfana"}))),
+        (400, json!("MANDATORY_NOT_FOUND"), json!("Parent_Id"))
+    );
+    // The v2 shape is refused; so is a parent that does not exist, and a content too long.
+    assert_eq!(
+        api_name(note(
+            json!({"Parent_Id": contact, "se_module": "Contacts", "Note_Content":"x"})
+        )),
+        (400, json!("INVALID_DATA"), json!("se_module"))
+    );
+    assert_eq!(
+        api_name(note(json!({"Parent_Id": contact, "Note_Content":"x"}))),
+        (400, json!("INVALID_DATA"), json!("Parent_Id"))
+    );
+    let gone = note(json!({"Parent_Id": parent("Leads", &contact), "Note_Content":"x"}));
+    assert_eq!(
+        gone.json()["data"][0]["message"],
+        "the related id given seems to be invalid"
+    );
+    assert_eq!(
+        api_name(note(
+            json!({"Parent_Id": parent("Contacts", &contact), "Note_Content": "x".repeat(32_001)})
+        )),
+        (400, json!("INVALID_DATA"), json!("Note_Content"))
+    );
+    assert_eq!(z.records("Notes").len(), 3, "nothing refused was stored");
+
+    // A record's notes, oldest first; `fields` is mandatory; none is 204.
+    let list = ok_get(
+        &z_api(
+            &z,
+            &format!("Contacts/{contact}/Notes?fields=Note_Content&per_page=1"),
+        ),
+        Some(&auth),
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.json()["data"][0]["Note_Content"], "primera");
+    assert_eq!(list.json()["info"]["more_records"], true);
+    let page2 = ok_get(
+        &z_api(
+            &z,
+            &format!("Contacts/{contact}/Notes?fields=Note_Content&per_page=1&page=2"),
+        ),
+        Some(&auth),
+    );
+    assert_eq!(page2.json()["data"][0]["Note_Content"], "segunda");
+    assert_eq!(page2.json()["info"]["more_records"], false);
+    let no_fields = ok_get(
+        &z_api(&z, &format!("Contacts/{contact}/Notes")),
+        Some(&auth),
+    );
+    assert_eq!(no_fields.json()["code"], "REQUIRED_PARAM_MISSING");
+    let other = z.insert_record("Contacts", json!({"Last_Name":"Sin notas"}));
+    let none = ok_get(
+        &z_api(&z, &format!("Contacts/{other}/Notes?fields=Note_Content")),
+        Some(&auth),
+    );
+    assert_eq!((none.status, none.body.as_str()), (204, ""));
+}
+
+#[test]
 fn zoho_faults() {
     let (z, at, _) = z_signed_in();
     let auth = zauth(&at);
