@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_chats",
         sql: include_str!("../migrations/0005_chats.sql"),
     },
+    Migration {
+        name: "0006_outbox_chat_log",
+        sql: include_str!("../migrations/0006_outbox_chat_log.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {

@@ -1,5 +1,6 @@
-//! The `outbox` table: CRM writes (create a contact, log a call) that must reach the CRM
-//! exactly once, surviving restarts, network failures and lost replies.
+//! The `outbox` table: CRM writes (create a contact, log a call, log an attended WhatsApp
+//! conversation) that must reach the CRM exactly once, surviving restarts, network failures
+//! and lost replies.
 //!
 //! Life of an entry: `queue_*` stores it `pending` in the same transaction as the call's own
 //! change; the delivery worker takes it with [`Store::next_outbox_entry`], marks it
@@ -32,6 +33,8 @@ use crate::{Result, Store};
 pub enum OutboxKind {
     CreateContact,
     LogCall,
+    /// An attended WhatsApp conversation's transcript ([`OutboxEntry::conversation_id`]).
+    LogChat,
 }
 
 impl OutboxKind {
@@ -39,6 +42,7 @@ impl OutboxKind {
         match self {
             OutboxKind::CreateContact => "create_contact",
             OutboxKind::LogCall => "log_call",
+            OutboxKind::LogChat => "log_chat",
         }
     }
 
@@ -46,6 +50,7 @@ impl OutboxKind {
         match s {
             "create_contact" => Some(OutboxKind::CreateContact),
             "log_call" => Some(OutboxKind::LogCall),
+            "log_chat" => Some(OutboxKind::LogChat),
             _ => None,
         }
     }
@@ -107,8 +112,10 @@ pub struct OutboxEntry {
     pub idempotency_key: String,
     pub crm: Crm,
     pub kind: OutboxKind,
-    /// The call it belongs to (`None` for a contact created outside a call).
+    /// The call it belongs to (`None` for a contact created outside a call, and for a chat).
     pub call_id: Option<CallId>,
+    /// The conversation a [`OutboxKind::LogChat`] entry logs (the hub's id); `None` otherwise.
+    pub conversation_id: Option<i64>,
     /// What to write, as JSON; its shape is the app's business.
     pub payload: String,
     pub state: OutboxState,
@@ -135,7 +142,7 @@ pub struct OutboxCounts {
 
 const COLUMNS: &str = "id, idempotency_key, crm, kind, call_id, payload, state, attempts, \
      next_attempt_at, last_error_code, last_error_message, last_error_field, result_id, \
-     created_at, updated_at, last_error_record_kind, last_error_record_id";
+     created_at, updated_at, last_error_record_kind, last_error_record_id, conversation_id";
 
 /// Inserts a new pending entry; `call_id` may be NULL.
 const INSERT: &str = "INSERT INTO outbox (idempotency_key, crm, kind, call_id, payload, state,
@@ -283,6 +290,45 @@ impl Store {
         )?;
         tx.commit()?;
         self.outbox_entry_or_missing(id)
+    }
+
+    /// Queue an attended conversation's transcript for `crm` under the idempotency key `key`
+    /// (a [`OutboxKind::LogChat`] entry of `conversation_id`, no call). A key already used is
+    /// [`StoreError::InvalidValue`] and nothing is written. Marking the same conversation
+    /// attended again queues another entry: each is its own write.
+    pub fn queue_log_chat(
+        &self,
+        conversation_id: i64,
+        crm: Crm,
+        key: &str,
+        payload: &str,
+        now: Timestamp,
+    ) -> Result<OutboxEntry> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.check_new_key(key)?;
+        let id: i64 = tx.query_row(
+            "INSERT INTO outbox (idempotency_key, crm, kind, conversation_id, payload, state,
+                 attempts, next_attempt_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)
+             RETURNING id",
+            params![
+                key,
+                crm.as_str(),
+                OutboxKind::LogChat.as_str(),
+                conversation_id,
+                payload,
+                now.millis()
+            ],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        self.outbox_entry_or_missing(id)
+    }
+
+    /// Every transcript write of the conversation, oldest first.
+    pub fn outbox_for_conversation(&self, conversation_id: i64) -> Result<Vec<OutboxEntry>> {
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE conversation_id = ?1 ORDER BY id");
+        self.query_entries(&sql, [conversation_id])
     }
 
     /// The next entry to deliver at `now`: among the heads of each CRM's queue (its oldest
@@ -622,6 +668,7 @@ struct RawEntry {
     updated_at: i64,
     error_record_kind: Option<String>,
     error_record_id: Option<String>,
+    conversation_id: Option<i64>,
 }
 
 fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
@@ -643,6 +690,7 @@ fn read_raw(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
         updated_at: row.get(14)?,
         error_record_kind: row.get(15)?,
         error_record_id: row.get(16)?,
+        conversation_id: row.get(17)?,
     })
 }
 
@@ -684,6 +732,7 @@ impl RawEntry {
             crm,
             kind,
             call_id: self.call_id.map(CallId),
+            conversation_id: self.conversation_id,
             payload: self.payload,
             state,
             attempts,

@@ -1798,3 +1798,129 @@ fn phone_rows_indexed_before_number_keys_still_identify_the_caller() {
         ["003U"]
     );
 }
+
+// ---------------------------------------------------------------- chat transcripts (0006)
+
+#[test]
+fn migration_0006_keeps_the_queued_writes_and_admits_chat_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("enlace.sqlite3");
+    let before = MIGRATIONS
+        .iter()
+        .position(|m| m.name == "0006_outbox_chat_log")
+        .expect("0006 is listed");
+    {
+        let old = Store::open_with_migrations(&path, &MIGRATIONS[..before]).unwrap();
+        old.upsert_call(&ended_call("c1", 1_000)).unwrap();
+        drop(old);
+        // A write that needs the agent, as the previous schema stored it.
+        let conn = raw(&dir);
+        conn.execute(
+            "INSERT INTO outbox (idempotency_key, crm, kind, call_id, payload, state, attempts,
+                 next_attempt_at, last_error_code, last_error_message, last_error_field,
+                 created_at, updated_at)
+             VALUES ('k-old', 'salesforce', 'log_call', 'c1', '{}', 'needs_attention', 1,
+                 2000, 'crm_duplicate', 'dup', 'email', 2000, 3000)",
+            [],
+        )
+        .unwrap();
+        // The old schema refuses the new kind.
+        assert!(conn
+            .execute(
+                "UPDATE outbox SET kind = 'log_chat' WHERE idempotency_key = 'k-old'",
+                [],
+            )
+            .is_err());
+    }
+    let store = Store::open(&path).unwrap();
+    let kept = store.outbox_entry_by_key("k-old").unwrap().expect("kept");
+    assert_eq!(kept.kind, OutboxKind::LogCall);
+    assert_eq!(kept.state, OutboxState::NeedsAttention);
+    assert_eq!(kept.attempts, 1);
+    assert_eq!(kept.call_id, Some(CallId("c1".into())));
+    assert_eq!(kept.conversation_id, None);
+    assert_eq!(
+        kept.last_error.map(|e| (e.code, e.field)),
+        Some((ErrorCode::CrmDuplicate, Some("email".into())))
+    );
+    let chat = store
+        .queue_log_chat(77, Crm::Salesforce, "k-chat", "{}", Timestamp(4_000))
+        .unwrap();
+    assert!(chat.id > kept.id);
+    // The rebuilt table keeps its indexes.
+    let indexes: i64 = raw(&dir)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'
+               AND name IN ('outbox_undelivered', 'outbox_call', 'outbox_attention',
+                            'outbox_conversation')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 4);
+}
+
+#[test]
+fn a_chat_log_is_queued_for_its_conversation_and_delivered_in_its_crms_order() {
+    let (dir, store) = temp_store();
+    store.upsert_call(&ended_call("c1", 1_000)).unwrap();
+    store
+        .attach_record(&CallId("c1".into()), &sf_record("003A"), "Ana")
+        .unwrap();
+    let call = queue_log(&store, "c1", Crm::Salesforce, "k-call", 2_000);
+    let chat = store
+        .queue_log_chat(
+            42,
+            Crm::Salesforce,
+            "k-chat",
+            r#"{"x":1}"#,
+            Timestamp(2_500),
+        )
+        .unwrap();
+    assert_eq!(chat.kind, OutboxKind::LogChat);
+    assert_eq!(chat.conversation_id, Some(42));
+    assert_eq!(chat.call_id, None);
+    assert_eq!(chat.state, OutboxState::Pending);
+    assert_eq!(chat.payload, r#"{"x":1}"#);
+    assert_eq!(
+        store.outbox_for_conversation(42).unwrap(),
+        vec![chat.clone()]
+    );
+    assert!(store.outbox_for_conversation(43).unwrap().is_empty());
+    // A key is never reused.
+    assert!(matches!(
+        store.queue_log_chat(42, Crm::Zoho, "k-chat", "{}", Timestamp(3_000)),
+        Err(StoreError::InvalidValue { .. })
+    ));
+    // Same CRM: after the call's log.
+    let first = store.next_outbox_entry(Timestamp(10_000)).unwrap().unwrap();
+    assert_eq!(first.id, call.id);
+    store
+        .mark_delivered(call.id, "00T1", Timestamp(10_000))
+        .unwrap();
+    let next = store.next_outbox_entry(Timestamp(10_000)).unwrap().unwrap();
+    assert_eq!(next.id, chat.id);
+    store.mark_in_flight(chat.id).unwrap();
+    store
+        .mark_delivered(chat.id, "00T2", Timestamp(11_000))
+        .unwrap();
+    assert_eq!(
+        store
+            .outbox_entry(chat.id)
+            .unwrap()
+            .unwrap()
+            .result_id
+            .as_deref(),
+        Some("00T2")
+    );
+    assert_eq!(store.outbox_counts().unwrap(), OutboxCounts::default());
+    // The table's own check: a chat log names its conversation, nothing else does.
+    assert!(raw(&dir)
+        .execute(
+            "INSERT INTO outbox (idempotency_key, crm, kind, payload, state, next_attempt_at,
+                 created_at, updated_at)
+             VALUES ('bad', 'zoho', 'log_chat', '{}', 'pending', 0, 0, 0)",
+            [],
+        )
+        .is_err());
+}
