@@ -605,6 +605,7 @@ async fn serve_whatsapp(dir: &Path, wa: &enlace_sandbox::WhatsAppDouble) -> Serv
         numbers: vec![enlace_hub::config::WhatsAppNumber {
             phone_number_id: wa.phone_number_id(),
             display_number: format!("+{}", wa.display_phone_number()),
+            name: String::new(),
             queue: WA_QUEUE.into(),
         }],
         media_dir: dir.join("media").display().to_string(),

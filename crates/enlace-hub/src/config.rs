@@ -179,7 +179,12 @@ impl std::fmt::Debug for S3Settings {
 #[serde(deny_unknown_fields)]
 pub struct WhatsAppNumber {
     pub phone_number_id: String,
+    /// The number as customers see it (`+52 55 1234 5678`); optional.
+    #[serde(default)]
     pub display_number: String,
+    /// A name agents pick the number by (`Ventas`); optional.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     pub queue: String,
 }
 

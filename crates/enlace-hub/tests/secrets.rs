@@ -801,6 +801,7 @@ async fn a_trace_log_of_whatsapp_traffic_holds_no_whatsapp_secret() {
             numbers: vec![WhatsAppNumber {
                 phone_number_id: wa.phone_number_id(),
                 display_number: wa.display_phone_number(),
+                name: String::new(),
                 queue: "support".into(),
             }],
             ..WhatsAppSettings::default()

@@ -70,6 +70,7 @@ fn settings(wa: &WhatsAppDouble, dir: &Path) -> WhatsAppSettings {
         numbers: vec![WhatsAppNumber {
             phone_number_id: wa.phone_number_id(),
             display_number: wa.display_phone_number(),
+            name: "Soporte".into(),
             queue: QUEUE.into(),
         }],
         pair_burst: 1000,
@@ -1922,4 +1923,190 @@ async fn a_customer_is_one_conversation_whichever_form_the_number_takes() {
         (row.customer_key.as_str(), row.wa_id.as_str()),
         ("999", "999")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbox support: numbers, the queue's list with names and last messages, release
+
+async fn pause(addr: SocketAddr, env: &Env, token: &str) {
+    let reasons = get(addr, "/api/v1/pause-reasons", token).await;
+    let reason = match reasons.body.as_array().and_then(|a| a.first()) {
+        Some(r) => r["id"].as_i64().unwrap(),
+        None => env
+            .server()
+            .hub
+            .store()
+            .insert_pause_reason("Comida", None, false, 0)
+            .await
+            .unwrap(),
+    };
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(token),
+        json!({"state": "paused", "reason": reason}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_queue_lists_with_names_and_release_back_to_the_queue() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = login_available(addr, ANA).await;
+    let beto = login_available(addr, BETO).await;
+    let sara = token(addr, SARA.0, SARA.1).await;
+    pause(addr, &env, &sara).await;
+    let (ana_id, beto_id) = (agent_id(addr, &ana).await, agent_id(addr, &beto).await);
+
+    // The business numbers, as configured.
+    let r = get(addr, "/api/v1/whatsapp/numbers", &beto).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!([{"phoneNumberId": env.wa.phone_number_id(),
+                "displayNumber": env.wa.display_phone_number(),
+                "name": "Soporte", "queue": QUEUE}])
+    );
+
+    // A customer writes: Ana gets it (tie, lowest id); the event carries name and message.
+    let mut ana_ws = stream(addr, &ana, 0).await;
+    env.wa
+        .customer_sends("5215500000011", Inbound::Text("hola".into()));
+    let events = until(&mut ana_ws, |e| e["type"] == "message_received").await;
+    let received = events.last().unwrap();
+    assert_eq!(received["conversation"]["agentName"], "Ana");
+    assert_eq!(received["conversation"]["lastMessage"]["text"], "hola");
+    let c = received["conversation"]["id"].as_i64().unwrap();
+
+    // Beto's list has it too (his queue, assigned to Ana), with her name and the last message.
+    let listed = conversations(addr, &beto)
+        .await
+        .into_iter()
+        .find(|x| x["id"] == c)
+        .expect("the queue's conversations assigned to others are listed");
+    assert_eq!(listed["agentId"], ana_id);
+    assert_eq!(listed["agentName"], "Ana");
+    assert_eq!(listed["lastMessage"]["text"], "hola");
+    assert_eq!(listed["lastMessage"]["direction"], "in");
+    // He may read it, not act on it.
+    assert_eq!(messages(addr, &beto, c).await.len(), 1);
+    let r = send_text(addr, &beto, c, "beto-1", "yo").await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    for action in ["attended", "read", "release"] {
+        let r = post(
+            addr,
+            &format!("/api/v1/conversations/{c}/{action}"),
+            Some(&beto),
+            json!({}),
+        )
+        .await;
+        assert_eq!(r.status, 403, "{action}: {:?}", r.body);
+        assert_eq!(r.body["code"], "forbidden");
+    }
+    assert!(messages(addr, &ana, c).await.len() == 1, "nothing was sent");
+
+    // Ana hands it back: Beto is eligible, so it goes to him, not back to her; both hear it.
+    let mut beto_ws = stream(addr, &beto, 0).await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c}/release"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], beto_id);
+    assert_eq!(r.body["agentName"], "Beto");
+    assert_eq!(r.body["state"], "open");
+    let moved = |e: &Value| {
+        e["type"] == "conversation_assigned"
+            && e["conversation"]["id"] == c
+            && e["previousAgentId"] == ana_id
+    };
+    let got = until(&mut beto_ws, moved).await;
+    let event = got.last().unwrap();
+    assert_eq!(event["conversation"]["agentId"], beto_id);
+    assert_eq!(event["conversation"]["lastMessage"]["text"], "hola");
+    until(&mut ana_ws, moved).await;
+
+    // With nobody else eligible it waits in the queue, unassigned, and is listed as such.
+    pause(addr, &env, &ana).await;
+    pause(addr, &env, &beto).await;
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c}/release"),
+        Some(&beto),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], Value::Null);
+    assert_eq!(r.body["agentName"], Value::Null);
+    until(&mut ana_ws, |e| {
+        e["type"] == "conversation_assigned"
+            && e["conversation"]["id"] == c
+            && e["conversation"]["agentId"].is_null()
+            && e["previousAgentId"] == beto_id
+    })
+    .await;
+    let listed = conversations(addr, &ana)
+        .await
+        .into_iter()
+        .find(|x| x["id"] == c)
+        .unwrap();
+    assert_eq!(listed["agentId"], Value::Null);
+    // Releasing it again answers it as it is.
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c}/release"),
+        Some(&beto),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], Value::Null);
+
+    // A supervisor gives it to Ana, then releases it for her.
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c}/assign"),
+        Some(&sara),
+        json!({"agentId": ana_id}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentName"], "Ana");
+    let r = post(
+        addr,
+        &format!("/api/v1/conversations/{c}/release"),
+        Some(&sara),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], Value::Null);
+
+    // Beto is back: the waiting conversation is routed to him.
+    let r = post(
+        addr,
+        "/api/v1/me/state",
+        Some(&beto),
+        json!({"state": "available"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let sara2 = sara.clone();
+    wait_for("routed to Beto", || {
+        let sara = sara2.clone();
+        async move {
+            let x = conversations(addr, &sara)
+                .await
+                .into_iter()
+                .find(|x| x["id"] == c)?;
+            (x["agentId"] == beto_id).then_some(())
+        }
+    })
+    .await;
 }

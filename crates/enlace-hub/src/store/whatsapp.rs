@@ -362,6 +362,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Unassigns an open conversation `agent_id` has; it stops being sticky to that agent.
+    /// `false` when it was not theirs (any more).
+    pub async fn release_wa_conversation(
+        &self,
+        id: i64,
+        agent_id: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE wa_conversations SET last_agent_id = CASE WHEN last_agent_id = agent_id \
+             THEN NULL ELSE last_agent_id END, agent_id = NULL \
+             WHERE id = $1 AND state = 'open' AND agent_id = $2",
+        )
+        .bind(id)
+        .bind(agent_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn mark_wa_conversation_read(&self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE wa_conversations SET unread = 0 WHERE id = $1")
             .bind(id)
@@ -413,7 +432,7 @@ impl Store {
     }
 
     /// Conversations, newest activity first: `all` (supervisors) or the open ones assigned to
-    /// `agent_id` plus the open unassigned ones of `queues`; `search` matches the customer's
+    /// `agent_id` plus every open one of `queues` (unassigned or assigned to others); `search` matches the customer's
     /// name or number (any state): part of the wa_id or of the number key, or the key of the
     /// number written in any form (`+52 55 1234 5678` finds the wa_id `5215512345678`).
     pub async fn wa_conversations(
@@ -489,9 +508,7 @@ impl Store {
                 }
                 None => {
                     c.state == "open"
-                        && (all
-                            || c.agent_id == Some(agent_id)
-                            || (c.agent_id.is_none() && queues.contains(&c.queue)))
+                        && (all || c.agent_id == Some(agent_id) || queues.contains(&c.queue))
                 }
             };
             if visible {
@@ -612,6 +629,55 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(message_from_row).transpose()
+    }
+
+    /// The newest message of each of these conversations (one query; those without messages
+    /// are absent).
+    pub async fn wa_last_messages(
+        &self,
+        conversation_ids: &[i64],
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let mut out = Vec::new();
+        // Bound parameters stay well under every database's limit.
+        for chunk in conversation_ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT * FROM wa_messages WHERE id IN (SELECT MAX(id) FROM wa_messages \
+                 WHERE conversation_id IN ({}) GROUP BY conversation_id)",
+                marks.join(", ")
+            );
+            // Only numbered placeholders are formatted in; the ids are bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push(message_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An agent's display name.
+    pub async fn agent_name(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT name FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("name")?),
+            None => None,
+        })
+    }
+
+    /// Every agent's display name, by id (one query).
+    pub async fn agent_names(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, name FROM agents")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+            .collect()
     }
 
     /// A page of a conversation's messages, oldest first: those with id below `before` (all

@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Json;
 use enlace_hub_api::whatsapp::{
-    AssignRequest, CannedResponse, Comment, CommentAdded, CommentRequest, Conversation,
-    ConversationAttended, ConversationQuery, ConversationStarted, MediaUploadQuery, MediaUploaded,
-    Message, MessagePage, MessageQuery, MessageTemplate, QuickAddress, SendMessageRequest,
-    StartConversationRequest, TemplateQuery, WindowClosedError,
+    AssignRequest, BusinessNumber, CannedResponse, Comment, CommentAdded, CommentRequest,
+    Conversation, ConversationAttended, ConversationQuery, ConversationStarted, MediaUploadQuery,
+    MediaUploaded, Message, MessagePage, MessageQuery, MessageTemplate, QuickAddress,
+    SendMessageRequest, StartConversationRequest, TemplateQuery, WindowClosedError,
 };
 use enlace_hub_api::{ApiError, HubEvent};
 
@@ -22,7 +22,7 @@ use crate::store::{ConversationRow, NewOutbound, TemplateRow};
 use crate::Hub;
 
 use super::outbox::SendRequest;
-use super::{conversation_api, message_api, WaError, WINDOW_MS};
+use super::{message_api, WaError, WINDOW_MS};
 
 /// Largest webhook body (Meta's batches are far smaller).
 const WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
@@ -64,6 +64,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
             post(add_comment),
         ),
         ("post", "/api/v1/conversations/{id}/assign", post(assign)),
+        ("post", "/api/v1/conversations/{id}/release", post(release)),
         (
             "post",
             "/api/v1/media",
@@ -71,13 +72,15 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<Hub>)> {
         ),
         ("get", "/api/v1/media/{id}", get(download_media)),
         ("get", "/api/v1/whatsapp/templates", get(templates)),
+        ("get", "/api/v1/whatsapp/numbers", get(numbers)),
         ("get", "/api/v1/quick-addresses", get(quick_addresses)),
         ("get", "/api/v1/canned-responses", get(canned_responses)),
     ]
 }
 
-/// The conversation, if `authed` may see it: supervisors all; agents theirs, the unassigned
-/// ones of their queues and those they served last.
+/// The conversation, if `authed` may see it: supervisors all; agents theirs, every one of
+/// their queues (assigned to others too: read and comment only, see [`may_act`]) and those
+/// they served last.
 async fn visible(hub: &Hub, authed: &Authed, id: i64) -> Result<ConversationRow, HubError> {
     let c = hub
         .store()
@@ -87,12 +90,23 @@ async fn visible(hub: &Hub, authed: &Authed, id: i64) -> Result<ConversationRow,
     let agent = &authed.agent;
     let ok = agent.supervisor
         || c.agent_id == Some(agent.id)
-        || (c.agent_id.is_none() && agent.queues.contains(&c.queue))
+        || agent.queues.contains(&c.queue)
         || c.last_agent_id == Some(agent.id);
     if ok {
         Ok(c)
     } else {
         Err(HubError::NotFound("conversation".into()))
+    }
+}
+
+/// Writing, marking read or attended: supervisors any conversation, agents theirs and
+/// unassigned ones; another agent's conversation is `forbidden`.
+fn may_act(authed: &Authed, c: &ConversationRow) -> Result<(), HubError> {
+    let me = &authed.agent;
+    if me.supervisor || c.agent_id.is_none() || c.agent_id == Some(me.id) {
+        Ok(())
+    } else {
+        Err(HubError::Forbidden)
     }
 }
 
@@ -103,8 +117,10 @@ async fn reread(hub: &Hub, id: i64) -> Result<ConversationRow, HubError> {
         .ok_or_else(|| HubError::NotFound("conversation".into()))
 }
 
-/// Open conversations assigned to me and my queues' unassigned ones (supervisors: all open
-/// ones); with `search`, any state, by number or name.
+/// The open conversations an agent sees: those assigned to them and every open one of their
+/// queues, unassigned or assigned to another agent (the desktop filters mine / my queues /
+/// unassigned itself); supervisors: all open ones. With `search`, any state, by number or name.
+/// Each carries `agentName` and `lastMessage`. At most 500.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "whatsapp", security(("bearer" = [])),
     params(ConversationQuery),
     responses(
@@ -121,10 +137,7 @@ pub(crate) async fn list_conversations(
         .store()
         .wa_conversations(a.id, &a.queues, a.supervisor, q.search.as_deref(), 500)
         .await?;
-    let now = hub.now();
-    Ok(Json(
-        list.iter().map(|c| conversation_api(c, now)).collect(),
-    ))
+    Ok(Json(hub.wa_views(&list).await?))
 }
 
 /// A page of a conversation's messages, oldest first.
@@ -296,6 +309,7 @@ pub(crate) async fn send_message(
     Body(body): Body<SendMessageRequest>,
 ) -> Result<Response, WaError> {
     let c = visible(&hub, &authed, id).await?;
+    may_act(&authed, &c)?;
     if c.agent_id.is_none()
         && hub
             .store()
@@ -364,10 +378,11 @@ pub(crate) async fn start_conversation(
     let (row, _) = hub
         .wa_queue_message(&c, authed.agent.id, &body.client_id, &body.message)
         .await?;
+    let conversation = hub.wa_view(&reread(&hub, id).await?).await?;
     Ok((
         StatusCode::CREATED,
         Json(ConversationStarted {
-            conversation: conversation_api(&c, now),
+            conversation,
             message: message_api(&row),
         }),
     )
@@ -388,6 +403,7 @@ pub(crate) async fn mark_read(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, HubError> {
     let c = visible(&hub, &authed, id).await?;
+    may_act(&authed, &c)?;
     hub.store().mark_wa_conversation_read(c.id).await?;
     // Blue ticks for the customer: the last inbound message, best effort.
     if let Some(graph) = hub.wa().graph.clone() {
@@ -426,19 +442,21 @@ pub(crate) async fn attended(
     Path(id): Path<i64>,
 ) -> Result<Json<Conversation>, HubError> {
     let c = visible(&hub, &authed, id).await?;
+    may_act(&authed, &c)?;
     hub.store()
         .set_wa_conversation(c.id, "attended", None)
         .await?;
     let updated = reread(&hub, c.id).await?;
     let now = hub.now();
+    let view = hub.wa_view(&updated).await?;
     let event = HubEvent::ConversationAttended(ConversationAttended {
-        conversation: conversation_api(&updated, now),
+        conversation: view.clone(),
         by: authed.agent.id,
     });
     // The agent who had it hears it (the conversation now has none).
     let target = c.agent_id.unwrap_or(authed.agent.id);
     hub.events().append_event(Some(target), &event, now).await?;
-    Ok(Json(conversation_api(&updated, now)))
+    Ok(Json(view))
 }
 
 /// Adds an internal comment (never sent to the customer).
@@ -561,7 +579,48 @@ pub(crate) async fn assign(
     }
     let updated = reread(&hub, c.id).await?;
     hub.wa_assigned_event(&updated, c.agent_id).await?;
-    Ok(Json(conversation_api(&updated, hub.now())))
+    Ok(Json(hub.wa_view(&updated).await?))
+}
+
+/// The agent hands the conversation back to its queue: it is unassigned and routed like a
+/// waiting one, to another eligible agent when there is one (never straight back to the agent
+/// who released it while someone else is eligible); otherwise it waits in the queue, visible to
+/// its agents. It stops being sticky to that agent. Only the assigned agent or a supervisor;
+/// an unassigned or attended conversation is answered as it is. `conversation_assigned` (with
+/// `previousAgentId`) goes to the new agent, or to the queue's agents, and to the one who had
+/// it.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/release", tag = "whatsapp",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "Released (and routed when an agent was eligible)", body = Conversation),
+        (status = 403, description = "forbidden: another agent has it", body = ApiError),
+        (status = 404, description = "not_found", body = ApiError),
+    ))]
+pub(crate) async fn release(
+    State(hub): State<Hub>,
+    authed: Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<Conversation>, HubError> {
+    let c = visible(&hub, &authed, id).await?;
+    let me = &authed.agent;
+    let Some(holder) = c.agent_id else {
+        return Ok(Json(hub.wa_view(&c).await?));
+    };
+    if holder != me.id && !me.supervisor {
+        return Err(HubError::Forbidden);
+    }
+    if !hub.store().release_wa_conversation(c.id, holder).await? {
+        // Someone else changed it meanwhile: answer it as it is now.
+        return Ok(Json(hub.wa_view(&reread(&hub, c.id).await?).await?));
+    }
+    let waiting = reread(&hub, c.id).await?;
+    if let Some(next) = hub.wa_choose_agent_except(&waiting, Some(holder)).await? {
+        hub.store().take_wa_conversation(c.id, next).await?;
+    }
+    let updated = reread(&hub, c.id).await?;
+    hub.wa_assigned_event(&updated, Some(holder)).await?;
+    Ok(Json(hub.wa_view(&updated).await?))
 }
 
 /// Uploads a file to send: `multipart/form-data` with a `file` part, or the file itself as the
@@ -699,6 +758,27 @@ pub(crate) async fn templates(
 ) -> Result<Json<Vec<MessageTemplate>>, WaError> {
     let list = hub.wa_templates(q.refresh.unwrap_or(false)).await?;
     Ok(Json(list.iter().map(template_api).collect()))
+}
+
+/// The organization's business numbers, each with the queue its conversations go to: any of
+/// them can start a conversation (`businessNumber` of `POST /api/v1/conversations`). Empty
+/// when WhatsApp is not configured.
+#[utoipa::path(get, path = "/api/v1/whatsapp/numbers", tag = "whatsapp",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Numbers", body = [BusinessNumber])))]
+pub(crate) async fn numbers(State(hub): State<Hub>, _authed: Authed) -> Json<Vec<BusinessNumber>> {
+    let list = hub.wa().settings.as_ref().map_or_else(Vec::new, |s| {
+        s.numbers
+            .iter()
+            .map(|n| BusinessNumber {
+                phone_number_id: n.phone_number_id.clone(),
+                display_number: n.display_number.clone(),
+                name: n.name.clone(),
+                queue: n.queue.clone(),
+            })
+            .collect()
+    });
+    Json(list)
 }
 
 /// The organization's quick addresses.

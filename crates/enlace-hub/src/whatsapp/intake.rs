@@ -296,9 +296,15 @@ impl Hub {
             .wa_message(message_id)
             .await?
             .ok_or_else(|| HubError::Internal("message vanished".into()))?;
+        let message = super::message_api(&message);
+        let mut view = super::conversation_api(&conversation, now);
+        if let Some(agent) = conversation.agent_id {
+            view.agent_name = self.store().agent_name(agent).await?;
+        }
+        view.last_message = Some(message.clone());
         let event = HubEvent::MessageReceived(wire::MessageReceived {
-            conversation: super::conversation_api(&conversation, now),
-            message: super::message_api(&message),
+            conversation: view,
+            message,
         });
         self.wa_event(&conversation, event).await
     }

@@ -243,6 +243,51 @@ pub fn conversation_api(c: &ConversationRow, now: i64) -> wire::Conversation {
 }
 
 impl Hub {
+    /// A conversation as the API shows it, with its agent's name and newest message.
+    pub(crate) async fn wa_view(
+        &self,
+        c: &ConversationRow,
+    ) -> Result<wire::Conversation, HubError> {
+        let mut view = conversation_api(c, self.now());
+        if let Some(agent) = c.agent_id {
+            view.agent_name = self.store().agent_name(agent).await?;
+        }
+        view.last_message = self
+            .store()
+            .wa_last_messages(&[c.id])
+            .await?
+            .first()
+            .map(message_api);
+        Ok(view)
+    }
+
+    /// [`Hub::wa_view`] for a list, in two queries.
+    pub(crate) async fn wa_views(
+        &self,
+        list: &[ConversationRow],
+    ) -> Result<Vec<wire::Conversation>, HubError> {
+        let now = self.now();
+        let names: std::collections::HashMap<i64, String> =
+            self.store().agent_names().await?.into_iter().collect();
+        let ids: Vec<i64> = list.iter().map(|c| c.id).collect();
+        let mut last: std::collections::HashMap<i64, wire::Message> = self
+            .store()
+            .wa_last_messages(&ids)
+            .await?
+            .iter()
+            .map(|m| (m.conversation_id, message_api(m)))
+            .collect();
+        Ok(list
+            .iter()
+            .map(|c| {
+                let mut view = conversation_api(c, now);
+                view.agent_name = c.agent_id.and_then(|a| names.get(&a).cloned());
+                view.last_message = last.remove(&c.id);
+                view
+            })
+            .collect())
+    }
+
     pub(crate) fn wa(&self) -> &Runtime {
         &self.inner.whatsapp
     }

@@ -51,6 +51,15 @@ impl Hub {
         &self,
         conversation: &ConversationRow,
     ) -> Result<Option<i64>, HubError> {
+        self.wa_choose_agent_except(conversation, None).await
+    }
+
+    /// [`Hub::wa_choose_agent`] among the eligible agents other than `except`.
+    pub(crate) async fn wa_choose_agent_except(
+        &self,
+        conversation: &ConversationRow,
+        except: Option<i64>,
+    ) -> Result<Option<i64>, HubError> {
         if conversation.queue.is_empty() {
             return Ok(None);
         }
@@ -62,7 +71,10 @@ impl Hub {
         let counts: HashMap<i64, i64> = self.store().wa_open_counts().await?.into_iter().collect();
         let mut eligible = Vec::new();
         for agent in self.store().agents().await? {
-            if agent.disabled || !agent.queues.contains(&conversation.queue) {
+            if agent.disabled
+                || !agent.queues.contains(&conversation.queue)
+                || Some(agent.id) == except
+            {
                 continue;
             }
             let state = self.agent_state(agent.id).await?;
@@ -116,7 +128,7 @@ impl Hub {
     ) -> Result<(), HubError> {
         let now = self.now();
         let event = HubEvent::ConversationAssigned(wire::ConversationAssigned {
-            conversation: super::conversation_api(conversation, now),
+            conversation: self.wa_view(conversation).await?,
             previous_agent_id: previous,
         });
         self.wa_event(conversation, event.clone()).await?;
