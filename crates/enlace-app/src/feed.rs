@@ -14,8 +14,8 @@
 //! debug with its `type`) and the cursor moves past it once. Nothing is skipped by accident.
 //!
 //! Consumers: the calls (the hub line's records, stored in the calls table), the agents' states
-//! (Pausas and the supervisor's table) and the inbox — [`InboxConsumer`], which in issue 10
-//! stores nothing yet (issue 11 gives the desktop its chat cache).
+//! (Pausas and the supervisor's table) and the inbox ([`crate::inbox::InboxConsumer`]: every
+//! chat event into the desktop's chat cache).
 //!
 //! To add a consumer: implement [`FeedConsumer`] (store its part, `Ok` for events that are not
 //! its business) and add it to the list the feed is started with.
@@ -61,40 +61,6 @@ pub trait FeedConsumer: Send {
 pub trait CursorSink: Send {
     /// Saves `id` as the last event every consumer stored.
     fn save(&mut self, id: u64) -> Stored<'_>;
-}
-
-/// The inbox's consumer. Issue 10: the desktop has no chat cache yet, so it stores nothing
-/// and acknowledges chat events (logged at debug); issue 11 makes it store them.
-#[derive(Debug, Default)]
-pub struct InboxConsumer;
-
-impl FeedConsumer for InboxConsumer {
-    fn name(&self) -> &'static str {
-        "inbox"
-    }
-
-    fn store<'a>(&'a mut self, event: &'a EventEnvelope) -> Stored<'a> {
-        Box::pin(async move {
-            if is_chat(&event.event) {
-                tracing::debug!(id = event.id, kind = %event.kind, "inbox: chat event (stored in issue 11)");
-            }
-            Ok(())
-        })
-    }
-}
-
-/// The chat events (WhatsApp conversations).
-fn is_chat(event: &HubEvent) -> bool {
-    matches!(
-        event,
-        HubEvent::MessageReceived(_)
-            | HubEvent::MessageStatus(_)
-            | HubEvent::ConversationAssigned(_)
-            | HubEvent::ConversationAttended(_)
-            | HubEvent::CommentAdded(_)
-            | HubEvent::WindowClosing(_)
-            | HubEvent::WhatsappAlert(_)
-    )
 }
 
 /// Where the feed reads from: the hub's stream, or a channel in tests.
@@ -363,7 +329,6 @@ mod tests {
                 journal: journal.clone(),
                 fail,
             }),
-            Box::new(InboxConsumer),
         ];
         let feed = HubFeed::start(rx, None, consumers, Box::new(Cursor(journal.clone())));
         (tx, feed, journal)

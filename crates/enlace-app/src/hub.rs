@@ -41,7 +41,8 @@ use enlace_hub_client::{
 use enlace_secrets::{SecretsError, Sensitive};
 use enlace_telephony::{AgentUpdate, HubCallTracker, HubLineConfig, LineConfig, LineStatus};
 
-use crate::feed::{CursorSink, FeedConsumer, HubFeed, InboxConsumer, Stored};
+use crate::feed::{CursorSink, FeedConsumer, HubFeed, Stored};
+use crate::inbox::InboxConsumer;
 
 use crate::error::AppError;
 use crate::settings::{self, HubCursor};
@@ -128,10 +129,13 @@ pub struct HubStatus {
 }
 
 /// What a Salida would leave behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExitCheck {
     pub pending_calls: u32,
     pub pending_writes: u32,
+    /// Open chats assigned to the agent (Salida offers to hand them back:
+    /// [`App::inbox_release_all_mine`]).
+    pub chats: Vec<crate::inbox::ExitChat>,
 }
 
 pub(crate) fn token_ref(server: &str, user: &str) -> String {
@@ -221,6 +225,8 @@ impl<H: Host> App<H> {
         self.forget_cursor().await;
         let supervisor = session.agent.supervisor;
         self.open_session(client, token, session.agent, session.state, None);
+        // Events since the last session were not followed: cached timelines may have gaps.
+        self.inbox_session_opened(true).await;
         self.restart_line().await;
         self.start_feed().await;
         if supervisor {
@@ -341,7 +347,7 @@ impl<H: Host> App<H> {
                 app: self.clone(),
                 serial: session.serial,
             }),
-            Box::new(InboxConsumer),
+            Box::new(InboxConsumer::new(self.clone(), session.serial)),
         ];
         let cursor = Box::new(SessionCursor {
             app: self.clone(),
@@ -488,7 +494,9 @@ impl<H: Host> App<H> {
                 };
                 let after = cursor.and_then(|c| c.resume_for(client.base_url(), &me.agent.user));
                 let supervisor = me.agent.supervisor;
+                let resumed_stream = after.is_some();
                 self.open_session(client, Arc::new(token), me.agent, me.state, after);
+                self.inbox_session_opened(!resumed_stream).await;
                 self.restart_line().await;
                 self.start_feed().await;
                 if supervisor {
@@ -502,7 +510,7 @@ impl<H: Host> App<H> {
         self.emit_hub_status();
     }
 
-    fn hub_session(&self) -> Result<HubSession, AppError> {
+    pub(crate) fn hub_session(&self) -> Result<HubSession, AppError> {
         lock(&self.shared.hub).clone().ok_or_else(|| {
             AppError::Hub(
                 "log in to the organization's server first".into(),
@@ -533,6 +541,7 @@ impl<H: Host> App<H> {
         self.stop_feed().await;
         self.restart_line().await;
         self.forget_cursor().await;
+        self.emit_inbox_counts().await;
     }
 
     /// Cerrar sesión without Salida.
@@ -554,7 +563,7 @@ impl<H: Host> App<H> {
     }
 
     /// Run a call to the hub with the session; an expired session logs the agent out here.
-    async fn with_hub<T: Send + 'static>(
+    pub(crate) async fn with_hub<T: Send + 'static>(
         &self,
         f: impl FnOnce(&HubClient, &Sensitive<String>) -> Result<T, HubError> + Send + 'static,
     ) -> Result<T, AppError> {
@@ -600,10 +609,11 @@ impl<H: Host> App<H> {
         self.change_state(StateChange::Available).await
     }
 
-    /// Before Salida: calls still waiting to be logged and CRM writes not delivered.
+    /// Before Salida: calls still waiting to be logged, CRM writes not delivered and the
+    /// open chats assigned to the agent.
     pub async fn agent_exit_check(&self) -> Result<ExitCheck, AppError> {
-        let (calls, counts) = self
-            .with_store(|s| Ok((s.calls_to_log()?, s.outbox_counts()?)))
+        let (calls, counts, chats) = self
+            .with_store(|s| Ok((s.calls_to_log()?, s.outbox_counts()?, s.my_open_chats()?)))
             .await?;
         let pending_calls = calls
             .iter()
@@ -612,6 +622,7 @@ impl<H: Host> App<H> {
         Ok(ExitCheck {
             pending_calls: u32::try_from(pending_calls).unwrap_or(u32::MAX),
             pending_writes: counts.pending + counts.needs_attention,
+            chats: chats.iter().map(crate::inbox::ExitChat::of).collect(),
         })
     }
 
@@ -672,6 +683,11 @@ impl From<HubError> for AppError {
             "hub_unreachable" => ErrorCode::HubUnreachable,
             "invalid_setting" => ErrorCode::InvalidSetting,
             "insecure_hub_address" => ErrorCode::InsecureHubAddress,
+            "window_closed" => ErrorCode::WindowClosed,
+            "whatsapp_invalid_message" => ErrorCode::WhatsappInvalidMessage,
+            "whatsapp_not_configured" => ErrorCode::WhatsappNotConfigured,
+            "whatsapp_unavailable" => ErrorCode::WhatsappUnavailable,
+            "media_too_large" => ErrorCode::MediaTooLarge,
             _ => ErrorCode::HubBadReply,
         };
         let wait = e.retry_after().map(|d| d.as_secs());

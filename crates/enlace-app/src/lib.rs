@@ -1,5 +1,6 @@
 //! `enlace-app` is Enlace without Tauri: the use-cases (dial, answer, reject, hang up, ignore,
-//! list calls, settings, link a CRM, search contacts, log calls) over a small [`Host`] trait,
+//! list calls, settings, link a CRM, search contacts, log calls, the WhatsApp inbox) over a
+//! small [`Host`] trait,
 //! emitting [`DomainEvent`]s.
 //!
 //! It owns the flow between the pure domain (`enlace-core`), the store (`enlace-store`), the
@@ -21,6 +22,7 @@ pub mod doctor;
 mod error;
 pub mod feed;
 pub mod hub;
+pub mod inbox;
 mod outbox;
 pub mod settings;
 
@@ -43,6 +45,11 @@ pub use crm::{CrmLinkStatus, CrmStatus, LinkState};
 pub use enlace_store::{CallLog, CallRecordLink, OutboxEntry, OutboxKind, OutboxState};
 pub use error::AppError;
 pub use hub::{ExitCheck, HubStatus};
+pub use inbox::{
+    BusinessNumber, CannedResponse, ChatComment, ChatMessage, ChatMessageError, ChatPage,
+    ChatStatus, ChatTemplate, ExitChat, InboxConversation, InboxConversationState, InboxCounts,
+    InboxFilter, OutgoingMessage,
+};
 pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings};
 
 /// What the agent is doing, as far as the phone line tells: drives the tray picture.
@@ -74,6 +81,8 @@ impl DialSource {
 
 /// Something the shell should show.
 #[derive(Debug, Clone)]
+// Events are moved once to the shell, not stored: a boxed variant would only add a pointer.
+#[allow(clippy::large_enum_variant)]
 pub enum DomainEvent {
     /// A call was created or changed (ringing, answered, ended, ignored, attached to a record,
     /// logged, or one of its CRM writes changed state).
@@ -103,6 +112,24 @@ pub enum DomainEvent {
     AgentState(enlace_hub_client::AgentState),
     /// Supervisors: the organization's agents and their live states, after one changed.
     AgentsLive(Vec<enlace_hub_client::AgentLive>),
+    /// A conversation of the inbox was created or changed (assigned, attended, read, a new
+    /// message moved its preview).
+    InboxConversation(InboxConversation),
+    /// A message arrived, was queued here, was taken by the hub or changed status.
+    InboxMessage {
+        conversation: InboxConversation,
+        message: ChatMessage,
+    },
+    /// An internal comment was added.
+    InboxComment(ChatComment),
+    /// The badge and tray counts changed.
+    InboxCounts(InboxCounts),
+    /// Show a desktop notification: a customer wrote or a conversation was assigned to the
+    /// agent, and that chat is not on screen (already throttled and silenced while paused).
+    ChatNotify {
+        conversation: InboxConversation,
+        preview: String,
+    },
 }
 
 /// What the use-cases need from their surroundings.
@@ -188,6 +215,8 @@ struct Shared<H: Host> {
     restarting: tokio::sync::Mutex<()>,
     /// The hub session's event stream and its consumers (see `feed`, `hub`).
     feed: tokio::sync::Mutex<Option<feed::HubFeed>>,
+    /// The inbox's live state and its sender's wake-up (see `inbox`).
+    inbox: inbox::InboxSide,
 }
 
 struct Line {
@@ -248,6 +277,7 @@ impl<H: Host> App<H> {
             live: Mutex::new(None),
             restarting: tokio::sync::Mutex::new(()),
             feed: tokio::sync::Mutex::new(None),
+            inbox: inbox::InboxSide::new(),
             host,
             store,
             clock,
@@ -263,6 +293,7 @@ impl<H: Host> App<H> {
             }),
             state: Mutex::new(LiveState::default()),
         });
+        inbox::start_sender(&shared);
         let app = App { shared };
         app.start_courier();
         // The keyring may be slow (a D-Bus round trip, an unlock prompt): never hold the

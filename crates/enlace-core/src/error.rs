@@ -58,6 +58,17 @@ pub enum ErrorCode {
     Forbidden,
     PbxOffline,
     InvalidRequest,
+    // WhatsApp through the hub
+    /// More than 24 hours since the customer wrote: only a template can be sent.
+    WindowClosed,
+    /// WhatsApp would refuse the message as given.
+    WhatsappInvalidMessage,
+    /// The hub has no WhatsApp configured.
+    WhatsappNotConfigured,
+    /// WhatsApp (Meta) is not reachable or refused for now.
+    WhatsappUnavailable,
+    /// A file is larger than this app downloads.
+    MediaTooLarge,
     // anything else
     Internal,
 }
@@ -108,6 +119,11 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::PbxOffline,
         ErrorCode::InvalidRequest,
+        ErrorCode::WindowClosed,
+        ErrorCode::WhatsappInvalidMessage,
+        ErrorCode::WhatsappNotConfigured,
+        ErrorCode::WhatsappUnavailable,
+        ErrorCode::MediaTooLarge,
         ErrorCode::Internal,
     ];
 
@@ -157,6 +173,11 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::PbxOffline => "pbx_offline",
             ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::WindowClosed => "window_closed",
+            ErrorCode::WhatsappInvalidMessage => "whatsapp_invalid_message",
+            ErrorCode::WhatsappNotConfigured => "whatsapp_not_configured",
+            ErrorCode::WhatsappUnavailable => "whatsapp_unavailable",
+            ErrorCode::MediaTooLarge => "media_too_large",
             ErrorCode::Internal => "internal",
         }
     }

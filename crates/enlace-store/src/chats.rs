@@ -366,6 +366,40 @@ impl Store {
         Ok(())
     }
 
+    /// The hub's whole list (`listed` ids, each with its newest message when the hub gave
+    /// it), in one transaction: each conversation upserted, and cached open conversations the
+    /// list no longer has (attended or moved elsewhere meanwhile) leave the panel.
+    pub fn sync_chat_conversations(
+        &self,
+        conversations: &[(ChatConversationFacts, Option<ChatMessage>)],
+        listed: &[i64],
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        for (facts, last) in conversations {
+            self.upsert_chat_conversation(facts)?;
+            if let Some(m) = last {
+                write_message(&tx, m)?;
+            }
+        }
+        let open: Vec<i64> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM chat_conversations INDEXED BY chat_conversations_open
+                 WHERE state = 'open'",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let listed: std::collections::HashSet<i64> = listed.iter().copied().collect();
+        for id in open.into_iter().filter(|id| !listed.contains(id)) {
+            tx.prepare_cached(
+                "UPDATE chat_conversations SET state = 'attended', mine = 0 WHERE id = ?1",
+            )?
+            .execute([id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Set a conversation's unread count (read here before the hub's event says so).
     pub fn set_chat_unread(&self, conversation: i64, unread: u32) -> Result<()> {
         self.conn

@@ -128,6 +128,14 @@ impl Store {
             .query_row("PRAGMA user_version", [], |row| row.get(0))?)
     }
 
+    /// The database file (`None` for a database in memory).
+    pub fn path(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
     /// The journal mode in effect (`"wal"` for files, `"memory"` for in-memory databases).
     pub fn journal_mode(&self) -> Result<String> {
         Ok(self
