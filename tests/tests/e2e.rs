@@ -15,6 +15,9 @@ use enlace_peers::{Baresip, BaresipConfig, Scenario, Sipp};
 use enlace_tests::app::{self, run_second_instance};
 use enlace_tests::{e2e_enabled, AppEnv, Session};
 
+#[path = "e2e/omnichannel.rs"]
+mod omnichannel;
+
 const PANELS: [&str; 8] = [
     "calls",
     "dialer",
