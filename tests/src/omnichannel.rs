@@ -24,7 +24,7 @@ use enlace_hub::HubConfig;
 use enlace_sandbox::{
     AmiDouble, BatchLayout, Inbound, InboundMessage, SentMessage, StatusPlan, WhatsAppDouble,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::webdriver::WebDriverError;
 
@@ -249,6 +249,38 @@ impl OrgServer {
                 .customer_sends_batch(BatchLayout::OneChange, chunk.to_vec());
         }
         self.wait_webhooks_taken(Duration::from_secs(120))
+    }
+
+    /// The customer writes `text` now; returns its wamid and when the hub answered the
+    /// webhook POST with 200 (ms since the epoch, seen by polling the double every 0.5 ms).
+    pub fn customer_writes_timed(
+        &self,
+        wa_id: &str,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<(String, f64), WebDriverError> {
+        let before = self.wa.webhooks().len();
+        let wamid = self
+            .wa
+            .customer_sends(wa_id, Inbound::Text(text.to_owned()));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let acked = self
+                .wa
+                .webhooks()
+                .iter()
+                .skip(before)
+                .any(|d| d.acknowledged && d.body.contains(&wamid));
+            if acked {
+                return Ok((wamid, unix_millis_f64()));
+            }
+            if Instant::now() >= deadline {
+                return Err(WebDriverError::Timeout(format!(
+                    "the hub did not accept the webhook of {wamid} within {timeout:?}"
+                )));
+            }
+            sleep(Duration::from_micros(500));
+        }
     }
 
     /// Waits until the hub answered every webhook the double queued.
@@ -727,9 +759,44 @@ pub fn pss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// `value` as compact JSON (for messages).
-pub fn show(value: &Value) -> String {
-    value.to_string()
+/// `root` and every process descending from it (from /proc), with their names.
+pub fn process_tree(root: u32) -> Vec<(u32, String)> {
+    let mut parents: Vec<(u32, u32, String)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for pid in entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = stat.get(open + 1..close).unwrap_or_default().to_owned();
+            let ppid = stat
+                .get(close + 1..)
+                .and_then(|rest| rest.split_whitespace().nth(1)?.parse().ok())
+                .unwrap_or(0);
+            parents.push((pid, ppid, comm));
+        }
+    }
+    let mut tree: Vec<(u32, String)> = parents
+        .iter()
+        .filter(|(pid, _, _)| *pid == root)
+        .map(|(pid, _, comm)| (*pid, comm.clone()))
+        .collect();
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i].0;
+        for (pid, ppid, comm) in &parents {
+            if *ppid == parent && !tree.iter().any(|(p, _)| p == pid) {
+                tree.push((*pid, comm.clone()));
+            }
+        }
+        i += 1;
+    }
+    tree
 }
 
 #[cfg(test)]

@@ -242,6 +242,11 @@ impl Session {
         Ok(())
     }
 
+    /// The PIDs of the app processes WebKitWebDriver launched for this session.
+    pub fn app_pids(&self) -> Vec<u32> {
+        self.app_pids.iter().map(|(pid, _)| *pid).collect()
+    }
+
     /// The log of WebKitWebDriver, which also receives the app's stdout/stderr.
     pub fn driver_log(&self) -> &Path {
         &self.driver_log

@@ -4,7 +4,8 @@
 //! The app-level half re-executes this tool as `bench-session` inside the same headless
 //! session the tests use (Xvfb + private D-Bus + gnome-keyring + dunst) and measures:
 //! (a) cold start to first paint, (b) idle memory of the app's process tree, (c) the same
-//! for Linphone desktop, (d) `enlace tel:…` dial latency against a warm instance. It relies
+//! for Linphone desktop, (d) `enlace tel:…` dial latency against a warm instance, (e) the
+//! Omnicanalidad figures of the `inbox_window` bench ([`inbox_bench`]). It relies
 //! on two hooks of the app: `ENLACE_READY_FILE=<path>` (a line is written when the UI's
 //! first paint is done) and `ENLACE_TRACE_DIAL=<path>` (`<unix_micros> dial-sent` lines).
 //! A measurement that cannot be taken is reported as "n/a" with the reason, not faked.
@@ -20,7 +21,7 @@ use enlace_peers::{DemoFarEnd, DemoLine};
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
 use crate::session::{self, Desktop, TempDir};
-use crate::{desktop, paths, setup, ui};
+use crate::{desktop, inbox_bench, paths, setup, ui};
 
 const COLD_STARTS: usize = 10;
 const DIALS: usize = 50;
@@ -90,7 +91,10 @@ fn other_criterion_benches() -> TaskResult<()> {
                 .as_array()
                 .is_some_and(|k| k.iter().any(|k| k == "bench"));
             let bench = target["name"].as_str().unwrap_or_default();
-            if is_bench && !(name == "enlace-core" && bench == "dial") {
+            if is_bench
+                && !(name == "enlace-core" && bench == "dial")
+                && !inbox_bench::is_window_bench(name, bench)
+            {
                 benches.push((name.to_owned(), bench.to_owned()));
             }
         }
@@ -144,6 +148,10 @@ pub fn app_benchmarks(report: &mut Report) -> TaskResult<String> {
     report.step("app: cargo build --release (custom-protocol)", || {
         desktop::build(true).map(drop)
     })?;
+    report.step(
+        "Omnicanalidad bench: cargo bench --no-run (inbox_window)",
+        inbox_bench::build,
+    )?;
     report.step("app measurements in Xvfb + dbus session", || {
         session::reexec_headless(&["bench-session"], &[])
     })?;
@@ -206,6 +214,12 @@ pub fn bench_session(_args: &[String]) -> TaskResult<()> {
     })?;
     report.step("(c) Linphone desktop idle memory", || {
         rows.push(linphone_memory(&desktop));
+        Ok(())
+    })?;
+    report.step("(e) Omnicanalidad in the window (inbox_window)", || {
+        for (what, value, detail) in inbox_bench::measure(&desktop, &app) {
+            rows.push(Row::new(&what, value, detail));
+        }
         Ok(())
     })?;
     desktop.stop();

@@ -13,6 +13,7 @@ mod cmd;
 mod demo_hub;
 mod desktop;
 mod fuzz;
+mod inbox_bench;
 mod paths;
 mod run;
 mod session;
@@ -46,7 +47,8 @@ commands:
                              targets at a time, default 1), write
                              target/fuzz/summary.md; a crash or hang fails
   bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
-                             idle memory, Linphone comparison, tel: dial latency) written to
+                             idle memory, Linphone comparison, tel: dial latency,
+                             Omnicanalidad in the window) written to
                              target/bench/summary.md
   soak [--agents N] [--secs S] [--seed X]
                              fault soak of the hub (default 200 agents, 180 s): hub SIGKILLs,

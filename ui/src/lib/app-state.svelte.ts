@@ -77,6 +77,8 @@ export class AppState {
   lastDial = $state<DialView | null>(null);
   /** CRM links, keyring and outbox counts (null until the host answered). */
   crm = $state<CrmStatusView | null>(null);
+  /** A search Contactos starts with once (a chat's shared contact: "Crear en el CRM"). */
+  contactsQuery = $state<string | null>(null);
   /** Calls logged from this window: they stay in Llamadas to show "Enviado". */
   loggedHere = $state<Record<string, true>>({});
 
