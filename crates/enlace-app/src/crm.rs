@@ -1,6 +1,7 @@
 //! CRM use-cases: link and unlink accounts (tokens in the OS keyring, the account reference in
 //! the database), search contacts (cache first, then the CRM), attach a call to a record,
-//! create a record and log a call through the durable outbox, and open a record in the browser.
+//! create a record and log a call through the durable outbox, log an attended WhatsApp chat
+//! (when the agent turned it on) through the same outbox, and open a record in the browser.
 //!
 //! Invariants:
 //! - Tokens only ever live in [`SecretStore`] and in memory inside [`CrmLink`]; the database
@@ -8,6 +9,8 @@
 //!   listed with the problem; nothing falls back to a file.
 //! - Every CRM write goes through the outbox ([`crate::outbox`]): queued in the same
 //!   transaction that changes the call, delivered later by the courier.
+//! - A chat is logged on the customer's record as the contacts cache knows it when it is queued
+//!   (the caller-ID resolver; the first by its ranking); with none, as an unattached activity.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +24,7 @@ use enlace_secrets::{SecretStore, SecretsError, Sensitive};
 use enlace_store::{CallLog, OutboxState, Store};
 
 use crate::error::AppError;
-use crate::outbox::{self, Payload, RecordTarget};
+use crate::outbox::{self, ChatFacts, Payload, RecordTarget};
 use crate::{blocking, lock, App, DomainEvent, Host};
 
 /// How long the browser sign-in waits for the agent.
@@ -49,6 +52,28 @@ pub(crate) struct CrmSide {
     pub(crate) links: std::sync::Mutex<HashMap<Crm, LinkSlot>>,
     pub(crate) keyring: std::sync::Mutex<Result<(), String>>,
 }
+
+/// An attended WhatsApp conversation to log to the CRM ([`App::queue_chat_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLogRequest {
+    /// The hub's conversation id.
+    pub conversation_id: i64,
+    /// The customer's number, E.164 (`+50688881234`).
+    pub customer: String,
+    pub customer_name: Option<String>,
+    /// The organization's WhatsApp number the conversation is on.
+    pub business_number: String,
+    /// First and last message, milliseconds since the Unix epoch.
+    pub started_at: i64,
+    pub ended_at: i64,
+    /// `[dd/mm/yyyy HH:MM] Cliente|Agente: text` lines, oldest first
+    /// ([`enlace_crm::format_transcript`]).
+    pub transcript: String,
+}
+
+/// Longest customer number and name accepted in a [`ChatLogRequest`].
+const MAX_CHAT_NUMBER: usize = 40;
+const MAX_CHAT_NAME: usize = 255;
 
 /// One CRM's link state, for Configuración.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +134,15 @@ impl CrmSide {
         Crm::ALL
             .into_iter()
             .find(|crm| matches!(links.get(crm), Some(LinkSlot::Linked(_))))
+    }
+
+    /// The CRM a chat's log goes to: the active one, else one with an account that needs the
+    /// agent (the write waits for the sign-in like a call's).
+    pub(crate) fn chat_crm(&self) -> Option<Crm> {
+        self.active_crm().or_else(|| {
+            let links = lock(&self.links);
+            Crm::ALL.into_iter().find(|crm| links.contains_key(crm))
+        })
     }
 
     /// Save tokens a link refreshed on its own.
@@ -619,15 +653,80 @@ impl<H: Host> App<H> {
         Ok(log)
     }
 
+    /// Marcar atendido with "log chats to the CRM" on: queue the conversation's transcript for
+    /// the CRM (Salesforce: a completed Task; Zoho: a Note on the record, or a Call when the
+    /// number matches no cached record). A no-op when the setting is off. The record is the
+    /// cached Contact or Lead of the customer's number (the caller-ID resolver, first by its
+    /// ranking) of the CRM the log goes to. Fails with `crm_not_linked` when no CRM account is
+    /// linked, `crm_invalid_field` (field `customer`) for a number that is empty or too long.
+    pub async fn queue_chat_log(&self, chat: ChatLogRequest) -> Result<(), AppError> {
+        let settings = self.settings();
+        if !settings.chat_log_to_crm {
+            return Ok(());
+        }
+        let customer = chat.customer.trim().to_owned();
+        if customer.is_empty()
+            || customer.chars().count() > MAX_CHAT_NUMBER
+            || customer.chars().any(char::is_control)
+        {
+            return Err(AppError::Crm(
+                "the customer's number is empty or not valid".into(),
+                ErrorCode::CrmInvalidField,
+                Some("customer"),
+            ));
+        }
+        let crm = self.shared.crm.chat_crm().ok_or_else(|| {
+            AppError::Crm("no CRM is linked".into(), ErrorCode::CrmNotLinked, None)
+        })?;
+        let country = settings.default_country;
+        let number = customer.clone();
+        let record = self
+            .with_store(move |s| s.contacts_for_caller(&number, country))
+            .await?
+            .into_iter()
+            .map(|c| c.contact)
+            .find(|c| c.crm == crm)
+            .map(|c| c.reference());
+        let facts = ChatFacts {
+            conversation_id: chat.conversation_id,
+            customer,
+            customer_name: chat
+                .customer_name
+                .map(|n| n.trim().chars().take(MAX_CHAT_NAME).collect::<String>())
+                .filter(|n| !n.is_empty()),
+            business_number: chat.business_number.trim().to_owned(),
+            started_at: enlace_core::Timestamp(chat.started_at),
+            ended_at: enlace_core::Timestamp(chat.ended_at.max(chat.started_at)),
+            transcript: chat.transcript,
+            record,
+        };
+        let payload = Payload::LogChat { chat: facts }.to_json();
+        let key = outbox::new_key(&self.shared.call_ids);
+        let now = self.shared.clock.now();
+        let conversation = chat.conversation_id;
+        self.with_store(move |s| s.queue_log_chat(conversation, crm, &key, &payload, now))
+            .await?;
+        self.wake_courier();
+        self.shared.host.emit(DomainEvent::CrmWritesChanged);
+        Ok(())
+    }
+
     /// Reintentar: a write that needed the agent goes back in line. A call's log goes to the
     /// record the call points at now: after `crm_record_deleted` the agent attaches another
-    /// record, then retries.
+    /// record, then retries. A chat's log whose record was deleted goes to the next cached
+    /// record of the customer's number, or unattached when there is none.
     pub async fn retry_crm_write(&self, entry: i64) -> Result<Option<CallLog>, AppError> {
         let now = self.shared.clock.now();
+        let country = self.settings().default_country;
         let log = self
             .with_store(move |s| {
                 let retargeted = match s.outbox_entry(entry)? {
-                    Some(e) if e.state == OutboxState::NeedsAttention => retarget_log(s, &e)?,
+                    Some(e) if e.state == OutboxState::NeedsAttention => {
+                        match retarget_log(s, &e)? {
+                            Some(payload) => Some(payload),
+                            None => retarget_chat(s, &e, country)?,
+                        }
+                    }
                     _ => None,
                 };
                 s.retry_outbox_entry(entry, retargeted.as_deref(), now)?;
@@ -743,6 +842,32 @@ fn retarget_log(
             }
             .to_json()
         }))
+}
+
+/// The payload of a chat's log refused because its record was deleted, pointed at the next
+/// cached record of the customer's number (of the entry's CRM, other than the deleted one), or
+/// at none. `None` for anything else.
+fn retarget_chat(
+    store: &Store,
+    entry: &enlace_store::OutboxEntry,
+    country: enlace_core::Country,
+) -> Result<Option<String>, enlace_store::StoreError> {
+    let deleted = entry
+        .last_error
+        .as_ref()
+        .is_some_and(|e| e.code == ErrorCode::CrmRecordDeleted);
+    let Ok(Payload::LogChat { mut chat }) = Payload::from_json(&entry.payload) else {
+        return Ok(None);
+    };
+    let Some(gone) = chat.record.clone().filter(|_| deleted) else {
+        return Ok(None);
+    };
+    chat.record = store
+        .contacts_for_caller(&chat.customer, country)?
+        .into_iter()
+        .map(|c| c.contact.reference())
+        .find(|r| r.crm == entry.crm && *r != gone);
+    Ok(Some(Payload::LogChat { chat }.to_json()))
 }
 
 fn validate_new_contact(mut c: NewContact) -> Result<NewContact, AppError> {

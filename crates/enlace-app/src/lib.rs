@@ -41,7 +41,8 @@ use enlace_store::Store;
 use enlace_telephony::{CallIdSource, LineEvent, LineStatus, PhoneLine, RandomCallIds};
 use tokio::sync::RwLock;
 
-pub use crm::{CrmLinkStatus, CrmStatus, LinkState};
+pub use crm::{ChatLogRequest, CrmLinkStatus, CrmStatus, LinkState};
+pub use enlace_crm::{format_transcript, TranscriptLine};
 pub use enlace_store::{CallLog, CallRecordLink, OutboxEntry, OutboxKind, OutboxState};
 pub use error::AppError;
 pub use hub::{ExitCheck, HubStatus};

@@ -1,12 +1,14 @@
-//! The outbox courier: delivers queued CRM writes (create a contact, log a call) in order, one
-//! at a time, on its own thread.
+//! The outbox courier: delivers queued CRM writes (create a contact, log a call, log an
+//! attended WhatsApp chat) in order, one at a time, on its own thread.
 //!
 //! Invariants:
 //! - An entry is queued in the same SQLite transaction that changes its call (`enlace-store`),
-//!   so a crash never loses a write the agent saw accepted.
+//!   so a crash never loses a write the agent saw accepted; a chat's log is queued before
+//!   `queue_chat_log` returns.
 //! - Each entry has an idempotency key, written into the CRM with every record it creates
 //!   (Salesforce Task `CallObject`; a `[enlace:{key}]` line in the `Description` of a
-//!   Salesforce Contact/Lead and of a Zoho Contact/Lead/Call). Before each attempt the entry
+//!   Salesforce Contact/Lead and of a Zoho Contact/Lead/Call, at the end of a chat's Salesforce
+//!   Task `Description` and of its Zoho `Note_Content` or Call `Description`). Before each attempt the entry
 //!   is marked in flight; an entry found in flight again (a crash, a lost reply) is delivered
 //!   with `retrying = true`, and the CRM client first looks for that key among the records
 //!   created since the entry was queued — never for records with the same fields.
@@ -22,7 +24,7 @@ use enlace_core::{
     CallActivity, CallDirection, CallId, CallRecord, ContactKind, Crm, ErrorCode, NewContact,
     RecordRef, Timestamp,
 };
-use enlace_crm::{CrmError, WriteAttempt};
+use enlace_crm::{ChatActivity, CrmError, WriteAttempt};
 use enlace_store::{OutboxEntry, OutboxError};
 use enlace_telephony::CallIdSource;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,23 @@ pub(crate) enum Payload {
         subject: String,
         comment: String,
     },
+    LogChat {
+        chat: ChatFacts,
+    },
+}
+
+/// The facts of an attended conversation its CRM log needs, frozen when it was queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChatFacts {
+    pub conversation_id: i64,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub business_number: String,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    pub transcript: String,
+    /// The cached Contact or Lead of the customer's number, if any (of the entry's CRM).
+    pub record: Option<RecordRef>,
 }
 
 /// The record a call is logged on: known, or the result of an earlier queued creation.
@@ -113,6 +132,19 @@ enum StoredPayload {
         subject: String,
         comment: String,
     },
+    LogChat {
+        conversation_id: i64,
+        customer: String,
+        customer_name: Option<String>,
+        business_number: String,
+        started_at: i64,
+        ended_at: i64,
+        transcript: String,
+        /// The record's CRM, kind and id, all three or none.
+        crm: Option<String>,
+        kind: Option<String>,
+        record_id: Option<String>,
+    },
 }
 
 impl Payload {
@@ -157,6 +189,18 @@ impl Payload {
                     comment: comment.clone(),
                 }
             }
+            Payload::LogChat { chat } => StoredPayload::LogChat {
+                conversation_id: chat.conversation_id,
+                customer: chat.customer.clone(),
+                customer_name: chat.customer_name.clone(),
+                business_number: chat.business_number.clone(),
+                started_at: chat.started_at.millis(),
+                ended_at: chat.ended_at.millis(),
+                transcript: chat.transcript.clone(),
+                crm: chat.record.as_ref().map(|r| r.crm.as_str().to_owned()),
+                kind: chat.record.as_ref().map(|r| r.kind.as_str().to_owned()),
+                record_id: chat.record.as_ref().map(|r| r.id.clone()),
+            },
         };
         serde_json::to_string(&stored).unwrap_or_default()
     }
@@ -219,6 +263,40 @@ impl Payload {
                     record,
                     subject,
                     comment,
+                }
+            }
+            StoredPayload::LogChat {
+                conversation_id,
+                customer,
+                customer_name,
+                business_number,
+                started_at,
+                ended_at,
+                transcript,
+                crm,
+                kind,
+                record_id,
+            } => {
+                let record = match (crm, kind, record_id) {
+                    (Some(crm), Some(kind), Some(id)) => Some(RecordRef {
+                        crm: Crm::parse(&crm).ok_or_else(|| format!("unknown CRM {crm:?}"))?,
+                        kind: kind_of(&kind)?,
+                        id,
+                    }),
+                    (None, None, None) => None,
+                    _ => return Err("the chat's record is incomplete".to_owned()),
+                };
+                Payload::LogChat {
+                    chat: ChatFacts {
+                        conversation_id,
+                        customer,
+                        customer_name,
+                        business_number,
+                        started_at: Timestamp(started_at),
+                        ended_at: Timestamp(ended_at),
+                        transcript,
+                        record,
+                    },
                 }
             }
         })
@@ -398,6 +476,17 @@ fn attempt<H: Host>(
             };
             link.log_call(&activity, &write)
         }
+        Payload::LogChat { chat } => {
+            let activity = ChatActivity {
+                record: chat.record,
+                customer: chat.customer,
+                customer_name: chat.customer_name,
+                started_at: chat.started_at,
+                ended_at: chat.ended_at,
+                transcript: chat.transcript,
+            };
+            link.log_chat(&activity, &write)
+        }
     };
     app.crm.persist_refreshed(link);
     match result {
@@ -483,6 +572,32 @@ mod tests {
             comment: "Llamar mañana".into(),
         };
         assert_eq!(Payload::from_json(&log.to_json()).unwrap(), log);
+        let mut chat = ChatFacts {
+            conversation_id: 42,
+            customer: "+50688881234".into(),
+            customer_name: Some("Ana".into()),
+            business_number: "+50622223333".into(),
+            started_at: Timestamp(1_700_000_000_000),
+            ended_at: Timestamp(1_700_000_600_000),
+            transcript: "[14/11/2023 22:13] Cliente: Hola".into(),
+            record: Some(RecordRef {
+                crm: Crm::Zoho,
+                kind: ContactKind::Lead,
+                id: "57".into(),
+            }),
+        };
+        let logged = Payload::LogChat { chat: chat.clone() };
+        assert_eq!(Payload::from_json(&logged.to_json()).unwrap(), logged);
+        chat.record = None;
+        let unattached = Payload::LogChat { chat };
+        assert_eq!(
+            Payload::from_json(&unattached.to_json()).unwrap(),
+            unattached
+        );
+        assert!(Payload::from_json(
+            r#"{"type":"log_chat","conversation_id":1,"customer":"+1","customer_name":null,"business_number":"+2","started_at":0,"ended_at":0,"transcript":"","crm":"zoho","kind":null,"record_id":"5"}"#
+        )
+        .is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The agent's settings: phone line, default country, language, notifications, and how to
-//! reach each CRM (login hosts, OAuth client ids, loopback redirect ports).
+//! The agent's settings: phone line, default country, language, notifications (and WhatsApp
+//! ones while paused), whether attended chats are logged to the CRM, and how to reach each CRM
+//! (login hosts, OAuth client ids, loopback redirect ports).
 //!
 //! Stored as one JSON document in the `settings` table under [`SETTINGS_KEY`]. The JSON shape
 //! is private to this module (a storage format, not a wire type); a corrupt or unreadable row
@@ -84,6 +85,12 @@ pub struct Settings {
     pub default_country: Country,
     pub language: Language,
     pub notifications: bool,
+    /// Desktop notifications of WhatsApp chats (assigned, a customer wrote) also while the agent
+    /// is paused. Off by default: a paused agent is not disturbed.
+    pub chat_notify_while_paused: bool,
+    /// Marking a WhatsApp chat attended logs its transcript to the CRM through the outbox
+    /// (`App::queue_chat_log`). Off by default.
+    pub chat_log_to_crm: bool,
     /// Salesforce: login host (production, sandbox or My Domain), connected app and the
     /// loopback port registered as its callback.
     pub salesforce: SalesforceConfig,
@@ -108,6 +115,8 @@ impl Default for Settings {
             default_country: default_country(),
             language: Language::Auto,
             notifications: true,
+            chat_notify_while_paused: false,
+            chat_log_to_crm: false,
             salesforce: SalesforceConfig::default(),
             zoho: ZohoConfig::default(),
             hub_server: String::new(),
@@ -343,6 +352,8 @@ struct Stored {
     default_country: String,
     language: String,
     notifications: bool,
+    chat_notify_while_paused: bool,
+    chat_log_to_crm: bool,
     salesforce_login_host: String,
     salesforce_client_id: String,
     salesforce_redirect_port: u16,
@@ -389,6 +400,8 @@ impl From<&Settings> for Stored {
             }
             .to_owned(),
             notifications: s.notifications,
+            chat_notify_while_paused: s.chat_notify_while_paused,
+            chat_log_to_crm: s.chat_log_to_crm,
             salesforce_login_host: s.salesforce.login_host.clone(),
             salesforce_client_id: s.salesforce.client_id.clone(),
             salesforce_redirect_port: s.salesforce.redirect_port,
@@ -435,6 +448,8 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
             _ => Language::Auto,
         },
         notifications: stored.notifications,
+        chat_notify_while_paused: stored.chat_notify_while_paused,
+        chat_log_to_crm: stored.chat_log_to_crm,
         salesforce: SalesforceConfig {
             login_host: stored.salesforce_login_host,
             client_id: stored.salesforce_client_id,
@@ -556,6 +571,29 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(from_json(&to_json(&s)).unwrap(), s);
+    }
+
+    #[test]
+    fn the_chat_settings_are_off_by_default_stored_and_absent_from_old_rows() {
+        let defaults = Settings::default();
+        assert!(!defaults.chat_notify_while_paused && !defaults.chat_log_to_crm);
+        let on = Settings {
+            chat_notify_while_paused: true,
+            chat_log_to_crm: true,
+            ..Settings::default()
+        };
+        let json = to_json(&on);
+        assert!(json.contains(r#""chatNotifyWhilePaused":true"#), "{json}");
+        assert!(json.contains(r#""chatLogToCrm":true"#), "{json}");
+        assert_eq!(from_json(&json).unwrap(), on);
+        // A row written before these settings existed reads them as off.
+        let old = json
+            .replace(r#""chatNotifyWhilePaused":true,"#, "")
+            .replace(r#""chatLogToCrm":true,"#, "");
+        assert!(!old.contains("chat"), "{old}");
+        let back = from_json(&old).unwrap();
+        assert!(!back.chat_notify_while_paused && !back.chat_log_to_crm);
+        assert!(on.validate().is_ok());
     }
 
     #[test]

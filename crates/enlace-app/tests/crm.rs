@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use enlace_app::{App, AppOptions, DomainEvent, Host, LinkState, OutboxState};
+use enlace_app::{
+    format_transcript, App, AppOptions, ChatLogRequest, DomainEvent, Host, LinkState, OutboxKind,
+    OutboxState, Settings, TranscriptLine,
+};
 use enlace_core::{
     CallDirection, CallId, CallRecord, CallStatus, Clock, ContactKind, Crm, EndReason, ErrorCode,
     LogState, NewContact, RecordRef, Timestamp,
@@ -605,9 +608,218 @@ async fn a_log_on_a_deleted_record_waits_for_another_record_and_goes_there() {
     assert_eq!(tasks[0]["WhoId"], other.as_str());
 }
 
+// ---- attended WhatsApp chats -----------------------------------------------------------------
+
+fn chat_request(conversation_id: i64, customer: &str) -> ChatLogRequest {
+    let lines = [
+        TranscriptLine {
+            at: 1_718_000_000_000,
+            from_customer: true,
+            text: "Hola, ¿mi pedido?".into(),
+        },
+        TranscriptLine {
+            at: 1_718_000_445_000,
+            from_customer: false,
+            text: "Sale mañana 👍".into(),
+        },
+    ];
+    ChatLogRequest {
+        conversation_id,
+        customer: customer.into(),
+        customer_name: Some("Lucía".into()),
+        business_number: "+50622223333".into(),
+        started_at: 1_718_000_000_000,
+        ended_at: 1_718_000_445_000,
+        transcript: format_transcript(&lines, 0),
+    }
+}
+
+async fn log_chats_to_crm(h: &Harness) {
+    let on = Settings {
+        chat_log_to_crm: true,
+        ..h.app.settings()
+    };
+    h.app.save_settings(on).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_chat_reaches_salesforce_once_as_a_task_on_the_cached_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let id = sf.insert_record(
+        ContactKind::Contact,
+        serde_json::json!({"FirstName":"Lucía","LastName":"Quesada","Phone":"+506 8888-1234"}),
+    );
+    let h = start(&db, config(&sf, &zoho)).await;
+
+    // Off by default: nothing is queued, even without a CRM.
+    assert!(!h.app.settings().chat_log_to_crm);
+    h.app
+        .queue_chat_log(chat_request(7, "+50688881234"))
+        .await
+        .unwrap();
+    assert!(Store::open(&db)
+        .unwrap()
+        .outbox_for_conversation(7)
+        .unwrap()
+        .is_empty());
+    log_chats_to_crm(&h).await;
+    assert_eq!(
+        h.app
+            .queue_chat_log(chat_request(7, "+50688881234"))
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::CrmNotLinked
+    );
+    assert_eq!(
+        h.app
+            .queue_chat_log(chat_request(7, "  "))
+            .await
+            .unwrap_err()
+            .field(),
+        Some("customer")
+    );
+
+    password_link(&h).await;
+    h.app.search_contacts("8888 1234").await.unwrap(); // the cache knows the customer now
+    h.app
+        .queue_chat_log(chat_request(7, "+50688881234"))
+        .await
+        .unwrap();
+    let written = eventually("the chat's Task delivered", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(7)
+            .unwrap();
+        (w.len() == 1 && w[0].state == OutboxState::Delivered).then(|| w[0].clone())
+    })
+    .await;
+    assert_eq!(written.kind, OutboxKind::LogChat);
+    assert_eq!(written.call_id, None);
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 1, "exactly one Task");
+    let task = &tasks[0];
+    assert_eq!(written.result_id.as_deref(), task["Id"].as_str());
+    assert_eq!(task["WhoId"], id.as_str());
+    assert_eq!(task["Subject"], "WhatsApp +50688881234");
+    assert_eq!(task["TaskSubtype"], "Task");
+    assert_eq!(task["Status"], "Completed");
+    assert_eq!(
+        task["Description"],
+        format!(
+            "[10/06/2024 06:13] Cliente: Hola, ¿mi pedido?\n[10/06/2024 06:20] Agente: Sale \
+             mañana 👍\n\n[enlace:{}]",
+            written.idempotency_key
+        )
+    );
+
+    // A number the cache does not know: a Task without WhoId.
+    h.app
+        .queue_chat_log(chat_request(8, "+50670001111"))
+        .await
+        .unwrap();
+    eventually("the second Task delivered", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(8)
+            .unwrap();
+        (w.len() == 1 && w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks[1].get("WhoId").is_none_or(serde_json::Value::is_null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attended_chat_is_a_zoho_note_and_after_its_record_is_deleted_an_unattached_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (sf, zoho) = doubles();
+    let lead = zoho.insert_record(
+        "Leads",
+        serde_json::json!({"First_Name":"Rosa","Last_Name":"Jiménez","Company":"Acme",
+                           "Phone":"+506 8888 7777"}),
+    );
+    let h = start(&db, config(&sf, &zoho)).await;
+    h.app.crm_sign_in(Crm::Zoho).await.unwrap();
+    log_chats_to_crm(&h).await;
+    h.app.search_contacts("8888 7777").await.unwrap();
+
+    // The CRM is down at first: the note waits, then goes out once.
+    zoho.inject(Fault::ServerErrors(1));
+    h.app
+        .queue_chat_log(chat_request(21, "+50688887777"))
+        .await
+        .unwrap();
+    eventually("the note delivered", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(21)
+            .unwrap();
+        if w.first()
+            .is_some_and(|w| w.state == OutboxState::Pending && w.attempts > 0)
+        {
+            h.clock.advance(Duration::from_secs(10));
+        }
+        (w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let notes = zoho.records("Notes");
+    assert_eq!(notes.len(), 1, "exactly one note");
+    assert_eq!(notes[0]["Parent_Id"]["module"]["api_name"], "Leads");
+    assert_eq!(notes[0]["Parent_Id"]["id"], lead.as_str());
+    assert!(notes[0]["Note_Content"]
+        .as_str()
+        .unwrap()
+        .starts_with("[10/06/2024 06:13] Cliente: Hola"));
+
+    // The lead is deleted in Zoho: the next chat's note needs the agent; Reintentar logs it
+    // as a call without a record (the cache has no other record of the number).
+    zoho.delete_record("Leads", &lead);
+    h.app
+        .queue_chat_log(chat_request(22, "+50688887777"))
+        .await
+        .unwrap();
+    let refused = eventually("the deleted lead needs the agent", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(22)
+            .unwrap();
+        w.into_iter()
+            .find(|w| w.state == OutboxState::NeedsAttention)
+    })
+    .await;
+    assert_eq!(
+        refused.last_error.unwrap().code,
+        ErrorCode::CrmRecordDeleted
+    );
+    h.app.retry_crm_write(refused.id).await.unwrap();
+    eventually("the call delivered", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(22)
+            .unwrap();
+        (w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let calls = zoho.records("Calls");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["Call_Type"], "Inbound");
+    assert!(calls[0]
+        .get("What_Id")
+        .is_none_or(serde_json::Value::is_null));
+    assert_eq!(zoho.records("Notes").len(), 1);
+}
+
 // ---- kill -9 in the middle of a delivery ----------------------------------------------------
 
 const CHILD_ENV: &str = "ENLACE_OUTBOX_CHILD";
+/// When set, the child first queues an attended chat with this customer number (the chat
+/// setting on, the customer's record cached by a search).
+const CHILD_CHAT_ENV: &str = "ENLACE_OUTBOX_CHILD_CHAT";
 
 /// Not a test on its own: the body of the child process of the kill tests. It links the CRM
 /// named in its spec (Salesforce with the password flow, Zoho through the browser sign-in)
@@ -651,6 +863,14 @@ async fn outbox_child_process() {
     } else {
         password_link(&h).await;
     }
+    if let Ok(number) = std::env::var(CHILD_CHAT_ENV) {
+        log_chats_to_crm(&h).await;
+        h.app.search_contacts(&number).await.unwrap();
+        h.app
+            .queue_chat_log(chat_request(31, &number))
+            .await
+            .unwrap();
+    }
     // Deliver until killed.
     tokio::time::sleep(Duration::from_secs(120)).await;
 }
@@ -671,6 +891,11 @@ enum ChildCrm<'a> {
 }
 
 fn spawn_child(db: &Path, crm: &ChildCrm<'_>) -> Child {
+    spawn_child_queueing(db, crm, None)
+}
+
+/// A child that queues an attended chat with `chat_customer` before delivering.
+fn spawn_child_queueing(db: &Path, crm: &ChildCrm<'_>, chat_customer: Option<&str>) -> Child {
     let spec = match crm {
         ChildCrm::Salesforce(sf) => format!("{}|salesforce|{}", db.display(), sf.base_url()),
         ChildCrm::Zoho(z) => format!(
@@ -682,13 +907,16 @@ fn spawn_child(db: &Path, crm: &ChildCrm<'_>) -> Child {
         ),
     };
     let exe = std::env::current_exe().unwrap();
-    let child = std::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .args(["--exact", "outbox_child_process", "--nocapture"])
         .env(CHILD_ENV, spec)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    Child(child)
+        .env_remove(CHILD_CHAT_ENV)
+        .stdout(std::process::Stdio::null());
+    if let Some(number) = chat_customer {
+        command.env(CHILD_CHAT_ENV, number);
+    }
+    Child(command.spawn().unwrap())
 }
 
 /// Kill the delivering process with SIGKILL once `posted` says the write reached the CRM
@@ -957,4 +1185,42 @@ async fn kill_9_after_zoho_committed_a_call_leaves_exactly_that_call() {
         mine["id"].as_str(),
         "not the colleague's call"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_zoho_committed_a_chat_note_leaves_exactly_that_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite3");
+    let (_sf, zoho) = doubles();
+    let lead = zoho.insert_record(
+        "Leads",
+        serde_json::json!({"Last_Name":"Jiménez","Company":"Acme","Phone":"+506 8888 7777"}),
+    );
+    // The note is committed, then the reply never comes: the process is killed meanwhile.
+    zoho.inject(Fault::StallAfterCommit(Duration::from_secs(60)));
+    let mut first = spawn_child_queueing(&db, &ChildCrm::Zoho(&zoho), Some("+50688887777"));
+    eventually("the note committed", || {
+        (zoho.records("Notes").len() == 1).then_some(())
+    })
+    .await;
+    let _ = first.0.kill();
+    let _ = first.0.wait();
+    let _second = spawn_child(&db, &ChildCrm::Zoho(&zoho));
+    eventually("delivered after the restart", || {
+        let w = Store::open(&db)
+            .unwrap()
+            .outbox_for_conversation(31)
+            .unwrap();
+        (w.len() == 1 && w[0].state == OutboxState::Delivered).then_some(())
+    })
+    .await;
+    let notes = zoho.records("Notes");
+    assert_eq!(notes.len(), 1, "exactly one note: {notes:?}");
+    assert_eq!(notes[0]["Parent_Id"]["id"], lead.as_str());
+    let w = Store::open(&db)
+        .unwrap()
+        .outbox_for_conversation(31)
+        .unwrap();
+    assert_eq!(w[0].result_id.as_deref(), notes[0]["id"].as_str());
+    assert!(w[0].attempts >= 2, "the restart found the note: {w:?}");
 }

@@ -46,6 +46,61 @@ impl ChatActivity {
     }
 }
 
+/// One message of a conversation, for [`format_transcript`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptLine {
+    /// When it was sent, milliseconds since the Unix epoch (UTC).
+    pub at: i64,
+    /// The customer wrote it; otherwise an agent did.
+    pub from_customer: bool,
+    /// Its text (a caption or a short description for media).
+    pub text: String,
+}
+
+/// A transcript for [`ChatActivity::transcript`]: one line per message,
+/// `[dd/mm/yyyy HH:MM] Cliente: text` or `… Agente: text`, at `utc_offset_minutes` from UTC
+/// (the agent's time zone; 0 for UTC), in the order given. A message's own line breaks
+/// continue on lines indented by two spaces, so only a message's first line starts with `[`;
+/// carriage returns and other control characters but tabs are dropped.
+pub fn format_transcript(lines: &[TranscriptLine], utc_offset_minutes: i32) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let at = Timestamp(
+            line.at
+                .saturating_add(i64::from(utc_offset_minutes).saturating_mul(60_000)),
+        );
+        let t = crate::dates::utc(at);
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "[{:02}/{:02}/{:04} {:02}:{:02}] {}: ",
+            t.day,
+            t.month,
+            t.year,
+            t.hour,
+            t.minute,
+            if line.from_customer {
+                "Cliente"
+            } else {
+                "Agente"
+            }
+        ));
+        let clean: String = line
+            .text
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
+        let mut parts = clean.trim().split('\n');
+        out.push_str(parts.next().unwrap_or_default().trim_end());
+        for part in parts {
+            out.push_str("\n  ");
+            out.push_str(part.trim_end());
+        }
+    }
+    out
+}
+
 /// The longest text field a transcript goes into, in characters: Salesforce Task
 /// `Description` (api-facts A8) and, taken as the same, Zoho `Note_Content` and Call
 /// `Description` (their limit is not in the fact sheet).
@@ -192,6 +247,34 @@ mod tests {
         assert_eq!(cut.chars().count(), 300);
         assert!(cut.ends_with("ñfin\n\n[enlace:k]"), "{cut}");
         assert!(cut.contains("omitieron los 1 mensajes"), "{cut}");
+    }
+
+    #[test]
+    fn transcripts_are_formatted_one_message_per_line_in_the_given_time_zone() {
+        let lines = [
+            TranscriptLine {
+                // 2026-12-05T16:03:00Z
+                at: 1_796_486_580_000,
+                from_customer: true,
+                text: "Hola\r\n[05/12] ¿sigue abierto?\u{7}".into(),
+            },
+            TranscriptLine {
+                at: 1_796_486_700_000,
+                from_customer: false,
+                text: "  Sí, hasta las 6 👍 ".into(),
+            },
+        ];
+        assert_eq!(
+            format_transcript(&lines, 0),
+            "[05/12/2026 16:03] Cliente: Hola\n  [05/12] ¿sigue abierto?\n\
+             [05/12/2026 16:05] Agente: Sí, hasta las 6 👍"
+        );
+        // Costa Rica (UTC−6) the same afternoon; the previous day past midnight UTC.
+        assert!(format_transcript(&lines, -360).starts_with("[05/12/2026 10:03] Cliente:"));
+        assert!(format_transcript(&lines, -17 * 60).starts_with("[04/12/2026 23:03]"));
+        // Continuation lines never start a message when the transcript is cut.
+        assert_eq!(split_messages(&format_transcript(&lines, 0)).len(), 2);
+        assert_eq!(format_transcript(&[], 0), "");
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod zoho;
 pub use account::{
     CrmAccount, CrmConfig, SalesforceAccount, SalesforceConfig, Tokens, ZohoAccount, ZohoConfig,
 };
-pub use chat::ChatActivity;
+pub use chat::{format_transcript, ChatActivity, TranscriptLine};
 pub use error::{CrmError, DEFAULT_RETRY_AFTER};
 pub use link::{CrmLink, WriteAttempt};
 pub use oauth::{salesforce_password_sign_in, PendingSignIn};
