@@ -670,6 +670,50 @@ fn salesforce_create_validates_and_returns_18_char_ids() {
 }
 
 #[test]
+fn salesforce_takes_a_chat_task_with_or_without_whoid_and_refuses_wrong_fields() {
+    let (sf, at, _) = sf_signed_in();
+    let auth = bearer(&at);
+    let id = sf.insert_record(ContactKind::Contact, json!({"LastName":"Mora"}));
+    let post =
+        |body: Value| post_json(&sf_data(&sf, "sobjects/Task/"), Some(&auth), &body).expect("post");
+    let chat = |extra: Value| {
+        let mut t = json!({"Subject":"WhatsApp +50688881234","Status":"Completed",
+            "Priority":"Normal","ActivityDate":"2024-06-10","TaskSubtype":"Task",
+            "Description":"[10/06/2024 06:13] Cliente: Hola\n\n[enlace:k1]"});
+        if let (Some(obj), Value::Object(extra)) = (t.as_object_mut(), extra) {
+            obj.extend(extra);
+        }
+        t
+    };
+    let on_contact = post(chat(json!({"WhoId": id})));
+    assert_eq!(on_contact.status, 201, "{}", on_contact.body);
+    let unattached = post(chat(json!({})));
+    assert_eq!(unattached.status, 201, "{}", unattached.body);
+    let tasks = sf.records("Task");
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["WhoId"], json!(id));
+    assert_eq!(tasks[1]["IsClosed"], true);
+    let code = |r: Reply| r.json()[0]["errorCode"].clone();
+    assert_eq!(
+        code(post(chat(json!({"TaskSubtype":"WhatsApp"})))),
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    );
+    assert_eq!(
+        code(post(chat(json!({"Description": "x".repeat(32_001)})))),
+        "STRING_TOO_LONG"
+    );
+    assert_eq!(
+        code(post(chat(json!({"ActivityDate":"10/06/2024"})))),
+        "JSON_PARSER_ERROR"
+    );
+    assert_eq!(
+        code(post(chat(json!({"WhoId":"00T000000000000AAA"})))),
+        "FIELD_INTEGRITY_EXCEPTION"
+    );
+    assert_eq!(sf.records("Task").len(), 2, "nothing refused was stored");
+}
+
+#[test]
 fn salesforce_search_lag_hides_new_records_from_sosl_only() {
     let (sf, at, _) = sf_signed_in();
     sf.set_search_lag(1);
