@@ -871,6 +871,31 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_text_stays_one_path_segment_and_one_file_name() {
+        assert_eq!(path_segment("abc-1_2~"), "abc-1_2~");
+        assert_eq!(path_segment("../a/b?c#d"), "%2E%2E%2Fa%2Fb%3Fc%23d");
+        assert_eq!(path_segment("ñ"), "%C3%B1");
+        let cases = [
+            ("attachment; filename=\"a.pdf\"", Some("a.pdf")),
+            (
+                "attachment; filename=\"_.pdf\"; filename*=UTF-8''a%C3%B1o%2F1.pdf",
+                Some("año_1.pdf"),
+            ),
+            (
+                "attachment; filename=\"../../etc/passwd\"",
+                Some(".._.._etc_passwd"),
+            ),
+            ("attachment; filename=\"..\"", None),
+            ("attachment; filename*=UTF-8''%0A", None),
+            ("attachment", None),
+            ("attachment; filename*=latin1''x", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(disposition_filename(header).as_deref(), want, "{header}");
+        }
+    }
+
+    #[test]
     fn stream_origin_follows_the_scheme() {
         let c = HubClient::new("https://hub.example.com").unwrap();
         assert_eq!(c.ws_origin(), "wss://hub.example.com");

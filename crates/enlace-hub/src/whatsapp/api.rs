@@ -717,7 +717,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 #[utoipa::path(get, path = "/api/v1/media/{id}", tag = "whatsapp", security(("bearer" = [])),
     params(("id" = String, Path, description = "Media id")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file; `Content-Disposition` names it when the hub knows its name", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, description = "not_found", body = ApiError),
     ))]
 pub(crate) async fn download_media(
@@ -729,7 +729,7 @@ pub(crate) async fn download_media(
     let mime = axum::http::HeaderValue::from_str(&row.mime_type).unwrap_or(
         axum::http::HeaderValue::from_static("application/octet-stream"),
     );
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, mime),
             (
@@ -739,7 +739,44 @@ pub(crate) async fn download_media(
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Some(value) = row.filename.as_deref().and_then(disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// `attachment` with the file's name: an ASCII `filename` (others replaced by `_`) and the
+/// exact name as `filename*` (RFC 8187, UTF-8 percent-encoded).
+fn disposition(name: &str) -> Option<axum::http::HeaderValue> {
+    let name = name.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let plain: String = name
+        .chars()
+        .map(|c| {
+            if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut exact = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            exact.push(char::from(b));
+        } else {
+            exact.push_str(&format!("%{b:02X}"));
+        }
+    }
+    axum::http::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{plain}\"; filename*=UTF-8''{exact}"
+    ))
+    .ok()
 }
 
 /// The WhatsApp Business Account's templates (cached; `refresh=true` asks Meta again).

@@ -286,8 +286,8 @@ impl Hub {
             .touch_wa_conversation_inbound(conversation_id, &m.from, name, sent_at, now)
             .await?;
         let conversation = self.wa_route_if_needed(conversation_id).await?;
-        if let Some(media) = m.kind.media() {
-            if let Err(e) = self.wa_keep_inbound_media(message_id, media).await {
+        if m.kind.media().is_some() {
+            if let Err(e) = self.wa_keep_inbound_media(message_id, &m.kind).await {
                 tracing::warn!(error = %e, "whatsapp: inbound media not kept yet");
             }
         }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use enlace_whatsapp::{check_upload, InboundMedia, MediaKind};
+use enlace_whatsapp::{check_upload, MediaKind};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
@@ -108,8 +108,16 @@ impl Hub {
     pub(crate) async fn wa_keep_inbound_media(
         &self,
         message_id: i64,
-        media: &InboundMedia,
+        kind: &enlace_whatsapp::webhook::MessageKind,
     ) -> Result<(), HubError> {
+        let Some(media) = kind.media() else {
+            return Ok(());
+        };
+        // A document's name as the customer sent it (shown and offered when saving).
+        let filename = match kind {
+            enlace_whatsapp::webhook::MessageKind::Document { filename, .. } => filename.as_deref(),
+            _ => None,
+        };
         let Some(graph) = self.wa().graph.clone() else {
             return Ok(());
         };
@@ -123,7 +131,7 @@ impl Hub {
             .or_else(|| media.mime_type.clone())
             .unwrap_or_else(|| "application/octet-stream".into());
         let row = self
-            .wa_put_media(&file.bytes, &mime, None, Some(&media.id))
+            .wa_put_media(&file.bytes, &mime, filename, Some(&media.id))
             .await?;
         self.store()
             .set_wa_message_media(message_id, &row.id)
@@ -164,10 +172,10 @@ impl Hub {
             let Ok(parsed) = enlace_whatsapp::webhook::parse_message(&raw) else {
                 continue;
             };
-            let Some(media) = parsed.kind.media() else {
+            if parsed.kind.media().is_none() {
                 continue;
-            };
-            match self.wa_keep_inbound_media(message.id, media).await {
+            }
+            match self.wa_keep_inbound_media(message.id, &parsed.kind).await {
                 Ok(()) => {
                     kept += 1;
                     self.wa()
