@@ -7,9 +7,11 @@ use tauri::State;
 
 use crate::shell::Shell;
 use crate::wire::{
-    AgentLiveView, AgentStateView, AppInfoView, CallView, ContactKindView, ContactView, CrmKind,
-    CrmStatusView, DayView, DialView, ExitCheckView, HandlerStatusView, HubStatusView,
-    LineStatusView, NewContactInput, PauseReasonView, SettingsView, WireError,
+    AgentLiveView, AgentStateView, AppInfoView, BusinessNumberView, CallView, CannedResponseView,
+    ChatCommentView, ChatMessageView, ChatPageView, ContactKindView, ContactView, ConversationView,
+    CrmKind, CrmStatusView, DayView, DialView, ExitChatView, ExitCheckView, HandlerStatusView,
+    HubStatusView, InboxCountsView, InboxFilter, LineStatusView, NewContactInput,
+    OutgoingMessageInput, PauseReasonView, SettingsView, TemplateView, WireError,
 };
 
 type Reply<T> = Result<T, WireError>;
@@ -292,7 +294,7 @@ pub async fn agent_exit_check(shell: State<'_, Shell>) -> Reply<ExitCheckView> {
     Ok(ExitCheckView {
         pending_calls: check.pending_calls,
         pending_writes: check.pending_writes,
-        chats: Vec::new(),
+        chats: check.chats.iter().map(ExitChatView::from).collect(),
     })
 }
 
@@ -312,4 +314,156 @@ pub async fn agent_day(shell: State<'_, Shell>) -> Reply<DayView> {
 pub async fn agents_live(shell: State<'_, Shell>) -> Reply<Vec<AgentLiveView>> {
     let agents = shell.app.agents_live().await?;
     Ok(agents.iter().map(AgentLiveView::from).collect())
+}
+
+/// A chat location's map link: only http(s) addresses, in the system browser
+/// (`unsupported_scheme` otherwise).
+#[tauri::command]
+pub async fn open_external(shell: State<'_, Shell>, url: String) -> Reply<()> {
+    shell.open_external(&url)
+}
+
+// ---- Omnicanalidad (WhatsApp through the hub) ----
+
+#[tauri::command]
+pub async fn inbox_conversations(
+    shell: State<'_, Shell>,
+    filter: InboxFilter,
+    search: String,
+) -> Reply<Vec<ConversationView>> {
+    let list = shell
+        .app
+        .inbox_conversations(filter.into(), &search)
+        .await?;
+    Ok(list.iter().map(ConversationView::from).collect())
+}
+
+#[tauri::command]
+pub async fn inbox_counts(shell: State<'_, Shell>) -> Reply<InboxCountsView> {
+    Ok(shell.app.inbox_counts().await?.into())
+}
+
+#[tauri::command]
+pub async fn inbox_timeline(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    before: Option<i64>,
+    limit: u32,
+) -> Reply<ChatPageView> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let page = shell
+        .app
+        .inbox_timeline(conversation_id, before, limit)
+        .await?;
+    Ok(ChatPageView::from(&page))
+}
+
+#[tauri::command]
+pub async fn inbox_viewing(shell: State<'_, Shell>, conversation_id: Option<i64>) -> Reply<()> {
+    Ok(shell.app.inbox_viewing(conversation_id).await?)
+}
+
+#[tauri::command]
+pub async fn inbox_send(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    client_id: String,
+    message: OutgoingMessageInput,
+) -> Reply<ChatMessageView> {
+    let sent = shell
+        .app
+        .inbox_send(conversation_id, &client_id, message.into())
+        .await?;
+    Ok(ChatMessageView::from(&sent))
+}
+
+#[tauri::command]
+pub async fn inbox_retry(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    key: String,
+) -> Reply<ChatMessageView> {
+    let sent = shell.app.inbox_retry(conversation_id, &key).await?;
+    Ok(ChatMessageView::from(&sent))
+}
+
+#[tauri::command]
+pub async fn inbox_comment(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    body: String,
+) -> Reply<ChatCommentView> {
+    let comment = shell.app.inbox_comment(conversation_id, &body).await?;
+    Ok(ChatCommentView::from(&comment))
+}
+
+/// Marcar atendido.
+#[tauri::command]
+pub async fn inbox_attended(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+) -> Reply<ConversationView> {
+    let c = shell.app.inbox_attended(conversation_id).await?;
+    Ok(ConversationView::from(&c))
+}
+
+#[tauri::command]
+pub async fn inbox_take(shell: State<'_, Shell>, conversation_id: i64) -> Reply<ConversationView> {
+    let c = shell.app.inbox_take(conversation_id).await?;
+    Ok(ConversationView::from(&c))
+}
+
+#[tauri::command]
+pub async fn inbox_release(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+) -> Reply<ConversationView> {
+    let c = shell.app.inbox_release(conversation_id).await?;
+    Ok(ConversationView::from(&c))
+}
+
+#[tauri::command]
+pub async fn inbox_templates(shell: State<'_, Shell>) -> Reply<Vec<TemplateView>> {
+    let list = shell.app.inbox_templates().await?;
+    Ok(list.iter().map(TemplateView::from).collect())
+}
+
+#[tauri::command]
+pub async fn inbox_canned_responses(shell: State<'_, Shell>) -> Reply<Vec<CannedResponseView>> {
+    let list = shell.app.inbox_canned_responses().await?;
+    Ok(list.iter().map(CannedResponseView::from).collect())
+}
+
+#[tauri::command]
+pub async fn inbox_numbers(shell: State<'_, Shell>) -> Reply<Vec<BusinessNumberView>> {
+    let list = shell.app.inbox_numbers().await?;
+    Ok(list.iter().map(BusinessNumberView::from).collect())
+}
+
+/// WhatsApp from a call card.
+#[tauri::command]
+pub async fn inbox_start(
+    shell: State<'_, Shell>,
+    business_number: String,
+    customer_number: String,
+    client_id: String,
+    message: OutgoingMessageInput,
+) -> Reply<ConversationView> {
+    let c = shell
+        .app
+        .inbox_start(
+            &business_number,
+            &customer_number,
+            &client_id,
+            message.into(),
+        )
+        .await?;
+    Ok(ConversationView::from(&c))
+}
+
+/// A chat document: downloaded once, then opened with the OS's program for it.
+#[tauri::command]
+pub async fn media_open(shell: State<'_, Shell>, media_id: String) -> Reply<()> {
+    let path = shell.app.inbox_media_path(&media_id).await?;
+    shell.open_file(&path)
 }

@@ -11,8 +11,10 @@ mod channel;
 mod cli;
 mod commands;
 mod doctor;
+mod media;
 mod os;
 mod shell;
+mod tray;
 mod wire;
 
 use std::process::ExitCode;

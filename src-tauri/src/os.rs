@@ -8,7 +8,7 @@ use enlace_app::DemoLine;
 use enlace_os::{doctor as checks, handler, notify};
 
 use crate::channel::BuildChannel;
-use crate::wire::{HandlerScheme, HandlerStatusView, WireError};
+use crate::wire::{ConversationView, HandlerScheme, HandlerStatusView, WireError};
 
 pub use enlace_os::notify::{CallNotification as NotificationHandle, NotificationAction};
 
@@ -53,6 +53,37 @@ pub fn show_incoming(
         reject_label: texts.reject.to_owned(),
     };
     notify::show_incoming_call(&incoming, Box::new(on_action))
+}
+
+/// The chat notification: the customer's CRM name (else their WhatsApp name, else their
+/// number) as the summary, the message preview as the body ("assigned to you" when the
+/// conversation was assigned without a new message).
+pub fn chat_notification(
+    conversation: &ConversationView,
+    preview: &str,
+    spanish: bool,
+) -> notify::ChatMessage {
+    let named = |n: &str| Some(n.trim().to_owned()).filter(|n| !n.is_empty());
+    let summary = conversation
+        .customer_name
+        .as_deref()
+        .and_then(named)
+        .or_else(|| named(&conversation.profile_name))
+        .unwrap_or_else(|| conversation.customer.clone());
+    let body = match named(preview) {
+        Some(p) => p,
+        None if spanish => "Conversación asignada a ti".to_owned(),
+        None => "Conversation assigned to you".to_owned(),
+    };
+    notify::ChatMessage { summary, body }
+}
+
+/// Show a chat notification (blocking: a D-Bus round trip).
+pub fn show_chat(
+    message: &notify::ChatMessage,
+    on_action: impl FnOnce(NotificationAction) + Send + 'static,
+) -> Result<NotificationHandle, notify::NotifyError> {
+    notify::show_chat_message(message, Box::new(on_action))
 }
 
 pub fn handler_spec(channel: BuildChannel) -> HandlerSpecOwned {
@@ -103,6 +134,23 @@ pub fn register_handler(spec: &HandlerSpecOwned) -> Result<HandlerStatusView, Wi
         field: None,
         retry_after_seconds: None,
     })
+}
+
+/// Why a link or a file was not opened: `unsupported_scheme` for anything but an http(s) link
+/// or an existing file, `internal` when the opener could not start.
+pub fn open_error(e: enlace_os::browser::BrowserError) -> WireError {
+    use enlace_os::browser::BrowserError;
+    match e {
+        BrowserError::NotWeb | BrowserError::NotFile => WireError {
+            code: enlace_core::ErrorCode::UnsupportedScheme
+                .as_str()
+                .to_owned(),
+            message: e.to_string(),
+            field: None,
+            retry_after_seconds: None,
+        },
+        BrowserError::Failed(_) => internal(e),
+    }
 }
 
 pub fn internal(e: impl std::fmt::Display) -> WireError {
@@ -175,5 +223,64 @@ fn phone_line(line: DoctorLine) -> checks::Check {
         DoctorLine::None => checks::check_phone_line(PhoneLine::NotConfigured, || {
             LineProbe::NotAsked(String::new())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ConversationStateView;
+
+    fn conversation(name: Option<&str>, profile: &str) -> ConversationView {
+        ConversationView {
+            id: 4,
+            phone_number_id: "1234".into(),
+            business_number: String::new(),
+            customer: "+5215512345678".into(),
+            customer_name: name.map(str::to_owned),
+            profile_name: profile.into(),
+            queue: "ventas".into(),
+            state: ConversationStateView::Open,
+            agent_id: None,
+            agent_name: None,
+            mine: true,
+            unread: 1,
+            last_message_at: 0,
+            preview: String::new(),
+            preview_kind: "text".into(),
+            preview_outgoing: false,
+            window_ends_at: None,
+            window_open: true,
+            pending_sends: 0,
+        }
+    }
+
+    #[test]
+    fn a_chat_notification_names_the_customer_and_shows_the_preview() {
+        let n = chat_notification(
+            &conversation(Some("Lucía Quesada"), "Lu"),
+            " ¿Hay envío? ",
+            true,
+        );
+        assert_eq!(n.summary, "Lucía Quesada");
+        assert_eq!(n.body, "¿Hay envío?");
+        let n = chat_notification(&conversation(Some(""), "Lu"), "hola", true);
+        assert_eq!(n.summary, "Lu");
+        let n = chat_notification(&conversation(None, " "), "", false);
+        assert_eq!(n.summary, "+5215512345678");
+        assert_eq!(n.body, "Conversation assigned to you");
+        let n = chat_notification(&conversation(None, ""), "", true);
+        assert_eq!(n.body, "Conversación asignada a ti");
+    }
+
+    #[test]
+    fn only_web_links_and_files_are_opened() {
+        use enlace_os::browser::BrowserError;
+        assert_eq!(open_error(BrowserError::NotWeb).code, "unsupported_scheme");
+        assert_eq!(open_error(BrowserError::NotFile).code, "unsupported_scheme");
+        assert_eq!(
+            open_error(BrowserError::Failed("x".into())).code,
+            "internal"
+        );
     }
 }

@@ -7,24 +7,24 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use enlace_app::{Activity, App, AppOptions, DemoLine, DomainEvent, Host, Language};
+use enlace_app::{App, AppOptions, DemoLine, DomainEvent, Host, Language};
 use enlace_core::{CallId, Contact, SystemClock};
 use enlace_os::browser::Browser;
+use enlace_os::notify;
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::channel::BuildChannel;
+use crate::media;
 use crate::os::{self, IncomingNotification};
+use crate::tray::{self, TrayState};
 use crate::wire::{
-    self, AppInfoView, CallView, ContactView, CrmStatusView, LineStatusView, NavigateView,
-    WireError,
+    self, AppInfoView, CallView, ChatCommentView, ChatMessageView, ContactView, ConversationView,
+    CrmStatusView, InboxCountsView, InboxMessageEvent, LineStatusView, NavigateView, WireError,
 };
 
 const MAIN_WINDOW: &str = "main";
-const TRAY_ID: &str = "enlace-tray";
 
 /// Managed state: the running app plus what the shell itself knows.
 pub struct Shell {
@@ -34,6 +34,10 @@ pub struct Shell {
     problems: Vec<String>,
     ready_file: Option<PathBuf>,
     ready_written: AtomicBool,
+    /// What the tray shows (shared with the host, which updates it).
+    tray: Arc<TrayState>,
+    /// Opens map links (`open_external`) and downloaded documents (`media_open`).
+    browser: Browser,
 }
 
 impl Shell {
@@ -70,6 +74,16 @@ impl Shell {
         }
     }
 
+    /// Opens an http(s) link in the system browser (a chat location's map).
+    pub fn open_external(&self, url: &str) -> Result<(), WireError> {
+        self.browser.open(url).map_err(os::open_error)
+    }
+
+    /// Opens a downloaded file with the OS's program for it.
+    pub fn open_file(&self, path: &std::path::Path) -> Result<(), WireError> {
+        self.browser.open_file(path).map_err(os::open_error)
+    }
+
     pub fn mark_ui_ready(&self) {
         if self.ready_written.swap(true, Ordering::SeqCst) {
             return;
@@ -93,6 +107,9 @@ pub struct TauriHost {
     /// Cached CRM records sharing the number of each call still ringing (the card's chooser).
     matches: Mutex<HashMap<CallId, Vec<ContactView>>>,
     browser: Browser,
+    tray: Arc<TrayState>,
+    /// The chat notifications on screen, by conversation.
+    chat_notifications: Arc<Mutex<HashMap<i64, os::NotificationHandle>>>,
 }
 
 impl Host for TauriHost {
@@ -171,12 +188,54 @@ impl Host for TauriHost {
                 handle.emit("line:status", LineStatusView::new(kind, &status))
             }
             DomainEvent::Activity(activity) => {
-                set_tray_activity(handle, activity);
+                self.tray.set_activity(handle, activity);
                 Ok(())
             }
             DomainEvent::DialFailed { error, .. } => {
                 show_main_window(handle);
                 handle.emit("dial:failed", WireError::from(error))
+            }
+            DomainEvent::InboxConversation(conversation) => {
+                let view = ConversationView::from(&conversation);
+                if view.unread == 0 || !view.mine {
+                    self.withdraw_chat_notification(view.id);
+                }
+                self.tray.request_chats();
+                handle.emit("inbox:changed", view)
+            }
+            DomainEvent::InboxMessage {
+                conversation,
+                message,
+            } => handle.emit(
+                "inbox:message",
+                InboxMessageEvent {
+                    conversation: ConversationView::from(&conversation),
+                    message: ChatMessageView::from(&message),
+                },
+            ),
+            DomainEvent::InboxComment(comment) => {
+                handle.emit("inbox:comment", ChatCommentView::from(&comment))
+            }
+            DomainEvent::InboxCounts(counts) => {
+                if self.tray.set_waiting(handle, counts.waiting) {
+                    if let Some(shell) = handle.try_state::<Shell>() {
+                        shell.app.trace(&format!("tray-waiting {}", counts.waiting));
+                    }
+                }
+                self.tray.request_chats();
+                handle.emit("inbox:counts", InboxCountsView::from(counts))
+            }
+            DomainEvent::ChatNotify {
+                conversation,
+                preview,
+            } => {
+                let settings = handle.try_state::<Shell>().map(|s| s.app.settings());
+                if settings.as_ref().is_none_or(|s| s.notifications) {
+                    let spanish = settings.is_none_or(|s| uses_spanish(s.language));
+                    let view = ConversationView::from(&conversation);
+                    self.notify_chat(view.id, os::chat_notification(&view, &preview, spanish));
+                }
+                Ok(())
             }
         };
         if let Err(e) = sent {
@@ -190,6 +249,43 @@ impl Host for TauriHost {
 }
 
 impl TauriHost {
+    /// Show a chat's notification off the calling thread (a D-Bus round trip); it replaces the
+    /// chat's previous one, and a click opens the chat.
+    fn notify_chat(&self, conversation_id: i64, message: notify::ChatMessage) {
+        let handle = self.handle.clone();
+        let shown_chats = Arc::clone(&self.chat_notifications);
+        tauri::async_runtime::spawn_blocking(move || {
+            let on_action = {
+                let handle = handle.clone();
+                move |action| {
+                    if action == os::NotificationAction::Focus {
+                        open_chat(&handle, conversation_id);
+                    }
+                }
+            };
+            match os::show_chat(&message, on_action) {
+                Ok(shown) => {
+                    if let Some(shell) = handle.try_state::<Shell>() {
+                        shell
+                            .app
+                            .trace(&format!("chat-notification-shown {conversation_id}"));
+                    }
+                    if let Some(previous) = lock(&shown_chats).insert(conversation_id, shown) {
+                        previous.close();
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not show a chat notification"),
+            }
+        });
+    }
+
+    /// The chat was read (or is no longer the agent's): its notification goes away.
+    fn withdraw_chat_notification(&self, conversation_id: i64) {
+        if let Some(shown) = lock(&self.chat_notifications).remove(&conversation_id) {
+            tauri::async_runtime::spawn_blocking(move || shown.close());
+        }
+    }
+
     /// Show the incoming-call notification off the calling thread (a D-Bus round trip).
     fn notify_incoming(&self, call: &enlace_core::CallRecord, matches: &[Contact], spanish: bool) {
         let texts = if spanish {
@@ -290,67 +386,53 @@ fn show_main_window(handle: &AppHandle) {
     }
 }
 
-fn tray_image(activity: Activity) -> Option<Image<'static>> {
-    let bytes: &'static [u8] = match activity {
-        Activity::Idle => include_bytes!("../../icons/tray-idle.png"),
-        Activity::Ringing => include_bytes!("../../icons/tray-ringing.png"),
-        Activity::InCall => include_bytes!("../../icons/tray-in-call.png"),
-        Activity::Offline => include_bytes!("../../icons/tray-offline.png"),
+/// A click in the tray menu.
+fn tray_menu(handle: &AppHandle, action: tray::MenuAction) {
+    match action {
+        tray::MenuAction::Quit => handle.exit(0),
+        tray::MenuAction::Show => show_main_window(handle),
+        tray::MenuAction::OpenChat(id) => open_chat(handle, id),
+        tray::MenuAction::None => {}
+    }
+}
+
+/// Shows the window on the chat (a tray menu entry or a chat notification was clicked).
+fn open_chat(handle: &AppHandle, conversation_id: i64) {
+    show_main_window(handle);
+    let request = NavigateView {
+        panel: "inbox".into(),
+        conversation_id: Some(conversation_id),
     };
-    Image::from_bytes(bytes).ok()
-}
-
-fn tray_tooltip(activity: Activity) -> &'static str {
-    match activity {
-        Activity::Idle => "Enlace — disponible / available",
-        Activity::Ringing => "Enlace — llamada entrante / incoming call",
-        Activity::InCall => "Enlace — en llamada / in a call",
-        Activity::Offline => "Enlace — línea sin conexión / phone line offline",
+    if let Err(e) = handle.emit("app:navigate", request) {
+        tracing::warn!(error = %e, "could not ask the window for the chat");
     }
 }
 
-fn set_tray_activity(handle: &AppHandle, activity: Activity) {
-    if let Some(tray) = handle.tray_by_id(TRAY_ID) {
-        if let Some(image) = tray_image(activity) {
-            let _ = tray.set_icon(Some(image));
+/// Keeps the tray menu's list of waiting chats current: read again (from the cache) after each
+/// request, one reading at a time, requests made meanwhile coalesced into the next one.
+async fn follow_waiting_chats(handle: AppHandle, tray: Arc<TrayState>) {
+    loop {
+        tray.chats_requested().await;
+        let Some(shell) = handle.try_state::<Shell>() else {
+            continue;
+        };
+        match shell
+            .app
+            .inbox_conversations(enlace_app::InboxFilter::Mine, "")
+            .await
+        {
+            Ok(list) => {
+                let chats = list
+                    .iter()
+                    .filter(|c| c.mine && c.state == enlace_app::InboxConversationState::Open)
+                    .map(|c| tray::TrayChat::from_view(&ConversationView::from(c)))
+                    .collect();
+                let spanish = uses_spanish(shell.app.settings().language);
+                tray.set_chats(&handle, chats, spanish);
+            }
+            Err(e) => tracing::warn!(code = %e.code(), "tray: could not list the waiting chats"),
         }
-        let _ = tray.set_tooltip(Some(tray_tooltip(activity)));
     }
-}
-
-fn build_tray(handle: &AppHandle) -> tauri::Result<TrayIcon> {
-    let spanish = uses_spanish(Language::Auto);
-    let show = MenuItem::with_id(
-        handle,
-        "show",
-        if spanish {
-            "Mostrar Enlace"
-        } else {
-            "Show Enlace"
-        },
-        true,
-        None::<&str>,
-    )?;
-    let quit = MenuItem::with_id(
-        handle,
-        "quit",
-        if spanish { "Salir" } else { "Quit" },
-        true,
-        None::<&str>,
-    )?;
-    let menu = Menu::with_items(handle, &[&show, &quit])?;
-    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
-        .tooltip(tray_tooltip(Activity::Offline))
-        .menu(&menu)
-        .on_menu_event(|app, event| match event.id.as_ref() {
-            "quit" => app.exit(0),
-            "show" => show_main_window(app),
-            _ => {}
-        });
-    if let Some(image) = tray_image(Activity::Offline) {
-        builder = builder.icon(image);
-    }
-    builder.build(handle)
 }
 
 /// Whether the deep-link plugin already delivers this forwarded argv (a single tel:/callto:
@@ -391,6 +473,12 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
+        .register_asynchronous_uri_scheme_protocol(media::SCHEME, |ctx, request, responder| {
+            let handle = ctx.app_handle().clone();
+            tauri::async_runtime::spawn(async move {
+                responder.respond(media::serve(handle, request).await);
+            });
+        })
         .invoke_handler(tauri::generate_handler![
             crate::commands::calls_pending,
             crate::commands::calls_history,
@@ -429,14 +517,36 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             crate::commands::agent_exit,
             crate::commands::agent_day,
             crate::commands::agents_live,
+            crate::commands::inbox_conversations,
+            crate::commands::inbox_counts,
+            crate::commands::inbox_timeline,
+            crate::commands::inbox_viewing,
+            crate::commands::inbox_send,
+            crate::commands::inbox_retry,
+            crate::commands::inbox_comment,
+            crate::commands::inbox_attended,
+            crate::commands::inbox_take,
+            crate::commands::inbox_release,
+            crate::commands::inbox_templates,
+            crate::commands::inbox_canned_responses,
+            crate::commands::inbox_numbers,
+            crate::commands::inbox_start,
+            crate::commands::media_open,
+            crate::commands::open_external,
         ])
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();
             let shell = tauri::async_runtime::block_on(start_shell(handle.clone(), channel));
+            let tray_state = Arc::clone(&shell.tray);
+            let spanish = uses_spanish(shell.app.settings().language);
+            tray_state.set_spanish(spanish);
             tauri_app.manage(shell);
-            if let Err(e) = build_tray(&handle) {
-                tracing::warn!(error = %e, "no tray icon");
+            match tray::build(&handle, spanish, tray_menu) {
+                Ok(_) => tray_state.apply_all(&handle),
+                Err(e) => tracing::warn!(error = %e, "no tray icon"),
             }
+            tray_state.request_chats();
+            tauri::async_runtime::spawn(follow_waiting_chats(handle.clone(), tray_state));
             let links = handle.clone();
             tauri_app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
@@ -490,14 +600,18 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
             .ok()
             .and_then(|v| enlace_app::settings::demo_crm_config(&v)),
     };
+    let browser = std::env::var("ENLACE_BROWSER")
+        .ok()
+        .and_then(|v| Browser::from_command_line(&v))
+        .unwrap_or(Browser::System);
+    let tray = Arc::new(TrayState::new(uses_spanish(Language::Auto)));
     let host = TauriHost {
         handle,
         ringing: Arc::new(Mutex::new(Vec::new())),
         matches: Mutex::new(HashMap::new()),
-        browser: std::env::var("ENLACE_BROWSER")
-            .ok()
-            .and_then(|v| Browser::from_command_line(&v))
-            .unwrap_or(Browser::System),
+        browser: browser.clone(),
+        tray: Arc::clone(&tray),
+        chat_notifications: Arc::new(Mutex::new(HashMap::new())),
     };
     let app = match App::start(host, store, Arc::new(SystemClock), options).await {
         Ok(app) => app,
@@ -513,5 +627,7 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
         problems,
         ready_file: std::env::var_os("ENLACE_READY_FILE").map(PathBuf::from),
         ready_written: AtomicBool::new(false),
+        tray,
+        browser,
     }
 }

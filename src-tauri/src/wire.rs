@@ -255,6 +255,8 @@ impl From<&Contact> for ContactView {
 pub enum CrmWriteKind {
     CreateContact,
     LogCall,
+    /// An attended WhatsApp conversation logged with its transcript.
+    LogChat,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, TS)]
@@ -297,6 +299,7 @@ impl From<&OutboxEntry> for CrmWriteView {
             kind: match e.kind {
                 OutboxKind::CreateContact => CrmWriteKind::CreateContact,
                 OutboxKind::LogCall => CrmWriteKind::LogCall,
+                OutboxKind::LogChat => CrmWriteKind::LogChat,
             },
             state: match e.state {
                 OutboxState::Pending => WireOutboxState::Pending,
@@ -581,6 +584,12 @@ pub struct SettingsView {
     pub default_country: String,
     pub language: WireLanguage,
     pub notifications: bool,
+    /// Chat notifications also while paused (off: a paused agent is not disturbed).
+    #[serde(default)]
+    pub chat_notify_while_paused: bool,
+    /// Marcar atendido logs the chat's transcript to the CRM.
+    #[serde(default)]
+    pub chat_log_to_crm: bool,
     pub salesforce: SalesforceSettings,
     pub zoho: ZohoSettings,
 }
@@ -608,6 +617,8 @@ impl From<&Settings> for SettingsView {
                 Language::English => WireLanguage::En,
             },
             notifications: s.notifications,
+            chat_notify_while_paused: s.chat_notify_while_paused,
+            chat_log_to_crm: s.chat_log_to_crm,
             salesforce: SalesforceSettings {
                 login_host: s.salesforce.login_host.clone(),
                 client_id: s.salesforce.client_id.clone(),
@@ -655,6 +666,8 @@ impl SettingsView {
                 WireLanguage::En => Language::English,
             },
             notifications: self.notifications,
+            chat_notify_while_paused: self.chat_notify_while_paused,
+            chat_log_to_crm: self.chat_log_to_crm,
             salesforce: SalesforceConfig {
                 login_host: self
                     .salesforce

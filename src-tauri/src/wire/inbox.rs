@@ -250,3 +250,274 @@ pub struct ExitChatView {
     pub customer_name: Option<String>,
     pub unread: u32,
 }
+
+// ---- conversions from the app's types ----
+
+impl From<InboxFilter> for enlace_app::InboxFilter {
+    fn from(f: InboxFilter) -> Self {
+        match f {
+            InboxFilter::Mine => enlace_app::InboxFilter::Mine,
+            InboxFilter::Queues => enlace_app::InboxFilter::Queues,
+            InboxFilter::Unassigned => enlace_app::InboxFilter::Unassigned,
+        }
+    }
+}
+
+impl From<&enlace_app::InboxConversation> for ConversationView {
+    fn from(c: &enlace_app::InboxConversation) -> Self {
+        ConversationView {
+            id: c.id,
+            phone_number_id: c.phone_number_id.clone(),
+            business_number: c.business_number.clone(),
+            customer: c.customer.clone(),
+            customer_name: c.customer_name.clone(),
+            profile_name: c.profile_name.clone(),
+            queue: c.queue.clone(),
+            state: match c.state {
+                enlace_app::InboxConversationState::Open => ConversationStateView::Open,
+                enlace_app::InboxConversationState::Attended => ConversationStateView::Attended,
+            },
+            agent_id: c.agent_id,
+            agent_name: c.agent_name.clone(),
+            mine: c.mine,
+            unread: c.unread,
+            last_message_at: c.last_message_at,
+            preview: c.preview.clone(),
+            preview_kind: c.preview_kind.clone(),
+            preview_outgoing: c.preview_outgoing,
+            window_ends_at: c.window_ends_at,
+            window_open: c.window_open,
+            pending_sends: c.pending_sends,
+        }
+    }
+}
+
+impl From<enlace_app::ChatStatus> for ChatMessageStatus {
+    fn from(s: enlace_app::ChatStatus) -> Self {
+        use enlace_app::ChatStatus as S;
+        match s {
+            S::Pending => ChatMessageStatus::Pending,
+            S::Queued => ChatMessageStatus::Queued,
+            S::Sending => ChatMessageStatus::Sending,
+            S::Accepted => ChatMessageStatus::Accepted,
+            S::Sent => ChatMessageStatus::Sent,
+            S::Delivered => ChatMessageStatus::Delivered,
+            S::Read => ChatMessageStatus::Read,
+            S::Played => ChatMessageStatus::Played,
+            S::Failed => ChatMessageStatus::Failed,
+            S::Received => ChatMessageStatus::Received,
+        }
+    }
+}
+
+impl From<&enlace_app::ChatMessage> for ChatMessageView {
+    fn from(m: &enlace_app::ChatMessage) -> Self {
+        ChatMessageView {
+            key: m.key(),
+            conversation_id: m.conversation_id,
+            hub_id: m.hub_id,
+            client_id: m.client_id.clone(),
+            wamid: m.wamid.clone(),
+            outgoing: m.outgoing,
+            kind: m.kind.clone(),
+            text: m.text.clone(),
+            // Stored as the JSON it arrived as; anything unreadable shows as no details.
+            content: serde_json::from_str(&m.content).unwrap_or(serde_json::Value::Null),
+            media_id: m.media_id.clone(),
+            reply_to: m.reply_to.clone(),
+            status: m.status.into(),
+            error: m.error.as_ref().map(|e| ChatErrorView {
+                code: e.code,
+                kind: e.kind.clone(),
+                title: e.title.clone(),
+                details: e.details.clone(),
+            }),
+            agent_id: m.agent_id,
+            at: m.at,
+        }
+    }
+}
+
+impl From<&enlace_app::ChatComment> for ChatCommentView {
+    fn from(c: &enlace_app::ChatComment) -> Self {
+        ChatCommentView {
+            id: c.id,
+            conversation_id: c.conversation_id,
+            agent_id: c.agent_id,
+            agent_name: c.agent_name.clone(),
+            body: c.body.clone(),
+            at: c.at,
+        }
+    }
+}
+
+impl From<&enlace_app::ChatPage> for ChatPageView {
+    fn from(p: &enlace_app::ChatPage) -> Self {
+        ChatPageView {
+            messages: p.messages.iter().map(ChatMessageView::from).collect(),
+            comments: p.comments.iter().map(ChatCommentView::from).collect(),
+            next_before: p.next_before,
+            offline: p.offline,
+        }
+    }
+}
+
+impl From<OutgoingMessageInput> for enlace_app::OutgoingMessage {
+    fn from(m: OutgoingMessageInput) -> Self {
+        match m {
+            OutgoingMessageInput::Text { body } => enlace_app::OutgoingMessage::Text {
+                body,
+                preview_url: false,
+            },
+            OutgoingMessageInput::Template {
+                name,
+                language,
+                parameters,
+            } => enlace_app::OutgoingMessage::Template {
+                name,
+                language,
+                parameters,
+            },
+            OutgoingMessageInput::Reaction { message_id, emoji } => {
+                enlace_app::OutgoingMessage::Reaction { message_id, emoji }
+            }
+        }
+    }
+}
+
+impl From<&enlace_app::ChatTemplate> for TemplateView {
+    fn from(t: &enlace_app::ChatTemplate) -> Self {
+        TemplateView {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            category: t.category.clone(),
+            header: t.header.clone(),
+            body: t.body.clone(),
+            footer: t.footer.clone(),
+            parameter_count: t.parameter_count,
+        }
+    }
+}
+
+impl From<&enlace_app::CannedResponse> for CannedResponseView {
+    fn from(c: &enlace_app::CannedResponse) -> Self {
+        CannedResponseView {
+            shortcut: c.shortcut.clone(),
+            body: c.body.clone(),
+        }
+    }
+}
+
+impl From<&enlace_app::BusinessNumber> for BusinessNumberView {
+    fn from(n: &enlace_app::BusinessNumber) -> Self {
+        BusinessNumberView {
+            phone_number_id: n.phone_number_id.clone(),
+            display_number: n.display_number.clone(),
+            name: n.name.clone(),
+            queue: n.queue.clone(),
+        }
+    }
+}
+
+impl From<enlace_app::InboxCounts> for InboxCountsView {
+    fn from(c: enlace_app::InboxCounts) -> Self {
+        InboxCountsView {
+            waiting: c.waiting,
+            unread: c.unread,
+            pending_sends: c.pending_sends,
+            online: c.online,
+            available: c.available,
+        }
+    }
+}
+
+impl From<&enlace_app::ExitChat> for ExitChatView {
+    fn from(c: &enlace_app::ExitChat) -> Self {
+        ExitChatView {
+            id: c.id,
+            customer: c.customer.clone(),
+            customer_name: c.customer_name.clone(),
+            unread: c.unread,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outgoing_input_reads_the_ui_json_and_becomes_the_hub_message() {
+        let text: OutgoingMessageInput =
+            serde_json::from_str(r#"{"type":"text","body":"Hola 👋"}"#).unwrap();
+        assert_eq!(
+            enlace_app::OutgoingMessage::from(text),
+            enlace_app::OutgoingMessage::Text {
+                body: "Hola 👋".into(),
+                preview_url: false
+            }
+        );
+        let template: OutgoingMessageInput = serde_json::from_str(
+            r#"{"type":"template","name":"seguimiento","language":"es_MX","parameters":["Ana"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            enlace_app::OutgoingMessage::from(template),
+            enlace_app::OutgoingMessage::Template {
+                name: "seguimiento".into(),
+                language: "es_MX".into(),
+                parameters: vec!["Ana".into()],
+            }
+        );
+        let reaction: OutgoingMessageInput =
+            serde_json::from_str(r#"{"type":"reaction","messageId":"wamid.X","emoji":"👍"}"#)
+                .unwrap();
+        assert_eq!(
+            enlace_app::OutgoingMessage::from(reaction),
+            enlace_app::OutgoingMessage::Reaction {
+                message_id: "wamid.X".into(),
+                emoji: Some("👍".into()),
+            }
+        );
+        // Media go out in the next issue: the UI cannot ask for them yet.
+        assert!(serde_json::from_str::<OutgoingMessageInput>(
+            r#"{"type":"media","kind":"image","mediaId":"x"}"#
+        )
+        .is_err());
+    }
+
+    fn message(content: &str) -> enlace_app::ChatMessage {
+        enlace_app::ChatMessage {
+            seq: 5,
+            hub_id: Some(5),
+            client_id: None,
+            conversation_id: 4,
+            wamid: Some("wamid.A".into()),
+            outgoing: false,
+            kind: "location".into(),
+            text: None,
+            content: content.into(),
+            media_id: None,
+            reply_to: None,
+            status: enlace_app::ChatStatus::Received,
+            error: None,
+            agent_id: None,
+            at: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_message_carries_its_content_as_json_and_its_timeline_key() {
+        let view = ChatMessageView::from(&message(r#"{"location":{"latitude":9.9}}"#));
+        assert_eq!(view.key, "h:5");
+        assert_eq!(view.content["location"]["latitude"], 9.9);
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["status"], "received");
+        assert_eq!(json["conversationId"], 4);
+        // Unreadable content is no details, not an error.
+        assert_eq!(
+            ChatMessageView::from(&message("{not json")).content,
+            serde_json::Value::Null
+        );
+    }
+}

@@ -6,4 +6,12 @@ import type { LineKind } from "./LineKind";
 import type { SalesforceSettings } from "./SalesforceSettings";
 import type { ZohoSettings } from "./ZohoSettings";
 
-export type SettingsView = { lineKind: LineKind, baresip: BaresipSettings, handOff: HandOffSettings, defaultCountry: string, language: Language, notifications: boolean, salesforce: SalesforceSettings, zoho: ZohoSettings, };
+export type SettingsView = { lineKind: LineKind, baresip: BaresipSettings, handOff: HandOffSettings, defaultCountry: string, language: Language, notifications: boolean, 
+/**
+ * Chat notifications also while paused (off: a paused agent is not disturbed).
+ */
+chatNotifyWhilePaused: boolean, 
+/**
+ * Marcar atendido logs the chat's transcript to the CRM.
+ */
+chatLogToCrm: boolean, salesforce: SalesforceSettings, zoho: ZohoSettings, };
