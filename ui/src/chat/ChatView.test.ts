@@ -344,11 +344,15 @@ describe('ChatView', () => {
     await waitFor(() => expect(lastMessage().textContent).toContain('El más nuevo'));
   });
 
-  it('Marcar atendido marks it and goes back; the back button leaves and stops viewing', async () => {
+  it('Marcar atendido marks it (the chat stays until Volver); leaving stops viewing', async () => {
     const first = await open([seed([{ from: 'customer', text: 'Hola', minutesAgo: 2 }])]);
     await fireEvent.click(byId('chat-attended'));
-    await waitFor(() => expect(first.onBack).toHaveBeenCalled());
+    await waitFor(() => expect(byId('chat-is-attended')).toBeTruthy());
+    expect(screen.queryByTestId('chat-attended')).toBeNull();
     expect(first.fake.inbox.conversation(first.conversation.id)?.state).toBe('attended');
+    expect(first.onBack).not.toHaveBeenCalled();
+    await fireEvent.click(byId('chat-back'));
+    expect(first.onBack).toHaveBeenCalledOnce();
     first.view.unmount();
     await tick();
     expect(first.fake.inbox.viewing).toBeNull();

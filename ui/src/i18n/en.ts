@@ -341,6 +341,7 @@ export const en: Record<MessageKey, string> = {
   'chat.assignedTo': 'Served by {name}',
   'chat.unassigned': 'Unassigned',
   'chat.markAttended': 'Mark attended',
+  'chat.attended': 'Attended',
   'chat.timeline': 'Conversation messages',
   'chat.loadingOlder': 'Loading earlier messages…',
   'chat.start': 'Start of the conversation',

@@ -349,6 +349,7 @@ export const es = {
   'chat.assignedTo': 'Atiende: {name}',
   'chat.unassigned': 'Sin asignar',
   'chat.markAttended': 'Marcar atendido',
+  'chat.attended': 'Atendido',
   'chat.timeline': 'Mensajes de la conversación',
   'chat.loadingOlder': 'Cargando mensajes anteriores…',
   'chat.start': 'Inicio de la conversación',
