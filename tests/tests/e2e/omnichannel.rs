@@ -315,9 +315,16 @@ fn whatsapp_from_a_call_card_and_a_message_typed_offline_goes_out_once() {
     s.wait_gone("wa-composer", UI)
         .or_fail("the composer closes");
 
-    open_panel(&s, "omnichannel");
-    let row = inbox_ui::wait_row(&s, PEDRO.0, UI).or_fail("the conversation is listed");
+    // Omnicanalidad opens on that conversation; it is in the list too.
+    s.wait_for("panel-omnichannel", UI)
+        .or_fail("Omnicanalidad opens");
+    s.wait_for("chat-view", UI).or_fail("on the conversation");
+    inbox_ui::wait_message(&s, from_card, None, UI).or_fail("the card's message in the chat");
+    s.click_testid("chat-back", UI).or_fail("back to the list");
     s.wait_until(UI, "the row previews the card's message", |s| {
+        let Some(row) = inbox_ui::find_row(s, PEDRO.0)? else {
+            return Ok(None);
+        };
         let preview = s.find_in(&row, "inbox-preview")?;
         Ok(s.text(&preview)?.contains(from_card).then_some(()))
     })
