@@ -340,8 +340,30 @@ describe('ChatView', () => {
       minutesAgo: 300 - i,
     }));
     const { fake } = await open([seed(many)]);
-    fake.inbox.simulateCustomerMessage(CUSTOMER, 'El más nuevo');
-    await waitFor(() => expect(lastMessage().textContent).toContain('El más nuevo'));
+    const timeline = byId('chat-timeline');
+    const bottom = timeline.scrollTop;
+    // More than the overscan below: only following the bottom brings the newest into view.
+    for (let i = 0; i < 20; i += 1) fake.inbox.simulateCustomerMessage(CUSTOMER, `Nuevo ${i}`);
+    await waitFor(() => expect(lastMessage().textContent).toContain('Nuevo 19'));
+    expect(timeline.scrollTop).toBeGreaterThan(bottom + 20 * 40);
+  });
+
+  it('does not move the timeline when messages arrive while the agent reads further up', async () => {
+    const many = Array.from({ length: 200 }, (_, i) => ({
+      from: 'customer' as const,
+      text: `Mensaje ${i}`,
+      minutesAgo: 300 - i,
+    }));
+    const { fake } = await open([seed(many)]);
+    const timeline = byId('chat-timeline');
+    timeline.scrollTop = 1000;
+    await fireEvent.scroll(timeline);
+    const shown = messages().map((m) => m.dataset.key);
+    for (let i = 0; i < 20; i += 1) fake.inbox.simulateCustomerMessage(CUSTOMER, `Nuevo ${i}`);
+    await waitFor(() => expect(Number(timeline.dataset.totalRows)).toBeGreaterThan(70));
+    expect(timeline.scrollTop).toBe(1000);
+    expect(messages().map((m) => m.dataset.key)).toEqual(shown);
+    expect(timeline.textContent).not.toContain('Nuevo 19');
   });
 
   it('Marcar atendido marks it (the chat stays until Volver); leaving stops viewing', async () => {
