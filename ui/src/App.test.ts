@@ -77,8 +77,8 @@ describe('App shell', () => {
   it('says plainly which panels are not connected yet', async () => {
     await setup();
     await go('omnichannel');
-    const inbox = within(byId('panel-omnichannel')).getByTestId('not-connected');
-    expect(inbox.textContent).toContain(es['notConnected.title']);
+    const inbox = within(byId('panel-omnichannel')).getByTestId('inbox-unavailable');
+    expect(inbox.textContent).toContain(es['inbox.signedOut']);
     // Without a hub, Pausas and Gestión say they need the organization's server.
     for (const panel of ['management', 'pauses']) {
       await go(panel);

@@ -42,7 +42,7 @@ describe('dictionaries', () => {
       for (const m of text.matchAll(/\bt\(\s*['"`]([^'"`]+)['"`]/g)) used.add(m[1]!);
       // Keys kept in tables (e.g. `label: 'nav.calls'`) are checked too.
       for (const m of text.matchAll(
-        /['"]((?:app|nav|line|direction|endReason|units|crm|calls|history|dialer|incoming|active|settings|notConnected|errors|login|hub|agentState|pauses|exit|management|chat)\.[A-Za-z_.]+)['"]/g,
+        /['"]((?:app|nav|line|direction|endReason|units|crm|calls|history|dialer|incoming|active|settings|notConnected|errors|login|hub|agentState|pauses|exit|management|chat|inbox)\.[A-Za-z_.]+)['"]/g,
       )) {
         used.add(m[1]!);
       }

@@ -57,6 +57,19 @@ export const ERROR_CODES = [
   'pbx_offline',
   'invalid_request',
   'internal',
+  'window_closed',
+  'whatsapp_not_configured',
+  'whatsapp_invalid_message',
+  'whatsapp_unavailable',
+  'whatsapp_window_closed',
+  'whatsapp_rate_limited',
+  'whatsapp_token_expired',
+  'whatsapp_undeliverable',
+  'whatsapp_template',
+  'whatsapp_api_error',
+  'media_too_large',
+  'hub_error',
+  'pbx_refused',
 ] as const;
 
 const current = $state<{ lang: UiLanguage }>({ lang: 'es' });

@@ -2,6 +2,7 @@
 // (current panel, last dial error). Kept in step by the host's push events; nothing polls.
 import { getContext, setContext } from 'svelte';
 import { resolveLanguage, setLanguage } from '../i18n/index.svelte';
+import { conversationToOpen } from './inbox';
 import {
   toWireError,
   type AgentLiveView,
@@ -15,6 +16,8 @@ import {
   type DialView,
   type ExitCheckView,
   type HubStatusView,
+  type InboxCountsView,
+  type NavigateView,
   type NewContactInput,
   type LineStatusView,
   type Platform,
@@ -94,6 +97,12 @@ export class AppState {
   loginDismissed = $state(false);
   /** Why the Login screen appeared on its own (e.g. `session_expired`), shown on it. */
   loginNotice = $state<string | null>(null);
+  /** Omnicanalidad: the badge's and the panel's counts (null until the host answered). */
+  inboxCounts = $state<InboxCountsView | null>(null);
+  /** A conversation asked for (notification, tray, call card): Omnicanalidad opens it. */
+  chatRequest = $state<number | null>(null);
+  /** Bumped when the side bar's Omnicanalidad is clicked: the panel shows its list. */
+  inboxListRequests = $state(0);
   /** Set while this window ends the session itself (Salida, Cerrar sesión). */
   private leaving = false;
 
@@ -110,6 +119,9 @@ export class AppState {
   showLogin = $derived(
     this.loginOpen || (this.hubConfigured && !this.hubLoggedIn && !this.loginDismissed),
   );
+
+  /** Chats waiting for this agent (the Omnicanalidad badge). */
+  chatsWaiting = $derived(this.inboxCounts?.available ? this.inboxCounts.waiting : 0);
 
   /** Some CRM is linked: the CRM buttons work. */
   crmLinked = $derived(!!this.crm && this.crm.links.some((l) => l.linked));
@@ -163,9 +175,8 @@ export class AppState {
         this.dialErrorFromLink = true;
         this.panel = 'dialer';
       }),
-      p.onNavigate(({ panel }) => {
-        if (isPanel(panel)) this.panel = panel;
-      }),
+      p.onNavigate((request) => this.navigate(request)),
+      p.onInboxCounts((counts) => (this.inboxCounts = counts)),
       p.onCrmStatus((status) => (this.crm = status)),
       p.onHubStatus((status) => this.setHub(status)),
       p.onAgentState((state) => this.setAgentState(state)),
@@ -173,6 +184,7 @@ export class AppState {
     ];
     void this.loadCrm();
     void this.loadHub();
+    void this.loadInbox();
     void this.load();
     return () => stops.forEach((stop) => stop());
   }
@@ -223,11 +235,31 @@ export class AppState {
     }
   }
 
+  /** Inbox counts apart from the rest (the host pushes later changes). */
+  async loadInbox(): Promise<void> {
+    try {
+      this.inboxCounts = await this.platform.inboxCounts();
+    } catch {
+      // No counts: no badge; the panel asks again when it opens.
+    }
+  }
+
+  /** An `app:navigate` request: a panel, or (`inbox`) Omnicanalidad with a conversation. */
+  navigate(request: NavigateView): void {
+    if (request.panel === 'inbox') {
+      this.panel = 'omnichannel';
+      this.chatRequest = conversationToOpen(request);
+    } else if (isPanel(request.panel)) {
+      this.panel = request.panel;
+    }
+  }
+
   /** Applies a hub status (from a command or `hub:status`). */
   setHub(status: HubStatusView): void {
     const wasIn = !!this.hub?.loggedIn;
     const resynced = status.resyncedAt !== null && status.resyncedAt !== this.hub?.resyncedAt;
     this.hub = status;
+    if (!!status.loggedIn !== wasIn) void this.loadInbox();
     if (resynced) {
       // The stream had lost events the server no longer kept: the host read the state again;
       // the calls are read again here (Gestión reads the day) and the agent is told.

@@ -100,6 +100,8 @@ export const DEFAULT_SETTINGS: SettingsView = {
   defaultCountry: 'CR',
   language: 'auto',
   notifications: true,
+  chatNotifyWhilePaused: false,
+  chatLogToCrm: false,
   salesforce: {
     loginHost: 'https://login.salesforce.com',
     clientId: 'PlatformCLI',
@@ -311,7 +313,7 @@ export class FakePlatform implements Platform {
       this.hub,
       options,
       (number) => this.nameOf(number),
-      () => (this.settings as { chatLogToCrm?: boolean }).chatLogToCrm === true,
+      () => this.settings.chatLogToCrm,
     );
   }
 
