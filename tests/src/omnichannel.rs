@@ -804,6 +804,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn reads_gvariant_strings() {
@@ -821,6 +822,105 @@ mod tests {
             vec!["Lucía's chat", "Quit"]
         );
         assert_eq!(gvariant_string("()", "label"), None);
+    }
+
+    fn agent_api(
+        client: &reqwest::blocking::Client,
+        url: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), reqwest::Error> {
+        let mut request = match method {
+            "POST" => client.post(format!("{url}{path}")),
+            _ => client.get(format!("{url}{path}")),
+        };
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send()?;
+        let status = reply.status().as_u16();
+        Ok((status, reply.json().unwrap_or(Value::Null)))
+    }
+
+    /// The harness itself, without a window: the agent (through the relay) gets the customer's
+    /// conversation, a message Meta delivered 25 h late opens a conversation whose window is
+    /// closed, and the relay cuts the agent off while webhooks still reach the hub.
+    #[test]
+    fn the_org_server_routes_customers_to_the_agent_through_the_relay() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let org = OrgServer::start(&HubOptions::default()).unwrap();
+        let url = org.url();
+        let (user, password) = AGENT_LOGIN;
+        let (status, session) = agent_api(
+            &client,
+            &url,
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"user": user, "password": password})),
+        )
+        .unwrap();
+        assert_eq!(status, 201, "{session}");
+        let token = session["token"].as_str().unwrap().to_owned();
+        let conversations = |client: &reqwest::blocking::Client| {
+            agent_api(
+                client,
+                &url,
+                "GET",
+                "/api/v1/conversations",
+                Some(&token),
+                None,
+            )
+        };
+        org.customer_writes("50688887777", "Lucía Quesada", "Hola");
+        org.customer_wrote_long_ago(
+            "50688886666",
+            "Ana Solís",
+            "¿Siguen abiertos?",
+            Duration::from_secs(25 * 3600),
+        );
+        org.wait_webhooks_taken(Duration::from_secs(30)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let list = loop {
+            let (status, list) = conversations(&client).unwrap();
+            assert_eq!(status, 200, "{list}");
+            if list.as_array().is_some_and(|l| l.len() == 2) {
+                break list;
+            }
+            assert!(Instant::now() < deadline, "not both conversations: {list}");
+            sleep(Duration::from_millis(100));
+        };
+        let by_number = |digits_: &str| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c.to_string().contains(digits_))
+                .cloned()
+                .unwrap()
+        };
+        let lucia = by_number("50688887777");
+        let ana = by_number("50688886666");
+        assert_eq!(lucia["windowOpen"], true, "{lucia}");
+        assert_eq!(ana["windowOpen"], false, "{ana}");
+        assert!(!lucia["agentId"].is_null(), "routed to the agent: {lucia}");
+
+        org.cut_desktop_off();
+        assert!(conversations(&client).is_err(), "the relay is down");
+        org.customer_writes("50677776666", "Pedro Mora", "¿Hay cupo?");
+        org.wait_webhooks_taken(Duration::from_secs(30)).unwrap();
+        org.reconnect_desktop().unwrap();
+        let (status, list) = conversations(&client).unwrap();
+        assert_eq!(status, 200);
+        assert!(list.to_string().contains("50677776666"), "{list}");
     }
 
     #[test]
