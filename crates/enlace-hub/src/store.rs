@@ -21,8 +21,8 @@ use sqlx::{AnyPool, Executor, Row};
 
 mod whatsapp;
 pub use whatsapp::{
-    CommentRow, ConversationRow, MediaRow, MessageRow, NewInbound, NewOutbound, StatusFact,
-    TemplateRow,
+    CommentRow, ConversationRow, MediaRow, MessageRow, NewInbound, NewOutbound, RoutingCandidate,
+    StatusFact, TemplateRow,
 };
 
 /// Embedded migrations per backend: (version, SQL). Append only; never edit a released one.

@@ -1655,12 +1655,23 @@ async fn two_instances_on_postgresql_webhook_on_one_agent_on_the_other() {
     assert_eq!(sent[0].body["text"]["body"], "respuesta desde B");
     let r = get(b.addr, "/api/v1/conversations?search=4321", &ana).await;
     assert_eq!(r.body.as_array().unwrap().len(), 1, "{:?}", r.body);
-    // Both instances see the same conversation.
+    // Both instances see the same conversation, with its agent's name and last message.
     for addr in [a.addr, b.addr] {
         let list = conversations(addr, &ana).await;
         assert_eq!(list.len(), 1);
         assert_eq!(list[0]["waId"], customer);
+        assert_eq!(list[0]["agentName"], "Ana");
+        assert_eq!(list[0]["lastMessage"]["clientId"], "pg-1");
     }
+    // Released on PostgreSQL too (nobody else is logged in: it waits, or comes back to her).
+    let r = post(
+        b.addr,
+        &format!("/api/v1/conversations/{id}/release"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

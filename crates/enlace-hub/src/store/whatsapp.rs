@@ -44,6 +44,20 @@ pub struct ConversationRow {
     pub created_at: i64,
 }
 
+/// An agent of a queue as routing sees it ([`Store::wa_queue_candidates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingCandidate {
+    pub agent_id: i64,
+    /// The newest state of its log (`available`, `on_call`, `paused`, `logged_out`); `None`
+    /// when it never had one.
+    pub state: Option<String>,
+    pub reason_id: Option<i64>,
+    /// Whether `reason_id` names a pause reason that exists.
+    pub reason_exists: bool,
+    /// Open conversations assigned to it.
+    pub open: i64,
+}
+
 /// One message, inbound (`in`) or outbound (`out`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
@@ -416,6 +430,52 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(conversation_from_row).collect()
+    }
+
+    /// What routing needs of every enabled agent of `queue`, in one query: the current state
+    /// (the newest row of its log), whether a pause's reason still exists, and the number of
+    /// open conversations it has.
+    pub async fn wa_queue_candidates(
+        &self,
+        queue: &str,
+    ) -> Result<Vec<RoutingCandidate>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id AS id, s.state AS state, s.reason_id AS reason_id, p.id AS reason_found, \
+             (SELECT COUNT(*) FROM wa_conversations c \
+              WHERE c.agent_id = a.id AND c.state = 'open') AS open \
+             FROM agents a \
+             JOIN agent_queues q ON q.agent_id = a.id AND q.queue = $1 \
+             LEFT JOIN agent_state_log s ON s.id = \
+              (SELECT MAX(l.id) FROM agent_state_log l WHERE l.agent_id = a.id) \
+             LEFT JOIN pause_reasons p ON p.id = s.reason_id \
+             WHERE a.disabled = 0 ORDER BY a.id",
+        )
+        .bind(queue)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoutingCandidate {
+                    agent_id: r.try_get("id")?,
+                    state: r.try_get::<Option<String>, _>("state")?,
+                    reason_id: r.try_get("reason_id")?,
+                    reason_exists: r.try_get::<Option<i64>, _>("reason_found")?.is_some(),
+                    open: r.try_get("open")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The enabled agents of `queue` (one query).
+    pub async fn queue_agent_ids(&self, queue: &str) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT a.id AS id FROM agents a JOIN agent_queues q ON q.agent_id = a.id \
+             WHERE q.queue = $1 AND a.disabled = 0 ORDER BY a.id",
+        )
+        .bind(queue)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
     /// Open conversations per assigned agent.

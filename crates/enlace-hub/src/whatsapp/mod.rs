@@ -315,14 +315,7 @@ impl Hub {
         let now = self.now();
         let targets: Vec<i64> = match conversation.agent_id {
             Some(agent) => vec![agent],
-            None => self
-                .store()
-                .agents()
-                .await?
-                .into_iter()
-                .filter(|a| !a.disabled && a.queues.contains(&conversation.queue))
-                .map(|a| a.id)
-                .collect(),
+            None => self.store().queue_agent_ids(&conversation.queue).await?,
         };
         for agent in targets {
             self.events().append_event(Some(agent), &event, now).await?;

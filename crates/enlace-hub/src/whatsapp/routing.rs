@@ -6,14 +6,11 @@
 //! get none; without an eligible agent the conversation stays unassigned, visible to the
 //! queue's agents (who can take it) and to supervisors (who can reassign it).
 
-use std::collections::HashMap;
-
 use enlace_hub_api::whatsapp as wire;
 use enlace_hub_api::HubEvent;
 
-use crate::agents::AgentState;
 use crate::error::HubError;
-use crate::store::ConversationRow;
+use crate::store::{ConversationRow, RoutingCandidate};
 use crate::Hub;
 
 impl Hub {
@@ -68,27 +65,16 @@ impl Hub {
             .settings
             .as_ref()
             .map_or(10, |s| i64::from(s.max_open_per_agent));
-        let counts: HashMap<i64, i64> = self.store().wa_open_counts().await?.into_iter().collect();
-        let mut eligible = Vec::new();
-        for agent in self.store().agents().await? {
-            if agent.disabled
-                || !agent.queues.contains(&conversation.queue)
-                || Some(agent.id) == except
-            {
-                continue;
-            }
-            let state = self.agent_state(agent.id).await?;
-            if !matches!(
-                state,
-                AgentState::Available { .. } | AgentState::OnCall { .. }
-            ) {
-                continue;
-            }
-            let open = counts.get(&agent.id).copied().unwrap_or(0);
-            if open < cap {
-                eligible.push((open, agent.id));
-            }
-        }
+        // One query for the whole queue (states, pause reasons, open counts).
+        let eligible: Vec<(i64, i64)> = self
+            .store()
+            .wa_queue_candidates(&conversation.queue)
+            .await?
+            .into_iter()
+            .filter(|c| Some(c.agent_id) != except && c.open < cap && takes_conversations(c))
+            .map(|c| (c.open, c.agent_id))
+            .collect();
+        let mut eligible = eligible;
         if let Some(last) = conversation.last_agent_id {
             if eligible.iter().any(|(_, id)| *id == last) {
                 return Ok(Some(last));
@@ -136,5 +122,15 @@ impl Hub {
             self.events().append_event(Some(prev), &event, now).await?;
         }
         Ok(())
+    }
+}
+
+/// Available or on a call, as `Hub::agent_state` reads the log: a pause whose reason no longer
+/// exists counts as available; a pause without a reason (made on the phone) does not.
+fn takes_conversations(c: &RoutingCandidate) -> bool {
+    match c.state.as_deref() {
+        Some("available") | Some("on_call") => true,
+        Some("paused") => c.reason_id.is_some() && !c.reason_exists,
+        _ => false,
     }
 }
