@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--no-app] [--app-only]`: criterion benchmarks, then app-level
+//! `cargo xtask bench [--no-app] [--app-only] [--inbox-only]`: criterion benchmarks, then app-level
 //! measurements ([`app_benchmarks`]), summarised in `target/bench/summary.md`.
 //!
 //! The app-level half re-executes this tool as `bench-session` inside the same headless
@@ -38,7 +38,9 @@ const ROWS_ENV: &str = "ENLACE_BENCH_ROWS";
 /// `cargo xtask bench`.
 pub fn bench(args: &[String]) -> TaskResult<()> {
     let with_app = !args.iter().any(|a| a == "--no-app");
-    let with_criterion = !args.iter().any(|a| a == "--app-only");
+    // Only the Omnicanalidad figures of the window (no criterion, no other app measurement).
+    let inbox_only = args.iter().any(|a| a == "--inbox-only");
+    let with_criterion = !inbox_only && !args.iter().any(|a| a == "--app-only");
     let mut report = Report::new("cargo xtask bench");
     let started = SystemTime::now();
     let outcome = (|| {
@@ -61,7 +63,7 @@ pub fn bench(args: &[String]) -> TaskResult<()> {
             report.step("other criterion benches (short)", other_criterion_benches)?;
         }
         let app_section = if with_app {
-            app_benchmarks(&mut report)?
+            app_benchmarks(&mut report, inbox_only)?
         } else {
             "## App\n\nnot measured (--no-app)\n".to_owned()
         };
@@ -143,7 +145,7 @@ fn rows_section(since: SystemTime) -> String {
 
 /// The app-level measurements: builds the release app and measures it in a headless
 /// session. Returns the Markdown section for the summary.
-pub fn app_benchmarks(report: &mut Report) -> TaskResult<String> {
+pub fn app_benchmarks(report: &mut Report, inbox_only: bool) -> TaskResult<String> {
     report.step("ui: npm run build", ui::build)?;
     report.step("app: cargo build --release (custom-protocol)", || {
         desktop::build(true).map(drop)
@@ -153,7 +155,12 @@ pub fn app_benchmarks(report: &mut Report) -> TaskResult<String> {
         inbox_bench::build,
     )?;
     report.step("app measurements in Xvfb + dbus session", || {
-        session::reexec_headless(&["bench-session"], &[])
+        let extra = if inbox_only {
+            vec!["--inbox-only".to_owned()]
+        } else {
+            Vec::new()
+        };
+        session::reexec_headless(&["bench-session"], &extra)
     })?;
     let section = app_section_path();
     std::fs::read_to_string(&section)
@@ -190,7 +197,8 @@ impl Row {
 }
 
 /// The inner half, inside Xvfb + a session bus: measures and writes `target/bench/app.md`.
-pub fn bench_session(_args: &[String]) -> TaskResult<()> {
+pub fn bench_session(args: &[String]) -> TaskResult<()> {
+    let inbox_only = args.iter().any(|a| a == "--inbox-only");
     let app = paths::app_bin(true);
     if !app.is_file() {
         return Err(TaskError::Precondition(format!(
@@ -204,18 +212,20 @@ pub fn bench_session(_args: &[String]) -> TaskResult<()> {
         Desktop::start,
     )?;
     let mut rows = Vec::new();
-    report.step("(a) cold start to first paint", || {
-        rows.extend(cold_start(&desktop, &app));
-        Ok(())
-    })?;
-    report.step("(b)+(d) idle memory and tel: dial latency", || {
-        rows.extend(warm_instance(&desktop, &app));
-        Ok(())
-    })?;
-    report.step("(c) Linphone desktop idle memory", || {
-        rows.push(linphone_memory(&desktop));
-        Ok(())
-    })?;
+    if !inbox_only {
+        report.step("(a) cold start to first paint", || {
+            rows.extend(cold_start(&desktop, &app));
+            Ok(())
+        })?;
+        report.step("(b)+(d) idle memory and tel: dial latency", || {
+            rows.extend(warm_instance(&desktop, &app));
+            Ok(())
+        })?;
+        report.step("(c) Linphone desktop idle memory", || {
+            rows.push(linphone_memory(&desktop));
+            Ok(())
+        })?;
+    }
     report.step("(e) Omnicanalidad in the window (inbox_window)", || {
         for (what, value, detail) in inbox_bench::measure(&desktop, &app) {
             rows.push(Row::new(&what, value, detail));

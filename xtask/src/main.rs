@@ -46,10 +46,12 @@ commands:
                              from the test data, run each N seconds (default 60; --jobs
                              targets at a time, default 1), write
                              target/fuzz/summary.md; a crash or hang fails
-  bench [--no-app]           criterion benchmarks, then app-level measurements (cold start,
+  bench [--no-app] [--inbox-only]
+                             criterion benchmarks, then app-level measurements (cold start,
                              idle memory, Linphone comparison, tel: dial latency,
                              Omnicanalidad in the window) written to
-                             target/bench/summary.md
+                             target/bench/summary.md; --inbox-only: only the Omnicanalidad
+                             figures of the window
   soak [--agents N] [--secs S] [--seed X]
                              fault soak of the hub (default 200 agents, 180 s): hub SIGKILLs,
                              AMI drops, a faulty network; counts written to target/soak/summary.md
