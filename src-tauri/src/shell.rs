@@ -217,9 +217,11 @@ impl Host for TauriHost {
                 handle.emit("inbox:comment", ChatCommentView::from(&comment))
             }
             DomainEvent::InboxCounts(counts) => {
-                if self.tray.set_waiting(handle, counts.waiting) {
+                // Signed out, the cache's chats wait for nobody here.
+                let waiting = if counts.available { counts.waiting } else { 0 };
+                if self.tray.set_waiting(handle, waiting) {
                     if let Some(shell) = handle.try_state::<Shell>() {
-                        shell.app.trace(&format!("tray-waiting {}", counts.waiting));
+                        shell.app.trace(&format!("tray-waiting {waiting}"));
                     }
                 }
                 self.tray.request_chats();
@@ -416,11 +418,17 @@ async fn follow_waiting_chats(handle: AppHandle, tray: Arc<TrayState>) {
         let Some(shell) = handle.try_state::<Shell>() else {
             continue;
         };
-        match shell
-            .app
-            .inbox_conversations(enlace_app::InboxFilter::Mine, "")
-            .await
-        {
+        // Signed out (or no WhatsApp): the cache may still hold chats, none waits here.
+        let available = shell.app.inbox_counts().await.is_ok_and(|c| c.available);
+        let listed = if available {
+            shell
+                .app
+                .inbox_conversations(enlace_app::InboxFilter::Mine, "")
+                .await
+        } else {
+            Ok(Vec::new())
+        };
+        match listed {
             Ok(list) => {
                 let chats = list
                     .iter()
