@@ -204,6 +204,27 @@ describe('Omnicanalidad panel', () => {
     expect(queryId('inbox-offline')).toBeNull();
   });
 
+  it('lists 500 conversations with one shared clock, no timer per row', async () => {
+    const inbox = Array.from({ length: 500 }, (_, i) => ({
+      customer: `+52155${String(10_000_000 + i)}`,
+      profileName: `Cliente ${i}`,
+      messages: [{ from: 'customer' as const, text: `consulta ${i}`, minutesAgo: i + 1 }],
+    }));
+    const fake = await setup({ inbox });
+    const timersBefore = vi.getTimerCount();
+    await openInbox();
+    expect(rows()).toHaveLength(500);
+    expect(new Set(rows().map((r) => r.dataset.conversationId)).size).toBe(500);
+    // The panel adds at most the one shared clock (none if another panel already runs it).
+    expect(vi.getTimerCount() - timersBefore).toBeLessThanOrEqual(1);
+    // The oldest writes again: it moves to the top, the others keep their rows.
+    const last = rows()[499]!;
+    fake.inbox.simulateCustomerMessage('+5215510000499', 'de nuevo');
+    await settle();
+    expect(rows()[0]).toBe(last);
+    expect(within(rows()[0]!).getByTestId('inbox-preview').textContent).toContain('de nuevo');
+  });
+
   it('says plainly when chats are not available, in both languages', async () => {
     await setup({ hubWhatsApp: false });
     await openInbox();

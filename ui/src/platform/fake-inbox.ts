@@ -384,7 +384,8 @@ export class FakeInbox {
     const me = this.me()!;
     const c = this.get(conversationId);
     if (c.state !== 'open') return this.view(c);
-    if (c.agentId !== me.id && !this.isSupervisor()) {
+    // Like the hub: an agent acts only on their own conversations or unassigned ones.
+    if (c.agentId !== me.id && c.agentId !== null) {
       throw fail('forbidden', 'the conversation is served by someone else');
     }
     c.state = 'attended';
@@ -400,9 +401,7 @@ export class FakeInbox {
     const c = this.get(conversationId);
     if (c.agentId === me.id) return this.view(c);
     if (!me.queues.includes(c.queue)) throw fail('forbidden', 'not one of your queues');
-    if (c.agentId !== null && !this.isSupervisor()) {
-      throw fail('forbidden', 'the conversation is served by someone else');
-    }
+    if (c.agentId !== null) throw fail('forbidden', 'the conversation is served by someone else');
     c.agentId = me.id;
     c.state = 'open';
     return this.emitChanged(c);
@@ -676,10 +675,6 @@ export class FakeInbox {
   private me(): { id: number; name: string; queues: string[] } | null {
     const agent = this.hub.status().agent;
     return agent ? (agentOf(agent.user) ?? null) : null;
-  }
-
-  private isSupervisor(): boolean {
-    return this.hub.status().agent?.supervisor ?? false;
   }
 
   private online(): boolean {
