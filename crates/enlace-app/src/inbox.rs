@@ -1014,7 +1014,13 @@ impl<H: Host> App<H> {
         let Ok(session) = self.hub_session() else {
             return;
         };
-        let owner = format!("{}|{}", session.client.base_url(), session.agent.user);
+        // A JSON string: the settings table holds JSON documents.
+        let owner = serde_json::Value::String(format!(
+            "{}|{}",
+            session.client.base_url(),
+            session.agent.user
+        ))
+        .to_string();
         let result = self
             .with_store(move |s| {
                 let previous = s.setting(INBOX_OWNER_KEY)?;

@@ -1,0 +1,414 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The inbox for real: the hub (`enlace-hub`, in-process, SQLite) with WhatsApp pointed at the
+//! WhatsApp Cloud API double of `enlace-sandbox`, and the app signed in as an agent of the
+//! number's queue. Customers write through the double's signed webhooks; what the agent sends
+//! is checked at the double.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use enlace_app::{App, AppOptions, ChatStatus, DomainEvent, Host, InboxFilter, OutgoingMessage};
+use enlace_core::SystemClock;
+use enlace_hub::auth::hash_password;
+use enlace_hub::config::{WhatsAppNumber, WhatsAppSettings};
+use enlace_hub::store::NewAgent;
+use enlace_hub::testing::{Served, CHEAP};
+use enlace_sandbox::{Inbound, WhatsAppDouble};
+use enlace_secrets::{SecretStore, Sensitive};
+use enlace_store::Store;
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(30);
+const QUEUE: &str = "support";
+const AGENT: (&str, &str) = ("1234567", "123456");
+const CUSTOMER: &str = "5215512345678";
+
+struct TestHost(mpsc::UnboundedSender<DomainEvent>);
+
+impl Host for TestHost {
+    fn emit(&self, event: DomainEvent) {
+        let _ = self.0.send(event);
+    }
+
+    fn open_url(&self, _url: &str) -> Result<(), String> {
+        Err("no browser here".into())
+    }
+}
+
+type Events = mpsc::UnboundedReceiver<DomainEvent>;
+
+/// Waits for an event `pick` accepts; `seen` gets every event read on the way.
+async fn until<T>(
+    events: &mut Events,
+    seen: &mut Vec<DomainEvent>,
+    mut pick: impl FnMut(&DomainEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.recv().await.expect("events");
+            let found = pick(&event);
+            seen.push(event);
+            if let Some(found) = found {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("expected event")
+}
+
+/// Polls `check` until it holds.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn notifies(seen: &[DomainEvent], conversation: i64) -> usize {
+    seen.iter()
+        .filter(|e| matches!(e, DomainEvent::ChatNotify { conversation: c, .. } if c.id == conversation))
+        .count()
+}
+
+fn hub_config(dir: &Path, wa: &WhatsAppDouble) -> enlace_hub::HubConfig {
+    enlace_hub::HubConfig {
+        whatsapp: Some(WhatsAppSettings {
+            verify_token: "verify".into(),
+            app_secret: wa.app_secret(),
+            access_token: wa.access_token(),
+            graph_url: wa.graph_url(),
+            waba_id: wa.waba_id(),
+            numbers: vec![WhatsAppNumber {
+                phone_number_id: wa.phone_number_id(),
+                display_number: wa.display_phone_number(),
+                name: "Ventas".into(),
+                queue: QUEUE.into(),
+            }],
+            pair_burst: 1000,
+            pair_interval_ms: 1,
+            media_dir: dir.join("media").display().to_string(),
+            ..WhatsAppSettings::default()
+        }),
+        heartbeat_seconds: 3600,
+        ..enlace_hub::testing::config(dir, None)
+    }
+}
+
+async fn start_hub(dir: &Path, wa: &WhatsAppDouble, addr: &str) -> Served {
+    let served = Served::start(hub_config(dir, wa), Arc::new(SystemClock), addr).await;
+    wa.set_webhook_url(Some(&format!("{}/webhooks/whatsapp", served.url())));
+    served
+}
+
+async fn seed(served: &Served) {
+    let hash = hash_password(AGENT.1, CHEAP).unwrap();
+    served
+        .hub
+        .store()
+        .insert_agent(
+            &NewAgent {
+                user: AGENT.0,
+                password_hash: &hash,
+                name: "Ana",
+                extension: "1001",
+                queues: &[QUEUE.to_string()],
+                supervisor: false,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    served
+        .hub
+        .store()
+        .insert_pause_reason("Baño", Some(900), false, 0)
+        .await
+        .unwrap();
+}
+
+async fn start_app(db: &Path, secrets: &SecretStore) -> (App<TestHost>, Events) {
+    let (tx, events) = mpsc::unbounded_channel();
+    let app = App::start(
+        TestHost(tx),
+        Store::open(db).unwrap(),
+        Arc::new(SystemClock),
+        AppOptions {
+            secrets: Some(secrets.clone()),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    (app, events)
+}
+
+fn text(body: &str) -> OutgoingMessage {
+    OutgoingMessage::Text {
+        body: body.into(),
+        preview_url: false,
+    }
+}
+
+/// The texts the double received, in order.
+fn sent_texts(wa: &WhatsAppDouble) -> Vec<String> {
+    wa.sent_messages()
+        .iter()
+        .filter_map(|m| m.body["text"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Waits until the customer's conversation is cached and returns its id.
+async fn customer_writes(
+    wa: &WhatsAppDouble,
+    events: &mut Events,
+    seen: &mut Vec<DomainEvent>,
+    body: &str,
+) -> i64 {
+    wa.customer_sends(CUSTOMER, Inbound::Text(body.into()));
+    until(events, seen, |e| match e {
+        DomainEvent::InboxMessage {
+            conversation,
+            message,
+        } if !message.outgoing && message.text.as_deref() == Some(body) => Some(conversation.id),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_writes_the_agent_answers_comments_and_marks_attended() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxCounts(c) if c.online && c.available => Some(()),
+        _ => None,
+    })
+    .await;
+
+    // A customer writes: cached, assigned to the agent, the badge says 1, a notification.
+    let id = customer_writes(&wa, &mut events, &mut seen, "hola, ¿tienen envíos?").await;
+    let badge = |e: &DomainEvent| match e {
+        DomainEvent::InboxCounts(c) if c.waiting == 1 && c.unread == 1 => Some(()),
+        _ => None,
+    };
+    if !seen.iter().any(|e| badge(e).is_some()) {
+        until(&mut events, &mut seen, badge).await;
+    }
+    assert_eq!(notifies(&seen, id), 1, "one notification for a new chat");
+    let mine = app
+        .inbox_conversations(InboxFilter::Mine, "")
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].customer, "+525512345678");
+    assert_eq!(mine[0].preview, "hola, ¿tienen envíos?");
+    assert!(mine[0].window_open);
+    assert_eq!(
+        app.inbox_conversations(InboxFilter::Queues, "5512345678")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    assert!(!page.offline);
+    assert_eq!(page.messages.len(), 1);
+
+    // On screen: read here and at the hub; a second message while on screen notifies nothing.
+    app.inbox_viewing(Some(id)).await.unwrap();
+    assert_eq!(app.inbox_counts().await.unwrap().unread, 0);
+    customer_writes(&wa, &mut events, &mut seen, "¿hola?").await;
+
+    // The answer goes out once, through the hub, and its ticks reach read.
+    let sent = app
+        .inbox_send(id, "c-1", text("Sí, a todo el país 🚚"))
+        .await
+        .unwrap();
+    assert_eq!(sent.status, ChatStatus::Pending);
+    assert_eq!(sent.key(), "c:c-1");
+    until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxMessage { message, .. }
+            if message.client_id.as_deref() == Some("c-1")
+                && message.status == ChatStatus::Read =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(sent_texts(&wa), ["Sí, a todo el país 🚚"]);
+    // The same client id again (a double click, a retry): nothing new is sent.
+    let again = app
+        .inbox_send(id, "c-1", text("Sí, a todo el país 🚚"))
+        .await
+        .unwrap();
+    assert_eq!(again.status, ChatStatus::Read);
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    assert_eq!(
+        page.messages.len(),
+        3,
+        "one row per message: {:?}",
+        page.messages
+    );
+    assert_eq!(page.messages[2].status, ChatStatus::Read);
+
+    // A comment, from the app and through the stream (the same comment, cached once).
+    let comment = app.inbox_comment(id, "cliente frecuente").await.unwrap();
+    until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxComment(c) if c.id == comment.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    assert_eq!(page.comments.len(), 1);
+    assert_eq!(page.comments[0].agent_name.as_deref(), Some("Ana"));
+    assert_eq!(
+        notifies(&seen, id),
+        1,
+        "nothing while the chat is on screen"
+    );
+
+    // Salida lists the open chat; Marcar atendido clears the badge.
+    let check = app.agent_exit_check().await.unwrap();
+    assert_eq!(check.chats.len(), 1);
+    let attended = app.inbox_attended(id).await.unwrap();
+    assert_eq!(attended.state, enlace_app::InboxConversationState::Attended);
+    let counts = app.inbox_counts().await.unwrap();
+    assert_eq!(
+        (counts.waiting, counts.unread, counts.pending_sends),
+        (0, 0, 0)
+    );
+    assert!(app.agent_exit_check().await.unwrap().chats.is_empty());
+    assert!(app
+        .inbox_conversations(InboxFilter::Mine, "")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        app.inbox_conversations(InboxFilter::Queues, "5512345678")
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "search finds attended chats"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_are_throttled_and_quiet_while_the_chat_is_on_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "uno").await;
+    // Three quick messages (and the assignment): one notification.
+    customer_writes(&wa, &mut events, &mut seen, "dos").await;
+    customer_writes(&wa, &mut events, &mut seen, "tres").await;
+    assert_eq!(notifies(&seen, id), 1, "at most one every few seconds");
+    let preview = seen
+        .iter()
+        .find_map(|e| match e {
+            DomainEvent::ChatNotify { preview, .. } => Some(preview.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(preview, "uno");
+    // On screen: none, whatever the throttle says.
+    app.inbox_viewing(Some(id)).await.unwrap();
+    let before = notifies(&seen, id);
+    customer_writes(&wa, &mut events, &mut seen, "cuatro").await;
+    assert_eq!(notifies(&seen, id), before);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_typed_while_the_hub_is_down_goes_out_once_when_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let addr = hub.addr.to_string();
+    let secrets = SecretStore::in_memory();
+    let db = dir.path().join("desk.sqlite3");
+    let (app, mut events) = start_app(&db, &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "¿me ayudan?").await;
+
+    // The hub goes away; the agent types two messages: kept here, shown pending, in order.
+    hub.shutdown().await;
+    app.inbox_send(id, "down-1", text("Un momento"))
+        .await
+        .unwrap();
+    app.inbox_send(id, "down-2", text("ya reviso"))
+        .await
+        .unwrap();
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    let pending: Vec<_> = page
+        .messages
+        .iter()
+        .filter(|m| m.status == ChatStatus::Pending)
+        .map(|m| m.text.clone().unwrap())
+        .collect();
+    assert_eq!(pending, ["Un momento", "ya reviso"]);
+    assert_eq!(app.inbox_counts().await.unwrap().pending_sends, 2);
+    let conversation = &app
+        .inbox_conversations(InboxFilter::Mine, "")
+        .await
+        .unwrap()[0];
+    assert_eq!(conversation.pending_sends, 2);
+
+    // The app restarts meanwhile: the queue is on disk.
+    app.shutdown().await;
+    drop(app);
+    drop(events);
+    let hub = start_hub(dir.path(), &wa, &addr).await;
+    let (app, _events) = start_app(&db, &secrets).await;
+    eventually("both at the double", || sent_texts(&wa).len() >= 2).await;
+    assert_eq!(
+        sent_texts(&wa),
+        ["Un momento", "ya reviso"],
+        "each once, in order"
+    );
+    assert_eq!(app.inbox_counts().await.unwrap().pending_sends, 0);
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    assert_eq!(page.messages.len(), 3, "{:?}", page.messages);
+
+    // Down again with the app running: the sender waits and retries; out once when it is back.
+    hub.shutdown().await;
+    let pending = app
+        .inbox_send(id, "down-3", text("sigo aquí"))
+        .await
+        .unwrap();
+    assert_eq!(pending.status, ChatStatus::Pending);
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    assert_eq!(page.messages.last().unwrap().status, ChatStatus::Pending);
+    let hub = start_hub(dir.path(), &wa, &addr).await;
+    eventually("the third at the double", || sent_texts(&wa).len() >= 3).await;
+    assert_eq!(sent_texts(&wa), ["Un momento", "ya reviso", "sigo aquí"]);
+    app.shutdown().await;
+    hub.shutdown().await;
+}
