@@ -150,11 +150,28 @@ describe('ChatView', () => {
 
   it('switches to templates when the window is closed, and sends a filled template', async () => {
     const { fake, conversation } = await open([
-      seed([{ from: 'customer', text: 'Hola', minutesAgo: 25 * 60 }]),
+      seed([
+        { from: 'customer', text: 'Hola', minutesAgo: 25 * 60 },
+        {
+          from: 'agent',
+          text: 'Quedamos atentos',
+          minutesAgo: 60,
+          status: 'failed',
+          error: {
+            code: 131047,
+            kind: 'whatsapp_window_closed',
+            title: 'Re-engagement message',
+            details: null,
+          },
+        },
+      ]),
     ]);
     expect(byId('chat-window').dataset.state).toBe('closed');
     expect(byId('chat-countdown').textContent).toBe('00:00:00');
     expect(screen.queryByTestId('chat-input')).toBeNull();
+    // The failed text says why, and offers no Reintentar (it would be refused): templates do.
+    expect(byId('chat-failure').textContent).toContain(es['errors.whatsapp_window_closed']);
+    expect(screen.queryByTestId('chat-retry')).toBeNull();
     await waitFor(() => expect(byId('template-select')).toBeTruthy());
     await fireEvent.change(byId('template-select'), {
       target: { value: 'seguimiento_llamada|es' },
@@ -170,8 +187,8 @@ describe('ChatView', () => {
     await fireEvent.click(byId('template-send'));
     await waitFor(() => expect(lastMessage().dataset.kind).toBe('template'));
     const sent = fake.inbox.messages(conversation.id).filter((m) => m.outgoing);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]!.text).toContain('Hola Laura');
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.text).toContain('Hola Laura');
   });
 
   it('switches to templates when the hub refuses the text as window_closed', async () => {
