@@ -197,7 +197,12 @@ impl Host for TauriHost {
             }
             DomainEvent::InboxConversation(conversation) => {
                 let view = ConversationView::from(&conversation);
-                if view.unread == 0 || !view.mine {
+                // Read, attended, or served by someone else: its notification is old news.
+                let taken_by_other = !view.mine && view.agent_id.is_some();
+                if view.unread == 0
+                    || taken_by_other
+                    || view.state == wire::ConversationStateView::Attended
+                {
                     self.withdraw_chat_notification(view.id);
                 }
                 self.tray.request_chats();
