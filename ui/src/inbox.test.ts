@@ -158,6 +158,7 @@ describe('Omnicanalidad panel', () => {
       await fireEvent.click(within(rows()[0]!).getByTestId('inbox-attend'));
       await settle();
       expect(rows()).toHaveLength(left - 1);
+      if (left === 2) expect(byId('nav-omnichannel').textContent).toContain('1 chat pendiente');
     }
     expect(badge()).toBeNull();
     expect(byId('inbox-empty').textContent).toBe(es['inbox.empty']);

@@ -19,6 +19,7 @@ export const en: Record<MessageKey, string> = {
   'nav.settings': 'Settings',
   'nav.pendingChats': '{count} pending chats',
 
+  'inbox.pendingOne': '1 pending chat',
   'inbox.intro': 'Open WhatsApp conversations, latest activity first.',
   'inbox.signedOut':
     "WhatsApp chats come through the organization's server: sign in to it to see them.",

@@ -18,6 +18,7 @@ export const es = {
   'nav.settings': 'Configuración',
   'nav.pendingChats': '{count} chats pendientes',
 
+  'inbox.pendingOne': '1 chat pendiente',
   'inbox.intro': 'Conversaciones de WhatsApp abiertas, la actividad más reciente primero.',
   'inbox.signedOut':
     'Los chats de WhatsApp llegan por el servidor de la organización: inicia sesión en él para verlos.',
