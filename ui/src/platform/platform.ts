@@ -132,13 +132,21 @@ export interface Platform {
   inboxCounts(): Promise<InboxCountsView>;
   /** A page of the timeline, oldest first: the newest page when `before` is null. Cache first;
    * the hub fills what the cache lacks (`offline` says when it could not be asked). */
-  inboxTimeline(conversationId: number, before: number | null, limit: number): Promise<ChatPageView>;
+  inboxTimeline(
+    conversationId: number,
+    before: number | null,
+    limit: number,
+  ): Promise<ChatPageView>;
   /** The chat is on screen (`null`: none is): marks it read at the hub and keeps its
    * notifications quiet while it stays on screen. */
   inboxViewing(conversationId: number | null): Promise<void>;
   /** Queues a message (kept here first, shown `pending`, sent in order; `clientId` makes a
    * repeat harmless). Rejects with `window_closed` for free text once the window closed. */
-  inboxSend(conversationId: number, clientId: string, message: OutgoingMessageInput): Promise<ChatMessageView>;
+  inboxSend(
+    conversationId: number,
+    clientId: string,
+    message: OutgoingMessageInput,
+  ): Promise<ChatMessageView>;
   /** Sends a failed message again (a new attempt of the same content); answers the new one. */
   inboxRetry(conversationId: number, key: string): Promise<ChatMessageView>;
   inboxComment(conversationId: number, body: string): Promise<ChatCommentView>;
