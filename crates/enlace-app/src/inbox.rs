@@ -38,9 +38,11 @@ use enlace_store::{ChatConversationFacts, ChatError, ChatPage as StoredPage, Cha
 use enlace_telephony::{CallIdSource, RandomCallIds};
 use tokio::sync::Notify;
 
+use crate::crm::ChatLogRequest;
 use crate::error::AppError;
 use crate::feed::{FeedConsumer, Stored};
 use crate::{lock, App, DomainEvent, Host, Shared};
+use enlace_crm::{format_transcript, TranscriptLine};
 
 pub use enlace_hub_client::api::whatsapp::{BusinessNumber, CannedResponse, OutgoingMessage};
 pub use enlace_store::{
@@ -940,17 +942,57 @@ impl<H: Host> App<H> {
 
     // ---- CRM and notifications (settings owned elsewhere) ----
 
-    /// The transcript of an attended conversation to the CRM, when the agent turned it on.
+    /// The transcript of an attended conversation to the CRM's outbox, when the agent turned
+    /// that on (`chat_log_to_crm`). Failures are logged: the chat is attended either way.
     async fn log_chat_to_crm(&self, conversation: &InboxConversation) {
-        // CRM logging of chats (helper C): call `App::queue_chat_log` here when
-        // `settings().chat_log_to_crm` is on. Single call site; nothing is queued until then.
-        let _ = conversation;
+        if !self.settings().chat_log_to_crm {
+            return;
+        }
+        let id = conversation.id;
+        // The newest page, complete from the hub when the cache lacks part of it.
+        let messages = match self
+            .inbox_timeline(id, None, enlace_store::MAX_CHAT_PAGE)
+            .await
+        {
+            Ok(page) => page.messages,
+            Err(e) => {
+                tracing::warn!(code = %e.code(), "inbox: no transcript for the CRM");
+                return;
+            }
+        };
+        let lines: Vec<TranscriptLine> = messages
+            .iter()
+            .filter(|m| m.kind != "reaction" && m.status != ChatStatus::Pending)
+            .map(|m| TranscriptLine {
+                at: m.at,
+                from_customer: !m.outgoing,
+                text: m.text.clone().unwrap_or_else(|| format!("[{}]", m.kind)),
+            })
+            .collect();
+        let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+            return;
+        };
+        let request = ChatLogRequest {
+            conversation_id: id,
+            customer: conversation.customer.clone(),
+            customer_name: conversation.customer_name.clone(),
+            business_number: if conversation.business_number.is_empty() {
+                conversation.phone_number_id.clone()
+            } else {
+                conversation.business_number.clone()
+            },
+            started_at: first.at,
+            ended_at: last.at,
+            transcript: format_transcript(&lines, 0),
+        };
+        if let Err(e) = self.queue_chat_log(request).await {
+            tracing::warn!(code = %e.code(), "inbox: the chat could not be queued for the CRM");
+        }
     }
 
-    /// Whether chats notify while the agent is paused (a setting, off by default).
+    /// Whether chats notify while the agent is paused (`chat_notify_while_paused`).
     fn notify_while_paused(&self) -> bool {
-        // Setting `chat_notify_while_paused` (helper C): read it here. Off until then.
-        false
+        self.settings().chat_notify_while_paused
     }
 
     // ---- the stream ----

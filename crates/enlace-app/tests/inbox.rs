@@ -325,6 +325,7 @@ async fn notifications_are_throttled_and_quiet_while_the_chat_is_on_screen() {
     // Three quick messages (and the assignment): one notification.
     customer_writes(&wa, &mut events, &mut seen, "dos").await;
     customer_writes(&wa, &mut events, &mut seen, "tres").await;
+    customer_writes(&wa, &mut events, &mut seen, "tres y medio").await;
     assert_eq!(notifies(&seen, id), 1, "at most one every few seconds");
     let preview = seen
         .iter()
@@ -338,7 +339,41 @@ async fn notifications_are_throttled_and_quiet_while_the_chat_is_on_screen() {
     app.inbox_viewing(Some(id)).await.unwrap();
     let before = notifies(&seen, id);
     customer_writes(&wa, &mut events, &mut seen, "cuatro").await;
+    // Handled in order: once "cinco" is in, "cuatro" was handled whole.
+    customer_writes(&wa, &mut events, &mut seen, "cinco").await;
     assert_eq!(notifies(&seen, id), before);
+
+    // Paused: another customer's chat notifies nothing, unless the agent turned that on.
+    app.inbox_viewing(None).await.unwrap();
+    let reasons = app.pause_reasons().await.unwrap();
+    app.agent_pause(reasons[0].id).await.unwrap();
+    let other = "50688881234";
+    let writes = |body: &'static str| {
+        wa.customer_sends(other, Inbound::Text(body.into()));
+        move |e: &DomainEvent| match e {
+            DomainEvent::InboxMessage {
+                conversation,
+                message,
+            } if message.text.as_deref() == Some(body) => Some(conversation.id),
+            _ => None,
+        }
+    };
+    let second = until(&mut events, &mut seen, writes("buenas")).await;
+    // Handled in order: once the next message is in, the first was handled whole.
+    until(&mut events, &mut seen, writes("¿alguien?")).await;
+    assert_eq!(notifies(&seen, second), 0, "paused");
+    let mut settings = app.settings();
+    settings.chat_notify_while_paused = true;
+    app.save_settings(settings).await.unwrap();
+    until(&mut events, &mut seen, writes("¿hola?")).await;
+    // "¿alguien?" may have been decided after the setting changed: either notifies.
+    if notifies(&seen, second) == 0 {
+        until(&mut events, &mut seen, |e| match e {
+            DomainEvent::ChatNotify { conversation, .. } if conversation.id == second => Some(()),
+            _ => None,
+        })
+        .await;
+    }
     app.shutdown().await;
 }
 
