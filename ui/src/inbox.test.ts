@@ -15,7 +15,11 @@ const queryId = (id: string) => screen.queryByTestId(id);
 const rows = () => screen.queryAllByTestId('inbox-row');
 const rowOf = (id: number) => rows().find((r) => r.dataset.conversationId === String(id))!;
 
+// Omnicanalidad, the chat and the WhatsApp composer load on first use (dynamic imports): warm
+// the module cache so they appear within a macrotask.
 await Promise.all([
+  import('./panels/InboxPanel.svelte'),
+  import('./components/WhatsAppDialog.svelte'),
   import('./chat/ChatView.svelte'),
   import('./panels/PausesPanel.svelte'),
   import('./components/LoginScreen.svelte'),
