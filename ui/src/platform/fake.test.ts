@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FAKE_SALESFORCE_USER, FakePlatform } from './fake';
 import { FAKE_HUB_AGENTS, FAKE_HUB_SERVER } from './fake-hub';
 import type { CallView, InboxCountsView, InboxMessageEvent, WireError } from './types';
@@ -477,6 +477,31 @@ describe('FakePlatform inbox (Omnicanalidad)', () => {
     const { fake } = inboxSetup({ hubWhatsApp: false });
     expect((await fake.inboxCounts()).available).toBe(false);
     expect((await rejection(fake.inboxTemplates())).code).toBe('whatsapp_not_configured');
+  });
+
+  it("refuses to mark attended or take a colleague's conversation, like the hub", async () => {
+    const { fake } = inboxSetup();
+    const colleague = (await fake.inboxConversations('queues', '')).find(
+      (c) => c.agentName === 'Lucía Fernández',
+    )!;
+    expect((await rejection(fake.inboxAttended(colleague.id))).code).toBe('forbidden');
+    expect((await rejection(fake.inboxTake(colleague.id))).code).toBe('forbidden');
+    expect((await rejection(fake.inboxRelease(colleague.id))).code).toBe('forbidden');
+    expect((await rejection(fake.inboxAttended(999))).code).toBe('not_found');
+  });
+
+  it('moves statuses on its own in auto mode (browser demo)', async () => {
+    vi.useFakeTimers();
+    try {
+      const { fake } = inboxSetup({ inboxDelivery: 'auto', autoInboxMs: 100 });
+      const [first] = await fake.inboxConversations('mine', '');
+      await fake.inboxSend(first!.id, 'auto-1', { type: 'text', body: 'Hola' });
+      vi.advanceTimersByTime(1_000);
+      expect(fake.inbox.messages(first!.id).at(-1)?.status).toBe('read');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('fails a send with the reason and sends it again on retry', async () => {
