@@ -593,8 +593,8 @@ impl<H: Host> App<H> {
                     None,
                 )
             })?;
-        let window_known_closed = cached.window_ends_at.is_some() && !cached.window_open;
-        if !message.is_template() && window_known_closed {
+        // Closed: past its end, or the customer never wrote (no window yet).
+        if !message.is_template() && !cached.window_open {
             return Err(AppError::Hub(
                 "the 24-hour window is closed: send a template".into(),
                 ErrorCode::WindowClosed,
@@ -725,8 +725,13 @@ impl<H: Host> App<H> {
                 SendStep::Retry
             }
             Err(e) => {
+                // The class the hub gives a message WhatsApp refused for the same reason.
+                let kind = match e.code() {
+                    ErrorCode::WindowClosed => "whatsapp_window_closed",
+                    code => code.as_str(),
+                };
                 let error = ChatError {
-                    kind: Some(e.code().as_str().to_owned()),
+                    kind: Some(kind.to_owned()),
                     details: Some(e.to_string()),
                     ..ChatError::default()
                 };

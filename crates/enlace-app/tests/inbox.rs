@@ -22,6 +22,7 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(30);
 const QUEUE: &str = "support";
 const AGENT: (&str, &str) = ("1234567", "123456");
+const BETO: (&str, &str) = ("2345678", "234567");
 const CUSTOMER: &str = "5215512345678";
 
 struct TestHost(mpsc::UnboundedSender<DomainEvent>);
@@ -107,23 +108,25 @@ async fn start_hub(dir: &Path, wa: &WhatsAppDouble, addr: &str) -> Served {
 }
 
 async fn seed(served: &Served) {
-    let hash = hash_password(AGENT.1, CHEAP).unwrap();
-    served
-        .hub
-        .store()
-        .insert_agent(
-            &NewAgent {
-                user: AGENT.0,
-                password_hash: &hash,
-                name: "Ana",
-                extension: "1001",
-                queues: &[QUEUE.to_string()],
-                supervisor: false,
-            },
-            0,
-        )
-        .await
-        .unwrap();
+    for ((user, password), name, extension) in [(AGENT, "Ana", "1001"), (BETO, "Beto", "1002")] {
+        let hash = hash_password(password, CHEAP).unwrap();
+        served
+            .hub
+            .store()
+            .insert_agent(
+                &NewAgent {
+                    user,
+                    password_hash: &hash,
+                    name,
+                    extension,
+                    queues: &[QUEUE.to_string()],
+                    supervisor: false,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+    }
     served
         .hub
         .store()
@@ -446,4 +449,88 @@ async fn a_message_typed_while_the_hub_is_down_goes_out_once_when_it_is_back() {
     assert_eq!(sent_texts(&wa), ["Un momento", "ya reviso", "sigo aquí"]);
     app.shutdown().await;
     hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_pages_come_from_the_hub_once_then_from_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let mut id = 0;
+    for n in 1..=25 {
+        id = customer_writes(&wa, &mut events, &mut seen, &format!("m{n}")).await;
+    }
+    let texts = |p: &enlace_app::ChatPage| -> Vec<String> {
+        p.messages.iter().map(|m| m.text.clone().unwrap()).collect()
+    };
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = app.inbox_timeline(id, before, 10).await.unwrap();
+        assert!(!page.offline);
+        pages.push(texts(&page));
+        match page.next_before {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    let expected: Vec<Vec<String>> = [16..=25, 6..=15, 1..=5]
+        .into_iter()
+        .map(|r| r.map(|n| format!("m{n}")).collect())
+        .collect();
+    assert_eq!(pages, expected);
+
+    // The hub away: the same pages from the cache, whole (not "offline": nothing is missing).
+    hub.shutdown().await;
+    let mut before = None;
+    for want in &expected {
+        let page = app.inbox_timeline(id, before, 10).await.unwrap();
+        assert_eq!(&texts(&page), want);
+        assert!(!page.offline);
+        before = page.next_before;
+    }
+    assert_eq!(before, None);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salida_hands_the_agents_open_chats_back_to_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
+    let check = app.agent_exit_check().await.unwrap();
+    assert_eq!(check.chats.len(), 1);
+    assert_eq!(check.chats[0].id, id);
+    assert_eq!(check.chats[0].customer, "+525512345678");
+    // Another agent is there to take it.
+    let url = hub.url();
+    tokio::task::spawn_blocking(move || {
+        enlace_hub_client::HubClient::new(&url)
+            .unwrap()
+            .login(BETO.0, &Sensitive::new(BETO.1.into()))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let released = app.inbox_release_all_mine().await.unwrap();
+    assert_eq!(released.len(), 1);
+    assert!(!released[0].mine);
+    assert!(app.agent_exit_check().await.unwrap().chats.is_empty());
+    assert_eq!(app.inbox_counts().await.unwrap().waiting, 0);
+    app.shutdown().await;
 }
