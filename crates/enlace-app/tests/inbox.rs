@@ -534,3 +534,68 @@ async fn salida_hands_the_agents_open_chats_back_to_the_queue() {
     assert_eq!(app.inbox_counts().await.unwrap().waiting, 0);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_from_a_call_card_starts_with_a_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    wa.add_template(enlace_sandbox::Template::new(
+        "seguimiento",
+        "es",
+        "UTILITY",
+        "Hola {{1}}, le escribimos por su llamada del {{2}}.",
+    ));
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, _events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let numbers = app.inbox_numbers().await.unwrap();
+    assert_eq!(numbers.len(), 1);
+    assert_eq!(numbers[0].name, "Ventas");
+    let templates = app.inbox_templates().await.unwrap();
+    let template = templates.iter().find(|t| t.name == "seguimiento").unwrap();
+    assert_eq!(template.parameter_count, 2);
+    assert!(template.body.starts_with("Hola {{1}}"));
+
+    // The call's number as the card shows it (national, Costa Rica by default).
+    let started = app
+        .inbox_start(
+            &numbers[0].phone_number_id,
+            "8888-7777",
+            "start-1",
+            OutgoingMessage::Template {
+                name: "seguimiento".into(),
+                language: "es".into(),
+                parameters: vec!["Ana".into(), "lunes".into()],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(started.customer, "+50688887777");
+    assert!(started.mine);
+    assert!(!started.window_open, "the customer has not written");
+    assert_eq!(
+        app.inbox_conversations(InboxFilter::Mine, "")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Free text cannot go before the customer writes.
+    let refused = app
+        .inbox_send(started.id, "start-2", text("¿Sigue ahí?"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), enlace_core::ErrorCode::WindowClosed);
+    eventually("the template at the double", || {
+        wa.sent_messages().iter().any(|m| m.kind == "template")
+    })
+    .await;
+    let sent = wa.sent_messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].body["template"]["name"], "seguimiento");
+    app.shutdown().await;
+}
