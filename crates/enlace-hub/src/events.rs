@@ -275,6 +275,38 @@ impl EventLog {
         self.append(agent_id, kind, payload, at).await
     }
 
+    /// Appends `event` for each of `agent_ids` in one transaction, then fans them out.
+    pub async fn append_event_to_each(
+        &self,
+        agent_ids: &[i64],
+        event: &enlace_hub_api::HubEvent,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let Some((kind, payload)) = event.to_parts() else {
+            return Err(StoreError::Invalid(format!(
+                "event {} has no wire form",
+                event.kind()
+            )));
+        };
+        let text = Value::Object(payload.clone()).to_string();
+        let _guard = self.write.lock().await;
+        let ids = self.store.append_events(agent_ids, kind, &text, at).await?;
+        if self.cursor.is_none() {
+            for (id, agent_id) in ids.into_iter().zip(agent_ids) {
+                let event = Arc::new(Event {
+                    id,
+                    agent_id: Some(*agent_id),
+                    event_type: kind.to_owned(),
+                    at,
+                    payload: payload.clone(),
+                });
+                let live = Arc::new(Live::new(event));
+                lock(&self.routes).publish(&live);
+            }
+        }
+        Ok(())
+    }
+
     /// Appends an agent's state row and its `event` in one transaction, then fans the event
     /// out: a state is never stored without the event that announces it.
     pub async fn append_state_event(

@@ -952,6 +952,49 @@ impl Store {
         }
     }
 
+    /// Appends the same event for each of `agent_ids` in one transaction (one commit instead
+    /// of one per agent); the ids, in order. PostgreSQL: as [`Store::append_event`], one lock
+    /// and one `NOTIFY` (of the last id) for all.
+    pub async fn append_events(
+        &self,
+        agent_ids: &[i64],
+        event_type: &str,
+        payload: &str,
+        at: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(agent_ids.len());
+        if agent_ids.is_empty() {
+            return Ok(ids);
+        }
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EVENT_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for agent_id in agent_ids {
+            let id: i64 = sqlx::query(
+                "INSERT INTO events (agent_id, event_type, payload, at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(agent_id)
+            .bind(event_type)
+            .bind(payload)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            ids.push(id);
+        }
+        if self.backend == Backend::Postgres {
+            if let Some(last) = ids.last() {
+                notify(&mut tx, EVENTS_CHANNEL, *last).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     /// The highest event id (0 when the log is empty).
     pub async fn last_event_id(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM events")

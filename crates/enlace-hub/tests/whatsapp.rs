@@ -1663,15 +1663,54 @@ async fn two_instances_on_postgresql_webhook_on_one_agent_on_the_other() {
         assert_eq!(list[0]["agentName"], "Ana");
         assert_eq!(list[0]["lastMessage"]["clientId"], "pg-1");
     }
-    // Released on PostgreSQL too (nobody else is logged in: it waits, or comes back to her).
+    // Ana pauses and hands it back on instance A: nobody may take it, so it waits and the
+    // whole queue hears it (one transaction for every queue agent), on B too.
+    let reason = a
+        .hub
+        .store()
+        .insert_pause_reason("Comida", None, false, 0)
+        .await
+        .unwrap();
     let r = post(
         b.addr,
+        "/api/v1/me/state",
+        Some(&ana),
+        json!({"state": "paused", "reason": reason}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ana_id = agent_id(b.addr, &ana).await;
+    let r = post(
+        a.addr,
         &format!("/api/v1/conversations/{id}/release"),
         Some(&ana),
         json!({}),
     )
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["agentId"], Value::Null);
+    until(&mut ws, |e| {
+        e["type"] == "conversation_assigned"
+            && e["conversation"]["agentId"].is_null()
+            && e["previousAgentId"] == ana_id
+    })
+    .await;
+    let queue_events = a
+        .hub
+        .store()
+        .events_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.event_type == "conversation_assigned"
+                && serde_json::from_str::<Value>(&e.payload).unwrap()["previousAgentId"] == ana_id
+        })
+        .count();
+    assert_eq!(
+        queue_events, 3,
+        "one per agent of the queue (Ana, Beto, Sara), Ana's not twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

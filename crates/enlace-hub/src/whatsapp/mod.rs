@@ -317,9 +317,10 @@ impl Hub {
             Some(agent) => vec![agent],
             None => self.store().queue_agent_ids(&conversation.queue).await?,
         };
-        for agent in targets {
-            self.events().append_event(Some(agent), &event, now).await?;
-        }
+        // One transaction for the whole queue (one commit, not one per agent).
+        self.events()
+            .append_event_to_each(&targets, &event, now)
+            .await?;
         Ok(())
     }
 

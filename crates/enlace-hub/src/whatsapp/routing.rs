@@ -117,10 +117,17 @@ impl Hub {
             conversation: self.wa_view(conversation).await?,
             previous_agent_id: previous,
         });
-        self.wa_event(conversation, event.clone()).await?;
-        if let Some(prev) = previous.filter(|p| Some(*p) != conversation.agent_id) {
-            self.events().append_event(Some(prev), &event, now).await?;
+        // Whoever sees the conversation now, and the agent who lost it (once).
+        let mut targets = match conversation.agent_id {
+            Some(agent) => vec![agent],
+            None => self.store().queue_agent_ids(&conversation.queue).await?,
+        };
+        if let Some(prev) = previous.filter(|p| !targets.contains(p)) {
+            targets.push(prev);
         }
+        self.events()
+            .append_event_to_each(&targets, &event, now)
+            .await?;
         Ok(())
     }
 }
