@@ -93,7 +93,7 @@ fn hub_config(dir: &Path, wa: &WhatsAppDouble) -> enlace_hub::HubConfig {
             }],
             pair_burst: 1000,
             pair_interval_ms: 1,
-            media_dir: dir.join("media").display().to_string(),
+            media_dir: dir.join("hub-media").display().to_string(),
             ..WhatsAppSettings::default()
         }),
         heartbeat_seconds: 3600,
@@ -597,5 +597,71 @@ async fn whatsapp_from_a_call_card_starts_with_a_template() {
     let sent = wa.sent_messages();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].body["template"]["name"], "seguimiento");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_message_is_sent_again_as_a_new_one_and_media_download_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
+
+    // WhatsApp accepts, then fails the message: shown failed with the reason; Reintentar
+    // sends the same content as a new message.
+    wa.fail_next_send(131026);
+    app.inbox_send(id, "f-1", text("¿Me confirma?"))
+        .await
+        .unwrap();
+    let failed = until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxMessage { message, .. }
+            if message.client_id.as_deref() == Some("f-1")
+                && message.status == ChatStatus::Failed =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    let error = failed.error.clone().unwrap();
+    assert_eq!(error.code, Some(131026));
+    assert_eq!(error.kind.as_deref(), Some("whatsapp_undeliverable"));
+    let retried = app.inbox_retry(id, &failed.key()).await.unwrap();
+    assert_ne!(retried.client_id, failed.client_id);
+    assert_eq!(retried.status, ChatStatus::Pending);
+    eventually("the retry at the double", || sent_texts(&wa).len() >= 2).await;
+    assert_eq!(sent_texts(&wa), ["¿Me confirma?", "¿Me confirma?"]);
+    // Only failed messages are sent again.
+    let err = app.inbox_retry(id, "h:999999").await.unwrap_err();
+    assert_eq!(err.code(), enlace_core::ErrorCode::NotFound);
+
+    // A photo: downloaded once into the media folder, there even with the hub away.
+    wa.customer_sends(
+        CUSTOMER,
+        Inbound::Media(enlace_sandbox::InboundMedia::image(Some("la factura"))),
+    );
+    let photo = until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxMessage { message, .. } if message.kind == "image" => {
+            Some(message.clone())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(photo.text.as_deref(), Some("la factura"));
+    let media_id = photo.media_id.clone().expect("the hub kept the photo");
+    let path = app.inbox_media_path(&media_id).await.unwrap();
+    assert!(path.starts_with(dir.path().join("media")), "{path:?}");
+    assert!(std::fs::read(&path).unwrap().starts_with(b"\xFF\xD8\xFF"));
+    hub.shutdown().await;
+    assert_eq!(app.inbox_media_path(&media_id).await.unwrap(), path);
+    let err = app.inbox_media_path("../desk.sqlite3").await.unwrap_err();
+    assert_eq!(err.code(), enlace_core::ErrorCode::InvalidRequest);
     app.shutdown().await;
 }
