@@ -9,8 +9,8 @@
 //!   logging out returns to the line chosen in Settings.
 //! - The session's stream is the [`HubFeed`]'s (`crate::feed`), for the session's life, not
 //!   the line's: it hands calls to the call list (through the line's [`HubCallTracker`]),
-//!   states to Pausas and the supervisor's table, chats to the inbox (nothing stored before
-//!   issue 11), and saves the cursor only after all of them stored an event.
+//!   states to Pausas and the supervisor's table, chats to the inbox cache (`crate::inbox`),
+//!   and saves the cursor only after all of them stored an event.
 //! - Every HTTP call to the hub runs on the blocking pool.
 //! - The stream is followed, not polled: the agent's own state changes (from any
 //!   of its sessions, or the hub's) arrive as [`DomainEvent::AgentState`]; for a supervisor,

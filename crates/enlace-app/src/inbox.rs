@@ -61,6 +61,8 @@ const SEND_RETRY_MIN: Duration = Duration::from_millis(250);
 const SEND_RETRY_MAX: Duration = Duration::from_secs(10);
 /// Longest client id the hub accepts.
 const MAX_CLIENT_ID: usize = 128;
+/// Shortest search also asked of the hub (attended chats not cached here).
+const MIN_HUB_SEARCH: usize = 3;
 /// Longest text message WhatsApp accepts.
 const MAX_TEXT_CHARS: usize = 4096;
 
@@ -446,9 +448,51 @@ impl<H: Host> App<H> {
         filter: InboxFilter,
         search: &str,
     ) -> Result<Vec<InboxConversation>, AppError> {
-        let search = search.to_owned();
+        let search = search.trim().to_owned();
+        if search.chars().count() >= MIN_HUB_SEARCH {
+            // Attended chats this computer never cached: asked in the background, they
+            // arrive as `InboxConversation` events (and in the next search).
+            let (app, query) = (self.clone(), search.clone());
+            tokio::spawn(async move { app.search_hub(query).await });
+        }
         self.with_store(move |s| s.chat_conversations(filter, &search))
             .await
+    }
+
+    /// Conversations the hub finds for `search` (any state) into the cache.
+    async fn search_hub(&self, search: String) {
+        let found = match self
+            .with_hub(move |c, t| c.conversations(t, Some(&search)))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::debug!(code = %e.code(), "inbox: the hub search failed");
+                return;
+            }
+        };
+        let facts: Vec<ChatConversationFacts> = found.iter().map(|c| self.facts_of(c)).collect();
+        let stored = self
+            .with_store(move |s| {
+                let mut new = Vec::new();
+                for f in &facts {
+                    let known = s.chat_conversation(f.id)?.is_some();
+                    s.upsert_chat_conversation(f)?;
+                    if !known {
+                        new.extend(s.chat_conversation(f.id)?);
+                    }
+                }
+                Ok(new)
+            })
+            .await;
+        match stored {
+            Ok(new) => {
+                for c in new {
+                    self.shared.host.emit(DomainEvent::InboxConversation(c));
+                }
+            }
+            Err(e) => tracing::warn!(code = %e.code(), "inbox: could not keep search results"),
+        }
     }
 
     /// The badge and the tray.

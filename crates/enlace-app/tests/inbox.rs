@@ -310,6 +310,32 @@ async fn a_customer_writes_the_agent_answers_comments_and_marks_attended() {
         "search finds attended chats"
     );
     app.shutdown().await;
+
+    // Another computer (nothing cached): the search asks the hub too, and the attended chat
+    // arrives as an event, then in the list.
+    let (other, mut other_events) = start_app(&dir.path().join("other.sqlite3"), &secrets).await;
+    other
+        .hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let first = other
+        .inbox_conversations(InboxFilter::Queues, "5512345678")
+        .await
+        .unwrap();
+    if first.is_empty() {
+        until(&mut other_events, &mut Vec::new(), |e| match e {
+            DomainEvent::InboxConversation(c) if c.id == id => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    let found = other
+        .inbox_conversations(InboxFilter::Queues, "5512345678")
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].state, enlace_app::InboxConversationState::Attended);
+    other.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
