@@ -213,7 +213,11 @@ async fn inbox_calls_list_read_send_comment_take_release_and_attend() {
 
     env.wa
         .customer_sends("5215512340001", Inbound::Text("hola".into()));
-    let conv = wait_conversation(&env, &ana, |c| c.wa_id == "5215512340001").await;
+    // Listed (unassigned, her queue) as soon as it exists; routed to her a moment later.
+    let conv = wait_conversation(&env, &ana, |c| {
+        c.wa_id == "5215512340001" && c.agent_id.is_some()
+    })
+    .await;
     assert_eq!(conv.agent_name.as_deref(), Some("Ana"));
     assert_eq!(
         conv.last_message.as_ref().and_then(|m| m.text.as_deref()),
@@ -282,12 +286,17 @@ async fn inbox_calls_list_read_send_comment_take_release_and_attend() {
         .unwrap_err();
     assert_eq!(e.code(), "invalid_request");
 
-    // Beto may not release Ana's conversation; Ana hands it back: nobody else is
+    // Beto may not release Ana's conversation; Ana pauses and hands it back: nobody is
     // available, so it waits unassigned; Beto takes it; Ana cannot take it then.
     let e = with(&env, &beto, move |c, t| c.release(t, id))
         .await
         .unwrap_err();
     assert_eq!(e, HubError::Forbidden);
+    with(&env, &ana, move |c, t| {
+        c.set_state(t, enlace_hub_client::StateChange::Paused { reason_id })
+    })
+    .await
+    .unwrap();
     let released = with(&env, &ana, move |c, t| c.release(t, id))
         .await
         .unwrap();
