@@ -212,6 +212,7 @@ export const en: Record<MessageKey, string> = {
   'calls.subjectOutgoing': 'Outgoing call',
   'crmWrite.createContact': 'Create contact in the CRM',
   'crmWrite.logCall': 'CRM log',
+  'crmWrite.logChat': 'Chat logged to the CRM',
   'crmWrite.pending': 'Pending',
   'crmWrite.sending': 'Sending…',
   'crmWrite.delivered': 'Sent',

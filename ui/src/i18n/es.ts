@@ -214,6 +214,7 @@ export const es = {
   'calls.subjectOutgoing': 'Llamada saliente',
   'crmWrite.createContact': 'Crear contacto en el CRM',
   'crmWrite.logCall': 'Registro en el CRM',
+  'crmWrite.logChat': 'Chat en el CRM',
   'crmWrite.pending': 'Pendiente',
   'crmWrite.sending': 'Enviando…',
   'crmWrite.delivered': 'Enviado',
