@@ -53,6 +53,8 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "iproute2",
     "librsvg2-bin",
     "fonts-dejavu-core",
+    // the chat's emoji (picker and messages) in the real window under Xvfb
+    "fonts-noto-color-emoji",
     "libglib2.0-bin",
     "postgresql",
     // pip for moto's S3 server (ensure_python_peers)
@@ -66,7 +68,7 @@ const FEDORA_HINT: &str = "sudo dnf install -y @development-tools webkit2gtk4.1-
 openssl-devel curl wget file patchelf libappindicator-gtk3-devel librsvg2-devel libxdo-devel \
 dbus-devel mesa-dri-drivers desktop-file-utils xdg-utils xorg-x11-server-Xvfb xorg-x11-xauth \
 dbus-daemon gnome-keyring libsecret dunst libnotify ImageMagick baresip sipp sipsak iproute \
-librsvg2-tools dejavu-sans-fonts glib2";
+librsvg2-tools dejavu-sans-fonts google-noto-emoji-color-fonts glib2";
 
 const ARCH_HINT: &str = "sudo pacman -S --needed base-devel webkit2gtk-4.1 openssl curl wget \
 file patchelf libappindicator-gtk3 librsvg xdotool dbus mesa desktop-file-utils xdg-utils \
