@@ -52,6 +52,11 @@ pub use enlace_store::{
 
 /// At most one notification per conversation in this time.
 pub const NOTIFY_EVERY_MS: i64 = 5_000;
+/// How far this computer's clock may run ahead of the hub's: a reply read now counts as
+/// facts from this much earlier, so a live event of the same moment is not taken as older.
+const CLOCK_SKEW_MS: i64 = 10_000;
+/// Events older than this (missed during a long disconnection) notify nothing.
+pub const NOTIFY_RECENT_MS: i64 = 120_000;
 /// Largest file downloaded from the hub.
 pub const MAX_MEDIA_BYTES: u64 = 100 * 1024 * 1024;
 /// The media folder is trimmed (oldest first) above this.
@@ -140,6 +145,8 @@ pub(crate) struct InboxLive {
     not_configured: bool,
     /// The counts last emitted.
     counts: Option<InboxCounts>,
+    /// When the hub session opened (app clock, ms): older events do not notify.
+    session_opened_at: i64,
 }
 
 /// What the app keeps for the inbox (see [`Shared`]).
@@ -461,6 +468,7 @@ impl<H: Host> App<H> {
 
     /// Conversations the hub finds for `search` (any state) into the cache.
     async fn search_hub(&self, search: String) {
+        let asked_at = self.rest_facts_at();
         let found = match self
             .with_hub(move |c, t| c.conversations(t, Some(&search)))
             .await
@@ -471,7 +479,8 @@ impl<H: Host> App<H> {
                 return;
             }
         };
-        let facts: Vec<ChatConversationFacts> = found.iter().map(|c| self.facts_of(c)).collect();
+        let facts: Vec<ChatConversationFacts> =
+            found.iter().map(|c| self.facts_of(c, asked_at)).collect();
         let stored = self
             .with_store(move |s| {
                 let mut new = Vec::new();
@@ -851,7 +860,7 @@ impl<H: Host> App<H> {
         let updated = self
             .with_hub(move |c, t| c.mark_attended(t, conversation))
             .await?;
-        let stored = self.store_conversation(&updated).await?;
+        let stored = self.store_conversation(&updated, None).await?;
         self.log_chat_to_crm(&stored).await;
         Ok(stored)
     }
@@ -859,7 +868,7 @@ impl<H: Host> App<H> {
     /// Takes an unassigned conversation of the agent's queues.
     pub async fn inbox_take(&self, conversation: i64) -> Result<InboxConversation, AppError> {
         let updated = self.with_hub(move |c, t| c.take(t, conversation)).await?;
-        self.store_conversation(&updated).await
+        self.store_conversation(&updated, None).await
     }
 
     /// Hands the conversation back to its queue.
@@ -867,7 +876,7 @@ impl<H: Host> App<H> {
         let updated = self
             .with_hub(move |c, t| c.release(t, conversation))
             .await?;
-        self.store_conversation(&updated).await
+        self.store_conversation(&updated, None).await
     }
 
     /// Salida: hands every open chat assigned to the agent back to its queue. Returns the
@@ -935,7 +944,7 @@ impl<H: Host> App<H> {
         let started = self
             .with_hub(move |c, t| c.start_conversation(t, &request))
             .await?;
-        let conversation = self.store_conversation(&started.conversation).await?;
+        let conversation = self.store_conversation(&started.conversation, None).await?;
         let message = chat_message(&started.message);
         let stored = self
             .with_store(move |s| s.upsert_chat_message(&message))
@@ -1047,11 +1056,13 @@ impl<H: Host> App<H> {
     // ---- the stream ----
 
     /// A hub conversation into the cache, then emitted with the counts.
+    /// `facts_at`: the stream event's time; `None` for a reply of the hub read just now.
     pub(crate) async fn store_conversation(
         &self,
         c: &Conversation,
+        facts_at: Option<i64>,
     ) -> Result<InboxConversation, AppError> {
-        let facts = self.facts_of(c);
+        let facts = self.facts_of(c, facts_at.unwrap_or_else(|| self.rest_facts_at()));
         let last = c.last_message.as_ref().map(chat_message);
         let id = c.id;
         let stored = self
@@ -1071,7 +1082,13 @@ impl<H: Host> App<H> {
         Ok(stored)
     }
 
-    fn facts_of(&self, c: &Conversation) -> ChatConversationFacts {
+    /// When a reply the hub gave just now was true, on the hub's clock as far as this one
+    /// can tell (a few seconds back, for clocks that disagree a little).
+    fn rest_facts_at(&self) -> i64 {
+        self.shared.clock.now().millis() - CLOCK_SKEW_MS
+    }
+
+    fn facts_of(&self, c: &Conversation, facts_at: i64) -> ChatConversationFacts {
         let me = self.hub_session().ok().map(|s| s.agent);
         let mine = me.as_ref().is_some_and(|a| c.agent_id == Some(a.id));
         let business_number = lock(&self.shared.inbox.live)
@@ -1096,6 +1113,7 @@ impl<H: Host> App<H> {
             unread: u32::try_from(c.unread.max(0)).unwrap_or(u32::MAX),
             last_message_at: c.last_message_at,
             window_ends_at: c.window_ends_at,
+            facts_at,
         }
     }
 
@@ -1127,7 +1145,11 @@ impl<H: Host> App<H> {
         if let Err(e) = result {
             tracing::warn!(code = %e.code(), "inbox: could not prepare the cache");
         }
-        lock(&self.shared.inbox.live).numbers.clear();
+        {
+            let mut live = lock(&self.shared.inbox.live);
+            live.numbers.clear();
+            live.session_opened_at = self.shared.clock.now().millis();
+        }
         self.shared.inbox.wake.notify_one();
         self.emit_inbox_counts().await;
     }
@@ -1138,17 +1160,40 @@ impl<H: Host> App<H> {
         if lock(&self.shared.inbox.live).numbers.is_empty() {
             let _ = self.inbox_numbers().await;
         }
+        let listed_at = self.rest_facts_at();
         match self.with_hub(|c, t| c.conversations(t, None)).await {
             Ok(list) => {
                 let facts: Vec<(ChatConversationFacts, Option<ChatMessage>)> = list
                     .iter()
-                    .map(|c| (self.facts_of(c), c.last_message.as_ref().map(chat_message)))
+                    .map(|c| {
+                        (
+                            self.facts_of(c, listed_at),
+                            c.last_message.as_ref().map(chat_message),
+                        )
+                    })
                     .collect();
                 let listed: Vec<i64> = list.iter().map(|c| c.id).collect();
                 let stored = self
                     .with_store(move |s| {
-                        s.sync_chat_conversations(&facts, &listed)?;
-                        s.chat_conversations(InboxFilter::Queues, "")
+                        let before: HashMap<i64, InboxConversation> = s
+                            .chat_conversations(InboxFilter::Queues, "")?
+                            .into_iter()
+                            .map(|c| (c.id, c))
+                            .collect();
+                        s.sync_chat_conversations(&facts, &listed, listed_at)?;
+                        // Only what changed (a reconnection usually changes little).
+                        let mut changed = Vec::new();
+                        let mut still_open = std::collections::HashSet::new();
+                        for c in s.chat_conversations(InboxFilter::Queues, "")? {
+                            still_open.insert(c.id);
+                            if before.get(&c.id) != Some(&c) {
+                                changed.push(c);
+                            }
+                        }
+                        for id in before.keys().filter(|id| !still_open.contains(id)) {
+                            changed.extend(s.chat_conversation(*id)?);
+                        }
+                        Ok(changed)
                     })
                     .await;
                 match stored {
@@ -1170,10 +1215,18 @@ impl<H: Host> App<H> {
     }
 
     /// Stores one chat event of the stream (the feed retries it on `Err`).
-    async fn on_chat_event(&self, event: &HubEvent) -> Result<(), AppError> {
-        match event {
+    async fn on_chat_event(&self, envelope: &EventEnvelope) -> Result<(), AppError> {
+        // A new stream replays the log the hub keeps, a reconnection what it missed: events
+        // from before this session opened, or minutes old, update the cache but do not pop
+        // notifications.
+        let opened = lock(&self.shared.inbox.live).session_opened_at;
+        let recent = envelope.at >= opened
+            && self.shared.clock.now().millis() - envelope.at <= NOTIFY_RECENT_MS;
+        match &envelope.event {
             HubEvent::MessageReceived(received) => {
-                let conversation = self.store_conversation(&received.conversation).await?;
+                let conversation = self
+                    .store_conversation(&received.conversation, Some(envelope.at))
+                    .await?;
                 let message = chat_message(&received.message);
                 let stored = {
                     let m = message.clone();
@@ -1184,7 +1237,7 @@ impl<H: Host> App<H> {
                     let viewing = lock(&self.shared.inbox.live).viewing == Some(conversation.id);
                     if viewing {
                         self.mark_read(conversation.id).await;
-                    } else if conversation.mine || conversation.agent_id.is_none() {
+                    } else if recent && (conversation.mine || conversation.agent_id.is_none()) {
                         let preview = stored.text.clone().unwrap_or_else(|| stored.kind.clone());
                         self.chat_notify(conversation, preview);
                     }
@@ -1199,21 +1252,25 @@ impl<H: Host> App<H> {
             }
             HubEvent::ConversationAssigned(assigned) => {
                 let me = self.hub_session().ok().map(|s| s.agent.id);
-                let conversation = self.store_conversation(&assigned.conversation).await?;
+                let conversation = self
+                    .store_conversation(&assigned.conversation, Some(envelope.at))
+                    .await?;
                 let newly_mine = conversation.mine
                     && conversation.state == ChatState::Open
                     && assigned.previous_agent_id != me;
                 let viewing = lock(&self.shared.inbox.live).viewing == Some(conversation.id);
-                if newly_mine && !viewing {
+                if recent && newly_mine && !viewing {
                     let preview = conversation.preview.clone();
                     self.chat_notify(conversation, preview);
                 }
             }
             HubEvent::ConversationAttended(attended) => {
-                self.store_conversation(&attended.conversation).await?;
+                self.store_conversation(&attended.conversation, Some(envelope.at))
+                    .await?;
             }
             HubEvent::WindowClosing(closing) => {
-                self.store_conversation(&closing.conversation).await?;
+                self.store_conversation(&closing.conversation, Some(envelope.at))
+                    .await?;
             }
             HubEvent::CommentAdded(added) => {
                 let me = self.hub_session().ok().map(|s| (s.agent.id, s.agent.name));
@@ -1326,7 +1383,7 @@ impl<H: Host> FeedConsumer for InboxConsumer<H> {
                 return Ok(());
             }
             self.app
-                .on_chat_event(&event.event)
+                .on_chat_event(event)
                 .await
                 .map_err(|e| e.to_string())
         })

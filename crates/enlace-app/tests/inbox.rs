@@ -318,16 +318,33 @@ async fn a_customer_writes_the_agent_answers_comments_and_marks_attended() {
         .hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
         .await
         .unwrap();
-    let first = other
+    let mut other_seen = Vec::new();
+    let attended = |e: &DomainEvent| match e {
+        DomainEvent::InboxConversation(c)
+            if c.id == id && c.state == enlace_app::InboxConversationState::Attended =>
+        {
+            Some(())
+        }
+        _ => None,
+    };
+    other
         .inbox_conversations(InboxFilter::Queues, "5512345678")
         .await
         .unwrap();
-    if first.is_empty() {
-        until(&mut other_events, &mut Vec::new(), |e| match e {
-            DomainEvent::InboxConversation(c) if c.id == id => Some(()),
-            _ => None,
-        })
-        .await;
+    // The new session's stream replays the hub's log (the chat opening, the comment, the
+    // attended mark) while the search answers: once the comment is replayed, only "attended"
+    // can follow.
+    until(&mut other_events, &mut other_seen, |e| match e {
+        DomainEvent::InboxComment(c) if c.id == comment.id => Some(()),
+        _ => None,
+    })
+    .await;
+    let settled = other
+        .inbox_conversations(InboxFilter::Queues, "5512345678")
+        .await
+        .unwrap();
+    if settled.first().map(|c| c.state) != Some(enlace_app::InboxConversationState::Attended) {
+        until(&mut other_events, &mut other_seen, attended).await;
     }
     let found = other
         .inbox_conversations(InboxFilter::Queues, "5512345678")
@@ -335,6 +352,11 @@ async fn a_customer_writes_the_agent_answers_comments_and_marks_attended() {
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].state, enlace_app::InboxConversationState::Attended);
+    assert_eq!(
+        notifies(&other_seen, id),
+        0,
+        "the replayed log of a new session does not notify"
+    );
     other.shutdown().await;
 }
 

@@ -56,6 +56,7 @@ fn filled(dir: &std::path::Path) -> Store {
                 unread: u32::try_from(id % 4).unwrap(),
                 last_message_at: 1_767_225_600_000 + id,
                 window_ends_at: Some(1_767_225_600_000 + 86_400_000),
+                facts_at: 0,
             })
             .unwrap();
         let count = if id == 1 { LONG } else { 4 };

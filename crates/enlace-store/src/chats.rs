@@ -160,6 +160,9 @@ pub struct ChatConversationFacts {
     pub unread: u32,
     pub last_message_at: i64,
     pub window_ends_at: Option<i64>,
+    /// When these facts were true (ms): facts older than the stored ones are ignored, so a
+    /// replayed event does not undo what a newer one or the hub's list said.
+    pub facts_at: i64,
 }
 
 /// A cached conversation as the panel shows it.
@@ -317,8 +320,10 @@ impl Store {
             .prepare_cached(
                 "INSERT INTO chat_conversations (id, phone_number_id, business_number, wa_id,
                      customer, number_key, customer_name, profile_name, queue, state, agent_id,
-                     agent_name, mine, unread, last_message_at, window_ends_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                     agent_name, mine, unread, last_message_at, window_ends_at, updated_at,
+                     facts_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18)
                  ON CONFLICT (id) DO UPDATE SET
                      phone_number_id = excluded.phone_number_id,
                      business_number = CASE WHEN excluded.business_number = ''
@@ -342,7 +347,9 @@ impl Store {
                      last_message_at = max(chat_conversations.last_message_at,
                                            excluded.last_message_at),
                      window_ends_at = excluded.window_ends_at,
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at,
+                     facts_at = excluded.facts_at
+                 WHERE excluded.facts_at >= chat_conversations.facts_at",
             )?
             .execute(params![
                 facts.id,
@@ -362,6 +369,7 @@ impl Store {
                 facts.last_message_at,
                 facts.window_ends_at,
                 self.now_millis(),
+                facts.facts_at,
             ])?;
         Ok(())
     }
@@ -373,6 +381,7 @@ impl Store {
         &self,
         conversations: &[(ChatConversationFacts, Option<ChatMessage>)],
         listed: &[i64],
+        listed_at: i64,
     ) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         for (facts, last) in conversations {
@@ -392,9 +401,10 @@ impl Store {
         let listed: std::collections::HashSet<i64> = listed.iter().copied().collect();
         for id in open.into_iter().filter(|id| !listed.contains(id)) {
             tx.prepare_cached(
-                "UPDATE chat_conversations SET state = 'attended', mine = 0 WHERE id = ?1",
+                "UPDATE chat_conversations SET state = 'attended', mine = 0, facts_at = ?2
+                 WHERE id = ?1 AND facts_at <= ?2",
             )?
-            .execute([id])?;
+            .execute(params![id, listed_at])?;
         }
         tx.commit()?;
         Ok(())
@@ -1144,6 +1154,7 @@ mod tests {
             unread: 1,
             last_message_at: at,
             window_ends_at: Some(at + 86_400_000),
+            facts_at: at,
         }
     }
 
@@ -1495,6 +1506,39 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    #[test]
+    fn older_facts_do_not_undo_newer_ones() {
+        let store = Store::open_in_memory().unwrap();
+        let mut attended = conversation(1, "5215512345678", false, 100);
+        attended.state = ChatState::Attended;
+        attended.facts_at = 500;
+        store.upsert_chat_conversation(&attended).unwrap();
+        // A replayed event from before it was attended.
+        let replayed = conversation(1, "5215512345678", true, 100);
+        store.upsert_chat_conversation(&replayed).unwrap();
+        let c = store.chat_conversation(1).unwrap().unwrap();
+        assert_eq!((c.state, c.mine), (ChatState::Attended, false));
+        // The customer writes again later: open again.
+        let reopened = ChatConversationFacts {
+            facts_at: 600,
+            ..conversation(1, "5215512345678", true, 600)
+        };
+        store.upsert_chat_conversation(&reopened).unwrap();
+        let c = store.chat_conversation(1).unwrap().unwrap();
+        assert_eq!((c.state, c.mine), (ChatState::Open, true));
+        // A list read before that does not retire it.
+        store.sync_chat_conversations(&[], &[], 550).unwrap();
+        assert_eq!(
+            store.chat_conversation(1).unwrap().unwrap().state,
+            ChatState::Open
+        );
+        store.sync_chat_conversations(&[], &[], 700).unwrap();
+        assert_eq!(
+            store.chat_conversation(1).unwrap().unwrap().state,
+            ChatState::Attended
         );
     }
 }

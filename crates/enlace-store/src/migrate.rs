@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_outbox_chat_log",
         sql: include_str!("../migrations/0006_outbox_chat_log.sql"),
     },
+    Migration {
+        name: "0007_chat_facts_at",
+        sql: include_str!("../migrations/0007_chat_facts_at.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {
