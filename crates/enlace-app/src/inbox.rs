@@ -1224,15 +1224,32 @@ impl<H: Host> App<H> {
             && self.shared.clock.now().millis() - envelope.at <= NOTIFY_RECENT_MS;
         match &envelope.event {
             HubEvent::MessageReceived(received) => {
-                let conversation = self
-                    .store_conversation(&received.conversation, Some(envelope.at))
-                    .await?;
+                // One trip to the store, then the events: this is the path a customer's
+                // message takes to the open chat.
+                let facts = self.facts_of(&received.conversation, envelope.at);
                 let message = chat_message(&received.message);
-                let stored = {
-                    let m = message.clone();
-                    self.with_store(move |s| s.upsert_chat_message(&m)).await?
-                };
-                self.emit_message(stored.clone()).await;
+                let id = facts.id;
+                let (conversation, stored) = self
+                    .with_store(move |s| {
+                        s.upsert_chat_conversation(&facts)?;
+                        let stored = s.upsert_chat_message(&message)?;
+                        let conversation = s.chat_conversation(id)?.ok_or_else(|| {
+                            enlace_store::StoreError::NotFound {
+                                what: "chat conversation",
+                                id: id.to_string(),
+                            }
+                        })?;
+                        Ok((conversation, stored))
+                    })
+                    .await?;
+                self.shared.host.emit(DomainEvent::InboxMessage {
+                    conversation: conversation.clone(),
+                    message: stored.clone(),
+                });
+                self.shared
+                    .host
+                    .emit(DomainEvent::InboxConversation(conversation.clone()));
+                self.emit_inbox_counts().await;
                 if !stored.outgoing {
                     let viewing = lock(&self.shared.inbox.live).viewing == Some(conversation.id);
                     if viewing {
