@@ -548,10 +548,17 @@ impl<H: Host> App<H> {
         limit: usize,
     ) -> Result<ChatPage, AppError> {
         let limit = limit.clamp(1, enlace_store::MAX_CHAT_PAGE);
-        let cached = self
-            .with_store(move |s| s.chat_page(conversation, before, limit))
+        let (cached, followed) = self
+            .with_store(move |s| {
+                // Another agent's conversation: its messages do not reach this agent's
+                // stream, so the cache may lack the newest ones whatever it held before.
+                let followed = s
+                    .chat_conversation(conversation)?
+                    .is_some_and(|c| c.mine || c.agent_id.is_none());
+                Ok((s.chat_page(conversation, before, limit)?, followed))
+            })
             .await?;
-        if cached.complete {
+        if cached.complete && followed {
             return Ok(page(cached, false));
         }
         let hub_before = before.filter(|b| *b < (1 << 53));

@@ -348,7 +348,13 @@ impl Store {
                                            excluded.last_message_at),
                      window_ends_at = excluded.window_ends_at,
                      updated_at = excluded.updated_at,
-                     facts_at = excluded.facts_at
+                     facts_at = excluded.facts_at,
+                     -- Another agent's messages never reached this agent's stream: once the
+                     -- conversation changes hands, its cached timeline is not known whole.
+                     synced_from = CASE WHEN excluded.agent_id IS chat_conversations.agent_id
+                         THEN chat_conversations.synced_from ELSE NULL END,
+                     synced_all = CASE WHEN excluded.agent_id IS chat_conversations.agent_id
+                         THEN chat_conversations.synced_all ELSE 0 END
                  WHERE excluded.facts_at >= chat_conversations.facts_at",
             )?
             .execute(params![
@@ -1507,6 +1513,27 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_timeline_is_not_known_whole_once_the_conversation_changes_hands() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .upsert_chat_conversation(&conversation(1, "5215512345678", true, 1))
+            .unwrap();
+        store.upsert_chat_message(&inbound(5, 1, "hola")).unwrap();
+        store.chat_page_synced(1, None, Some(5), true).unwrap();
+        assert!(store.chat_page(1, None, 10).unwrap().complete);
+        // Same agent, newer facts: still whole.
+        store
+            .upsert_chat_conversation(&conversation(1, "5215512345678", true, 2))
+            .unwrap();
+        assert!(store.chat_page(1, None, 10).unwrap().complete);
+        // Another agent has it (its messages do not reach this agent): not whole any more.
+        let mut theirs = conversation(1, "5215512345678", false, 3);
+        theirs.agent_id = Some(9);
+        store.upsert_chat_conversation(&theirs).unwrap();
+        assert!(!store.chat_page(1, None, 10).unwrap().complete);
     }
 
     #[test]
