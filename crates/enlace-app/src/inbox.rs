@@ -643,16 +643,26 @@ impl<H: Host> App<H> {
         message: OutgoingMessage,
     ) -> Result<ChatMessage, AppError> {
         check_outgoing(client_id, &message)?;
-        let cached = self
-            .with_store(move |s| s.chat_conversation(conversation))
-            .await?
-            .ok_or_else(|| {
-                AppError::Hub(
-                    format!("no conversation {conversation}"),
-                    ErrorCode::NotFound,
-                    None,
-                )
-            })?;
+        let key = format!("c:{}", client_id.trim());
+        let (cached, known) = self
+            .with_store(move |s| {
+                Ok((
+                    s.chat_conversation(conversation)?,
+                    s.chat_message_by_key(conversation, &key)?,
+                ))
+            })
+            .await?;
+        if let Some(known) = known {
+            // A repeat (a double click, a retry of the command): the message as it stands.
+            return Ok(known);
+        }
+        let cached = cached.ok_or_else(|| {
+            AppError::Hub(
+                format!("no conversation {conversation}"),
+                ErrorCode::NotFound,
+                None,
+            )
+        })?;
         // Closed: past its end, or the customer never wrote (no window yet).
         if !message.is_template() && !cached.window_open {
             return Err(AppError::Hub(
