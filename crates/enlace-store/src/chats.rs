@@ -11,6 +11,10 @@
 //! - Statuses only move forward ([`ChatStatus::rank`]: pending < queued < sending < accepted
 //!   < sent < delivered < read < played; `failed` is final), whatever order the hub's events
 //!   and replies arrive in.
+//! - A conversation's facts carry when they were true (`facts_at`): older facts never replace
+//!   newer ones (a stream replaying the hub's log after the list was read). When it changes
+//!   hands its cached timeline stops counting as whole (`synced_from`), since another agent's
+//!   messages never reached this agent's stream.
 //! - A timeline is ordered by `seq`: the hub id, or after every hub message while pending.
 //!   Pages read the `chat_messages_timeline` index; the panel reads the partial indexes of
 //!   open conversations; no query runs per row.
