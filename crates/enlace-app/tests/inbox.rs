@@ -713,3 +713,55 @@ async fn a_failed_message_is_sent_again_as_a_new_one_and_media_download_once() {
     assert_eq!(err.code(), enlace_core::ErrorCode::InvalidRequest);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_customers_write_while_the_app_is_closed_is_there_once_after_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let db = dir.path().join("desk.sqlite3");
+    let (app, mut events) = start_app(&db, &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
+    app.inbox_timeline(id, None, 50).await.unwrap();
+    app.shutdown().await;
+    drop(app);
+
+    // Closed: the customer writes twice (the hub keeps the events for this agent).
+    wa.customer_sends(CUSTOMER, Inbound::Text("¿siguen ahí?".into()));
+    wa.customer_sends(CUSTOMER, Inbound::Text("les escribo luego".into()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Opened again: the session and its stream resume where they stopped.
+    let (app, mut events) = start_app(&db, &secrets).await;
+    let mut seen = Vec::new();
+    until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxMessage { message, .. }
+            if message.text.as_deref() == Some("les escribo luego") =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    let page = app.inbox_timeline(id, None, 50).await.unwrap();
+    let texts: Vec<_> = page
+        .messages
+        .iter()
+        .map(|m| m.text.clone().unwrap())
+        .collect();
+    assert_eq!(texts, ["hola", "¿siguen ahí?", "les escribo luego"]);
+    let mine = app
+        .inbox_conversations(InboxFilter::Mine, "")
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].preview, "les escribo luego");
+    assert_eq!(mine[0].unread, 3);
+    app.shutdown().await;
+}
