@@ -927,7 +927,8 @@ impl<H: Host> App<H> {
         match &numbers {
             Ok(list) => {
                 let mut live = lock(&self.shared.inbox.live);
-                live.not_configured = false;
+                // A hub without WhatsApp lists no numbers.
+                live.not_configured = list.is_empty();
                 live.numbers = list
                     .iter()
                     .map(|n| (n.phone_number_id.clone(), n.display_number.clone()))

@@ -765,3 +765,22 @@ async fn what_customers_write_while_the_app_is_closed_is_there_once_after_it_ope
     assert_eq!(mine[0].unread, 3);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_without_whatsapp_says_chats_are_not_available() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = enlace_hub::testing::TestHub::start(dir.path(), None, Arc::new(SystemClock)).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (user, password, _, _) = enlace_hub::testing::AGENT;
+    app.hub_login(&hub.url(), user, Sensitive::new(password.into()))
+        .await
+        .unwrap();
+    until(&mut events, &mut Vec::new(), |e| match e {
+        DomainEvent::InboxCounts(c) if c.online && !c.available => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(!app.inbox_counts().await.unwrap().available);
+    app.shutdown().await;
+}
