@@ -784,3 +784,109 @@ async fn a_hub_without_whatsapp_says_chats_are_not_available() {
     assert!(!app.inbox_counts().await.unwrap().available);
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marking_attended_logs_the_transcript_to_the_crm_when_the_agent_wants_it() {
+    use enlace_crm::{CrmConfig, SalesforceConfig, ZohoConfig};
+    use enlace_sandbox::{SalesforceDouble, ZohoDouble};
+
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let sf = SalesforceDouble::start().unwrap();
+    let zoho = ZohoDouble::start().unwrap();
+    sf.set_demo_mode(true);
+    sf.add_user("agente@example.com", "secreto123TOKEN");
+    let contact = sf.insert_record(
+        enlace_core::ContactKind::Contact,
+        serde_json::json!({"FirstName":"Lucía","LastName":"Quesada","Phone":"+52 55 1234 5678"}),
+    );
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let secrets = SecretStore::in_memory();
+    let app = App::start(
+        TestHost(tx),
+        Store::open(&dir.path().join("desk.sqlite3")).unwrap(),
+        Arc::new(SystemClock),
+        AppOptions {
+            secrets: Some(secrets.clone()),
+            demo_crm: Some(CrmConfig {
+                salesforce: SalesforceConfig {
+                    login_host: sf.base_url(),
+                    client_id: sf.client_id().to_owned(),
+                    redirect_port: 0,
+                    ..SalesforceConfig::default()
+                },
+                zoho: ZohoConfig {
+                    accounts_server: zoho.accounts_url(),
+                    client_id: zoho.client_id().to_owned(),
+                    client_secret: zoho.client_secret().to_owned(),
+                    redirect_port: 0,
+                },
+            }),
+            ..AppOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.crm_password_sign_in(
+        "agente@example.com".into(),
+        Sensitive::new("secreto123TOKEN".to_owned()),
+    )
+    .await
+    .unwrap();
+    app.search_contacts("Quesada").await.unwrap(); // the contacts cache knows her now
+    let mut settings = app.settings();
+    settings.chat_log_to_crm = true;
+    app.save_settings(settings).await.unwrap();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let id = customer_writes(&wa, &mut events, &mut seen, "¿Llegó mi pedido?").await;
+    let cached = app
+        .inbox_conversations(InboxFilter::Mine, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        cached[0].customer_name.as_deref(),
+        Some("Lucía Quesada"),
+        "the CRM name by the caller-ID rules (521 55… is +52 55…)"
+    );
+    app.inbox_send(id, "crm-1", text("Sí, ayer a las 3"))
+        .await
+        .unwrap();
+    until(&mut events, &mut seen, |e| match e {
+        DomainEvent::InboxMessage { message, .. }
+            if message.client_id.as_deref() == Some("crm-1")
+                && message.status.rank() >= ChatStatus::Sent.rank() =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    app.inbox_attended(id).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let task = loop {
+        if let Some(task) = sf.records("Task").into_iter().next() {
+            break task;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Task reached Salesforce"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(task["WhoId"], contact.as_str());
+    let description = task["Description"].as_str().unwrap();
+    assert!(
+        description.contains("Cliente: ¿Llegó mi pedido?"),
+        "{description}"
+    );
+    assert!(
+        description.contains("Agente: Sí, ayer a las 3"),
+        "{description}"
+    );
+    app.shutdown().await;
+}
