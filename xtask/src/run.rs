@@ -143,19 +143,10 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         );
         println!(
             "  WhatsApp: number +{} (WhatsApp Cloud API double); a demo customer writes every {} \
-             minutes, the first now. The desktop's inbox arrives with issue 11; meanwhile, as the \
-             demo agent:",
+             minutes, the first now: sign in as the agent and open Omnicanalidad (Ver, reply, \
+             Marcar atendido; a call card's WhatsApp button starts a chat)",
             hub.whatsapp_number,
             crate::demo_hub::WHATSAPP_EVERY.as_secs() / 60
-        );
-        println!(
-            "    T=$(curl -s {url}/api/v1/sessions -H 'Content-Type: application/json' \
-             -d '{{\"user\":\"{user}\",\"password\":\"{password}\"}}' | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')",
-            url = hub.url
-        );
-        println!(
-            "    curl -s {url}/api/v1/conversations -H \"Authorization: Bearer $T\"",
-            url = hub.url
         );
     }
     println!(
