@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
 const listen = vi.fn();
-/** What Tauri's injected `convertFileSrc` does on Linux and macOS (tauri/scripts/core.js). */
+/** What Tauri's injected `convertFileSrc` does on Linux and macOS (Tauri's own core.js). */
 const convertFileSrc = vi.fn(
   (path: string, protocol = 'asset') => `${protocol}://localhost/${encodeURIComponent(path)}`,
 );
