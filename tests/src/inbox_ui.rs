@@ -77,11 +77,21 @@ pub fn wait_row(s: &Session, number: &str, timeout: Duration) -> Result<Element>
     )
 }
 
-/// Ver on the row of `number`, then waits for the chat.
+/// Ver on the row of `number`, then waits for the chat. The click is retried while the list
+/// re-renders under it (a row replaced or not yet interactable).
 pub fn open_chat(s: &Session, number: &str, timeout: Duration) -> Result<()> {
-    let row = wait_row(s, number, timeout)?;
-    let view = s.find_in(&row, "inbox-view")?;
-    s.click(&view)?;
+    s.wait_until(
+        timeout,
+        &format!("Ver on the conversation with {number}"),
+        |s| {
+            let Some(row) = find_row(s, number)? else {
+                return Ok(None);
+            };
+            let view = s.find_in(&row, "inbox-view")?;
+            s.click(&view)?;
+            Ok(Some(()))
+        },
+    )?;
     s.wait_for("chat-view", timeout).map(drop)
 }
 

@@ -601,12 +601,34 @@ pub struct TrayItem {
 
 const SNI_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_enlace_tray";
 
-/// Reads the app's tray item from the session bus (`gdbus`), `None` while there is none.
-pub fn tray_item() -> Option<TrayItem> {
+/// Reads the tray item of the app running as one of `app_pids` from the session bus
+/// (`gdbus`), `None` while there is none. Only that process's connections are asked: another
+/// peer on the bus may never answer a call it does not expect.
+pub fn tray_item(app_pids: &[u32]) -> Option<TrayItem> {
     for name in bus_unique_names() {
+        let owner = gdbus(&[
+            "call",
+            "--session",
+            "--timeout",
+            "2",
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            &name,
+        ])
+        // `(uint32 15696,)`
+        .and_then(|reply| digits(reply.split_whitespace().nth(1)?).parse::<u32>().ok());
+        if !owner.is_some_and(|pid| app_pids.contains(&pid)) {
+            continue;
+        }
         let Some(props) = gdbus(&[
             "call",
             "--session",
+            "--timeout",
+            "2",
             "--dest",
             &name,
             "--object-path",
@@ -620,6 +642,8 @@ pub fn tray_item() -> Option<TrayItem> {
         let menu = gdbus(&[
             "call",
             "--session",
+            "--timeout",
+            "2",
             "--dest",
             &name,
             "--object-path",

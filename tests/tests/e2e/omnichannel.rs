@@ -16,7 +16,7 @@ use super::{open_panel, requested, start, wait_line_online, wait_listed, OrFail,
 const HUB: Duration = Duration::from_secs(90);
 const LUCIA: (&str, &str) = ("50688887777", "Lucía Quesada");
 const ANA: (&str, &str) = ("50688886666", "Ana Solís");
-const PEDRO: (&str, &str) = ("50677776666", "Pedro Mora");
+const PEDRO: (&str, &str) = ("50687776666", "Pedro Mora");
 
 fn log_in(s: &Session, org: &OrgServer) {
     let (user, password) = AGENT_LOGIN;
@@ -46,10 +46,10 @@ fn template_parameters(body: &Value) -> Vec<String> {
 
 /// Waits until the tray item mentions the pending chats: its label (Tauri's tray title on
 /// Linux) shows `count`, or its menu lists `customer` (name or number digits).
-fn wait_tray_mentions(count: u32, customer: (&str, &str)) -> omnichannel::TrayItem {
+fn wait_tray_mentions(s: &Session, count: u32, customer: (&str, &str)) -> omnichannel::TrayItem {
     let deadline = std::time::Instant::now() + UI;
     loop {
-        let item = omnichannel::tray_item();
+        let item = omnichannel::tray_item(&s.app_pids());
         if let Some(item) = &item {
             let label_has_count = omnichannel::digits(&item.label) == count.to_string()
                 || omnichannel::digits(&item.title) == count.to_string();
@@ -71,10 +71,10 @@ fn wait_tray_mentions(count: u32, customer: (&str, &str)) -> omnichannel::TrayIt
 }
 
 /// Waits until the tray's label is empty and its menu lists no chat (only Show and Quit).
-fn wait_tray_clear() {
+fn wait_tray_clear(s: &Session) {
     let deadline = std::time::Instant::now() + UI;
     loop {
-        let item = omnichannel::tray_item();
+        let item = omnichannel::tray_item(&s.app_pids());
         if item
             .as_ref()
             .is_some_and(|i| i.label.is_empty() && i.menu.len() <= 2)
@@ -100,10 +100,16 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
     if !requested() {
         return;
     }
+    let started = std::time::Instant::now();
+    let step = |what: &str| println!("{:>7.1} s  {what}", started.elapsed().as_secs_f64());
     let org = OrgServer::start(&HubOptions::default()).or_fail("the hub with a WhatsApp number");
-    let env = AppEnv::new().or_fail("app data dir");
+    let env = AppEnv::new()
+        .or_fail("app data dir")
+        .with("ENLACE_LOG", "warn,enlace=debug,enlace_app=debug");
     let s = start(&env);
+    step("window");
     log_in(&s, &org);
+    step("logged in");
     open_panel(&s, "calls");
     omnichannel::close_all_notifications();
 
@@ -111,9 +117,12 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
     let first = "Hola, quisiera reservar un tour para el sábado";
     org.customer_writes(LUCIA.0, LUCIA.1, first);
     inbox_ui::wait_badge(&s, 1, HUB).or_fail("the Omnicanalidad badge shows 1");
-    let tray = wait_tray_mentions(1, LUCIA);
+    step("badge 1");
+    let tray = wait_tray_mentions(&s, 1, LUCIA);
+    step("tray");
     omnichannel::wait_notification_mentioning(&[LUCIA.1], UI)
         .or_fail("a desktop notification names the customer");
+    step("notification");
     let history = omnichannel::notification_history();
     assert!(
         history.contains(first),
@@ -124,6 +133,7 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
 
     open_panel(&s, "omnichannel");
     inbox_ui::open_chat(&s, LUCIA.0, UI).or_fail("Ver opens the chat");
+    step("chat open");
     inbox_ui::wait_message(&s, first, None, UI).or_fail("the customer's message is shown");
 
     // The answer: text, then an emoji from the picker at the caret.
@@ -141,6 +151,7 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
     let sent = org
         .wait_sent_to(LUCIA.0, 1, HUB)
         .or_fail("the double receives the answer");
+    step("answer sent");
     assert_eq!(sent.len(), 1, "one send: {sent:?}");
     assert_eq!(sent[0].kind, "text");
     assert_eq!(
@@ -158,6 +169,7 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
         .or_fail("the ticks move to delivered");
     org.post_status(&wamid, "read").or_fail("Meta: read");
     inbox_ui::wait_message(&s, typed.trim(), Some("read"), UI).or_fail("the ticks move to read");
+    step("read");
     let tick = s
         .find_css(&format!(
             "[data-testid=\"chat-message\"][data-key=\"{}\"] [data-testid=\"chat-tick\"]",
@@ -188,15 +200,17 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
         Ok(None)
     })
     .or_fail("the comment is shown");
+    step("comment");
     s.screenshot_png(&enlace_tests::app::artifacts_dir().join("inbox-chat.png"))
         .or_fail("screenshot of the chat");
 
     s.click_testid("chat-attended", UI)
         .or_fail("Marcar atendido");
     inbox_ui::wait_badge(&s, 0, UI).or_fail("the badge clears");
-    wait_tray_clear();
+    step("badge 0");
+    wait_tray_clear(&s);
     s.wait_gone("chat-attended", UI)
-        .or_fail("the chat is attended");
+        .unwrap_or_else(|e| explain(&s, "attended", &format!("the chat is attended: {e}")));
     let sent = org.sent_to(LUCIA.0);
     assert_eq!(
         sent.len(),
@@ -217,11 +231,13 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
         Duration::from_secs(25 * 3600),
     );
     inbox_ui::wait_badge(&s, 1, HUB).or_fail("the late conversation is waiting");
+    step("late conversation");
     inbox_ui::open_chat(&s, ANA.0, UI).or_fail("Ver the late conversation");
     s.wait_for("chat-window-closed", UI)
         .or_fail("the composer says the window is closed");
     s.wait_for("template-picker", UI)
         .or_fail("the templates are offered");
+    step("templates offered");
     s.select_option("template-select", "seguimiento_llamada|es_MX", UI)
         .or_fail("pick seguimiento_llamada (es_MX)");
     let param = s.wait_for("template-param", UI).or_fail("its parameter");
@@ -237,6 +253,7 @@ fn whatsapp_chat_badge_tray_notification_reply_with_emoji_ticks_comment_attended
     let sent = org
         .wait_sent_to(ANA.0, 1, HUB)
         .or_fail("the double receives the template");
+    step("template sent");
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].kind, "template", "{:?}", sent[0].body);
     assert_eq!(sent[0].body["template"]["name"], "seguimiento_llamada");
@@ -261,7 +278,9 @@ fn whatsapp_from_a_call_card_and_a_message_typed_offline_goes_out_once() {
     })
     .or_fail("the hub with a PBX and a WhatsApp number");
     let pbx = org.pbx.clone().or_fail_none("the AMI double");
-    let env = AppEnv::new().or_fail("app data dir");
+    let env = AppEnv::new()
+        .or_fail("app data dir")
+        .with("ENLACE_LOG", "warn,enlace=debug,enlace_app=debug");
     let s = start(&env);
     log_in(&s, &org);
     wait_line_online(&s);
@@ -308,9 +327,13 @@ fn whatsapp_from_a_call_card_and_a_message_typed_offline_goes_out_once() {
     let message = s.wait_for("wa-message", UI).or_fail("Mensaje");
     s.send_keys(&message, from_card).or_fail("type Mensaje");
     s.click_testid("wa-send", UI).or_fail("Enviar");
-    let sent = org
-        .wait_sent_to(PEDRO.0, 1, HUB)
-        .or_fail("the double receives the card's message");
+    let sent = org.wait_sent_to(PEDRO.0, 1, HUB).unwrap_or_else(|e| {
+        explain(
+            &s,
+            "wa-sent",
+            &format!("the double receives the card's message: {e}"),
+        )
+    });
     assert_eq!(text_body(&sent[0]), from_card);
     s.wait_gone("wa-composer", UI)
         .or_fail("the composer closes");
@@ -367,6 +390,22 @@ fn whatsapp_from_a_call_card_and_a_message_typed_offline_goes_out_once() {
         "sent exactly once: {sent:?}"
     );
     assert_eq!(shown_count(&s, offline), 1, "shown once in the chat");
+}
+
+/// Fails with what the window shows: a screenshot (`target/e2e/<name>-failed.png`) and the
+/// texts of the alerts and notices on screen.
+fn explain(s: &Session, name: &str, why: &str) -> ! {
+    let shot = enlace_tests::app::artifacts_dir().join(format!("{name}-failed.png"));
+    let _ = s.screenshot_png(&shot);
+    let notes = s
+        .execute(
+            "return Array.from(document.querySelectorAll('[role=alert],[role=status],.notice'))\
+               .map(e => (e.dataset.testid || '') + ': ' + e.textContent.trim()).join(' | ');",
+            Vec::new(),
+        )
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    panic!("{why}\non screen: {notes}\nscreenshot: {}", shot.display());
 }
 
 fn shown_count(s: &Session, text: &str) -> usize {
