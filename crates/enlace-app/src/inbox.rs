@@ -1074,17 +1074,25 @@ impl<H: Host> App<H> {
     // ---- the stream ----
 
     /// A hub conversation into the cache, then emitted with the counts.
-    /// `facts_at`: the stream event's time; `None` for a reply of the hub read just now.
+    /// `facts_at`: the stream event's time; `None` for the hub's reply to this agent's own
+    /// action (attended, take, release, start): the hub did it after every event this desktop
+    /// has stored, so the reply is newer than all of them, whatever the two clocks say.
     pub(crate) async fn store_conversation(
         &self,
         c: &Conversation,
         facts_at: Option<i64>,
     ) -> Result<InboxConversation, AppError> {
-        let facts = self.facts_of(c, facts_at.unwrap_or_else(|| self.rest_facts_at()));
+        let reply = facts_at.is_none();
+        let mut facts = self.facts_of(c, facts_at.unwrap_or_else(|| self.rest_facts_at()));
         let last = c.last_message.as_ref().map(chat_message);
         let id = c.id;
         let stored = self
             .with_store(move |s| {
+                if reply {
+                    if let Some(seen) = s.chat_facts_at(id)? {
+                        facts.facts_at = facts.facts_at.max(seen.saturating_add(1));
+                    }
+                }
                 s.upsert_chat_conversation(&facts)?;
                 if let Some(m) = last {
                     s.upsert_chat_message(&m)?;

@@ -102,7 +102,16 @@ fn hub_config(dir: &Path, wa: &WhatsAppDouble) -> enlace_hub::HubConfig {
 }
 
 async fn start_hub(dir: &Path, wa: &WhatsAppDouble, addr: &str) -> Served {
-    let served = Served::start(hub_config(dir, wa), Arc::new(SystemClock), addr).await;
+    start_hub_with_clock(dir, wa, addr, Arc::new(SystemClock)).await
+}
+
+async fn start_hub_with_clock(
+    dir: &Path,
+    wa: &WhatsAppDouble,
+    addr: &str,
+    clock: Arc<dyn enlace_core::Clock>,
+) -> Served {
+    let served = Served::start(hub_config(dir, wa), clock, addr).await;
     wa.set_webhook_url(Some(&format!("{}/webhooks/whatsapp", served.url())));
     served
 }
@@ -545,6 +554,39 @@ async fn older_pages_come_from_the_hub_once_then_from_the_cache() {
         before = page.next_before;
     }
     assert_eq!(before, None);
+    app.shutdown().await;
+}
+
+/// A hub whose clock runs ahead of this computer's.
+struct AheadClock(i64);
+
+impl enlace_core::Clock for AheadClock {
+    fn now(&self) -> enlace_core::Timestamp {
+        let now = enlace_core::Clock::now(&SystemClock);
+        enlace_core::Timestamp(now.millis() + self.0)
+    }
+}
+
+/// The hub's reply to the agent's own action is newer than every event the desktop stored
+/// before it, whatever the two clocks say: Marcar atendido shows attended at once, not when
+/// (or if) the stream's `conversation_attended` arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reply_to_marcar_atendido_wins_over_earlier_events_from_a_clock_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub =
+        start_hub_with_clock(dir.path(), &wa, "127.0.0.1:0", Arc::new(AheadClock(60_000))).await;
+    seed(&hub).await;
+    let secrets = SecretStore::in_memory();
+    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let mut seen = Vec::new();
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
+    let attended = app.inbox_attended(id).await.unwrap();
+    assert_eq!(attended.state, enlace_app::InboxConversationState::Attended);
+    assert_eq!(app.inbox_counts().await.unwrap().waiting, 0);
     app.shutdown().await;
 }
 

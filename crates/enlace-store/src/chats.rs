@@ -428,6 +428,15 @@ impl Store {
         Ok(())
     }
 
+    /// When the cached facts of a conversation were true (`None`: not cached).
+    pub fn chat_facts_at(&self, id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT facts_at FROM chat_conversations WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?)
+    }
+
     /// One cached conversation.
     pub fn chat_conversation(&self, id: i64) -> Result<Option<ChatConversation>> {
         let sql =
