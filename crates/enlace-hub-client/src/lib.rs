@@ -225,17 +225,12 @@ impl HubClient {
 
     /// The agent and its current state (`GET /api/v1/me`); also renews the session.
     pub fn me(&self, token: &Sensitive<String>) -> Result<Me, HubError> {
-        self.call("/api/v1/me", Some(token), Method::Get, REQUEST_TIMEOUT)
+        self.get("/api/v1/me", token)
     }
 
     /// The organization's pause reasons (`GET /api/v1/pause-reasons`).
     pub fn pause_reasons(&self, token: &Sensitive<String>) -> Result<Vec<PauseReason>, HubError> {
-        self.call(
-            "/api/v1/pause-reasons",
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get("/api/v1/pause-reasons", token)
     }
 
     /// Pauses, unpauses or exits (`POST /api/v1/me/state`); returns the new state.
@@ -268,7 +263,7 @@ impl HubClient {
 
     /// The agent's day since local midnight of the hub (`GET /api/v1/me/day`).
     pub fn day(&self, token: &Sensitive<String>) -> Result<DaySummary, HubError> {
-        self.call("/api/v1/me/day", Some(token), Method::Get, REQUEST_TIMEOUT)
+        self.get("/api/v1/me/day", token)
     }
 
     /// The agent's calls and pauses since `since_ms` (ms since the epoch).
@@ -277,19 +272,13 @@ impl HubClient {
         token: &Sensitive<String>,
         since_ms: i64,
     ) -> Result<DaySummary, HubError> {
-        self.call(
-            &format!("/api/v1/me/day?since={since_ms}"),
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get(&format!("/api/v1/me/day?since={since_ms}"), token)
     }
 
     /// Every agent with its state (`GET /api/v1/agents`, supervisors only: others get
     /// [`HubError::Forbidden`]).
     pub fn agents(&self, token: &Sensitive<String>) -> Result<Vec<AgentLive>, HubError> {
-        let wire: Vec<model::AgentLiveWire> =
-            self.call("/api/v1/agents", Some(token), Method::Get, REQUEST_TIMEOUT)?;
+        let wire: Vec<model::AgentLiveWire> = self.get("/api/v1/agents", token)?;
         Ok(wire.into_iter().map(AgentLive::from).collect())
     }
 
@@ -417,12 +406,7 @@ impl HubClient {
 
     /// The conversation's internal comments, oldest first.
     pub fn comments(&self, token: &Sensitive<String>, id: i64) -> Result<Vec<Comment>, HubError> {
-        self.call(
-            &format!("/api/v1/conversations/{id}/comments"),
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get(&format!("/api/v1/conversations/{id}/comments"), token)
     }
 
     /// Adds an internal comment (never sent to the customer).
@@ -475,7 +459,7 @@ impl HubClient {
         } else {
             "/api/v1/whatsapp/templates"
         };
-        self.call(path, Some(token), Method::Get, REQUEST_TIMEOUT)
+        self.get(path, token)
     }
 
     /// The organization's canned responses.
@@ -483,12 +467,7 @@ impl HubClient {
         &self,
         token: &Sensitive<String>,
     ) -> Result<Vec<CannedResponse>, HubError> {
-        self.call(
-            "/api/v1/canned-responses",
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get("/api/v1/canned-responses", token)
     }
 
     /// The organization's quick addresses.
@@ -496,12 +475,7 @@ impl HubClient {
         &self,
         token: &Sensitive<String>,
     ) -> Result<Vec<QuickAddress>, HubError> {
-        self.call(
-            "/api/v1/quick-addresses",
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get("/api/v1/quick-addresses", token)
     }
 
     /// The business numbers the agent may send from (`GET /api/v1/whatsapp/numbers`).
@@ -509,12 +483,7 @@ impl HubClient {
         &self,
         token: &Sensitive<String>,
     ) -> Result<Vec<BusinessNumber>, HubError> {
-        self.call(
-            "/api/v1/whatsapp/numbers",
-            Some(token),
-            Method::Get,
-            REQUEST_TIMEOUT,
-        )
+        self.get("/api/v1/whatsapp/numbers", token)
     }
 
     /// Downloads a file kept by the hub (`GET /api/v1/media/{id}`). A file over `max_bytes`
@@ -555,6 +524,15 @@ impl HubClient {
             filename,
             bytes,
         })
+    }
+
+    /// `GET path` with the session's token and the usual time-out and body cap.
+    fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &Sensitive<String>,
+    ) -> Result<T, HubError> {
+        self.call(path, Some(token), Method::Get, REQUEST_TIMEOUT)
     }
 
     fn call<T: DeserializeOwned>(
