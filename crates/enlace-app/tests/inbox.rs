@@ -160,6 +160,17 @@ async fn start_app(db: &Path, secrets: &SecretStore) -> (App<TestHost>, Events) 
     (app, events)
 }
 
+/// The desktop on `dir`'s database, signed in to `hub` as the agent (with its keyring, for a
+/// restart).
+async fn signed_in_app(dir: &Path, hub: &Served) -> (App<TestHost>, Events, SecretStore) {
+    let secrets = SecretStore::in_memory();
+    let (app, events) = start_app(&dir.join("desk.sqlite3"), &secrets).await;
+    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
+        .await
+        .unwrap();
+    (app, events, secrets)
+}
+
 fn text(body: &str) -> OutgoingMessage {
     OutgoingMessage::Text {
         body: body.into(),
@@ -199,12 +210,8 @@ async fn a_customer_writes_the_agent_answers_comments_and_marks_attended() {
     let wa = WhatsAppDouble::start().unwrap();
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, secrets) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     until(&mut events, &mut seen, |e| match e {
         DomainEvent::InboxCounts(c) if c.online && c.available => Some(()),
         _ => None,
@@ -375,12 +382,8 @@ async fn notifications_are_throttled_and_quiet_while_the_chat_is_on_screen() {
     let wa = WhatsAppDouble::start().unwrap();
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     let id = customer_writes(&wa, &mut events, &mut seen, "uno").await;
     // Three quick messages (and the assignment): one notification.
     customer_writes(&wa, &mut events, &mut seen, "dos").await;
@@ -514,12 +517,8 @@ async fn older_pages_come_from_the_hub_once_then_from_the_cache() {
     let wa = WhatsAppDouble::start().unwrap();
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     let mut id = 0;
     for n in 1..=25 {
         id = customer_writes(&wa, &mut events, &mut seen, &format!("m{n}")).await;
@@ -577,12 +576,8 @@ async fn the_reply_to_marcar_atendido_wins_over_earlier_events_from_a_clock_ahea
     let hub =
         start_hub_with_clock(dir.path(), &wa, "127.0.0.1:0", Arc::new(AheadClock(60_000))).await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
     let attended = app.inbox_attended(id).await.unwrap();
     assert_eq!(attended.state, enlace_app::InboxConversationState::Attended);
@@ -596,12 +591,8 @@ async fn salida_hands_the_agents_open_chats_back_to_the_queue() {
     let wa = WhatsAppDouble::start().unwrap();
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
     let check = app.agent_exit_check().await.unwrap();
     assert_eq!(check.chats.len(), 1);
@@ -637,11 +628,7 @@ async fn whatsapp_from_a_call_card_starts_with_a_template() {
     ));
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, _events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
+    let (app, _events, _) = signed_in_app(dir.path(), &hub).await;
     let numbers = app.inbox_numbers().await.unwrap();
     assert_eq!(numbers.len(), 1);
     assert_eq!(numbers[0].name, "Ventas");
@@ -696,12 +683,8 @@ async fn a_failed_message_is_sent_again_as_a_new_one_and_media_download_once() {
     let wa = WhatsAppDouble::start().unwrap();
     let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
     seed(&hub).await;
-    let secrets = SecretStore::in_memory();
-    let (app, mut events) = start_app(&dir.path().join("desk.sqlite3"), &secrets).await;
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
     let mut seen = Vec::new();
-    app.hub_login(&hub.url(), AGENT.0, Sensitive::new(AGENT.1.into()))
-        .await
-        .unwrap();
     let id = customer_writes(&wa, &mut events, &mut seen, "hola").await;
 
     // WhatsApp accepts, then fails the message: shown failed with the reason; Reintentar
