@@ -590,6 +590,13 @@ pub struct SettingsView {
     /// Marcar atendido logs the chat's transcript to the CRM.
     #[serde(default)]
     pub chat_log_to_crm: bool,
+    /// The microphone Mensaje de audio records from (`None`: the system's default input).
+    #[serde(default)]
+    pub audio_input_device: Option<String>,
+    /// Enviar ubicación's map tiles: a URL with `{z}`, `{x}` and `{y}` (OpenStreetMap's by
+    /// default). The app fetches them (with a User-Agent and a disk cache), never the webview.
+    #[serde(default)]
+    pub map_tile_url: String,
     pub salesforce: SalesforceSettings,
     pub zoho: ZohoSettings,
 }
@@ -619,6 +626,8 @@ impl From<&Settings> for SettingsView {
             notifications: s.notifications,
             chat_notify_while_paused: s.chat_notify_while_paused,
             chat_log_to_crm: s.chat_log_to_crm,
+            audio_input_device: s.audio_input_device.clone(),
+            map_tile_url: s.map_tile_url.clone(),
             salesforce: SalesforceSettings {
                 login_host: s.salesforce.login_host.clone(),
                 client_id: s.salesforce.client_id.clone(),
@@ -668,6 +677,11 @@ impl SettingsView {
             notifications: self.notifications,
             chat_notify_while_paused: self.chat_notify_while_paused,
             chat_log_to_crm: self.chat_log_to_crm,
+            audio_input_device: self
+                .audio_input_device
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+            map_tile_url: self.map_tile_url.trim().to_owned(),
             salesforce: SalesforceConfig {
                 login_host: self
                     .salesforce
@@ -976,7 +990,13 @@ mod tests {
             BusinessNumberView,
             InboxCountsView,
             InboxMessageEvent,
-            InboxFilter
+            InboxFilter,
+            StagedFileView,
+            RecordingStatusView,
+            AudioInputView,
+            QuickAddressView,
+            PositionView,
+            UploadProgressEvent
         );
     }
 

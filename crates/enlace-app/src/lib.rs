@@ -51,7 +51,7 @@ pub use inbox::{
     ChatStatus, ChatTemplate, ExitChat, InboxConversation, InboxConversationState, InboxCounts,
     InboxFilter, OutgoingMessage,
 };
-pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings};
+pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings, DEFAULT_MAP_TILE_URL};
 
 /// What the agent is doing, as far as the phone line tells: drives the tray picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

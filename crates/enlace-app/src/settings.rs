@@ -91,6 +91,11 @@ pub struct Settings {
     /// Marking a WhatsApp chat attended logs its transcript to the CRM through the outbox
     /// (`App::queue_chat_log`). Off by default.
     pub chat_log_to_crm: bool,
+    /// The microphone Mensaje de audio records from; `None` is the system's default input.
+    pub audio_input_device: Option<String>,
+    /// Map tiles for Enviar ubicación: a URL template with `{z}`, `{x}`, `{y}`
+    /// ([`DEFAULT_MAP_TILE_URL`] by default).
+    pub map_tile_url: String,
     /// Salesforce: login host (production, sandbox or My Domain), connected app and the
     /// loopback port registered as its callback.
     pub salesforce: SalesforceConfig,
@@ -102,6 +107,10 @@ pub struct Settings {
     /// The agent's 7-digit user at the hub (the last one that logged in here).
     pub hub_user: String,
 }
+
+/// OpenStreetMap's standard tiles (their usage policy asks for a User-Agent and caching, which
+/// the app's tile fetcher does).
+pub const DEFAULT_MAP_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -117,6 +126,8 @@ impl Default for Settings {
             notifications: true,
             chat_notify_while_paused: false,
             chat_log_to_crm: false,
+            audio_input_device: None,
+            map_tile_url: DEFAULT_MAP_TILE_URL.to_owned(),
             salesforce: SalesforceConfig::default(),
             zoho: ZohoConfig::default(),
             hub_server: String::new(),
@@ -354,6 +365,8 @@ struct Stored {
     notifications: bool,
     chat_notify_while_paused: bool,
     chat_log_to_crm: bool,
+    audio_input_device: Option<String>,
+    map_tile_url: String,
     salesforce_login_host: String,
     salesforce_client_id: String,
     salesforce_redirect_port: u16,
@@ -402,6 +415,8 @@ impl From<&Settings> for Stored {
             notifications: s.notifications,
             chat_notify_while_paused: s.chat_notify_while_paused,
             chat_log_to_crm: s.chat_log_to_crm,
+            audio_input_device: s.audio_input_device.clone(),
+            map_tile_url: s.map_tile_url.clone(),
             salesforce_login_host: s.salesforce.login_host.clone(),
             salesforce_client_id: s.salesforce.client_id.clone(),
             salesforce_redirect_port: s.salesforce.redirect_port,
@@ -450,6 +465,12 @@ pub fn from_json(json: &str) -> Result<Settings, String> {
         notifications: stored.notifications,
         chat_notify_while_paused: stored.chat_notify_while_paused,
         chat_log_to_crm: stored.chat_log_to_crm,
+        audio_input_device: stored.audio_input_device.filter(|d| !d.trim().is_empty()),
+        map_tile_url: if stored.map_tile_url.trim().is_empty() {
+            defaults.map_tile_url.clone()
+        } else {
+            stored.map_tile_url
+        },
         salesforce: SalesforceConfig {
             login_host: stored.salesforce_login_host,
             client_id: stored.salesforce_client_id,

@@ -163,7 +163,7 @@ pub struct ChatPageView {
     pub offline: bool,
 }
 
-/// What the agent sends (the hub's `OutgoingMessage`; media arrive in issue 12).
+/// What the agent sends (the hub's `OutgoingMessage`; files go through `inbox_send_staged`).
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OutgoingMessageInput {
@@ -181,6 +181,102 @@ pub enum OutgoingMessageInput {
         message_id: String,
         emoji: Option<String>,
     },
+    /// Enviar ubicación: the pin, with the Dirección label (`name`) and the address line.
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+}
+
+/// A file ready to send (picked, dropped, pasted or recorded): checked against WhatsApp's
+/// limits (api-facts C4) and copied into the app's outgoing folder. Sent with
+/// `inbox_send_staged`, or dropped with `inbox_discard_staged`.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedFileView {
+    /// Opaque id of the staged file (also its preview URL: `enlace-media://localhost/staged/{token}`).
+    pub token: String,
+    /// The file name the customer sees (documents).
+    pub name: String,
+    /// The base MIME type it is uploaded as (`image/png`, `audio/ogg`).
+    pub mime: String,
+    /// `image`, `audio`, `video`, `document` or `sticker`.
+    pub kind: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// A recorded voice note (sent with `voice: true`).
+    pub voice: bool,
+    /// Length of a recording, in milliseconds.
+    #[ts(type = "number | null")]
+    pub duration_ms: Option<u64>,
+    /// Waveform of a recording: bar heights 0–255 (empty for other files).
+    pub peaks: Vec<u8>,
+    /// A note to show without refusing: `voice_note_large` (past 512 KB it may show as a file).
+    pub warning: Option<String>,
+}
+
+/// The recorder while Mensaje de audio runs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingStatusView {
+    pub recording: bool,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+    /// The input's current peak level, 0–1 (the meter beside the timer).
+    pub level: f32,
+    /// The input device in use (its name as the OS gives it).
+    pub device: Option<String>,
+}
+
+/// A microphone the agent can choose in Configuración.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AudioInputView {
+    pub name: String,
+    /// The system's default input.
+    pub default: bool,
+}
+
+/// A quick address (the yellow buttons of Enviar ubicación): the organization's, from the hub,
+/// or one the agent saved on this computer (`own`, with its pin when saved with one).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickAddressView {
+    /// `org:{hub id}` or `own:{local id}`.
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub own: bool,
+}
+
+/// Where the agent is, for the map's first view.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionView {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Metres, when the OS says.
+    pub accuracy: Option<f64>,
+    /// `os` (GeoClue, Windows or macOS location services) or `last_used`.
+    pub source: String,
+}
+
+/// `inbox:upload`: bytes of a queued file handed to the hub so far.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadProgressEvent {
+    #[ts(type = "number")]
+    pub conversation_id: i64,
+    /// The message's key (as in `ChatMessageView.key`).
+    pub key: String,
+    #[ts(type = "number")]
+    pub sent: u64,
+    #[ts(type = "number")]
+    pub total: u64,
 }
 
 /// An approved template, ready to fill.
@@ -381,6 +477,17 @@ impl From<OutgoingMessageInput> for enlace_app::OutgoingMessage {
             OutgoingMessageInput::Reaction { message_id, emoji } => {
                 enlace_app::OutgoingMessage::Reaction { message_id, emoji }
             }
+            OutgoingMessageInput::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            } => enlace_app::OutgoingMessage::Location {
+                latitude,
+                longitude,
+                name,
+                address,
+            },
         }
     }
 }

@@ -11,6 +11,12 @@ import type {
   InboxMessageEvent,
   OutgoingMessageInput,
   TemplateView,
+  StagedFileView,
+  RecordingStatusView,
+  AudioInputView,
+  QuickAddressView,
+  PositionView,
+  UploadProgressEvent,
   AgentStateView,
   AppInfoView,
   CallView,
@@ -166,6 +172,60 @@ export interface Platform {
     clientId: string,
     message: OutgoingMessageInput,
   ): Promise<ConversationView>;
+  // ---- sending files, voice notes and locations (issue 12) ----
+  /** Agregar archivo: the OS's file dialog, opening in Documents. Resolves `null` when the
+   * agent cancels; otherwise the file checked against WhatsApp's limits and staged. Rejects
+   * with `whatsapp_media_type` / `whatsapp_media_too_large` / `whatsapp_media_content` /
+   * `whatsapp_media_empty` (nothing uploaded). */
+  inboxPickFile(): Promise<StagedFileView | null>;
+  /** The same checks and staging for a path (a file dropped on the chat). */
+  inboxStageFile(path: string): Promise<StagedFileView>;
+  /** The same for bytes (an image pasted into the chat); `name` gives the extension. */
+  inboxStageBytes(name: string, bytes: Uint8Array): Promise<StagedFileView>;
+  /** Cancelar: forgets a staged file. */
+  inboxDiscardStaged(token: string): Promise<void>;
+  /** Enviar: queues the staged file (caption: Detalle; ignored for audio). Upload progress
+   * arrives as `onInboxUpload`; the message shows `pending` until the hub accepts it. */
+  inboxSendStaged(
+    conversationId: number,
+    clientId: string,
+    token: string,
+    caption: string | null,
+  ): Promise<ChatMessageView>;
+  /** The preview URL of a staged file (images, PDFs, the recorded voice note). */
+  stagedUrl(token: string): string;
+  /** Mensaje de audio → Iniciar: records from the configured microphone. Rejects with
+   * `microphone_unavailable` (no input device, or the chosen one is gone) or
+   * `microphone_denied`. */
+  voiceRecordStart(): Promise<RecordingStatusView>;
+  voiceRecordStatus(): Promise<RecordingStatusView>;
+  /** Stops and stages the recording as an OGG/Opus voice note (listen back with `stagedUrl`).
+   * Rejects with `recording_empty` when nothing was heard or it is too short. */
+  voiceRecordStop(): Promise<StagedFileView>;
+  /** Drops a recording in progress. */
+  voiceRecordDiscard(): Promise<void>;
+  /** Microphones for Configuración. */
+  audioInputs(): Promise<AudioInputView[]>;
+  /** Waveform of a received voice note (bar heights 0–255), computed from the file. */
+  mediaWaveform(mediaId: string, bars: number): Promise<number[]>;
+  /** The yellow buttons: the organization's quick addresses and the agent's own. */
+  inboxQuickAddresses(): Promise<QuickAddressView[]>;
+  inboxQuickAddressSave(
+    name: string,
+    address: string,
+    latitude: number | null,
+    longitude: number | null,
+  ): Promise<QuickAddressView>;
+  /** Deletes one of the agent's own (`own:…`); the organization's are read-only. */
+  inboxQuickAddressDelete(id: string): Promise<void>;
+  /** Where the agent is (the OS's location service, else the last location sent), or null. */
+  locationHere(): Promise<PositionView | null>;
+  /** The map's tile URL template for the webview (served by the app: `enlace-media://localhost/tile/{z}/{x}/{y}`). */
+  mapTileUrl(): string;
+  /** Files dropped on the window (their paths). */
+  onFilesDropped(cb: (paths: string[]) => void): Unsubscribe;
+  onInboxUpload(cb: (progress: UploadProgressEvent) => void): Unsubscribe;
+
   /** A URL the webview can show for a hub media id (images, audio, video, stickers). */
   mediaUrl(mediaId: string): string;
   /** Downloads the file (cached) and opens it with the OS's program for it. */

@@ -14,4 +14,13 @@ chatNotifyWhilePaused: boolean,
 /**
  * Marcar atendido logs the chat's transcript to the CRM.
  */
-chatLogToCrm: boolean, salesforce: SalesforceSettings, zoho: ZohoSettings, };
+chatLogToCrm: boolean, 
+/**
+ * The microphone Mensaje de audio records from (`None`: the system's default input).
+ */
+audioInputDevice: string | null, 
+/**
+ * Enviar ubicación's map tiles: a URL with `{z}`, `{x}` and `{y}` (OpenStreetMap's by
+ * default). The app fetches them (with a User-Agent and a disk cache), never the webview.
+ */
+mapTileUrl: string, salesforce: SalesforceSettings, zoho: ZohoSettings, };
