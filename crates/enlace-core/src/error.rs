@@ -69,6 +69,23 @@ pub enum ErrorCode {
     WhatsappUnavailable,
     /// A file is larger than this app downloads.
     MediaTooLarge,
+    // sending files, voice notes and locations (api-facts C4)
+    /// The file is empty (or a recording heard nothing).
+    WhatsappMediaEmpty,
+    /// Over WhatsApp's limit for that kind of file (the message names the limit).
+    WhatsappMediaTooLarge,
+    /// A type WhatsApp does not take (the message lists those it does).
+    WhatsappMediaType,
+    /// The file is not what its name or type says.
+    WhatsappMediaContent,
+    /// No microphone, or the chosen one is gone.
+    MicrophoneUnavailable,
+    /// The OS refused access to the microphone.
+    MicrophoneDenied,
+    /// A recording too short or silent to send.
+    RecordingEmpty,
+    /// Latitude or longitude out of range (or not a number).
+    InvalidLocation,
     // anything else
     Internal,
 }
@@ -124,6 +141,14 @@ impl ErrorCode {
         ErrorCode::WhatsappNotConfigured,
         ErrorCode::WhatsappUnavailable,
         ErrorCode::MediaTooLarge,
+        ErrorCode::WhatsappMediaEmpty,
+        ErrorCode::WhatsappMediaTooLarge,
+        ErrorCode::WhatsappMediaType,
+        ErrorCode::WhatsappMediaContent,
+        ErrorCode::MicrophoneUnavailable,
+        ErrorCode::MicrophoneDenied,
+        ErrorCode::RecordingEmpty,
+        ErrorCode::InvalidLocation,
         ErrorCode::Internal,
     ];
 
@@ -178,6 +203,14 @@ impl ErrorCode {
             ErrorCode::WhatsappNotConfigured => "whatsapp_not_configured",
             ErrorCode::WhatsappUnavailable => "whatsapp_unavailable",
             ErrorCode::MediaTooLarge => "media_too_large",
+            ErrorCode::WhatsappMediaEmpty => "whatsapp_media_empty",
+            ErrorCode::WhatsappMediaTooLarge => "whatsapp_media_too_large",
+            ErrorCode::WhatsappMediaType => "whatsapp_media_type",
+            ErrorCode::WhatsappMediaContent => "whatsapp_media_content",
+            ErrorCode::MicrophoneUnavailable => "microphone_unavailable",
+            ErrorCode::MicrophoneDenied => "microphone_denied",
+            ErrorCode::RecordingEmpty => "recording_empty",
+            ErrorCode::InvalidLocation => "invalid_location",
             ErrorCode::Internal => "internal",
         }
     }

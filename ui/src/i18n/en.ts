@@ -553,6 +553,16 @@ export const en: Record<MessageKey, string> = {
   'errors.whatsapp_not_configured': "The organization's server has no WhatsApp configured.",
   'errors.whatsapp_invalid_message': 'WhatsApp does not accept this message as it is.',
   'errors.media_too_large': 'The file is too large for WhatsApp.',
+  'errors.whatsapp_media_empty': 'The file is empty.',
+  'errors.whatsapp_media_too_large': "The file is over WhatsApp's limit for that kind of file.",
+  'errors.whatsapp_media_type': 'WhatsApp does not accept that type of file.',
+  'errors.whatsapp_media_content': 'The file is not what its name says.',
+  'errors.microphone_unavailable': 'No microphone is available. Choose one in Settings.',
+  'errors.microphone_denied':
+    'The system did not allow the microphone. Allow it, or choose another one in Settings.',
+  'errors.recording_empty': 'Nothing was recorded. Check the microphone and try again.',
+  'errors.invalid_location':
+    'That location is not valid (latitude −90 to 90, longitude −180 to 180).',
   'errors.hub_error': "The organization's server had an error. Try again.",
   'errors.pbx_refused': 'The phone system refused the action.',
   'errors.internal': 'An internal error occurred.',

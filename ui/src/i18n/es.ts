@@ -568,6 +568,17 @@ export const es = {
   'errors.whatsapp_not_configured': 'El servidor de la organización no tiene WhatsApp configurado.',
   'errors.whatsapp_invalid_message': 'WhatsApp no acepta este mensaje tal como está.',
   'errors.media_too_large': 'El archivo es demasiado grande para WhatsApp.',
+  'errors.whatsapp_media_empty': 'El archivo está vacío.',
+  'errors.whatsapp_media_too_large':
+    'El archivo supera el límite de WhatsApp para ese tipo de archivo.',
+  'errors.whatsapp_media_type': 'WhatsApp no acepta ese tipo de archivo.',
+  'errors.whatsapp_media_content': 'El archivo no es lo que dice su nombre.',
+  'errors.microphone_unavailable': 'No hay un micrófono disponible. Elige uno en Configuración.',
+  'errors.microphone_denied':
+    'El sistema no permitió usar el micrófono. Permítelo, o elige otro en Configuración.',
+  'errors.recording_empty': 'No se grabó nada. Revisa el micrófono e inténtalo de nuevo.',
+  'errors.invalid_location':
+    'Esa ubicación no es válida (latitud de −90 a 90, longitud de −180 a 180).',
   'errors.hub_error': 'El servidor de la organización tuvo un error. Inténtalo de nuevo.',
   'errors.pbx_refused': 'La central telefónica rechazó la acción.',
   'errors.internal': 'Ocurrió un error interno.',
