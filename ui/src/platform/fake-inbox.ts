@@ -4,6 +4,7 @@
 // while the hub's stream is down kept `pending` until it is back. No timers unless `auto`:
 // tests move it with `advance()` and the `simulate*` helpers, durations come from the clock.
 import { Emitter, type FakeHub } from './fake-hub';
+import { fakePeaks, toneWav, validPosition } from './fake-outgoing';
 import type {
   BusinessNumberView,
   CannedResponseView,
@@ -18,7 +19,9 @@ import type {
   InboxFilter,
   InboxMessageEvent,
   OutgoingMessageInput,
+  StagedFileView,
   TemplateView,
+  UploadProgressEvent,
   WireError,
 } from './types';
 
@@ -217,6 +220,19 @@ export class FakeInbox {
   readonly message = new Emitter<InboxMessageEvent>();
   readonly comment = new Emitter<ChatCommentView>();
   readonly counts = new Emitter<InboxCountsView>();
+  readonly upload = new Emitter<UploadProgressEvent>();
+
+  /** Every file whose upload started (`inboxSendStaged`), in order: what reached the "hub". */
+  readonly uploads: {
+    conversationId: number;
+    key: string;
+    name: string;
+    mime: string;
+    kind: string;
+    size: number;
+    voice: boolean;
+    caption: string | null;
+  }[] = [];
 
   /** Every media id opened with `mediaOpen`, in order. */
   readonly openedMedia: string[] = [];
@@ -239,6 +255,9 @@ export class FakeInbox {
   private lastCounts = '';
   private wasOnline: boolean;
   private sendFailures: ChatErrorView[] = [];
+  /** Files being uploaded, by message key: bytes handed over so far. */
+  private uploading = new Map<string, { sent: number; total: number }>();
+  private nextUpload = 1;
   private readonly numbers = fakeBusinessNumbers();
   private readonly templates = fakeTemplates();
 
@@ -344,6 +363,75 @@ export class FakeInbox {
     return this.messageView(stored);
   }
 
+  /**
+   * Enviar of a staged file: the message shows `pending` with its card while the file uploads
+   * (`upload` events, one step per {@link advance}); then it goes out like any other.
+   */
+  sendStaged(
+    conversationId: number,
+    clientId: string,
+    file: StagedFileView,
+    caption: string | null,
+  ): ChatMessageView {
+    this.requireAvailable();
+    const c = this.get(conversationId);
+    const repeat = c.messages.find((m) => m.clientId === clientId);
+    if (repeat) return this.messageView(repeat);
+    if (!this.windowOpen(c)) {
+      throw fail('window_closed', 'the customer has not written in the last 24 hours');
+    }
+    const text = file.kind === 'audio' || file.kind === 'sticker' ? null : caption?.trim() || null;
+    const stored = this.store(c, {
+      key: `c:${clientId}`,
+      conversationId: c.id,
+      hubId: null,
+      clientId,
+      wamid: null,
+      outgoing: true,
+      kind: file.kind,
+      text,
+      content: {
+        type: 'media',
+        kind: file.kind,
+        mediaId: null,
+        caption: text,
+        filename: file.kind === 'document' ? file.name : null,
+        name: file.name,
+        mimeType: file.mime,
+        size: file.size,
+        voice: file.voice,
+      },
+      mediaId: null,
+      replyTo: null,
+      status: 'pending',
+      error: null,
+      agentId: this.me()?.id ?? null,
+      at: this.now(),
+    });
+    this.uploading.set(stored.key, { sent: 0, total: file.size });
+    this.uploads.push({
+      conversationId: c.id,
+      key: stored.key,
+      name: file.name,
+      mime: file.mime,
+      kind: file.kind,
+      size: file.size,
+      voice: file.voice,
+      caption: text,
+    });
+    this.emitMessage(c, stored);
+    this.upload.emit({ conversationId: c.id, key: stored.key, sent: 0, total: file.size });
+    this.scheduleAuto();
+    return this.messageView(stored);
+  }
+
+  /** Waveform of a voice note (bar heights 0–255), the same for the same media id. */
+  waveform(mediaId: string, bars: number): number[] {
+    this.requireAvailable();
+    if (!this.knownMedia(mediaId)) throw fail('not_found', `no media ${mediaId}`);
+    return fakePeaks(mediaId, Math.max(1, Math.min(512, Math.floor(bars) || 48)));
+  }
+
   retry(conversationId: number, key: string): ChatMessageView {
     this.requireAvailable();
     const c = this.get(conversationId);
@@ -353,6 +441,25 @@ export class FakeInbox {
       throw fail('invalid_request', 'only a failed message is sent again');
     failed.retries += 1;
     const clientId = `${failed.clientId ?? failed.key}-r${failed.retries}`;
+    if ((failed.content as { type?: unknown } | null)?.type === 'media') {
+      if (!this.windowOpen(c)) {
+        throw fail('window_closed', 'the customer has not written in the last 24 hours');
+      }
+      const again = this.store(c, {
+        ...this.messageView(failed),
+        key: `c:${clientId}`,
+        hubId: null,
+        clientId,
+        wamid: null,
+        status: 'pending',
+        error: null,
+        at: this.now(),
+      });
+      if (this.online()) this.taken(again);
+      this.emitMessage(c, again);
+      this.scheduleAuto();
+      return this.messageView(again);
+    }
     const input = this.inputOf(failed);
     this.checkSendable(c, input);
     return this.messageView(this.queueOutbound(c, clientId, input));
@@ -492,15 +599,18 @@ export class FakeInbox {
   }
 
   mediaUrl(mediaId: string): string {
+    if (this.knownMedia(mediaId)?.kind === 'audio') {
+      const wav = toneWav(4_000);
+      let text = '';
+      for (const b of wav) text += String.fromCharCode(b);
+      return `data:audio/wav;base64,${btoa(text)}`;
+    }
     return placeholderImage(mediaId);
   }
 
   mediaOpen(mediaId: string): void {
     this.requireAvailable();
-    const known = [...this.conversations.values()].some((c) =>
-      c.messages.some((m) => m.mediaId === mediaId),
-    );
-    if (!known) throw fail('not_found', `no media ${mediaId}`);
+    if (!this.knownMedia(mediaId)) throw fail('not_found', `no media ${mediaId}`);
     this.openedMedia.push(mediaId);
   }
 
@@ -622,6 +732,12 @@ export class FakeInbox {
         if (!m.outgoing) continue;
         if (m.status === 'pending') {
           if (!online) continue;
+          const upload = this.uploading.get(m.key);
+          if (upload) {
+            this.uploadStep(c, m, upload);
+            moved = true;
+            continue;
+          }
           this.taken(m);
         } else if (m.status === 'sending') {
           const failure = this.sendFailures.shift();
@@ -672,6 +788,31 @@ export class FakeInbox {
 
   // ---- internals ------------------------------------------------------------------------
 
+  private knownMedia(mediaId: string): StoredMessage | undefined {
+    for (const c of this.conversations.values()) {
+      const m = c.messages.find((x) => x.mediaId === mediaId);
+      if (m) return m;
+    }
+    return undefined;
+  }
+
+  /** A quarter of the file more reaches the hub; once whole, the hub takes the message. */
+  private uploadStep(
+    c: StoredConversation,
+    m: StoredMessage,
+    upload: { sent: number; total: number },
+  ): void {
+    upload.sent = Math.min(upload.total, upload.sent + Math.max(1, Math.ceil(upload.total / 4)));
+    this.upload.emit({ conversationId: c.id, key: m.key, sent: upload.sent, total: upload.total });
+    if (upload.sent < upload.total) return;
+    this.uploading.delete(m.key);
+    const mediaId = `upload-${this.nextUpload++}`;
+    m.mediaId = mediaId;
+    m.content = { ...(m.content as Record<string, unknown>), mediaId };
+    this.taken(m);
+    this.emitMessage(c, m);
+  }
+
   private me(): { id: number; name: string; queues: string[] } | null {
     const agent = this.hub.status().agent;
     return agent ? (agentOf(agent.user) ?? null) : null;
@@ -707,6 +848,12 @@ export class FakeInbox {
     }
     if (message.type === 'text' && message.body.trim() === '') {
       throw fail('whatsapp_invalid_message', 'the message is empty');
+    }
+    if (
+      message.type === 'location' &&
+      !validPosition(message.latitude ?? null, message.longitude ?? null)
+    ) {
+      throw fail('invalid_location', 'latitude -90..90 and longitude -180..180');
     }
     if (!this.windowOpen(c)) {
       throw fail('window_closed', 'the customer has not written in the last 24 hours');
@@ -747,28 +894,40 @@ export class FakeInbox {
         ? message.body
         : message.type === 'template'
           ? this.templateText(message)
-          : message.emoji;
+          : message.type === 'location'
+            ? null
+            : message.emoji;
     const content =
-      message.type === 'text'
-        ? { type: 'text', text: { body: message.body } }
-        : message.type === 'template'
-          ? {
-              type: 'template',
-              template: {
-                name: message.name,
-                language: { code: message.language },
-                components: [
-                  {
-                    type: 'body',
-                    parameters: message.parameters.map((p) => ({ type: 'text', text: p })),
-                  },
-                ],
-              },
-            }
-          : {
-              type: 'reaction',
-              reaction: { message_id: message.messageId, emoji: message.emoji ?? '' },
-            };
+      message.type === 'location'
+        ? {
+            type: 'location',
+            location: {
+              latitude: message.latitude,
+              longitude: message.longitude,
+              name: message.name,
+              address: message.address,
+            },
+          }
+        : message.type === 'text'
+          ? { type: 'text', text: { body: message.body } }
+          : message.type === 'template'
+            ? {
+                type: 'template',
+                template: {
+                  name: message.name,
+                  language: { code: message.language },
+                  components: [
+                    {
+                      type: 'body',
+                      parameters: message.parameters.map((p) => ({ type: 'text', text: p })),
+                    },
+                  ],
+                },
+              }
+            : {
+                type: 'reaction',
+                reaction: { message_id: message.messageId, emoji: message.emoji ?? '' },
+              };
     const stored = this.store(c, {
       key: `c:${clientId}`,
       conversationId: c.id,
@@ -807,7 +966,16 @@ export class FakeInbox {
         components: { parameters: { text: string }[] }[];
       };
       reaction?: { message_id: string; emoji: string };
+      location?: {
+        latitude: number;
+        longitude: number;
+        name: string | null;
+        address: string | null;
+      };
     };
+    if (m.kind === 'location' && content.location) {
+      return { type: 'location', ...content.location };
+    }
     if (m.kind === 'template' && content.template) {
       return {
         type: 'template',
@@ -905,7 +1073,7 @@ export class FakeInbox {
     if (online && !this.wasOnline) {
       for (const c of this.conversations.values()) {
         for (const m of c.messages) {
-          if (m.outgoing && m.status === 'pending') {
+          if (m.outgoing && m.status === 'pending' && !this.uploading.has(m.key)) {
             this.taken(m);
             this.emitMessage(c, m);
           }
@@ -1025,6 +1193,17 @@ export function demoChats(): FakeChatSeed[] {
               filename: 'contrato-2025.pdf',
               mime_type: 'application/pdf',
             },
+          },
+        },
+        {
+          from: 'customer',
+          text: null,
+          kind: 'audio',
+          minutesAgo: 8,
+          mediaId: 'media-nota-voz',
+          content: {
+            type: 'audio',
+            audio: { id: 'media-nota-voz', mime_type: 'audio/ogg; codecs=opus', voice: true },
           },
         },
         {

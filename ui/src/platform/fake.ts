@@ -1,5 +1,6 @@
 import { Emitter, FakeHub, type FakeHubOptions } from './fake-hub';
 import { FakeInbox, type FakeInboxOptions } from './fake-inbox';
+import { FakeOutgoing, type FakeOutgoingOptions } from './fake-outgoing';
 import { type Platform, type Unsubscribe } from './platform';
 import type {
   AgentLiveView,
@@ -15,6 +16,12 @@ import type {
   InboxMessageEvent,
   OutgoingMessageInput,
   TemplateView,
+  AudioInputView,
+  PositionView,
+  QuickAddressView,
+  RecordingStatusView,
+  StagedFileView,
+  UploadProgressEvent,
   AppInfoView,
   CallView,
   ContactKindView,
@@ -40,7 +47,7 @@ import type {
 } from './types';
 
 /** Options for {@link FakePlatform}; everything has a sensible default. */
-export interface FakeOptions extends FakeHubOptions, FakeInboxOptions {
+export interface FakeOptions extends FakeHubOptions, FakeInboxOptions, FakeOutgoingOptions {
   /** Clock in ms since the epoch; inject one to make durations deterministic. */
   now?: () => number;
   /** Calls present at start (any order). */
@@ -102,6 +109,8 @@ export const DEFAULT_SETTINGS: SettingsView = {
   notifications: true,
   chatNotifyWhilePaused: false,
   chatLogToCrm: false,
+  audioInputDevice: null,
+  mapTileUrl: 'https://tile.openstreetmap.org/{z}/{x}/{y}.png',
   salesforce: {
     loginHost: 'https://login.salesforce.com',
     clientId: 'PlatformCLI',
@@ -204,6 +213,13 @@ function settingsProblem(settings: SettingsView): WireError | null {
       return invalid('zohoRedirectPort', 'must be a port between 1024 and 65535');
     }
   }
+  const tiles = settings.mapTileUrl.trim();
+  if (
+    !/^https?:\/\/\S+$/i.test(tiles) ||
+    !['{z}', '{x}', '{y}'].every((part) => tiles.includes(part))
+  ) {
+    return fail('invalid_setting', 'the tile URL needs http(s) and {z}, {x}, {y}', 'mapTileUrl');
+  }
   if (settings.lineKind === 'hand_off') {
     if (settings.handOff.mode === 'uri' && !settings.handOff.uriTemplate.includes('{number}')) {
       return invalid('handOffUriTemplate', 'must contain {number}, e.g. sip:{number}');
@@ -261,6 +277,14 @@ export class FakePlatform implements Platform {
    */
   readonly inbox: FakeInbox;
 
+  /**
+   * Files, the recorder, the position and quick addresses. Queue what the file dialog picks
+   * with `outgoing.picks.push(path | null)`, put files with `outgoing.putFile`, refuse the
+   * microphone with `outgoing.microphone = 'denied'`, set the OS position with `setPosition`.
+   */
+  readonly outgoing: FakeOutgoing;
+  private readonly filesDropped = new Emitter<string[]>();
+
   /** Every record opened with `recordOpen`, in order. */
   readonly openedRecords: { crm: CrmKind; kind: ContactKindView; id: string }[] = [];
   /** Every CRM whose sign-in page was "opened", in order. */
@@ -315,6 +339,7 @@ export class FakePlatform implements Platform {
       (number) => this.nameOf(number),
       () => this.settings.chatLogToCrm,
     );
+    this.outgoing = new FakeOutgoing(this.now, options, () => this.settings.audioInputDevice);
   }
 
   // ---- commands -------------------------------------------------------------------------
@@ -730,7 +755,9 @@ export class FakePlatform implements Platform {
     message: OutgoingMessageInput,
   ): Promise<ChatMessageView> {
     this.checkFailure('inboxSend');
-    return this.inbox.send(conversationId, clientId, clone(message));
+    const sent = this.inbox.send(conversationId, clientId, clone(message));
+    if (message.type === 'location') this.outgoing.used(message.latitude, message.longitude);
+    return sent;
   }
 
   async inboxRetry(conversationId: number, key: string): Promise<ChatMessageView> {
@@ -781,6 +808,118 @@ export class FakePlatform implements Platform {
   ): Promise<ConversationView> {
     this.checkFailure('inboxStart');
     return this.inbox.start(businessNumber, customerNumber, clientId, clone(message));
+  }
+
+  // ---- files, voice notes and locations (fake-outgoing.ts; uploads in fake-inbox.ts) ----
+
+  async inboxPickFile(): Promise<StagedFileView | null> {
+    this.checkFailure('inboxPickFile');
+    return this.outgoing.pick();
+  }
+
+  async inboxStageFile(path: string): Promise<StagedFileView> {
+    this.checkFailure('inboxStageFile');
+    return this.outgoing.stagePath(path);
+  }
+
+  async inboxStageBytes(name: string, bytes: Uint8Array): Promise<StagedFileView> {
+    this.checkFailure('inboxStageBytes');
+    return this.outgoing.stageBytes(name, bytes);
+  }
+
+  async inboxDiscardStaged(token: string): Promise<void> {
+    this.checkFailure('inboxDiscardStaged');
+    this.outgoing.discard(token);
+  }
+
+  async inboxSendStaged(
+    conversationId: number,
+    clientId: string,
+    token: string,
+    caption: string | null,
+  ): Promise<ChatMessageView> {
+    this.checkFailure('inboxSendStaged');
+    const file = this.outgoing.peek(token);
+    const sent = this.inbox.sendStaged(conversationId, clientId, file, caption);
+    this.outgoing.discard(token);
+    return sent;
+  }
+
+  stagedUrl(token: string): string {
+    return this.outgoing.recordingUrl(token) ?? this.outgoing.url(token);
+  }
+
+  async voiceRecordStart(): Promise<RecordingStatusView> {
+    this.checkFailure('voiceRecordStart');
+    return this.outgoing.recordStart();
+  }
+
+  async voiceRecordStatus(): Promise<RecordingStatusView> {
+    this.checkFailure('voiceRecordStatus');
+    return this.outgoing.status();
+  }
+
+  async voiceRecordStop(): Promise<StagedFileView> {
+    this.checkFailure('voiceRecordStop');
+    return this.outgoing.recordStop();
+  }
+
+  async voiceRecordDiscard(): Promise<void> {
+    this.checkFailure('voiceRecordDiscard');
+    this.outgoing.recordDiscard();
+  }
+
+  async audioInputs(): Promise<AudioInputView[]> {
+    this.checkFailure('audioInputs');
+    return this.outgoing.inputList();
+  }
+
+  async mediaWaveform(mediaId: string, bars: number): Promise<number[]> {
+    this.checkFailure('mediaWaveform');
+    return this.inbox.waveform(mediaId, bars);
+  }
+
+  async inboxQuickAddresses(): Promise<QuickAddressView[]> {
+    this.checkFailure('inboxQuickAddresses');
+    return this.outgoing.quickAddresses();
+  }
+
+  async inboxQuickAddressSave(
+    name: string,
+    address: string,
+    latitude: number | null,
+    longitude: number | null,
+  ): Promise<QuickAddressView> {
+    this.checkFailure('inboxQuickAddressSave');
+    return this.outgoing.saveQuickAddress(name, address, latitude, longitude);
+  }
+
+  async inboxQuickAddressDelete(id: string): Promise<void> {
+    this.checkFailure('inboxQuickAddressDelete');
+    this.outgoing.deleteQuickAddress(id);
+  }
+
+  async locationHere(): Promise<PositionView | null> {
+    this.checkFailure('locationHere');
+    return this.outgoing.here();
+  }
+
+  /** The configured tile server (the real app serves its cached copies instead). */
+  mapTileUrl(): string {
+    return this.settings.mapTileUrl;
+  }
+
+  onFilesDropped(cb: (paths: string[]) => void): Unsubscribe {
+    return this.filesDropped.on(cb);
+  }
+
+  onInboxUpload(cb: (progress: UploadProgressEvent) => void): Unsubscribe {
+    return this.inbox.upload.on(cb);
+  }
+
+  /** Files are dropped on the window (paths on the fake disk, see `outgoing.putFile`). */
+  simulateDrop(paths: string[]): void {
+    this.filesDropped.emit([...paths]);
   }
 
   mediaUrl(mediaId: string): string {

@@ -35,6 +35,14 @@ export {
   type FakeChatSeedMessage,
   type FakeInboxOptions,
 } from './fake-inbox';
+export {
+  FakeOutgoing,
+  MEDIA_RULES,
+  fakeOrgQuickAddresses,
+  tinyPdf,
+  type FakeFile,
+  type FakeOutgoingOptions,
+} from './fake-outgoing';
 export { retryAfterOf, type WireErrorWithWait } from './platform';
 
 /** True inside the Tauri webview. */
