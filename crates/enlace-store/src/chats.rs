@@ -285,6 +285,10 @@ pub struct ChatSend {
     pub message: String,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// The file to upload first (a media message staged on this computer).
+    pub staged_path: Option<String>,
+    /// The hub's id of that file once uploaded (the upload is never repeated).
+    pub hub_media_id: Option<String>,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.phone_number_id, c.business_number, c.wa_id, \
@@ -589,6 +593,26 @@ impl Store {
     /// transaction. A client id already known answers the stored message (nothing is queued
     /// twice).
     pub fn queue_chat_send(&self, message: &ChatMessage, send_json: &str) -> Result<ChatMessage> {
+        self.queue_chat_send_with(message, send_json, None)
+    }
+
+    /// [`Store::queue_chat_send`] for a media message whose file, at `staged_path`, is uploaded
+    /// to the hub before the message is handed over.
+    pub fn queue_chat_file_send(
+        &self,
+        message: &ChatMessage,
+        send_json: &str,
+        staged_path: &str,
+    ) -> Result<ChatMessage> {
+        self.queue_chat_send_with(message, send_json, Some(staged_path))
+    }
+
+    fn queue_chat_send_with(
+        &self,
+        message: &ChatMessage,
+        send_json: &str,
+        staged_path: Option<&str>,
+    ) -> Result<ChatMessage> {
         let Some(client_id) = message.client_id.as_deref() else {
             return Err(StoreError::InvalidValue {
                 field: "client_id",
@@ -607,14 +631,15 @@ impl Store {
         };
         let stored = write_message(&tx, &pending)?;
         tx.prepare_cached(
-            "INSERT INTO chat_sends (client_id, conversation_id, message, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO chat_sends (client_id, conversation_id, message, created_at, staged_path)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             client_id,
             message.conversation_id,
             send_json,
-            self.now_millis()
+            self.now_millis(),
+            staged_path
         ])?;
         tx.commit()?;
         Ok(stored)
@@ -625,8 +650,9 @@ impl Store {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT client_id, conversation_id, message, attempts, last_error FROM chat_sends
-                 ORDER BY id LIMIT 1",
+                "SELECT client_id, conversation_id, message, attempts, last_error, staged_path,
+                        hub_media_id
+                 FROM chat_sends ORDER BY id LIMIT 1",
             )?
             .query_row([], |r| {
                 Ok(ChatSend {
@@ -635,9 +661,20 @@ impl Store {
                     message: r.get(2)?,
                     attempts: count(r.get(3)?),
                     last_error: r.get(4)?,
+                    staged_path: r.get(5)?,
+                    hub_media_id: r.get(6)?,
                 })
             })
             .optional()?)
+    }
+
+    /// The hub has the queued message's file as `hub_media_id`: a later attempt sends the
+    /// message without uploading again.
+    pub fn chat_send_media_uploaded(&self, client_id: &str, hub_media_id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE chat_sends SET hub_media_id = ?2 WHERE client_id = ?1")?
+            .execute(params![client_id, hub_media_id])?;
+        Ok(())
     }
 
     /// An attempt failed for a passing reason: it stays queued (attempts + 1).
@@ -1435,6 +1472,41 @@ mod tests {
             "the next one in order"
         );
         assert_eq!(store.chat_counts().unwrap().pending_sends, 2);
+    }
+
+    #[test]
+    fn a_file_send_keeps_its_file_and_the_hub_media_id_across_attempts() {
+        let store = Store::open_in_memory().unwrap();
+        store
+            .upsert_chat_conversation(&conversation(1, "5215512345678", true, 1))
+            .unwrap();
+        let mut doc = typed("f1", 1, "la cotización");
+        doc.kind = "document".into();
+        store
+            .queue_chat_file_send(&doc, "{}", "/data/outgoing/queue/f1/quote.pdf")
+            .unwrap();
+        let head = store.next_chat_send().unwrap().unwrap();
+        assert_eq!(
+            head.staged_path.as_deref(),
+            Some("/data/outgoing/queue/f1/quote.pdf")
+        );
+        assert_eq!(head.hub_media_id, None);
+        store.chat_send_media_uploaded("f1", "m-123").unwrap();
+        store
+            .chat_send_attempt_failed("f1", "hub_unreachable")
+            .unwrap();
+        let again = store.next_chat_send().unwrap().unwrap();
+        assert_eq!(again.hub_media_id.as_deref(), Some("m-123"));
+        assert_eq!(again.attempts, 1);
+        // A text has no file.
+        store
+            .queue_chat_send(&typed("t1", 1, "hola"), "{}")
+            .unwrap();
+        store
+            .chat_send_accepted("f1", &typed("f1", 1, "x"))
+            .unwrap();
+        let text = store.next_chat_send().unwrap().unwrap();
+        assert_eq!((text.staged_path, text.hub_media_id), (None, None));
     }
 
     #[test]

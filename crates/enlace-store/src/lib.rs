@@ -29,6 +29,7 @@ mod dial_attempts;
 mod error;
 mod migrate;
 mod outbox;
+mod outgoing;
 mod paths;
 mod settings;
 
@@ -51,6 +52,7 @@ pub use enlace_core::{Contact, ContactKind, Country, Crm, RecordRef};
 pub use error::{DatabaseError, StoreError};
 pub use migrate::{Migration, MIGRATIONS};
 pub use outbox::{OutboxCounts, OutboxEntry, OutboxError, OutboxKind, OutboxState};
+pub use outgoing::{OwnQuickAddress, SentPosition};
 pub use paths::{
     data_dir, data_dir_from, database_path, database_path_from, Channel, DATABASE_FILE_NAME,
     DATA_DIR_ENV,

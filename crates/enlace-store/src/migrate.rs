@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_chat_facts_at",
         sql: include_str!("../migrations/0007_chat_facts_at.sql"),
     },
+    Migration {
+        name: "0008_outgoing_files",
+        sql: include_str!("../migrations/0008_outgoing_files.sql"),
+    },
 ];
 
 fn known_version(migrations: &[Migration]) -> u32 {
