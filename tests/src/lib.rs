@@ -10,6 +10,8 @@
 //!   WhatsApp Cloud API double), a relay that can cut the desktop off the hub, and readers of
 //!   the tray item and the notifications (Omnicanalidad tests and the inbox benchmark).
 //! - [`inbox_ui`]: the WebDriver steps of the Omnicanalidad panel and chat.
+//! - [`outside`]: what the sending tests need outside the window: a Documents folder, a PDF,
+//!   the OS file dialog driven with `xdotool`, the OGG/Opus headers of a voice note.
 //!
 //! The e2e tests only run inside `cargo xtask test` / `cargo xtask e2e`, which provide Xvfb, a
 //! private session bus, gnome-keyring and dunst and set `ENLACE_E2E=1`. To add a test of the
@@ -19,6 +21,7 @@
 pub mod app;
 pub mod inbox_ui;
 pub mod omnichannel;
+pub mod outside;
 pub mod webdriver;
 
 pub use app::{e2e_enabled, AppEnv};

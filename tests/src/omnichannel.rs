@@ -327,6 +327,29 @@ impl OrgServer {
         }
     }
 
+    /// An organization-wide quick address (what `enlace-hub quick-address add` stores);
+    /// returns its id in the hub.
+    pub fn add_quick_address(&self, name: &str, address: &str) -> Result<i64, WebDriverError> {
+        let (Some(runtime), Some(served)) = (self.runtime.as_ref(), self.served.as_ref()) else {
+            return Err(WebDriverError::Reply {
+                what: "add a quick address".into(),
+                body: "the hub is stopped".into(),
+            });
+        };
+        let now = i64::try_from(unix_secs()).unwrap_or(0) * 1000;
+        runtime
+            .block_on(
+                served
+                    .hub
+                    .store()
+                    .insert_wa_quick_address(name, address, now),
+            )
+            .map_err(|e| WebDriverError::Reply {
+                what: "add a quick address".into(),
+                body: e.to_string(),
+            })
+    }
+
     /// Meta reports `status` (`delivered`, `read`) for a message the business sent.
     pub fn post_status(&self, wamid: &str, status: &str) -> Result<(), WebDriverError> {
         if self.wa.post_status(wamid, status) {

@@ -59,10 +59,12 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "postgresql",
     // pip for moto's S3 server (ensure_python_peers)
     "python3-pip",
+    // the e2e test drives the OS file dialog (Agregar archivo) under Xvfb; the bench finds windows
+    "xdotool",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.
-pub const DEBIAN_BENCH: &[&str] = &["xdotool", "linphone-desktop"];
+pub const DEBIAN_BENCH: &[&str] = &["linphone-desktop"];
 
 const FEDORA_HINT: &str = "sudo dnf install -y @development-tools webkit2gtk4.1-devel \
 openssl-devel curl wget file patchelf libappindicator-gtk3-devel librsvg2-devel libxdo-devel \
