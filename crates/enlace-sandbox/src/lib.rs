@@ -41,8 +41,8 @@ pub use salesforce::{
     SALESFORCE_VERSIONS,
 };
 pub use whatsapp::{
-    BatchLayout, DemoCustomers, Inbound, InboundMedia, InboundMessage, MediaKind, ReadMark,
-    SentMessage, StatusPlan, Template, WebhookDelivery, WhatsAppConfig, WhatsAppDouble, WindowRule,
-    DEMO_CUSTOMERS, WHATSAPP_MEDIA_URL_LIFETIME, WHATSAPP_WINDOW,
+    opus_ogg_head, BatchLayout, DemoCustomers, Inbound, InboundMedia, InboundMessage, MediaKind,
+    ReadMark, SentMessage, StatusPlan, Template, UploadedFile, WebhookDelivery, WhatsAppConfig,
+    WhatsAppDouble, WindowRule, DEMO_CUSTOMERS, WHATSAPP_MEDIA_URL_LIFETIME, WHATSAPP_WINDOW,
 };
 pub use zoho::{ZohoDouble, ZOHO_CODE_LIFETIME, ZOHO_DEFAULT_USER};

@@ -219,6 +219,60 @@ application/vnd.openxmlformats-officedocument.presentationml.presentation, \
 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, image/jpeg, image/png, \
 image/webp, video/mp4, video/3gpp";
 
+/// A file kept by the double, as `POST /{phone-number-id}/media` received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedFile {
+    /// The upload's `type` (or the file part's own type).
+    pub mime_type: String,
+    /// The file part's name (`None` for files stored by [`WhatsAppDouble::put_media`]).
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The first page of an OGG file carrying an `OpusHead` with `channels` channels (48 kHz):
+/// enough for the double's checks of audio/ogg uploads and voice notes.
+pub fn opus_ogg_head(channels: u8) -> Vec<u8> {
+    let mut head = b"OpusHead".to_vec();
+    head.push(1); // version
+    head.push(channels);
+    head.extend_from_slice(&312u16.to_le_bytes()); // pre-skip
+    head.extend_from_slice(&48_000u32.to_le_bytes()); // input sample rate
+    head.extend_from_slice(&[0, 0, 0]); // output gain, mapping family
+    let mut page = b"OggS".to_vec();
+    page.push(0); // version
+    page.push(0x02); // beginning of stream
+    page.extend_from_slice(&[0; 8]); // granule position
+    page.extend_from_slice(&[1, 0, 0, 0]); // serial
+    page.extend_from_slice(&[0; 4]); // page sequence
+    page.extend_from_slice(&[0; 4]); // CRC (not checked)
+    page.push(1); // one segment
+    page.push(head.len() as u8);
+    page.extend_from_slice(&head);
+    page
+}
+
+/// Why `bytes` are not an OGG file of mono OPUS audio (what WhatsApp takes as audio/ogg and
+/// plays as a voice note, api-facts C4), or `None` when they are.
+fn ogg_opus_problem(bytes: &[u8]) -> Option<&'static str> {
+    if !bytes.starts_with(b"OggS") {
+        return Some("The file is not an OGG file.");
+    }
+    let Some(segments) = bytes.get(26).map(|n| usize::from(*n)) else {
+        return Some("The OGG file is cut short.");
+    };
+    let Some(head) = bytes.get(27 + segments..) else {
+        return Some("The OGG file is cut short.");
+    };
+    if !head.starts_with(b"OpusHead") {
+        return Some("Audio/ogg files must use the OPUS codec.");
+    }
+    match head.get(9) {
+        Some(1) => None,
+        Some(_) => Some("Audio/ogg files must have one channel (mono)."),
+        None => Some("The OGG file is cut short."),
+    }
+}
+
 /// A file a customer sends; the double stores it and serves it under a media id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMedia {
@@ -258,11 +312,11 @@ impl InboundMedia {
     }
     /// A recorded voice note (`audio/ogg; codecs=opus`, `voice: true`).
     pub fn voice_note() -> InboundMedia {
-        let mut m = InboundMedia::new(
-            MediaKind::Audio,
-            "audio/ogg; codecs=opus",
-            fake_bytes(b"OggS\0\x02OpusHead"),
-        );
+        let mut m = InboundMedia::new(MediaKind::Audio, "audio/ogg; codecs=opus", {
+            let mut b = opus_ogg_head(1);
+            b.extend_from_slice(&random_bytes(64));
+            b
+        });
         m.voice = true;
         m
     }
@@ -571,6 +625,8 @@ struct Customer {
 #[derive(Debug, Clone)]
 struct StoredMedia {
     mime_type: String,
+    /// The file name of an upload's `file` part.
+    filename: Option<String>,
     bytes: Vec<u8>,
     sha256: String,
     /// Double-clock seconds.
@@ -694,6 +750,7 @@ impl State {
             id.clone(),
             StoredMedia {
                 mime_type: mime.into(),
+                filename: None,
                 bytes,
                 sha256: sum,
                 created: self.now_secs(),
@@ -906,6 +963,14 @@ impl WhatsAppDouble {
     /// The bytes behind a media id (uploaded or received), while it lives.
     pub fn media_bytes(&self, media_id: &str) -> Option<Vec<u8>> {
         self.state().live_media(media_id).map(|m| m.bytes.clone())
+    }
+    /// A stored file as uploaded (type, the `file` part's name, bytes), while it lives.
+    pub fn media_file(&self, media_id: &str) -> Option<UploadedFile> {
+        self.state().live_media(media_id).map(|m| UploadedFile {
+            mime_type: m.mime_type.clone(),
+            filename: m.filename.clone(),
+            bytes: m.bytes.clone(),
+        })
     }
 
     // ------------------------------------------------------------------------------------------
@@ -2055,7 +2120,13 @@ fn validate_send(st: &State, kind: &str, body: &Value) -> Result<Option<u32>, Re
             // A file of another kind uploads fine and fails on delivery (guess: 131053).
             let matches = MediaKind::of_mime(&media.mime_type).map(MediaKind::as_str) == Some(kind)
                 || (kind == "image" && media.mime_type == "image/webp");
-            Ok(if matches { None } else { Some(131053) })
+            // A voice note must be OGG/OPUS (C3, C4); any other audio with `voice: true`
+            // is accepted and then fails like a media that cannot be sent (guess: 131053).
+            let voice = kind == "audio" && m.get("voice").and_then(Value::as_bool) == Some(true);
+            let bad_voice = voice
+                && (!media.mime_type.starts_with("audio/ogg")
+                    || ogg_opus_problem(&media.bytes).is_some());
+            Ok(if matches && !bad_voice { None } else { Some(131053) })
         }
         "location" => {
             let Some(l) = obj("location") else {
@@ -2401,7 +2472,16 @@ fn upload_media(st: &mut State, req: &Request) -> Response {
     if file.data.is_empty() {
         return graph_error(400, 131053, Some("The file is empty."), None);
     }
+    // Audio/ogg must be OPUS and mono (C4); Meta answers a media upload error.
+    if mime.split(';').next().unwrap_or("").trim() == "audio/ogg" {
+        if let Some(problem) = ogg_opus_problem(&file.data) {
+            return graph_error(400, 131053, Some(problem), None);
+        }
+    }
     let id = st.store_media(&mime, file.data.clone(), UPLOADED_MEDIA_LIFETIME);
+    if let Some(stored) = st.media.get_mut(&id) {
+        stored.filename = file.filename.clone();
+    }
     Response::json(200, &json!({"id": id}))
 }
 

@@ -389,7 +389,7 @@ fn a_text_send_replies_like_c3_and_is_followed_by_signed_sent_delivered_read() {
 fn every_send_type_of_c3_is_accepted() {
     let (wa, _hook) = double_with_hook();
     wa.set_last_inbound(CUSTOMER, Duration::from_secs(1));
-    let audio_id = wa.put_media("audio/ogg", b"OggS....".to_vec());
+    let audio_id = wa.put_media("audio/ogg", enlace_sandbox::opus_ogg_head(1));
     let pdf_id = wa.put_media("application/pdf", b"%PDF-1.7".to_vec());
     let base = |kind: &str, obj: Value| {
         let mut v = json!({"messaging_product": "whatsapp", "to": CUSTOMER, "type": kind});
@@ -879,15 +879,19 @@ fn upload(wa: &WhatsAppDouble, mime: &str, bytes: Vec<u8>, product: Option<&str>
 #[test]
 fn media_upload_url_download_expiry_and_delete() {
     let (wa, _hook) = double_with_hook();
-    let bytes: Vec<u8> = b"OggS\0\x02OpusHead"
-        .iter()
-        .copied()
+    let bytes: Vec<u8> = enlace_sandbox::opus_ogg_head(1)
+        .into_iter()
         .chain(0..200u8)
         .collect();
     let r = upload(&wa, "audio/ogg", bytes.clone(), Some("whatsapp"));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_str().expect("id").to_string();
     assert!(id.chars().all(|c| c.is_ascii_digit()));
+    // The double keeps what was uploaded, file name included.
+    let kept = wa.media_file(&id).expect("kept");
+    assert_eq!(kept.mime_type, "audio/ogg");
+    assert_eq!(kept.filename.as_deref(), Some("file.bin"));
+    assert_eq!(kept.bytes, bytes);
 
     let info = get(&wa, &format!("{}/{id}", wa.graph_url()));
     assert_eq!(info.status, 200);
@@ -1000,6 +1004,32 @@ fn media_uploads_are_checked_like_meta() {
         .status,
         200
     );
+    // Audio/ogg must be mono OPUS: Vorbis, stereo, or not OGG at all is a media upload error.
+    let mut vorbis = enlace_sandbox::opus_ogg_head(1);
+    vorbis[28..36].copy_from_slice(b"\x01vorbis\0");
+    for bad in [
+        vorbis,
+        enlace_sandbox::opus_ogg_head(2),
+        b"ID3\x04\0\0".to_vec(),
+        b"OggS".to_vec(),
+    ] {
+        let err = graph_error(
+            &upload(&wa, "audio/ogg", bad, Some("whatsapp")),
+            400,
+            131053,
+        );
+        assert_eq!(err["message"], "(#131053) Media upload error");
+    }
+    assert_eq!(
+        upload(
+            &wa,
+            "audio/ogg",
+            enlace_sandbox::opus_ogg_head(1),
+            Some("whatsapp")
+        )
+        .status,
+        200
+    );
     // No file part at all.
     let form = reqwest::blocking::multipart::Form::new()
         .text("messaging_product", "whatsapp")
@@ -1035,6 +1065,37 @@ fn an_uploaded_file_of_another_kind_is_accepted_then_fails_with_131053() {
     assert_eq!(r.status, 200);
     let hooks = hook.wait_signed(1, &wa.app_secret());
     assert_eq!(status_of(&hooks[0])["errors"][0]["code"], 131053);
+}
+
+#[test]
+fn a_voice_note_that_is_not_ogg_opus_is_accepted_then_fails_with_131053() {
+    let (wa, hook) = double_with_hook();
+    wa.set_last_inbound(CUSTOMER, Duration::from_secs(1));
+    wa.set_status_plan(StatusPlan {
+        delivered: None,
+        read: None,
+        ..StatusPlan::default()
+    });
+    let mp3 = wa.put_media("audio/mpeg", b"ID3\x04\0\0\0\0".to_vec());
+    let ogg = wa.put_media("audio/ogg", enlace_sandbox::opus_ogg_head(1));
+    let audio = |id: &str, voice: bool| {
+        json!({"messaging_product": "whatsapp", "to": CUSTOMER, "type": "audio",
+               "audio": {"id": id, "voice": voice}})
+    };
+    // The same MP3 as plain audio goes; as a voice note it fails; the OGG/OPUS one goes.
+    for body in [audio(&mp3, false), audio(&mp3, true), audio(&ogg, true)] {
+        assert_eq!(send(&wa, &body).status, 200);
+    }
+    let hooks = hook.wait_signed(3, &wa.app_secret());
+    let failed: Vec<&Value> = hooks
+        .iter()
+        .map(status_of)
+        .filter(|s| s["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{hooks:?}");
+    assert_eq!(failed[0]["errors"][0]["code"], 131053);
+    let sent = wa.sent_messages();
+    assert_eq!(failed[0]["id"], json!(sent[1].wamid));
 }
 
 // ----------------------------------------------------------------------------------------------
