@@ -41,6 +41,8 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "xvfb",
     "xauth",
     "dbus",
+    // the position test runs GeoClue (its NMEA source and demo agent) on a private bus
+    "geoclue-2.0",
     "webkit2gtk-driver",
     "gnome-keyring",
     "libsecret-tools",

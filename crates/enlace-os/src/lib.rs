@@ -10,6 +10,7 @@
 //!   chat) and a probe of the notification server.
 //! - [`browser`]: open sign-in pages, CRM records and map links in the agent's browser, and
 //!   downloaded chat documents with the OS's program for them.
+//! - [`position`]: where the computer is (GeoClue2 on Linux), for the map of Enviar ubicación.
 //! - [`doctor`]: the checks behind `enlace doctor` and the Settings check list, each with a
 //!   one-line detail and a fix text.
 //!
@@ -26,3 +27,6 @@ pub mod browser;
 pub mod doctor;
 pub mod handler;
 pub mod notify;
+pub mod position;
+
+pub use position::os_position;
