@@ -23,6 +23,8 @@ function body(message: ChatMessageView): Record<string, unknown> {
 export interface MediaInfo {
   caption: string | null;
   filename: string | null;
+  /** The file's name when it was sent from here (any kind; documents also have `filename`). */
+  name: string | null;
   mimeType: string | null;
   /** Bytes, when the payload says. */
   size: number | null;
@@ -36,6 +38,7 @@ export function mediaInfo(message: ChatMessageView): MediaInfo {
   return {
     caption: str(b.caption) ?? (message.kind === 'document' ? null : str(message.text)),
     filename: str(b.filename),
+    name: str(b.name) ?? str(b.filename),
     mimeType: str(b.mime_type) ?? str(b.mimeType),
     size: num(b.file_size) ?? num(b.fileSize) ?? num(b.size),
     voice: b.voice === true,

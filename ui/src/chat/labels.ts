@@ -17,7 +17,7 @@ const KIND: Record<string, MessageKey> = {
 /** The kind of a message in words (a voice note is told apart from other audio). */
 export function kindLabel(message: ChatMessageView): string {
   const content = message.content as Record<string, unknown> | null;
-  const audio = content && typeof content === 'object' ? content.audio : null;
+  const audio = content && typeof content === 'object' ? (content.audio ?? content) : null;
   if (message.kind === 'audio' && audio && (audio as { voice?: unknown }).voice === true) {
     return t('chat.kind.voice');
   }
