@@ -142,6 +142,9 @@ pub enum OutgoingMessage {
         caption: Option<String>,
         #[serde(default)]
         filename: Option<String>,
+        /// Audio only: send as a voice note (the file must be OGG with mono OPUS).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        voice: bool,
     },
     Location {
         latitude: f64,

@@ -1437,6 +1437,83 @@ async fn comments_read_templates_media_and_lists() {
     assert_eq!(r.body[0]["shortcut"], "/hola");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_note_goes_as_audio_with_voice_true_and_must_be_ogg_opus() {
+    let env = Env::start(|_| {}).await;
+    let addr = env.addr();
+    let ana = token(addr, ANA.0, ANA.1).await;
+    let ana = ana.as_str();
+    let customer = "5215579797979";
+    env.wa
+        .customer_sends(customer, Inbound::Text("hola".into()));
+    let id = conversation_of(&env, ana, customer).await["id"]
+        .as_i64()
+        .unwrap();
+    let upload = |mime: &'static str, bytes: Vec<u8>| async move {
+        let (status, body) = raw_post(
+            addr,
+            "/api/v1/media?kind=audio",
+            &[
+                ("Authorization", &format!("Bearer {ana}")),
+                ("Content-Type", mime),
+            ],
+            &bytes,
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ogg: Vec<u8> = [enlace_sandbox::opus_ogg_head(1), vec![7u8; 300]].concat();
+    let voice_id = upload("audio/ogg", ogg.clone()).await;
+    let mp3_id = upload("audio/mpeg", b"ID3\x04\0\0\0\0\0\0".to_vec()).await;
+    let send = |client: &'static str, media: String, kind: &'static str| async move {
+        post(
+            addr,
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(ana),
+            json!({"clientId": client, "type": "media", "kind": kind, "mediaId": media, "voice": true}),
+        )
+        .await
+    };
+    // Only OGG/OPUS audio can be a voice note: refused at once, nothing queued.
+    let r = send("v-mp3", mp3_id, "audio").await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["code"], "whatsapp_invalid_message");
+    assert!(
+        r.body["message"].as_str().unwrap().contains("OGG"),
+        "{:?}",
+        r.body
+    );
+    let r = send("v-doc", voice_id.clone(), "document").await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["code"], "whatsapp_invalid_message");
+
+    let r = send("v-ok", voice_id, "audio").await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let sent = wait_for("voice note sent", || async {
+        env.wa
+            .sent_messages()
+            .into_iter()
+            .find(|s| s.kind == "audio")
+    })
+    .await;
+    let remote = sent.body["audio"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(sent.body["audio"], json!({"id": remote, "voice": true}));
+    assert_eq!(
+        env.wa.media_bytes(&remote).unwrap(),
+        ogg,
+        "uploaded to Meta byte for byte"
+    );
+    assert_eq!(
+        env.wa.sent_messages().len(),
+        1,
+        "the refused ones never left"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Administrator's CLI: quick addresses and canned responses
 

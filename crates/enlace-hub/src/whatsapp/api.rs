@@ -228,9 +228,20 @@ impl Hub {
             });
         }
         let media_id = match message {
-            SendRequest::Media { media_id, .. } => {
-                if self.store().wa_media(media_id).await?.is_none() {
+            SendRequest::Media {
+                media_id, voice, ..
+            } => {
+                let Some(row) = self.store().wa_media(media_id).await? else {
                     return Err(WaError::Hub(HubError::NotFound("media".into())));
+                };
+                // WhatsApp plays OGG/OPUS only as a voice note (api-facts C3, C4).
+                if *voice && enlace_whatsapp::media::base_mime(&row.mime_type) != "audio/ogg" {
+                    return Err(WaError::Invalid {
+                        message: format!(
+                            "a voice note must be an OGG file with OPUS audio, not {}",
+                            row.mime_type
+                        ),
+                    });
                 }
                 Some(media_id.as_str())
             }

@@ -99,14 +99,23 @@ pub fn build(
             media_id: requested,
             caption,
             filename,
-        } => OutboundMessage::media(
-            to,
-            media_kind(kind)?,
-            media_id.unwrap_or(requested),
-            caption.as_deref(),
-            filename.as_deref(),
-            false,
-        ),
+            voice,
+        } => {
+            let kind = media_kind(kind)?;
+            if *voice && kind != MediaKind::Audio {
+                return Err(SendError::BadField {
+                    what: "voice (audio only)",
+                });
+            }
+            OutboundMessage::media(
+                to,
+                kind,
+                media_id.unwrap_or(requested),
+                caption.as_deref(),
+                filename.as_deref(),
+                *voice,
+            )
+        }
         SendRequest::Location {
             latitude,
             longitude,
