@@ -45,6 +45,10 @@ pub enum HubError {
     /// WhatsApp would refuse the message or file as given (the message says why).
     #[error("WhatsApp cannot send this: {0}")]
     WhatsappInvalidMessage(String),
+    /// The hub refused a file to send for WhatsApp's limits (api-facts C4): empty, too large, a
+    /// type WhatsApp does not take, or bytes that are not what the type says.
+    #[error("WhatsApp does not accept this file: {1}")]
+    MediaRefused(MediaRefusal, String),
     /// WhatsApp is not configured on the hub.
     #[error("WhatsApp is not configured on the hub")]
     WhatsappNotConfigured,
@@ -75,6 +79,42 @@ pub enum HubError {
     InsecureUrl(String),
 }
 
+/// Why the hub refused a file (the `whatsapp_media_*` codes of `enlace_whatsapp::media`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaRefusal {
+    Empty,
+    TooLarge,
+    Type,
+    Content,
+}
+
+impl MediaRefusal {
+    /// `whatsapp_media_empty`, `whatsapp_media_too_large`, `whatsapp_media_type` or
+    /// `whatsapp_media_content`.
+    pub fn code(self) -> &'static str {
+        match self {
+            MediaRefusal::Empty => "whatsapp_media_empty",
+            MediaRefusal::TooLarge => "whatsapp_media_too_large",
+            MediaRefusal::Type => "whatsapp_media_type",
+            MediaRefusal::Content => "whatsapp_media_content",
+        }
+    }
+
+    /// The refusal a hub's `whatsapp_invalid_message` names: the hub ends its message with the
+    /// check's code in parentheses (`… up to 5 MB (whatsapp_media_too_large)`).
+    pub(crate) fn of_message(message: &str) -> Option<MediaRefusal> {
+        let code = message.trim_end().strip_suffix(')')?.rsplit_once('(')?.1;
+        [
+            MediaRefusal::Empty,
+            MediaRefusal::TooLarge,
+            MediaRefusal::Type,
+            MediaRefusal::Content,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+    }
+}
+
 impl HubError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
@@ -90,6 +130,7 @@ impl HubError {
             HubError::NotFound(_) => "not_found",
             HubError::WindowClosed { .. } => "window_closed",
             HubError::WhatsappInvalidMessage(_) => "whatsapp_invalid_message",
+            HubError::MediaRefused(r, _) => r.code(),
             HubError::WhatsappNotConfigured => "whatsapp_not_configured",
             HubError::WhatsappUnavailable(_) => "whatsapp_unavailable",
             HubError::MediaTooLarge { .. } => "media_too_large",
@@ -133,8 +174,9 @@ impl HubError {
             ApiErrorCode::Forbidden => HubError::Forbidden,
             ApiErrorCode::PbxOffline => HubError::PbxOffline(message),
             ApiErrorCode::PbxRefused => HubError::PbxRefused(message),
-            ApiErrorCode::InvalidRequest | ApiErrorCode::PayloadTooLarge => {
-                HubError::InvalidRequest(message)
+            ApiErrorCode::InvalidRequest => HubError::InvalidRequest(message),
+            ApiErrorCode::PayloadTooLarge => {
+                HubError::InvalidRequest(format!("{}{message}", crate::TOO_LARGE_PREFIX))
             }
             ApiErrorCode::NotFound => HubError::NotFound(message),
             ApiErrorCode::WindowClosed => HubError::WindowClosed {
@@ -201,5 +243,22 @@ mod tests {
         );
         assert_eq!(t.retry_after(), Some(Duration::from_secs(8)));
         assert!(t.to_string().contains("8 s"));
+    }
+
+    #[test]
+    fn media_refusals_are_read_from_the_hubs_message() {
+        let of = MediaRefusal::of_message;
+        assert_eq!(
+            of("the file has 6000000 bytes; WhatsApp accepts image files up to 5 MB (whatsapp_media_too_large)"),
+            Some(MediaRefusal::TooLarge)
+        );
+        assert_eq!(of("x (whatsapp_media_empty)"), Some(MediaRefusal::Empty));
+        assert_eq!(of("x (whatsapp_media_type) "), Some(MediaRefusal::Type));
+        assert_eq!(
+            of("x (whatsapp_media_content)"),
+            Some(MediaRefusal::Content)
+        );
+        assert_eq!(of("caption too long (1024)"), None);
+        assert_eq!(of("no code"), None);
     }
 }

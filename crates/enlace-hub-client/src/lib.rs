@@ -29,13 +29,14 @@ pub mod fuzzing;
 
 use std::error::Error as _;
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use enlace_hub_api::whatsapp::{
     AssignRequest, BusinessNumber, CannedResponse, Comment, CommentRequest, Conversation,
-    ConversationStarted, Message, MessagePage, MessageTemplate, QuickAddress, SendMessageRequest,
-    StartConversationRequest, WindowClosedError,
+    ConversationStarted, MediaUploaded, Message, MessagePage, MessageTemplate, QuickAddress,
+    SendMessageRequest, StartConversationRequest, WindowClosedError,
 };
 use enlace_secrets::Sensitive;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -44,7 +45,7 @@ use serde_json::Value;
 
 /// The hub protocol (shared with the hub): `HubEvent`, `ApiErrorCode`, request and reply types.
 pub use enlace_hub_api as api;
-pub use error::HubError;
+pub use error::{HubError, MediaRefusal};
 pub use model::{
     Agent, AgentLive, AgentState, AgentStateKind, DayPause, DaySummary, DialOutcome, HangupCause,
     HubCall, HubCallDirection, HubCallPhase, HubDialAttempt, HubDialFailure, Me, PauseReason,
@@ -64,6 +65,11 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(90);
 const MESSAGES_TIMEOUT: Duration = Duration::from_secs(30);
 /// A file of up to 100 MB.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(300);
+/// An upload's time-out: a minute, plus a second per 64 KB (a 100 MB document gets 27 minutes,
+/// enough at 0.5 Mbit/s).
+fn upload_timeout(size: u64) -> Duration {
+    Duration::from_secs(60 + size / (64 * 1024))
+}
 
 /// A file downloaded from the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -526,6 +532,79 @@ impl HubClient {
         })
     }
 
+    /// Uploads the file at `path` for sending (`POST /api/v1/media?kind=&filename=`), streamed
+    /// as the raw body with type `mime` (never read into memory). `progress(sent, total)` is
+    /// called on this thread as the bytes go out, last with `sent == total`. The hub's refusal
+    /// of the file (WhatsApp's limits, api-facts C4) is [`HubError::MediaRefused`].
+    pub fn upload_media(
+        &self,
+        token: &Sensitive<String>,
+        path: &Path,
+        mime: &str,
+        kind: &str,
+        filename: Option<&str>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<MediaUploaded, HubError> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| HubError::InvalidRequest(format!("cannot read the file: {}", e.kind())))?;
+        let total = file
+            .metadata()
+            .map_err(|e| HubError::InvalidRequest(format!("cannot read the file: {}", e.kind())))?
+            .len();
+        let mut query = format!("/api/v1/media?kind={}", query_value(kind));
+        if let Some(name) = filename {
+            query.push_str(&format!("&filename={}", query_value(name)));
+        }
+        let mime = HeaderValue::from_str(mime)
+            .map_err(|_| HubError::InvalidRequest("invalid MIME type".into()))?;
+        let (tx, rx) = mpsc::channel::<u64>();
+        let body = reqwest::blocking::Body::sized(
+            CountingReader {
+                inner: file,
+                sent: 0,
+                tx,
+            },
+            total,
+        );
+        progress(0, total);
+        let reply = std::thread::scope(|scope| {
+            let call = scope.spawn(|| {
+                let response = self.send_request(
+                    &query,
+                    Some(token),
+                    |client, url| client.post(url).header(CONTENT_TYPE, mime).body(body),
+                    upload_timeout(total),
+                );
+                let mut response = match response {
+                    Ok(r) => r,
+                    Err(HubError::InvalidRequest(m)) if m.starts_with(TOO_LARGE_PREFIX) => {
+                        return Err(HubError::MediaRefused(MediaRefusal::TooLarge, m))
+                    }
+                    Err(HubError::WhatsappInvalidMessage(m)) => {
+                        return Err(match MediaRefusal::of_message(&m) {
+                            Some(r) => HubError::MediaRefused(r, m),
+                            None => HubError::WhatsappInvalidMessage(m),
+                        })
+                    }
+                    Err(e) => return Err(e),
+                };
+                let declared = response.content_length();
+                let body = read_capped(&mut response, declared, MAX_BODY_BYTES)?;
+                serde_json::from_slice::<MediaUploaded>(&body).map_err(|e| {
+                    HubError::BadReply(format!("unexpected JSON on /api/v1/media: {e}"))
+                })
+            });
+            // Progress on the caller's thread while the request runs on the scoped one.
+            for sent in rx {
+                progress(sent, total);
+            }
+            call.join()
+                .unwrap_or_else(|_| Err(HubError::Unreachable("the upload stopped".into())))
+        })?;
+        progress(total, total);
+        Ok(reply)
+    }
+
     /// `GET path` with the session's token and the usual time-out and body cap.
     fn get<T: DeserializeOwned>(
         &self,
@@ -576,21 +655,37 @@ impl HubClient {
         method: Method,
         timeout: Duration,
     ) -> Result<reqwest::blocking::Response, HubError> {
+        self.send_request(
+            path,
+            token,
+            |client, url| match method {
+                Method::Get => client.get(url),
+                Method::Delete => client.delete(url),
+                Method::Post(body) => client
+                    .post(url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_string()),
+            },
+            timeout,
+        )
+    }
+
+    /// [`HubClient::send`] with the request built by `build` (method, body) from the URL.
+    fn send_request(
+        &self,
+        path: &str,
+        token: Option<&Sensitive<String>>,
+        build: impl FnOnce(&reqwest::blocking::Client, &str) -> reqwest::blocking::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<reqwest::blocking::Response, HubError> {
         let url = format!("{}{path}", self.origin);
         let route = path.split('?').next().unwrap_or(path);
         tracing::debug!(route, "hub request");
         let client = http()?;
         // The time-out covers the whole exchange, body included.
-        let mut req = match method {
-            Method::Get => client.get(&url),
-            Method::Delete => client.delete(&url),
-            Method::Post(body) => client
-                .post(&url)
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_string()),
-        }
-        .timeout(timeout)
-        .header(ACCEPT, "application/json");
+        let mut req = build(client, &url)
+            .timeout(timeout)
+            .header(ACCEPT, "application/json");
         if let Some(token) = token {
             let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| HubError::SessionExpired)?;
@@ -640,6 +735,26 @@ impl HubClient {
                 "HTTP {status} without the hub's error body on {route}"
             ))),
         }
+    }
+}
+
+/// How `HubError::from_api` words `payload_too_large` (kept as `invalid_request` elsewhere).
+const TOO_LARGE_PREFIX: &str = "payload too large: ";
+
+/// A file read for an upload body, telling how many bytes went out so far.
+struct CountingReader {
+    inner: std::fs::File,
+    sent: u64,
+    tx: mpsc::Sender<u64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sent += n as u64;
+        // The caller may have stopped listening (the request failed): not an error here.
+        let _ = self.tx.send(self.sent);
+        Ok(n)
     }
 }
 

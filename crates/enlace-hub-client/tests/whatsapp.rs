@@ -461,3 +461,105 @@ async fn media_downloads_with_type_and_name_within_the_limit_only() {
         .unwrap_err();
     assert_eq!(e.code(), "invalid_request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_stream_the_file_with_progress_and_refusals_have_media_codes() {
+    let env = start().await;
+    let ana = login(&env.client, "1234567", "123456").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pdf: Vec<u8> = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 300_000]].concat();
+    let path = dir.path().join("cotización.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let p = path.clone();
+    let (uploaded, ticks) = with(&env, &ana, move |c, t| {
+        let mut ticks: Vec<(u64, u64)> = Vec::new();
+        let r = c.upload_media(
+            t,
+            &p,
+            "application/pdf",
+            "document",
+            Some("cotización.pdf"),
+            &mut |sent, total| ticks.push((sent, total)),
+        );
+        (r, ticks)
+    })
+    .await;
+    let uploaded = uploaded.unwrap();
+    assert_eq!(uploaded.size, pdf.len() as i64);
+    assert_eq!(uploaded.mime_type, "application/pdf");
+    let total = pdf.len() as u64;
+    assert_eq!(ticks.first(), Some(&(0, total)));
+    assert_eq!(ticks.last(), Some(&(total, total)));
+    assert!(ticks.windows(2).all(|w| w[0].0 <= w[1].0), "{ticks:?}");
+    let kept = env
+        .server
+        .hub
+        .store()
+        .wa_media(&uploaded.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.filename.as_deref(), Some("cotización.pdf"));
+    let id = uploaded.id.clone();
+    let back = with(&env, &ana, move |c, t| c.download_media(t, &id, 10_000_000))
+        .await
+        .unwrap();
+    assert_eq!(back.bytes, pdf);
+
+    // The hub's refusals (WhatsApp's limits) come back with the media codes.
+    let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0u8; 100]].concat();
+    let big: Vec<u8> = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0u8; 5_000_000]].concat();
+    for (name, bytes, mime, kind, code) in [
+        (
+            "a.pdf",
+            png.clone(),
+            "application/pdf",
+            "document",
+            "whatsapp_media_content",
+        ),
+        (
+            "b.png",
+            big,
+            "image/png",
+            "image",
+            "whatsapp_media_too_large",
+        ),
+        (
+            "c.gif",
+            b"GIF89a".to_vec(),
+            "image/gif",
+            "image",
+            "whatsapp_media_type",
+        ),
+        (
+            "d.png",
+            Vec::new(),
+            "image/png",
+            "image",
+            "whatsapp_media_empty",
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = with(&env, &ana, move |c, t| {
+            c.upload_media(t, &p, mime, kind, None, &mut |_, _| {})
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.code(), code, "{name}: {e}");
+    }
+    let missing = dir.path().join("gone.pdf");
+    let e = with(&env, &ana, move |c, t| {
+        c.upload_media(
+            t,
+            &missing,
+            "application/pdf",
+            "document",
+            None,
+            &mut |_, _| {},
+        )
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), "invalid_request");
+}
