@@ -612,6 +612,9 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
         demo_crm: std::env::var("ENLACE_DEMO_CRM")
             .ok()
             .and_then(|v| enlace_app::settings::demo_crm_config(&v)),
+        demo_map_tiles: std::env::var("ENLACE_DEMO_MAP_TILES")
+            .ok()
+            .filter(|v| enlace_app::map_tiles::tile_url_problem(v).is_none()),
     };
     let browser = std::env::var("ENLACE_BROWSER")
         .ok()

@@ -4,8 +4,9 @@
 //! minute while an agent is logged in. The WhatsApp Cloud API double is its WhatsApp number
 //! (tokens generated per run, in the 0600 config file); its webhook points at the hub's
 //! `/webhooks/whatsapp` (verified like Meta does) and demo customers write every
-//! [`WHATSAPP_EVERY`], the first a few seconds after start. Everything is stopped (by PID) when
-//! dropped.
+//! [`WHATSAPP_EVERY`], the first a few seconds after start. Two organization quick addresses
+//! ([`QUICK_ADDRESSES`]) are the yellow buttons of Enviar ubicación. Everything is stopped (by
+//! PID) when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,6 +29,14 @@ const QUEUE: &str = "support";
 const CALL_EVERY_S: u32 = 60;
 /// Time between two WhatsApp messages of the demo customers.
 pub const WHATSAPP_EVERY: Duration = Duration::from_secs(3 * 60);
+/// The organization's quick addresses (the yellow buttons of Enviar ubicación).
+pub const QUICK_ADDRESSES: [(&str, &str); 2] = [
+    (
+        "Oficina central",
+        "Avenida Central, calles 5 y 7, San José, Costa Rica",
+    ),
+    ("Bodega Heredia", "Zona Franca América, Heredia, Costa Rica"),
+];
 /// How long the hub may take to start answering its webhook verification.
 const HUB_START: Duration = Duration::from_secs(30);
 
@@ -88,6 +97,9 @@ impl DemoHub {
             )?;
         }
         cmd::run(hub_cmd(&["pause-reason", "add", "Capacitación"]).stdout(Stdio::null()))?;
+        for (name, address) in QUICK_ADDRESSES {
+            cmd::run(hub_cmd(&["quick-address", "add", name, address]).stdout(Stdio::null()))?;
+        }
         let hub = hub_cmd(&["serve"])
             .stdin(Stdio::null())
             .spawn()
@@ -351,6 +363,18 @@ mod tests {
         assert_eq!(status, 201, "{body}");
         let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
         let token = reply["token"].as_str().unwrap().to_owned();
+        // The organization's quick addresses are there for Enviar ubicación.
+        let (status, body) = http(
+            &demo.url,
+            "GET",
+            "/api/v1/quick-addresses",
+            Some(&token),
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        for (name, address) in QUICK_ADDRESSES {
+            assert!(body.contains(name) && body.contains(address), "{body}");
+        }
         // The first demo message is sent at once; wait for it to be processed (a deadline, not
         // a timing assertion).
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -1,8 +1,9 @@
 //! `cargo xtask run [--release] [--no-demo] [--] [app args…]`: sets the machine up, builds the
 //! UI and the app, starts a demo phone line (an agent baresip plus a SIPp far end, on free
 //! loopback ports) and demo CRMs (the Salesforce and Zoho doubles of `enlace-sandbox`, with a
-//! few contacts) and a demo organization server (`enlace-hub` with the AMI double as its PBX),
-//! and runs the app against them until it exits.
+//! few contacts), a demo organization server (`enlace-hub` with the AMI double as its PBX) and
+//! a map tile server (`enlace_sandbox::TileDouble`, `ENLACE_DEMO_MAP_TILES`), and runs the app
+//! against them until it exits.
 
 use std::process::{Command, ExitCode};
 
@@ -95,6 +96,17 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         None
     };
 
+    // Map tiles for Enviar ubicación from a local tile server: the map works offline.
+    let demo_tiles = if options.demo {
+        Some(enlace_sandbox::TileDouble::start().map_err(|e| {
+            TaskError::Peers(format!(
+                "could not start the demo tile server: {e} (use --no-demo to run without it)"
+            ))
+        })?)
+    } else {
+        None
+    };
+
     let demo_hub = if options.demo {
         Some(crate::demo_hub::DemoHub::start()?)
     } else {
@@ -128,6 +140,14 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
         );
         command.env("ENLACE_DEMO_CRM", crm.env_value());
     }
+    if let Some(tiles) = &demo_tiles {
+        println!(
+            "demo map tiles: {} (generated tiles, no internet; used while Configuración keeps \
+             the default map tile URL)",
+            tiles.url_template()
+        );
+        command.env("ENLACE_DEMO_MAP_TILES", tiles.url_template());
+    }
     if let Some(hub) = &demo_hub {
         let (user, password) = crate::demo_hub::AGENT;
         let (sup_user, sup_password) = crate::demo_hub::SUPERVISOR;
@@ -160,6 +180,7 @@ pub fn run(args: &[String]) -> TaskResult<ExitCode> {
     drop(demo);
     drop(demo_crm);
     drop(demo_hub);
+    drop(demo_tiles);
     let status = status?;
     println!("enlace exited: {status}");
     Ok(exit_code_of(status))

@@ -26,6 +26,9 @@ pub enum AppError {
     /// A failure reported by the organization's server; the wait in seconds when throttled.
     #[error("{0}")]
     Hub(String, ErrorCode, Option<u64>),
+    /// A map tile could not be served (bad coordinates, the tile server failed).
+    #[error("{0}")]
+    Tile(String, ErrorCode),
     #[error("{0}")]
     Internal(String),
 }
@@ -37,7 +40,8 @@ impl AppError {
             AppError::Line(_, code)
             | AppError::Store(_, code)
             | AppError::Crm(_, code, _)
-            | AppError::Hub(_, code, _) => *code,
+            | AppError::Hub(_, code, _)
+            | AppError::Tile(_, code) => *code,
             AppError::InvalidSetting { .. } => ErrorCode::InvalidSetting,
             AppError::CallNotFound(_) => ErrorCode::NotFound,
             AppError::Internal(_) => ErrorCode::Internal,

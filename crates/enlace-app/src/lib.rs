@@ -23,6 +23,7 @@ mod error;
 pub mod feed;
 pub mod hub;
 pub mod inbox;
+pub mod map_tiles;
 mod outbox;
 pub mod settings;
 
@@ -156,6 +157,9 @@ pub struct AppOptions {
     pub secrets: Option<SecretStore>,
     /// Local CRM doubles used instead of the configured CRM hosts (`cargo xtask run`, tests).
     pub demo_crm: Option<CrmConfig>,
+    /// A local tile server's URL template used while the `map_tile_url` setting is the
+    /// default (`cargo xtask run`: `ENLACE_DEMO_MAP_TILES`).
+    pub demo_map_tiles: Option<String>,
 }
 
 impl std::fmt::Debug for AppOptions {
@@ -164,6 +168,7 @@ impl std::fmt::Debug for AppOptions {
             .field("demo_line", &self.demo_line)
             .field("dial_trace", &self.dial_trace)
             .field("demo_crm", &self.demo_crm.is_some())
+            .field("demo_map_tiles", &self.demo_map_tiles)
             .finish_non_exhaustive()
     }
 }

@@ -201,6 +201,9 @@ impl Settings {
                 ));
             }
         }
+        if let Some(reason) = crate::map_tiles::tile_url_problem(&self.map_tile_url) {
+            return Err(AppError::invalid_setting("mapTileUrl", reason));
+        }
         if self.line_kind == LineKind::HandOff {
             match self.hand_off_kind {
                 HandOffKind::Uri => {

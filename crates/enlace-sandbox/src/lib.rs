@@ -20,6 +20,9 @@
 //! templates over HTTP, and Meta's side of the webhook — signed status and customer-message
 //! POSTs to the app, customers simulated with their 24-hour windows, errors on demand.
 //!
+//! [`TileDouble`] is a map tile server (`/{z}/{x}/{y}.png`, generated PNGs, requests counted)
+//! for the map of Enviar ubicación.
+//!
 //! To extend: add an endpoint by adding a match arm in the double's `route`/`api` function and a
 //! test in `tests/doubles.rs`; add a fault by adding a [`Fault`] variant and its handling in
 //! `common::with_fault`; keep every reply byte-for-byte what the real service sends, and mark
@@ -31,6 +34,7 @@ pub mod demo;
 mod http;
 mod salesforce;
 mod sf_search;
+pub mod tiles;
 mod whatsapp;
 mod zoho;
 
@@ -40,6 +44,7 @@ pub use salesforce::{
     SalesforceDouble, SALESFORCE_CODE_LIFETIME, SALESFORCE_DAILY_LIMIT, SALESFORCE_DEFAULT_USER,
     SALESFORCE_VERSIONS,
 };
+pub use tiles::{TileDouble, TileReply};
 pub use whatsapp::{
     opus_ogg_head, BatchLayout, DemoCustomers, Inbound, InboundMedia, InboundMessage, MediaKind,
     ReadMark, SentMessage, StatusPlan, Template, UploadedFile, WebhookDelivery, WhatsAppConfig,
