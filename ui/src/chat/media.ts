@@ -98,5 +98,7 @@ export function formatCoords(latitude: number, longitude: number): string {
 
 /** Wraps a longitude into −180…180 (a map dragged round the world gives any value). */
 export function wrapLongitude(longitude: number): number {
+  // In range: untouched (the arithmetic below would add float noise to a quick address's value).
+  if (longitude >= -180 && longitude <= 180) return longitude;
   return ((((longitude + 180) % 360) + 360) % 360) - 180;
 }
