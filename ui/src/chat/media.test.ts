@@ -308,7 +308,13 @@ describe('Enviar ubicación', () => {
     await waitFor(() => expect(byId('location-origin').dataset.origin).toBe('default'));
     expect(byId('location-origin').textContent).toContain('San José');
     expect(byId('location-coords').textContent).toBe('9.928100, -84.090700');
-    expect(byId('location-map')).toBeTruthy();
+    // Leaflet runs under jsdom too: the map, its pin (a divIcon) and the attribution.
+    await waitFor(() => expect(byId('location-map').dataset.state).toBe('shown'));
+    expect(byId('location-map').querySelector('.leaflet-marker-icon.enlace-pin')).toBeTruthy();
+    expect(byId('location-map').textContent).toContain('OpenStreetMap');
+    // A click on the map moves the pin there.
+    await fireEvent.click(byId('location-map'), { clientX: 40, clientY: 30 });
+    expect(byId('location-coords').textContent).not.toBe('9.928100, -84.090700');
 
     const office = fakeOrgQuickAddresses()[0]!;
     const button = screen.getAllByTestId('location-quick').find((b) => b.dataset.id === 'org:1')!;
