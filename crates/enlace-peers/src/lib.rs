@@ -2,7 +2,9 @@
 //! (the "agent" softphone that Enlace drives over `ctrl_tcp`, or an auto-answering far end) and
 //! **SIPp** scenarios (scripted far ends and callers). Tests, benchmarks and the demo line of
 //! `cargo xtask run` use it. It also starts throw-away **PostgreSQL** servers
-//! ([`postgres::PostgresServer`]) for tests of the hub. It owns no product logic.
+//! ([`postgres::PostgresServer`]) for tests of the hub, and private **PulseAudio** servers whose
+//! microphone plays a known tone ([`pulse::PulseServer`]) for the voice-note tests. It owns no
+//! product logic.
 //!
 //! Every peer lives in its own temporary directory (configs, logs, SIPp message traces) and is
 //! stopped by the PID it was started with when its handle is dropped (baresip: TERM, 0.3 s,
@@ -17,6 +19,7 @@ mod demo;
 mod ports;
 pub mod postgres;
 mod process;
+pub mod pulse;
 mod sipp;
 
 use std::fmt;
@@ -25,6 +28,7 @@ use std::path::{Path, PathBuf};
 pub use baresip::{Baresip, BaresipConfig, Role};
 pub use demo::{DemoFarEnd, DemoLine};
 pub use postgres::PostgresServer;
+pub use pulse::PulseServer;
 pub use sipp::{Scenario, Sipp};
 
 /// Why a peer could not be started or waited for.
