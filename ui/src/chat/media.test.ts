@@ -88,6 +88,9 @@ describe('Mensaje de audio', () => {
     const preview = byId('voice-preview') as HTMLAudioElement;
     expect(preview.tagName).toBe('AUDIO');
     expect(preview.getAttribute('src')).toMatch(/^data:audio\/wav;base64,/);
+    const play = vi.spyOn(preview, 'play').mockResolvedValue(undefined);
+    await fireEvent.click(byId('voice-play'));
+    expect(play).toHaveBeenCalledTimes(1);
     expect(within(byId('voice-panel')).getByTestId('voice-waveform').children.length).toBe(48);
     expect(queryId('voice-warning')).toBeNull();
 

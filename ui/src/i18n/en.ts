@@ -497,6 +497,8 @@ export const en: Record<MessageKey, string> = {
   'chat.voice.title': 'Voice message',
   'chat.voice.hint': 'Press Start to record from the microphone. Esc cancels.',
   'chat.voice.start': 'Start',
+  'chat.voice.play': 'Listen',
+  'chat.voice.pausePreview': 'Pause',
   'chat.voice.stop': 'Stop',
   'chat.voice.discard': 'Discard',
   'chat.voice.send': 'Send',

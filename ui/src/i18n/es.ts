@@ -507,6 +507,8 @@ export const es = {
   'chat.voice.title': 'Mensaje de audio',
   'chat.voice.hint': 'Pulsa Iniciar para grabar desde el micrófono. Esc cancela.',
   'chat.voice.start': 'Iniciar',
+  'chat.voice.play': 'Escuchar',
+  'chat.voice.pausePreview': 'Pausar',
   'chat.voice.stop': 'Detener',
   'chat.voice.discard': 'Descartar',
   'chat.voice.send': 'Enviar',
