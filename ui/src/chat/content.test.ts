@@ -40,6 +40,20 @@ describe('message content (untrusted JSON)', () => {
       size: 48_000,
     });
     expect(mediaInfo(msg('audio', { audio: { voice: true } })).voice).toBe(true);
+    // A file sent from here while it uploads: the hub's Media plus the app's extras.
+    expect(
+      mediaInfo(
+        msg('document', {
+          type: 'media',
+          kind: 'document',
+          mediaId: '',
+          filename: 'plan.pdf',
+          name: 'plan.pdf',
+          mime: 'application/pdf',
+          size: 2048,
+        }),
+      ),
+    ).toMatchObject({ name: 'plan.pdf', mimeType: 'application/pdf', size: 2048 });
     expect(mediaInfo(msg('image', { type: 'media', kind: 'image', caption: 'hola' })).caption).toBe(
       'hola',
     );

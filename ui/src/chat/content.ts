@@ -39,7 +39,7 @@ export function mediaInfo(message: ChatMessageView): MediaInfo {
     caption: str(b.caption) ?? (message.kind === 'document' ? null : str(message.text)),
     filename: str(b.filename),
     name: str(b.name) ?? str(b.filename),
-    mimeType: str(b.mime_type) ?? str(b.mimeType),
+    mimeType: str(b.mime_type) ?? str(b.mimeType) ?? str(b.mime),
     size: num(b.file_size) ?? num(b.fileSize) ?? num(b.size),
     voice: b.voice === true,
     animated: b.animated === true,
