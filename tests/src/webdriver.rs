@@ -405,6 +405,24 @@ impl Session {
         .map(drop)
     }
 
+    /// Clicks `element` at (`dx`, `dy`) CSS pixels from its centre, with W3C pointer actions
+    /// (a mouse moved there, pressed and released), e.g. a spot on a map.
+    pub fn click_at(&self, element: &Element, dx: i64, dy: i64) -> Result<()> {
+        let actions = json!({"actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": {"pointerType": "mouse"},
+            "actions": [
+                {"type": "pointerMove", "duration": 0, "origin": element.to_json(), "x": dx, "y": dy},
+                {"type": "pointerDown", "button": 0},
+                {"type": "pointerUp", "button": 0},
+            ],
+        }]});
+        self.post("/actions", actions, "click at an offset")?;
+        self.send("DELETE", &self.url("/actions"), None, "release the pointer")
+            .map(drop)
+    }
+
     /// Waits for the element with `data-testid="<id>"` to be displayed, then clicks it.
     pub fn click_testid(&self, id: &str, timeout: Duration) -> Result<()> {
         let element = self.wait_for(id, timeout)?;

@@ -17,6 +17,8 @@ use enlace_tests::{e2e_enabled, AppEnv, Session};
 
 #[path = "e2e/omnichannel.rs"]
 mod omnichannel;
+#[path = "e2e/sending.rs"]
+mod sending;
 
 const PANELS: [&str; 8] = [
     "calls",

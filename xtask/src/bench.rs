@@ -1,11 +1,15 @@
-//! `cargo xtask bench [--no-app] [--app-only] [--inbox-only]`: criterion benchmarks, then app-level
-//! measurements ([`app_benchmarks`]), summarised in `target/bench/summary.md`.
+//! `cargo xtask bench [--no-app] [--app-only] [--inbox-only] [--voice-only]`: criterion
+//! benchmarks, then app-level measurements ([`app_benchmarks`]), summarised in
+//! `target/bench/summary.md`. `--inbox-only`: only the Omnicanalidad window benches;
+//! `--voice-only`: only the voice-note ones (Enviar → the double has it, and the memory of a
+//! 5-minute recording).
 //!
 //! The app-level half re-executes this tool as `bench-session` inside the same headless
 //! session the tests use (Xvfb + private D-Bus + gnome-keyring + dunst) and measures:
 //! (a) cold start to first paint, (b) idle memory of the app's process tree, (c) the same
 //! for Linphone desktop, (d) `enlace tel:…` dial latency against a warm instance, (e) the
-//! Omnicanalidad figures of the `inbox_window` bench ([`inbox_bench`]). It relies
+//! Omnicanalidad figures of the `inbox_window` and `voice_window` benches ([`inbox_bench`]),
+//! (f) the memory of a 5-minute recording ([`voice_bench`]). It relies
 //! on two hooks of the app: `ENLACE_READY_FILE=<path>` (a line is written when the UI's
 //! first paint is done) and `ENLACE_TRACE_DIAL=<path>` (`<unix_micros> dial-sent` lines).
 //! A measurement that cannot be taken is reported as "n/a" with the reason, not faked.
@@ -21,7 +25,7 @@ use enlace_peers::{DemoFarEnd, DemoLine};
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
 use crate::session::{self, Desktop, TempDir};
-use crate::{desktop, inbox_bench, paths, setup, ui};
+use crate::{desktop, inbox_bench, paths, setup, ui, voice_bench};
 
 const COLD_STARTS: usize = 10;
 const DIALS: usize = 50;
@@ -40,7 +44,19 @@ pub fn bench(args: &[String]) -> TaskResult<()> {
     let with_app = !args.iter().any(|a| a == "--no-app");
     // Only the Omnicanalidad figures of the window (no criterion, no other app measurement).
     let inbox_only = args.iter().any(|a| a == "--inbox-only");
-    let with_criterion = !inbox_only && !args.iter().any(|a| a == "--app-only");
+    // Only the voice-note figures (no criterion, no other app measurement).
+    let voice_only = args.iter().any(|a| a == "--voice-only");
+    let only = match (inbox_only, voice_only) {
+        (true, true) => {
+            return Err(TaskError::Precondition(
+                "--inbox-only and --voice-only exclude each other".into(),
+            ))
+        }
+        (true, false) => Some(Only::Inbox),
+        (false, true) => Some(Only::Voice),
+        (false, false) => None,
+    };
+    let with_criterion = only.is_none() && !args.iter().any(|a| a == "--app-only");
     let mut report = Report::new("cargo xtask bench");
     let started = SystemTime::now();
     let outcome = (|| {
@@ -63,7 +79,7 @@ pub fn bench(args: &[String]) -> TaskResult<()> {
             report.step("other criterion benches (short)", other_criterion_benches)?;
         }
         let app_section = if with_app {
-            app_benchmarks(&mut report, inbox_only)?
+            app_benchmarks(&mut report, only)?
         } else {
             "## App\n\nnot measured (--no-app)\n".to_owned()
         };
@@ -143,23 +159,43 @@ fn rows_section(since: SystemTime) -> String {
     format!("## Latency and throughput (this run)\n\n| measure | p50 / value | p99 | max |\n|---|---|---|---|\n{rows}\n")
 }
 
+/// A subset of the app-level measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    /// The Omnicanalidad window benches (`inbox_window`, `voice_window`).
+    Inbox,
+    /// The voice-note figures (`voice_window`, the 5-minute recording's memory).
+    Voice,
+}
+
+impl Only {
+    fn flag(self) -> &'static str {
+        match self {
+            Only::Inbox => "--inbox-only",
+            Only::Voice => "--voice-only",
+        }
+    }
+}
+
 /// The app-level measurements: builds the release app and measures it in a headless
 /// session. Returns the Markdown section for the summary.
-pub fn app_benchmarks(report: &mut Report, inbox_only: bool) -> TaskResult<String> {
+pub fn app_benchmarks(report: &mut Report, only: Option<Only>) -> TaskResult<String> {
     report.step("ui: npm run build", ui::build)?;
     report.step("app: cargo build --release (custom-protocol)", || {
         desktop::build(true).map(drop)
     })?;
     report.step(
-        "Omnicanalidad bench: cargo bench --no-run (inbox_window)",
+        "Omnicanalidad benches: cargo bench --no-run (inbox_window, voice_window)",
         inbox_bench::build,
     )?;
+    if only != Some(Only::Inbox) {
+        report.step(
+            "voice recording memory: cargo build --release --example",
+            voice_bench::build,
+        )?;
+    }
     report.step("app measurements in Xvfb + dbus session", || {
-        let extra = if inbox_only {
-            vec!["--inbox-only".to_owned()]
-        } else {
-            Vec::new()
-        };
+        let extra: Vec<String> = only.map(|o| o.flag().to_owned()).into_iter().collect();
         session::reexec_headless(&["bench-session"], &extra)
     })?;
     let section = app_section_path();
@@ -198,7 +234,13 @@ impl Row {
 
 /// The inner half, inside Xvfb + a session bus: measures and writes `target/bench/app.md`.
 pub fn bench_session(args: &[String]) -> TaskResult<()> {
-    let inbox_only = args.iter().any(|a| a == "--inbox-only");
+    let only = if args.iter().any(|a| a == "--inbox-only") {
+        Some(Only::Inbox)
+    } else if args.iter().any(|a| a == "--voice-only") {
+        Some(Only::Voice)
+    } else {
+        None
+    };
     let app = paths::app_bin(true);
     if !app.is_file() {
         return Err(TaskError::Precondition(format!(
@@ -212,7 +254,7 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
         Desktop::start,
     )?;
     let mut rows = Vec::new();
-    if !inbox_only {
+    if only.is_none() {
         report.step("(a) cold start to first paint", || {
             rows.extend(cold_start(&desktop, &app));
             Ok(())
@@ -226,12 +268,28 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
             Ok(())
         })?;
     }
-    report.step("(e) Omnicanalidad in the window (inbox_window)", || {
-        for (what, value, detail) in inbox_bench::measure(&desktop, &app) {
+    if only != Some(Only::Voice) {
+        report.step("(e) Omnicanalidad in the window (inbox_window)", || {
+            for (what, value, detail) in inbox_bench::measure(&desktop, &app, inbox_bench::INBOX) {
+                rows.push(Row::new(&what, value, detail));
+            }
+            Ok(())
+        })?;
+    }
+    report.step("(e) voice notes in the window (voice_window)", || {
+        for (what, value, detail) in inbox_bench::measure(&desktop, &app, inbox_bench::VOICE) {
             rows.push(Row::new(&what, value, detail));
         }
         Ok(())
     })?;
+    if only != Some(Only::Inbox) {
+        report.step("(f) memory while recording 5 minutes", || {
+            for (what, value, detail) in voice_bench::measure(&desktop) {
+                rows.push(Row::new(&what, value, detail));
+            }
+            Ok(())
+        })?;
+    }
     desktop.stop();
 
     let mut md = String::from("## App (release build, Xvfb 1280x800x24, software rendering)\n\n");

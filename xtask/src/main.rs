@@ -21,6 +21,7 @@ mod setup;
 mod soak;
 mod test;
 mod ui;
+mod voice_bench;
 
 use std::process::ExitCode;
 
@@ -46,12 +47,13 @@ commands:
                              from the test data, run each N seconds (default 60; --jobs
                              targets at a time, default 1), write
                              target/fuzz/summary.md; a crash or hang fails
-  bench [--no-app] [--inbox-only]
+  bench [--no-app] [--inbox-only | --voice-only]
                              criterion benchmarks, then app-level measurements (cold start,
                              idle memory, Linphone comparison, tel: dial latency,
-                             Omnicanalidad in the window) written to
+                             Omnicanalidad in the window, voice notes) written to
                              target/bench/summary.md; --inbox-only: only the Omnicanalidad
-                             figures of the window
+                             figures of the window; --voice-only: only the voice-note ones
+                             (Enviar → the double has it, memory while recording 5 minutes)
   soak [--agents N] [--secs S] [--seed X]
                              fault soak of the hub (default 200 agents, 180 s): hub SIGKILLs,
                              AMI drops, a faulty network; counts written to target/soak/summary.md
