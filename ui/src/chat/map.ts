@@ -17,11 +17,14 @@ export interface PinMapOptions {
   longitude: number;
   zoom: number;
   tileUrl: string;
-  attribution: string;
   markerLabel: string;
   /** The agent dragged the pin or clicked the map. */
   onMove: (latitude: number, longitude: number) => void;
 }
+
+/** OpenStreetMap's required credit (its link is opened by the dialog through the host). */
+export const OSM_ATTRIBUTION =
+  '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
 
 const PIN_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" width="30" height="40" viewBox="0 0 30 40" aria-hidden="true">' +
@@ -29,14 +32,13 @@ const PIN_SVG =
   '<circle cx="15" cy="15" r="5.5" fill="#fff"/></svg>';
 
 export function createPinMap(element: HTMLElement, options: PinMapOptions): PinMap {
-  const map = L.map(element, { zoomControl: true, attributionControl: true }).setView(
+  const map = L.map(element, { zoomControl: true, attributionControl: false }).setView(
     [options.latitude, options.longitude],
     options.zoom,
   );
-  L.tileLayer(options.tileUrl, {
-    maxZoom: 19,
-    attribution: options.attribution,
-  }).addTo(map);
+  // No "Leaflet" prefix: its link would navigate the webview away (links go through the host).
+  L.control.attribution({ prefix: false }).addTo(map);
+  L.tileLayer(options.tileUrl, { maxZoom: 19, attribution: OSM_ATTRIBUTION }).addTo(map);
   const icon = L.divIcon({
     className: 'enlace-pin',
     html: PIN_SVG,

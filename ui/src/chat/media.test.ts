@@ -314,7 +314,13 @@ describe('Enviar ubicación', () => {
     // Leaflet runs under jsdom too: the map, its pin (a divIcon) and the attribution.
     await waitFor(() => expect(byId('location-map').dataset.state).toBe('shown'));
     expect(byId('location-map').querySelector('.leaflet-marker-icon.enlace-pin')).toBeTruthy();
-    expect(byId('location-map').textContent).toContain('OpenStreetMap');
+    expect(byId('location-map').textContent).toContain('© OpenStreetMap contributors');
+    // The credit's link opens in the browser, not in the window.
+    const credit = byId('location-map').querySelector<HTMLAnchorElement>(
+      '.leaflet-control-attribution a',
+    )!;
+    await fireEvent.click(credit);
+    expect(fake.inbox.openedUrls).toEqual(['https://www.openstreetmap.org/copyright']);
     // A click on the map moves the pin there.
     await fireEvent.click(byId('location-map'), { clientX: 40, clientY: 30 });
     expect(byId('location-coords').textContent).not.toBe('9.928100, -84.090700');

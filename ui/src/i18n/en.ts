@@ -551,7 +551,6 @@ export const en: Record<MessageKey, string> = {
   'chat.location.deleteNo': 'Keep',
   'chat.location.send': 'Send',
   'chat.location.close': 'Close',
-  'chat.location.attribution': '© OpenStreetMap contributors',
   'chat.voiceNote.play': 'Play the voice note',
   'chat.voiceNote.pause': 'Pause the voice note',
   'chat.voiceNote.speed': 'Playback speed: {speed}',

@@ -561,7 +561,6 @@ export const es = {
   'chat.location.deleteNo': 'Conservar',
   'chat.location.send': 'Enviar',
   'chat.location.close': 'Cerrar',
-  'chat.location.attribution': '© colaboradores de OpenStreetMap',
   'chat.voiceNote.play': 'Reproducir la nota de voz',
   'chat.voiceNote.pause': 'Pausar la nota de voz',
   'chat.voiceNote.speed': 'Velocidad de reproducción: {speed}',
