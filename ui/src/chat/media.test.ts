@@ -248,7 +248,8 @@ describe('Agregar archivo', () => {
     await fireEvent.click(byId('file-pick'));
     await waitFor(() => expect(byId('file-name').textContent).toBe('cotizacion.pdf'));
     expect(byId('file-preview').dataset.kind).toBe('document');
-    // jsdom has no canvas: pdf.js loads (lazily) and the preview falls back to words.
+    // Under Vitest pdf.js loads (lazily) but cannot start its worker (a dev-server URL) and
+    // jsdom has no canvas: the preview falls back to words naming the file.
     await waitFor(() => expect(byId('file-pdf').dataset.state).not.toBe('loading'), {
       timeout: 15_000,
     });
