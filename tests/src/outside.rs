@@ -133,8 +133,21 @@ fn window_name(id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Waits for a visible window that was not in `before` (the dialog the app just opened);
-/// returns its id and title.
+/// A window's size in pixels (`getwindowgeometry --shell`), `(0, 0)` when unknown.
+fn window_size(id: &str) -> (u32, u32) {
+    let text = xdotool(&["getwindowgeometry", "--shell", id]).unwrap_or_default();
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (value("WIDTH="), value("HEIGHT="))
+}
+
+/// Waits for a visible window that was not in `before` (the dialog the app just opened) and
+/// returns its id and title. GTK also maps a 1×1 helper window, and a dialog may have no title:
+/// the largest new window at least 100×100 is the dialog.
 pub fn wait_new_window(
     before: &[String],
     timeout: Duration,
@@ -142,19 +155,20 @@ pub fn wait_new_window(
     let deadline = Instant::now() + timeout;
     loop {
         let now = visible_windows()?;
-        // GTK maps a few helper windows; the dialog is the new one with a title.
-        if let Some(id) = now
+        let dialog = now
             .iter()
             .filter(|w| !before.contains(w))
-            .find(|w| !window_name(w).is_empty())
-        {
+            .map(|w| (w, window_size(w)))
+            .filter(|(_, (width, height))| *width >= 100 && *height >= 100)
+            .max_by_key(|(_, (width, height))| u64::from(*width) * u64::from(*height));
+        if let Some((id, _)) = dialog {
             return Ok((id.clone(), window_name(id)));
         }
         if Instant::now() >= deadline {
             return Err(WebDriverError::Timeout(format!(
                 "no new window (the OS file dialog) within {timeout:?}; visible windows: {}",
                 now.iter()
-                    .map(|w| format!("{w} {:?}", window_name(w)))
+                    .map(|w| format!("{w} {:?} {:?}", window_name(w), window_size(w)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
