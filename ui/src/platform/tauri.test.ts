@@ -250,3 +250,117 @@ describe('Tauri platform: inbox commands', () => {
     expect(seen).toEqual([counts]);
   });
 });
+
+describe('Tauri platform: files, voice notes and locations', () => {
+  it('invokes each command by its name with camelCase arguments', async () => {
+    const p = createTauriPlatform();
+    await p.inboxPickFile();
+    await p.inboxStageFile('/home/ana/Documentos/cotización.pdf');
+    await p.inboxDiscardStaged('t1');
+    await p.inboxSendStaged(4, 'c-9', 't1', 'Detalle');
+    await p.inboxSendStaged(4, 'c-10', 't2', null);
+    await p.voiceRecordStart();
+    await p.voiceRecordStatus();
+    await p.voiceRecordStop();
+    await p.voiceRecordDiscard();
+    await p.audioInputs();
+    await p.mediaWaveform('m1', 48);
+    await p.inboxQuickAddresses();
+    await p.inboxQuickAddressSave('Casa', 'Calle 1', 9.93, -84.08);
+    await p.inboxQuickAddressSave('Oficina', 'Avenida 2', null, null);
+    await p.inboxQuickAddressDelete('own:3');
+    await p.locationHere();
+    expect(invoke.mock.calls).toEqual([
+      ['inbox_pick_file', undefined],
+      ['inbox_stage_file', { path: '/home/ana/Documentos/cotización.pdf' }],
+      ['inbox_discard_staged', { token: 't1' }],
+      [
+        'inbox_send_staged',
+        { conversationId: 4, clientId: 'c-9', token: 't1', caption: 'Detalle' },
+      ],
+      ['inbox_send_staged', { conversationId: 4, clientId: 'c-10', token: 't2', caption: null }],
+      ['voice_record_start', undefined],
+      ['voice_record_status', undefined],
+      ['voice_record_stop', undefined],
+      ['voice_record_discard', undefined],
+      ['audio_inputs', undefined],
+      ['media_waveform', { mediaId: 'm1', bars: 48 }],
+      ['inbox_quick_addresses', undefined],
+      [
+        'inbox_quick_address_save',
+        { name: 'Casa', address: 'Calle 1', latitude: 9.93, longitude: -84.08 },
+      ],
+      [
+        'inbox_quick_address_save',
+        { name: 'Oficina', address: 'Avenida 2', latitude: null, longitude: null },
+      ],
+      ['inbox_quick_address_delete', { id: 'own:3' }],
+      ['location_here', undefined],
+    ]);
+  });
+
+  it('sends pasted bytes as the raw body, the file name percent-encoded in a header', async () => {
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47]);
+    await createTauriPlatform().inboxStageBytes('captura de pantalla ñ.png', bytes);
+    expect(invoke.mock.calls).toEqual([
+      [
+        'inbox_stage_bytes',
+        bytes,
+        { headers: { 'x-file-name': 'captura%20de%20pantalla%20%C3%B1.png' } },
+      ],
+    ]);
+  });
+
+  it('turns a refused file into a WireError', async () => {
+    invoke.mockRejectedValueOnce({ code: 'whatsapp_media_too_large', message: '5 MB' });
+    await expect(createTauriPlatform().inboxStageFile('/tmp/x.png')).rejects.toEqual({
+      code: 'whatsapp_media_too_large',
+      message: '5 MB',
+      field: null,
+    });
+    invoke.mockRejectedValueOnce({ code: 'microphone_unavailable', message: 'x' });
+    await expect(createTauriPlatform().voiceRecordStart()).rejects.toMatchObject({
+      code: 'microphone_unavailable',
+    });
+  });
+
+  it('previews staged files and map tiles through the enlace-media scheme', () => {
+    const p = createTauriPlatform();
+    expect(p.stagedUrl('0123abcd')).toBe('enlace-media://localhost/staged/0123abcd');
+    expect(p.stagedUrl('a/b')).toBe('enlace-media://localhost/staged/a%2Fb');
+    // Leaflet fills the placeholders; the app serves and caches the tile.
+    expect(p.mapTileUrl()).toBe('enlace-media://localhost/tile/{z}/{x}/{y}');
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('uses the Windows form of the scheme where Tauri gives it', () => {
+    convertFileSrc.mockImplementationOnce(
+      (path: string, protocol = 'asset') => `http://${protocol}.localhost/${path}`,
+    );
+    expect(createTauriPlatform().mapTileUrl()).toBe(
+      'http://enlace-media.localhost/tile/{z}/{x}/{y}',
+    );
+  });
+
+  it('listens to files:dropped and inbox:upload, handing the payload over', () => {
+    const handlers: Record<string, (e: { payload: unknown }) => void> = {};
+    listen.mockImplementation((event: string, h: (e: { payload: unknown }) => void) => {
+      handlers[event] = h;
+      return Promise.resolve(() => {});
+    });
+    const p = createTauriPlatform();
+    const dropped: string[][] = [];
+    const progress: unknown[] = [];
+    const stops = [
+      p.onFilesDropped((paths) => dropped.push(paths)),
+      p.onInboxUpload((e) => progress.push(e)),
+    ];
+    expect(listen.mock.calls.map((c) => c[0])).toEqual(['files:dropped', 'inbox:upload']);
+    handlers['files:dropped']!({ payload: ['/tmp/a.pdf', '/tmp/b.png'] });
+    const upload = { conversationId: 4, key: 'c:c-9', sent: 1024, total: 4096 };
+    handlers['inbox:upload']!({ payload: upload });
+    expect(dropped).toEqual([['/tmp/a.pdf', '/tmp/b.png']]);
+    expect(progress).toEqual([upload]);
+    stops.forEach((stop) => stop());
+  });
+});

@@ -26,6 +26,12 @@ import type {
   PauseReasonView,
   SettingsView,
   TemplateView,
+  StagedFileView,
+  RecordingStatusView,
+  AudioInputView,
+  QuickAddressView,
+  PositionView,
+  UploadProgressEvent,
   WireError,
 } from './types';
 
@@ -36,10 +42,32 @@ import type {
  */
 export const MEDIA_SCHEME = 'enlace-media';
 
+/** The scheme's base URL in Tauri's per-OS form (`enlace-media://localhost/` on Linux and macOS). */
+function mediaBase(): string {
+  const base = convertFileSrc('', MEDIA_SCHEME);
+  return base.endsWith('/') ? base : `${base}/`;
+}
+
+/** The header carrying `inbox_stage_bytes`' file name, percent-encoded (src-tauri/src/commands.rs). */
+export const STAGE_NAME_HEADER = 'x-file-name';
+
 /** Invokes a command; a rejection always becomes a {@link WireError}. */
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(command, args);
+  } catch (error) {
+    throw toWireError(error);
+  }
+}
+
+/** Invokes a command with raw bytes as its body (no JSON array of numbers) and string headers. */
+async function callRaw<T>(
+  command: string,
+  bytes: Uint8Array,
+  headers: Record<string, string>,
+): Promise<T> {
+  try {
+    return await invoke<T>(command, bytes, { headers });
   } catch (error) {
     throw toWireError(error);
   }
@@ -140,6 +168,31 @@ export function createTauriPlatform(): Platform {
     mediaUrl: (mediaId) => convertFileSrc(mediaId, MEDIA_SCHEME),
     mediaOpen: (mediaId) => call<void>('media_open', { mediaId }),
     openExternal: (url) => call<void>('open_external', { url }),
+    inboxPickFile: () => call<StagedFileView | null>('inbox_pick_file'),
+    inboxStageFile: (path) => call<StagedFileView>('inbox_stage_file', { path }),
+    inboxStageBytes: (name, bytes) =>
+      callRaw<StagedFileView>('inbox_stage_bytes', bytes, {
+        [STAGE_NAME_HEADER]: encodeURIComponent(name),
+      }),
+    inboxDiscardStaged: (token) => call<void>('inbox_discard_staged', { token }),
+    inboxSendStaged: (conversationId, clientId, token, caption) =>
+      call<ChatMessageView>('inbox_send_staged', { conversationId, clientId, token, caption }),
+    stagedUrl: (token) => `${mediaBase()}staged/${encodeURIComponent(token)}`,
+    voiceRecordStart: () => call<RecordingStatusView>('voice_record_start'),
+    voiceRecordStatus: () => call<RecordingStatusView>('voice_record_status'),
+    voiceRecordStop: () => call<StagedFileView>('voice_record_stop'),
+    voiceRecordDiscard: () => call<void>('voice_record_discard'),
+    audioInputs: () => call<AudioInputView[]>('audio_inputs'),
+    mediaWaveform: (mediaId, bars) => call<number[]>('media_waveform', { mediaId, bars }),
+    inboxQuickAddresses: () => call<QuickAddressView[]>('inbox_quick_addresses'),
+    inboxQuickAddressSave: (name, address, latitude, longitude) =>
+      call<QuickAddressView>('inbox_quick_address_save', { name, address, latitude, longitude }),
+    inboxQuickAddressDelete: (id) => call<void>('inbox_quick_address_delete', { id }),
+    locationHere: () => call<PositionView | null>('location_here'),
+    // Leaflet fills {z}/{x}/{y}; the app fetches and caches the tile (src-tauri/src/media.rs).
+    mapTileUrl: () => `${mediaBase()}tile/{z}/{x}/{y}`,
+    onFilesDropped: (cb) => subscribe<string[]>('files:dropped', cb),
+    onInboxUpload: (cb) => subscribe<UploadProgressEvent>('inbox:upload', cb),
     onInboxChanged: (cb) => subscribe<ConversationView>('inbox:changed', cb),
     onInboxMessage: (cb) => subscribe<InboxMessageEvent>('inbox:message', cb),
     onInboxComment: (cb) => subscribe<ChatCommentView>('inbox:comment', cb),
