@@ -218,7 +218,7 @@ fn is_passing(code: ErrorCode) -> bool {
 }
 
 /// The hub could not be asked (or no session is open): answer from the cache.
-fn is_offline(code: ErrorCode) -> bool {
+pub(crate) fn is_offline(code: ErrorCode) -> bool {
     matches!(
         code,
         ErrorCode::HubUnreachable | ErrorCode::HubBadReply | ErrorCode::SessionExpired
@@ -304,7 +304,18 @@ fn check_outgoing(client_id: &str, message: &OutgoingMessage) -> Result<(), AppE
                 return Err(invalid("a reaction needs the message it reacts to"));
             }
         }
-        OutgoingMessage::Media { .. } | OutgoingMessage::Location { .. } => {}
+        OutgoingMessage::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+        } => crate::outgoing::check_location(
+            *latitude,
+            *longitude,
+            name.as_deref(),
+            address.as_deref(),
+        )?,
+        OutgoingMessage::Media { .. } => {}
     }
     Ok(())
 }
@@ -359,7 +370,7 @@ fn highest_placeholder(text: &str) -> u32 {
 
 /// A hub media id as a file name: letters, digits, `.`, `_`, `-`, not starting with a dot,
 /// at most 128 characters. `None` for anything else (never a path).
-fn media_file_stem(media_id: &str) -> Option<&str> {
+pub(crate) fn media_file_stem(media_id: &str) -> Option<&str> {
     let ok = !media_id.is_empty()
         && media_id.len() <= 128
         && !media_id.starts_with('.')
@@ -697,6 +708,14 @@ impl<H: Host> App<H> {
         let stored = self
             .with_store(move |s| s.queue_chat_send(&pending, &json))
             .await?;
+        if let OutgoingMessage::Location {
+            latitude,
+            longitude,
+            ..
+        } = message
+        {
+            self.remember_position(latitude, longitude).await;
+        }
         self.emit_message(stored.clone()).await;
         self.emit_inbox_counts().await;
         self.shared.inbox.wake.notify_one();
@@ -725,6 +744,23 @@ impl<H: Host> App<H> {
             )
         })?;
         let client_id = format!("retry-{}", self.shared.inbox.client_ids.next_id());
+        // A file the hub never took: queued again with the same file (uploaded again).
+        let staged = serde_json::from_str::<serde_json::Value>(&failed.content)
+            .ok()
+            .and_then(|v| v.get("stagedPath")?.as_str().map(PathBuf::from))
+            .filter(|p| p.is_file());
+        if let Some(path) = staged {
+            return self
+                .queue_file_message(
+                    conversation,
+                    &client_id,
+                    message,
+                    failed.content.clone(),
+                    failed.text.clone(),
+                    &path,
+                )
+                .await;
+        }
         self.inbox_send(conversation, &client_id, message).await
     }
 
@@ -754,23 +790,32 @@ impl<H: Host> App<H> {
                 return SendStep::Done;
             }
         };
-        let request = SendMessageRequest {
-            client_id: client_id.clone(),
-            message,
-        };
         let conversation = next.conversation_id;
-        let sent = self
-            .with_hub(move |c, t| c.send_message(t, conversation, &request))
-            .await;
+        // A file goes to the hub first (once: its id is kept in the queue).
+        let sent = match self.upload_queued(&next, message).await {
+            Ok(message) => {
+                let request = SendMessageRequest {
+                    client_id: client_id.clone(),
+                    message,
+                };
+                self.with_hub(move |c, t| c.send_message(t, conversation, &request))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match sent {
             Ok(reply) => {
                 let accepted = chat_message(&reply);
                 let id = client_id.clone();
+                let hub_media = accepted.media_id.clone();
                 match self
                     .with_store(move |s| s.chat_send_accepted(&id, &accepted))
                     .await
                 {
                     Ok(stored) => {
+                        if let Some(path) = &next.staged_path {
+                            self.keep_sent_file(path, hub_media).await;
+                        }
                         self.emit_message(stored).await;
                         self.emit_inbox_counts().await;
                         SendStep::Done
@@ -825,7 +870,7 @@ impl<H: Host> App<H> {
     }
 
     /// Emits a message with its conversation as cached.
-    async fn emit_message(&self, message: ChatMessage) {
+    pub(crate) async fn emit_message(&self, message: ChatMessage) {
         let id = message.conversation_id;
         match self.with_store(move |s| s.chat_conversation(id)).await {
             Ok(Some(conversation)) => {
@@ -1008,7 +1053,7 @@ impl<H: Host> App<H> {
     }
 
     /// `media/` beside the database (a temporary folder for a database in memory).
-    async fn media_dir(&self) -> Result<PathBuf, AppError> {
+    pub(crate) async fn media_dir(&self) -> Result<PathBuf, AppError> {
         let db = self.with_store(|s| Ok(s.path())).await?;
         Ok(match db.as_deref().and_then(Path::parent) {
             Some(dir) => dir.join("media"),

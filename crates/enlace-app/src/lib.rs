@@ -25,6 +25,7 @@ pub mod hub;
 pub mod inbox;
 pub mod map_tiles;
 mod outbox;
+pub mod outgoing;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -52,6 +53,7 @@ pub use inbox::{
     ChatStatus, ChatTemplate, ExitChat, InboxConversation, InboxConversationState, InboxCounts,
     InboxFilter, OutgoingMessage,
 };
+pub use outgoing::{Position, PositionSource, QuickAddress, StagedFile};
 pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings, DEFAULT_MAP_TILE_URL};
 
 /// What the agent is doing, as far as the phone line tells: drives the tray picture.
@@ -131,6 +133,14 @@ pub enum DomainEvent {
     ChatNotify {
         conversation: InboxConversation,
         preview: String,
+    },
+    /// Bytes of a queued file handed to the hub so far (its pending message's `key`); at most
+    /// a few a second, the last with `sent == total`.
+    InboxUpload {
+        conversation_id: i64,
+        key: String,
+        sent: u64,
+        total: u64,
     },
 }
 
