@@ -33,6 +33,10 @@ pub const DEBIAN_BUILD: &[&str] = &[
     // used by the deep-link plugin's runtime registration
     "desktop-file-utils",
     "xdg-utils",
+    // enlace-voice: cpal's ALSA backend (alsa-sys)
+    "libasound2-dev",
+    // enlace-voice: the Opus encoder/decoder (audiopus_sys finds it through pkg-config)
+    "libopus-dev",
 ];
 
 /// Tools the app and the tests use at run time: headless X, a private session bus, the
@@ -63,6 +67,12 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "python3-pip",
     // the e2e test drives the OS file dialog (Agregar archivo) under Xvfb; the bench finds windows
     "xdotool",
+    // the audio-path tests run a private PulseAudio server whose microphone hears a tone
+    "pulseaudio",
+    // pactl: PulseServer waits until the private server answers
+    "pulseaudio-utils",
+    // ALSA's pulse/default PCMs, through which cpal reaches PulseAudio
+    "libasound2-plugins",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.
@@ -70,14 +80,16 @@ pub const DEBIAN_BENCH: &[&str] = &["linphone-desktop"];
 
 const FEDORA_HINT: &str = "sudo dnf install -y @development-tools webkit2gtk4.1-devel \
 openssl-devel curl wget file patchelf libappindicator-gtk3-devel librsvg2-devel libxdo-devel \
-dbus-devel mesa-dri-drivers desktop-file-utils xdg-utils xorg-x11-server-Xvfb xorg-x11-xauth \
-dbus-daemon gnome-keyring libsecret dunst libnotify ImageMagick baresip sipp sipsak iproute \
-librsvg2-tools dejavu-sans-fonts google-noto-emoji-color-fonts glib2";
+dbus-devel mesa-dri-drivers desktop-file-utils xdg-utils alsa-lib-devel opus-devel \
+xorg-x11-server-Xvfb xorg-x11-xauth dbus-daemon gnome-keyring libsecret dunst libnotify \
+ImageMagick baresip sipp sipsak iproute librsvg2-tools dejavu-sans-fonts \
+google-noto-emoji-color-fonts glib2 pulseaudio pulseaudio-utils alsa-plugins-pulseaudio";
 
 const ARCH_HINT: &str = "sudo pacman -S --needed base-devel webkit2gtk-4.1 openssl curl wget \
 file patchelf libappindicator-gtk3 librsvg xdotool dbus mesa desktop-file-utils xdg-utils \
 xorg-server-xvfb xorg-xauth gnome-keyring libsecret dunst libnotify imagemagick baresip \
-iproute2 ttf-dejavu glib2   # plus sipp and sipsak from the AUR";
+iproute2 ttf-dejavu glib2 alsa-lib opus pulseaudio alsa-plugins   # plus sipp and sipsak \
+from the AUR";
 
 /// The operating system families we know how to prepare.
 #[derive(Debug, PartialEq, Eq)]
