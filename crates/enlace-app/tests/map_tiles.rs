@@ -137,7 +137,9 @@ async fn tiles_outside_the_map_are_refused_without_asking_the_server() {
     }
     assert_eq!(tiles.request_count(), 0);
     // The last tile of the deepest zoom is on the map.
-    app.map_tile(19, (1 << 19) - 1, (1 << 19) - 1).await.unwrap();
+    app.map_tile(19, (1 << 19) - 1, (1 << 19) - 1)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
