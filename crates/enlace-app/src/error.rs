@@ -29,6 +29,9 @@ pub enum AppError {
     /// A map tile could not be served (bad coordinates, the tile server failed).
     #[error("{0}")]
     Tile(String, ErrorCode),
+    /// Recording or reading a voice note (`microphone_*`, `recording_empty`, …).
+    #[error("{0}")]
+    Voice(String, ErrorCode),
     #[error("{0}")]
     Internal(String),
 }
@@ -41,7 +44,8 @@ impl AppError {
             | AppError::Store(_, code)
             | AppError::Crm(_, code, _)
             | AppError::Hub(_, code, _)
-            | AppError::Tile(_, code) => *code,
+            | AppError::Tile(_, code)
+            | AppError::Voice(_, code) => *code,
             AppError::InvalidSetting { .. } => ErrorCode::InvalidSetting,
             AppError::CallNotFound(_) => ErrorCode::NotFound,
             AppError::Internal(_) => ErrorCode::Internal,

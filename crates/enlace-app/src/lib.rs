@@ -23,11 +23,11 @@ mod error;
 pub mod feed;
 pub mod hub;
 pub mod inbox;
-mod location;
 pub mod map_tiles;
 mod outbox;
 pub mod outgoing;
 pub mod settings;
+pub mod voice;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -56,6 +56,7 @@ pub use inbox::{
 };
 pub use outgoing::{Position, PositionSource, QuickAddress, StagedFile};
 pub use settings::{DemoLine, HandOffKind, Language, LineKind, Settings, DEFAULT_MAP_TILE_URL};
+pub use voice::{AudioInput, RecordingStatus};
 
 /// What the agent is doing, as far as the phone line tells: drives the tray picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,11 +151,6 @@ pub trait Host: Send + Sync + 'static {
     fn emit(&self, event: DomainEvent);
     /// Open an `http(s)` URL in the system browser (CRM sign-in, Ver).
     fn open_url(&self, url: &str) -> Result<(), String>;
-    /// The computer's position from the OS's location service (latitude, longitude, accuracy
-    /// in metres), or `None`. May block for a few seconds: called from a blocking thread.
-    fn os_position(&self) -> Option<(f64, f64, Option<f64>)> {
-        None
-    }
 }
 
 /// Start-up options.
@@ -239,6 +235,8 @@ struct Shared<H: Host> {
     feed: tokio::sync::Mutex<Option<feed::HubFeed>>,
     /// The inbox's live state and its sender's wake-up (see `inbox`).
     inbox: inbox::InboxSide,
+    /// The running voice recording (see `voice`).
+    voice: voice::VoiceSide,
 }
 
 struct Line {
@@ -300,6 +298,7 @@ impl<H: Host> App<H> {
             restarting: tokio::sync::Mutex::new(()),
             feed: tokio::sync::Mutex::new(None),
             inbox: inbox::InboxSide::new(),
+            voice: voice::VoiceSide::default(),
             host,
             store,
             clock,
