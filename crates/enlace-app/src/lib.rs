@@ -23,6 +23,7 @@ mod error;
 pub mod feed;
 pub mod hub;
 pub mod inbox;
+mod location;
 pub mod map_tiles;
 mod outbox;
 pub mod outgoing;
@@ -151,6 +152,11 @@ pub trait Host: Send + Sync + 'static {
     fn emit(&self, event: DomainEvent);
     /// Open an `http(s)` URL in the system browser (CRM sign-in, Ver).
     fn open_url(&self, url: &str) -> Result<(), String>;
+    /// The computer's position from the OS's location service (latitude, longitude, accuracy
+    /// in metres), or `None`. May block for a few seconds: called from a blocking thread.
+    fn os_position(&self) -> Option<(f64, f64, Option<f64>)> {
+        None
+    }
 }
 
 /// Start-up options.
