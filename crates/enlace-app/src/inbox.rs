@@ -736,20 +736,9 @@ impl<H: Host> App<H> {
                     None,
                 )
             })?;
-        let message: OutgoingMessage = serde_json::from_str(&failed.content).map_err(|_| {
-            AppError::Hub(
-                "this message cannot be sent again from here".into(),
-                ErrorCode::InvalidRequest,
-                None,
-            )
-        })?;
         let client_id = format!("retry-{}", self.shared.inbox.client_ids.next_id());
         // A file the hub never took: queued again with the same file (uploaded again).
-        let staged = serde_json::from_str::<serde_json::Value>(&failed.content)
-            .ok()
-            .and_then(|v| v.get("stagedPath")?.as_str().map(PathBuf::from))
-            .filter(|p| p.is_file());
-        if let Some(path) = staged {
+        if let Some((message, path)) = crate::outgoing::staged_retry(&failed.content) {
             return self
                 .queue_file_message(
                     conversation,
@@ -761,6 +750,13 @@ impl<H: Host> App<H> {
                 )
                 .await;
         }
+        let message: OutgoingMessage = serde_json::from_str(&failed.content).map_err(|_| {
+            AppError::Hub(
+                "this message cannot be sent again from here".into(),
+                ErrorCode::InvalidRequest,
+                None,
+            )
+        })?;
         self.inbox_send(conversation, &client_id, message).await
     }
 

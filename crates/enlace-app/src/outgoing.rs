@@ -403,6 +403,25 @@ fn pending_content(
     Ok(value.to_string())
 }
 
+/// The keys [`pending_content`] adds to a message's JSON.
+const CONTENT_EXTRAS: &[&str] = &["size", "mime", "name", "durationMs", "peaks", "stagedPath"];
+
+/// The message and file of a failed file message the hub never took (its content has the
+/// queued file, still there), for Reintentar.
+pub(crate) fn staged_retry(content: &str) -> Option<(OutgoingMessage, PathBuf)> {
+    let mut value: serde_json::Value = serde_json::from_str(content).ok()?;
+    let map = value.as_object_mut()?;
+    let path = PathBuf::from(map.get("stagedPath")?.as_str()?);
+    if !path.is_file() {
+        return None;
+    }
+    for key in CONTENT_EXTRAS {
+        map.remove(*key);
+    }
+    let message = serde_json::from_value(value).ok()?;
+    Some((message, path))
+}
+
 /// Emits upload progress at most every [`PROGRESS_EVERY`] (and always the first and last).
 pub(crate) struct ProgressThrottle<H: Host> {
     pub(crate) shared: Arc<Shared<H>>,

@@ -769,3 +769,56 @@ async fn a_file_uploaded_before_a_restart_is_sent_once_without_uploading_again()
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_the_hub_refuses_fails_with_its_code_and_reintentar_sends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wa = WhatsAppDouble::start().unwrap();
+    let hub = start_hub(dir.path(), &wa, "127.0.0.1:0").await;
+    seed(&hub).await;
+    let addr = hub.addr.to_string();
+    let (app, mut events, _) = signed_in_app(dir.path(), &hub).await;
+    let mut seen = Vec::new();
+    let id = customer_writes(&wa, &mut events, &mut seen, "¿y la factura?").await;
+
+    // Queued while the hub is away; meanwhile the queued file stops being a PDF.
+    hub.shutdown().await;
+    let pdf = pdf_bytes();
+    let picked = dir.path().join("factura.pdf");
+    std::fs::write(&picked, &pdf).unwrap();
+    let staged = app.inbox_stage_file(&picked).await.unwrap();
+    let pending = app
+        .inbox_send_staged(id, "bad-1", &staged.token, Some("su factura".into()))
+        .await
+        .unwrap();
+    let content: Value = serde_json::from_str(&pending.content).unwrap();
+    let queued = std::path::PathBuf::from(content["stagedPath"].as_str().unwrap());
+    std::fs::write(&queued, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+
+    // The hub is back and refuses the file: failed with the code, nothing at WhatsApp.
+    let hub = start_hub(dir.path(), &wa, &addr).await;
+    let failed = settled(&mut events, &mut seen, "bad-1").await;
+    assert_eq!(failed.status, ChatStatus::Failed);
+    let error = failed.error.clone().unwrap();
+    assert_eq!(error.kind.as_deref(), Some("whatsapp_media_content"));
+    assert_eq!(uploads_at_meta(&wa), 0);
+    assert!(sent_of(&wa, "document").is_empty());
+
+    // Reintentar (the file fixed): a new message with the same file goes out.
+    std::fs::write(&queued, &pdf).unwrap();
+    let retried = app.inbox_retry(id, &failed.key()).await.unwrap();
+    assert_eq!(retried.status, ChatStatus::Pending);
+    let client = retried.client_id.clone().unwrap();
+    let accepted = settled(&mut events, &mut seen, &client).await;
+    assert_ne!(accepted.status, ChatStatus::Failed, "{:?}", accepted.error);
+    eventually("the document at the double", || {
+        !sent_of(&wa, "document").is_empty()
+    })
+    .await;
+    let sent = sent_of(&wa, "document");
+    assert_eq!(sent[0]["document"]["caption"], "su factura");
+    let meta_id = sent[0]["document"]["id"].as_str().unwrap();
+    assert_eq!(wa.media_file(meta_id).unwrap().bytes, pdf);
+    app.shutdown().await;
+    hub.shutdown().await;
+}
