@@ -29,7 +29,8 @@
 //! Guesses (not in api-facts): `sha256` is base64 in webhooks and hex from `GET /{media-id}`;
 //! most Graph errors are HTTP 400; the texts of some `details`; an expired or forged download
 //! URL answers 404; a reaction removal leaves `emoji` out; a file of another kind than the send
-//! type fails later with 131053; request bodies are capped at 20 MB (Meta takes 100 MB
+//! type, or `audio.voice: true` on a file that is not OGG/OPUS, fails later with 131053 (an
+//! audio/ogg upload that is not mono OPUS is refused at once with 131053); request bodies are capped at 20 MB (Meta takes 100 MB
 //! documents).
 //!
 //! To extend: add a send type in `validate_send`, an inbound type to [`Inbound`] and
