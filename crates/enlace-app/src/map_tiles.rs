@@ -8,7 +8,7 @@
 //! `tiles/` beside the database, one folder per template, reused for [`TILE_MAX_AGE`] (and past
 //! it while the server cannot be reached), the least recently used dropped beyond
 //! [`TILE_CACHE_BYTES`]. A reply must be an image (PNG, JPEG, WebP or GIF by its bytes) of at
-//! most [`MAX_TILE_BYTES`].
+//! most [`MAX_TILE_BYTES`]; at most [`FETCHES_AT_ONCE`] requests are open at a time.
 //!
 //! HTTP is `reqwest::blocking` over rustls (ring, webpki roots) like the rest of the
 //! workspace, on the blocking pool; no redirects, fixed timeouts. Nothing here logs a URL's
@@ -48,6 +48,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// first write of the process), not after every tile.
 const TRIM_EVERY_BYTES: u64 = 2 * 1024 * 1024;
 const MAX_TEMPLATE_CHARS: usize = 512;
+/// Requests to the tile server at the same time (tile servers ask clients to keep few).
+pub const FETCHES_AT_ONCE: usize = 2;
+static FETCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(FETCHES_AT_ONCE);
 
 /// Why a template cannot be used, or `None` when it can.
 pub fn tile_url_problem(template: &str) -> Option<&'static str> {
@@ -350,31 +353,37 @@ impl<H: Host> App<H> {
             return Err(AppError::invalid_setting("mapTileUrl", reason));
         }
         let root = self.tiles_dir().await?;
-        tokio::task::spawn_blocking(move || {
-            let path = root
-                .join(template_key(&template))
-                .join(z.to_string())
-                .join(x.to_string())
-                .join(format!("{y}.tile"));
-            let cached = read_cached(&path, SystemTime::now());
-            if let Some((bytes, mime, false)) = cached {
-                return Ok((bytes, mime.to_owned()));
+        let path = root
+            .join(template_key(&template))
+            .join(z.to_string())
+            .join(x.to_string())
+            .join(format!("{y}.tile"));
+        let at = path.clone();
+        let cached = tokio::task::spawn_blocking(move || read_cached(&at, SystemTime::now()))
+            .await
+            .map_err(|e| AppError::Internal(format!("map tile task: {e}")))?;
+        if let Some((bytes, mime, false)) = cached {
+            return Ok((bytes, mime.to_owned()));
+        }
+        // A map asks for a dozen tiles at once: at most FETCHES_AT_ONCE go to the server.
+        let _turn = FETCHES
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(format!("map tile fetches: {e}")))?;
+        tokio::task::spawn_blocking(move || match fetch(&fill(&template, z, x, y)) {
+            Ok((bytes, mime)) => {
+                if let Err(e) = keep(&root, &path, &bytes) {
+                    tracing::warn!(error = %e, "map tiles: could not keep a tile");
+                }
+                Ok((bytes, mime.to_owned()))
             }
-            match fetch(&fill(&template, z, x, y)) {
-                Ok((bytes, mime)) => {
-                    if let Err(e) = keep(&root, &path, &bytes) {
-                        tracing::warn!(error = %e, "map tiles: could not keep a tile");
-                    }
+            Err(e) => match cached {
+                Some((bytes, mime, _)) => {
+                    tracing::debug!(error = %e, "map tiles: serving an old tile");
                     Ok((bytes, mime.to_owned()))
                 }
-                Err(e) => match cached {
-                    Some((bytes, mime, _)) => {
-                        tracing::debug!(error = %e, "map tiles: serving an old tile");
-                        Ok((bytes, mime.to_owned()))
-                    }
-                    None => Err(e),
-                },
-            }
+                None => Err(e),
+            },
         })
         .await
         .map_err(|e| AppError::Internal(format!("map tile task: {e}")))?

@@ -204,3 +204,26 @@ async fn the_demo_tile_server_stands_in_for_the_default_url_only() {
     assert_eq!(chosen.request_count(), 1);
     assert_eq!(demo.request_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_map_asks_the_server_for_a_few_tiles_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = TileDouble::start().unwrap();
+    let app = app_with_tiles(dir.path(), &tiles).await;
+    tiles.set_delay(Duration::from_millis(50));
+    let asks: Vec<_> = (0..8u32)
+        .map(|x| {
+            let app = app.clone();
+            tokio::spawn(async move { app.map_tile(3, x, 0).await })
+        })
+        .collect();
+    for ask in asks {
+        ask.await.unwrap().unwrap();
+    }
+    assert_eq!(tiles.request_count(), 8);
+    assert!(
+        tiles.most_in_flight() <= enlace_app::map_tiles::FETCHES_AT_ONCE,
+        "{} requests at once",
+        tiles.most_in_flight()
+    );
+}

@@ -9,6 +9,7 @@
 //! ([`TileDouble::requests`]); [`TileDouble::set_reply`] makes the server misbehave.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::common::RecordedRequest;
 use crate::http::{Reply, Request, Response, Server};
@@ -35,6 +36,10 @@ pub enum TileReply {
 struct State {
     reply: TileReply,
     requests: Vec<RecordedRequest>,
+    /// Each reply waits this long (to see how many requests a client has open at once).
+    delay: Duration,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The tile server; dropping it stops the listener.
@@ -55,6 +60,9 @@ impl TileDouble {
         let state = Arc::new(Mutex::new(State {
             reply: TileReply::Tiles,
             requests: Vec::new(),
+            delay: Duration::ZERO,
+            in_flight: 0,
+            most_in_flight: 0,
         }));
         let shared = Arc::clone(&state);
         let server = Server::start(port, Arc::new(move |req| route(&shared, &req)))?;
@@ -86,17 +94,39 @@ impl TileDouble {
         self.lock().reply = reply;
     }
 
+    /// Holds every reply this long from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.lock().most_in_flight
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 fn route(state: &Mutex<State>, req: &Request) -> Reply {
-    let reply = {
-        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    let (reply, delay) = {
+        let mut s = lock();
         s.requests.push(RecordedRequest::from(req));
-        s.reply
+        s.in_flight += 1;
+        s.most_in_flight = s.most_in_flight.max(s.in_flight);
+        (s.reply, s.delay)
     };
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    let answer = answer(req, reply);
+    lock().in_flight -= 1;
+    answer
+}
+
+fn answer(req: &Request, reply: TileReply) -> Reply {
     if req.method != "GET" && req.method != "HEAD" {
         return Reply::Respond(Response::new(405).with_header("Allow", "GET, HEAD"));
     }
