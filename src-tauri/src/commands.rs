@@ -1,5 +1,7 @@
 //! IPC adapters: each command extracts its arguments, calls the app, maps the error.
 
+use std::path::Path;
+
 use enlace_app::{AppError, DialSource};
 use enlace_core::{CallId, RecordRef};
 use enlace_secrets::Sensitive;
@@ -7,11 +9,12 @@ use tauri::State;
 
 use crate::shell::Shell;
 use crate::wire::{
-    AgentLiveView, AgentStateView, AppInfoView, BusinessNumberView, CallView, CannedResponseView,
-    ChatCommentView, ChatMessageView, ChatPageView, ContactKindView, ContactView, ConversationView,
-    CrmKind, CrmStatusView, DayView, DialView, ExitChatView, ExitCheckView, HandlerStatusView,
-    HubStatusView, InboxCountsView, InboxFilter, LineStatusView, NewContactInput,
-    OutgoingMessageInput, PauseReasonView, SettingsView, TemplateView, WireError,
+    AgentLiveView, AgentStateView, AppInfoView, AudioInputView, BusinessNumberView, CallView,
+    CannedResponseView, ChatCommentView, ChatMessageView, ChatPageView, ContactKindView,
+    ContactView, ConversationView, CrmKind, CrmStatusView, DayView, DialView, ExitChatView,
+    ExitCheckView, HandlerStatusView, HubStatusView, InboxCountsView, InboxFilter, LineStatusView,
+    NewContactInput, OutgoingMessageInput, PauseReasonView, PositionView, QuickAddressView,
+    RecordingStatusView, SettingsView, StagedFileView, TemplateView, WireError,
 };
 
 type Reply<T> = Result<T, WireError>;
@@ -466,4 +469,146 @@ pub async fn inbox_start(
 pub async fn media_open(shell: State<'_, Shell>, media_id: String) -> Reply<()> {
     let path = shell.app.inbox_media_path(&media_id).await?;
     shell.open_file(&path)
+}
+
+// ---- sending files, voice notes and locations (issue 12) ----
+
+/// Agregar archivo → Seleccionar archivo: the OS's file dialog (opening in Documents), then
+/// the picked file staged; `None` when the agent cancels.
+#[tauri::command]
+pub async fn inbox_pick_file(
+    handle: tauri::AppHandle,
+    shell: State<'_, Shell>,
+) -> Reply<Option<StagedFileView>> {
+    let Some(path) = crate::os::pick_file(handle).await else {
+        return Ok(None);
+    };
+    let staged = shell.app.inbox_stage_file(&path).await?;
+    Ok(Some(StagedFileView::from(&staged)))
+}
+
+/// A file dropped on the chat.
+#[tauri::command]
+pub async fn inbox_stage_file(shell: State<'_, Shell>, path: String) -> Reply<StagedFileView> {
+    let staged = shell.app.inbox_stage_file(Path::new(&path)).await?;
+    Ok(StagedFileView::from(&staged))
+}
+
+/// An image pasted into the chat: the bytes as the raw request body, the file name
+/// percent-encoded in the `x-file-name` header.
+#[tauri::command]
+pub async fn inbox_stage_bytes(
+    shell: State<'_, Shell>,
+    request: tauri::ipc::Request<'_>,
+) -> Reply<StagedFileView> {
+    let bytes = match request.body() {
+        tauri::ipc::InvokeBody::Raw(bytes) => bytes.clone(),
+        // Tauri's postMessage fallback carries the bytes as a JSON array.
+        tauri::ipc::InvokeBody::Json(json) => serde_json::from_value(json.clone())
+            .map_err(|_| crate::os::invalid_request("the body must be the file's bytes"))?,
+    };
+    let name = crate::os::header_file_name(request.headers().get(STAGE_NAME_HEADER))
+        .ok_or_else(|| crate::os::invalid_request("no file name"))?;
+    let staged = shell.app.inbox_stage_bytes(&name, bytes).await?;
+    Ok(StagedFileView::from(&staged))
+}
+
+/// The header carrying [`inbox_stage_bytes`]' file name (percent-encoded UTF-8).
+pub const STAGE_NAME_HEADER: &str = "x-file-name";
+
+#[tauri::command]
+pub async fn inbox_discard_staged(shell: State<'_, Shell>, token: String) -> Reply<()> {
+    Ok(shell.app.inbox_discard_staged(&token).await?)
+}
+
+#[tauri::command]
+pub async fn inbox_send_staged(
+    shell: State<'_, Shell>,
+    conversation_id: i64,
+    client_id: String,
+    token: String,
+    caption: Option<String>,
+) -> Reply<ChatMessageView> {
+    let sent = shell
+        .app
+        .inbox_send_staged(conversation_id, &client_id, &token, caption)
+        .await?;
+    Ok(ChatMessageView::from(&sent))
+}
+
+/// Mensaje de audio → Iniciar.
+#[tauri::command]
+pub async fn voice_record_start(shell: State<'_, Shell>) -> Reply<RecordingStatusView> {
+    let status = shell.app.voice_record_start().await?;
+    Ok(RecordingStatusView::from(&status))
+}
+
+#[tauri::command]
+pub async fn voice_record_status(shell: State<'_, Shell>) -> Reply<RecordingStatusView> {
+    Ok(RecordingStatusView::from(
+        &shell.app.voice_record_status().await,
+    ))
+}
+
+/// Stops and stages the recording (listened back through `staged/<token>`).
+#[tauri::command]
+pub async fn voice_record_stop(shell: State<'_, Shell>) -> Reply<StagedFileView> {
+    let staged = shell.app.voice_record_stop().await?;
+    Ok(StagedFileView::from(&staged))
+}
+
+#[tauri::command]
+pub async fn voice_record_discard(shell: State<'_, Shell>) -> Reply<()> {
+    shell.app.voice_record_discard().await;
+    Ok(())
+}
+
+/// Microphones for Configuración.
+#[tauri::command]
+pub async fn audio_inputs(shell: State<'_, Shell>) -> Reply<Vec<AudioInputView>> {
+    let list = shell.app.audio_inputs().await?;
+    Ok(list.iter().map(AudioInputView::from).collect())
+}
+
+/// Waveform of a received voice note (bar heights 0–255).
+#[tauri::command]
+pub async fn media_waveform(
+    shell: State<'_, Shell>,
+    media_id: String,
+    bars: u32,
+) -> Reply<Vec<u8>> {
+    let bars = usize::try_from(bars).unwrap_or(usize::MAX);
+    Ok(shell.app.inbox_media_waveform(&media_id, bars).await?)
+}
+
+#[tauri::command]
+pub async fn inbox_quick_addresses(shell: State<'_, Shell>) -> Reply<Vec<QuickAddressView>> {
+    let list = shell.app.inbox_quick_addresses().await?;
+    Ok(list.iter().map(QuickAddressView::from).collect())
+}
+
+#[tauri::command]
+pub async fn inbox_quick_address_save(
+    shell: State<'_, Shell>,
+    name: String,
+    address: String,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+) -> Reply<QuickAddressView> {
+    let saved = shell
+        .app
+        .inbox_quick_address_save(&name, &address, latitude, longitude)
+        .await?;
+    Ok(QuickAddressView::from(&saved))
+}
+
+#[tauri::command]
+pub async fn inbox_quick_address_delete(shell: State<'_, Shell>, id: String) -> Reply<()> {
+    Ok(shell.app.inbox_quick_address_delete(&id).await?)
+}
+
+/// The map's first view: the OS's position, else the last location sent.
+#[tauri::command]
+pub async fn location_here(shell: State<'_, Shell>) -> Reply<Option<PositionView>> {
+    Ok(shell.app.location_here().await?.map(PositionView::from))
 }

@@ -8,6 +8,12 @@
 //! so no path can reach the file system; only images, audio and video are served inline (any
 //! other type is served as an attachment, and every reply carries a CSP that runs nothing);
 //! one `Range` of bytes is honoured so audio and video can seek.
+//!
+//! Two more routes: `staged/<token>` previews a file staged for sending (images, the recorded
+//! voice note, and PDFs inline — the only documents shown inline, being the agent's own), and
+//! `tile/<z>/<x>/<y>` serves map tiles through the app's tile cache (`enlace_app::map_tiles`),
+//! so the webview never reaches a tile server itself. The UI appends these paths to the
+//! scheme's base URL (`convertFileSrc("", "enlace-media")`).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -24,6 +30,44 @@ pub const SCHEME: &str = "enlace-media";
 /// Longest id looked up (the hub's are 32 hex digits).
 const MAX_ID: usize = 128;
 
+/// What a request of the scheme asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaRoute<'a> {
+    /// `/<id>`: hub media, by its id.
+    Media(&'a str),
+    /// `/staged/<token>`: a file staged for sending (its preview).
+    Staged(&'a str),
+    /// `/tile/<z>/<x>/<y>`: a map tile (served by the app, never by the webview's network).
+    Tile { z: u8, x: u32, y: u32 },
+}
+
+/// The route a request's path names, or `None` for anything else. Every segment is a plain
+/// name (see [`media_id`]), so no path can reach the file system.
+pub fn route(path: &str) -> Option<MediaRoute<'_>> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if let Some(token) = path.strip_prefix("staged/") {
+        return media_id(token).map(MediaRoute::Staged);
+    }
+    if let Some(tile) = path.strip_prefix("tile/") {
+        let mut parts = tile.split('/');
+        let mut number = || -> Option<u32> {
+            let p = parts.next()?;
+            let digits = !p.is_empty() && p.len() <= 7 && p.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| p.parse().ok()).flatten()
+        };
+        let (z, x, y) = (number()?, number()?, number()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        return Some(MediaRoute::Tile {
+            z: u8::try_from(z).ok()?,
+            x,
+            y,
+        });
+    }
+    media_id(path).map(MediaRoute::Media)
+}
+
 /// The media id a request's path names, when it is one plain segment.
 pub fn media_id(path: &str) -> Option<&str> {
     let id = path.strip_prefix('/').unwrap_or(path);
@@ -35,35 +79,89 @@ pub fn media_id(path: &str) -> Option<&str> {
     plain.then_some(id)
 }
 
-/// Answers one request of the scheme: the cached file of the id (downloaded from the hub the
-/// first time), or a refusal.
+/// Answers one request of the scheme: the cached file of a hub media id (downloaded from the
+/// hub the first time), a staged file's preview, a map tile, or a refusal.
 pub async fn serve(handle: AppHandle, request: Request<Vec<u8>>) -> Response<Vec<u8>> {
     if !method_allowed(&request) {
         return refusal(StatusCode::METHOD_NOT_ALLOWED, "GET only");
     }
-    let Some(id) = media_id(request.uri().path()).map(str::to_owned) else {
+    let Some(route) = route(request.uri().path()) else {
         return refusal(StatusCode::BAD_REQUEST, "not a media id");
     };
     let Some(shell) = handle.try_state::<Shell>() else {
         return refusal(StatusCode::SERVICE_UNAVAILABLE, "starting");
     };
-    let path = match shell.app.inbox_media_path(&id).await {
-        Ok(path) => path,
-        Err(e) => {
-            let status = match e.code() {
-                ErrorCode::NotFound => StatusCode::NOT_FOUND,
-                ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-                _ => StatusCode::BAD_GATEWAY,
+    let (path, content_type) = match route {
+        MediaRoute::Media(id) => match shell.app.inbox_media_path(id).await {
+            Ok(path) => {
+                let content_type = content_type_of(&path).to_owned();
+                (path, content_type)
+            }
+            Err(e) => return app_refusal(&e),
+        },
+        MediaRoute::Staged(token) => match shell.app.inbox_staged_path(token).await {
+            Ok(found) => found,
+            Err(e) => return app_refusal(&e),
+        },
+        MediaRoute::Tile { z, x, y } => {
+            return match shell.app.map_tile(z, x, y).await {
+                Ok((bytes, mime)) => tile_reply(bytes, &mime),
+                Err(e) => app_refusal(&e),
             };
-            return refusal(status, e.code().as_str());
         }
     };
+    let staged = matches!(route, MediaRoute::Staged(_));
     tauri::async_runtime::spawn_blocking(move || {
-        let content_type = content_type_of(&path);
-        serve_file(&path, content_type, &request)
+        // A staged PDF is previewed in the send dialog; hub documents stay attachments.
+        if staged && content_type == "application/pdf" {
+            return serve_pdf(&path, &request);
+        }
+        serve_file(&path, &content_type, &request)
     })
     .await
     .unwrap_or_else(|_| refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal"))
+}
+
+/// The status for an app error: its code as the body.
+fn app_refusal(e: &enlace_app::AppError) -> Response<Vec<u8>> {
+    let status = match e.code() {
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidSetting => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    refusal(status, e.code().as_str())
+}
+
+/// A map tile (already checked to be an image by the app).
+pub fn tile_reply(bytes: Vec<u8>, mime: &str) -> Response<Vec<u8>> {
+    let (mime, inline) = served_type(mime);
+    if !inline || !mime.starts_with("image/") {
+        return refusal(StatusCode::BAD_GATEWAY, "not an image");
+    }
+    base(StatusCode::OK)
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::CONTENT_LENGTH, bytes.len())
+        .header(header::CACHE_CONTROL, "private, max-age=86400")
+        .body(bytes)
+        .unwrap_or_else(|_| refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal"))
+}
+
+/// A staged PDF, inline, so the send dialog can show it (`<object>`/`<iframe>`): the only
+/// non-media type served inline, and only for files the agent picked on this computer. The
+/// reply keeps the scheme's CSP (`default-src 'none'; sandbox`): nothing in it runs.
+fn serve_pdf(path: &Path, request: &Request<Vec<u8>>) -> Response<Vec<u8>> {
+    let reply = serve_file(path, "application/octet-stream", request);
+    if !reply.status().is_success() {
+        return reply;
+    }
+    let (mut parts, body) = reply.into_parts();
+    parts.headers.remove(header::CONTENT_DISPOSITION);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/pdf"),
+    );
+    Response::from_parts(parts, body)
 }
 
 /// The type of a cached file, from its extension (the app names downloads after their type;
@@ -297,6 +395,82 @@ mod tests {
     }
 
     #[test]
+    fn routes_name_media_staged_files_and_tiles_only() {
+        assert_eq!(route("/abc_1"), Some(MediaRoute::Media("abc_1")));
+        assert_eq!(
+            route("/staged/0123456789abcdef"),
+            Some(MediaRoute::Staged("0123456789abcdef"))
+        );
+        assert_eq!(
+            route("/tile/3/5/2"),
+            Some(MediaRoute::Tile { z: 3, x: 5, y: 2 })
+        );
+        assert_eq!(
+            route("/tile/19/524287/0"),
+            Some(MediaRoute::Tile {
+                z: 19,
+                x: 524_287,
+                y: 0
+            })
+        );
+        for bad in [
+            "/staged/",
+            "/staged/../x",
+            "/staged/a/b",
+            "/staged/a.ogg",
+            "/staged/%2e%2e",
+            "/tile/1/2",
+            "/tile/1/2/3/4",
+            "/tile/1/2/3.png",
+            "/tile/a/0/0",
+            "/tile/-1/0/0",
+            "/tile/256/0/0",
+            "/tile/1/99999999/0",
+            "/tile//0/0",
+            "/tiles/1/0/0",
+        ] {
+            assert_eq!(route(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_tile_is_served_as_the_image_it_is() {
+        let png = tile_reply(b"\x89PNG....".to_vec(), "image/png");
+        assert_eq!(png.status(), StatusCode::OK);
+        assert_eq!(png.headers()[header::CONTENT_TYPE], "image/png");
+        assert_eq!(
+            png.headers()[header::CACHE_CONTROL],
+            "private, max-age=86400"
+        );
+        assert_eq!(
+            png.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; sandbox"
+        );
+        for not_image in ["text/html", "image/svg+xml", "audio/ogg"] {
+            let reply = tile_reply(b"x".to_vec(), not_image);
+            assert_eq!(reply.status(), StatusCode::BAD_GATEWAY, "{not_image}");
+        }
+    }
+
+    #[test]
+    fn a_staged_pdf_is_shown_inline_and_nothing_else_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cotizacion.pdf");
+        std::fs::write(&path, b"%PDF-1.4 ...").unwrap();
+        let reply = serve_pdf(&path, &get(None));
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()[header::CONTENT_TYPE], "application/pdf");
+        assert!(reply.headers().get(header::CONTENT_DISPOSITION).is_none());
+        assert_eq!(
+            reply.headers()[header::CONTENT_SECURITY_POLICY],
+            "default-src 'none'; sandbox"
+        );
+        assert_eq!(reply.body(), b"%PDF-1.4 ...");
+        let missing = serve_pdf(&dir.path().join("nope.pdf"), &get(None));
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
     fn the_type_follows_the_cached_file_name() {
         assert_eq!(content_type_of(Path::new("/m/ab/file.jpg")), "image/jpeg");
         assert_eq!(
@@ -414,13 +588,14 @@ mod tests {
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     }
 
-    /// Tauri's CSP must let `<img>`, `<audio>` and `<video>` load the scheme in both forms.
+    /// Tauri's CSP must let `<img>`, `<audio>` and `<video>` load the scheme in both forms, and
+    /// `fetch` read it (the PDF preview reads a staged file's bytes).
     #[test]
     fn the_csp_lets_the_webview_show_media() {
         let conf: serde_json::Value =
             serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
         let csp = conf["app"]["security"]["csp"].as_str().unwrap();
-        for directive in ["img-src", "media-src"] {
+        for directive in ["img-src", "media-src", "connect-src"] {
             let sources = csp
                 .split(';')
                 .map(str::trim)

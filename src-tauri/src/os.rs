@@ -153,6 +153,47 @@ pub fn open_error(e: enlace_os::browser::BrowserError) -> WireError {
     }
 }
 
+/// A request the shell cannot read (`invalid_request`).
+pub fn invalid_request(message: &str) -> WireError {
+    WireError {
+        code: enlace_core::ErrorCode::InvalidRequest.as_str().to_owned(),
+        message: message.to_owned(),
+        field: None,
+        retry_after_seconds: None,
+    }
+}
+
+/// A file name sent percent-encoded in a header (header values are ASCII; names are not):
+/// decoded, `None` when absent, not UTF-8 or empty.
+pub fn header_file_name(value: Option<&tauri::http::HeaderValue>) -> Option<String> {
+    let raw = value?.to_str().ok()?;
+    let name = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    (!name.trim().is_empty()).then_some(name)
+}
+
+/// Agregar archivo: the OS's file dialog (GTK on Linux), opening in the Documents folder,
+/// run on a blocking thread; the picked path, or `None` when the agent cancels.
+pub async fn pick_file(handle: tauri::AppHandle) -> Option<std::path::PathBuf> {
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut dialog = handle.dialog().file();
+        if let Ok(documents) = handle.path().document_dir() {
+            dialog = dialog.set_directory(documents);
+        }
+        if let Some(window) = handle.get_webview_window("main") {
+            dialog = dialog.set_parent(&window);
+        }
+        dialog.blocking_pick_file()?.into_path().ok()
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 pub fn internal(e: impl std::fmt::Display) -> WireError {
     WireError {
         code: "internal".to_owned(),
@@ -230,6 +271,22 @@ fn phone_line(line: DoctorLine) -> checks::Check {
 mod tests {
     use super::*;
     use crate::wire::ConversationStateView;
+
+    #[test]
+    fn a_pasted_files_name_arrives_percent_encoded() {
+        let header = |v: &str| tauri::http::HeaderValue::from_str(v).unwrap();
+        assert_eq!(
+            header_file_name(Some(&header("captura%20de%20pantalla%20%C3%B1.png"))).as_deref(),
+            Some("captura de pantalla ñ.png")
+        );
+        assert_eq!(header_file_name(None), None);
+        assert_eq!(header_file_name(Some(&header(""))), None);
+        assert_eq!(header_file_name(Some(&header("%20"))), None);
+        // Not UTF-8 once decoded.
+        assert_eq!(header_file_name(Some(&header("%FF.png"))), None);
+        let e = invalid_request("no file name");
+        assert_eq!(e.code, "invalid_request");
+    }
 
     fn conversation(name: Option<&str>, profile: &str) -> ConversationView {
         ConversationView {

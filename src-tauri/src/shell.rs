@@ -12,7 +12,7 @@ use enlace_core::{CallId, Contact, SystemClock};
 use enlace_os::browser::Browser;
 use enlace_os::notify;
 use tauri::image::Image;
-use tauri::{AppHandle, Emitter, Manager, RunEvent, WindowEvent};
+use tauri::{AppHandle, DragDropEvent, Emitter, Manager, RunEvent, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::channel::BuildChannel;
@@ -232,6 +232,20 @@ impl Host for TauriHost {
                 self.tray.request_chats();
                 handle.emit("inbox:counts", InboxCountsView::from(counts))
             }
+            DomainEvent::InboxUpload {
+                conversation_id,
+                key,
+                sent,
+                total,
+            } => handle.emit(
+                "inbox:upload",
+                wire::UploadProgressEvent {
+                    conversation_id,
+                    key,
+                    sent,
+                    total,
+                },
+            ),
             DomainEvent::ChatNotify {
                 conversation,
                 preview,
@@ -252,6 +266,10 @@ impl Host for TauriHost {
 
     fn open_url(&self, url: &str) -> Result<(), String> {
         self.browser.open(url).map_err(|e| e.to_string())
+    }
+
+    fn os_position(&self) -> Option<(f64, f64, Option<f64>)> {
+        enlace_os::os_position(enlace_os::position::MAX_POSITION_WAIT)
     }
 }
 
@@ -448,6 +466,15 @@ async fn follow_waiting_chats(handle: AppHandle, tray: Arc<TrayState>) {
     }
 }
 
+/// The dropped files the chat can stage: their paths as text (a path that is not UTF-8 cannot
+/// be named to the app and is left out).
+fn dropped_paths(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .filter_map(|p| p.to_str().map(str::to_owned))
+        .collect()
+}
+
 /// Whether the deep-link plugin already delivers this forwarded argv (a single tel:/callto:
 /// argument); everything else a second instance forwards is handled by us.
 fn deep_link_delivers(argv: &[String]) -> bool {
@@ -486,6 +513,7 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_dialog::init())
         .register_asynchronous_uri_scheme_protocol(media::SCHEME, |ctx, request, responder| {
             let handle = ctx.app_handle().clone();
             tauri::async_runtime::spawn(async move {
@@ -546,6 +574,21 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             crate::commands::inbox_start,
             crate::commands::media_open,
             crate::commands::open_external,
+            crate::commands::inbox_pick_file,
+            crate::commands::inbox_stage_file,
+            crate::commands::inbox_stage_bytes,
+            crate::commands::inbox_discard_staged,
+            crate::commands::inbox_send_staged,
+            crate::commands::voice_record_start,
+            crate::commands::voice_record_status,
+            crate::commands::voice_record_stop,
+            crate::commands::voice_record_discard,
+            crate::commands::audio_inputs,
+            crate::commands::media_waveform,
+            crate::commands::inbox_quick_addresses,
+            crate::commands::inbox_quick_address_save,
+            crate::commands::inbox_quick_address_delete,
+            crate::commands::location_here,
         ])
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();
@@ -571,12 +614,22 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
+        .on_window_event(|window, event| match event {
+            WindowEvent::CloseRequested { api, .. } => {
                 // Closing the window keeps Enlace in the tray; Quit is in the tray menu.
                 api.prevent_close();
                 let _ = window.hide();
             }
+            // Files dropped on the window: the chat stages them (`inbox_stage_file`).
+            WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
+                let paths = dropped_paths(paths);
+                if !paths.is_empty() {
+                    if let Err(e) = window.emit("files:dropped", paths) {
+                        tracing::warn!(error = %e, "could not pass dropped files to the window");
+                    }
+                }
+            }
+            _ => {}
         })
         .build(context)
         .map_err(|e| format!("could not start the window: {e}"))?;
@@ -645,5 +698,27 @@ async fn start_shell(handle: AppHandle, channel: BuildChannel) -> Shell {
         ready_written: AtomicBool::new(false),
         tray,
         browser,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_files_reach_the_chat_as_text_paths() {
+        let mut paths = vec![
+            PathBuf::from("/home/ana/Documentos/cotización 12.pdf"),
+            PathBuf::from("/tmp/foto.png"),
+        ];
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            paths.push(PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/\xff.png")));
+        }
+        assert_eq!(
+            dropped_paths(&paths),
+            ["/home/ana/Documentos/cotización 12.pdf", "/tmp/foto.png"]
+        );
     }
 }

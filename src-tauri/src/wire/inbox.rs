@@ -549,9 +549,112 @@ impl From<&enlace_app::ExitChat> for ExitChatView {
     }
 }
 
+impl From<&enlace_app::StagedFile> for StagedFileView {
+    fn from(f: &enlace_app::StagedFile) -> Self {
+        StagedFileView {
+            token: f.token.clone(),
+            name: f.name.clone(),
+            mime: f.mime.clone(),
+            kind: f.kind.clone(),
+            size: f.size,
+            voice: f.voice,
+            duration_ms: f.duration_ms,
+            peaks: f.peaks.clone(),
+            warning: f.warning.clone(),
+        }
+    }
+}
+
+impl From<&enlace_app::RecordingStatus> for RecordingStatusView {
+    fn from(r: &enlace_app::RecordingStatus) -> Self {
+        RecordingStatusView {
+            recording: r.recording,
+            elapsed_ms: r.elapsed_ms,
+            level: r.level,
+            device: r.device.clone(),
+        }
+    }
+}
+
+impl From<&enlace_app::AudioInput> for AudioInputView {
+    fn from(a: &enlace_app::AudioInput) -> Self {
+        AudioInputView {
+            name: a.name.clone(),
+            default: a.default,
+        }
+    }
+}
+
+impl From<&enlace_app::QuickAddress> for QuickAddressView {
+    fn from(q: &enlace_app::QuickAddress) -> Self {
+        QuickAddressView {
+            id: q.id.clone(),
+            name: q.name.clone(),
+            address: q.address.clone(),
+            latitude: q.latitude,
+            longitude: q.longitude,
+            own: q.own,
+        }
+    }
+}
+
+impl From<enlace_app::Position> for PositionView {
+    fn from(p: enlace_app::Position) -> Self {
+        PositionView {
+            latitude: p.latitude,
+            longitude: p.longitude,
+            accuracy: p.accuracy,
+            source: match p.source {
+                enlace_app::PositionSource::Os => "os",
+                enlace_app::PositionSource::LastUsed => "last_used",
+            }
+            .to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_say_where_they_came_from() {
+        let p = |source| enlace_app::Position {
+            latitude: 9.93,
+            longitude: -84.09,
+            accuracy: None,
+            source,
+        };
+        let os =
+            serde_json::to_value(PositionView::from(p(enlace_app::PositionSource::Os))).unwrap();
+        assert_eq!(os["source"], "os");
+        assert_eq!(os["latitude"], 9.93);
+        assert_eq!(os["accuracy"], serde_json::Value::Null);
+        let last = PositionView::from(p(enlace_app::PositionSource::LastUsed));
+        assert_eq!(last.source, "last_used");
+    }
+
+    #[test]
+    fn a_staged_file_keeps_every_field() {
+        let staged = enlace_app::StagedFile {
+            token: "0123456789abcdef0123456789abcdef".into(),
+            name: "nota-de-voz.ogg".into(),
+            mime: "audio/ogg".into(),
+            kind: "audio".into(),
+            size: 600_000,
+            voice: true,
+            duration_ms: Some(4_200),
+            peaks: vec![0, 128, 255],
+            warning: Some("voice_note_large".into()),
+        };
+        let json = serde_json::to_value(StagedFileView::from(&staged)).unwrap();
+        assert_eq!(json["token"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(json["durationMs"], 4_200);
+        assert_eq!(json["peaks"], serde_json::json!([0, 128, 255]));
+        assert_eq!(json["voice"], true);
+        assert_eq!(json["warning"], "voice_note_large");
+        assert_eq!(json["size"], 600_000);
+    }
 
     #[test]
     fn outgoing_input_reads_the_ui_json_and_becomes_the_hub_message() {
