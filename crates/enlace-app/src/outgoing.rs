@@ -7,6 +7,7 @@
 //!   database. The size comes from the file's metadata before anything is read, and only the
 //!   first [`SNIFF_BYTES`] are read to check the type, so a 2 GB file is refused without
 //!   reading it. Nothing is uploaded while staging: a refused file never reaches the hub.
+//!   Staged files neither sent nor discarded are removed after [`STAGED_LIFETIME`].
 //! - [`App::inbox_send_staged`] moves the staged file into `outgoing/queue/` and queues a
 //!   `pending` message with it (`enlace-store` `chat_sends.staged_path`). The sender uploads it
 //!   to the hub with progress ([`DomainEvent::InboxUpload`], at most every
@@ -257,6 +258,33 @@ pub(crate) fn check_location(
     Ok(())
 }
 
+/// Staged files older than this were neither sent nor discarded (the app closed meanwhile):
+/// removed the next time a file is staged.
+pub const STAGED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Removes the staged files (token folders) older than `lifetime`; the queue's stay.
+fn sweep_staged(root: &Path, lifetime: Duration) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_token) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|at| now.duration_since(at).ok())
+            .is_some_and(|age| age > lifetime);
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Writes `staged` (its description) into `dir`.
 fn write_meta(dir: &Path, staged: &StagedFile) -> Result<(), AppError> {
     let json = serde_json::to_vec(staged)
@@ -271,6 +299,7 @@ fn stage_bytes_in(
     bytes: &[u8],
     mut staged: StagedFile,
 ) -> Result<StagedFile, AppError> {
+    sweep_staged(root, STAGED_LIFETIME);
     let token = new_token()?;
     let dir = root.join(&token);
     std::fs::create_dir_all(&dir).map_err(|e| storage("could not stage the file", &e))?;
@@ -315,6 +344,7 @@ fn stage_path_in(root: &Path, path: &Path) -> Result<StagedFile, AppError> {
             .map_err(|e| storage("cannot read the file", &e))?;
     }
     check_upload(kind, mime, &head).map_err(|e| media_error(&e))?;
+    sweep_staged(root, STAGED_LIFETIME);
     let name = safe_name(&original, &extension_of(&original));
     let token = new_token()?;
     let dir = root.join(&token);
@@ -940,6 +970,27 @@ mod tests {
         assert_eq!(safe_name("C:\\x\\..", "pdf"), "file.pdf");
         assert_eq!(safe_name(".hidden.pdf", "pdf"), "hidden.pdf");
         assert_eq!(safe_name("cotización\n.pdf", "pdf"), "cotización.pdf");
+    }
+
+    #[test]
+    fn staged_files_left_behind_are_swept_and_the_queue_is_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let old = root.path().join("0123456789abcdef0123456789abcdef");
+        let fresh = root.path().join("fedcba9876543210fedcba9876543210");
+        let queue = root.path().join("queue");
+        for dir in [&old, &fresh, &queue] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - Duration::from_secs(48 * 3600);
+        for dir in [&old, &queue] {
+            std::fs::File::open(dir)
+                .unwrap()
+                .set_modified(two_days_ago)
+                .unwrap();
+        }
+        sweep_staged(root.path(), STAGED_LIFETIME);
+        assert!(!old.exists());
+        assert!(fresh.exists() && queue.exists());
     }
 
     #[test]
