@@ -269,7 +269,11 @@ impl Host for TauriHost {
     }
 
     fn os_position(&self) -> Option<(f64, f64, Option<f64>)> {
-        enlace_os::os_position(enlace_os::position::MAX_POSITION_WAIT)
+        let spec = os::handler_spec(BuildChannel::current());
+        enlace_os::position::os_position_as(
+            &spec.desktop_id,
+            enlace_os::position::MAX_POSITION_WAIT,
+        )
     }
 }
 

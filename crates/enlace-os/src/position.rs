@@ -29,16 +29,23 @@ pub type OsPosition = (f64, f64, Option<f64>);
 /// The computer's position from the OS's location service, waiting at most `timeout` (capped
 /// at [`MAX_POSITION_WAIT`]), or `None`. Blocks: call it from a blocking thread.
 pub fn os_position(timeout: Duration) -> Option<OsPosition> {
+    os_position_as(GEOCLUE_DESKTOP_ID, timeout)
+}
+
+/// [`os_position`] for the app installed as `desktop_id` (the build channel's desktop file, so
+/// the desktop's agent finds the app's name and icon when it asks the user).
+pub fn os_position_as(desktop_id: &str, timeout: Duration) -> Option<OsPosition> {
     let timeout = timeout.min(MAX_POSITION_WAIT);
     #[cfg(all(unix, not(target_os = "macos")))]
     {
         // The D-Bus conversation runs on its own thread: a bus that stops answering cannot hold
         // the caller past the timeout (the thread ends at the connection's method timeout).
         let (tx, rx) = std::sync::mpsc::channel();
+        let desktop_id = desktop_id.to_owned();
         std::thread::Builder::new()
             .name("enlace-geoclue".into())
             .spawn(move || {
-                let _ = tx.send(geoclue::position(None, timeout));
+                let _ = tx.send(geoclue::position(None, &desktop_id, timeout));
             })
             .ok()?;
         let grace = Duration::from_millis(250);
@@ -48,7 +55,7 @@ pub fn os_position(timeout: Duration) -> Option<OsPosition> {
     {
         // Windows: Windows.Devices.Geolocation (Geolocator::GetGeopositionAsync); macOS:
         // CoreLocation (CLLocationManager requestLocation). Not wired yet.
-        let _ = timeout;
+        let _ = (desktop_id, timeout);
         None
     }
 }
@@ -57,7 +64,11 @@ pub fn os_position(timeout: Duration) -> Option<OsPosition> {
 /// (tests run GeoClue on a private bus).
 #[cfg(all(unix, not(target_os = "macos")))]
 pub fn os_position_on(bus_address: &str, timeout: Duration) -> Option<OsPosition> {
-    geoclue::position(Some(bus_address), timeout.min(MAX_POSITION_WAIT))
+    geoclue::position(
+        Some(bus_address),
+        GEOCLUE_DESKTOP_ID,
+        timeout.min(MAX_POSITION_WAIT),
+    )
 }
 
 /// Whether a latitude/longitude pair is a place on Earth.
@@ -75,7 +86,7 @@ mod geoclue {
     use zbus::proxy::{Builder, CacheProperties};
     use zbus::{block_on, Connection, OwnedObjectPath, Proxy};
 
-    use super::{valid_position, OsPosition, GEOCLUE_DESKTOP_ID};
+    use super::{valid_position, OsPosition};
 
     const SERVICE: &str = "org.freedesktop.GeoClue2";
     const MANAGER_PATH: &str = "/org/freedesktop/GeoClue2/Manager";
@@ -89,7 +100,11 @@ mod geoclue {
     /// One attempt, `None` on any failure (logged at debug level: it is not the agent's
     /// problem).
     /// `bus`: a D-Bus address instead of the system bus (tests).
-    pub(super) fn position(bus: Option<&str>, timeout: Duration) -> Option<OsPosition> {
+    pub(super) fn position(
+        bus: Option<&str>,
+        desktop_id: &str,
+        timeout: Duration,
+    ) -> Option<OsPosition> {
         let deadline = Instant::now() + timeout;
         let builder = match bus {
             Some(address) => zbus::connection::Builder::address(address),
@@ -98,7 +113,7 @@ mod geoclue {
         let conn = block_on(builder.method_timeout(timeout).build())
             .map_err(|e| tracing::debug!(error = %e, "position: no system bus"))
             .ok()?;
-        let client = start_client(&conn)
+        let client = start_client(&conn, desktop_id)
             .map_err(|e| tracing::debug!(error = %e, "position: GeoClue refused"))
             .ok()?;
         let found = wait_for_location(&conn, &client, deadline);
@@ -121,11 +136,11 @@ mod geoclue {
         )
     }
 
-    fn start_client<'a>(conn: &Connection) -> zbus::Result<Proxy<'a>> {
+    fn start_client<'a>(conn: &Connection, desktop_id: &str) -> zbus::Result<Proxy<'a>> {
         let manager = block_on(Proxy::new(conn, SERVICE, MANAGER_PATH, MANAGER))?;
         let path: OwnedObjectPath = block_on(manager.call("GetClient", &()))?;
         let client = proxy(conn, path, CLIENT)?;
-        block_on(client.set_property("DesktopId", GEOCLUE_DESKTOP_ID))?;
+        block_on(client.set_property("DesktopId", desktop_id))?;
         block_on(client.set_property("RequestedAccuracyLevel", ACCURACY_EXACT))?;
         block_on(client.call::<_, _, ()>("Start", &()))?;
         Ok(client)
@@ -172,7 +187,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let address = format!("unix:path={}", dir.path().join("no-bus").display());
         assert_eq!(
-            geoclue::position(Some(&address), Duration::from_secs(1)),
+            geoclue::position(Some(&address), GEOCLUE_DESKTOP_ID, Duration::from_secs(1)),
             None
         );
     }
