@@ -42,6 +42,14 @@ pub enum ApiErrorCode {
     WhatsappNotConfigured,
     /// WhatsApp (Meta) refused or could not be reached (502).
     WhatsappUnavailable,
+    /// An uploaded file is empty (400).
+    WhatsappMediaEmpty,
+    /// An uploaded file is over WhatsApp's limit for its kind (413; the message names it).
+    WhatsappMediaTooLarge,
+    /// WhatsApp does not take files of that type as that kind (415; the message lists those it does).
+    WhatsappMediaType,
+    /// The file's bytes are not of its declared type (400).
+    WhatsappMediaContent,
     /// Never sent: what a client reads for a code that a newer hub added.
     #[serde(other)]
     Unknown,
@@ -65,6 +73,10 @@ impl ApiErrorCode {
         ApiErrorCode::WhatsappInvalidMessage,
         ApiErrorCode::WhatsappNotConfigured,
         ApiErrorCode::WhatsappUnavailable,
+        ApiErrorCode::WhatsappMediaEmpty,
+        ApiErrorCode::WhatsappMediaTooLarge,
+        ApiErrorCode::WhatsappMediaType,
+        ApiErrorCode::WhatsappMediaContent,
     ];
 
     /// The wire form (`bad_credentials`, …).
@@ -85,6 +97,10 @@ impl ApiErrorCode {
             ApiErrorCode::WhatsappInvalidMessage => "whatsapp_invalid_message",
             ApiErrorCode::WhatsappNotConfigured => "whatsapp_not_configured",
             ApiErrorCode::WhatsappUnavailable => "whatsapp_unavailable",
+            ApiErrorCode::WhatsappMediaEmpty => "whatsapp_media_empty",
+            ApiErrorCode::WhatsappMediaTooLarge => "whatsapp_media_too_large",
+            ApiErrorCode::WhatsappMediaType => "whatsapp_media_type",
+            ApiErrorCode::WhatsappMediaContent => "whatsapp_media_content",
             ApiErrorCode::Unknown => "unknown",
         }
     }

@@ -580,12 +580,6 @@ impl HubClient {
                     Err(HubError::InvalidRequest(m)) if m.starts_with(TOO_LARGE_PREFIX) => {
                         return Err(HubError::MediaRefused(MediaRefusal::TooLarge, m))
                     }
-                    Err(HubError::WhatsappInvalidMessage(m)) => {
-                        return Err(match MediaRefusal::of_message(&m) {
-                            Some(r) => HubError::MediaRefused(r, m),
-                            None => HubError::WhatsappInvalidMessage(m),
-                        })
-                    }
                     Err(e) => return Err(e),
                 };
                 let declared = response.content_length();

@@ -1343,8 +1343,8 @@ async fn comments_read_templates_media_and_lists() {
         b"GIF89a....",
     )
     .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("whatsapp_media"), "{body}");
+    assert_eq!(status, 415, "{body}");
+    assert!(body.contains(r#""code":"whatsapp_media_type""#), "{body}");
     let png: Vec<u8> = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![1u8; 200]].concat();
     let (status, body) = raw_post(
         addr,

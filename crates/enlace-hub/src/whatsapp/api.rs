@@ -641,8 +641,9 @@ pub(crate) async fn release(
     request_body(content = Vec<u8>, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Kept", body = MediaUploaded),
-        (status = 400, description = "whatsapp_invalid_message: type, size or content refused", body = ApiError),
-        (status = 413, description = "payload_too_large", body = ApiError),
+        (status = 400, description = "whatsapp_media_empty, whatsapp_media_content (the bytes are not of the declared type) or invalid_request", body = ApiError),
+        (status = 413, description = "whatsapp_media_too_large (over the kind's limit, named in the message) or payload_too_large", body = ApiError),
+        (status = 415, description = "whatsapp_media_type: WhatsApp does not take that type as that kind", body = ApiError),
     ))]
 pub(crate) async fn upload_media(
     State(hub): State<Hub>,

@@ -213,9 +213,7 @@ impl Hub {
                 })
             }
         };
-        check_upload(kind, mime, bytes).map_err(|e| WaError::Invalid {
-            message: format!("{} ({})", e, e.code()),
-        })?;
+        check_upload(kind, mime, bytes).map_err(WaError::Media)?;
         Ok(self.wa_put_media(bytes, mime, filename, None).await?)
     }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use enlace_hub_api::whatsapp as wire;
 use enlace_hub_api::HubEvent;
-use enlace_whatsapp::{AccessToken, AppSecret, GraphClient, GraphConfig};
+use enlace_whatsapp::{AccessToken, AppSecret, GraphClient, GraphConfig, MediaError};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -115,6 +115,8 @@ pub enum WaError {
     Invalid {
         message: String,
     },
+    /// A file WhatsApp would not take (api-facts C4): `whatsapp_media_*`.
+    Media(enlace_whatsapp::media::MediaError),
     /// WhatsApp is not configured on this hub.
     NotConfigured,
     /// Meta refused or could not be reached (`whatsapp_unavailable`: templates, media).
@@ -154,6 +156,16 @@ impl axum::response::IntoResponse for WaError {
             WaError::Invalid { message } => (
                 StatusCode::BAD_REQUEST,
                 json!({"code": "whatsapp_invalid_message", "message": message}),
+            ),
+            WaError::Media(e) => (
+                match e {
+                    MediaError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    MediaError::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    MediaError::Empty | MediaError::ContentMismatch { .. } => {
+                        StatusCode::BAD_REQUEST
+                    }
+                },
+                json!({"code": e.code(), "message": e.to_string()}),
             ),
             WaError::NotConfigured => (
                 StatusCode::SERVICE_UNAVAILABLE,
