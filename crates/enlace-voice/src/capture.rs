@@ -106,7 +106,28 @@ fn device_name(device: &cpal::Device) -> Option<String> {
     device.id().ok().map(|id| id.id().to_owned())
 }
 
-/// The input devices, the default first.
+/// ALSA PCMs that are converters, sinks or emulations rather than microphones: not offered in
+/// Configuración (they can still be named there by hand).
+const NOT_MICROPHONES: &[&str] = &[
+    "null",
+    "lavrate",
+    "samplerate",
+    "speexrate",
+    "speex",
+    "upmix",
+    "vdownmix",
+    "a52",
+    "dmix",
+    "oss",
+    "usbstream",
+];
+
+fn offered(name: &str) -> bool {
+    !NOT_MICROPHONES.contains(&name)
+}
+
+/// The input devices, the default first (on Linux: `default`, `pulse`/`pipewire` and the sound
+/// cards' PCMs; ALSA's converter and sink plugins are left out).
 pub fn input_devices() -> Result<Vec<InputDevice>, VoiceError> {
     let host = host()?;
     let default = host.default_input_device().and_then(|d| device_name(&d));
@@ -122,7 +143,7 @@ pub fn input_devices() -> Result<Vec<InputDevice>, VoiceError> {
         .map_err(|e| VoiceError::from_cpal("list input devices", &e))?;
     for device in devices {
         if let Some(name) = device_name(&device) {
-            if !out.iter().any(|d| d.name == name) {
+            if offered(&name) && !out.iter().any(|d| d.name == name) {
                 out.push(InputDevice {
                     name,
                     default: false,

@@ -90,6 +90,20 @@ fn an_unknown_device_is_unavailable_and_an_instant_stop_is_empty() {
 fn typed_errors() {
     let devices = input_devices().expect("input devices");
     assert!(devices.iter().any(|d| d.default), "{devices:?}");
+    // ALSA's pulse PCM is offered; its converter plugins are not.
+    assert!(devices.iter().any(|d| d.name == "pulse"), "{devices:?}");
+    assert!(
+        !devices
+            .iter()
+            .any(|d| d.name == "samplerate" || d.name == "null"),
+        "{devices:?}"
+    );
+    // The pulse PCM by name records too.
+    let named = Recorder::default()
+        .start(Some("pulse"))
+        .expect("pulse by name");
+    assert_eq!(named.device(), "pulse");
+    drop(named);
 
     let err = Recorder::default()
         .start(Some("enlace-no-such-microphone"))
