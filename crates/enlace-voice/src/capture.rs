@@ -254,6 +254,8 @@ struct Encoded {
     samples: u64,
     peak: f32,
     frame_peaks: Vec<f32>,
+    /// The stream failed (device gone): what came before is kept.
+    failure: Option<VoiceError>,
 }
 
 impl Recorder {
@@ -345,7 +347,10 @@ impl Recording {
     }
 
     /// Stops and returns the voice note; `RecordingEmpty` when shorter than
-    /// [`MIN_DURATION_MS`] or silent.
+    /// [`MIN_DURATION_MS`] or silent. When the device failed during the recording (unplugged,
+    /// the audio server gone: [`RecordingStatus::finished`]), the audio before the failure is
+    /// the note; the failure itself (`MicrophoneUnavailable`/`MicrophoneDenied`) is the error
+    /// only when too little came before it.
     pub fn stop(mut self) -> Result<VoiceNote, VoiceError> {
         let encoded = self.end().unwrap_or(Err(VoiceError::RecordingEmpty))?;
         let duration_ms = encoded.samples * 1000 / u64::from(SAMPLE_RATE);
@@ -357,7 +362,11 @@ impl Recording {
             );
         }
         if duration_ms < MIN_DURATION_MS || encoded.peak < SILENCE_PEAK {
-            return Err(VoiceError::RecordingEmpty);
+            // A device that failed before anything worth keeping: say so, not "empty".
+            return Err(encoded.failure.unwrap_or(VoiceError::RecordingEmpty));
+        }
+        if let Some(e) = &encoded.failure {
+            tracing::warn!(error = %e, duration_ms, "the microphone failed; keeping what was recorded");
         }
         Ok(VoiceNote {
             duration_ms,
@@ -556,9 +565,6 @@ fn encoder_thread(
             let _ = stop_tx.try_send(());
         }
     }
-    if let Some(e) = failure {
-        return Err(e);
-    }
     if in_frame > 0 {
         frame_peaks.push(frame_peak);
         peak = peak.max(frame_peak);
@@ -575,5 +581,6 @@ fn encoder_thread(
         samples,
         peak,
         frame_peaks,
+        failure,
     })
 }

@@ -155,3 +155,45 @@ fn stop_at_the_cap() {
     let freq = common::dominant_frequency(&decoded.samples[9_600..57_600], 48_000.0);
     assert!((freq - 1_000.0).abs() <= 20.0, "{freq}");
 }
+
+#[test]
+fn a_microphone_gone_mid_recording_keeps_what_came_before_and_is_then_unavailable() {
+    common::with_private_pulse(
+        "a_microphone_gone_mid_recording_keeps_what_came_before_and_is_then_unavailable",
+        TONE_HZ,
+        unplug_mid_recording,
+    );
+}
+
+fn unplug_mid_recording() {
+    let server = std::env::var(enlace_peers::pulse::PULSE_SERVER_ENV).expect("set by the parent");
+    let recording = Recorder::default().start(None).expect("recording starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while recording.status().elapsed < Duration::from_millis(1_000) {
+        assert!(Instant::now() < deadline, "no audio arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // "Unplug" the microphone: the null sinks (and with them the default source) go away.
+    let out = std::process::Command::new("pactl")
+        .args(["-s", &server, "unload-module", "module-null-sink"])
+        .output()
+        .expect("pactl");
+    assert!(out.status.success(), "{out:?}");
+    while !recording.status().finished {
+        assert!(Instant::now() < deadline, "the failure was not noticed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let note = recording.stop().expect("what came before the failure");
+    assert!(note.duration_ms >= 1_000, "{note:?}");
+    let decoded = decode_ogg_opus(&note.ogg).expect("decodes");
+    let freq = common::dominant_frequency(&decoded.samples[..48_000], 48_000.0);
+    assert!(
+        (freq - TONE_HZ as f32).abs() <= TONE_HZ as f32 * 0.02,
+        "{freq}"
+    );
+
+    let err = Recorder::default()
+        .start(None)
+        .expect_err("no microphone any more");
+    assert_eq!(err.code().as_str(), "microphone_unavailable", "{err:?}");
+}
