@@ -280,6 +280,8 @@ pub(crate) struct OpusHead {
     pub(crate) pre_skip: u16,
     #[allow(dead_code)]
     pub(crate) input_rate: u32,
+    /// Output gain in dB, Q7.8 (RFC 7845 §5.1), applied by the decoder.
+    pub(crate) gain: i16,
 }
 
 pub(crate) fn parse_opus_head(packet: &[u8]) -> Result<OpusHead, VoiceError> {
@@ -293,6 +295,7 @@ pub(crate) fn parse_opus_head(packet: &[u8]) -> Result<OpusHead, VoiceError> {
     let channels = packet[9];
     let pre_skip = u16::from_le_bytes([packet[10], packet[11]]);
     let input_rate = u32::from_le_bytes([packet[12], packet[13], packet[14], packet[15]]);
+    let gain = i16::from_le_bytes([packet[16], packet[17]]);
     let family = packet[18];
     if family != 0 || !(1..=2).contains(&channels) {
         return Err(VoiceError::decode(format!(
@@ -303,6 +306,7 @@ pub(crate) fn parse_opus_head(packet: &[u8]) -> Result<OpusHead, VoiceError> {
         channels,
         pre_skip,
         input_rate,
+        gain,
     })
 }
 
@@ -332,6 +336,11 @@ fn for_each_pcm(
     };
     let mut decoder =
         Decoder::new(SAMPLE_RATE, opus_channels).map_err(|e| VoiceError::decode(e.to_string()))?;
+    if head.gain != 0 {
+        decoder
+            .set_gain(i32::from(head.gain))
+            .map_err(|e| VoiceError::decode(format!("output gain: {e}")))?;
+    }
     // Samples to drop at the start, and how many the file says it holds (end trimming).
     let mut skip = u64::from(head.pre_skip);
     let total = packets
@@ -651,9 +660,18 @@ mod tests {
             w.write_packet(buf[..n].to_vec(), 7, end, i * FRAME_SAMPLES as u64)
                 .expect("packet");
         }
-        let decoded = decode_ogg_opus(&w.into_inner()).expect("decode");
+        let ogg = w.into_inner();
+        let decoded = decode_ogg_opus(&ogg).expect("decode");
         assert_eq!(decoded.channels, 2);
         assert_eq!(decoded.samples.len(), 10 * FRAME_SAMPLES * 2);
+        // The same file with an output gain of -6.02 dB (Q7.8: -1541) plays at half the level.
+        let mut quieter = ogg.clone();
+        quieter[28 + 16..28 + 18].copy_from_slice(&(-1541i16).to_le_bytes());
+        fix_crcs(&mut quieter);
+        let half = decode_ogg_opus(&quieter).expect("decode");
+        let peak = |s: &[f32]| s.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let ratio = peak(&half.samples) / peak(&decoded.samples);
+        assert!((0.45..0.55).contains(&ratio), "{ratio}");
     }
 
     #[test]
