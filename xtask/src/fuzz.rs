@@ -100,6 +100,11 @@ pub const TARGETS: &[Target] = &[
         owner: "enlace-whatsapp",
         max_len: None,
     },
+    Target {
+        name: "voice_note",
+        owner: "enlace-voice",
+        max_len: Some(16 * 1024),
+    },
 ];
 
 /// What one target's run gave.
