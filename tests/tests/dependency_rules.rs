@@ -4,7 +4,8 @@
 //! - `enlace-core` depends on no `enlace-*` crate, nor on `serde`: domain types are not
 //!   `Serialize` (the shell converts them to wire types; storage formats live beside their
 //!   owners);
-//! - only `enlace-store` depends on `rusqlite`, only `enlace-secrets` on `keyring`;
+//! - only `enlace-store` depends on `rusqlite`, only `enlace-secrets` on `keyring`, only
+//!   `enlace-voice` on `cpal` and `opus` (the microphone and libopus);
 //! - nothing depends on `enlace-desktop`;
 //! - one HTTP client and one TLS stack: nothing pulls `ureq`, OpenSSL, `native-tls` or
 //!   `aws-lc-rs` (reqwest over rustls with ring, like the hub stream's WebSocket);
@@ -164,7 +165,12 @@ fn violations(graph: &Graph) -> Vec<String> {
                 found.push("enlace-core depends on serde (domain types are not Serialize)".into());
             }
         }
-        for (crate_name, owner) in [("rusqlite", "enlace-store"), ("keyring", "enlace-secrets")] {
+        for (crate_name, owner) in [
+            ("rusqlite", "enlace-store"),
+            ("keyring", "enlace-secrets"),
+            ("cpal", "enlace-voice"),
+            ("opus", "enlace-voice"),
+        ] {
             if member != owner && direct.iter().any(|d| d == crate_name) {
                 found.push(format!(
                     "{member} depends on {crate_name} (only {owner} may)"

@@ -179,51 +179,12 @@ async fn customer_writes(
     .await
 }
 
-/// A real OGG/Opus voice note: `ms` of a 440 Hz tone, mono, 48 kHz, 20 ms frames (libopus),
-/// with its OpusHead and OpusTags pages.
+/// A real OGG/Opus voice note: `ms` of a 440 Hz tone, mono, 48 kHz (enlace-voice's encoder).
 fn voice_note_ogg(ms: u32) -> Vec<u8> {
-    const SERIAL: u32 = 0x454e_4c41;
-    const PRE_SKIP: u64 = 312;
-    let mut encoder =
-        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
-    let mut writer = ogg::PacketWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut head = b"OpusHead".to_vec();
-    head.push(1);
-    head.push(1);
-    head.extend_from_slice(&(PRE_SKIP as u16).to_le_bytes());
-    head.extend_from_slice(&48_000u32.to_le_bytes());
-    head.extend_from_slice(&[0, 0, 0]);
-    writer
-        .write_packet(head, SERIAL, ogg::PacketWriteEndInfo::EndPage, 0)
-        .unwrap();
-    let mut tags = b"OpusTags".to_vec();
-    tags.extend_from_slice(&6u32.to_le_bytes());
-    tags.extend_from_slice(b"enlace");
-    tags.extend_from_slice(&0u32.to_le_bytes());
-    writer
-        .write_packet(tags, SERIAL, ogg::PacketWriteEndInfo::EndPage, 0)
-        .unwrap();
-    let frames = ms / 20;
-    let mut packet = vec![0u8; 4000];
-    for f in 0..frames {
-        let pcm: Vec<i16> = (0..960)
-            .map(|i| {
-                let t = f64::from(f * 960 + i) / 48_000.0;
-                (f64::sin(t * 440.0 * std::f64::consts::TAU) * 8000.0) as i16
-            })
-            .collect();
-        let n = encoder.encode(&pcm, &mut packet).unwrap();
-        let end = if f + 1 == frames {
-            ogg::PacketWriteEndInfo::EndStream
-        } else {
-            ogg::PacketWriteEndInfo::NormalPacket
-        };
-        let granule = PRE_SKIP + u64::from(f + 1) * 960;
-        writer
-            .write_packet(packet[..n].to_vec(), SERIAL, end, granule)
-            .unwrap();
-    }
-    writer.into_inner().into_inner()
+    let tone: Vec<f32> = (0..ms * 48)
+        .map(|i| (f64::from(i) / 48_000.0 * 440.0 * std::f64::consts::TAU).sin() as f32 * 0.25)
+        .collect();
+    enlace_voice::encode_ogg_opus(&tone).unwrap()
 }
 
 /// Waits until the message with `client_id` left `pending` (the hub took it or it failed).

@@ -26,4 +26,6 @@ pub use capture::{
     MAX_DURATION, MIN_DURATION_MS, NOTE_BARS, SILENCE_PEAK,
 };
 pub use error::VoiceError;
-pub use oggopus::{decode_ogg_opus, waveform, Decoded, MAX_DECODE_SAMPLES, SAMPLE_RATE};
+pub use oggopus::{
+    decode_ogg_opus, encode_ogg_opus, waveform, Decoded, MAX_DECODE_SAMPLES, SAMPLE_RATE,
+};

@@ -194,6 +194,15 @@ pub const MAX_DECODE_SAMPLES: u64 = SAMPLE_RATE as u64 * 60 * 16;
 /// The longest audio [`waveform`] looks at: 2 hours (longer files show their first 2 hours).
 const MAX_WAVEFORM_SAMPLES: u64 = SAMPLE_RATE as u64 * 60 * 120;
 
+/// Encodes mono 48 kHz samples (−1..1) into an OGG/Opus voice note, the way a recording is
+/// written (VOIP, 24 kbit/s, 20 ms frames). For files made without a microphone: tests,
+/// benchmarks, fixtures.
+pub fn encode_ogg_opus(samples: &[f32]) -> Result<Vec<u8>, VoiceError> {
+    let mut writer = OpusOggWriter::new()?;
+    writer.push(samples)?;
+    writer.finish()
+}
+
 /// Reads an OGG/Opus file (mono or stereo, channel mapping family 0) into 48 kHz samples.
 /// Any malformed input is a [`VoiceError::Decode`], never a panic.
 pub fn decode_ogg_opus(bytes: &[u8]) -> Result<Decoded, VoiceError> {
