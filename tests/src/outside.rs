@@ -7,7 +7,7 @@
 //! is found as the visible window that appeared after the click, focused
 //! (`windowfocus`, which needs no window manager), then given Ctrl+L, the path and Return.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -177,23 +177,20 @@ pub fn wait_new_window(
     }
 }
 
-/// In the GTK file dialog `window`: focus it, Ctrl+L, type `path`, Return; waits until the
-/// dialog is gone (one more Return if the location's completion swallowed the first).
+/// In the GTK file dialog `window`: focus it, Ctrl+L, type `location`, Return; waits until the
+/// dialog is gone (one more Return if the location's completion swallowed the first). A bare
+/// file name is looked up in the folder the dialog opened in; a path starting with `/` anywhere.
 pub fn choose_file_in_dialog(
     window: &str,
-    path: &Path,
+    location: &str,
     timeout: Duration,
 ) -> Result<(), WebDriverError> {
-    let path = path.to_str().ok_or_else(|| WebDriverError::Reply {
-        what: "the file to choose".into(),
-        body: format!("{} is not UTF-8", path.display()),
-    })?;
     xdotool(&["windowfocus", "--sync", window])?;
     // The chooser builds its widgets after mapping: give it a frame or two.
     sleep(Duration::from_millis(300));
     xdotool(&["key", "--clearmodifiers", "ctrl+l"])?;
     sleep(Duration::from_millis(200));
-    xdotool(&["type", "--delay", "5", "--clearmodifiers", path])?;
+    xdotool(&["type", "--delay", "5", "--clearmodifiers", location])?;
     sleep(Duration::from_millis(300));
     xdotool(&["key", "--clearmodifiers", "Return"])?;
     let deadline = Instant::now() + timeout;
@@ -209,7 +206,7 @@ pub fn choose_file_in_dialog(
         }
         if Instant::now() >= deadline {
             return Err(WebDriverError::Timeout(format!(
-                "the file dialog {:?} did not close after choosing {path} ({timeout:?})",
+                "the file dialog {:?} did not close after choosing {location:?} ({timeout:?})",
                 window_name(window)
             )));
         }

@@ -51,7 +51,7 @@ fn whatsapp_voice_note_file_with_caption_and_location_with_quick_address_reach_t
     let tiles = TileDouble::start().or_fail("the tile server");
     let folders = AgentFolders::new().or_fail("the agent's Documents folder");
     let pdf = outside::pdf_with_text("Cotizacion tour sabado");
-    let pdf_path = folders
+    folders
         .put_document(PDF_NAME, &pdf)
         .or_fail("the PDF in Documents");
     let env = AppEnv::new()
@@ -108,7 +108,7 @@ fn whatsapp_voice_note_file_with_caption_and_location_with_quick_address_reach_t
     );
     check_tone(&ogg, pulse.tone_hz());
 
-    // (b) Agregar archivo: the OS dialog, the preview, Detalle, Enviar.
+    // (b) Agregar archivo: the OS dialog (opening in Documents), the preview, Detalle, Enviar.
     s.click_testid("composer-file", UI)
         .or_fail("Agregar archivo");
     s.wait_for("file-dialog", UI).or_fail("the file dialog");
@@ -118,8 +118,9 @@ fn whatsapp_voice_note_file_with_caption_and_location_with_quick_address_reach_t
     let (dialog, title) = outside::wait_new_window(&before, UI)
         .unwrap_or_else(|e| explain(&s, "file-pick", &format!("the OS file dialog opens: {e}")));
     step(&format!("OS dialog {title:?}"));
-    outside::choose_file_in_dialog(&dialog, &pdf_path, UI)
-        .or_fail("choose the PDF in the OS dialog");
+    // The bare name: found only if the dialog opened in Documents.
+    outside::choose_file_in_dialog(&dialog, PDF_NAME, UI)
+        .unwrap_or_else(|e| explain(&s, "os-dialog", &format!("the PDF in Documents: {e}")));
     s.wait_until(UI, "the chosen file's name", |s| {
         Ok(s.text(&s.find("file-name")?)?
             .contains(PDF_NAME)
