@@ -589,7 +589,8 @@ mod tests {
     }
 
     /// Tauri's CSP must let `<img>`, `<audio>` and `<video>` load the scheme in both forms, and
-    /// `fetch` read it (the PDF preview reads a staged file's bytes).
+    /// `fetch` read it (the PDF preview reads a staged file's bytes; on Linux the players' bytes
+    /// are fetched too).
     #[test]
     fn the_csp_lets_the_webview_show_media() {
         let conf: serde_json::Value =
@@ -607,6 +608,11 @@ mod tests {
                 sources.contains(&"http://enlace-media.localhost"),
                 "{directive}: {csp}"
             );
+            // WebKitGTK plays <audio>/<video> only from blob: URLs of the scheme's bytes
+            // (ui/src/lib/playable.ts).
+            if directive == "media-src" {
+                assert!(sources.contains(&"blob:"), "{directive}: {csp}");
+            }
         }
     }
 }

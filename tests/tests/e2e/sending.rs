@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use enlace_peers::PulseServer;
-use enlace_sandbox::{SentMessage, TileDouble};
+use enlace_sandbox::{Inbound, InboundMedia, MediaKind, SentMessage, TileDouble};
 use enlace_tests::inbox_ui;
 use enlace_tests::omnichannel::{HubOptions, OrgServer, AGENT_LOGIN};
 use enlace_tests::outside::{self, AgentFolders};
@@ -222,6 +222,14 @@ fn whatsapp_voice_note_file_with_caption_and_location_with_quick_address_reach_t
         })
         .unwrap_or_else(|e| explain(&s, "sending-ticks", &format!("{kind}: {e}")));
     }
+    // (d) The customer answers with a voice note (the tone the agent sent): it plays in the
+    // window, with its waveform and the speed control.
+    let mut reply = InboundMedia::with_bytes(MediaKind::Audio, "audio/ogg; codecs=opus", ogg);
+    reply.voice = true;
+    org.wa.customer_sends(CUSTOMER.0, Inbound::Media(reply));
+    play_received_voice_note(&s);
+    step("received voice note played");
+
     s.screenshot_png(&enlace_tests::app::artifacts_dir().join("inbox-sending.png"))
         .or_fail("screenshot of the chat with the three messages");
     assert_eq!(org.sent_to(CUSTOMER.0).len(), 3, "each sent once");
@@ -241,9 +249,9 @@ fn set_map_tile_url(s: &Session, template: &str) {
         .or_fail("the settings are saved");
 }
 
-/// Escuchar: the recording's `<audio>` points at the staged note, which the app serves to the
-/// page as the OGG it will send. Playback itself is not asserted: under Xvfb this WebKitGTK's
-/// media player refuses every source (even a WAV blob) with `FormatError`.
+/// Escuchar: the recording's `<audio>` shows the staged note (`data-source`), which the app
+/// serves to the page as the OGG it will send, and it plays (WebKitGTK's GStreamer player, from
+/// a `blob:` of those bytes, into the private PulseAudio's sink).
 fn listen_back(s: &Session) {
     let preview = s
         .wait_for("voice-preview", UI)
@@ -251,7 +259,7 @@ fn listen_back(s: &Session) {
     let served = s
         .execute_async(
             "const [a, done] = arguments;\
-             fetch(a.currentSrc || a.src)\
+             fetch(a.dataset.source || a.currentSrc)\
                .then(r => r.arrayBuffer().then(b => done({status: r.status,\
                  type: r.headers.get('content-type'),\
                  head: String.fromCharCode(...new Uint8Array(b.slice(0, 4)))})))\
@@ -268,6 +276,94 @@ fn listen_back(s: &Session) {
     );
     assert_eq!(served["head"], "OggS", "an OGG file: {served}");
     s.click_testid("voice-play", UI).or_fail("Escuchar");
+    wait_playing(s, &preview, "voice-play", "Escuchar plays the recording");
+    // Pause again, so that Enviar is pressed on a quiet panel.
+    s.click_testid("voice-play", UI).or_fail("pause Escuchar");
+}
+
+/// The received voice note (the customer's, not the agent's own): its waveform has bars, ▶
+/// plays it, and the speed button takes it to 1.5×.
+fn play_received_voice_note(s: &Session) {
+    const NOTE: &str = ".bubble:not(.out) [data-testid=\"voice-note\"]";
+    let note = s
+        .wait_until(HUB, "the customer's voice note in the chat", |s| {
+            Ok(s.find_css(NOTE).ok())
+        })
+        .unwrap_or_else(|e| explain(s, "voice-received", &format!("the voice note: {e}")));
+    s.wait_until(UI, "the waveform is drawn from the file", |s| {
+        let drawn = s.execute(
+            "const [n] = arguments;\
+             const w = n.querySelector('[data-testid=\"voice-waveform\"]');\
+             return w ? Array.from(w.querySelectorAll('.bar'))\
+               .filter(b => b.style.height !== '0%').length : 0;",
+            vec![note.to_json()],
+        )?;
+        Ok((drawn.as_u64().unwrap_or(0) > 0).then_some(()))
+    })
+    .unwrap_or_else(|e| explain(s, "voice-waveform", &format!("the waveform: {e}")));
+    let audio = s
+        .find_css(&format!("{NOTE} audio"))
+        .or_fail("the voice note's <audio>");
+    s.find_css(&format!("{NOTE} [data-testid=\"voice-note-play\"]"))
+        .and_then(|play| s.click(&play))
+        .or_fail("▶ the voice note");
+    // In one script, so that WebDriver makes no call while the note plays: wait until it has
+    // played past its start, pause it, press the speed button, report. The speed is pressed
+    // while paused because a rate change during playback crashes this WebKitGTK's web process
+    // now and then (GStreamer heap corruption: README, Omnicanalidad).
+    let played = s
+        .execute_async(
+            "const [a, speed, done] = arguments;\
+             const report = (why, rate) => done({why, at: a.currentTime, rate,\
+               paused: a.paused, ready: a.readyState, error: a.error ? a.error.code : 0,\
+               shown: speed.dataset.speed});\
+             const started = Date.now();\
+             const poll = () => {\
+               if (a.error) return report('error', a.playbackRate);\
+               if (a.currentTime > 0.2) {\
+                 a.pause();\
+                 return requestAnimationFrame(() => {\
+                   speed.click();\
+                   requestAnimationFrame(() => report('pressed', a.playbackRate));\
+                 });\
+               }\
+               if (Date.now() - started > 15000) return report('not playing', a.playbackRate);\
+               setTimeout(poll, 20);\
+             };\
+             poll();",
+            vec![
+                audio.to_json(),
+                s.find_css(&format!("{NOTE} [data-testid=\"voice-speed\"]"))
+                    .or_fail("the speed button")
+                    .to_json(),
+            ],
+        )
+        .unwrap_or_else(|e| explain(s, "voice-note-play", &format!("the voice note: {e}")));
+    assert_eq!(
+        played["why"], "pressed",
+        "the received voice note plays: {played}"
+    );
+    assert_eq!(played["rate"], 1.5, "the speed button sets 1.5×: {played}");
+    assert_eq!(played["shown"], "1.5", "and shows it: {played}");
+}
+
+/// Waits until `audio` has played past its start with no media error.
+fn wait_playing(s: &Session, audio: &enlace_tests::Element, shot: &str, what: &str) {
+    s.wait_until(UI, what, |s| {
+        let state = s.execute(
+            "const [a] = arguments;\
+             return {at: a.currentTime, error: a.error ? a.error.code : 0};",
+            vec![audio.to_json()],
+        )?;
+        if let Some(code) = state["error"].as_u64().filter(|c| *c != 0) {
+            return Err(enlace_tests::WebDriverError::Reply {
+                what: what.to_owned(),
+                body: format!("MediaError code {code}"),
+            });
+        }
+        Ok((state["at"].as_f64().unwrap_or(0.0) > 0.2).then_some(()))
+    })
+    .unwrap_or_else(|e| explain(s, shot, &format!("{what}: {e}")));
 }
 
 /// The bytes the double keeps behind the message's media id.
@@ -334,5 +430,14 @@ fn explain(s: &Session, name: &str, why: &str) -> ! {
         )
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .unwrap_or_default();
-    panic!("{why}\non screen: {notes}\nscreenshot: {}", shot.display());
+    // A web process that crashed ends the WebDriver session: say so rather than leave a
+    // puzzling "could not parse script result".
+    let page = match s.execute("return 1;", Vec::new()) {
+        Ok(_) => String::new(),
+        Err(e) => format!("\nthe page does not answer: {e}"),
+    };
+    panic!(
+        "{why}\non screen: {notes}\nscreenshot: {}{page}",
+        shot.display()
+    );
 }

@@ -926,6 +926,9 @@ export class FakePlatform implements Platform {
     return this.inbox.mediaUrl(mediaId);
   }
 
+  /** The fake's media are `data:` URLs, which every browser plays. */
+  readonly mediaThroughBlob = false;
+
   async mediaOpen(mediaId: string): Promise<void> {
     this.checkFailure('mediaOpen');
     this.inbox.mediaOpen(mediaId);

@@ -228,6 +228,10 @@ export interface Platform {
 
   /** A URL the webview can show for a hub media id (images, audio, video, stickers). */
   mediaUrl(mediaId: string): string;
+  /** True where the webview cannot play <audio>/<video> from the app's own URL scheme
+   * (WebKitGTK: MEDIA_ERR_SRC_NOT_SUPPORTED for custom schemes, tauri-apps/tauri#3725): there
+   * `ui/src/lib/playable.ts` hands the element a `blob:` URL of the same bytes. */
+  readonly mediaThroughBlob: boolean;
   /** Downloads the file (cached) and opens it with the OS's program for it. */
   mediaOpen(mediaId: string): Promise<void>;
   /** Opens an http(s) URL (a map link) in the system browser. */

@@ -166,6 +166,8 @@ export function createTauriPlatform(): Platform {
         message,
       }),
     mediaUrl: (mediaId) => convertFileSrc(mediaId, MEDIA_SCHEME),
+    // WebKitGTK's user agent names X11/Wayland Linux; WKWebView and WebView2 play from the scheme.
+    mediaThroughBlob: /\bLinux\b/.test(navigator.userAgent),
     mediaOpen: (mediaId) => call<void>('media_open', { mediaId }),
     openExternal: (url) => call<void>('open_external', { url }),
     inboxPickFile: () => call<StagedFileView | null>('inbox_pick_file'),
