@@ -76,10 +76,13 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     // WebKitGTK plays <audio>/<video> through GStreamer, and without these it refuses every
     // source (MEDIA_ERR_SRC_NOT_SUPPORTED): base has playbin, oggdemux, opusdec and vorbis;
     // good has pulsesink/autoaudiosink, wavparse and the MP4 demuxer; libav decodes the AAC,
-    // AMR and H.264 that customers' phones send
+    // AMR and H.264 that customers' phones send; bad has the fakevideosink WebKit's player
+    // uses for audio-only media, and gl its video path (both Recommends of WebKitGTK)
     "gstreamer1.0-plugins-base",
     "gstreamer1.0-plugins-good",
     "gstreamer1.0-libav",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-gl",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.
@@ -91,13 +94,14 @@ dbus-devel mesa-dri-drivers desktop-file-utils xdg-utils alsa-lib-devel opus-dev
 xorg-x11-server-Xvfb xorg-x11-xauth dbus-daemon gnome-keyring libsecret dunst libnotify \
 ImageMagick baresip sipp sipsak iproute librsvg2-tools dejavu-sans-fonts \
 google-noto-emoji-color-fonts glib2 pulseaudio pulseaudio-utils alsa-plugins-pulseaudio \
-geoclue2 gstreamer1-plugins-base gstreamer1-plugins-good gstreamer1-plugin-libav";
+geoclue2 gstreamer1-plugins-base gstreamer1-plugins-good gstreamer1-plugin-libav \
+gstreamer1-plugins-bad-free";
 
 const ARCH_HINT: &str = "sudo pacman -S --needed base-devel webkit2gtk-4.1 openssl curl wget \
 file patchelf libappindicator-gtk3 librsvg xdotool dbus mesa desktop-file-utils xdg-utils \
 xorg-server-xvfb xorg-xauth gnome-keyring libsecret dunst libnotify imagemagick baresip \
 iproute2 ttf-dejavu glib2 alsa-lib opus pulseaudio alsa-plugins geoclue gst-plugins-base \
-gst-plugins-good gst-libav   # plus sipp and sipsak \
+gst-plugins-good gst-plugins-bad gst-libav   # plus sipp and sipsak \
 from the AUR";
 
 /// The operating system families we know how to prepare.
