@@ -55,7 +55,7 @@ describe('playable', () => {
     await settle();
     expect(asked).toEqual(['http://enlace-media.localhost/abc']);
     expect(audio.getAttribute('src')).toBe('blob:test/1');
-    expect(await created[0].text()).toBe('OggS-note');
+    expect(await created[0]!.text()).toBe('OggS-note');
     expect(audio.dataset.source).toBe('http://enlace-media.localhost/abc');
     action.destroy();
     expect(revoked).toEqual(['blob:test/1']);
@@ -70,7 +70,7 @@ describe('playable', () => {
     await settle();
     expect(revoked).toEqual(['blob:test/1']);
     expect(video.getAttribute('src')).toBe('blob:test/2');
-    expect(await created[1].text()).toBe('two');
+    expect(await created[1]!.text()).toBe('two');
   });
 
   it('▶ pressed before the bytes arrive plays once they are there', async () => {
