@@ -222,3 +222,25 @@ fn link_like_strategy_reaches_accepted_numbers() {
         "only {extensions} extensions in 500 link-like inputs"
     );
 }
+
+/// Found by the `dial` fuzz target: a Brazilian premium-rate number written nationally
+/// (`0900 053 0880`) was accepted as `+559000530880`, which itself does not parse back. A number
+/// is accepted only in a form that re-parses to itself.
+#[test]
+fn a_national_number_whose_e164_does_not_reparse_is_refused() {
+    let brazil = Country::parse("BR").unwrap();
+    check("09-000-53088-0", brazil);
+    assert!(parse_dial_uri("09-000-53088-0", brazil).is_err());
+}
+
+/// Found by `global_numbers_are_safe_and_idempotent`: `+7 888 179 502 361` was taken as
+/// `+7 817 950 2361` (Russia's trunk `8` stripped from an international number), a different
+/// number that does not even parse back. It is refused, not dialed as another number.
+#[test]
+fn an_international_number_is_never_turned_into_another_one() {
+    for country in ["RU", "CR", "US"] {
+        let country = Country::parse(country).unwrap();
+        check("sip:+788.8179502361", country);
+        assert!(parse_dial_uri("tel:+7888179502361", country).is_err());
+    }
+}

@@ -104,8 +104,18 @@ fn extension_target(number: String, extension: Option<String>) -> Result<DialTar
     }
 }
 
-/// `digits` after the `+`: the E.164 string when it is a valid number.
+/// `digits` after the `+`: the E.164 string when it is a valid number that parses back to
+/// itself. The metadata applies national-prefix rules to international numbers too: Russia's
+/// trunk `8` turns `+7 888 179 502 361` into `+7 817 950 2361`, which does not parse back.
+/// Such a number is refused rather than dialed as a different one (found by the
+/// `dial_props` properties).
 fn global_e164(digits: &str) -> Option<String> {
+    let e164 = global_e164_once(digits)?;
+    let again = global_e164_once(e164.strip_prefix('+')?)?;
+    (again == e164).then_some(e164)
+}
+
+fn global_e164_once(digits: &str) -> Option<String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -115,14 +125,24 @@ fn global_e164(digits: &str) -> Option<String> {
 }
 
 /// A national number of `region` (or one dialed with its international prefix, `00…`,
-/// `011…`, or with the country code but no `+`): the E.164 string when valid.
+/// `011…`, or with the country code but no `+`): the E.164 string when valid, and only when
+/// that E.164 string is itself accepted as the same number: it is what is stored, shown and
+/// dialed again from the history. (Brazil's `0900 053 0880` is valid written nationally, yet
+/// `+559000530880` is not valid to the metadata, whose national-prefix rule for Brazil eats
+/// its `90`; found by the `dial` fuzz target.)
 fn national_e164(digits: &str, region: Id) -> Option<String> {
     let parsed = phonenumber::parse(Some(region), digits).ok()?;
-    valid_e164(&parsed).or_else(|| {
-        let stripped = mexico_legacy(digits, region)?;
-        let parsed = phonenumber::parse(Some(region), stripped).ok()?;
-        valid_e164(&parsed)
-    })
+    valid_e164(&parsed)
+        .or_else(|| {
+            let stripped = mexico_legacy(digits, region)?;
+            let parsed = phonenumber::parse(Some(region), stripped).ok()?;
+            valid_e164(&parsed)
+        })
+        .filter(|e164| {
+            e164.strip_prefix('+')
+                .and_then(global_e164)
+                .is_some_and(|again| &again == e164)
+        })
 }
 
 /// The E.164 form of a parsed number, applying the retired mobile forms (Mexico's `1`,
