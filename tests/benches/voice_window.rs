@@ -55,13 +55,18 @@ fn main() {
     }
     println!("\n{md}");
     if let Some(path) = std::env::var_os("ENLACE_BENCH_INBOX_OUT").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        if let Some(dir) = path.parent() {
+            // `--voice-only` may be the first bench to write there.
+            let _ = std::fs::create_dir_all(dir);
+        }
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .and_then(|mut f| std::io::Write::write_all(&mut f, md.as_bytes()));
         if let Err(e) = written {
-            eprintln!("voice_window: cannot write {}: {e}", path.to_string_lossy());
+            eprintln!("voice_window: cannot write {}: {e}", path.display());
         }
     }
 }
@@ -139,6 +144,13 @@ fn send_one(s: &Session, org: &OrgServer, i: usize) -> Result<(f64, usize), WebD
     s.wait_for("voice-panel", UI)?;
     s.click_testid("voice-start", UI)?;
     s.wait_for("voice-stop", UI)?;
+    // The timer counts captured audio: once it moves, the microphone delivers (a fresh
+    // PulseAudio stream can take a moment), and the note is not refused as empty.
+    let timer = s.wait_for("voice-timer", UI)?;
+    let first = s.text(&timer)?;
+    s.wait_until(UI, "the timer runs while recording", |s| {
+        Ok((s.text(&timer)? != first).then_some(()))
+    })?;
     sleep(SPEAK);
     s.click_testid("voice-stop", UI)?;
     let send = s.wait_for("voice-send", UI)?;
