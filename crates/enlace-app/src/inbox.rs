@@ -275,12 +275,22 @@ fn outgoing_text(message: &OutgoingMessage) -> Option<String> {
 }
 
 /// Checks a message before it is kept.
-fn check_outgoing(client_id: &str, message: &OutgoingMessage) -> Result<(), AppError> {
-    let invalid = |why: &str| AppError::Hub(why.to_owned(), ErrorCode::InvalidRequest, None);
+/// The client id of a message typed here, trimmed: 1 to 128 printable characters.
+pub(crate) fn check_client_id(client_id: &str) -> Result<&str, AppError> {
     let id = client_id.trim();
     if id.is_empty() || id.len() > MAX_CLIENT_ID || id.chars().any(char::is_control) {
-        return Err(invalid("clientId must be 1 to 128 printable characters"));
+        return Err(AppError::Hub(
+            "clientId must be 1 to 128 printable characters".into(),
+            ErrorCode::InvalidRequest,
+            None,
+        ));
     }
+    Ok(id)
+}
+
+fn check_outgoing(client_id: &str, message: &OutgoingMessage) -> Result<(), AppError> {
+    let invalid = |why: &str| AppError::Hub(why.to_owned(), ErrorCode::InvalidRequest, None);
+    check_client_id(client_id)?;
     match message {
         OutgoingMessage::Text { body, .. } => {
             if body.trim().is_empty() {
@@ -644,16 +654,16 @@ impl<H: Host> App<H> {
 
     // ---- sending ----
 
-    /// Queues a message: kept here first (shown `pending`), then handed to the hub in order
-    /// with `client_id` (a repeat of the same id answers the first message). Free text once
-    /// the conversation's window closed is refused with `window_closed`.
-    pub async fn inbox_send(
+    /// Checks that a message typed here can go to `conversation` (cached; `needs_window`:
+    /// only a template may go when the 24-hour window is closed, past its end or the customer
+    /// never wrote). A repeat of a `client_id` already queued (a double click, a retried
+    /// command; checked by the caller) answers that message as it stands.
+    pub(crate) async fn check_send(
         &self,
         conversation: i64,
         client_id: &str,
-        message: OutgoingMessage,
-    ) -> Result<ChatMessage, AppError> {
-        check_outgoing(client_id, &message)?;
+        needs_window: bool,
+    ) -> Result<Option<ChatMessage>, AppError> {
         let key = format!("c:{}", client_id.trim());
         let (cached, known) = self
             .with_store(move |s| {
@@ -664,8 +674,7 @@ impl<H: Host> App<H> {
             })
             .await?;
         if let Some(known) = known {
-            // A repeat (a double click, a retry of the command): the message as it stands.
-            return Ok(known);
+            return Ok(Some(known));
         }
         let cached = cached.ok_or_else(|| {
             AppError::Hub(
@@ -674,13 +683,31 @@ impl<H: Host> App<H> {
                 None,
             )
         })?;
-        // Closed: past its end, or the customer never wrote (no window yet).
-        if !message.is_template() && !cached.window_open {
+        if needs_window && !cached.window_open {
             return Err(AppError::Hub(
                 "the 24-hour window is closed: send a template".into(),
                 ErrorCode::WindowClosed,
                 None,
             ));
+        }
+        Ok(None)
+    }
+
+    /// Queues a message: kept here first (shown `pending`), then handed to the hub in order
+    /// with `client_id` (a repeat of the same id answers the first message). Free text once
+    /// the conversation's window closed is refused with `window_closed`.
+    pub async fn inbox_send(
+        &self,
+        conversation: i64,
+        client_id: &str,
+        message: OutgoingMessage,
+    ) -> Result<ChatMessage, AppError> {
+        check_outgoing(client_id, &message)?;
+        if let Some(known) = self
+            .check_send(conversation, client_id, !message.is_template())
+            .await?
+        {
+            return Ok(known);
         }
         let agent_id = self.hub_session().ok().map(|s| s.agent.id);
         let json = serde_json::to_string(&message)

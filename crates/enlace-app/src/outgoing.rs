@@ -34,7 +34,7 @@ use enlace_whatsapp::MediaKind;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::inbox::{ChatMessage, ChatStatus, OutgoingMessage};
+use crate::inbox::{check_client_id, ChatMessage, ChatStatus, OutgoingMessage};
 use crate::{App, DomainEvent, Host, Shared};
 
 /// Bytes read from a picked file to check its type (the size comes from its metadata).
@@ -601,35 +601,9 @@ impl<H: Host> App<H> {
         token: &str,
         caption: Option<String>,
     ) -> Result<ChatMessage, AppError> {
-        let client = client_id.trim().to_owned();
-        if client.is_empty() || client.len() > 128 || client.chars().any(char::is_control) {
-            return Err(invalid("clientId must be 1 to 128 printable characters"));
-        }
-        let key = format!("c:{client}");
-        let (cached, known) = self
-            .with_store(move |s| {
-                Ok((
-                    s.chat_conversation(conversation)?,
-                    s.chat_message_by_key(conversation, &key)?,
-                ))
-            })
-            .await?;
-        if let Some(known) = known {
+        let client = check_client_id(client_id)?.to_owned();
+        if let Some(known) = self.check_send(conversation, &client, true).await? {
             return Ok(known);
-        }
-        let cached = cached.ok_or_else(|| {
-            AppError::Hub(
-                format!("no conversation {conversation}"),
-                ErrorCode::NotFound,
-                None,
-            )
-        })?;
-        if !cached.window_open {
-            return Err(AppError::Hub(
-                "the 24-hour window is closed: send a template".into(),
-                ErrorCode::WindowClosed,
-                None,
-            ));
         }
         let root = self.outgoing_dir().await?;
         let token_owned = token.to_owned();
