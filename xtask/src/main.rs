@@ -13,6 +13,7 @@ mod cmd;
 mod demo_hub;
 mod desktop;
 mod fuzz;
+mod hub_package;
 mod inbox_bench;
 mod paths;
 mod run;
@@ -54,6 +55,10 @@ commands:
                              target/bench/summary.md; --inbox-only: only the Omnicanalidad
                              figures of the window; --voice-only: only the voice-note ones
                              (Enviar → the double has it, memory while recording 5 minutes)
+  bundle-hub [--check]       build target/bundle/enlace-hub_<version>_<arch>.deb (release
+                             binary, systemd unit, /etc/enlace-hub, maintainer scripts);
+                             --check: then install it, start it, log an agent in through the
+                             API, reinstall and purge it (root on Debian; `test` runs it too)
   soak [--agents N] [--secs S] [--seed X]
                              fault soak of the hub (default 200 agents, 180 s): hub SIGKILLs,
                              AMI drops, a faulty network; counts written to target/soak/summary.md
@@ -89,6 +94,7 @@ fn dispatch(args: &[String]) -> TaskResult<ExitCode> {
         "fuzz" => fuzz::fuzz(rest).map(|()| ExitCode::SUCCESS),
         "bench" => bench::bench(rest).map(|()| ExitCode::SUCCESS),
         "soak" => soak::soak(rest),
+        "bundle-hub" => hub_package::bundle_hub(rest),
         // Inner halves, re-executed by the commands above inside xvfb-run + dbus-run-session.
         "test-session" => test::test_session(rest).map(|()| ExitCode::SUCCESS),
         "bench-session" => bench::bench_session(rest).map(|()| ExitCode::SUCCESS),

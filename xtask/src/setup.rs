@@ -302,7 +302,7 @@ fn apt(args: &[&str]) -> TaskResult<Command> {
     Ok(command)
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     cmd::output(Command::new("id").arg("-u"))
         .map(|uid| uid.trim() == "0")
         .unwrap_or(false)

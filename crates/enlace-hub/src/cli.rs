@@ -1,6 +1,7 @@
 //! The `enlace-hub` command line: `init`, `serve`, `agent add|list|disable|reset-password`,
 //! `pause-reason add`. Administration commands work on the database directly, so they run
-//! with or without a serving hub.
+//! with or without a serving hub. Every command that opens the database applies its pending
+//! migrations first; `serve` also creates the Salida exit reason when it is missing.
 //!
 //! Secrets never travel as arguments (every user of the machine sees them in `ps`): a chosen
 //! password comes on standard input (`--password-stdin`); generated ones are printed once.
@@ -364,13 +365,7 @@ async fn init(
     };
     prepare_database(&config, false)?;
     let store = open_store(&config).await?;
-    match store
-        .insert_pause_reason(EXIT_REASON, None, true, now_ms())
-        .await
-    {
-        Ok(_) | Err(StoreError::Duplicate) => {}
-        Err(e) => return Err(e.into()),
-    }
+    ensure_exit_reason(&store).await?;
     store.close().await;
     // Private from the start: the file will hold the AMI secret.
     let mut file = match create_private(&config_path) {
@@ -380,6 +375,23 @@ async fn init(
     std::io::Write::write_all(&mut file, config.to_toml().as_bytes())?;
     writeln!(out, "wrote {}", config_path.display())?;
     Ok(())
+}
+
+/// Creates the exit reason ([`EXIT_REASON`]) unless the database has one. `init` and `serve`
+/// both call it, so a database that `init` never saw (the package's, the container's: `serve`
+/// creates it and applies the migrations) offers Salida too.
+async fn ensure_exit_reason(store: &Store) -> Result<(), CliError> {
+    if store.pause_reasons().await?.iter().any(|r| r.is_exit) {
+        return Ok(());
+    }
+    // Another instance of a cluster may insert it at the same moment: that one counts.
+    match store
+        .insert_pause_reason(EXIT_REASON, None, true, now_ms())
+        .await
+    {
+        Ok(_) | Err(StoreError::Duplicate) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn agent(
@@ -539,6 +551,7 @@ async fn serve(config: HubConfig, out: &mut impl std::io::Write) -> Result<(), C
     };
     let tcp = tokio::net::TcpListener::bind(&config.listen).await?;
     let hub = crate::Hub::open(config, Arc::new(SystemClock)).await?;
+    ensure_exit_reason(hub.store()).await?;
     let addr = tcp.local_addr()?;
     tracing::info!(%addr, tls = tls.is_some(), "serving");
     // Scripts (and the tests) learn the port from this line when listening on port 0.
