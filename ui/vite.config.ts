@@ -7,7 +7,17 @@ export default defineConfig({
   clearScreen: false,
   server: { host: '127.0.0.1', port: 1420, strictPort: true },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 200 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 200,
+    // The browser-dev fake (platform/demo.ts → fake*.ts) is loaded only outside Tauri: the
+    // desktop's page must not preload (fetch and compile) it.
+    modulePreload: {
+      resolveDependencies: (_file, deps) => deps.filter((d) => !/\/fake-[^/]*\.js$/.test(d)),
+    },
+  },
   resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: {
     environment: 'jsdom',

@@ -41,11 +41,12 @@ impl BuildChannel {
         }
     }
 
-    /// Tauri's identifier also names the single-instance bus name and the webview data folder.
+    /// Tauri's identifier also names the single-instance bus name, the webview data folder and
+    /// the `org.freedesktop.Application` bus name links arrive on (`enlace-activation`).
     pub fn identifier(self) -> &'static str {
         match self {
-            BuildChannel::Dev => "app.enlace.desktop.dev",
-            BuildChannel::Release => "app.enlace.desktop",
+            BuildChannel::Dev => enlace_activation::DEV_APP_ID,
+            BuildChannel::Release => enlace_activation::RELEASE_APP_ID,
         }
     }
 

@@ -15,6 +15,7 @@ mod media;
 mod os;
 mod shell;
 mod tray;
+mod window;
 mod wire;
 
 use std::process::ExitCode;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn gui(launch_url: Option<String>) -> ExitCode {
+    window::tune_process();
     match shell::run(launch_url) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

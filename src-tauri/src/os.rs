@@ -92,11 +92,26 @@ pub fn handler_spec(channel: BuildChannel) -> HandlerSpecOwned {
         BuildChannel::Release => handler::RELEASE_DESKTOP_ID,
     };
     let exe = std::env::current_exe().unwrap_or_default();
-    let mut spec = handler::HandlerSpec::new(id, exe);
+    let mut spec = handler::HandlerSpec::new(id, link_program(exe));
     if channel == BuildChannel::Dev {
         spec.name = "Enlace Dev".to_owned();
     }
     spec
+}
+
+/// The program links start: `enlace-open` beside the app when it is there (it hands the link
+/// to the running app without loading GTK or WebKit), else the app itself.
+fn link_program(app: std::path::PathBuf) -> std::path::PathBuf {
+    let forwarder = app.with_file_name(if cfg!(windows) {
+        "enlace-open.exe"
+    } else {
+        "enlace-open"
+    });
+    if forwarder.is_file() {
+        forwarder
+    } else {
+        app
+    }
 }
 
 fn view(status: handler::HandlerStatus) -> HandlerStatusView {

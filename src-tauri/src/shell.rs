@@ -19,12 +19,11 @@ use crate::channel::BuildChannel;
 use crate::media;
 use crate::os::{self, IncomingNotification};
 use crate::tray::{self, TrayState};
+use crate::window::{self, MainWindow};
 use crate::wire::{
     self, AppInfoView, CallView, ChatCommentView, ChatMessageView, ContactView, ConversationView,
     CrmStatusView, InboxCountsView, InboxMessageEvent, LineStatusView, NavigateView, WireError,
 };
-
-const MAIN_WINDOW: &str = "main";
 
 /// Managed state: the running app plus what the shell itself knows.
 pub struct Shell {
@@ -82,6 +81,11 @@ impl Shell {
     /// Opens a downloaded file with the OS's program for it.
     pub fn open_file(&self, path: &std::path::Path) -> Result<(), WireError> {
         self.browser.open_file(path).map_err(os::open_error)
+    }
+
+    /// The window was built again (after a release): its first paint is reported again.
+    pub fn window_rebuilt(&self) {
+        self.ready_written.store(false, Ordering::SeqCst);
     }
 
     pub fn mark_ui_ready(&self) {
@@ -408,11 +412,7 @@ fn uses_spanish(language: Language) -> bool {
 }
 
 fn show_main_window(handle: &AppHandle) {
-    if let Some(w) = handle.get_webview_window(MAIN_WINDOW) {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
+    window::show(handle);
 }
 
 /// A click in the tray menu.
@@ -491,12 +491,65 @@ fn deep_link_delivers(argv: &[String]) -> bool {
 
 fn dial_link(handle: &AppHandle, url: String) {
     show_main_window(handle);
+    dial_in_core(handle, url);
+}
+
+/// Dials a link in the Rust core, whatever the window is doing.
+fn dial_in_core(handle: &AppHandle, url: String) {
     let handle = handle.clone();
     tauri::async_runtime::spawn(async move {
         if let Some(shell) = handle.try_state::<Shell>() {
             shell.app.dial_link(&url).await;
         }
     });
+}
+
+/// Serves `org.freedesktop.Application` under the channel's id, so `enlace-open` and
+/// D-Bus-activating launchers reach this instance without starting a GUI process. Runs on the
+/// bus's thread: the dial is queued in the core at once, the window is raised on the main
+/// thread with the launcher's activation token.
+fn serve_activation(
+    handle: &AppHandle,
+    channel: BuildChannel,
+) -> Option<enlace_activation::Service> {
+    let links = handle.clone();
+    let on_request = Box::new(move |request| match request {
+        enlace_activation::Request::Open { uris, token } => {
+            for url in uris {
+                dial_in_core(&links, url);
+            }
+            raise_main_window(&links, token);
+        }
+        enlace_activation::Request::Activate { token } => raise_main_window(&links, token),
+        enlace_activation::Request::Hide => window::hide(&links),
+    });
+    match enlace_activation::serve(channel.identifier(), None, on_request) {
+        Ok(service) => Some(service),
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = %e, "links reach this instance only through the single-instance plugin");
+            None
+        }
+    }
+}
+
+/// Shows the window; the launcher's activation token (when given) lets it come to the front.
+fn raise_main_window(handle: &AppHandle, token: Option<String>) {
+    let raise = handle.clone();
+    let shown = handle.run_on_main_thread(move || {
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if let (Some(token), Some(window)) = (token, raise.get_webview_window(window::MAIN)) {
+            use gtk::prelude::GtkWindowExt;
+            if let Ok(gtk_window) = window.gtk_window() {
+                gtk_window.set_startup_id(&token);
+            }
+        }
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        let _ = token;
+        show_main_window(&raise);
+    });
+    if let Err(e) = shown {
+        tracing::warn!(error = %e, "could not show the window");
+    }
 }
 
 /// Run the desktop app. `launch_url` is the link of a cold start.
@@ -506,6 +559,7 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
     channel.apply(context.config_mut());
     // The window (and taskbar) icon of the channel: dev builds wear the "DEV" band.
     context.set_default_window_icon(Image::from_bytes(channel.window_icon()).ok());
+    let mut main_window = MainWindow::take_from(context.config_mut());
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|handle, argv, _cwd| {
@@ -596,6 +650,12 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
         ])
         .setup(move |tauri_app| {
             let handle = tauri_app.handle().clone();
+            window::tune_webkit_processes();
+            // The window first: its webview loads the UI while the core starts.
+            if let Some(main_window) = main_window.take() {
+                main_window.build(&handle)?;
+                tauri_app.manage(main_window);
+            }
             let shell = tauri::async_runtime::block_on(start_shell(handle.clone(), channel));
             let tray_state = Arc::clone(&shell.tray);
             let spanish = uses_spanish(shell.app.settings().language);
@@ -607,6 +667,9 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             }
             tray_state.request_chats();
             tauri::async_runtime::spawn(follow_waiting_chats(handle.clone(), tray_state));
+            if let Some(service) = serve_activation(&handle, channel) {
+                tauri_app.manage(service);
+            }
             let links = handle.clone();
             tauri_app.deep_link().on_open_url(move |event| {
                 for url in event.urls() {
@@ -622,7 +685,7 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             WindowEvent::CloseRequested { api, .. } => {
                 // Closing the window keeps Enlace in the tray; Quit is in the tray menu.
                 api.prevent_close();
-                let _ = window.hide();
+                window::hide(window.app_handle());
             }
             // Files dropped on the window: the chat stages them (`inbox_stage_file`).
             WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
@@ -638,12 +701,18 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
         .build(context)
         .map_err(|e| format!("could not start the window: {e}"))?;
 
-    app.run(|handle, event| {
-        if let RunEvent::Exit = event {
+    app.run(|handle, event| match event {
+        // The window was released (hidden in the tray for a while): Enlace keeps running.
+        // Quit (tray menu) asks with a code and is not held back.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => {
             if let Some(shell) = handle.try_state::<Shell>() {
                 tauri::async_runtime::block_on(shell.app.shutdown());
             }
         }
+        _ => {}
     });
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! - only `enlace-store` depends on `rusqlite`, only `enlace-secrets` on `keyring`, only
 //!   `enlace-voice` on `cpal` and `opus` (the microphone and libopus);
 //! - nothing depends on `enlace-desktop`;
+//! - `enlace-activation` (the `enlace-open` link forwarder) reaches no GUI crate (GTK, GDK,
+//!   WebKit, wry, tao): a clicked link must not load them;
 //! - one HTTP client and one TLS stack: nothing pulls `ureq`, OpenSSL, `native-tls` or
 //!   `aws-lc-rs` (reqwest over rustls with ring, like the hub stream's WebSocket);
 //! - no file under `ui/src` outside `ui/src/platform/` mentions `@tauri-apps/`.
@@ -142,6 +144,19 @@ const SECOND_STACK: &[&str] = &[
     "aws-lc-sys",
 ];
 
+/// The crate of `enlace-open`, which a clicked link starts: it must start in milliseconds.
+const FORWARDER: &str = "enlace-activation";
+/// GUI crates (and their `-sys` crates) the forwarder must not reach.
+const GUI: &[&str] = &[
+    "gtk",
+    "gdk",
+    "webkit2gtk",
+    "javascriptcore-rs",
+    "soup3",
+    "wry",
+    "tao",
+];
+
 /// Every broken rule, as a readable sentence.
 fn violations(graph: &Graph) -> Vec<String> {
     let mut found = Vec::new();
@@ -179,6 +194,22 @@ fn violations(graph: &Graph) -> Vec<String> {
         }
         if direct.iter().any(|d| d == SHELL) {
             found.push(format!("{member} depends on {SHELL}"));
+        }
+        if member == FORWARDER {
+            let gui: Vec<String> = graph
+                .reach(member)
+                .into_iter()
+                .filter(|n| {
+                    GUI.iter()
+                        .any(|g| n == g || n.starts_with(&format!("{g}-")))
+                })
+                .collect();
+            if !gui.is_empty() {
+                found.push(format!(
+                    "{FORWARDER} pulls {} (the link forwarder links no GUI library)",
+                    gui.join(", ")
+                ));
+            }
         }
         if member == PROTOCOL {
             let io: Vec<String> = graph
@@ -302,8 +333,16 @@ fn each_rule_catches_its_violation() {
             ("enlace-hub-api", &[("serde", "normal"), ("axum", "normal")]),
             ("axum", &[("tokio", "normal")]),
             ("tokio", &[]),
+            (
+                "enlace-activation",
+                &[("zbus", "normal"), ("notify", "normal")],
+            ),
+            ("zbus", &[]),
+            ("notify", &[("gtk-sys", "normal")]),
+            ("gtk-sys", &[]),
         ],
         &[
+            "enlace-activation",
             "enlace-core",
             "enlace-store",
             "enlace-app",
@@ -327,6 +366,7 @@ fn each_rule_catches_its_violation() {
         "xtask depends on tauri, tauri-plugin-deep-link",
         "enlace-crm pulls native-tls, ureq (one HTTP client: reqwest over rustls)",
         "enlace-hub-api pulls axum, tokio (no I/O)",
+        "enlace-activation pulls gtk-sys (the link forwarder links no GUI library)",
     ];
     for e in expect {
         assert!(

@@ -49,6 +49,16 @@ trait OrFail<T> {
     fn or_fail(self, what: &str) -> T;
 }
 
+trait OrFailNone<T> {
+    fn or_fail_none(self, what: &str) -> T;
+}
+
+impl<T> OrFailNone<T> for Option<T> {
+    fn or_fail_none(self, what: &str) -> T {
+        self.unwrap_or_else(|| panic!("{what}: none"))
+    }
+}
+
 impl<T, E: Display> OrFail<T> for Result<T, E> {
     fn or_fail(self, what: &str) -> T {
         match self {
@@ -300,6 +310,179 @@ fn second_process_tel_link_dials() {
         digits(&number).ends_with("40004001"),
         "call-number shows {number:?}"
     );
+}
+
+/// A link clicked in another program, the way the desktop delivers it: the handler entry
+/// Enlace registers names `enlace-open` (the forwarder beside the app), `gio open` starts it,
+/// and it hands the link to the running window over D-Bus without starting a GUI process.
+#[test]
+fn a_clicked_link_reaches_the_running_app_through_enlace_open() {
+    if !requested() {
+        return;
+    }
+    let mut line = OnLine::start();
+    let built = app_bin().with_file_name(format!("enlace-open{}", std::env::consts::EXE_SUFFIX));
+    assert!(built.is_file(), "{} is missing", built.display());
+    // A copy with no `enlace` beside it: were the link not handed over the bus, the forwarder
+    // could not fall back to starting the app, and nothing would dial.
+    let alone = tempfile::tempdir().or_fail("folder for the forwarder");
+    let forwarder = alone.path().join("enlace-open");
+    std::fs::copy(&built, &forwarder).or_fail("copy enlace-open");
+
+    // The handler entry, written the way Settings → "Hacer predeterminado" does, in a
+    // sandboxed XDG tree that `gio` then reads.
+    let xdg = tempfile::tempdir().or_fail("xdg sandbox");
+    let dirs = enlace_os::handler::XdgDirs::sandboxed(xdg.path());
+    let spec = enlace_os::handler::HandlerSpec {
+        dirs: dirs.clone(),
+        ..enlace_os::handler::HandlerSpec::new(enlace_os::handler::DEV_DESKTOP_ID, &forwarder)
+    };
+    enlace_os::handler::register(&spec).or_fail("register the handler");
+    let entry = std::fs::read_to_string(spec.desktop_file().or_fail_none("desktop file"))
+        .or_fail("read the handler entry");
+    assert!(
+        entry.contains(&format!("Exec={} %u", forwarder.display())),
+        "the entry does not start enlace-open:\n{entry}"
+    );
+
+    let mut gio = std::process::Command::new("gio");
+    gio.args(["open", "tel:+50640004001"])
+        .envs(line.env.vars().iter().map(|(k, v)| (k, v)))
+        .env("XDG_DATA_HOME", xdg.path().join("data"))
+        .env("XDG_CONFIG_HOME", xdg.path().join("config"))
+        .env("HOME", xdg.path().join("home"))
+        .env("XDG_ACTIVATION_TOKEN", "e2e-token");
+    let opened = gio.output().or_fail("run gio open");
+    assert!(
+        opened.status.success(),
+        "gio open failed: {}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+
+    talk_then_hang_up(
+        &line.s,
+        "the link clicked elsewhere started a call",
+        Duration::from_millis(1200),
+    );
+    line.far.wait(CALL).or_fail("SIPp far end finishes");
+    let uri = line.far.received_request_uri().unwrap_or_default();
+    assert!(
+        uri.starts_with("sip:+50640004001@"),
+        "the far end got an INVITE for {uri:?}"
+    );
+}
+
+/// `WebKitWebProcess` descendants of `pid` (the webview's renderer; bubblewrap may sit
+/// between).
+fn web_processes(pid: u32) -> usize {
+    let parent_of = |p: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+        stat[stat.rfind(')')? + 1..]
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.starts_with("WebKitWebProces"))
+        })
+        .filter(|p| {
+            let mut at = *p;
+            for _ in 0..4 {
+                match parent_of(at) {
+                    Some(parent) if parent == pid => return true,
+                    Some(parent) if parent > 1 => at = parent,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .count()
+}
+
+/// Calls the running (debug) app's `org.freedesktop.Application` method with `gdbus`.
+fn app_call(env: &AppEnv, method: &str, args: &[&str]) {
+    let out = std::process::Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "app.enlace.desktop.dev",
+            "--object-path",
+            "/app/enlace/desktop/dev",
+            "--method",
+            &format!("org.freedesktop.Application.{method}"),
+        ])
+        .args(args)
+        .envs(env.vars().iter().map(|(k, v)| (k, v)))
+        .output()
+        .or_fail("gdbus");
+    assert!(
+        out.status.success(),
+        "{method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Hidden in the tray for a while, the window is released (its web process ends, the app
+/// goes on); showing it builds it again and the UI paints again.
+#[test]
+fn a_window_hidden_for_a_while_is_released_and_comes_back() {
+    if !requested() {
+        return;
+    }
+    let env = AppEnv::new()
+        .or_fail("app data dir")
+        .with("ENLACE_RELEASE_WINDOW_AFTER_SECS", "2");
+    let ready = env.data_dir().join("ready");
+    let env = env.with("ENLACE_READY_FILE", ready.as_os_str());
+    let child = std::process::Command::new(app_bin())
+        .envs(env.vars().iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .or_fail("start the app");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let app = Stop(child);
+    let pid = app.0.id();
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + FIRST_PAINT;
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+            sleep(Duration::from_millis(50));
+        }
+    };
+    let painted = || std::fs::read_to_string(&ready).is_ok_and(|t| t.contains('\n'));
+    wait("the first paint", &painted);
+    assert!(web_processes(pid) > 0, "no web process under the app");
+
+    app_call(&env, "ActivateAction", &["hide", "@av []", "@a{sv} {}"]);
+    wait("the web process ends once the window is released", &|| {
+        web_processes(pid) == 0
+    });
+    sleep(Duration::from_millis(500));
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
+        "the app itself must keep running"
+    );
+
+    std::fs::remove_file(&ready).or_fail("remove the ready file");
+    app_call(&env, "Activate", &["@a{sv} {}"]);
+    wait("the rebuilt window paints again", &painted);
+    assert!(web_processes(pid) > 0, "no web process after reopening");
 }
 
 #[test]

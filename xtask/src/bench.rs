@@ -14,7 +14,6 @@
 //! first paint is done) and `ENLACE_TRACE_DIAL=<path>` (`<unix_micros> dial-sent` lines).
 //! A measurement that cannot be taken is reported as "n/a" with the reason, not faked.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use enlace_peers::{DemoFarEnd, DemoLine};
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
+use crate::memory::{mib, process_tree, Footprint, Proc};
 use crate::session::{self, Desktop, TempDir};
 use crate::{desktop, inbox_bench, paths, setup, ui, voice_bench};
 
@@ -46,15 +46,18 @@ pub fn bench(args: &[String]) -> TaskResult<()> {
     let inbox_only = args.iter().any(|a| a == "--inbox-only");
     // Only the voice-note figures (no criterion, no other app measurement).
     let voice_only = args.iter().any(|a| a == "--voice-only");
-    let only = match (inbox_only, voice_only) {
-        (true, true) => {
+    // Only start-up, memory and the link paths (no criterion, no other app measurement).
+    let footprint_only = args.iter().any(|a| a == "--footprint-only");
+    let only = match (inbox_only, voice_only, footprint_only) {
+        (true, false, false) => Some(Only::Inbox),
+        (false, true, false) => Some(Only::Voice),
+        (false, false, true) => Some(Only::Footprint),
+        (false, false, false) => None,
+        _ => {
             return Err(TaskError::Precondition(
-                "--inbox-only and --voice-only exclude each other".into(),
+                "--inbox-only, --voice-only and --footprint-only exclude each other".into(),
             ))
         }
-        (true, false) => Some(Only::Inbox),
-        (false, true) => Some(Only::Voice),
-        (false, false) => None,
     };
     let with_criterion = only.is_none() && !args.iter().any(|a| a == "--app-only");
     let mut report = Report::new("cargo xtask bench");
@@ -166,6 +169,8 @@ pub enum Only {
     Inbox,
     /// The voice-note figures (`voice_window`, the 5-minute recording's memory).
     Voice,
+    /// Start-up, memory (open and released in the tray, next to Linphone) and the link paths.
+    Footprint,
 }
 
 impl Only {
@@ -173,6 +178,7 @@ impl Only {
         match self {
             Only::Inbox => "--inbox-only",
             Only::Voice => "--voice-only",
+            Only::Footprint => "--footprint-only",
         }
     }
 }
@@ -184,11 +190,13 @@ pub fn app_benchmarks(report: &mut Report, only: Option<Only>) -> TaskResult<Str
     report.step("app: cargo build --release (custom-protocol)", || {
         desktop::build(true).map(drop)
     })?;
-    report.step(
-        "Omnicanalidad benches: cargo bench --no-run (inbox_window, voice_window)",
-        inbox_bench::build,
-    )?;
-    if only != Some(Only::Inbox) {
+    if only != Some(Only::Footprint) {
+        report.step(
+            "Omnicanalidad benches: cargo bench --no-run (inbox_window, voice_window)",
+            inbox_bench::build,
+        )?;
+    }
+    if only.is_none() || only == Some(Only::Voice) {
         report.step(
             "voice recording memory: cargo build --release --example",
             voice_bench::build,
@@ -238,6 +246,8 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
         Some(Only::Inbox)
     } else if args.iter().any(|a| a == "--voice-only") {
         Some(Only::Voice)
+    } else if args.iter().any(|a| a == "--footprint-only") {
+        Some(Only::Footprint)
     } else {
         None
     };
@@ -254,12 +264,13 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
         Desktop::start,
     )?;
     let mut rows = Vec::new();
-    if only.is_none() {
+    if only.is_none() || only == Some(Only::Footprint) {
         report.step("(a) cold start to first paint", || {
             rows.extend(cold_start(&desktop, &app));
             Ok(())
         })?;
         report.step("(b)+(d) idle memory and tel: dial latency", || {
+            rows.push(untuned_memory(&desktop, &app));
             rows.extend(warm_instance(&desktop, &app));
             Ok(())
         })?;
@@ -268,7 +279,7 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
             Ok(())
         })?;
     }
-    if only != Some(Only::Voice) {
+    if only.is_none() || only == Some(Only::Inbox) {
         report.step("(e) Omnicanalidad in the window (inbox_window)", || {
             for (what, value, detail) in inbox_bench::measure(&desktop, &app, inbox_bench::INBOX) {
                 rows.push(Row::new(&what, value, detail));
@@ -276,13 +287,15 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
             Ok(())
         })?;
     }
-    report.step("(e) voice notes in the window (voice_window)", || {
-        for (what, value, detail) in inbox_bench::measure(&desktop, &app, inbox_bench::VOICE) {
-            rows.push(Row::new(&what, value, detail));
-        }
-        Ok(())
-    })?;
-    if only != Some(Only::Inbox) {
+    if only != Some(Only::Footprint) {
+        report.step("(e) voice notes in the window (voice_window)", || {
+            for (what, value, detail) in inbox_bench::measure(&desktop, &app, inbox_bench::VOICE) {
+                rows.push(Row::new(&what, value, detail));
+            }
+            Ok(())
+        })?;
+    }
+    if only.is_none() || only == Some(Only::Voice) {
         report.step("(f) memory while recording 5 minutes", || {
             for (what, value, detail) in voice_bench::measure(&desktop) {
                 rows.push(Row::new(&what, value, detail));
@@ -367,7 +380,9 @@ fn cold_start(desktop: &Desktop, app: &Path) -> Vec<Row> {
             Err(e) => return vec![Row::new("cold start", "n/a", e.to_string())],
         };
         let ready = data.path().join("ready");
-        let mut command = app_command(desktop, app, data.path());
+        // Started the way the desktop entry starts it: `enlace-open` finds no instance and
+        // becomes the app (exec, same PID) with MALLOC_ARENA_MAX set.
+        let mut command = app_command(desktop, &desktop::forwarder_beside(app), data.path());
         command.env("ENLACE_READY_FILE", &ready);
         let mut child = match command.spawn() {
             Ok(c) => c,
@@ -427,11 +442,15 @@ fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
     let ready = data.path().join("ready");
     let trace = data.path().join("dial-trace");
     let demo = format!("{} {}", line.ctrl_addr(), line.sip_domain());
-    let mut command = app_command(desktop, app, data.path());
+    let mut command = app_command(desktop, &desktop::forwarder_beside(app), data.path());
     command
         .env("ENLACE_READY_FILE", &ready)
         .env("ENLACE_TRACE_DIAL", &trace)
-        .env("ENLACE_DEMO_LINE", &demo);
+        .env("ENLACE_DEMO_LINE", &demo)
+        .env(
+            "ENLACE_RELEASE_WINDOW_AFTER_SECS",
+            RELEASE_AFTER.as_secs().to_string(),
+        );
     let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => return vec![Row::new("idle memory", "n/a", format!("spawn: {e}"))],
@@ -441,28 +460,15 @@ fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
         return vec![Row::new("idle memory", "n/a", why)];
     }
     sleep(IDLE);
-    let tree = process_tree(child.id());
-    let total: u64 = tree.iter().map(|p| p.rss_kb).sum();
-    let mut by_name: HashMap<&str, u64> = HashMap::new();
-    for p in &tree {
-        *by_name.entry(p.comm.as_str()).or_default() += p.rss_kb;
-    }
-    let mut parts: Vec<String> = by_name
-        .iter()
-        .map(|(name, kb)| format!("{name} {:.1} MiB", mib(*kb)))
-        .collect();
-    parts.sort();
+    let open = Footprint::of_tree(child.id());
     rows.push(Row::new(
-        "Enlace idle RSS, app + WebKit children",
-        format!("{:.1} MiB", mib(total)),
-        format!(
-            "{} process(es) after {IDLE:?}: {}",
-            tree.len(),
-            parts.join(", ")
-        ),
+        "Enlace memory, window open (PSS, whole tree)",
+        format!("{:.1} MiB", mib(open.pss_kb())),
+        format!("after {IDLE:?} settled: {}", open.describe()),
     ));
+    rows.extend(hidden_footprint(desktop, &child, &ready));
 
-    rows.push(dial_latency(desktop, app, data.path(), &demo, &trace));
+    rows.extend(dial_latency(desktop, app, data.path(), &demo, &trace));
     rows.push(ringing_to_notification(
         line.agent().sip_addr(),
         line.agent().user(),
@@ -473,61 +479,227 @@ fn warm_instance(desktop: &Desktop, app: &Path) -> Vec<Row> {
     rows
 }
 
-fn dial_latency(desktop: &Desktop, app: &Path, data: &Path, demo: &str, trace: &Path) -> Row {
-    let what = "tel: dial latency (2nd process spawn → dial sent)";
-    let mut samples = Vec::new();
-    for i in 0..DIALS {
-        let before = trace_lines(trace).len();
-        let number = format!("+5064000{:04}", 1000 + i);
-        let mut second = app_command(desktop, app, data);
-        second
-            .env("ENLACE_DEMO_LINE", demo)
-            .env("ENLACE_TRACE_DIAL", trace)
-            .arg(format!("tel:{number}"));
-        let spawned_at = unix_micros();
-        let status = match second.spawn().and_then(|mut c| c.wait()) {
-            Ok(s) => s,
-            Err(e) => return Row::new(what, "n/a", format!("second process: {e}")),
-        };
-        if !status.success() {
-            return Row::new(
-                what,
-                "n/a",
-                format!("`enlace tel:{number}` exited with {status}"),
-            );
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let sent_at = loop {
-            if let Some(micros) = trace_lines(trace).get(before).copied() {
-                break micros;
-            }
-            if Instant::now() > deadline {
-                return Row::new(
-                    what,
-                    "n/a",
-                    format!(
-                        "no new `dial-sent` line in ENLACE_TRACE_DIAL after dial {} \
-                         (hook not implemented, or the dial failed)",
-                        i + 1
-                    ),
-                );
-            }
-            sleep(Duration::from_millis(2));
-        };
-        samples.push(Duration::from_micros(sent_at.saturating_sub(spawned_at)));
-        // The far end hangs up after FAR_TALK_MS; let the app settle on the ended call.
-        sleep(Duration::from_millis(FAR_TALK_MS + 400));
+/// (b) the comparison: the window open with WebKit at its defaults (`enlace` started directly,
+/// so no `MALLOC_ARENA_MAX`, and `ENLACE_NO_MEMORY_TUNING=1`).
+fn untuned_memory(desktop: &Desktop, app: &Path) -> Row {
+    let what = "Enlace memory, window open, without the memory settings (PSS, whole tree)";
+    let data = match TempDir::new("enlace-bench-untuned") {
+        Ok(d) => d,
+        Err(e) => return Row::new(what, "n/a", e.to_string()),
+    };
+    let ready = data.path().join("ready");
+    let mut command = app_command(desktop, app, data.path());
+    command
+        .env("ENLACE_READY_FILE", &ready)
+        .env("ENLACE_NO_MEMORY_TUNING", "1")
+        .env_remove("MALLOC_ARENA_MAX");
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => return Row::new(what, "n/a", format!("spawn: {e}")),
+    };
+    if let Err(why) = wait_ready(&mut child, &ready) {
+        stop_tree(&mut child);
+        return Row::new(what, "n/a", why);
     }
-    let median = percentile(&mut samples, 50);
-    let p95 = percentile(&mut samples, 95);
+    sleep(IDLE);
+    let open = Footprint::of_tree(child.id());
+    stop_tree(&mut child);
     Row::new(
         what,
-        format!("median {:.1} ms, p95 {:.1} ms", ms(median), ms(p95)),
+        format!("{:.1} MiB", mib(open.pss_kb())),
         format!(
-            "n={DIALS}, warm instance, demo line (real baresip agent; SIPp far end answers and \
-             hangs up after {FAR_TALK_MS} ms)"
+            "compositing, cache model, network-process memory pressure and malloc arenas at \
+             WebKit's and glibc's defaults; after {IDLE:?}: {}",
+            open.describe()
         ),
     )
+}
+
+/// The app's bus name and object path (release build), for `gdbus`.
+const APP_BUS_NAME: &str = "app.enlace.desktop";
+const APP_OBJECT_PATH: &str = "/app/enlace/desktop";
+/// How long the bench lets the window stay hidden before the app releases it (the app's
+/// default is 10 minutes).
+const RELEASE_AFTER: Duration = Duration::from_secs(3);
+
+/// Calls a method of the app's `org.freedesktop.Application` with `gdbus`.
+fn app_call(desktop: &Desktop, method: &str, args: &[&str]) -> Result<(), String> {
+    let mut call = desktop.command("gdbus");
+    call.args([
+        "call",
+        "--session",
+        "--dest",
+        APP_BUS_NAME,
+        "--object-path",
+        APP_OBJECT_PATH,
+        "--method",
+        &format!("org.freedesktop.Application.{method}"),
+    ])
+    .args(args);
+    cmd::output(&mut call).map(drop).map_err(|e| e.to_string())
+}
+
+/// Hidden in the tray: the window is hidden (as its close button does), released after
+/// [`RELEASE_AFTER`], and the tree measured after it settles; then shown again, timed to the
+/// UI's first paint.
+fn hidden_footprint(desktop: &Desktop, child: &Child, ready: &Path) -> Vec<Row> {
+    let what = "Enlace memory, hidden in the tray (PSS, whole tree)";
+    if let Err(e) = app_call(desktop, "ActivateAction", &["hide", "@av []", "@a{sv} {}"]) {
+        return vec![Row::new(what, "n/a", format!("hide: {e}"))];
+    }
+    sleep(RELEASE_AFTER + IDLE);
+    let hidden = Footprint::of_tree(child.id());
+    let mut rows = vec![Row::new(
+        what,
+        format!("{:.1} MiB", mib(hidden.pss_kb())),
+        format!(
+            "window hidden, released after {RELEASE_AFTER:?} (the app's default: 10 min), then \
+             {IDLE:?}: {}",
+            hidden.describe()
+        ),
+    )];
+    let reopen = "reopening the released window → first paint";
+    let _ = std::fs::remove_file(ready);
+    let asked = Instant::now();
+    if let Err(e) = app_call(desktop, "Activate", &["@a{sv} {}"]) {
+        rows.push(Row::new(reopen, "n/a", format!("activate: {e}")));
+        return rows;
+    }
+    loop {
+        if std::fs::read_to_string(ready).is_ok_and(|t| t.contains('\n')) {
+            rows.push(Row::new(
+                reopen,
+                format!("{:.0} ms", ms(asked.elapsed())),
+                "`Activate` over D-Bus → the rebuilt UI wrote ENLACE_READY_FILE (n=1)",
+            ));
+            break;
+        }
+        if asked.elapsed() > READY_TIMEOUT {
+            rows.push(Row::new(reopen, "n/a", "no first paint after Activate"));
+            break;
+        }
+        sleep(Duration::from_millis(2));
+    }
+    sleep(IDLE);
+    rows
+}
+
+/// One way a clicked link reaches the warm instance.
+struct LinkPath {
+    what: &'static str,
+    program: PathBuf,
+    /// spawn → `dial-sent` (the phone line accepted the dial).
+    to_dial: Vec<Duration>,
+    /// spawn → the second process exited.
+    alive: Vec<Duration>,
+}
+
+/// (d) `DIALS` links through each path, interleaved (old, new, old, …) against the same warm
+/// instance: `enlace tel:…` (GTK, WebKit and Tauri start before the single-instance plugin
+/// forwards the link) and `enlace-open tel:…` (the forwarder the handler entry names: one
+/// D-Bus call, no GUI libraries).
+fn dial_latency(desktop: &Desktop, app: &Path, data: &Path, demo: &str, trace: &Path) -> Vec<Row> {
+    let mut paths = [
+        LinkPath {
+            what: "tel: link → dial, old path (`enlace tel:…`)",
+            program: app.to_path_buf(),
+            to_dial: Vec::new(),
+            alive: Vec::new(),
+        },
+        LinkPath {
+            what: "tel: link → dial, fast path (`enlace-open tel:…`)",
+            program: desktop::forwarder_beside(app),
+            to_dial: Vec::new(),
+            alive: Vec::new(),
+        },
+    ];
+    for i in 0..DIALS {
+        for (p, path) in paths.iter_mut().enumerate() {
+            let number = format!("+5064000{:04}", 1000 + 2 * i + p);
+            match dial_once(desktop, &path.program, data, demo, trace, &number) {
+                Ok((to_dial, alive)) => {
+                    path.to_dial.push(to_dial);
+                    path.alive.push(alive);
+                }
+                Err(why) => return vec![Row::new(path.what, "n/a", why)],
+            }
+        }
+    }
+    paths
+        .iter_mut()
+        .map(|path| {
+            let (median, p95) = (
+                percentile(&mut path.to_dial, 50),
+                percentile(&mut path.to_dial, 95),
+            );
+            let (alive_median, alive_p95) = (
+                percentile(&mut path.alive, 50),
+                percentile(&mut path.alive, 95),
+            );
+            Row::new(
+                path.what,
+                format!("median {:.1} ms, p95 {:.1} ms", ms(median), ms(p95)),
+                format!(
+                    "n={DIALS} each, interleaved; 2nd process spawn → the phone line accepted \
+                     the dial (`dial-sent`); the 2nd process itself ran median {:.1} ms, p95 \
+                     {:.1} ms; warm instance, demo line (real baresip agent; SIPp far end \
+                     answers and hangs up after {FAR_TALK_MS} ms)",
+                    ms(alive_median),
+                    ms(alive_p95)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// One link through `program`: (spawn → `dial-sent`, spawn → exit).
+fn dial_once(
+    desktop: &Desktop,
+    program: &Path,
+    data: &Path,
+    demo: &str,
+    trace: &Path,
+    number: &str,
+) -> Result<(Duration, Duration), String> {
+    let before = trace_lines(trace).len();
+    let mut second = app_command(desktop, program, data);
+    second
+        .env("ENLACE_DEMO_LINE", demo)
+        .env("ENLACE_TRACE_DIAL", trace)
+        .arg(format!("tel:{number}"));
+    let spawned = Instant::now();
+    let spawned_at = unix_micros();
+    let status = second
+        .spawn()
+        .and_then(|mut c| c.wait())
+        .map_err(|e| format!("second process: {e}"))?;
+    let alive = spawned.elapsed();
+    if !status.success() {
+        return Err(format!(
+            "`{} tel:{number}` exited with {status}",
+            program.display()
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let sent_at = loop {
+        if let Some(micros) = trace_lines(trace).get(before).copied() {
+            break micros;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no new `dial-sent` line in ENLACE_TRACE_DIAL after `{} tel:{number}` (hook \
+                 not implemented, or the dial failed)",
+                program.display()
+            ));
+        }
+        sleep(Duration::from_micros(500));
+    };
+    // The far end hangs up after FAR_TALK_MS; let the app settle on the ended call.
+    sleep(Duration::from_millis(FAR_TALK_MS + 400));
+    Ok((
+        Duration::from_micros(sent_at.saturating_sub(spawned_at)),
+        alive,
+    ))
 }
 
 /// `<unix_micros> dial-sent` lines of the trace file.
@@ -611,9 +783,9 @@ fn unix_micros() -> u64 {
         .unwrap_or(0)
 }
 
-/// (c) Linphone desktop (Debian `linphone-desktop`) idle RSS after 5 s, or why not.
+/// (c) Linphone desktop (Debian `linphone-desktop`): PSS of its tree after 5 s, or why not.
 fn linphone_memory(desktop: &Desktop) -> Row {
-    let what = "Linphone desktop idle RSS (for comparison)";
+    let what = "Linphone desktop memory, window open (PSS, whole tree; for comparison)";
     let Some(program) = cmd::which("linphone") else {
         return Row::new(
             what,
@@ -651,8 +823,7 @@ fn linphone_memory(desktop: &Desktop) -> Row {
         sleep(Duration::from_millis(100));
     }
     sleep(IDLE);
-    let tree = process_tree(child.id());
-    let total: u64 = tree.iter().map(|p| p.rss_kb).sum();
+    let footprint = Footprint::of_tree(child.id());
     let alive = matches!(child.try_wait(), Ok(None));
     stop_tree(&mut child);
     if !alive {
@@ -661,10 +832,10 @@ fn linphone_memory(desktop: &Desktop) -> Row {
     }
     Row::new(
         what,
-        format!("{:.1} MiB", mib(total)),
+        format!("{:.1} MiB", mib(footprint.pss_kb())),
         format!(
-            "{} process(es) after {IDLE:?}{}",
-            tree.len(),
+            "after {IDLE:?}: {}{}",
+            footprint.describe(),
             if window {
                 ""
             } else {
@@ -672,61 +843,6 @@ fn linphone_memory(desktop: &Desktop) -> Row {
             }
         ),
     )
-}
-
-/// A process of a tree, from /proc.
-#[derive(Debug, Clone)]
-struct Proc {
-    pid: u32,
-    comm: String,
-    rss_kb: u64,
-}
-
-/// `root` and all its descendants (from /proc/*/stat), with VmRSS.
-fn process_tree(root: u32) -> Vec<Proc> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = parent_of(pid) {
-                children.entry(ppid).or_default().push(pid);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut queue = vec![root];
-    while let Some(pid) = queue.pop() {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .map(|v| v.trim().to_owned())
-        };
-        if let Some(comm) = field("Name:") {
-            let rss_kb = field("VmRSS:")
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0);
-            out.push(Proc { pid, comm, rss_kb });
-        }
-        if let Some(kids) = children.get(&pid) {
-            queue.extend(kids);
-        }
-    }
-    out
-}
-
-/// The parent PID from /proc/<pid>/stat (`pid (comm) state ppid …`; comm may hold spaces).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Stops a process we started and its descendants: TERM (through `kill <pid>`), up to 3 s,
@@ -772,13 +888,6 @@ fn percentile(samples: &mut [Duration], pct: usize) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn mib(kb: u64) -> f64 {
-    // u64 → f64 loses nothing for any realistic memory size.
-    #[allow(clippy::cast_precision_loss)]
-    let kb = kb as f64;
-    kb / 1024.0
 }
 
 /// Writes `target/bench/summary.md`: date, machine, criterion results of this run, app table.
@@ -953,14 +1062,5 @@ mod tests {
             trace_lines(&path),
             vec![1_700_000_000_000_001, 1_700_000_000_000_002]
         );
-    }
-
-    #[test]
-    fn finds_our_own_process_and_parent() {
-        let me = std::process::id();
-        let tree = process_tree(me);
-        assert_eq!(tree.first().map(|p| p.pid), Some(me));
-        assert!(tree[0].rss_kb > 0);
-        assert!(parent_of(me).is_some());
     }
 }

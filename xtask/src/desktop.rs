@@ -3,7 +3,9 @@
 use crate::cmd::{self, TaskError, TaskResult};
 use crate::paths;
 
-/// `cargo build --locked -p enlace-desktop --features custom-protocol [--release]`.
+/// `cargo build --locked -p enlace-desktop -p enlace-activation --features
+/// enlace-desktop/custom-protocol [--release]`: the app and, beside it, `enlace-open` (the link
+/// forwarder the handler entry names).
 ///
 /// `custom-protocol` makes the binary serve the embedded `ui/dist` instead of a dev server,
 /// which is what end-to-end tests and demo runs need (tauri-on-linux.md §6, pitfall P4).
@@ -14,8 +16,10 @@ pub fn build(release: bool) -> TaskResult<std::path::PathBuf> {
         "--locked",
         "-p",
         "enlace-desktop",
+        "-p",
+        "enlace-activation",
         "--features",
-        "custom-protocol",
+        "enlace-desktop/custom-protocol",
     ]);
     if release {
         build.arg("--release");
@@ -42,7 +46,13 @@ pub fn e2e_bin() -> std::path::PathBuf {
         .join(format!("enlace{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// Builds the debug app with `custom-protocol` and copies it to [`e2e_bin`].
+/// `enlace-open` beside the app binary `app`.
+pub fn forwarder_beside(app: &std::path::Path) -> std::path::PathBuf {
+    app.with_file_name(format!("enlace-open{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Builds the debug app with `custom-protocol` and copies it (and `enlace-open`) to
+/// [`e2e_bin`]'s folder.
 pub fn build_for_e2e() -> TaskResult<std::path::PathBuf> {
     let built = build(false)?;
     let staged = e2e_bin();
@@ -50,16 +60,21 @@ pub fn build_for_e2e() -> TaskResult<std::path::PathBuf> {
         std::fs::create_dir_all(dir)
             .map_err(|e| TaskError::io(format!("create {}", dir.display()), e))?;
     }
-    // Copy to a temporary name and rename, so a running copy is never half-written.
-    let partial = staged.with_extension("partial");
-    std::fs::copy(&built, &partial).map_err(|e| {
+    stage(&forwarder_beside(&built), &forwarder_beside(&staged))?;
+    stage(&built, &staged)?;
+    println!("e2e app binary: {}", staged.display());
+    Ok(staged)
+}
+
+/// Copies to a temporary name and renames, so a running copy is never half-written.
+fn stage(from: &std::path::Path, to: &std::path::Path) -> TaskResult<()> {
+    let partial = to.with_extension("partial");
+    std::fs::copy(from, &partial).map_err(|e| {
         TaskError::io(
-            format!("copy {} to {}", built.display(), partial.display()),
+            format!("copy {} to {}", from.display(), partial.display()),
             e,
         )
     })?;
-    std::fs::rename(&partial, &staged)
-        .map_err(|e| TaskError::io(format!("rename to {}", staged.display()), e))?;
-    println!("e2e app binary: {}", staged.display());
-    Ok(staged)
+    std::fs::rename(&partial, to)
+        .map_err(|e| TaskError::io(format!("rename to {}", to.display()), e))
 }

@@ -15,6 +15,7 @@ mod desktop;
 mod fuzz;
 mod hub_package;
 mod inbox_bench;
+mod memory;
 mod paths;
 mod run;
 mod session;
@@ -48,13 +49,16 @@ commands:
                              from the test data, run each N seconds (default 60; --jobs
                              targets at a time, default 1), write
                              target/fuzz/summary.md; a crash or hang fails
-  bench [--no-app] [--inbox-only | --voice-only]
+  bench [--no-app] [--inbox-only | --voice-only | --footprint-only]
                              criterion benchmarks, then app-level measurements (cold start,
-                             idle memory, Linphone comparison, tel: dial latency,
-                             Omnicanalidad in the window, voice notes) written to
-                             target/bench/summary.md; --inbox-only: only the Omnicanalidad
-                             figures of the window; --voice-only: only the voice-note ones
-                             (Enviar → the double has it, memory while recording 5 minutes)
+                             memory as PSS of the whole process tree with the window open and
+                             released in the tray, Linphone the same way, tel: link → dial
+                             through the old and the fast path, Omnicanalidad in the window,
+                             voice notes) written to target/bench/summary.md; --inbox-only:
+                             only the Omnicanalidad figures of the window; --voice-only: only
+                             the voice-note ones (Enviar → the double has it, memory while
+                             recording 5 minutes); --footprint-only: only start-up, memory
+                             and the link paths
   bundle-hub [--check]       build target/bundle/enlace-hub_<version>_<arch>.deb (release
                              binary, systemd unit, /etc/enlace-hub, maintainer scripts);
                              --check: then install it, start it, log an agent in through the

@@ -1,6 +1,4 @@
 // The one door to the host. Only files under src/platform/ may import @tauri-apps/* (eslint).
-import { DEFAULT_SETTINGS, demoCalls, FakePlatform } from './fake';
-import { FAKE_HUB_SERVER } from './fake-hub';
 import type { Platform } from './platform';
 import { createTauriPlatform } from './tauri';
 
@@ -51,25 +49,11 @@ export function isTauri(): boolean {
 }
 
 /**
- * The real host inside Tauri; otherwise (browser dev) the in-memory fake with demo calls,
- * exposed as `window.enlaceFake` so it can be driven from the console or a browser test.
- * The fake has no organization server unless the page's URL says `?hub` (server configured,
- * Login screen) or `?hub=1234567` / `?hub=7654321` (already signed in as that agent).
+ * The real host inside Tauri; otherwise (browser dev) the in-memory fake with demo calls
+ * (`demo.ts`, loaded only then: the app's bundle does not carry it).
  */
-export function createPlatform(): Platform {
+export async function createPlatform(): Promise<Platform> {
   if (isTauri()) return createTauriPlatform();
-  const hubFlag =
-    typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('hub');
-  const fake = new FakePlatform({
-    hubServer: hubFlag === null ? null : FAKE_HUB_SERVER,
-    hubLoggedInAs: hubFlag || null,
-    calls: demoCalls(Date.now()),
-    crmLinked: ['salesforce'],
-    crmDelivery: 'auto',
-    inbox: 'demo',
-    inboxDelivery: 'auto',
-    settings: { zoho: { ...DEFAULT_SETTINGS.zoho, clientId: '1000.DEMOCLIENTID' } },
-  });
-  (window as unknown as { enlaceFake: FakePlatform }).enlaceFake = fake;
-  return fake;
+  const { createDemoPlatform } = await import('./demo');
+  return createDemoPlatform();
 }
