@@ -96,7 +96,8 @@ pub fn handler_spec(channel: BuildChannel) -> HandlerSpecOwned {
     if channel == BuildChannel::Dev {
         spec.name = "Enlace Dev".to_owned();
     }
-    spec
+    // Installed from the package: its entry (`Enlace.desktop`) is the handler.
+    spec.adopt_installed_entry()
 }
 
 /// The program links start: `enlace-open` beside the app when it is there (it hands the link

@@ -142,11 +142,23 @@ pub struct Session {
     _window: MutexGuard<'static, ()>,
 }
 
+/// WebKitGTK's switch for compositing (`0`: on).
+const COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+
 impl Session {
     /// Starts WebKitWebDriver on a free loopback port with `env` (plus
     /// `TAURI_WEBVIEW_AUTOMATION=true`) and opens a session that launches `app`.
+    ///
+    /// The app runs with compositing on (`WEBKIT_DISABLE_COMPOSITING_MODE=0`): without a GPU
+    /// Enlace turns it off to save ≈ 100 MiB, and WebKitGTK 2.50 then never answers
+    /// WebDriver's screenshot command. How the shipped setting paints is checked without
+    /// WebDriver (`a_window_hidden_for_a_while_is_released_and_comes_back`).
     pub fn start(app: &Path, env: &[(String, OsString)]) -> Result<Self> {
-        Self::launch(app, Some("wry"), &[], env)
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| k == COMPOSITING) {
+            env.push((COMPOSITING.to_owned(), "0".into()));
+        }
+        Self::launch(app, Some("wry"), &[], &env)
     }
 
     /// Like [`Session::start`] for any WebKitGTK program WebDriver can launch, with

@@ -407,6 +407,27 @@ fn web_processes(pid: u32) -> usize {
         .count()
 }
 
+/// The X screen as a PNG at `path` (ImageMagick's `import`), and its number of colors.
+fn screen_colors(path: &std::path::Path) -> usize {
+    // The first paint is reported before the compositor-less window has flushed everything.
+    sleep(Duration::from_millis(500));
+    let shot = std::process::Command::new("import")
+        .args(["-window", "root"])
+        .arg(path)
+        .status()
+        .or_fail("import (ImageMagick)");
+    assert!(shot.success(), "import -window root failed");
+    let out = std::process::Command::new("convert")
+        .arg(path)
+        .args(["-format", "%k", "info:"])
+        .output()
+        .or_fail("convert (ImageMagick)");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
 /// Calls the running (debug) app's `org.freedesktop.Application` method with `gdbus`.
 fn app_call(env: &AppEnv, method: &str, args: &[&str]) {
     let out = std::process::Command::new("gdbus")
@@ -468,6 +489,15 @@ fn a_window_hidden_for_a_while_is_released_and_comes_back() {
     let painted = || std::fs::read_to_string(&ready).is_ok_and(|t| t.contains('\n'));
     wait("the first paint", &painted);
     assert!(web_processes(pid) > 0, "no web process under the app");
+    // Started as shipped (no WebDriver): without a GPU, compositing is off; the window must
+    // still be drawn — text, icons and colors, not a blank or black rectangle.
+    let shot = app::artifacts_dir().join("shipped-settings-window.png");
+    let colors = screen_colors(&shot);
+    assert!(
+        colors >= 64,
+        "the window looks empty with the shipped settings ({colors} colors; {})",
+        shot.display()
+    );
 
     app_call(&env, "ActivateAction", &["hide", "@av []", "@a{sv} {}"]);
     wait("the web process ends once the window is released", &|| {

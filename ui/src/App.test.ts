@@ -496,6 +496,35 @@ describe('Configuración', () => {
   });
 });
 
+describe('the first-run offer to handle tel: links', () => {
+  beforeEach(() => localStorage.removeItem('enlace.handlerOffer.dismissed'));
+
+  it('offers to become the tel:/callto: app and goes away once it is', async () => {
+    const fake = await setup({ handlerRegistered: false });
+    const offer = await screen.findByTestId('handler-offer');
+    expect(offer.textContent).toContain(es['handlerOffer.text']);
+    await fireEvent.click(byId('handler-offer-register'));
+    await waitFor(() => expect(queryId('handler-offer')).toBeNull());
+    const status = await fake.handlerStatus();
+    expect(status.schemes.every((s) => s.registered)).toBe(true);
+  });
+
+  it('is not shown when Enlace already handles the links', async () => {
+    await setup({ handlerRegistered: true });
+    await tick();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(queryId('handler-offer')).toBeNull();
+  });
+
+  it('remembers "Ahora no" on this computer', async () => {
+    await setup({ handlerRegistered: false });
+    await screen.findByTestId('handler-offer');
+    await fireEvent.click(byId('handler-offer-not-now'));
+    expect(queryId('handler-offer')).toBeNull();
+    expect(localStorage.getItem('enlace.handlerOffer.dismissed')).toBe('1');
+  });
+});
+
 describe('start-up problems', () => {
   const problems = [
     'The local database could not be opened (disk full); running from memory: calls will not be kept after Enlace closes.',

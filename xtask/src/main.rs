@@ -9,6 +9,7 @@
 //! records its steps in a [`cmd::Report`], and add it to `dispatch` and `USAGE`.
 
 mod bench;
+mod bundle;
 mod cmd;
 mod demo_hub;
 mod desktop;
@@ -59,6 +60,10 @@ commands:
                              the voice-note ones (Enviar → the double has it, memory while
                              recording 5 minutes); --footprint-only: only start-up, memory
                              and the link paths
+  bundle [--check]           the desktop app's .deb and .rpm with the Tauri bundler (the CLI
+                             pinned in ui/package.json) under target/release/bundle/; --check:
+                             then install the .deb, check the tel: handler, dial through
+                             `gio open tel:…` and purge it (root on Debian; `test` runs it)
   bundle-hub [--check]       build target/bundle/enlace-hub_<version>_<arch>.deb (release
                              binary, systemd unit, /etc/enlace-hub, maintainer scripts);
                              --check: then install it, start it, log an agent in through the
@@ -98,10 +103,12 @@ fn dispatch(args: &[String]) -> TaskResult<ExitCode> {
         "fuzz" => fuzz::fuzz(rest).map(|()| ExitCode::SUCCESS),
         "bench" => bench::bench(rest).map(|()| ExitCode::SUCCESS),
         "soak" => soak::soak(rest),
+        "bundle" => bundle::bundle(rest),
         "bundle-hub" => hub_package::bundle_hub(rest),
         // Inner halves, re-executed by the commands above inside xvfb-run + dbus-run-session.
         "test-session" => test::test_session(rest).map(|()| ExitCode::SUCCESS),
         "bench-session" => bench::bench_session(rest).map(|()| ExitCode::SUCCESS),
+        "bundle-check" => bundle::check_session(rest).map(|()| ExitCode::SUCCESS),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

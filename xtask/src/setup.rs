@@ -83,6 +83,8 @@ pub const DEBIAN_RUNTIME: &[&str] = &[
     "gstreamer1.0-libav",
     "gstreamer1.0-plugins-bad",
     "gstreamer1.0-gl",
+    // the desktop package check reads the .rpm's file list and scripts (`rpm -qlp`)
+    "rpm",
 ];
 
 /// Extra tools only `cargo xtask bench` uses.

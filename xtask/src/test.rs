@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
 use crate::session::{self, Desktop};
-use crate::{desktop, fuzz, hub_package, paths, setup, ui};
+use crate::{bundle, desktop, fuzz, hub_package, paths, setup, ui};
 
 /// Set for the tests inside the session: the e2e tests must not skip, the keyring and
 /// notification tests must find their daemons.
@@ -75,6 +75,9 @@ fn test_steps(report: &mut Report) -> TaskResult<()> {
     // The hub's .deb installed, started, logged into and purged (root on Debian; says so
     // elsewhere, and fails in CI).
     hub_package::test_step(report)?;
+    // The desktop app's .deb/.rpm (Tauri bundler): installed, the tel: handler checked, a
+    // link dialed through `gio open`, purged (root on Debian, like the hub's).
+    bundle::test_step(report)?;
     // Built once, then each target for a short run (crash or hang fails).
     fuzz::test_step(report)
 }

@@ -218,9 +218,17 @@ pub fn check_handlers(status: &HandlerStatus) -> Vec<Check> {
                         .and_then(|s| s.detail.clone())
                         .unwrap_or_else(|| "Enlace is not the default".to_owned());
                     let fix = if status.can_register {
-                        "press “Make Enlace the default” in Settings".to_owned()
+                        match &status.desktop_file {
+                            Some(file) => format!(
+                                "press “Use Enlace for tel: links” when Enlace starts (or \
+                                 “Register Enlace…” in Settings), or run `xdg-mime default \
+                                 {file} x-scheme-handler/tel` and `xdg-mime default {file} \
+                                 x-scheme-handler/callto`"
+                            ),
+                            None => "press “Register Enlace…” in Settings".to_owned(),
+                        }
                     } else if detail.contains("xdg-utils") {
-                        "install xdg-utils (apt install xdg-utils), then press “Make Enlace the default” in Settings"
+                        "install xdg-utils (apt install xdg-utils), then press “Register Enlace…” in Settings"
                             .to_owned()
                     } else {
                         handler_settings_fix().to_owned()
@@ -491,6 +499,7 @@ mod tests {
             schemes: vec![s(Scheme::Tel, tel), s(Scheme::Callto, callto)],
             can_register,
             detail: None,
+            desktop_file: Some("Enlace.desktop".into()),
         }
     }
 
@@ -507,7 +516,10 @@ mod tests {
         );
         assert_eq!(
             checks[1].to_string(),
-            "problem     callto: handler — callto: links open teams.desktop, not Enlace — fix: press “Make Enlace the default” in Settings"
+            "problem     callto: handler — callto: links open teams.desktop, not Enlace — fix: \
+             press “Use Enlace for tel: links” when Enlace starts (or “Register Enlace…” in \
+             Settings), or run `xdg-mime default Enlace.desktop x-scheme-handler/tel` and \
+             `xdg-mime default Enlace.desktop x-scheme-handler/callto`"
         );
 
         let missing = "xdg-mime not found — install xdg-utils";

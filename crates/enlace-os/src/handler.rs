@@ -161,6 +161,9 @@ pub struct HandlerSpec {
     pub icon: Option<String>,
     /// XDG directories (default: this process' environment).
     pub dirs: XdgDirs,
+    /// The entry came with the installed package ([`HandlerSpec::adopt_installed_entry`]):
+    /// [`register`] only makes it the default and writes no desktop file of its own.
+    pub packaged: bool,
 }
 
 impl HandlerSpec {
@@ -172,7 +175,43 @@ impl HandlerSpec {
             name: "Enlace".to_owned(),
             icon: None,
             dirs: XdgDirs::from_env(),
+            packaged: false,
         }
+    }
+
+    /// When a system applications folder (`$XDG_DATA_DIRS/applications`, not the user's)
+    /// holds an entry that starts this spec's program for `tel:` links — the one the package
+    /// installed — use it: its id becomes this spec's and [`register`] writes nothing, so an
+    /// installed Enlace has one handler entry and removing the package leaves none behind.
+    pub fn adopt_installed_entry(mut self) -> Self {
+        let user_dir = self.dirs.applications_dir();
+        let system_dirs = self
+            .dirs
+            .all_applications_dirs()
+            .into_iter()
+            .filter(|d| Some(d) != user_dir.as_ref());
+        for dir in system_dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            names.sort();
+            for path in names {
+                let Some(id) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".desktop"))
+                else {
+                    continue;
+                };
+                if validate_desktop_id(id).is_ok() && entry_starts(&path, &self.exe) {
+                    self.desktop_id = id.to_owned();
+                    self.packaged = true;
+                    return self;
+                }
+            }
+        }
+        self
     }
 
     /// `<desktop_id>.desktop`, the value `xdg-mime` stores and reports.
@@ -227,6 +266,9 @@ pub struct HandlerStatus {
     pub can_register: bool,
     /// A summary of the problems (the per-scheme details joined), `None` when all is well.
     pub detail: Option<String>,
+    /// The desktop file that should be the default (`Enlace.desktop` when installed from the
+    /// package), where the system has such files.
+    pub desktop_file: Option<String>,
 }
 
 impl HandlerStatus {
@@ -252,6 +294,7 @@ impl HandlerStatus {
             schemes,
             can_register,
             detail,
+            desktop_file: None,
         }
     }
 }
@@ -374,6 +417,22 @@ fn desktop_exec(text: &str) -> Option<&str> {
     None
 }
 
+/// Whether the desktop file at `path` handles `tel:` links by starting `exe`.
+fn entry_starts(path: &Path, exe: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let handles_tel = text.lines().any(|l| {
+        l.strip_prefix("MimeType=")
+            .is_some_and(|v| v.split(';').any(|m| m.trim() == "x-scheme-handler/tel"))
+    });
+    handles_tel
+        && desktop_exec(&text)
+            .and_then(|exec| parse_exec(exec).ok())
+            .and_then(|args| args.into_iter().next())
+            .is_some_and(|program| Path::new(&program) == exe)
+}
+
 /// Checks that the desktop file the system uses starts this spec's program.
 #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
 fn check_desktop_file(spec: &HandlerSpec) -> Result<(), String> {
@@ -492,10 +551,14 @@ mod platform {
         let can_register = !xdg_mime_missing
             && spec.dirs.applications_dir().is_some()
             && exec_value(&spec.exe).is_ok();
-        HandlerStatus::from_schemes(schemes, can_register)
+        HandlerStatus {
+            desktop_file: Some(ours),
+            ..HandlerStatus::from_schemes(schemes, can_register)
+        }
     }
 
-    pub(super) fn register(spec: &HandlerSpec) -> Result<HandlerStatus, HandlerError> {
+    /// Writes this spec's own desktop file and refreshes the folder's MIME cache.
+    fn write_entry(spec: &HandlerSpec) -> Result<(), HandlerError> {
         let text = spec.desktop_entry()?;
         let dir = spec
             .dirs
@@ -526,7 +589,13 @@ mod platform {
             }
             Ok(_) => {}
         }
+        Ok(())
+    }
 
+    pub(super) fn register(spec: &HandlerSpec) -> Result<HandlerStatus, HandlerError> {
+        if !spec.packaged {
+            write_entry(spec)?;
+        }
         let ours = spec.file_name();
         for scheme in Scheme::ALL {
             match run(spec, "xdg-mime", &["default", &ours, &scheme.mime_type()]) {

@@ -42,6 +42,12 @@ fn xdg_command(program: &str, dirs: &XdgDirs) -> Command {
             cmd.env(key, v);
         }
     }
+    if !dirs.data_dirs.is_empty() {
+        cmd.env(
+            "XDG_DATA_DIRS",
+            std::env::join_paths(&dirs.data_dirs).unwrap(),
+        );
+    }
     cmd
 }
 
@@ -158,6 +164,63 @@ fn register_quotes_a_program_path_with_spaces() {
     let spec = register_and_verify(root.path(), exe.clone());
     let exec = exec_line(&spec.desktop_file().unwrap());
     assert_eq!(exec, format!("\"{}\" %u", exe.display()));
+}
+
+/// An installed package brings its own entry (`/usr/share/applications/Enlace.desktop`):
+/// registering makes that one the default and writes no second entry of ours.
+#[test]
+fn an_installed_entry_is_made_the_default_without_writing_another() {
+    let root = tempfile::tempdir().unwrap();
+    let forwarder = fake_exe(&root.path().join("usr/bin"));
+    let system = root.path().join("usr/share");
+    std::fs::create_dir_all(system.join("applications")).unwrap();
+    std::fs::write(
+        system.join("applications/Enlace.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Enlace\nExec={} %u\n\
+             MimeType=x-scheme-handler/tel;x-scheme-handler/callto;\n",
+            forwarder.display()
+        ),
+    )
+    .unwrap();
+    // Another program's entry for tel: links is not ours.
+    std::fs::write(
+        system.join("applications/aaa-softphone.desktop"),
+        "[Desktop Entry]\nType=Application\nName=Other\nExec=/usr/bin/other %u\n\
+         MimeType=x-scheme-handler/tel;\n",
+    )
+    .unwrap();
+    let mut dirs = XdgDirs::sandboxed(root.path());
+    dirs.data_dirs = vec![system.clone()];
+    let spec = HandlerSpec {
+        dirs: dirs.clone(),
+        ..HandlerSpec::new(handler::RELEASE_DESKTOP_ID, &forwarder)
+    }
+    .adopt_installed_entry();
+    assert!(spec.packaged);
+    assert_eq!(spec.desktop_id, "Enlace");
+
+    let status = handler::register(&spec).unwrap();
+    assert!(status.all_registered(), "{status:?}");
+    assert_eq!(query_default(&dirs, "tel"), "Enlace.desktop");
+    assert_eq!(query_default(&dirs, "callto"), "Enlace.desktop");
+    let user_dir = dirs.applications_dir().unwrap();
+    let written: Vec<_> = std::fs::read_dir(&user_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        written.is_empty(),
+        "wrote {written:?} beside the package's entry"
+    );
+
+    // Not installed (another program): nothing adopted, our own entry as before.
+    let other = HandlerSpec {
+        dirs,
+        ..HandlerSpec::new(handler::RELEASE_DESKTOP_ID, root.path().join("elsewhere"))
+    }
+    .adopt_installed_entry();
+    assert!(!other.packaged);
+    assert_eq!(other.desktop_id, handler::RELEASE_DESKTOP_ID);
 }
 
 #[test]

@@ -203,6 +203,10 @@ export const en: Record<MessageKey, string> = {
   'settings.handlerRegister': 'Register Enlace as the application for tel: and callto:',
   'settings.handlerCheck': 'Check again',
   'settings.handlerCannot': 'This system does not allow registering it from here.',
+  'handlerOffer.text':
+    'Enlace is not the app for phone links (tel: and callto:): a number clicked in the browser or the CRM will not dial here.',
+  'handlerOffer.register': 'Use Enlace for tel: links',
+  'handlerOffer.notNow': 'Not now',
   'settings.crmSection': 'CRM (Salesforce or Zoho CRM)',
   'settings.aboutSection': 'About',
   'settings.version': 'Version {version} ({channel})',

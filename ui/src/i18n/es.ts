@@ -205,6 +205,10 @@ export const es = {
   'settings.handlerRegister': 'Registrar Enlace como aplicación para tel: y callto:',
   'settings.handlerCheck': 'Comprobar de nuevo',
   'settings.handlerCannot': 'Este sistema no permite registrarlo desde aquí.',
+  'handlerOffer.text':
+    'Enlace no es la aplicación para los enlaces de teléfono (tel: y callto:): un número pulsado en el navegador o en el CRM no marcará por aquí.',
+  'handlerOffer.register': 'Usar Enlace para los enlaces tel:',
+  'handlerOffer.notNow': 'Ahora no',
   'settings.crmSection': 'CRM (Salesforce o Zoho CRM)',
   'settings.aboutSection': 'Acerca de',
   'settings.version': 'Versión {version} ({channel})',
