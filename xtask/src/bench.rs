@@ -278,6 +278,24 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
             rows.push(linphone_memory(&desktop));
             Ok(())
         })?;
+        // The packaged build (`cargo xtask bundle`: the dist profile, built for size), when
+        // there is one: the same start-up, memory and link figures, to see what size costs.
+        let dist = paths::target_dir()
+            .join(crate::bundle::PROFILE)
+            .join(format!("enlace{}", std::env::consts::EXE_SUFFIX));
+        if dist.is_file() && desktop::forwarder_beside(&dist).is_file() {
+            report.step("(a)+(b)+(d) the packaged (dist) build", || {
+                for mut row in cold_start(&desktop, &dist)
+                    .into_iter()
+                    .chain(warm_instance(&desktop, &dist))
+                {
+                    row.what = format!("{} — packaged build (dist profile)", row.what);
+                    rows.push(row);
+                }
+                Ok(())
+            })?;
+        }
+        rows.extend(package_sizes());
     }
     if only.is_none() || only == Some(Only::Inbox) {
         report.step("(e) Omnicanalidad in the window (inbox_window)", || {
@@ -513,6 +531,53 @@ fn untuned_memory(desktop: &Desktop, app: &Path) -> Row {
             open.describe()
         ),
     )
+}
+
+/// The sizes of the packages `cargo xtask bundle` and `cargo xtask bundle-hub` left in the
+/// target folder (or why there are none).
+fn package_sizes() -> Vec<Row> {
+    let target = paths::target_dir();
+    let newest = |dir: PathBuf, ext: &str| -> Option<(PathBuf, u64)> {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == ext))
+            .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
+            .max_by_key(|(_, m)| m.modified().ok())
+            .map(|(p, m)| (p, m.len()))
+    };
+    let bundles = target.join(crate::bundle::PROFILE).join("bundle");
+    [
+        (
+            "desktop .deb",
+            newest(bundles.join("deb"), "deb"),
+            "cargo xtask bundle",
+        ),
+        (
+            "desktop .rpm",
+            newest(bundles.join("rpm"), "rpm"),
+            "cargo xtask bundle",
+        ),
+        (
+            "hub .deb",
+            newest(target.join("bundle"), "deb"),
+            "cargo xtask bundle-hub",
+        ),
+    ]
+    .into_iter()
+    .map(|(what, found, command)| match found {
+        Some((path, bytes)) => Row::new(
+            &format!("package size: {what}"),
+            format!("{:.1} MB", crate::bundle::mb(bytes)),
+            format!("{} ({bytes} bytes)", path.display()),
+        ),
+        None => Row::new(
+            &format!("package size: {what}"),
+            "n/a",
+            format!("not built: run `{command}` first"),
+        ),
+    })
+    .collect()
 }
 
 /// The app's bus name and object path (release build), for `gdbus`.

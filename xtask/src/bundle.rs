@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use enlace_peers::{DemoFarEnd, DemoLine};
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
+use crate::hub_package::cannot_install;
 use crate::session::{self, Desktop, TempDir};
 use crate::{paths, setup, ui};
 
@@ -34,6 +35,8 @@ const ENTRY: &str = "/usr/share/applications/Enlace.desktop";
 const MIME_CACHE: &str = "/usr/share/applications/mimeinfo.cache";
 const LINK: &str = "tel:+50640004000";
 const WAIT: Duration = Duration::from_secs(60);
+/// The Cargo profile of the packages (`Cargo.toml`: release, built for size).
+pub const PROFILE: &str = "dist";
 
 /// The packages one build made.
 #[derive(Debug, Clone)]
@@ -65,6 +68,7 @@ pub fn bundle(args: &[String]) -> TaskResult<ExitCode> {
             setup::ensure_packages(&[setup::DEBIAN_BUILD, setup::DEBIAN_RUNTIME])
         })?;
         report.step("ui packages (npm ci)", setup::ensure_ui_packages)?;
+        report.step("ui: npm run build", ui::build)?;
         let bundles = build(&mut report)?;
         if check {
             check_step(&mut report, &bundles)?;
@@ -94,6 +98,8 @@ pub fn test_step(report: &mut Report) -> TaskResult<()> {
             Ok(())
         });
     }
+    // `cargo xtask test` built the UI already: building it again would only touch `ui/dist`
+    // and make cargo link the app once more.
     let bundles = build(report)?;
     check_step(report, &bundles)
 }
@@ -110,41 +116,65 @@ fn check_step(report: &mut Report, bundles: &Bundles) -> TaskResult<()> {
     })
 }
 
-/// Why this machine cannot install the package, if it cannot.
-fn cannot_install() -> Option<String> {
-    if !cfg!(target_os = "linux") || cmd::which("dpkg").is_none() {
-        Some("no dpkg: not a Debian system".to_owned())
-    } else if !setup::is_root() {
-        Some("not root".to_owned())
-    } else {
-        None
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Building
 
-/// The UI, `enlace-open`, then `tauri build --bundles deb,rpm` (release profile), which builds
-/// the app and packs everything.
+/// `enlace-open`, then `tauri build --bundles deb,rpm` (the `dist` profile: release built for
+/// size), which builds the app with the UI already in `ui/dist` and packs everything.
 pub fn build(report: &mut Report) -> TaskResult<Bundles> {
-    report.step("ui: npm run build", ui::build)?;
     report.step(
-        "desktop: cargo build --release -p enlace-activation",
+        "desktop: cargo build --profile dist -p enlace-activation",
         || {
             cmd::run(
                 cmd::cargo()
-                    .args(["build", "--release", "--locked", "-p", "enlace-activation"])
+                    .args(["build", "--profile", PROFILE, "--locked"])
+                    .args(["-p", "enlace-activation"])
                     .current_dir(paths::root()),
             )
         },
     )?;
     let forwarder = paths::target_dir()
-        .join("release")
+        .join(PROFILE)
         .join(format!("enlace-open{}", std::env::consts::EXE_SUFFIX));
     report.step("desktop: tauri build --bundles deb,rpm", || {
         tauri_build(&forwarder)
     })?;
-    report.step("desktop: find the packages", find_bundles)
+    let bundles = report.step("desktop: find the packages", find_bundles)?;
+    report.step("desktop: recompress the .deb with xz", || {
+        repack_xz(&bundles.deb)
+    })?;
+    Ok(bundles)
+}
+
+/// The bundler writes the `.deb`'s data with gzip; dpkg reads xz (Debian's own default since
+/// 2012), which makes the download a quarter smaller. Same files, modes and scripts: the
+/// package is unpacked with `dpkg-deb -R` and built again with `-Zxz`.
+fn repack_xz(deb: &Path) -> TaskResult<()> {
+    if cmd::which("dpkg-deb").is_none() {
+        println!("no dpkg-deb: the .deb keeps the bundler's gzip");
+        return Ok(());
+    }
+    let before = std::fs::metadata(deb).map(|m| m.len()).unwrap_or(0);
+    let work = TempDir::new("enlace-deb-repack")?;
+    let root = work.path().join("root");
+    cmd::run(Command::new("dpkg-deb").arg("-R").arg(deb).arg(&root))?;
+    let packed = work.path().join("out.deb");
+    cmd::run(
+        Command::new("dpkg-deb")
+            .args(["-Zxz", "-z9", "--root-owner-group", "--build"])
+            .arg(&root)
+            .arg(&packed),
+    )?;
+    std::fs::copy(&packed, deb)
+        .map_err(|e| TaskError::io(format!("write {}", deb.display()), e))?;
+    let after = std::fs::metadata(deb).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "{}: {:.1} MB with gzip → {:.1} MB with xz",
+        deb.display(),
+        mb(before),
+        mb(after)
+    );
+    Ok(())
 }
 
 /// The Tauri CLI from `ui/node_modules` (pinned in `ui/package.json`).
@@ -173,6 +203,7 @@ fn tauri_build(forwarder: &Path) -> TaskResult<()> {
     cmd::run(
         Command::new(tauri_cli()?)
             .args(["build", "--ci", "--bundles", "deb,rpm", "--config", &config])
+            .args(["--", "--profile", PROFILE])
             .current_dir(paths::root()),
     )
 }
@@ -193,7 +224,7 @@ fn json_string(text: &str) -> String {
 }
 
 fn find_bundles() -> TaskResult<Bundles> {
-    let dir = paths::target_dir().join("release").join("bundle");
+    let dir = paths::target_dir().join(PROFILE).join("bundle");
     let version = env!("CARGO_PKG_VERSION");
     let find = |sub: &str, ext: &str| -> Option<PathBuf> {
         std::fs::read_dir(dir.join(sub))
@@ -423,15 +454,29 @@ fn dial_through_gio(desktop: &Desktop) -> TaskResult<()> {
         wait_for("the installed app's first paint", || {
             std::fs::read_to_string(&ready).is_ok_and(|t| t.contains('\n'))
         })?;
-        // Not the default yet: `enlace doctor` says so and how to fix it, naming the
-        // package's entry (the app adopted it instead of writing its own).
+        // Another softphone holds tel: links: `enlace doctor` says so and how to fix it,
+        // naming the package's entry (the app adopted it instead of writing its own).
+        let other = "other-softphone.desktop";
+        let apps = desktop.home().join(".local/share/applications");
+        std::fs::create_dir_all(&apps).map_err(|e| TaskError::io("sandbox applications", e))?;
+        std::fs::write(
+            apps.join(other),
+            "[Desktop Entry]\nType=Application\nName=Other softphone\nExec=/bin/true %u\n\
+             MimeType=x-scheme-handler/tel;x-scheme-handler/callto;\n",
+        )
+        .map_err(|e| TaskError::io("write the other softphone's entry", e))?;
+        cmd::run(
+            desktop
+                .command("xdg-mime")
+                .args(["default", other, "x-scheme-handler/tel"]),
+        )?;
         let before = doctor(desktop)?;
         let wanted = format!("xdg-mime default {ENTRY_ID} x-scheme-handler/tel");
         if !doctor_line(&before, "tel: handler")
             .is_some_and(|l| l.starts_with("problem") && l.contains(&wanted))
         {
             return Err(TaskError::Precondition(format!(
-                "`enlace doctor` before the default was set does not say `{wanted}`:\n{before}"
+                "`enlace doctor` with another default does not say `{wanted}`:\n{before}"
             )));
         }
         for scheme in ["tel", "callto"] {

@@ -96,8 +96,8 @@ pub fn test_step(report: &mut Report) -> TaskResult<()> {
     report.step(CHECK_STEP, || check_package(&deb))
 }
 
-/// Why this machine cannot install the package, if it cannot.
-fn cannot_install() -> Option<String> {
+/// Why this machine cannot install a package (this one or the desktop app's), if it cannot.
+pub(crate) fn cannot_install() -> Option<String> {
     if !cfg!(target_os = "linux") || cmd::which("dpkg").is_none() {
         Some("no dpkg: not a Debian system".to_owned())
     } else if !crate::setup::is_root() {

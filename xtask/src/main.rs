@@ -60,8 +60,9 @@ commands:
                              the voice-note ones (Enviar → the double has it, memory while
                              recording 5 minutes); --footprint-only: only start-up, memory
                              and the link paths
-  bundle [--check]           the desktop app's .deb and .rpm with the Tauri bundler (the CLI
-                             pinned in ui/package.json) under target/release/bundle/; --check:
+  bundle [--check]           the desktop app's .deb (recompressed with xz) and .rpm with the
+                             Tauri bundler (the CLI pinned in ui/package.json), `dist` profile
+                             (release built for size), under target/dist/bundle/; --check:
                              then install the .deb, check the tel: handler, dial through
                              `gio open tel:…` and purge it (root on Debian; `test` runs it)
   bundle-hub [--check]       build target/bundle/enlace-hub_<version>_<arch>.deb (release
