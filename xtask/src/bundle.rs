@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use enlace_peers::{DemoFarEnd, DemoLine};
 
 use crate::cmd::{self, Report, TaskError, TaskResult};
-use crate::hub_package::cannot_install;
+use crate::hub_package::{cannot_install, unless_installable};
 use crate::session::{self, Desktop, TempDir};
 use crate::{paths, setup, ui};
 
@@ -84,19 +84,8 @@ const CHECK_STEP: &str = "desktop package: install, tel: handler, dial, purge";
 /// The step of `cargo xtask test`: build, then check where the package can be installed (root
 /// on Debian); elsewhere it says so, and fails when `CI` is set.
 pub fn test_step(report: &mut Report) -> TaskResult<()> {
-    if let Some(why) = cannot_install() {
-        if std::env::var_os("CI").is_some() {
-            return report.step(CHECK_STEP, || {
-                Err(TaskError::Precondition(format!(
-                    "{why}; CI must run this as root on Debian"
-                )))
-            });
-        }
-        let name = format!("desktop package: SKIPPED ({why}; CI runs it)");
-        return report.step(&name, || {
-            println!("not checking the desktop package: {why} (run `cargo xtask bundle --check` as root)");
-            Ok(())
-        });
+    if let Some(skipped) = unless_installable(report, "desktop package", CHECK_STEP, "bundle") {
+        return skipped;
     }
     // `cargo xtask test` built the UI already: building it again would only touch `ui/dist`
     // and make cargo link the app once more.

@@ -78,22 +78,35 @@ const CHECK_STEP: &str = "hub package: install, start, log in, reinstall, purge"
 /// The step of `cargo xtask test`. Where the package cannot be installed (not root, no dpkg)
 /// it says so in the summary, and fails when `CI` is set: CI runs as root on Debian.
 pub fn test_step(report: &mut Report) -> TaskResult<()> {
-    if let Some(why) = cannot_install() {
-        if std::env::var_os("CI").is_some() {
-            return report.step(CHECK_STEP, || {
-                Err(TaskError::Precondition(format!(
-                    "{why}; CI must run this as root on Debian"
-                )))
-            });
-        }
-        let name = format!("hub package: SKIPPED ({why}; CI runs it)");
-        return report.step(&name, || {
-            println!("not checking the hub package: {why} (run `cargo xtask bundle-hub --check` as root)");
-            Ok(())
-        });
+    if let Some(skipped) = unless_installable(report, "hub package", CHECK_STEP, "bundle-hub") {
+        return skipped;
     }
     let deb = build_deb(report)?;
     report.step(CHECK_STEP, || check_package(&deb))
+}
+
+/// The package checks' answer where packages cannot be installed: in CI a failed `check` step
+/// (CI runs as root on Debian), elsewhere a skipped step naming `cargo xtask <command>
+/// --check`. `None`: go on and check.
+pub(crate) fn unless_installable(
+    report: &mut Report,
+    what: &str,
+    check: &str,
+    command: &str,
+) -> Option<TaskResult<()>> {
+    let why = cannot_install()?;
+    if std::env::var_os("CI").is_some() {
+        return Some(report.step(check, || {
+            Err(TaskError::Precondition(format!(
+                "{why}; CI must run this as root on Debian"
+            )))
+        }));
+    }
+    let name = format!("{what}: SKIPPED ({why}; CI runs it)");
+    Some(report.step(&name, || {
+        println!("not checking the {what}: {why} (run `cargo xtask {command} --check` as root)");
+        Ok(())
+    }))
 }
 
 /// Why this machine cannot install a package (this one or the desktop app's), if it cannot.

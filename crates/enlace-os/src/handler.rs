@@ -191,12 +191,7 @@ impl HandlerSpec {
             .into_iter()
             .filter(|d| Some(d) != user_dir.as_ref());
         for dir in system_dirs {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            names.sort();
-            for path in names {
+            for path in tel_candidates(&dir) {
                 let Some(id) = path
                     .file_name()
                     .and_then(|n| n.to_str())
@@ -415,6 +410,26 @@ fn desktop_exec(text: &str) -> Option<&str> {
         }
     }
     None
+}
+
+/// The desktop files of `dir` that may handle `tel:` links: the ones its `mimeinfo.cache` lists
+/// for them (one small read, as installed packages refresh it), else every `.desktop` file.
+fn tel_candidates(dir: &Path) -> Vec<PathBuf> {
+    if let Ok(cache) = std::fs::read_to_string(dir.join("mimeinfo.cache")) {
+        return cache
+            .lines()
+            .filter_map(|l| l.strip_prefix("x-scheme-handler/tel="))
+            .flat_map(|ids| ids.split(';'))
+            .filter(|id| !id.is_empty())
+            .map(|id| dir.join(id))
+            .collect();
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    names.sort();
+    names
 }
 
 /// Whether the desktop file at `path` handles `tel:` links by starting `exe`.
