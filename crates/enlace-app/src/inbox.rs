@@ -19,7 +19,8 @@
 //!   assigned to the agent and it is not the chat on screen ([`App::inbox_viewing`]), at most
 //!   once per conversation every [`NOTIFY_EVERY_MS`], never while the agent is paused unless
 //!   the agent turned that on.
-//! - Media are downloaded once into `media/` next to the database (per file at most
+//! - Media are downloaded once into `media/` next to the database, also when asked several
+//!   times at once (one download per file at a time, the others wait for it; per file at most
 //!   [`MAX_MEDIA_BYTES`], the folder kept under [`MEDIA_CACHE_BYTES`]), named by the hub's
 //!   media id after checking it is a plain name.
 
@@ -155,6 +156,10 @@ pub(crate) struct InboxSide {
     /// Wakes the sender task (something queued, the stream came back, a session opened).
     pub(crate) wake: Arc<Notify>,
     client_ids: RandomCallIds,
+    /// Downloads under way, by media file stem: a second ask for the same file (the player
+    /// and the waveform of one voice note ask together) waits for the first instead of
+    /// downloading it again into the same folder.
+    downloads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl InboxSide {
@@ -163,6 +168,39 @@ impl InboxSide {
             live: Mutex::new(InboxLive::default()),
             wake: Arc::new(Notify::new()),
             client_ids: RandomCallIds::default(),
+            downloads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for `stem`'s turn to download: the ask holding the turn downloads, the others
+    /// wait and then find the file in the cache.
+    async fn download_turn(&self, stem: &str) -> DownloadTurn<'_> {
+        let lock = Arc::clone(lock(&self.downloads).entry(stem.to_owned()).or_default());
+        let guard = Arc::clone(&lock).lock_owned().await;
+        DownloadTurn {
+            side: self,
+            stem: stem.to_owned(),
+            lock,
+            _guard: guard,
+        }
+    }
+}
+
+/// One ask's turn at a media download; forgets the file's lock when nobody else waits for it
+/// (also when the ask is dropped half-way).
+struct DownloadTurn<'a> {
+    side: &'a InboxSide,
+    stem: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for DownloadTurn<'_> {
+    fn drop(&mut self) {
+        let mut downloads = lock(&self.side.downloads);
+        // The map's reference, `lock` and the guard's: any more is another ask waiting.
+        if Arc::strong_count(&self.lock) <= 3 {
+            downloads.remove(&self.stem);
         }
     }
 }
@@ -1054,6 +1092,22 @@ impl<H: Host> App<H> {
         if let Some(found) = cached_media(&dir) {
             return Ok(found);
         }
+        let _turn = self.shared.inbox.download_turn(stem).await;
+        match cached_media(&dir) {
+            // Another ask downloaded it while this one waited.
+            Some(found) => Ok(found),
+            None => self.download_media(stem, root, dir).await,
+        }
+    }
+
+    /// Downloads `stem` from the hub into `dir` (one ask at a time per file: see
+    /// [`InboxSide::download_turn`]).
+    async fn download_media(
+        &self,
+        stem: &str,
+        root: PathBuf,
+        dir: PathBuf,
+    ) -> Result<PathBuf, AppError> {
         let id = stem.to_owned();
         let file = self
             .with_hub(move |c, t| c.download_media(t, &id, MAX_MEDIA_BYTES))

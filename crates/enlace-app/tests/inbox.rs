@@ -729,7 +729,33 @@ async fn a_failed_message_is_sent_again_as_a_new_one_and_media_download_once() {
     .await;
     assert_eq!(photo.text.as_deref(), Some("la factura"));
     let media_id = photo.media_id.clone().expect("the hub kept the photo");
-    let path = app.inbox_media_path(&media_id).await.unwrap();
+    // Asked several times at once (a voice note's player and its waveform do): each ask gets
+    // the one file, none fails on another's half-written download.
+    let asks: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, id) = (app.clone(), media_id.clone());
+            tokio::spawn(async move { app.inbox_media_path(&id).await })
+        })
+        .collect();
+    let mut paths = Vec::new();
+    for ask in asks {
+        paths.push(
+            ask.await
+                .unwrap()
+                .expect("every simultaneous ask gets the file"),
+        );
+    }
+    let path = paths[0].clone();
+    assert!(paths.iter().all(|p| *p == path), "{paths:?}");
+    let kept: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "one file, no partial download left: {kept:?}"
+    );
     assert!(path.starts_with(dir.path().join("media")), "{path:?}");
     assert!(std::fs::read(&path).unwrap().starts_with(b"\xFF\xD8\xFF"));
     hub.shutdown().await;

@@ -315,7 +315,8 @@ fn play_received_voice_note(s: &Session) {
         .execute_async(
             "const [a, speed, done] = arguments;\
              const report = (why, rate) => done({why, at: a.currentTime, rate,\
-               paused: a.paused, ready: a.readyState, error: a.error ? a.error.code : 0,\
+               paused: a.paused, ready: a.readyState, net: a.networkState,\
+               error: a.error ? a.error.code : 0, source: a.dataset.playable || 'read',\
                shown: speed.dataset.speed});\
              const started = Date.now();\
              const poll = () => {\

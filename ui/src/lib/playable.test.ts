@@ -100,4 +100,27 @@ describe('playable', () => {
     expect(audio.dataset.playable).toBe('failed');
     expect(audio.getAttribute('src')).toBeNull();
   });
+
+  it('▶ on a source that failed reads it again and plays it', async () => {
+    const files: Record<string, string> = {};
+    const asked = serving(files);
+    const audio = document.createElement('audio');
+    let paused = true;
+    const played: string[] = [];
+    Object.defineProperty(audio, 'paused', { get: () => paused });
+    audio.play = async () => {
+      paused = false;
+      played.push(audio.getAttribute('src') ?? '');
+    };
+    playable(audio, { src: 'u:later', throughBlob: true });
+    await settle();
+    expect(audio.dataset.playable).toBe('failed');
+    files['u:later'] = 'note'; // the hub is back
+    void audio.play();
+    audio.dispatchEvent(new Event('play'));
+    await settle();
+    expect(asked).toEqual(['u:later', 'u:later']);
+    expect(audio.dataset.playable).toBeUndefined();
+    expect(played).toEqual(['', 'blob:test/1']);
+  });
 });

@@ -2,7 +2,8 @@
 // platform says the webview cannot play from the app's own scheme (`mediaThroughBlob`,
 // WebKitGTK), the bytes are fetched through the scheme (which fetch can read) and the element
 // plays a `blob:` URL of them, released when the source changes or the element goes. The
-// original URL stays on the element as `data-source`.
+// original URL stays on the element as `data-source`. A source that could not be read marks the
+// element `data-playable="failed"` and is read again when ▶ is pressed.
 
 export interface PlayableSource {
   /** The app's URL for the media (`mediaUrl`, `stagedUrl`). */
@@ -26,6 +27,7 @@ export function playable(node: HTMLMediaElement, source: PlayableSource) {
   async function load({ src, throughBlob }: PlayableSource) {
     release();
     node.dataset.source = src;
+    delete node.dataset.playable;
     if (!throughBlob) {
       node.src = src;
       return;
@@ -52,6 +54,13 @@ export function playable(node: HTMLMediaElement, source: PlayableSource) {
     }
   }
 
+  // ▶ on a source that failed (the hub was away, a download broke): read it again; the
+  // element is no longer paused, so the new blob plays once it is there.
+  function retry() {
+    if (node.dataset.playable === 'failed' && !loading) void load(source);
+  }
+  node.addEventListener('play', retry);
+
   void load(source);
   return {
     update(next: PlayableSource) {
@@ -61,6 +70,7 @@ export function playable(node: HTMLMediaElement, source: PlayableSource) {
       }
     },
     destroy() {
+      node.removeEventListener('play', retry);
       // Let the player go now rather than whenever the element is collected: stop it and
       // empty its source (the HTML way to release a media element's resources).
       node.pause();
