@@ -5,12 +5,13 @@
 //! Every process started is stopped by its PID when the test ends.
 #![cfg(all(unix, not(target_os = "macos")))]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use enlace_activation::{app_id, forward, serve, ActivationError, Request};
+use enlace_peers::{BusOptions, PrivateBus};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -24,44 +25,12 @@ impl Drop for Running {
     }
 }
 
-/// A private session bus in `dir`; returns its address.
-fn private_bus(dir: &Path) -> (Running, String) {
-    let socket = dir.join("bus");
-    let config = dir.join("bus.conf");
-    std::fs::write(
-        &config,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let daemon = Running(
-        Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .arg("--nofork")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian/Ubuntu: apt-get install dbus)"),
-    );
-    let deadline = Instant::now() + WAIT;
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "the private bus did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (daemon, format!("unix:path={}", socket.display()))
+/// A private session bus (stopped when dropped) and its address.
+fn private_bus() -> (PrivateBus, String) {
+    let bus = PrivateBus::start(BusOptions::SESSION)
+        .expect("a private session bus (cargo xtask setup installs dbus)");
+    let address = bus.address().to_owned();
+    (bus, address)
 }
 
 fn recorder() -> (enlace_activation::OnRequest, mpsc::Receiver<Request>) {
@@ -82,8 +51,7 @@ fn forwarder() -> PathBuf {
 
 #[test]
 fn links_reach_the_running_instance_with_the_launchers_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_bus, address) = private_bus(dir.path());
+    let (_bus, address) = private_bus();
 
     // Nobody serves yet: the caller is told to start the app.
     let open = Request::Open {
@@ -161,7 +129,7 @@ fn links_reach_the_running_instance_with_the_launchers_token() {
 #[test]
 fn with_no_instance_the_forwarder_becomes_the_app_with_the_same_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let (_bus, address) = private_bus(dir.path());
+    let (_bus, address) = private_bus();
     // `enlace-open` beside a stand-in `enlace` that records how it was started.
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();

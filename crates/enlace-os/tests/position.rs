@@ -11,13 +11,14 @@
 
 use std::io::Write;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use enlace_os::position::{os_position_on, MAX_POSITION_WAIT};
+use enlace_peers::{BusOptions, PrivateBus};
 
 const GEOCLUE: &str = "/usr/libexec/geoclue";
 const DEMO_AGENT: &str = "/usr/libexec/geoclue-2.0/demos/agent";
@@ -70,59 +71,14 @@ fn nmea_server(path: &Path, stop: Arc<AtomicBool>) {
     });
 }
 
-fn bus_config(dir: &Path, socket: &Path) -> PathBuf {
-    let path = dir.join("bus.conf");
-    std::fs::write(
-        &path,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-            socket.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn geoclue_gives_the_position_of_its_nmea_source() {
     require(GEOCLUE);
     require(DEMO_AGENT);
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("bus");
-    let address = format!("unix:path={}", socket.display());
-    let _bus = Running(
-        Command::new("dbus-daemon")
-            .arg(format!(
-                "--config-file={}",
-                bus_config(dir.path(), &socket).display()
-            ))
-            .arg("--nofork")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon (Debian/Ubuntu: apt-get install dbus)"),
-    );
-    wait_for("the private bus", || socket.exists());
+    let bus = PrivateBus::start(BusOptions::SYSTEM)
+        .expect("a private bus (Debian/Ubuntu: apt-get install dbus)");
+    let address = bus.address().to_owned();
 
     // Without GeoClue on the bus: no position, quickly, and no error.
     assert_eq!(os_position_on(&address, Duration::from_secs(1)), None);

@@ -3,8 +3,9 @@
 //! **SIPp** scenarios (scripted far ends and callers). Tests, benchmarks and the demo line of
 //! `cargo xtask run` use it. It also starts throw-away **PostgreSQL** servers
 //! ([`postgres::PostgresServer`]) for tests of the hub, and private **PulseAudio** servers whose
-//! microphone plays a known tone ([`pulse::PulseServer`]) for the voice-note tests. It owns no
-//! product logic.
+//! microphone plays a known tone ([`pulse::PulseServer`]) for the voice-note tests, and private
+//! D-Bus buses ([`dbus::PrivateBus`]) for tests of what talks over D-Bus. It owns no product
+//! logic.
 //!
 //! Every peer lives in its own temporary directory (configs, logs, SIPp message traces) and is
 //! stopped by the PID it was started with when its handle is dropped (baresip: TERM, 0.3 s,
@@ -15,6 +16,7 @@
 //! keeps its [`std::process::Child`] and stops it in `Drop`.
 
 mod baresip;
+pub mod dbus;
 mod demo;
 mod ports;
 pub mod postgres;
@@ -26,6 +28,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use baresip::{Baresip, BaresipConfig, Role};
+pub use dbus::{BusKind, BusOptions, PrivateBus};
 pub use demo::{DemoFarEnd, DemoLine};
 pub use postgres::PostgresServer;
 pub use pulse::PulseServer;

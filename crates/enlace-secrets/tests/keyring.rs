@@ -10,12 +10,12 @@
 //! `secret-tool`) FAILS these tests; without it they print why they did not run and return.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too; a failure is a test failure
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use enlace_core::{Crm, ErrorCode};
+use enlace_peers::{BusKind, BusOptions, PrivateBus};
 use enlace_secrets::{
     crm_account_ref, probe, Channel, SecretStore, SecretsError, Sensitive, LOCKED_DETAIL,
 };
@@ -229,66 +229,13 @@ fn probe_round_trips_and_leaves_nothing_behind() {
 
 // ------------------------------------------------------------------ buses without a keyring
 
-/// A `dbus-daemon` this test started; stopped (by its PID) when dropped, even on failure.
-struct PrivateBus {
-    daemon: Child,
-    address: String,
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
-impl PrivateBus {
-    /// Start `dbus-daemon` with `config`, its environment confined to `home`.
-    fn start(config: &Path, home: &Path) -> PrivateBus {
-        let runtime = home.join("run");
-        std::fs::create_dir_all(&runtime).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
-        }
-        let mut daemon = Command::new("dbus-daemon")
-            .args(["--nofork", "--print-address=1"])
-            .arg(format!("--config-file={}", config.display()))
-            .env("HOME", home)
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env_remove("DBUS_SESSION_BUS_ADDRESS")
-            .env_remove("GNOME_KEYRING_CONTROL")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = daemon.stdout.take().unwrap();
-        let mut bus = PrivateBus {
-            daemon,
-            address: String::new(),
-        };
-        // The address is printed once the bus is listening.
-        BufReader::new(stdout).read_line(&mut bus.address).unwrap();
-        bus.address = bus.address.trim().to_owned();
-        assert!(!bus.address.is_empty(), "dbus-daemon printed no address");
-        bus
-    }
-}
-
 /// Run this test binary's `test` alone in a child process whose session bus is `bus`, with
 /// [`CHILD_ENV`] set so the test does its child part. Returns the child's output.
 fn run_child(test: &str, bus: &PrivateBus) -> String {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
         .env_remove("GNOME_KEYRING_CONTROL")
         .env_remove(REQUIRE_ENV)
         .stdin(Stdio::null())
@@ -367,35 +314,6 @@ fn child_verdict(output: &str) -> &str {
     verdict.unwrap_or_else(|| panic!("the child did not check anything:\n{output}"))
 }
 
-fn bus_config(dir: &Path, activation: bool) -> PathBuf {
-    let socket = dir.join("bus.sock");
-    let services = if activation {
-        "<standard_session_servicedirs/>"
-    } else {
-        ""
-    };
-    let config = format!(
-        r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  {services}
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-        socket.display()
-    );
-    let path = dir.join("bus.conf");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
 /// A session bus on which no program owns `org.freedesktop.secrets` and none can be started.
 #[test]
 fn no_secret_service_on_the_bus_is_unavailable() {
@@ -406,8 +324,7 @@ fn no_secret_service_on_the_bus_is_unavailable() {
     if !has_program(test, "dbus-daemon") {
         return;
     }
-    let home = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start(&bus_config(home.path(), false), home.path());
+    let bus = PrivateBus::start(BusOptions::SESSION).unwrap();
     let output = run_child(test, &bus);
     let checked = child_verdict(&output);
     eprintln!("{test}: {checked}");
@@ -427,8 +344,12 @@ fn locked_keyring_is_unavailable() {
     if !has_program(test, "dbus-daemon") || !has_program(test, "gnome-keyring-daemon") {
         return;
     }
-    let home = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start(&bus_config(home.path(), true), home.path());
+    // gnome-keyring is started by the bus with the bus's own, fresh home.
+    let bus = PrivateBus::start(BusOptions {
+        kind: BusKind::Session,
+        activation: true,
+    })
+    .unwrap();
     let output = run_child(test, &bus);
     let checked = child_verdict(&output);
     eprintln!("{test}: {checked}");
