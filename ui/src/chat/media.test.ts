@@ -435,6 +435,25 @@ describe('a received voice note', () => {
     expect(wave.dataset.played).toBe('12');
   });
 
+  it('says when a note cannot be read or played, and clears it once it loads', async () => {
+    await open([voiceSeed]);
+    const note = await waitFor(() => byId('voice-note'));
+    const audio = note.querySelector('audio')!;
+    expect(queryId('voice-note-failed')).toBeNull();
+    // Its file could not be read (the hub away): ▶ reads it again.
+    audio.dataset.playable = 'failed';
+    await fireEvent(audio, new Event('error'));
+    expect(byId('voice-note-failed').textContent).toContain(es['chat.voiceNote.failed']);
+    // Read, but not a sound the player can decode.
+    delete audio.dataset.playable;
+    await fireEvent(audio, new Event('error'));
+    expect(byId('voice-note-failed').textContent).toContain(es['chat.voiceNote.unplayable']);
+    Object.defineProperty(audio, 'duration', { configurable: true, value: 4 });
+    await fireEvent(audio, new Event('loadedmetadata'));
+    expect(queryId('voice-note-failed')).toBeNull();
+    expect(note.querySelector('.time')!.textContent).toContain('00:04');
+  });
+
   it('an audio file that is not a voice note keeps the plain player', async () => {
     await open([
       seed([

@@ -559,6 +559,8 @@ export const en: Record<MessageKey, string> = {
   'chat.voiceNote.pause': 'Pause the voice note',
   'chat.voiceNote.speed': 'Playback speed: {speed}',
   'chat.voiceNote.seek': 'Waveform: click to jump to that part',
+  'chat.voiceNote.failed': 'Could not load. ▶ to try again',
+  'chat.voiceNote.unplayable': 'This audio cannot be played',
   'errors.whatsapp_window_closed':
     'More than 24 hours have passed since the customer last wrote: only a template can be sent.',
   'errors.whatsapp_rate_limited': 'WhatsApp limited sending for a moment. Retry in a few seconds.',

@@ -569,6 +569,8 @@ export const es = {
   'chat.voiceNote.pause': 'Pausar la nota de voz',
   'chat.voiceNote.speed': 'Velocidad de reproducción: {speed}',
   'chat.voiceNote.seek': 'Forma de onda: haz clic para ir a esa parte',
+  'chat.voiceNote.failed': 'No se pudo cargar. ▶ para reintentar',
+  'chat.voiceNote.unplayable': 'Este audio no se puede reproducir',
   'errors.whatsapp_window_closed':
     'Pasaron más de 24 horas desde el último mensaje del cliente: solo se puede enviar una plantilla.',
   'errors.whatsapp_rate_limited':
