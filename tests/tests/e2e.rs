@@ -133,6 +133,22 @@ fn talk_then_hang_up(s: &Session, up: &str, talk: Duration) {
         .or_fail("the active call bar goes away");
 }
 
+/// [`talk_then_hang_up`], then checks the far end ended well and was asked for `number`.
+fn hang_up_and_check_far_end(s: &Session, far: &mut Sipp, up: &str, talk: Duration, number: &str) {
+    talk_then_hang_up(s, up, talk);
+    let status = far.wait(CALL).or_fail("SIPp far end finishes");
+    assert!(
+        status.success(),
+        "SIPp far end: {status}\n{}",
+        far.messages()
+    );
+    let uri = far.received_request_uri().unwrap_or_default();
+    assert!(
+        uri.starts_with(&format!("sip:{number}@")),
+        "the far end got an INVITE for {uri:?}, not {number}"
+    );
+}
+
 fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
@@ -232,18 +248,12 @@ fn dial_from_ui_reaches_far_end_and_shows_in_calls_and_history() {
         .or_fail("type the number");
     s.click_testid("dial-button", UI)
         .or_fail("click dial-button");
-    talk_then_hang_up(s, "the call is up", Duration::from_millis(1500));
-
-    let status = line.far.wait(CALL).or_fail("SIPp far end finishes");
-    assert!(
-        status.success(),
-        "SIPp far end: {status}\n{}",
-        line.far.messages()
-    );
-    let uri = line.far.received_request_uri().unwrap_or_default();
-    assert!(
-        uri.starts_with("sip:+50640004000@"),
-        "the far end got an INVITE for {uri:?}, not +50640004000"
+    hang_up_and_check_far_end(
+        s,
+        &mut line.far,
+        "the call is up",
+        Duration::from_millis(1500),
+        "+50640004000",
     );
 
     open_panel(s, "calls");
@@ -283,16 +293,12 @@ fn second_process_tel_link_dials() {
         second.output
     );
 
-    talk_then_hang_up(
+    hang_up_and_check_far_end(
         s,
+        &mut line.far,
         "the tel: link started a call",
         Duration::from_millis(1200),
-    );
-    line.far.wait(CALL).or_fail("SIPp far end finishes");
-    let uri = line.far.received_request_uri().unwrap_or_default();
-    assert!(
-        uri.starts_with("sip:+50640004001@"),
-        "the far end got an INVITE for {uri:?}"
+        "+50640004001",
     );
 
     open_panel(s, "calls");
@@ -359,16 +365,12 @@ fn a_clicked_link_reaches_the_running_app_through_enlace_open() {
         String::from_utf8_lossy(&opened.stderr)
     );
 
-    talk_then_hang_up(
+    hang_up_and_check_far_end(
         &line.s,
+        &mut line.far,
         "the link clicked elsewhere started a call",
         Duration::from_millis(1200),
-    );
-    line.far.wait(CALL).or_fail("SIPp far end finishes");
-    let uri = line.far.received_request_uri().unwrap_or_default();
-    assert!(
-        uri.starts_with("sip:+50640004001@"),
-        "the far end got an INVITE for {uri:?}"
+        "+50640004001",
     );
 }
 
