@@ -653,7 +653,7 @@ pub fn run(launch_url: Option<String>) -> Result<(), String> {
             window::tune_webkit_processes();
             // The window first: its webview loads the UI while the core starts.
             if let Some(main_window) = main_window.take() {
-                main_window.build(&handle)?;
+                main_window.build(&handle, false)?;
                 tauri_app.manage(main_window);
             }
             let shell = tauri::async_runtime::block_on(start_shell(handle.clone(), channel));

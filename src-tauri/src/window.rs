@@ -6,11 +6,19 @@
 //! core (calls, notifications, the tray, the hub stream), which never depended on the window.
 //! Anything that shows the window (tray, notification, a link, an incoming call) builds it
 //! again from the same configuration, and the UI reads its state from the core as on a start.
+//!
+//! The window is built hidden and shown once its page has loaded ([`SHOW_AT_THE_LATEST`] if it
+//! never does). Shown at once, GTK draws it before the web process has a page, and
+//! WebKitGTK's non-composited drawing then blocks the main thread up to 500 ms waiting for the
+//! web process's first backing store (`waitForAndDispatchDidUpdateBackingStoreState`), which
+//! made about half the cold starts 0.5 s slower (measured: `cargo xtask bench`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tauri::utils::config::WindowConfig;
+use tauri::webview::PageLoadEvent;
 use tauri::{AppHandle, Manager, WebviewWindow, WebviewWindowBuilder};
 
 /// The label of the one window.
@@ -19,6 +27,9 @@ pub const MAIN: &str = "main";
 /// overrides it; 0 keeps it forever).
 const RELEASE_AFTER: Duration = Duration::from_secs(10 * 60);
 const RELEASE_AFTER_ENV: &str = "ENLACE_RELEASE_WINDOW_AFTER_SECS";
+/// A window whose page has not loaded by then is shown anyway (with WebKit's own error page,
+/// or blank), never left invisible.
+const SHOW_AT_THE_LATEST: Duration = Duration::from_secs(3);
 
 /// Managed state: how to build the window again, and which hiding is the current one.
 #[derive(Debug)]
@@ -50,9 +61,33 @@ impl MainWindow {
     }
 
     /// Builds the window (on the main thread), its webview tuned for memory.
-    pub fn build(&self, handle: &AppHandle) -> tauri::Result<WebviewWindow> {
-        let window = WebviewWindowBuilder::from_config(handle, &self.config)?.build()?;
+    /// It is shown (and focused) once its first page has loaded, when the configuration
+    /// says it starts visible or `visible` is set (a rebuild after a release).
+    pub fn build(&self, handle: &AppHandle, visible: bool) -> tauri::Result<WebviewWindow> {
+        let visible = visible || self.config.visible;
+        let pending = Arc::new(AtomicBool::new(visible));
+        let on_load = Arc::clone(&pending);
+        let window = WebviewWindowBuilder::from_config(handle, &self.config)?
+            .visible(false)
+            .on_page_load(move |window, payload| {
+                if payload.event() == PageLoadEvent::Finished
+                    && on_load.swap(false, Ordering::SeqCst)
+                {
+                    present(&window);
+                }
+            })
+            .build()?;
         tune_webview(&window);
+        if visible {
+            let window = window.clone();
+            tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(SHOW_AT_THE_LATEST).await;
+                if pending.swap(false, Ordering::SeqCst) {
+                    tracing::warn!("the window's page did not load in time: showing it anyway");
+                    present(&window);
+                }
+            });
+        }
         Ok(window)
     }
 
@@ -88,6 +123,12 @@ impl MainWindow {
     }
 }
 
+/// Shows and focuses a built window.
+fn present(window: &WebviewWindow) {
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
 /// Shows the window, building it again first when it was released.
 pub fn show(handle: &AppHandle) {
     if let Some(state) = handle.try_state::<MainWindow>() {
@@ -111,11 +152,9 @@ pub fn show(handle: &AppHandle) {
         if let Some(shell) = builder.try_state::<crate::shell::Shell>() {
             shell.window_rebuilt();
         }
-        match state.build(&builder) {
-            Ok(w) => {
-                let _ = w.set_focus();
-            }
-            Err(e) => tracing::error!(error = %e, "could not build the window again"),
+        // Shown and focused once its page has loaded (see the module's notes).
+        if let Err(e) = state.build(&builder, true) {
+            tracing::error!(error = %e, "could not build the window again");
         }
     });
     if let Err(e) = queued {
