@@ -284,12 +284,22 @@ pub fn bench_session(args: &[String]) -> TaskResult<()> {
             .join(crate::bundle::PROFILE)
             .join(format!("enlace{}", std::env::consts::EXE_SUFFIX));
         if dist.is_file() && desktop::forwarder_beside(&dist).is_file() {
+            // Measured as found: say so when it was built before the code measured above.
+            let built = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            let stale = matches!((built(&dist), built(&app)), (Some(d), Some(r)) if d < r);
             report.step("(a)+(b)+(d) the packaged (dist) build", || {
                 for mut row in cold_start(&desktop, &dist)
                     .into_iter()
                     .chain(warm_instance(&desktop, &dist))
                 {
                     row.what = format!("{} — packaged build (dist profile)", row.what);
+                    if stale {
+                        row.detail = format!(
+                            "STALE: this dist binary is older than the release build measured \
+                             above (run `cargo xtask bundle` first); {}",
+                            row.detail
+                        );
+                    }
                     rows.push(row);
                 }
                 Ok(())
