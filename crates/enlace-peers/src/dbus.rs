@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::process::kill_now;
+use crate::process::{kill_now, scratch_home};
 use crate::{find_program, PeerError};
 
 /// How long the daemon may take to print its address.
@@ -63,22 +63,7 @@ impl PrivateBus {
     pub fn start(options: BusOptions) -> Result<PrivateBus, PeerError> {
         let program = find_program("dbus-daemon")
             .ok_or_else(|| PeerError::Missing("dbus-daemon (package dbus)".into()))?;
-        let dir = tempfile::Builder::new()
-            .prefix("enlace-bus-")
-            .tempdir()
-            .map_err(|e| PeerError::io("create the bus's temp dir", e))?;
-        let home = dir.path().join("home");
-        let runtime = dir.path().join("run");
-        for d in [&home, &runtime] {
-            std::fs::create_dir(d)
-                .map_err(|e| PeerError::io(format!("create {}", d.display()), e))?;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| PeerError::io("chmod the runtime dir", e))?;
-        }
+        let (dir, home, runtime) = scratch_home("enlace-bus-")?;
         let config = dir.path().join("bus.conf");
         std::fs::write(&config, config_text(&dir.path().join("bus"), options))
             .map_err(|e| PeerError::io("write bus.conf", e))?;

@@ -10,6 +10,29 @@ use std::time::{Duration, Instant};
 
 use crate::PeerError;
 
+/// A peer's own temporary folder with `home/` and `runtime/` (0700, for `XDG_RUNTIME_DIR`)
+/// in it; removed when the returned [`tempfile::TempDir`] is dropped.
+pub(crate) fn scratch_home(
+    prefix: &str,
+) -> Result<(tempfile::TempDir, std::path::PathBuf, std::path::PathBuf), PeerError> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| PeerError::io(format!("create a {prefix}* temp dir"), e))?;
+    let home = dir.path().join("home");
+    let runtime = dir.path().join("runtime");
+    for d in [&home, &runtime] {
+        std::fs::create_dir(d).map_err(|e| PeerError::io(format!("create {}", d.display()), e))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| PeerError::io("chmod the runtime dir", e))?;
+    }
+    Ok((dir, home, runtime))
+}
+
 /// Spawns `cmd` with stdin from the null device and stdout/stderr appended to `log`.
 pub(crate) fn spawn_logged(mut cmd: Command, log: &Path) -> Result<Child, PeerError> {
     let out = OpenOptions::new()

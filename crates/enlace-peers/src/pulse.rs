@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::process::{kill_now, log_tail, send_signal, spawn_logged, wait_timeout};
+use crate::process::{kill_now, log_tail, scratch_home, send_signal, spawn_logged, wait_timeout};
 use crate::{find_program, PeerError};
 
 /// The environment variable PulseAudio clients read to find the server.
@@ -49,22 +49,7 @@ impl PulseServer {
         if find_program("pactl").is_none() {
             return Err(PeerError::Missing("pactl (pulseaudio-utils)".into()));
         }
-        let dir = tempfile::Builder::new()
-            .prefix("enlace-pulse-")
-            .tempdir()
-            .map_err(|e| PeerError::io("create the PulseAudio temp dir", e))?;
-        let runtime = dir.path().join("runtime");
-        let home = dir.path().join("home");
-        for d in [&runtime, &home] {
-            std::fs::create_dir(d)
-                .map_err(|e| PeerError::io(format!("create {}", d.display()), e))?;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| PeerError::io("chmod the runtime dir", e))?;
-        }
+        let (dir, home, runtime) = scratch_home("enlace-pulse-")?;
         let socket = dir.path().join("native");
         let script = dir.path().join("server.pa");
         std::fs::write(&script, script_text(&socket, frequency_hz))

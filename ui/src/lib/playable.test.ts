@@ -35,6 +35,19 @@ function serving(files: Record<string, string>) {
   return asked;
 }
 
+/** Stubs `audio.play` (jsdom plays nothing): it unpauses the element and records the `src`
+ *  it was asked to play. */
+function recordPlays(audio: HTMLAudioElement): string[] {
+  let paused = true;
+  const played: string[] = [];
+  Object.defineProperty(audio, 'paused', { get: () => paused });
+  audio.play = async () => {
+    paused = false;
+    played.push(audio.getAttribute('src') ?? '');
+  };
+  return played;
+}
+
 describe('playable', () => {
   it('plays straight from the URL where the webview can', () => {
     const asked = serving({});
@@ -76,13 +89,7 @@ describe('playable', () => {
   it('▶ pressed before the bytes arrive plays once they are there', async () => {
     serving({ 'u:late': 'note' });
     const audio = document.createElement('audio');
-    let paused = true;
-    const played: string[] = [];
-    Object.defineProperty(audio, 'paused', { get: () => paused });
-    audio.play = async () => {
-      paused = false;
-      played.push(audio.getAttribute('src') ?? '');
-    };
+    const played = recordPlays(audio);
     playable(audio, { src: 'u:late', throughBlob: true });
     void audio.play(); // the agent's click, before fetch answered: no source yet
     await settle();
@@ -105,13 +112,7 @@ describe('playable', () => {
     const files: Record<string, string> = {};
     const asked = serving(files);
     const audio = document.createElement('audio');
-    let paused = true;
-    const played: string[] = [];
-    Object.defineProperty(audio, 'paused', { get: () => paused });
-    audio.play = async () => {
-      paused = false;
-      played.push(audio.getAttribute('src') ?? '');
-    };
+    const played = recordPlays(audio);
     playable(audio, { src: 'u:later', throughBlob: true });
     await settle();
     expect(audio.dataset.playable).toBe('failed');
